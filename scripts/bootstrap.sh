@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian package brulee needs, then configures and builds the release preset.
+# Idempotent and non-interactive: a second run installs nothing and rebuilds only what changed.
+# Usage: scripts/bootstrap.sh [--no-build]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # build tools and test frameworks
+  g++ cmake ninja-build pkg-config clang-format
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # command line, JSON, HTTP
+  libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+  # inference runtimes: OpenCV DNN (ONNX) and libtorch (TorchScript)
+  libopencv-dnn-dev libopencv-imgcodecs-dev libopencv-imgproc-dev libtorch-dev
+  # model zoo export (Debian's own python3 sees these), plots, timing
+  python3 python3-torch python3-torchvision python3-onnx python3-numpy
+  gnuplot-nox hyperfine time
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "bootstrap: all ${#packages[@]} packages present"
+fi
+
+if [ "${1:-}" != "--no-build" ]; then
+  cmake --preset release
+  cmake --build --preset release
+fi

@@ -1,0 +1,83 @@
+#include "core/cache_state.hpp"
+
+#include <string>
+
+#include "core/error.hpp"
+
+namespace brulee {
+
+CacheState::CacheState(std::uint64_t capacity_bytes, std::size_t model_count)
+    : capacity_bytes_(capacity_bytes), slots_(model_count) {}
+
+void CacheState::ensure(ModelId model) {
+  if (model == kNoModel) throw CacheError("invalid model id");
+  if (model >= slots_.size()) slots_.resize(static_cast<std::size_t>(model) + 1);
+}
+
+void CacheState::insert(ModelId model, std::uint64_t bytes) {
+  ensure(model);
+  Slot& slot = slots_[model];
+  if (slot.position != kAbsent) {
+    throw CacheError("model " + std::to_string(model) + " is already resident");
+  }
+  if (bytes > free_bytes()) {
+    throw CacheError("model " + std::to_string(model) + " needs " + std::to_string(bytes) +
+                     " bytes but only " + std::to_string(free_bytes()) + " are free");
+  }
+  slot.bytes = bytes;
+  slot.position = static_cast<std::uint32_t>(resident_.size());
+  resident_.push_back(model);
+  used_bytes_ += bytes;
+  if (slot.pins == 0) evictable_bytes_ += bytes;
+}
+
+void CacheState::remove(ModelId model) {
+  if (!resident(model)) throw CacheError("model " + std::to_string(model) + " is not resident");
+  Slot& slot = slots_[model];
+  if (slot.pins > 0) throw CacheError("model " + std::to_string(model) + " is pinned");
+  const ModelId last = resident_.back();
+  resident_[slot.position] = last;
+  slots_[last].position = slot.position;
+  resident_.pop_back();
+  used_bytes_ -= slot.bytes;
+  evictable_bytes_ -= slot.bytes;
+  slot.position = kAbsent;
+  slot.bytes = 0;
+}
+
+void CacheState::resize(ModelId model, std::uint64_t bytes) {
+  if (!resident(model)) throw CacheError("model " + std::to_string(model) + " is not resident");
+  Slot& slot = slots_[model];
+  if (bytes > slot.bytes && bytes - slot.bytes > free_bytes()) {
+    throw CacheError("model " + std::to_string(model) + " cannot grow to " +
+                     std::to_string(bytes) + " bytes: only " + std::to_string(free_bytes()) +
+                     " are free");
+  }
+  used_bytes_ = used_bytes_ - slot.bytes + bytes;
+  if (slot.pins == 0) evictable_bytes_ = evictable_bytes_ - slot.bytes + bytes;
+  slot.bytes = bytes;
+}
+
+void CacheState::pin(ModelId model) {
+  ensure(model);
+  Slot& slot = slots_[model];
+  if (slot.pins++ == 0 && slot.position != kAbsent) evictable_bytes_ -= slot.bytes;
+}
+
+void CacheState::unpin(ModelId model) {
+  if (model >= slots_.size() || slots_[model].pins == 0) {
+    throw CacheError("model " + std::to_string(model) + " has no pin to release");
+  }
+  Slot& slot = slots_[model];
+  if (--slot.pins == 0 && slot.position != kAbsent) evictable_bytes_ += slot.bytes;
+}
+
+void CacheState::set_capacity(std::uint64_t capacity_bytes) {
+  if (capacity_bytes < used_bytes_) {
+    throw CacheError("capacity " + std::to_string(capacity_bytes) + " is below the " +
+                     std::to_string(used_bytes_) + " bytes in use");
+  }
+  capacity_bytes_ = capacity_bytes;
+}
+
+}  // namespace brulee

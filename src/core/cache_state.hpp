@@ -1,0 +1,71 @@
+#pragma once
+// Byte accounting of one model cache (one worker's memory): which models are resident, how many
+// bytes each holds, and how many requests pin each one. Ordering is the policy's business; this
+// class only counts. Invariant: used_bytes() <= capacity_bytes(), always.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/model_info.hpp"
+
+namespace brulee {
+
+class CacheState {
+ public:
+  explicit CacheState(std::uint64_t capacity_bytes, std::size_t model_count = 0);
+
+  std::uint64_t capacity_bytes() const { return capacity_bytes_; }
+  std::uint64_t used_bytes() const { return used_bytes_; }
+  std::uint64_t free_bytes() const { return capacity_bytes_ - used_bytes_; }
+  // Bytes held by resident models that nothing pins: the most an eviction could free.
+  std::uint64_t evictable_bytes() const { return evictable_bytes_; }
+
+  bool resident(ModelId model) const {
+    return model < slots_.size() && slots_[model].position != kAbsent;
+  }
+  std::uint64_t bytes_of(ModelId model) const {
+    return resident(model) ? slots_[model].bytes : 0;
+  }
+  std::uint32_t pins(ModelId model) const {
+    return model < slots_.size() ? slots_[model].pins : 0;
+  }
+  bool pinned(ModelId model) const { return pins(model) > 0; }
+
+  // Resident models, in no particular order (dense; O(1) insert and remove).
+  std::span<const ModelId> resident_models() const { return resident_; }
+  std::size_t resident_count() const { return resident_.size(); }
+  std::size_t model_count() const { return slots_.size(); }
+
+  // Adds a model holding `bytes`. Throws CacheError if it is already resident or if the bytes
+  // do not fit in free_bytes() (the caller must evict first).
+  void insert(ModelId model, std::uint64_t bytes);
+  // Removes a resident, unpinned model. Throws CacheError otherwise.
+  void remove(ModelId model);
+  // Changes the bytes charged to a resident model (the server learns real sizes after a load).
+  // Throws CacheError if the growth does not fit.
+  void resize(ModelId model, std::uint64_t bytes);
+
+  // A pin marks a request executing or queued for the model; pins may be taken before the model
+  // is resident (a request waiting on its load).
+  void pin(ModelId model);
+  void unpin(ModelId model);  // throws CacheError if the model has no pin
+
+  void set_capacity(std::uint64_t capacity_bytes);  // throws if below used_bytes()
+
+ private:
+  static constexpr std::uint32_t kAbsent = 0xffffffffu;
+  struct Slot {
+    std::uint64_t bytes = 0;
+    std::uint32_t position = kAbsent;  // index in resident_
+    std::uint32_t pins = 0;
+  };
+  void ensure(ModelId model);
+
+  std::uint64_t capacity_bytes_;
+  std::uint64_t used_bytes_ = 0;
+  std::uint64_t evictable_bytes_ = 0;
+  std::vector<Slot> slots_;
+  std::vector<ModelId> resident_;
+};
+
+}  // namespace brulee

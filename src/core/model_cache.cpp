@@ -1,0 +1,68 @@
+#include "core/model_cache.hpp"
+
+#include <string>
+
+#include "core/error.hpp"
+#include "core/units.hpp"
+
+namespace brulee {
+
+ModelCache::ModelCache(std::uint64_t capacity_bytes, const ModelTable& models,
+                       std::unique_ptr<Policy> policy)
+    : models_(models), state_(capacity_bytes, models.size()), policy_(std::move(policy)) {
+  if (!policy_) throw CacheError("no policy given");
+}
+
+void ModelCache::make_room(std::uint64_t bytes, std::vector<ModelId>& evicted) {
+  if (bytes <= state_.free_bytes()) return;
+  if (bytes > state_.capacity_bytes()) {
+    throw CacheError("needs " + format_bytes(bytes) + ", more than the whole capacity of " +
+                     format_bytes(state_.capacity_bytes()));
+  }
+  const std::uint64_t needed = bytes - state_.free_bytes();
+  if (needed > state_.evictable_bytes()) {
+    throw CacheError("needs " + format_bytes(needed) + " more, but unpinned models hold only " +
+                     format_bytes(state_.evictable_bytes()) + " (the rest is pinned by requests)");
+  }
+  victims_.clear();
+  policy_->select_victims(state_, needed, victims_);
+  // Check the whole answer before changing anything.
+  ++epoch_;
+  std::uint64_t freed = 0;
+  for (ModelId victim : victims_) {
+    if (!state_.resident(victim) || state_.pinned(victim)) {
+      throw CacheError("policy " + std::string(policy_->name()) +
+                       " chose a model that is not evictable: " + std::to_string(victim));
+    }
+    if (victim >= marks_.size()) marks_.resize(static_cast<std::size_t>(victim) + 1, 0);
+    if (marks_[victim] == epoch_) {
+      throw CacheError("policy " + std::string(policy_->name()) + " chose model " +
+                       std::to_string(victim) + " twice");
+    }
+    marks_[victim] = epoch_;
+    freed += state_.bytes_of(victim);
+  }
+  if (freed < needed) {
+    throw CacheError("policy " + std::string(policy_->name()) + " freed " + std::to_string(freed) +
+                     " of the " + std::to_string(needed) + " bytes needed");
+  }
+  for (ModelId victim : victims_) {
+    state_.remove(victim);
+    policy_->on_evict(victim);
+    evicted.push_back(victim);
+  }
+}
+
+void ModelCache::admit(ModelId model, std::uint64_t bytes, std::vector<ModelId>& evicted) {
+  if (state_.resident(model)) throw CacheError("model " + models_[model].name + " is resident");
+  make_room(bytes, evicted);
+  state_.insert(model, bytes);
+  policy_->on_load(model);
+}
+
+void ModelCache::evict(ModelId model) {
+  state_.remove(model);
+  policy_->on_evict(model);
+}
+
+}  // namespace brulee

@@ -1,0 +1,54 @@
+#pragma once
+// One cache of models: CacheState (bytes) + Policy (order), driven the same way by the simulator
+// and the server. It checks what the policy returns, so a policy bug cannot break the byte
+// invariant: victims must be resident, unpinned, distinct and cover the need.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/cache_state.hpp"
+#include "core/policy.hpp"
+
+namespace brulee {
+
+class ModelCache {
+ public:
+  ModelCache(std::uint64_t capacity_bytes, const ModelTable& models,
+             std::unique_ptr<Policy> policy);
+
+  // Tells the policy of a request; returns whether the model is resident (a hit).
+  // `request.hit` is filled in here.
+  bool record(RequestEvent request) {
+    request.hit = state_.resident(request.model);
+    policy_->on_request(request);
+    return request.hit;
+  }
+
+  // Evicts by policy until `bytes` are free. Appends the evicted models to `evicted`.
+  // Throws CacheError (nothing changed) if bytes exceed the capacity or what unpinned models hold.
+  void make_room(std::uint64_t bytes, std::vector<ModelId>& evicted);
+
+  // make_room(bytes) then inserts the model holding `bytes` and tells the policy.
+  void admit(ModelId model, std::uint64_t bytes, std::vector<ModelId>& evicted);
+  void admit(ModelId model, std::vector<ModelId>& evicted) {
+    admit(model, models_[model].size_bytes, evicted);
+  }
+
+  // Drops one resident, unpinned model (an explicit unload).
+  void evict(ModelId model);
+
+  CacheState& state() { return state_; }
+  const CacheState& state() const { return state_; }
+  Policy& policy() { return *policy_; }
+  const ModelTable& models() const { return models_; }
+
+ private:
+  const ModelTable& models_;
+  CacheState state_;
+  std::unique_ptr<Policy> policy_;
+  std::vector<ModelId> victims_;
+  std::vector<std::uint64_t> marks_;  // marks_[m] == epoch_: m already chosen in this round
+  std::uint64_t epoch_ = 0;
+};
+
+}  // namespace brulee

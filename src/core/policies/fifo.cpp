@@ -1,0 +1,17 @@
+// fifo: evict in load order; hits do not refresh a model.
+#include "core/policy_util.hpp"
+
+namespace brulee {
+namespace {
+class Fifo final : public ListPolicy {
+ public:
+  Fifo(const ModelTable& models, const PolicyOptions& options)
+      : ListPolicy(models, options, false) {}
+  std::string_view name() const override { return "fifo"; }
+};
+}  // namespace
+
+std::unique_ptr<Policy> make_fifo(const ModelTable& models, const PolicyOptions& options) {
+  return std::make_unique<Fifo>(models, options);
+}
+}  // namespace brulee

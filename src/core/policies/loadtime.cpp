@@ -1,0 +1,26 @@
+// loadtime: evict the model that is cheapest to load again first (lowest load latency);
+// ties go to the least recently used.
+#include "core/policy_util.hpp"
+
+namespace brulee {
+namespace {
+class LoadTime final : public HeapPolicy {
+ public:
+  using HeapPolicy::HeapPolicy;
+  std::string_view name() const override { return "loadtime"; }
+
+ protected:
+  void observe(const RequestEvent& request) override { last_[request.model] = request.index; }
+  HeapKey key_for(ModelId model) const override {
+    return {info(model).load_latency_s, last_.get(model)};
+  }
+
+ private:
+  PerModel<std::uint64_t> last_;
+};
+}  // namespace
+
+std::unique_ptr<Policy> make_loadtime(const ModelTable& models, const PolicyOptions& options) {
+  return std::make_unique<LoadTime>(models, options);
+}
+}  // namespace brulee

@@ -1,0 +1,169 @@
+#include "core/policy.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "core/error.hpp"
+#include "core/policy_util.hpp"
+
+namespace brulee {
+
+double Policy::cost_of(ModelId model) const {
+  const ModelInfo& m = models_[model];
+  if (options_.cost_mode == CostMode::kIncrease) {
+    return m.load_latency_s / std::max(m.exec_latency_s, 1e-9);
+  }
+  return m.load_latency_s;
+}
+
+CostMode parse_cost_mode(std::string_view text) {
+  if (text == "direct") return CostMode::kDirect;
+  if (text == "increase") return CostMode::kIncrease;
+  throw UsageError("unknown cost mode '" + std::string(text) + "' (use direct or increase)");
+}
+
+void keep_largest_needed(const CacheState& cache, std::uint64_t needed_bytes,
+                         std::vector<ModelId>& victims, std::size_t from) {
+  std::uint64_t freed = 0;
+  for (std::size_t i = 0; i < from; ++i) freed += cache.bytes_of(victims[i]);
+  // Largest first; among equal sizes keep the eviction order (stable).
+  std::stable_sort(victims.begin() + static_cast<std::ptrdiff_t>(from), victims.end(),
+                   [&](ModelId a, ModelId b) { return cache.bytes_of(a) > cache.bytes_of(b); });
+  std::size_t keep = from;
+  while (keep < victims.size() && freed < needed_bytes) freed += cache.bytes_of(victims[keep++]);
+  victims.resize(keep);
+}
+
+void HeapPolicy::on_request(const RequestEvent& request) {
+  observe(request);
+  if (rekey_on_request() && heap_.contains(request.model)) {
+    heap_.set(request.model, key_for(request.model));
+  }
+}
+
+void HeapPolicy::on_load(ModelId model) { heap_.set(model, key_for(model)); }
+
+void HeapPolicy::on_evict(ModelId model) { heap_.erase(model); }
+
+void HeapPolicy::on_cost_update(ModelId model) {
+  if (heap_.contains(model)) heap_.set(model, key_for(model));
+}
+
+void HeapPolicy::select_victims(const CacheState& cache, std::uint64_t needed_bytes,
+                                std::vector<ModelId>& victims) {
+  const std::size_t from = victims.size();
+  std::uint64_t freed = 0;
+  popped_.clear();
+  while (freed < needed_bytes && !heap_.empty()) {
+    const IndexedHeap::Entry entry = heap_.pop();
+    popped_.push_back(entry);
+    if (cache.pinned(entry.model)) continue;
+    victims.push_back(entry.model);
+    freed += cache.bytes_of(entry.model);
+  }
+  // Put everything back: the driver calls on_evict for the victims it evicts.
+  for (const auto& entry : popped_) heap_.set(entry.model, entry.key);
+  if (trims_victims()) keep_largest_needed(cache, needed_bytes, victims, from);
+}
+
+void ModelList::push_front(ModelId model) {
+  if (model >= links_.size()) links_.resize(static_cast<std::size_t>(model) + 1);
+  Link& link = links_[model];
+  if (link.linked) return;
+  link = {kNoModel, head_, true};
+  if (head_ != kNoModel) links_[head_].prev = model;
+  head_ = model;
+  if (tail_ == kNoModel) tail_ = model;
+}
+
+void ModelList::unlink(ModelId model) {
+  if (!contains(model)) return;
+  Link& link = links_[model];
+  if (link.prev != kNoModel) {
+    links_[link.prev].next = link.next;
+  } else {
+    head_ = link.next;
+  }
+  if (link.next != kNoModel) {
+    links_[link.next].prev = link.prev;
+  } else {
+    tail_ = link.prev;
+  }
+  link = {};
+}
+
+void ListPolicy::select_victims(const CacheState& cache, std::uint64_t needed_bytes,
+                                std::vector<ModelId>& victims) {
+  std::uint64_t freed = 0;
+  for (ModelId model = list_.back(); model != kNoModel && freed < needed_bytes;
+       model = list_.prev(model)) {
+    if (cache.pinned(model)) continue;
+    victims.push_back(model);
+    freed += cache.bytes_of(model);
+  }
+}
+
+// ---- registry ----
+
+std::unique_ptr<Policy> make_random(const ModelTable&, const PolicyOptions&);
+std::unique_ptr<Policy> make_fifo(const ModelTable&, const PolicyOptions&);
+std::unique_ptr<Policy> make_lru(const ModelTable&, const PolicyOptions&);
+std::unique_ptr<Policy> make_lfu(const ModelTable&, const PolicyOptions&);
+std::unique_ptr<Policy> make_lfu_da(const ModelTable&, const PolicyOptions&);
+std::unique_ptr<Policy> make_loadtime(const ModelTable&, const PolicyOptions&);
+std::unique_ptr<Policy> make_size(const ModelTable&, const PolicyOptions&);
+std::unique_ptr<Policy> make_gdsf(const ModelTable&, const PolicyOptions&);
+std::unique_ptr<Policy> make_sieve(const ModelTable&, const PolicyOptions&);
+std::unique_ptr<Policy> make_belady(const ModelTable&, const PolicyOptions&);
+std::unique_ptr<Policy> make_belady_size(const ModelTable&, const PolicyOptions&);
+std::unique_ptr<Policy> make_cremebrulee(const ModelTable&, const PolicyOptions&);
+std::unique_ptr<Policy> make_cremebrulee_increase(const ModelTable&, const PolicyOptions&);
+std::unique_ptr<Policy> make_cremebrulee_oracle(const ModelTable&, const PolicyOptions&);
+
+namespace {
+const PolicyFactory kFactories[] = {
+    {"random", "evict uniformly random resident models (seeded)", false, &make_random},
+    {"fifo", "evict in load order", false, &make_fifo},
+    {"lru", "evict the least recently requested (the paper's 'recent')", false, &make_lru},
+    {"lfu", "evict the least requested so far (the paper's 'popularity')", false, &make_lfu},
+    {"lfu-da", "LFU with dynamic aging (in-cache frequency + clock)", false, &make_lfu_da},
+    {"loadtime", "evict the cheapest model to reload first", false, &make_loadtime},
+    {"size", "evict the largest model first", false, &make_size},
+    {"gdsf", "greedy-dual-size-frequency: clock + frequency * cost / size", false, &make_gdsf},
+    {"sieve", "SIEVE: FIFO with a visited bit and a moving hand", false, &make_sieve},
+    {"belady", "oracle: evict the model requested furthest in the future", true, &make_belady},
+    {"belady-size", "oracle: evict the largest (distance to next use) * size", true,
+     &make_belady_size},
+    {"cremebrulee", "CremeBrulee: lowest popularity * load cost / size first", false,
+     &make_cremebrulee},
+    {"cremebrulee-increase", "CremeBrulee with cost = load / exec latency", false,
+     &make_cremebrulee_increase},
+    {"cremebrulee-oracle", "CremeBrulee with B = 1 / distance to next use (oracle)", true,
+     &make_cremebrulee_oracle},
+};
+}  // namespace
+
+std::span<const PolicyFactory> policy_factories() { return kFactories; }
+
+std::string policy_names(std::string_view separator) {
+  std::string names;
+  for (const auto& factory : kFactories) {
+    if (!names.empty()) names += separator;
+    names += factory.name;
+  }
+  return names;
+}
+
+const PolicyFactory& find_policy(std::string_view name) {
+  for (const auto& factory : kFactories) {
+    if (name == factory.name) return factory;
+  }
+  throw UsageError("unknown policy '" + std::string(name) + "' (known: " + policy_names() + ")");
+}
+
+std::unique_ptr<Policy> make_policy(std::string_view name, const ModelTable& models,
+                                    const PolicyOptions& options) {
+  return find_policy(name).make(models, options);
+}
+
+}  // namespace brulee

@@ -1,0 +1,65 @@
+#pragma once
+// One small interface over the inference libraries (docs/runtime.md). A new backend is one new
+// folder under src/runtime/ plus one registry line; the server never changes for it.
+// This header is the contract between the runtime, the profiler and the server.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace brulee::runtime {
+
+enum class DType { kFloat32, kFloat64, kInt32, kInt64, kUInt8, kInt8, kBool };
+std::string_view dtype_name(DType dtype);         // KServe v2 names: "FP32", "INT64", ...
+DType parse_dtype(std::string_view kserve_name);  // throws UsageError
+std::size_t dtype_bytes(DType dtype);
+
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  std::vector<std::int64_t> shape;  // -1 = any size in that dimension
+};
+
+struct Tensor {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  std::vector<std::int64_t> shape;
+  std::vector<std::byte> data;  // row-major, little-endian, dtype_bytes(dtype) * product(shape)
+};
+
+struct LoadOptions {
+  int intra_op_threads = 0;  // 0 = all cores
+};
+
+// A model in memory. infer() is never called concurrently on one handle (the server keeps a
+// FIFO per model); different handles may run at the same time.
+class LoadedModel {
+ public:
+  virtual ~LoadedModel() = default;
+  virtual const std::vector<TensorSpec>& inputs() const = 0;
+  virtual const std::vector<TensorSpec>& outputs() const = 0;
+  // Throws UsageError on a wrong input name, shape or dtype; std::runtime_error on a library
+  // failure (with the library's reason).
+  virtual std::vector<Tensor> infer(const std::vector<Tensor>& inputs) = 0;
+  // Measured at load: wall time of load + one warm-up inference, and bytes held after them.
+  virtual double load_time_s() const = 0;
+  virtual std::uint64_t resident_bytes() const = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const = 0;         // "onnx", "torchscript"
+  virtual std::string_view file_name() const = 0;    // "model.onnx", "model.pt"
+  // Throws std::runtime_error with the library's reason if the file cannot be loaded.
+  virtual std::unique_ptr<LoadedModel> load(const std::string& path,
+                                            const LoadOptions& options) = 0;
+};
+
+// Registry by name ("onnx", "torchscript"); throws UsageError on an unknown name.
+Backend& backend(std::string_view name);
+std::vector<std::string> backend_names();
+
+}  // namespace brulee::runtime

@@ -1,0 +1,29 @@
+#pragma once
+// The model catalog: names, sizes and costs of the models a trace refers to (docs/formats.md).
+// JSON in brulee's schema or the paper's; "paper" names the built-in catalog of the paper's 26
+// measured models (AWS m5.large, CPU; size = Keras weights).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "core/model_info.hpp"
+
+namespace brulee::workload {
+
+struct Catalog {
+  ModelTable models;
+  std::unordered_map<std::string, ModelId> index;  // name -> id
+
+  std::optional<ModelId> find(const std::string& name) const;
+  ModelId add(ModelInfo model);  // throws UsageError on a duplicate name
+  std::uint64_t total_bytes() const;
+};
+
+// A path to a JSON catalog, or "paper". Throws InputError on bad content, UsageError if missing.
+Catalog load_catalog(const std::string& path_or_builtin);
+Catalog paper_catalog();
+// `paper_fields` also writes avg_load_latency, avg_exec_latency, avg_unload_latency, loaded_size.
+void write_catalog(const std::string& path, const Catalog& catalog, bool paper_fields = false);
+
+}  // namespace brulee::workload

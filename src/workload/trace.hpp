@@ -1,0 +1,74 @@
+#pragma once
+// brulee traces: a time-sorted stream of requests for models, in CSV
+// (`request_id,time_s,model`) or a compact little-endian binary form (docs/formats.md).
+// This header is the contract between the workload tools, the simulator and replay.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/model_info.hpp"
+
+namespace brulee::workload {
+
+struct TraceRecord {
+  std::uint64_t request_id = 0;
+  double time_s = 0.0;
+  ModelId model = kNoModel;  // index into the trace's model_names
+};
+
+enum class TraceFormat { kAuto, kCsv, kBinary };
+
+// A whole trace in memory, columnar.
+struct Trace {
+  std::vector<std::string> model_names;  // index = ModelId used in `model`
+  std::vector<std::uint64_t> request_id;
+  std::vector<double> time_s;
+  std::vector<ModelId> model;
+  std::size_t size() const { return model.size(); }
+};
+
+// Streams a trace of either format without holding its text in memory. Throws InputError
+// naming the file and line on bad input (malformed rows, unsorted times, ...).
+class TraceReader {
+ public:
+  explicit TraceReader(const std::string& path, TraceFormat format = TraceFormat::kAuto);
+  ~TraceReader();
+  TraceReader(TraceReader&&) noexcept;
+  TraceReader& operator=(TraceReader&&) noexcept;
+
+  TraceFormat format() const;
+  // Binary: every model name, from the header. CSV: the names seen so far (ids in order of
+  // first appearance).
+  const std::vector<std::string>& model_names() const;
+  // Binary: the exact number of records; CSV: 0 (unknown).
+  std::uint64_t size_hint() const;
+  // Fills up to out.size() records; returns how many were read (0 at the end).
+  std::size_t read(std::span<TraceRecord> out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Writes a trace. Times must be non-decreasing; model ids index `model_names`.
+class TraceWriter {
+ public:
+  TraceWriter(const std::string& path, TraceFormat format, std::vector<std::string> model_names);
+  ~TraceWriter();  // closes; errors are reported by close()
+  void write(const TraceRecord& record);
+  void write(std::span<const TraceRecord> records);
+  void close();  // flushes; throws on an I/O error
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+Trace read_trace(const std::string& path, TraceFormat format = TraceFormat::kAuto);
+void write_trace(const std::string& path, const Trace& trace, TraceFormat format);
+// ".csv" -> CSV, anything else -> binary (".bin", ".brt", ...).
+TraceFormat format_for_path(const std::string& path);
+
+}  // namespace brulee::workload
