@@ -3,9 +3,12 @@
 // JSON in brulee's schema or the paper's; "paper" names the built-in catalog of the paper's 26
 // measured models (AWS m5.large, CPU; size = Keras weights).
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/model_info.hpp"
 
@@ -14,6 +17,8 @@ namespace brulee::workload {
 struct Catalog {
   ModelTable models;
   std::unordered_map<std::string, ModelId> index;  // name -> id
+  // Added: optional latency percentiles per model (index = ModelId), e.g. "load_latency_p99_s".
+  std::vector<std::map<std::string, double>> percentiles;
 
   std::optional<ModelId> find(const std::string& name) const;
   ModelId add(ModelInfo model);  // throws UsageError on a duplicate name
@@ -25,5 +30,11 @@ Catalog load_catalog(const std::string& path_or_builtin);
 Catalog paper_catalog();
 // `paper_fields` also writes avg_load_latency, avg_exec_latency, avg_unload_latency, loaded_size.
 void write_catalog(const std::string& path, const Catalog& catalog, bool paper_fields = false);
+
+// Added: the paper's profile table (CSV: name,avg_load_latency_s,avg_exec_latency_s,
+// avg_unload_latency_s,weights_mb[,...]); size = weights_mb * 1e6 bytes. `source` names it in errors.
+Catalog parse_paper_csv(std::string_view text, const std::string& source);
+// Added: a catalog from JSON text (either schema); `source` names it in errors.
+Catalog parse_catalog_json(std::string_view text, const std::string& source);
 
 }  // namespace brulee::workload

@@ -47,15 +47,29 @@ class TraceReader {
   // Fills up to out.size() records; returns how many were read (0 at the end).
   std::size_t read(std::span<TraceRecord> out);
 
+  // Added: make model ids index `names` (e.g. a catalog's models, in catalog order) instead of
+  // the trace's own table. A model the trace names that is not in `names` is an InputError
+  // (CSV: with its line). Call before the first read().
+  void restrict_models(const std::vector<std::string>& names);
+  const std::string& path() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// Added: binary layout choices (docs/formats.md). By default request ids are implied by
+// position (first id + index, 12-byte records); explicit ids store them (20-byte records).
+struct TraceWriterOptions {
+  bool explicit_request_ids = false;
 };
 
 // Writes a trace. Times must be non-decreasing; model ids index `model_names`.
 class TraceWriter {
  public:
   TraceWriter(const std::string& path, TraceFormat format, std::vector<std::string> model_names);
+  TraceWriter(const std::string& path, TraceFormat format, std::vector<std::string> model_names,
+              TraceWriterOptions options);  // added
   ~TraceWriter();  // closes; errors are reported by close()
   void write(const TraceRecord& record);
   void write(std::span<const TraceRecord> records);
@@ -70,5 +84,13 @@ Trace read_trace(const std::string& path, TraceFormat format = TraceFormat::kAut
 void write_trace(const std::string& path, const Trace& trace, TraceFormat format);
 // ".csv" -> CSV, anything else -> binary (".bin", ".brt", ...).
 TraceFormat format_for_path(const std::string& path);
+
+// Added: binary layout constants (docs/formats.md).
+inline constexpr char kTraceMagic[8] = {'B', 'R', 'U', 'L', 'T', 'R', 'C', '\0'};
+inline constexpr std::uint32_t kTraceVersion = 1;
+inline constexpr std::uint32_t kTraceFlagExplicitIds = 1;
+inline constexpr std::size_t kTraceHeaderBytes = 48;
+// True when request ids are first, first+1, ... (the compact binary layout can imply them).
+bool request_ids_consecutive(const Trace& trace);
 
 }  // namespace brulee::workload
