@@ -34,36 +34,37 @@ void keep_largest_needed(const CacheState& cache, std::uint64_t needed_bytes,
   victims.resize(keep);
 }
 
-void HeapPolicy::on_request(const RequestEvent& request) {
-  observe(request);
-  if (rekey_on_request() && heap_.contains(request.model)) {
-    heap_.set(request.model, key_for(request.model));
+void select_from_heap(IndexedHeap& heap, std::vector<IndexedHeap::Entry>& scratch,
+                      const CacheState& cache, std::uint64_t needed_bytes,
+                      std::vector<ModelId>& victims, bool trim) {
+  // Common case: the lowest key is evictable and alone frees enough. Nothing moves.
+  if (!heap.empty()) {
+    const ModelId lowest = heap.top().model;
+    if (!cache.pinned(lowest) && cache.bytes_of(lowest) >= needed_bytes) {
+      victims.push_back(lowest);
+      heap.erase(lowest);
+      return;
+    }
   }
-}
-
-void HeapPolicy::on_load(ModelId model) { heap_.set(model, key_for(model)); }
-
-void HeapPolicy::on_evict(ModelId model) { heap_.erase(model); }
-
-void HeapPolicy::on_cost_update(ModelId model) {
-  if (heap_.contains(model)) heap_.set(model, key_for(model));
-}
-
-void HeapPolicy::select_victims(const CacheState& cache, std::uint64_t needed_bytes,
-                                std::vector<ModelId>& victims) {
   const std::size_t from = victims.size();
   std::uint64_t freed = 0;
-  popped_.clear();
-  while (freed < needed_bytes && !heap_.empty()) {
-    const IndexedHeap::Entry entry = heap_.pop();
-    popped_.push_back(entry);
+  scratch.clear();
+  while (freed < needed_bytes && !heap.empty()) {
+    const IndexedHeap::Entry entry = heap.pop();
+    scratch.push_back(entry);
     if (cache.pinned(entry.model)) continue;
     victims.push_back(entry.model);
     freed += cache.bytes_of(entry.model);
   }
-  // Put everything back: the driver calls on_evict for the victims it evicts.
-  for (const auto& entry : popped_) heap_.set(entry.model, entry.key);
-  if (trims_victims()) keep_largest_needed(cache, needed_bytes, victims, from);
+  if (trim) keep_largest_needed(cache, needed_bytes, victims, from);
+  // Put back what stays resident (pinned, or trimmed away). Victims leave for good: the driver
+  // evicts each one and calls on_evict, which finds it already gone.
+  for (const auto& entry : scratch) {
+    if (std::find(victims.begin() + static_cast<std::ptrdiff_t>(from), victims.end(),
+                  entry.model) == victims.end()) {
+      heap.set(entry.model, entry.key);
+    }
+  }
 }
 
 void ModelList::push_front(ModelId model) {

@@ -22,32 +22,43 @@ template <typename KeyFn>
 void select_lowest_scan(const CacheState& cache, std::uint64_t needed_bytes,
                         std::vector<ModelId>& victims, KeyFn&& key_fn);
 
+// Victim selection over an indexed heap of resident models (lowest key first), skipping pinned
+// models; optionally trimmed largest first. Victims leave the heap; the rest stay.
+void select_from_heap(IndexedHeap& heap, std::vector<IndexedHeap::Entry>& scratch,
+                      const CacheState& cache, std::uint64_t needed_bytes,
+                      std::vector<ModelId>& victims, bool trim);
+
 // A policy whose victims are the lowest keys of an indexed heap over resident models.
-// Subclasses say how a model's key is computed and when counters change.
+// Derived (CRTP, so the per-request path has no extra virtual calls) provides:
+//   void observe(const RequestEvent&)   update counters for a request
+//   HeapKey key_for(ModelId) const      key of a resident model: the lowest is evicted first
+//   static constexpr bool kRekeyOnRequest, kTrimsVictims
+template <typename Derived>
 class HeapPolicy : public Policy {
  public:
   using Policy::Policy;
-  void on_request(const RequestEvent& request) override;
-  void on_load(ModelId model) override;
-  void on_evict(ModelId model) override;
-  void on_cost_update(ModelId model) override;
+  void on_request(const RequestEvent& request) override {
+    self().observe(request);
+    if (Derived::kRekeyOnRequest && heap_.contains(request.model)) {
+      heap_.set(request.model, self().key_for(request.model));
+    }
+  }
+  void on_load(ModelId model) override { heap_.set(model, self().key_for(model)); }
+  void on_evict(ModelId model) override { heap_.erase(model); }
+  void on_cost_update(ModelId model) override {
+    if (heap_.contains(model)) heap_.set(model, self().key_for(model));
+  }
   void select_victims(const CacheState& cache, std::uint64_t needed_bytes,
-                      std::vector<ModelId>& victims) override;
+                      std::vector<ModelId>& victims) override {
+    select_from_heap(heap_, scratch_, cache, needed_bytes, victims, Derived::kTrimsVictims);
+  }
 
  protected:
-  // Update counters for a request (called before the key is recomputed).
-  virtual void observe(const RequestEvent& request) = 0;
-  // Key of a resident model: the lowest is evicted first.
-  virtual HeapKey key_for(ModelId model) const = 0;
-  // Whether a hit moves the model's key (false for FIFO-like orders).
-  virtual bool rekey_on_request() const { return true; }
-  // Trim the victim set, largest first, after selection (CremeBrulee).
-  virtual bool trims_victims() const { return false; }
-
   IndexedHeap heap_;
 
  private:
-  std::vector<IndexedHeap::Entry> popped_;
+  Derived& self() { return static_cast<Derived&>(*this); }
+  std::vector<IndexedHeap::Entry> scratch_;
 };
 
 // A doubly linked list of models over dense arrays: O(1) push, unlink and move, no allocation
@@ -116,19 +127,23 @@ class PerModel {
 template <typename KeyFn>
 void select_lowest_scan(const CacheState& cache, std::uint64_t needed_bytes,
                         std::vector<ModelId>& victims, KeyFn&& key_fn) {
-  std::vector<IndexedHeap::Entry> candidates;
-  candidates.reserve(cache.resident_count());
+  thread_local std::vector<IndexedHeap::Entry> candidates;  // reused: no allocation per call
+  candidates.clear();
   for (ModelId model : cache.resident_models()) {
     if (!cache.pinned(model)) candidates.push_back({key_fn(model), model});
   }
-  std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
-    return a.key < b.key || (!(b.key < a.key) && a.model < b.model);
-  });
+  // Heap-select: O(r + k log r) for k victims, rather than sorting every candidate.
+  const auto later = [](const IndexedHeap::Entry& a, const IndexedHeap::Entry& b) {
+    return b.key < a.key || (!(a.key < b.key) && b.model < a.model);
+  };
+  std::make_heap(candidates.begin(), candidates.end(), later);
   std::uint64_t freed = 0;
-  for (const auto& entry : candidates) {
-    if (freed >= needed_bytes) break;
-    victims.push_back(entry.model);
-    freed += cache.bytes_of(entry.model);
+  while (freed < needed_bytes && !candidates.empty()) {
+    std::pop_heap(candidates.begin(), candidates.end(), later);
+    const ModelId model = candidates.back().model;
+    candidates.pop_back();
+    victims.push_back(model);
+    freed += cache.bytes_of(model);
   }
 }
 

@@ -4,17 +4,19 @@
 
 namespace brulee {
 namespace {
-class Belady final : public HeapPolicy {
+class Belady final : public HeapPolicy<Belady> {
  public:
-  using HeapPolicy::HeapPolicy;
+  using HeapPolicy<Belady>::HeapPolicy;
   std::string_view name() const override { return "belady"; }
 
- protected:
-  void observe(const RequestEvent& request) override {
+  // Used by HeapPolicy (CRTP).
+  static constexpr bool kRekeyOnRequest = true;
+  static constexpr bool kTrimsVictims = false;
+  void observe(const RequestEvent& request) {
     next_[request.model] = request.next_index;
     last_[request.model] = request.index;
   }
-  HeapKey key_for(ModelId model) const override {
+  HeapKey key_for(ModelId model) const {
     // Furthest next use = lowest key; "never again" is furthest of all.
     const std::uint64_t next = next_.get(model) == 0 ? kNeverAgain : next_.get(model);
     return {-static_cast<double>(next), last_.get(model)};

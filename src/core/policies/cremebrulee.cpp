@@ -9,22 +9,23 @@
 
 namespace brulee {
 namespace {
-class CremeBrulee final : public HeapPolicy {
+class CremeBrulee final : public HeapPolicy<CremeBrulee> {
  public:
   CremeBrulee(const ModelTable& models, const PolicyOptions& options, std::string_view name)
-      : HeapPolicy(models, options), name_(name) {}
+      : HeapPolicy<CremeBrulee>(models, options), name_(name) {}
   std::string_view name() const override { return name_; }
 
- protected:
-  void observe(const RequestEvent& request) override {
+  // Used by HeapPolicy (CRTP).
+  static constexpr bool kRekeyOnRequest = true;
+  static constexpr bool kTrimsVictims = true;
+  void observe(const RequestEvent& request) {
     ++count_[request.model];
     last_[request.model] = request.index;
   }
-  HeapKey key_for(ModelId model) const override {
+  HeapKey key_for(ModelId model) const {
     const double size = std::max(1.0, static_cast<double>(info(model).size_bytes));
     return {static_cast<double>(count_.get(model)) * cost_of(model) / size, last_.get(model)};
   }
-  bool trims_victims() const override { return true; }
 
  private:
   std::string_view name_;

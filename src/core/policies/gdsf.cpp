@@ -9,31 +9,34 @@
 
 namespace brulee {
 namespace {
-class Gdsf : public HeapPolicy {
+class Gdsf : public HeapPolicy<Gdsf> {
  public:
   Gdsf(const ModelTable& models, const PolicyOptions& options, bool size_aware)
-      : HeapPolicy(models, options), size_aware_(size_aware) {}
+      : HeapPolicy<Gdsf>(models, options), size_aware_(size_aware) {}
   std::string_view name() const override { return size_aware_ ? "gdsf" : "lfu-da"; }
 
   void on_evict(ModelId model) override {
-    if (heap_.contains(model)) clock_ = std::max(clock_, heap_.key_of(model).primary);
+    clock_ = std::max(clock_, priority_.get(model));
     frequency_[model] = 0;
-    HeapPolicy::on_evict(model);
+    HeapPolicy<Gdsf>::on_evict(model);
   }
 
- protected:
-  void observe(const RequestEvent& request) override {
+  // Used by HeapPolicy (CRTP).
+  static constexpr bool kRekeyOnRequest = true;
+  static constexpr bool kTrimsVictims = false;
+  void observe(const RequestEvent& request) {
     // A miss is the first use of the copy about to be loaded.
     frequency_[request.model] = request.hit ? frequency_[request.model] + 1 : 1;
     last_[request.model] = request.index;
   }
-  HeapKey key_for(ModelId model) const override {
+  HeapKey key_for(ModelId model) const {
     const double frequency = static_cast<double>(frequency_.get(model));
     double value = frequency;
     if (size_aware_) {
       value = frequency * info(model).load_latency_s /
               std::max(1.0, static_cast<double>(info(model).size_bytes));
     }
+    priority_[model] = clock_ + value;
     return {clock_ + value, last_.get(model)};
   }
 
@@ -41,6 +44,7 @@ class Gdsf : public HeapPolicy {
   bool size_aware_;
   double clock_ = 0.0;
   PerModel<std::uint64_t> frequency_;
+  mutable PerModel<double> priority_;  // the key last given to the heap
   PerModel<std::uint64_t> last_;
 };
 }  // namespace

@@ -4,17 +4,19 @@
 
 namespace brulee {
 namespace {
-class Lfu final : public HeapPolicy {
+class Lfu final : public HeapPolicy<Lfu> {
  public:
-  using HeapPolicy::HeapPolicy;
+  using HeapPolicy<Lfu>::HeapPolicy;
   std::string_view name() const override { return "lfu"; }
 
- protected:
-  void observe(const RequestEvent& request) override {
+  // Used by HeapPolicy (CRTP).
+  static constexpr bool kRekeyOnRequest = true;
+  static constexpr bool kTrimsVictims = false;
+  void observe(const RequestEvent& request) {
     ++count_[request.model];
     last_[request.model] = request.index;
   }
-  HeapKey key_for(ModelId model) const override {
+  HeapKey key_for(ModelId model) const {
     return {static_cast<double>(count_.get(model)), last_.get(model)};
   }
 

@@ -4,14 +4,16 @@
 
 namespace brulee {
 namespace {
-class LoadTime final : public HeapPolicy {
+class LoadTime final : public HeapPolicy<LoadTime> {
  public:
-  using HeapPolicy::HeapPolicy;
+  using HeapPolicy<LoadTime>::HeapPolicy;
   std::string_view name() const override { return "loadtime"; }
 
- protected:
-  void observe(const RequestEvent& request) override { last_[request.model] = request.index; }
-  HeapKey key_for(ModelId model) const override {
+  // Used by HeapPolicy (CRTP).
+  static constexpr bool kRekeyOnRequest = true;
+  static constexpr bool kTrimsVictims = false;
+  void observe(const RequestEvent& request) { last_[request.model] = request.index; }
+  HeapKey key_for(ModelId model) const {
     return {info(model).load_latency_s, last_.get(model)};
   }
 

@@ -17,12 +17,27 @@ class RandomPolicy final : public Policy {
 
   void select_victims(const CacheState& cache, std::uint64_t needed_bytes,
                       std::vector<ModelId>& victims) override {
-    // Draw without replacement from the unpinned resident models (partial Fisher-Yates).
-    candidates_.clear();
-    for (ModelId model : cache.resident_models()) {
-      if (!cache.pinned(model)) candidates_.push_back(model);
-    }
+    // Uniform draws from the resident set, rejecting pinned and already chosen models: O(1)
+    // per victim while few are pinned. After many rejections, fall back to drawing without
+    // replacement from the explicit list of candidates.
+    const auto resident = cache.resident_models();
+    ++epoch_;
     std::uint64_t freed = 0;
+    for (int rejections = 0; freed < needed_bytes && rejections < 64;) {
+      const ModelId model = resident[rng_.below(resident.size())];
+      if (cache.pinned(model) || chosen_[model] == epoch_) {
+        ++rejections;
+        continue;
+      }
+      chosen_[model] = epoch_;
+      victims.push_back(model);
+      freed += cache.bytes_of(model);
+    }
+    if (freed >= needed_bytes) return;
+    candidates_.clear();
+    for (ModelId model : resident) {
+      if (!cache.pinned(model) && chosen_[model] != epoch_) candidates_.push_back(model);
+    }
     for (std::size_t i = 0; i < candidates_.size() && freed < needed_bytes; ++i) {
       const std::size_t pick = i + rng_.below(candidates_.size() - i);
       std::swap(candidates_[i], candidates_[pick]);
@@ -34,6 +49,8 @@ class RandomPolicy final : public Policy {
  private:
   Rng rng_;
   std::vector<ModelId> candidates_;
+  PerModel<std::uint64_t> chosen_;  // == epoch_: chosen in the current call
+  std::uint64_t epoch_ = 0;
 };
 }  // namespace
 

@@ -3,14 +3,16 @@
 
 namespace brulee {
 namespace {
-class SizePolicy final : public HeapPolicy {
+class SizePolicy final : public HeapPolicy<SizePolicy> {
  public:
-  using HeapPolicy::HeapPolicy;
+  using HeapPolicy<SizePolicy>::HeapPolicy;
   std::string_view name() const override { return "size"; }
 
- protected:
-  void observe(const RequestEvent& request) override { last_[request.model] = request.index; }
-  HeapKey key_for(ModelId model) const override {
+  // Used by HeapPolicy (CRTP).
+  static constexpr bool kRekeyOnRequest = true;
+  static constexpr bool kTrimsVictims = false;
+  void observe(const RequestEvent& request) { last_[request.model] = request.index; }
+  HeapKey key_for(ModelId model) const {
     return {-static_cast<double>(info(model).size_bytes), last_.get(model)};
   }
 
