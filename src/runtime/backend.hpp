@@ -31,6 +31,12 @@ struct Tensor {
 
 struct LoadOptions {
   int intra_op_threads = 0;  // 0 = all cores
+  // Added by the runtime: input metadata from the repository's config.json. When empty, the
+  // backend reads it from the model file (ONNX graph inputs; TorchScript extra file brulee.json).
+  std::vector<TensorSpec> inputs;
+  // Run one inference on zeros during load (part of load_time_s and resident_bytes). Skipped
+  // automatically when an input shape is not fully known.
+  bool warm_up = true;
 };
 
 // A model in memory. infer() is never called concurrently on one handle (the server keeps a
