@@ -37,7 +37,8 @@ const Workload& workload() {
       model.name = std::to_string(m);
       model.name.insert(0, "m");
       model.size_bytes = static_cast<std::uint64_t>((10 + rng.uniform() * 540) * 1e6);
-      model.load_latency_s = 0.2 + static_cast<double>(model.size_bytes) * 1e-8 * (0.5 + rng.uniform());
+      model.load_latency_s =
+          0.2 + static_cast<double>(model.size_bytes) * 1e-8 * (0.5 + rng.uniform());
       model.exec_latency_s = 0.02 + rng.uniform() * 0.4;
       total += model.size_bytes;
     }
@@ -45,10 +46,12 @@ const Workload& workload() {
     // Zipf by inverse CDF; popularity rank shuffled against model ids.
     std::vector<double> cdf(kModels);
     double sum = 0;
-    for (std::size_t r = 0; r < kModels; ++r) cdf[r] = sum += std::pow(static_cast<double>(r + 1), -kZipf);
+    for (std::size_t r = 0; r < kModels; ++r)
+      cdf[r] = sum += std::pow(static_cast<double>(r + 1), -kZipf);
     std::vector<ModelId> rank_to_model(kModels);
     for (std::size_t m = 0; m < kModels; ++m) rank_to_model[m] = static_cast<ModelId>(m);
-    for (std::size_t i = kModels - 1; i > 0; --i) std::swap(rank_to_model[i], rank_to_model[rng.below(i + 1)]);
+    for (std::size_t i = kModels - 1; i > 0; --i)
+      std::swap(rank_to_model[i], rank_to_model[rng.below(i + 1)]);
     out.stream.resize(kRequests);
     for (auto& model : out.stream) {
       const auto rank = std::lower_bound(cdf.begin(), cdf.end(), rng.uniform() * sum) - cdf.begin();
@@ -85,8 +88,8 @@ void BM_Policy(benchmark::State& state, const char* policy) {
     benchmark::DoNotOptimize(hits);
   }
   state.counters["per_request"] = benchmark::Counter(
-      static_cast<double>(kRequests), benchmark::Counter::kIsIterationInvariantRate |
-                                          benchmark::Counter::kInvert);
+      static_cast<double>(kRequests),
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   state.counters["hit_ratio"] = static_cast<double>(hits) / static_cast<double>(kRequests);
 }
 

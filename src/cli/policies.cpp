@@ -26,7 +26,8 @@ struct DemoOptions {
 // A Zipf-popular stream over models with sizes and load costs spread like the paper's profiles
 // (tens to hundreds of MB, load latency roughly proportional to size).
 void run_demo(const DemoOptions& opts) {
-  if (opts.models == 0 || opts.requests == 0) throw UsageError("--models and --requests must be > 0");
+  if (opts.models == 0 || opts.requests == 0)
+    throw UsageError("--models and --requests must be > 0");
   if (opts.memory_fraction <= 0 || opts.memory_fraction > 1) {
     throw UsageError("--memory must be in (0, 1]");
   }
@@ -37,7 +38,8 @@ void run_demo(const DemoOptions& opts) {
     auto& model = models[m];
     model.name = "model" + std::to_string(m);
     model.size_bytes = static_cast<std::uint64_t>((10 + rng.uniform() * 540) * 1e6);
-    model.load_latency_s = 0.5 + static_cast<double>(model.size_bytes) / 1e8 * (0.5 + rng.uniform());
+    model.load_latency_s =
+        0.5 + static_cast<double>(model.size_bytes) / 1e8 * (0.5 + rng.uniform());
     model.exec_latency_s = 0.05 + rng.uniform() * 0.5;
     total_bytes += model.size_bytes;
   }
@@ -58,7 +60,8 @@ void run_demo(const DemoOptions& opts) {
     next[i] = seen[stream[i]];
     seen[stream[i]] = i;
   }
-  const auto capacity = static_cast<std::uint64_t>(opts.memory_fraction * static_cast<double>(total_bytes));
+  const auto capacity =
+      static_cast<std::uint64_t>(opts.memory_fraction * static_cast<double>(total_bytes));
   std::printf("%llu requests, %llu models (Zipf %.2f), footprint %s, memory %s (%.0f%%)\n\n",
               static_cast<unsigned long long>(opts.requests),
               static_cast<unsigned long long>(opts.models), opts.zipf,
@@ -90,12 +93,14 @@ void run_demo(const DemoOptions& opts) {
 }
 
 const CommandRegistration kRegistration(90, [](CLI::App& root) {
-  auto* cmd = root.add_subcommand("policies", "List the eviction policies; --demo compares them "
-                                              "on a built-in synthetic stream");
+  auto* cmd = root.add_subcommand("policies",
+                                  "List the eviction policies; --demo compares them "
+                                  "on a built-in synthetic stream");
   auto opts = std::make_shared<DemoOptions>();
   auto demo = std::make_shared<bool>(false);
   cmd->add_flag("--demo", *demo, "Run every policy on a built-in Zipf stream and print a table");
-  cmd->add_option("--requests", opts->requests, "Requests in the demo stream")->capture_default_str();
+  cmd->add_option("--requests", opts->requests, "Requests in the demo stream")
+      ->capture_default_str();
   cmd->add_option("--models", opts->models, "Models in the demo catalog")->capture_default_str();
   cmd->add_option("--zipf", opts->zipf, "Zipf exponent of popularity")->capture_default_str();
   cmd->add_option("--memory", opts->memory_fraction, "Memory as a fraction of the footprint")

@@ -49,9 +49,8 @@ void CacheState::resize(ModelId model, std::uint64_t bytes) {
   if (!resident(model)) throw CacheError("model " + std::to_string(model) + " is not resident");
   Slot& slot = slots_[model];
   if (bytes > slot.bytes && bytes - slot.bytes > free_bytes()) {
-    throw CacheError("model " + std::to_string(model) + " cannot grow to " +
-                     std::to_string(bytes) + " bytes: only " + std::to_string(free_bytes()) +
-                     " are free");
+    throw CacheError("model " + std::to_string(model) + " cannot grow to " + std::to_string(bytes) +
+                     " bytes: only " + std::to_string(free_bytes()) + " are free");
   }
   used_bytes_ = used_bytes_ - slot.bytes + bytes;
   if (slot.pins == 0) evictable_bytes_ = evictable_bytes_ - slot.bytes + bytes;

@@ -23,12 +23,8 @@ class CacheState {
   bool resident(ModelId model) const {
     return model < slots_.size() && slots_[model].position != kAbsent;
   }
-  std::uint64_t bytes_of(ModelId model) const {
-    return resident(model) ? slots_[model].bytes : 0;
-  }
-  std::uint32_t pins(ModelId model) const {
-    return model < slots_.size() ? slots_[model].pins : 0;
-  }
+  std::uint64_t bytes_of(ModelId model) const { return resident(model) ? slots_[model].bytes : 0; }
+  std::uint32_t pins(ModelId model) const { return model < slots_.size() ? slots_[model].pins : 0; }
   bool pinned(ModelId model) const { return pins(model) > 0; }
 
   // Resident models, in no particular order (dense; O(1) insert and remove).

@@ -16,10 +16,10 @@ inline constexpr std::uint64_t kNeverAgain = std::numeric_limits<std::uint64_t>:
 
 struct ModelInfo {
   std::string name;
-  std::uint64_t size_bytes = 0;    // memory the model holds when loaded
-  double load_latency_s = 0.0;     // time to bring it into memory (a miss costs this)
-  double exec_latency_s = 0.0;     // time of one inference
-  double unload_latency_s = 0.0;   // time to drop it
+  std::uint64_t size_bytes = 0;   // memory the model holds when loaded
+  double load_latency_s = 0.0;    // time to bring it into memory (a miss costs this)
+  double exec_latency_s = 0.0;    // time of one inference
+  double unload_latency_s = 0.0;  // time to drop it
 };
 
 // The catalog shared by a driver and its policy. Index = ModelId. The server may update

@@ -16,10 +16,10 @@ namespace brulee {
 
 struct RequestEvent {
   ModelId model = kNoModel;
-  double time_s = 0.0;          // arrival time (virtual in the simulator, real in the server)
-  std::uint64_t index = 0;      // position of the request in the stream, from 0
+  double time_s = 0.0;      // arrival time (virtual in the simulator, real in the server)
+  std::uint64_t index = 0;  // position of the request in the stream, from 0
   std::uint64_t next_index = kNeverAgain;  // oracle only: index of the model's next request
-  bool hit = false;             // was the model resident when the request arrived
+  bool hit = false;                        // was the model resident when the request arrived
 };
 
 // How CremeBrulee (and others that weigh by cost) price a reload.
@@ -29,7 +29,7 @@ enum class CostMode {
 };
 
 struct PolicyOptions {
-  std::uint64_t seed = 0;              // for randomised policies
+  std::uint64_t seed = 0;  // for randomised policies
   CostMode cost_mode = CostMode::kDirect;
 };
 

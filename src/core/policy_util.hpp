@@ -65,9 +65,7 @@ class HeapPolicy : public Policy {
 // per operation. Head = most recent; tail = oldest.
 class ModelList {
  public:
-  bool contains(ModelId model) const {
-    return model < links_.size() && links_[model].linked;
-  }
+  bool contains(ModelId model) const { return model < links_.size() && links_[model].linked; }
   void push_front(ModelId model);
   void unlink(ModelId model);
   void move_to_front(ModelId model) {

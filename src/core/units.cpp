@@ -24,8 +24,10 @@ std::string lower(std::string_view text) {
 }
 
 std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
   return text;
 }
 
@@ -50,12 +52,24 @@ SizeSpec parse_size(std::string_view raw) {
     return spec;
   }
   double scale = 0;
-  static const struct { const char* name; double scale; } kSuffixes[] = {
-      {"", 1.0},          {"b", 1.0},
-      {"k", 1e3},         {"kb", 1e3},           {"kib", 1024.0},
-      {"m", 1e6},         {"mb", 1e6},           {"mib", 1048576.0},
-      {"g", 1e9},         {"gb", 1e9},           {"gib", 1073741824.0},
-      {"t", 1e12},        {"tb", 1e12},          {"tib", 1099511627776.0},
+  static const struct {
+    const char* name;
+    double scale;
+  } kSuffixes[] = {
+      {"", 1.0},
+      {"b", 1.0},
+      {"k", 1e3},
+      {"kb", 1e3},
+      {"kib", 1024.0},
+      {"m", 1e6},
+      {"mb", 1e6},
+      {"mib", 1048576.0},
+      {"g", 1e9},
+      {"gb", 1e9},
+      {"gib", 1073741824.0},
+      {"t", 1e12},
+      {"tb", 1e12},
+      {"tib", 1099511627776.0},
   };
   for (const auto& entry : kSuffixes) {
     if (suffix == entry.name) scale = entry.scale;

@@ -65,7 +65,8 @@ class Replay {
 };
 
 using Log = std::vector<std::string>;
-const std::vector<Spec> kUnitModels = {{"A", 1, 1}, {"B", 1, 1}, {"C", 1, 1}, {"D", 1, 1}, {"E", 1, 1}};
+const std::vector<Spec> kUnitModels = {
+    {"A", 1, 1}, {"B", 1, 1}, {"C", 1, 1}, {"D", 1, 1}, {"E", 1, 1}};
 
 }  // namespace
 
@@ -139,16 +140,14 @@ TEST(PolicyExamples, BeladySizeWeighsDistanceBySize) {
 
 TEST(PolicyExamples, CremeBruleeEvictsLowestUtility) {
   // U = count * load / size: A = 10/100, B = 1/100, C = 1/50 -> B.
-  Replay replay("cremebrulee", 250,
-                {{"A", 100, 10}, {"B", 100, 1}, {"C", 50, 1}, {"D", 100, 1}});
+  Replay replay("cremebrulee", 250, {{"A", 100, 10}, {"B", 100, 1}, {"C", 50, 1}, {"D", 100, 1}});
   EXPECT_EQ(replay.run({"A", "B", "C", "D"}), (Log{"B@3"}));
 }
 
 TEST(PolicyExamples, CremeBruleeTrimsVictimsLargestFirst) {
   // U: A = 0.1, B = 0.01, C = 0.002. D needs 100 bytes: lowest first takes C (50) then B (100);
   // trimming keeps the largest needed, B alone, so C stays resident.
-  Replay replay("cremebrulee", 250,
-                {{"A", 100, 10}, {"B", 100, 1}, {"C", 50, 0.1}, {"D", 100, 1}});
+  Replay replay("cremebrulee", 250, {{"A", 100, 10}, {"B", 100, 1}, {"C", 50, 0.1}, {"D", 100, 1}});
   EXPECT_EQ(replay.run({"A", "B", "C", "D"}), (Log{"B@3"}));
   EXPECT_TRUE(replay.resident("C"));
   EXPECT_EQ(replay.cache().state().used_bytes(), 250u);

@@ -75,9 +75,8 @@ Outcome run_random(std::string_view policy, std::uint64_t seed) {
       continue;
     }
     const std::uint64_t bytes = models[model].size_bytes;
-    const std::uint64_t needed = bytes > cache.state().free_bytes()
-                                     ? bytes - cache.state().free_bytes()
-                                     : 0;
+    const std::uint64_t needed =
+        bytes > cache.state().free_bytes() ? bytes - cache.state().free_bytes() : 0;
     evicted.clear();
     if (needed > cache.state().evictable_bytes()) {
       EXPECT_THROW(cache.admit(model, evicted), CacheError);

@@ -13,9 +13,7 @@ class LoadTime final : public HeapPolicy<LoadTime> {
   static constexpr bool kRekeyOnRequest = true;
   static constexpr bool kTrimsVictims = false;
   void observe(const RequestEvent& request) { last_[request.model] = request.index; }
-  HeapKey key_for(ModelId model) const {
-    return {info(model).load_latency_s, last_.get(model)};
-  }
+  HeapKey key_for(ModelId model) const { return {info(model).load_latency_s, last_.get(model)}; }
 
  private:
   PerModel<std::uint64_t> last_;
