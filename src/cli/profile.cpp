@@ -1,0 +1,115 @@
+// `brulee profile`: measures load, exec and unload latency and loaded bytes of every model of a
+// repository with the paper's loop, and writes the catalog the simulator reads (docs/zoo.md).
+#include <cstdio>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/command.hpp"
+#include "core/error.hpp"
+#include "core/units.hpp"
+#include "runtime/profiler.hpp"
+#include "runtime/repository.hpp"
+#include "workload/catalog.hpp"
+
+namespace brulee::cli {
+namespace {
+
+struct ProfileCliOptions {
+  std::string repo;
+  std::string out;
+  std::string format = "brulee";
+  std::string models;
+  std::uint64_t runs = 3;
+  std::uint64_t execs = 3;
+  std::uint64_t seed = 1;
+  int threads = 0;
+  bool quiet = false;
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    if (!item.empty()) items.push_back(item);
+  }
+  return items;
+}
+
+void run_profile(const ProfileCliOptions& opts) {
+  if (opts.repo.empty()) throw UsageError("profile: --repo DIR is required");
+  if (opts.threads < 0) throw UsageError("profile: --threads must be >= 0");
+  const runtime::Repository repository(opts.repo);
+  for (const auto& problem : repository.problems()) std::fprintf(stderr, "profile: skipped: %s\n", problem.c_str());
+  runtime::ProfileOptions options;
+  options.runs = opts.runs;
+  options.execs_per_load = opts.execs;
+  options.seed = opts.seed;
+  options.load.intra_op_threads = opts.threads;
+  options.models = split_list(opts.models);
+  if (!opts.quiet) {
+    options.progress = [](const std::string& line) { std::fprintf(stderr, "profile: %s\n", line.c_str()); };
+  }
+  const auto profiles = runtime::profile_models(repository, options);
+
+  workload::Catalog catalog;
+  std::printf("%-28s %-11s %10s %9s %9s %9s %9s %9s %10s\n", "model", "backend", "bytes", "load_s",
+              "load_p95", "exec_s", "exec_p95", "unload_s", "load/exec");
+  bool failed = false;
+  for (const auto& profile : profiles) {
+    if (!profile.error.empty()) {
+      std::fprintf(stderr, "profile: %s failed: %s\n", profile.name.c_str(), profile.error.c_str());
+      failed = true;
+      continue;
+    }
+    ModelInfo info;
+    info.name = profile.name;
+    info.size_bytes = profile.resident_bytes > 0 ? profile.resident_bytes : std::max<std::uint64_t>(1, profile.file_bytes);
+    info.load_latency_s = profile.load.mean_s;
+    info.exec_latency_s = profile.exec.mean_s;
+    info.unload_latency_s = profile.unload.mean_s;
+    const auto id = catalog.add(info);
+    catalog.percentiles[id] = {{"load_latency_p50_s", profile.load.p50_s},
+                               {"load_latency_p95_s", profile.load.p95_s},
+                               {"exec_latency_p50_s", profile.exec.p50_s},
+                               {"exec_latency_p95_s", profile.exec.p95_s},
+                               {"unload_latency_p50_s", profile.unload.p50_s},
+                               {"unload_latency_p95_s", profile.unload.p95_s}};
+    const double ratio = profile.exec.mean_s > 0 ? profile.load.mean_s / profile.exec.mean_s : 0.0;
+    std::printf("%-28s %-11s %10s %9.4f %9.4f %9.4f %9.4f %9.4f %10.1f\n", profile.name.c_str(),
+                profile.backend.c_str(), format_bytes(info.size_bytes).c_str(), profile.load.mean_s,
+                profile.load.p95_s, profile.exec.mean_s, profile.exec.p95_s, profile.unload.mean_s, ratio);
+  }
+  if (!catalog.models.empty()) {
+    const std::string out = opts.out.empty() ? repository.root() + "/profile_catalog.json" : opts.out;
+    workload::write_catalog(out, catalog, opts.format == "paper");
+    std::printf("wrote %s (%zu models, %llu runs each)\n", out.c_str(), catalog.models.size(),
+                static_cast<unsigned long long>(opts.runs));
+  }
+  if (failed) set_exit_code(1);
+}
+
+const CommandRegistration kRegistration(61, [](CLI::App& root) {
+  auto* cmd = root.add_subcommand("profile",
+                                  "Measure load/exec/unload latency and loaded bytes of a repository's "
+                                  "models and write a catalog");
+  auto opts = std::make_shared<ProfileCliOptions>();
+  cmd->add_option("--repo", opts->repo, "Model repository (e.g. made by brulee zoo)");
+  cmd->add_option("--runs", opts->runs, "Rounds: each loads, runs and unloads every model once, in random order")
+      ->capture_default_str();
+  cmd->add_option("--execs", opts->execs, "Timed inferences per load (after the warm-up)")->capture_default_str();
+  cmd->add_option("--out", opts->out, "Catalog JSON to write (default <repo>/profile_catalog.json)");
+  cmd->add_option("--format", opts->format, "brulee, or paper (also the paper's field names)")
+      ->check(CLI::IsMember({"brulee", "paper"}))
+      ->capture_default_str();
+  cmd->add_option("--models", opts->models, "Comma-separated model names (default: all)");
+  cmd->add_option("--seed", opts->seed, "Seed of the random order")->capture_default_str();
+  cmd->add_option("--threads", opts->threads, "Intra-op threads (0 = all cores)")->capture_default_str();
+  cmd->add_flag("--quiet", opts->quiet, "No progress lines on stderr");
+  cmd->callback([opts] { run_profile(*opts); });
+});
+
+}  // namespace
+}  // namespace brulee::cli
