@@ -1,0 +1,312 @@
+#include "replay/replay.hpp"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <unordered_map>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "workload/trace.hpp"
+
+namespace brulee::replay {
+namespace {
+
+using json = nlohmann::json;
+using SteadyClock = std::chrono::steady_clock;
+
+struct Endpoint {
+  std::string host;
+  int port = 80;
+};
+
+Endpoint parse_url(const std::string& url) {
+  const std::string prefix = "http://";
+  if (url.rfind(prefix, 0) != 0) {
+    throw UsageError("invalid --url '" + url + "': expected http://HOST:PORT");
+  }
+  std::string rest = url.substr(prefix.size());
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  const auto colon = rest.rfind(':');
+  Endpoint endpoint;
+  endpoint.host = rest.substr(0, colon);
+  if (colon != std::string::npos) {
+    const std::string port = rest.substr(colon + 1);
+    char* end = nullptr;
+    const long value = std::strtol(port.c_str(), &end, 10);
+    if (port.empty() || *end != '\0' || value <= 0 || value > 65535) {
+      throw UsageError("invalid --url '" + url + "': bad port '" + port + "'");
+    }
+    endpoint.port = static_cast<int>(value);
+  }
+  if (endpoint.host.empty() || endpoint.host.find('/') != std::string::npos) {
+    throw UsageError("invalid --url '" + url + "': expected http://HOST:PORT");
+  }
+  return endpoint;
+}
+
+double seconds_since(SteadyClock::time_point start) {
+  return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+// A request body for the model: every input filled with seeded random values of its dtype and
+// shape (dynamic dimensions become 1).
+std::string make_request_body(const json& metadata, Rng& rng) {
+  json inputs = json::array();
+  for (const auto& input : metadata.at("inputs")) {
+    json shape = json::array();
+    std::uint64_t count = 1;
+    for (const auto& dim : input.at("shape")) {
+      const std::int64_t size = std::max<std::int64_t>(1, dim.get<std::int64_t>());
+      shape.push_back(size);
+      count *= static_cast<std::uint64_t>(size);
+    }
+    const std::string dtype = input.at("datatype").get<std::string>();
+    json data = json::array();
+    for (std::uint64_t i = 0; i < count; ++i) {
+      if (dtype == "FP32" || dtype == "FP64" || dtype == "FP16") {
+        data.push_back(static_cast<float>(rng.uniform()));
+      } else if (dtype == "BOOL") {
+        data.push_back(rng.below(2) == 1);
+      } else {
+        data.push_back(static_cast<std::int64_t>(rng.below(10)));
+      }
+    }
+    inputs.push_back({{"name", input.at("name")}, {"shape", shape}, {"datatype", dtype},
+                      {"data", std::move(data)}});
+  }
+  return json{{"inputs", std::move(inputs)}}.dump();
+}
+
+double number_or(const json& object, const char* key, double fallback) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_number() ? it->get<double>() : fallback;
+}
+
+// Reads what the server reported of the request: brulee puts hit, load_s, queue_s and exec_s
+// in the response's "parameters" (docs/api.md); other servers leave them unknown.
+void read_response(const std::string& body, RequestResult& result) {
+  const json root = json::parse(body, nullptr, false);
+  if (root.is_discarded() || !root.is_object()) {
+    if (result.status != 200) result.error = body.substr(0, 200);
+    return;
+  }
+  if (result.status != 200) {
+    result.error = root.value("error", body.substr(0, 200));
+    return;
+  }
+  const auto params = root.find("parameters");
+  if (params == root.end() || !params->is_object()) return;
+  if (const auto hit = params->find("hit"); hit != params->end() && hit->is_boolean()) {
+    result.hit = hit->get<bool>() ? 1 : 0;
+  }
+  result.load_s = number_or(*params, "load_s", -1.0);
+  result.queue_s = number_or(*params, "queue_s", -1.0);
+  result.exec_s = number_or(*params, "exec_s", -1.0);
+}
+
+}  // namespace
+
+ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult>* results_out,
+                         const std::function<void(const Progress&)>& on_progress) {
+  if (options.speed <= 0) throw UsageError("--speed must be > 0");
+  if (options.concurrency == 0 || options.concurrency > 4096) {
+    throw UsageError("--concurrency must be in 1..4096");
+  }
+  const Endpoint endpoint = parse_url(options.url);
+  workload::Trace trace = workload::read_trace(options.trace_path);
+  std::size_t total = trace.size();
+  if (options.max_requests > 0) total = std::min<std::size_t>(total, options.max_requests);
+  if (total == 0) throw UsageError(options.trace_path + ": the trace has no requests");
+
+  // One request body per model the trace uses, from the server's own metadata.
+  std::vector<std::string> bodies(trace.model_names.size());
+  {
+    httplib::Client client(endpoint.host, endpoint.port);
+    client.set_connection_timeout(5);
+    client.set_read_timeout(30);
+    Rng rng(options.seed);
+    for (std::size_t i = 0; i < total; ++i) {
+      const ModelId model = trace.model[i];
+      if (!bodies[model].empty()) continue;
+      const std::string& name = trace.model_names[model];
+      auto response = client.Get(("/v2/models/" + name).c_str());
+      if (!response) {
+        throw UsageError("cannot reach " + options.url + ": " + httplib::to_string(response.error()));
+      }
+      if (response->status != 200) {
+        throw UsageError("the trace names model '" + name + "' but " + options.url +
+                         " answered " + std::to_string(response->status) + " for its metadata");
+      }
+      const json metadata = json::parse(response->body, nullptr, false);
+      if (metadata.is_discarded() || !metadata.contains("inputs")) {
+        throw UsageError(options.url + " sent malformed metadata for model '" + name + "'");
+      }
+      bodies[model] = make_request_body(metadata, rng);
+    }
+  }
+
+  std::vector<RequestResult> results(total);
+  for (std::size_t i = 0; i < total; ++i) {
+    results[i].request_id = trace.request_id.empty() ? i : trace.request_id[i];
+    results[i].model = trace.model_names[trace.model[i]];
+    results[i].scheduled_s = (trace.time_s[i] - trace.time_s[0]) / options.speed;
+  }
+
+  std::mutex mutex;
+  std::condition_variable ready;
+  std::deque<std::size_t> queue;
+  bool dispatch_done = false;
+  std::atomic<std::size_t> next_closed{0};
+  std::atomic<std::uint64_t> sent{0}, done{0}, errors{0};
+  const auto start = SteadyClock::now();
+
+  auto send_one = [&](httplib::Client& client, std::size_t i) {
+    RequestResult& result = results[i];
+    const ModelId model = trace.model[i];
+    result.sent_s = seconds_since(start);
+    ++sent;
+    const auto before = SteadyClock::now();
+    auto response = client.Post(("/v2/models/" + result.model + "/infer").c_str(), bodies[model],
+                                "application/json");
+    result.latency_s = seconds_since(before);
+    if (!response) {
+      result.status = 0;
+      result.error = httplib::to_string(response.error());
+    } else {
+      result.status = response->status;
+      read_response(response->body, result);
+    }
+    if (result.status != 200) ++errors;
+    ++done;
+  };
+
+  auto worker = [&] {
+    httplib::Client client(endpoint.host, endpoint.port);
+    client.set_keep_alive(true);
+    client.set_connection_timeout(5);
+    const auto timeout = static_cast<time_t>(std::max(1.0, options.timeout_s));
+    client.set_read_timeout(timeout);
+    client.set_write_timeout(timeout);
+    for (;;) {
+      std::size_t i = 0;
+      if (options.closed_loop) {
+        i = next_closed++;
+        if (i >= total) return;
+      } else {
+        std::unique_lock lock(mutex);
+        ready.wait(lock, [&] { return !queue.empty() || dispatch_done; });
+        if (queue.empty()) return;
+        i = queue.front();
+        queue.pop_front();
+      }
+      send_one(client, i);
+    }
+  };
+
+  std::vector<std::thread> workers;
+  for (unsigned w = 0; w < options.concurrency; ++w) workers.emplace_back(worker);
+
+  std::thread dispatcher;
+  if (!options.closed_loop) {
+    dispatcher = std::thread([&] {
+      for (std::size_t i = 0; i < total; ++i) {
+        std::this_thread::sleep_until(start + std::chrono::duration_cast<SteadyClock::duration>(
+                                                  std::chrono::duration<double>(results[i].scheduled_s)));
+        {
+          std::lock_guard lock(mutex);
+          queue.push_back(i);
+        }
+        ready.notify_one();
+      }
+      {
+        std::lock_guard lock(mutex);
+        dispatch_done = true;
+      }
+      ready.notify_all();
+    });
+  }
+
+  while (done.load() < total) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (on_progress) on_progress({sent.load(), done.load(), errors.load(), total, seconds_since(start)});
+  }
+  if (dispatcher.joinable()) dispatcher.join();
+  for (auto& thread : workers) thread.join();
+  const double duration = seconds_since(start);
+  if (on_progress) on_progress({sent.load(), done.load(), errors.load(), total, duration});
+
+  ReplaySummary summary = summarize(results, duration);
+  if (!options.out_csv.empty()) write_results_csv(options.out_csv, results);
+  if (results_out) *results_out = std::move(results);
+  return summary;
+}
+
+ReplaySummary summarize(const std::vector<RequestResult>& results, double duration_s) {
+  ReplaySummary summary;
+  summary.requests = results.size();
+  summary.duration_s = duration_s;
+  std::vector<double> latencies;
+  double load_sum = 0, exec_sum = 0, queue_sum = 0;
+  for (const auto& result : results) {
+    summary.max_send_lag_s = std::max(summary.max_send_lag_s, result.sent_s - result.scheduled_s);
+    if (result.status != 200) {
+      ++summary.errors;
+      continue;
+    }
+    ++summary.ok;
+    latencies.push_back(result.latency_s);
+    if (result.hit == 1) ++summary.hits;
+    if (result.hit == 0) ++summary.misses;
+    load_sum += std::max(0.0, result.load_s);
+    exec_sum += std::max(0.0, result.exec_s);
+    queue_sum += std::max(0.0, result.queue_s);
+  }
+  if (!latencies.empty()) {
+    std::sort(latencies.begin(), latencies.end());
+    const auto pct = [&](double p) {
+      const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(latencies.size())));
+      return latencies[std::min(latencies.size() - 1, rank == 0 ? 0 : rank - 1)];
+    };
+    double sum = 0;
+    for (double latency : latencies) sum += latency;
+    const double ok = static_cast<double>(latencies.size());
+    summary.latency_mean_s = sum / ok;
+    summary.latency_p50_s = pct(0.50);
+    summary.latency_p95_s = pct(0.95);
+    summary.latency_p99_s = pct(0.99);
+    summary.mean_load_s = load_sum / ok;
+    summary.mean_exec_s = exec_sum / ok;
+    summary.mean_queue_s = queue_sum / ok;
+  }
+  if (duration_s > 0) summary.throughput_rps = static_cast<double>(summary.ok) / duration_s;
+  return summary;
+}
+
+void write_results_csv(const std::string& path, const std::vector<RequestResult>& results) {
+  std::FILE* file = std::fopen(path.c_str(), "w");
+  if (!file) throw UsageError("cannot write " + path);
+  std::fprintf(file, "request_id,model,scheduled_s,sent_s,status,latency_s,hit,load_s,queue_s,exec_s,error\n");
+  for (const auto& r : results) {
+    std::string error = r.error;
+    std::replace(error.begin(), error.end(), ',', ';');
+    std::replace(error.begin(), error.end(), '\n', ' ');
+    std::fprintf(file, "%llu,%s,%.6f,%.6f,%d,%.6f,%d,%.6f,%.6f,%.6f,%s\n",
+                 static_cast<unsigned long long>(r.request_id), r.model.c_str(), r.scheduled_s,
+                 r.sent_s, r.status, r.latency_s, r.hit, r.load_s, r.queue_s, r.exec_s,
+                 error.c_str());
+  }
+  if (std::fclose(file) != 0) throw std::runtime_error("error writing " + path);
+}
+
+}  // namespace brulee::replay

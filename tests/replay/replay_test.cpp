@@ -1,0 +1,192 @@
+// brulee replay against a real HTTP server on 127.0.0.1 that speaks the KServe v2 routes the
+// replay uses (metadata and infer), and reports hit / load / queue / exec like brulee serve.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/error.hpp"
+#include "replay/replay.hpp"
+#include "workload/trace.hpp"
+
+using namespace brulee;
+using json = nlohmann::json;
+
+namespace {
+
+class FakeKServe {
+ public:
+  FakeKServe() {
+    server_.Get(R"(/v2/models/([A-Za-z0-9_]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      const std::string model = req.matches[1];
+      if (model == "missing") {
+        res.status = 404;
+        res.set_content(R"({"error":"unknown model"})", "application/json");
+        return;
+      }
+      json meta = {{"name", model},
+                   {"platform", "onnx"},
+                   {"inputs", {{{"name", "x"}, {"datatype", "FP32"}, {"shape", {1, 3, -1}}}}},
+                   {"outputs", {{{"name", "y"}, {"datatype", "FP32"}, {"shape", {1, 2}}}}}};
+      res.set_content(meta.dump(), "application/json");
+    });
+    server_.Post(R"(/v2/models/([A-Za-z0-9_]+)/infer)", [this](const httplib::Request& req, httplib::Response& res) {
+      const std::string model = req.matches[1];
+      const json body = json::parse(req.body);
+      std::lock_guard lock(mutex_);
+      ++counts_[model];
+      inputs_seen_.push_back(body["inputs"][0]["shape"]);
+      if (model == "broken") {
+        res.status = 500;
+        res.set_content(R"({"error":"load failed: corrupt file"})", "application/json");
+        return;
+      }
+      const bool hit = counts_[model] > 1;
+      json answer = {{"model_name", model},
+                     {"outputs", {{{"name", "y"}, {"datatype", "FP32"}, {"shape", {1, 2}}, {"data", {0.5, 0.5}}}}},
+                     {"parameters", {{"hit", hit}, {"load_s", hit ? 0.0 : 0.25}, {"queue_s", 0.01}, {"exec_s", 0.05}}}};
+      res.set_content(answer.dump(), "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~FakeKServe() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int count(const std::string& model) {
+    std::lock_guard lock(mutex_);
+    return counts_[model];
+  }
+  std::vector<json> inputs_seen() {
+    std::lock_guard lock(mutex_);
+    return inputs_seen_;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mutex_;
+  std::map<std::string, int> counts_;
+  std::vector<json> inputs_seen_;
+};
+
+std::string write_trace(const std::string& name, const std::vector<std::string>& models,
+                        const std::vector<std::pair<double, int>>& rows) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("brulee_replay_" + std::to_string(::getpid()) + "_" + name + ".csv");
+  workload::TraceWriter writer(path.string(), workload::TraceFormat::kCsv, models);
+  std::uint64_t id = 0;
+  for (const auto& [time, model] : rows) writer.write({id++, time, static_cast<ModelId>(model)});
+  writer.close();
+  return path.string();
+}
+
+}  // namespace
+
+TEST(Replay, OpenLoopSendsEveryRequestAndReadsServerReports) {
+  FakeKServe server;
+  const std::string trace = write_trace("open", {"resnet", "vgg"},
+                                        {{0.0, 0}, {0.1, 1}, {0.2, 0}, {0.3, 0}, {0.4, 1}});
+  replay::ReplayOptions options;
+  options.url = server.url();
+  options.trace_path = trace;
+  options.speed = 4.0;
+  options.concurrency = 2;
+  options.out_csv = trace + ".out.csv";
+  std::vector<replay::RequestResult> results;
+  const auto summary = replay::run_replay(options, &results);
+  EXPECT_EQ(summary.requests, 5u);
+  EXPECT_EQ(summary.ok, 5u);
+  EXPECT_EQ(summary.errors, 0u);
+  EXPECT_EQ(server.count("resnet"), 3);
+  EXPECT_EQ(server.count("vgg"), 2);
+  EXPECT_EQ(summary.misses, 2u);  // the first request of each model
+  EXPECT_EQ(summary.hits, 3u);
+  EXPECT_NEAR(summary.mean_load_s, 2 * 0.25 / 5, 1e-9);
+  EXPECT_NEAR(summary.mean_exec_s, 0.05, 1e-9);
+  ASSERT_EQ(results.size(), 5u);
+  // Open loop: request 4 is scheduled at 0.4 s / 4 = 0.1 s and not sent before its time.
+  EXPECT_DOUBLE_EQ(results[4].scheduled_s, 0.1);
+  EXPECT_GE(results[4].sent_s, 0.1);
+  for (const auto& r : results) EXPECT_GT(r.latency_s, 0.0);
+  EXPECT_LE(summary.latency_p50_s, summary.latency_p99_s);
+  // Inputs follow the model's metadata, dynamic dimensions as 1.
+  for (const auto& shape : server.inputs_seen()) EXPECT_EQ(shape, json({1, 3, 1}));
+  // The per-request CSV has a header and one row per request.
+  std::ifstream csv(options.out_csv);
+  std::string line;
+  int lines = 0;
+  while (std::getline(csv, line)) ++lines;
+  EXPECT_EQ(lines, 6);
+  std::filesystem::remove(trace);
+  std::filesystem::remove(options.out_csv);
+}
+
+TEST(Replay, ClosedLoopIgnoresTimestamps) {
+  FakeKServe server;
+  // Ten requests an hour apart: open loop would take ten hours.
+  std::vector<std::pair<double, int>> rows;
+  for (int i = 0; i < 10; ++i) rows.push_back({3600.0 * i, i % 2});
+  const std::string trace = write_trace("closed", {"a", "b"}, rows);
+  replay::ReplayOptions options;
+  options.url = server.url();
+  options.trace_path = trace;
+  options.closed_loop = true;
+  options.concurrency = 3;
+  const auto summary = replay::run_replay(options, nullptr);
+  EXPECT_EQ(summary.ok, 10u);
+  EXPECT_EQ(server.count("a") + server.count("b"), 10);
+  EXPECT_LT(summary.duration_s, 60.0);
+  std::filesystem::remove(trace);
+}
+
+TEST(Replay, CountsServerErrorsWithTheirReason) {
+  FakeKServe server;
+  const std::string trace = write_trace("errors", {"ok", "broken"}, {{0, 0}, {0, 1}, {0, 1}});
+  replay::ReplayOptions options;
+  options.url = server.url();
+  options.trace_path = trace;
+  options.speed = 100;
+  std::vector<replay::RequestResult> results;
+  const auto summary = replay::run_replay(options, &results);
+  EXPECT_EQ(summary.ok, 1u);
+  EXPECT_EQ(summary.errors, 2u);
+  EXPECT_EQ(results[1].status, 500);
+  EXPECT_NE(results[1].error.find("corrupt"), std::string::npos);
+  std::filesystem::remove(trace);
+}
+
+TEST(Replay, RejectsBadInputClearly) {
+  FakeKServe server;
+  const std::string trace = write_trace("missing", {"missing"}, {{0, 0}});
+  replay::ReplayOptions options;
+  options.trace_path = trace;
+  for (const char* bad : {"127.0.0.1:80", "http://", "http://127.0.0.1:notaport", "ftp://x"}) {
+    options.url = bad;
+    EXPECT_THROW(replay::run_replay(options, nullptr), UsageError) << bad;
+  }
+  options.url = server.url();
+  try {
+    replay::run_replay(options, nullptr);
+    ADD_FAILURE() << "replayed a model the server does not have";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("missing"), std::string::npos) << e.what();
+  }
+  options.url = "http://127.0.0.1:1";  // nothing listens there
+  options.trace_path = write_trace("unreachable", {"a"}, {{0, 0}});
+  EXPECT_THROW(replay::run_replay(options, nullptr), UsageError);
+  options.trace_path = "/nonexistent/trace.csv";
+  EXPECT_THROW(replay::run_replay(options, nullptr), UsageError);
+  options.speed = 0;
+  EXPECT_THROW(replay::run_replay(options, nullptr), UsageError);
+  std::filesystem::remove(trace);
+}
