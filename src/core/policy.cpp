@@ -26,9 +26,18 @@ void keep_largest_needed(const CacheState& cache, std::uint64_t needed_bytes,
                          std::vector<ModelId>& victims, std::size_t from) {
   std::uint64_t freed = 0;
   for (std::size_t i = 0; i < from; ++i) freed += cache.bytes_of(victims[i]);
-  // Largest first; among equal sizes keep the eviction order (stable).
-  std::stable_sort(victims.begin() + static_cast<std::ptrdiff_t>(from), victims.end(),
-                   [&](ModelId a, ModelId b) { return cache.bytes_of(a) > cache.bytes_of(b); });
+  // Largest first; among equal sizes keep the eviction order (a stable insertion sort: victim
+  // sets are small, and this allocates nothing).
+  for (std::size_t i = from + 1; i < victims.size(); ++i) {
+    const ModelId moving = victims[i];
+    const std::uint64_t bytes = cache.bytes_of(moving);
+    std::size_t at = i;
+    while (at > from && cache.bytes_of(victims[at - 1]) < bytes) {
+      victims[at] = victims[at - 1];
+      --at;
+    }
+    victims[at] = moving;
+  }
   std::size_t keep = from;
   while (keep < victims.size() && freed < needed_bytes) freed += cache.bytes_of(victims[keep++]);
   victims.resize(keep);
