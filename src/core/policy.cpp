@@ -124,6 +124,7 @@ std::unique_ptr<Policy> make_loadtime(const ModelTable&, const PolicyOptions&);
 std::unique_ptr<Policy> make_size(const ModelTable&, const PolicyOptions&);
 std::unique_ptr<Policy> make_gdsf(const ModelTable&, const PolicyOptions&);
 std::unique_ptr<Policy> make_sieve(const ModelTable&, const PolicyOptions&);
+std::unique_ptr<Policy> make_s3fifo(const ModelTable&, const PolicyOptions&);
 std::unique_ptr<Policy> make_belady(const ModelTable&, const PolicyOptions&);
 std::unique_ptr<Policy> make_belady_size(const ModelTable&, const PolicyOptions&);
 std::unique_ptr<Policy> make_cremebrulee(const ModelTable&, const PolicyOptions&);
@@ -141,6 +142,7 @@ const PolicyFactory kFactories[] = {
     {"size", "evict the largest model first", false, &make_size},
     {"gdsf", "greedy-dual-size-frequency: clock + frequency * cost / size", false, &make_gdsf},
     {"sieve", "SIEVE: FIFO with a visited bit and a moving hand", false, &make_sieve},
+    {"s3fifo", "S3-FIFO: small FIFO, main FIFO and ghost FIFO (byte-aware)", false, &make_s3fifo},
     {"belady", "oracle: evict the model requested furthest in the future", true, &make_belady},
     {"belady-size", "oracle: evict the largest (distance to next use) * size", true,
      &make_belady_size},

@@ -210,6 +210,21 @@ TEST(PolicyExamples, SieveSparesVisitedAndKeepsItsHand) {
   EXPECT_EQ(replay.run({"A", "B", "C", "A", "D", "E"}), (Log{"B@4", "C@5"}));
 }
 
+TEST(PolicyExamples, S3FifoFiltersOneHitWondersThroughItsSmallQueue) {
+  // Capacity 10 (S target 1 byte). A..J enter S. K: S holds 10 > 1, its oldest (A, no hit)
+  // goes and is remembered in the ghost. A returns: B goes; A (ghost) enters M. C is hit while
+  // in S; at L, C is promoted to M instead of evicted, and D goes.
+  std::vector<Spec> specs;
+  std::vector<std::string> trace;
+  for (char name = 'A'; name <= 'L'; ++name) specs.push_back({std::string(1, name), 1, 1});
+  for (char name = 'A'; name <= 'K'; ++name) trace.emplace_back(1, name);
+  for (const char* name : {"A", "C", "L"}) trace.emplace_back(name);
+  Replay replay("s3fifo", 10, specs);
+  EXPECT_EQ(replay.run(trace), (Log{"A@10", "B@11", "D@13"}));
+  EXPECT_TRUE(replay.resident("A"));
+  EXPECT_TRUE(replay.resident("C"));
+}
+
 TEST(PolicyExamples, PinnedModelsAreSkipped) {
   Replay replay("lru", 3, kUnitModels);
   replay.run({"A", "B", "C"});
