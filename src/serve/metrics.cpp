@@ -1,0 +1,119 @@
+#include "serve/metrics.hpp"
+
+#include <cstdio>
+#include <sstream>
+
+namespace brulee::serve {
+
+namespace {
+// Label values escape backslash, double quote and newline.
+std::string label(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string number(double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.9g", value);
+  return buffer;
+}
+}  // namespace
+
+Metrics::Metrics(std::size_t model_count) : latency_(model_count) {}
+
+void Metrics::observe_request(ModelId model, double seconds) {
+  std::lock_guard lock(mutex_);
+  if (model >= latency_.size()) return;
+  Histogram& h = latency_[model];
+  for (std::size_t i = 0; i < kBucketsS.size(); ++i) {
+    if (seconds <= kBucketsS[i]) ++h.buckets[i];
+  }
+  ++h.count;
+  h.sum_s += seconds;
+}
+
+void Metrics::count_response(int status) {
+  std::lock_guard lock(mutex_);
+  ++responses_[status];
+}
+
+std::string Metrics::render(const CacheSnapshot& snap) const {
+  std::ostringstream out;
+  auto family = [&](const char* name, const char* type, const char* help) {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  };
+  auto per_model = [&](const char* name, const char* type, const char* help, auto value) {
+    family(name, type, help);
+    for (const auto& m : snap.models) {
+      out << name << "{model=\"" << label(m.name) << "\"} " << number(static_cast<double>(value(m)))
+          << '\n';
+    }
+  };
+  per_model("brulee_requests_total", "counter", "Inference requests accepted into a queue.",
+            [](const ModelSnapshot& m) { return m.requests; });
+  per_model("brulee_cache_hits_total", "counter", "Requests that found their model resident.",
+            [](const ModelSnapshot& m) { return m.hits; });
+  per_model("brulee_cache_misses_total", "counter", "Requests that found their model not resident.",
+            [](const ModelSnapshot& m) { return m.misses; });
+  per_model("brulee_model_loads_total", "counter", "Completed model loads.",
+            [](const ModelSnapshot& m) { return m.loads; });
+  per_model("brulee_model_load_failures_total", "counter", "Failed model loads.",
+            [](const ModelSnapshot& m) { return m.load_failures; });
+  per_model("brulee_model_load_seconds_total", "counter", "Wall time spent loading models.",
+            [](const ModelSnapshot& m) { return m.load_seconds_total; });
+  per_model("brulee_evictions_total", "counter", "Models evicted by the policy.",
+            [](const ModelSnapshot& m) { return m.evictions; });
+  per_model("brulee_rejected_total", "counter", "Requests refused with 503 (queue full, draining).",
+            [](const ModelSnapshot& m) { return m.rejected; });
+  per_model("brulee_timeouts_total", "counter", "Requests whose deadline passed in the queue.",
+            [](const ModelSnapshot& m) { return m.timeouts; });
+  per_model("brulee_model_resident_bytes", "gauge", "Bytes charged to the model in the budget.",
+            [](const ModelSnapshot& m) { return m.resident_bytes; });
+  per_model("brulee_model_size_bytes", "gauge", "Learned size of the model (last measurement).",
+            [](const ModelSnapshot& m) { return m.size_bytes; });
+  per_model("brulee_queue_depth", "gauge", "Requests queued for the model.",
+            [](const ModelSnapshot& m) { return m.queue_depth; });
+  per_model("brulee_model_pins", "gauge", "Pins (queued, executing or loading) on the model.",
+            [](const ModelSnapshot& m) { return m.pins; });
+  per_model("brulee_model_load_latency_seconds", "gauge", "Learned load latency (EWMA).",
+            [](const ModelSnapshot& m) { return m.load_latency_s; });
+  per_model("brulee_model_exec_latency_seconds", "gauge", "Learned execution latency (EWMA).",
+            [](const ModelSnapshot& m) { return m.exec_latency_s; });
+  family("brulee_memory_capacity_bytes", "gauge", "Memory budget.");
+  out << "brulee_memory_capacity_bytes " << snap.capacity_bytes << '\n';
+  family("brulee_memory_used_bytes", "gauge", "Bytes charged to resident and loading models.");
+  out << "brulee_memory_used_bytes " << snap.used_bytes << '\n';
+  family("brulee_queued_requests", "gauge", "Requests queued in all models.");
+  out << "brulee_queued_requests " << snap.queued << '\n';
+  std::lock_guard lock(mutex_);
+  family("brulee_request_duration_seconds", "histogram",
+         "Inference request latency, from parsed request to encoded answer.");
+  for (std::size_t i = 0; i < snap.models.size() && i < latency_.size(); ++i) {
+    const Histogram& h = latency_[i];
+    const std::string name = label(snap.models[i].name);
+    for (std::size_t b = 0; b < kBucketsS.size(); ++b) {
+      out << "brulee_request_duration_seconds_bucket{model=\"" << name << "\",le=\""
+          << number(kBucketsS[b]) << "\"} " << h.buckets[b] << '\n';
+    }
+    out << "brulee_request_duration_seconds_bucket{model=\"" << name << "\",le=\"+Inf\"} "
+        << h.count << '\n';
+    out << "brulee_request_duration_seconds_sum{model=\"" << name << "\"} " << number(h.sum_s)
+        << '\n';
+    out << "brulee_request_duration_seconds_count{model=\"" << name << "\"} " << h.count << '\n';
+  }
+  family("brulee_http_responses_total", "counter", "HTTP responses by status code.");
+  for (const auto& [status, count] : responses_) {
+    out << "brulee_http_responses_total{code=\"" << status << "\"} " << count << '\n';
+  }
+  return out.str();
+}
+
+}  // namespace brulee::serve

@@ -1,0 +1,195 @@
+#pragma once
+// The server's scheduler (docs/server.md): per-model state machine (absent -> waiting for room ->
+// loading -> ready -> unloading), per-model FIFO queues, execution threads, loader threads, and
+// the byte budget kept by the core library's ModelCache and policy. Knows nothing of HTTP.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/model_cache.hpp"
+#include "core/model_info.hpp"
+#include "core/policy.hpp"
+#include "runtime/backend.hpp"
+
+namespace brulee::serve {
+
+using Clock = std::chrono::steady_clock;
+
+// One model the server can serve (from the repository, or a test).
+struct ServedModel {
+  std::string name;
+  std::string version = "1";
+  std::string platform;              // backend name: "onnx", "torchscript", ...
+  std::string path;                  // file the loader opens
+  std::uint64_t estimate_bytes = 0;  // before the first load: catalog size or file size
+  double load_latency_s = 0.0;       // seeds from a catalog (0 = unknown)
+  double exec_latency_s = 0.0;
+};
+
+// Brings a model into memory. Throws std::runtime_error with the reason on failure.
+class ModelLoader {
+ public:
+  virtual ~ModelLoader() = default;
+  virtual std::unique_ptr<runtime::LoadedModel> load(const ServedModel& model) = 0;
+};
+
+struct SchedulerOptions {
+  std::uint64_t memory_bytes = 0;
+  std::string policy = "cremebrulee";
+  PolicyOptions policy_options;
+  unsigned exec_threads = 2;
+  unsigned loader_threads = 1;
+  std::size_t max_queue_per_model = 512;
+  std::size_t max_queue_total = 2048;
+  double ewma_alpha = 0.2;  // weight of a new measurement in the learned profiles
+};
+
+enum class ModelState { kAbsent, kWaiting, kLoading, kReady, kUnloading };
+std::string_view state_name(ModelState state);
+
+// The answer to one inference request. status is an HTTP status (200 on success).
+struct InferOutcome {
+  int status = 200;
+  std::string error;
+  std::vector<runtime::Tensor> outputs;
+  bool hit = false;
+  double queue_s = 0.0;  // arrival -> start of execution (includes any load)
+  double exec_s = 0.0;
+};
+
+struct LoadOutcome {
+  int status = 200;
+  std::string error;
+};
+
+// Something the operator wants to see in the log (load, eviction, failure).
+struct SchedulerEvent {
+  enum class Kind { kLoadStart, kLoaded, kLoadFailed, kEvicted, kUnloaded, kResized };
+  Kind kind;
+  std::string model;
+  std::uint64_t bytes = 0;
+  double seconds = 0.0;
+  std::string detail;
+};
+using EventSink = std::function<void(const SchedulerEvent&)>;
+
+struct ModelSnapshot {
+  std::string name;
+  std::string version;
+  std::string platform;
+  ModelState state = ModelState::kAbsent;
+  std::uint64_t resident_bytes = 0;  // bytes charged in the cache (0 when absent)
+  std::uint64_t size_bytes = 0;      // what the policy believes (estimate or last measured)
+  std::uint32_t pins = 0;
+  std::size_t queue_depth = 0;
+  bool executing = false;
+  double load_latency_s = 0.0;
+  double exec_latency_s = 0.0;
+  std::uint64_t requests = 0, hits = 0, misses = 0, loads = 0, load_failures = 0, evictions = 0,
+                rejected = 0, timeouts = 0, errors = 0;
+  double load_seconds_total = 0.0;
+  std::string last_error;
+};
+
+struct CacheSnapshot {
+  std::string policy;
+  std::uint64_t capacity_bytes = 0;
+  std::uint64_t used_bytes = 0;
+  std::size_t queued = 0;
+  std::size_t executing = 0;
+  std::size_t loading = 0;
+  std::vector<ModelSnapshot> models;
+};
+
+class Scheduler {
+ public:
+  // Throws UsageError on an unknown policy or a duplicate model name.
+  Scheduler(std::vector<ServedModel> models, ModelLoader& loader, SchedulerOptions options,
+            EventSink events = {});
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  std::optional<ModelId> find(std::string_view name) const;
+  const ServedModel& model(ModelId id) const { return models_[id]; }
+  std::size_t model_count() const { return models_.size(); }
+
+  // Queues one inference. The future always becomes ready: with outputs, or with an error
+  // status (503 queue full or shutting down, 400 bad tensor, 500 load or library failure,
+  // 504 deadline passed before execution).
+  std::future<InferOutcome> submit(ModelId id, std::vector<runtime::Tensor> inputs,
+                                   Clock::time_point deadline);
+  // Loads a model (no-op if resident); the future is ready when it is (or failed).
+  std::future<LoadOutcome> load(ModelId id);
+  // Unloads a resident model. 200 if done or not resident, 409 if requests pin it or it loads.
+  LoadOutcome unload(ModelId id);
+
+  // Input and output specs, known once the model has been loaded at least once.
+  bool specs(ModelId id, std::vector<runtime::TensorSpec>& inputs,
+             std::vector<runtime::TensorSpec>& outputs) const;
+
+  CacheSnapshot snapshot() const;
+  // Refuses new work from now on (503) and waits until nothing is queued, executing or loading,
+  // or the timeout passes. Returns whether it drained.
+  bool drain(std::chrono::milliseconds timeout);
+  // Fails whatever is still queued, stops and joins the threads. Idempotent.
+  void stop();
+
+ private:
+  struct Request;
+  struct LoadWaiter;
+  struct Slot;
+  struct LoadJob;
+
+  double now_s() const;
+  std::uint64_t estimate_locked(ModelId id) const;
+  void start_loads_locked();
+  void schedule_exec_locked(ModelId id);
+  void remove_pinned_locked(ModelId id);
+  void fail_model_locked(ModelId id, int status, const std::string& error);
+  void take_victims_locked(const std::vector<ModelId>& evicted,
+                           std::vector<std::unique_ptr<runtime::LoadedModel>>& handles);
+  void after_unload_locked(const std::vector<ModelId>& victims);
+  void learn_locked(ModelId id, double& field, double value);
+  void emit(SchedulerEvent event) const;
+  void exec_loop();
+  void loader_loop();
+
+  std::vector<ServedModel> models_;
+  std::unordered_map<std::string, ModelId> index_;
+  ModelLoader& loader_;
+  SchedulerOptions options_;
+  EventSink events_;
+  Clock::time_point start_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable exec_cv_;
+  std::condition_variable loader_cv_;
+  std::condition_variable idle_cv_;
+  ModelTable table_;  // the policy's view of sizes and costs; must outlive cache_
+  std::unique_ptr<ModelCache> cache_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::deque<ModelId> pending_;     // models waiting for room to load, FIFO
+  std::deque<ModelId> runnable_;    // ready models with queued requests and no execution
+  std::deque<std::unique_ptr<LoadJob>> jobs_;
+  std::uint64_t request_index_ = 0;
+  std::size_t queued_ = 0;
+  std::size_t executing_ = 0;
+  std::size_t loading_ = 0;
+  bool accepting_ = true;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace brulee::serve

@@ -1,0 +1,447 @@
+// The server end to end over real sockets, with the fake runtime of fake_model.hpp.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace brulee::serve::testing {
+namespace {
+
+constexpr std::uint64_t kMiB = 1 << 20;
+
+TEST(ServeHttp, HealthAndServerMetadata) {
+  Harness h(fake_models(2, kMiB), options_with(4 * kMiB));
+  auto c = h.client();
+  auto live = c->Get("/v2/health/live");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->status, 200);
+  auto ready = c->Get("/v2/health/ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  auto meta = c->Get("/v2");
+  ASSERT_TRUE(meta);
+  ASSERT_EQ(meta->status, 200);
+  const json body = json::parse(meta->body);
+  EXPECT_EQ(body["name"], "brulee");
+  EXPECT_TRUE(body["version"].is_string());
+  EXPECT_TRUE(body["extensions"].is_array());
+  auto model_ready = c->Get("/v2/models/m1/ready");
+  ASSERT_TRUE(model_ready);
+  EXPECT_EQ(model_ready->status, 200);
+  auto versioned = c->Get("/v2/models/m1/versions/1/ready");
+  ASSERT_TRUE(versioned);
+  EXPECT_EQ(versioned->status, 200);
+  auto wrong_version = c->Get("/v2/models/m1/versions/7/ready");
+  ASSERT_TRUE(wrong_version);
+  EXPECT_EQ(wrong_version->status, 404);
+}
+
+TEST(ServeHttp, InferLoadsOnDemandAndAnswersKServeShape) {
+  Harness h(fake_models(2, kMiB), options_with(4 * kMiB));
+  EXPECT_EQ(h.model_entry("m0")["state"], "absent");
+  auto c = h.client();
+  json request = json::parse(infer_body({1.0f, 2.5f, -3.0f}));
+  request["id"] = "req-7";
+  auto res = c->Post("/v2/models/m0/infer", request.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json body = json::parse(res->body);
+  EXPECT_EQ(body["model_name"], "m0");
+  EXPECT_EQ(body["model_version"], "1");
+  EXPECT_EQ(body["id"], "req-7");
+  ASSERT_EQ(body["outputs"].size(), 1u);
+  EXPECT_EQ(body["outputs"][0]["name"], "y");
+  EXPECT_EQ(body["outputs"][0]["datatype"], "FP32");
+  EXPECT_EQ(body["outputs"][0]["shape"], json({3}));
+  EXPECT_EQ(body["outputs"][0]["data"], json({2.0, 5.0, -6.0}));
+  const json m0 = h.model_entry("m0");
+  EXPECT_EQ(m0["state"], "ready");
+  EXPECT_EQ(m0["resident_bytes"], kMiB);
+  EXPECT_EQ(m0["misses"], 1);
+  // A second request is a hit and does not load again.
+  res = c->Post("/v2/models/m0/versions/1/infer", infer_body({4.0f}), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(h.model_entry("m0")["hits"], 1);
+  EXPECT_EQ(h.loader.loads("m0"), 1);
+  // Model metadata once loaded.
+  auto meta = c->Get("/v2/models/m0");
+  ASSERT_TRUE(meta);
+  ASSERT_EQ(meta->status, 200);
+  const json md = json::parse(meta->body);
+  EXPECT_EQ(md["name"], "m0");
+  EXPECT_EQ(md["versions"], json({"1"}));
+  EXPECT_EQ(md["platform"], "fake");
+  EXPECT_EQ(md["inputs"][0], json({{"name", "x"}, {"datatype", "FP32"}, {"shape", {-1}}}));
+  EXPECT_EQ(md["outputs"][0]["name"], "y");
+}
+
+TEST(ServeHttp, NestedDataAndRequestedOutputs) {
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
+  const json request{{"inputs", {{{"name", "x"}, {"shape", {4}}, {"datatype", "FP32"},
+                                  {"data", {{1, 2}, {3, 4}}}}}},
+                     {"outputs", {{{"name", "y"}}}}};
+  auto res = h.client()->Post("/v2/models/m0/infer", request.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(json::parse(res->body)["outputs"][0]["data"], json({2.0, 4.0, 6.0, 8.0}));
+  const json unknown_output{{"inputs", request["inputs"]}, {"outputs", {{{"name", "nope"}}}}};
+  res = h.client()->Post("/v2/models/m0/infer", unknown_output.dump(), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+}
+
+TEST(ServeHttp, BinaryTensorExtensionRoundTrip) {
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
+  const std::vector<float> values{1.5f, -2.0f};
+  const json header{{"inputs", {{{"name", "x"}, {"shape", {2}}, {"datatype", "FP32"},
+                                 {"parameters", {{"binary_data_size", 8}}}}}},
+                    {"outputs", {{{"name", "y"}, {"parameters", {{"binary_data", true}}}}}}};
+  std::string body = header.dump();
+  const std::size_t json_bytes = body.size();
+  body.append(reinterpret_cast<const char*>(values.data()), 8);
+  httplib::Headers headers{{"Inference-Header-Content-Length", std::to_string(json_bytes)}};
+  auto res = h.client()->Post("/v2/models/m0/infer", headers, body, "application/octet-stream");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const std::size_t answer_json = std::stoul(res->get_header_value("Inference-Header-Content-Length"));
+  const json answer = json::parse(res->body.substr(0, answer_json));
+  EXPECT_EQ(answer["outputs"][0]["parameters"]["binary_data_size"], 8);
+  ASSERT_EQ(res->body.size(), answer_json + 8);
+  float out[2];
+  std::memcpy(out, res->body.data() + answer_json, 8);
+  EXPECT_EQ(out[0], 3.0f);
+  EXPECT_EQ(out[1], -4.0f);
+}
+
+TEST(ServeScheduler, OneLoadForManyConcurrentMisses) {
+  Harness h(fake_models(2, kMiB), options_with(4 * kMiB));
+  h.loader.load_gate.close();
+  constexpr int kClients = 24;
+  std::vector<std::future<int>> answers;
+  for (int i = 0; i < kClients; ++i) {
+    answers.push_back(std::async(std::launch::async, [&h, i] {
+      auto res = h.client()->Post("/v2/models/m1/infer", infer_body({static_cast<float>(i)}),
+                                  "application/json");
+      return res ? res->status : -1;
+    }));
+  }
+  h.loader.load_gate.await_waiters(1);
+  // Wait until every request is queued behind the one load, then let it finish.
+  for (int tries = 0; tries < 2000 && h.model_entry("m1")["queue_depth"] != kClients; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(h.model_entry("m1")["queue_depth"], kClients);
+  EXPECT_EQ(h.model_entry("m1")["state"], "loading");
+  h.loader.load_gate.open();
+  for (auto& answer : answers) EXPECT_EQ(answer.get(), 200);
+  EXPECT_EQ(h.loader.loads("m1"), 1);
+  EXPECT_EQ(h.model_entry("m1")["loads"], 1);
+  EXPECT_EQ(h.model_entry("m1")["misses"], kClients);
+  EXPECT_EQ(h.loader.max_executing.load(), 1);  // never two inferences on one handle
+}
+
+TEST(ServeScheduler, EvictsUnderSmallBudgetAndNeverExceedsIt) {
+  // Room for two of the four models.
+  Harness h(fake_models(4, 3 * kMiB), options_with(7 * kMiB));
+  auto c = h.client();
+  for (int round = 0; round < 3; ++round) {
+    for (int m = 0; m < 4; ++m) {
+      auto res = c->Post("/v2/models/m" + std::to_string(m) + "/infer", infer_body({1.0f}),
+                         "application/json");
+      ASSERT_TRUE(res);
+      ASSERT_EQ(res->status, 200) << res->body;
+      const json cache = h.cache();
+      EXPECT_LE(cache["used_bytes"].get<std::uint64_t>(), cache["capacity_bytes"].get<std::uint64_t>());
+      int resident = 0;
+      for (const auto& model : cache["models"]) resident += model["resident"].get<bool>() ? 1 : 0;
+      EXPECT_LE(resident, 2);
+    }
+  }
+  std::uint64_t evictions = 0;
+  const json final_cache = h.cache();
+  for (const auto& model : final_cache["models"]) evictions += model["evictions"].get<std::uint64_t>();
+  EXPECT_GE(evictions, 10u);  // LRU over a cyclic pattern of 4 models in room for 2
+  EXPECT_EQ(h.cache()["policy"], "lru");
+  auto metrics = c->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("brulee_evictions_total{model=\"m0\"}"), std::string::npos);
+  EXPECT_NE(metrics->body.find("brulee_request_duration_seconds_bucket{model=\"m0\",le=\"+Inf\"} 3"),
+            std::string::npos);
+}
+
+TEST(ServeScheduler, PinnedModelIsNeverEvicted) {
+  // Room for two models. m0 executes (held at the gate) while m1 then m2 are requested: m2 must
+  // evict m1 (idle), never m0 (pinned by its executing request).
+  Harness h(fake_models(3, 3 * kMiB), options_with(6 * kMiB, "lru"));
+  auto c = h.client();
+  ASSERT_EQ(c->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status, 200);
+  ASSERT_EQ(c->Post("/v2/models/m1/infer", infer_body({1}), "application/json")->status, 200);
+  // Make m0 the LRU choice: touch m1 last, then hold m0 executing.
+  h.loader.exec_gate.close();
+  auto held = std::async(std::launch::async, [&h] {
+    return h.client()->Post("/v2/models/m0/infer", infer_body({5}), "application/json")->status;
+  });
+  h.loader.exec_gate.await_waiters(1);
+  auto other = std::async(std::launch::async, [&h] {
+    return h.client()->Post("/v2/models/m1/infer", infer_body({1}), "application/json")->status;
+  });
+  // m1's request waits at the gate too (another handle) ...
+  h.loader.exec_gate.await_waiters(2);
+  // ... so both are pinned: m2 cannot find room and waits.
+  auto third = std::async(std::launch::async, [&h] {
+    return h.client()->Post("/v2/models/m2/infer", infer_body({1}), "application/json")->status;
+  });
+  for (int tries = 0; tries < 400 && h.model_entry("m2")["state"] != "waiting"; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(h.model_entry("m2")["state"], "waiting");
+  EXPECT_EQ(h.model_entry("m0")["state"], "ready");
+  EXPECT_EQ(h.model_entry("m1")["state"], "ready");
+  h.loader.exec_gate.open();
+  EXPECT_EQ(held.get(), 200);
+  EXPECT_EQ(other.get(), 200);
+  EXPECT_EQ(third.get(), 200);
+  EXPECT_EQ(h.model_entry("m2")["state"], "ready");
+  const json cache = h.cache();
+  EXPECT_LE(cache["used_bytes"].get<std::uint64_t>(), 6 * kMiB);
+}
+
+TEST(ServeScheduler, MeasuredSizeReplacesEstimate) {
+  Harness h(fake_models(3, kMiB), options_with(8 * kMiB));
+  h.loader.measured["m0"] = 5 * kMiB;  // the estimate (1 MiB) was low
+  auto c = h.client();
+  ASSERT_EQ(c->Post("/v2/models/m1/infer", infer_body({1}), "application/json")->status, 200);
+  ASSERT_EQ(c->Post("/v2/models/m2/infer", infer_body({1}), "application/json")->status, 200);
+  ASSERT_EQ(c->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status, 200);
+  const json m0 = h.model_entry("m0");
+  EXPECT_EQ(m0["resident_bytes"], 5 * kMiB);
+  EXPECT_EQ(m0["size_bytes"], 5 * kMiB);
+  const json cache = h.cache();
+  EXPECT_EQ(cache["used_bytes"], 7 * kMiB);
+  // Another 5 MiB model must now evict to fit; the budget still holds.
+  h.loader.measured["m1"] = 5 * kMiB;
+  ASSERT_EQ(c->Post("/v2/repository/models/m1/unload", "", "application/json")->status, 200);
+  ASSERT_EQ(c->Post("/v2/models/m1/infer", infer_body({1}), "application/json")->status, 200);
+  EXPECT_LE(h.cache()["used_bytes"].get<std::uint64_t>(), 8 * kMiB);
+  EXPECT_EQ(h.model_entry("m1")["resident_bytes"], 5 * kMiB);
+}
+
+TEST(ServeErrors, EveryStatusHasAJsonError) {
+  auto models = fake_models(3, kMiB);
+  models[1].path = "corrupt";
+  models[2].estimate_bytes = 64 * kMiB;  // larger than the budget
+  HttpOptions http;
+  http.max_body_bytes = 4096;
+  Harness h(models, options_with(4 * kMiB), http);
+  auto c = h.client();
+  auto expect_error = [&](const httplib::Result& res, int status) {
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, status) << res->body;
+    const json body = json::parse(res->body, nullptr, false);
+    ASSERT_TRUE(body.is_object()) << res->body;
+    EXPECT_TRUE(body["error"].is_string()) << res->body;
+    EXPECT_TRUE(h.alive());
+  };
+  expect_error(c->Post("/v2/models/nope/infer", infer_body({1}), "application/json"), 404);
+  expect_error(c->Get("/v2/models/nope"), 404);
+  expect_error(c->Post("/v2/models/m0/infer", "{not json", "application/json"), 400);
+  const json wrong_dtype{{"inputs", {{{"name", "x"}, {"shape", {1}}, {"datatype", "INT32"},
+                                      {"data", {1}}}}}};
+  expect_error(c->Post("/v2/models/m0/infer", wrong_dtype.dump(), "application/json"), 400);
+  const json wrong_count{{"inputs", {{{"name", "x"}, {"shape", {3}}, {"datatype", "FP32"},
+                                      {"data", {1, 2}}}}}};
+  expect_error(c->Post("/v2/models/m0/infer", wrong_count.dump(), "application/json"), 400);
+  const json wrong_rank{{"inputs", {{{"name", "x"}, {"shape", {1, 2}}, {"datatype", "FP32"},
+                                     {"data", {1, 2}}}}}};
+  expect_error(c->Post("/v2/models/m0/infer", wrong_rank.dump(), "application/json"), 400);
+  const json bytes_type{{"inputs", {{{"name", "x"}, {"shape", {1}}, {"datatype", "BYTES"},
+                                     {"data", {"a"}}}}}};
+  expect_error(c->Post("/v2/models/m0/infer", bytes_type.dump(), "application/json"), 400);
+  expect_error(c->Post("/v2/models/m0/infer", std::string(10000, ' '), "application/json"), 413);
+  auto failed = c->Post("/v2/models/m1/infer", infer_body({1}), "application/json");
+  expect_error(failed, 500);
+  EXPECT_NE(failed->body.find("corrupt file"), std::string::npos);  // the backend's reason
+  expect_error(c->Post("/v2/repository/models/m1/load", "", "application/json"), 500);
+  expect_error(c->Post("/v2/models/m2/infer", infer_body({1}), "application/json"), 500);
+  expect_error(c->Get("/v2/no/such/route"), 404);
+  expect_error(c->Post("/v2/models/m0/explain", "{}", "application/json"), 404);
+  EXPECT_EQ(h.model_entry("m1")["load_failures"], 2);  // the infer and the explicit load
+}
+
+TEST(ServeErrors, FullQueueAnswers503WithRetryAfter) {
+  SchedulerOptions options = options_with(4 * kMiB);
+  options.max_queue_per_model = 1;
+  options.exec_threads = 1;
+  Harness h(fake_models(1, kMiB), options);
+  auto c = h.client();
+  ASSERT_EQ(c->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status, 200);
+  h.loader.exec_gate.close();
+  auto executing = std::async(std::launch::async, [&h] {
+    return h.client()->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status;
+  });
+  h.loader.exec_gate.await_waiters(1);
+  auto queued = std::async(std::launch::async, [&h] {
+    return h.client()->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status;
+  });
+  for (int tries = 0; tries < 400 && h.model_entry("m0")["queue_depth"] != 1; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto rejected = c->Post("/v2/models/m0/infer", infer_body({1}), "application/json");
+  ASSERT_TRUE(rejected);
+  EXPECT_EQ(rejected->status, 503);
+  EXPECT_EQ(rejected->get_header_value("Retry-After"), "1");
+  h.loader.exec_gate.open();
+  EXPECT_EQ(executing.get(), 200);
+  EXPECT_EQ(queued.get(), 200);
+}
+
+TEST(ServeErrors, RequestTimeoutAnswers504) {
+  HttpOptions http;
+  http.request_timeout_s = 0.2;
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http);
+  h.loader.load_gate.close();
+  auto res = h.client()->Post("/v2/models/m0/infer", infer_body({1}), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 504);
+  h.loader.load_gate.open();
+  EXPECT_TRUE(h.alive());
+}
+
+TEST(ServeRepository, IndexLoadUnload) {
+  Harness h(fake_models(2, kMiB), options_with(4 * kMiB));
+  auto c = h.client();
+  auto index = c->Post("/v2/repository/index", "", "application/json");
+  ASSERT_TRUE(index);
+  ASSERT_EQ(index->status, 200);
+  json body = json::parse(index->body);
+  ASSERT_EQ(body.size(), 2u);
+  EXPECT_EQ(body[0]["name"], "m0");
+  EXPECT_EQ(body[0]["version"], "1");
+  EXPECT_EQ(body[0]["state"], "UNAVAILABLE");
+  EXPECT_TRUE(body[0]["reason"].is_string());
+  ASSERT_EQ(c->Post("/v2/repository/models/m1/load", "", "application/json")->status, 200);
+  body = json::parse(c->Post("/v2/repository/index", R"({"ready":true})", "application/json")->body);
+  ASSERT_EQ(body.size(), 1u);
+  EXPECT_EQ(body[0]["name"], "m1");
+  EXPECT_EQ(body[0]["state"], "READY");
+  ASSERT_EQ(c->Post("/v2/repository/models/m1/unload", "", "application/json")->status, 200);
+  EXPECT_EQ(h.model_entry("m1")["state"], "absent");
+  EXPECT_EQ(h.cache()["used_bytes"], 0);
+  EXPECT_EQ(c->Post("/v2/repository/models/zz/load", "", "application/json")->status, 404);
+}
+
+TEST(ServeShutdown, DrainsInFlightRequests) {
+  auto h = std::make_unique<Harness>(fake_models(1, kMiB), options_with(4 * kMiB));
+  ASSERT_EQ(h->client()->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status,
+            200);
+  h->loader.exec_gate.close();
+  auto in_flight = std::async(std::launch::async, [&h] {
+    auto res = h->client()->Post("/v2/models/m0/infer", infer_body({21}), "application/json");
+    return res ? res->body : std::string("no answer");
+  });
+  h->loader.exec_gate.await_waiters(1);
+  auto stopping = std::async(std::launch::async,
+                             [&h] { h->http->shutdown(std::chrono::seconds(10)); });
+  // While draining, new work is refused with 503 and readiness is withdrawn.
+  for (int tries = 0; tries < 400; ++tries) {
+    auto ready = h->client()->Get("/v2/health/ready");
+    if (ready && ready->status == 503) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto refused = h->client()->Post("/v2/models/m0/infer", infer_body({1}), "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  h->loader.exec_gate.open();
+  const json answer = json::parse(in_flight.get());
+  EXPECT_EQ(answer["outputs"][0]["data"], json({42.0}));
+  stopping.get();
+  EXPECT_FALSE(h->client()->Get("/v2/health/live"));  // no longer listening
+}
+
+TEST(ServeBadInput, PathTraversalAndOddNames) {
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
+  for (const std::string path :
+       {"/v2/models/..%2F..%2Fetc%2Fpasswd/infer", "/v2/models/../m0/infer",
+        "/v2/models/%2e%2e/infer", "/v2/models/m0%00/infer",
+        "/v2/repository/models/..%2Fm0/load"}) {
+    const std::string raw = "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                            "\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+    const int status = status_of(raw_exchange(h.port, raw));
+    EXPECT_TRUE(status == 404 || status == 400) << path << " -> " << status;
+    EXPECT_TRUE(h.alive());
+  }
+  EXPECT_EQ(h.loader.loads("m0"), 0);
+}
+
+TEST(ServeBadInput, GarbageAndSlowClients) {
+  HttpOptions http;
+  http.read_timeout_s = 1;
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http);
+  // Not HTTP at all.
+  raw_exchange(h.port, "\x01\x02 garbage\r\n\r\n");
+  EXPECT_TRUE(h.alive());
+  // A header claiming a body larger than the limit.
+  const int big = status_of(raw_exchange(
+      h.port, "POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n"));
+  EXPECT_EQ(big, 413);
+  EXPECT_TRUE(h.alive());
+  // A client sending its request one byte at a time is answered correctly ...
+  const std::string body = infer_body({3});
+  const std::string raw = "POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                          "application/json\r\nConnection: close\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body;
+  auto slow = std::async(std::launch::async, [&] {
+    return raw_exchange(h.port, raw, 1, std::chrono::milliseconds(1));
+  });
+  // ... while the server keeps answering others.
+  EXPECT_TRUE(h.alive());
+  const std::string answer = slow.get();
+  EXPECT_EQ(status_of(answer), 200) << answer;
+  EXPECT_NE(answer.find("\"data\":[6.0]"), std::string::npos) << answer;
+  // A client that stops mid-request is dropped after the read timeout.
+  const std::string stalled = raw_exchange(
+      h.port, "POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"in");
+  EXPECT_TRUE(status_of(stalled) == -1 || status_of(stalled) == 400) << stalled;
+  EXPECT_TRUE(h.alive());
+}
+
+TEST(ServeScheduler, ManyModelsManyRequestsBoundedAndCorrect) {
+  // 8 models, room for 3, 4 exec threads, 160 concurrent requests across them.
+  SchedulerOptions options = options_with(3 * kMiB, "cremebrulee");
+  options.exec_threads = 4;
+  HttpOptions http;
+  http.http_threads = 16;
+  Harness h(fake_models(8, kMiB), options, http);
+  std::vector<std::future<bool>> answers;
+  for (int i = 0; i < 160; ++i) {
+    answers.push_back(std::async(std::launch::async, [&h, i] {
+      const float value = static_cast<float>(i);
+      auto res = h.client()->Post("/v2/models/m" + std::to_string(i % 8) + "/infer",
+                                  infer_body({value}), "application/json");
+      if (!res) ADD_FAILURE() << "no answer: " << httplib::to_string(res.error());
+      if (!res || res->status != 200) {
+        if (res) ADD_FAILURE() << res->status << " " << res->body;
+        return false;
+      }
+      return json::parse(res->body)["outputs"][0]["data"][0].get<double>() == 2.0 * value;
+    }));
+  }
+  int ok = 0;
+  for (auto& answer : answers) ok += answer.get() ? 1 : 0;
+  EXPECT_EQ(ok, 160);
+  if (ok != 160) {
+    auto m = h.client()->Get("/metrics");
+    if (m) std::fprintf(stderr, "%s\n", m->body.substr(m->body.find("brulee_http")).c_str());
+  }
+  const json cache = h.cache();
+  EXPECT_LE(cache["used_bytes"].get<std::uint64_t>(), 3 * kMiB);
+  EXPECT_EQ(cache["queued"], 0);
+  EXPECT_EQ(cache["policy"], "cremebrulee");
+  for (const auto& m : cache["models"]) EXPECT_EQ(m["pins"], 0) << m.dump();
+}
+
+}  // namespace
+}  // namespace brulee::serve::testing
