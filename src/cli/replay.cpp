@@ -1,8 +1,8 @@
 // `brulee replay`: send a trace's requests to a running server and measure what happens.
+#include <unistd.h>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "cli/command.hpp"
 #include "replay/replay.hpp"
@@ -30,20 +30,28 @@ void print_summary(const replay::ReplaySummary& s) {
 }
 
 nlohmann::json summary_json(const replay::ReplaySummary& s) {
-  return {{"requests", s.requests},         {"ok", s.ok},
-          {"errors", s.errors},             {"hits", s.hits},
-          {"misses", s.misses},             {"duration_s", s.duration_s},
+  return {{"requests", s.requests},
+          {"ok", s.ok},
+          {"errors", s.errors},
+          {"hits", s.hits},
+          {"misses", s.misses},
+          {"duration_s", s.duration_s},
           {"throughput_rps", s.throughput_rps},
-          {"latency_mean_s", s.latency_mean_s}, {"latency_p50_s", s.latency_p50_s},
-          {"latency_p95_s", s.latency_p95_s}, {"latency_p99_s", s.latency_p99_s},
-          {"mean_load_s", s.mean_load_s},   {"mean_exec_s", s.mean_exec_s},
-          {"mean_queue_s", s.mean_queue_s}, {"max_send_lag_s", s.max_send_lag_s}};
+          {"latency_mean_s", s.latency_mean_s},
+          {"latency_p50_s", s.latency_p50_s},
+          {"latency_p95_s", s.latency_p95_s},
+          {"latency_p99_s", s.latency_p99_s},
+          {"mean_load_s", s.mean_load_s},
+          {"mean_exec_s", s.mean_exec_s},
+          {"mean_queue_s", s.mean_queue_s},
+          {"max_send_lag_s", s.max_send_lag_s}};
 }
 
 const CommandRegistration kRegistration(60, [](CLI::App& root) {
   auto* cmd = root.add_subcommand(
-      "replay", "Replay a trace against a running server (KServe v2 HTTP): open loop at the "
-                "trace's timestamps, or closed loop");
+      "replay",
+      "Replay a trace against a running server (KServe v2 HTTP): open loop at the "
+      "trace's timestamps, or closed loop");
   auto opts = std::make_shared<replay::ReplayOptions>();
   auto as_json = std::make_shared<bool>(false);
   auto quiet = std::make_shared<bool>(false);
@@ -66,10 +74,10 @@ const CommandRegistration kRegistration(60, [](CLI::App& root) {
     const bool show_progress = !*quiet && isatty(STDERR_FILENO);
     const auto progress = [show_progress](const replay::Progress& p) {
       if (!show_progress) return;
-      std::fprintf(stderr, "\r[%6.1f s] sent %llu/%llu, done %llu, errors %llu   ", p.elapsed_s,
-                   static_cast<unsigned long long>(p.sent), static_cast<unsigned long long>(p.total),
-                   static_cast<unsigned long long>(p.done),
-                   static_cast<unsigned long long>(p.errors));
+      std::fprintf(
+          stderr, "\r[%6.1f s] sent %llu/%llu, done %llu, errors %llu   ", p.elapsed_s,
+          static_cast<unsigned long long>(p.sent), static_cast<unsigned long long>(p.total),
+          static_cast<unsigned long long>(p.done), static_cast<unsigned long long>(p.errors));
     };
     const replay::ReplaySummary summary = replay::run_replay(*opts, nullptr, progress);
     if (show_progress) std::fprintf(stderr, "\n");

@@ -3,9 +3,9 @@
 #include <httplib.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -82,7 +82,9 @@ std::string make_request_body(const json& metadata, Rng& rng) {
         data.push_back(static_cast<std::int64_t>(rng.below(10)));
       }
     }
-    inputs.push_back({{"name", input.at("name")}, {"shape", shape}, {"datatype", dtype},
+    inputs.push_back({{"name", input.at("name")},
+                      {"shape", shape},
+                      {"datatype", dtype},
                       {"data", std::move(data)}});
   }
   return json{{"inputs", std::move(inputs)}}.dump();
@@ -142,17 +144,30 @@ ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult
       const std::string& name = trace.model_names[model];
       auto response = client.Get(("/v2/models/" + name).c_str());
       if (!response) {
-        throw UsageError("cannot reach " + options.url + ": " + httplib::to_string(response.error()));
+        throw UsageError("cannot reach " + options.url + ": " +
+                         httplib::to_string(response.error()));
       }
       if (response->status != 200) {
-        throw UsageError("the trace names model '" + name + "' but " + options.url +
-                         " answered " + std::to_string(response->status) + " for its metadata");
+        throw UsageError("the trace names model '" + name + "' but " + options.url + " answered " +
+                         std::to_string(response->status) + " for its metadata");
       }
       const json metadata = json::parse(response->body, nullptr, false);
       if (metadata.is_discarded() || !metadata.contains("inputs")) {
         throw UsageError(options.url + " sent malformed metadata for model '" + name + "'");
       }
       bodies[model] = make_request_body(metadata, rng);
+    }
+  }
+
+  // Each request also carries its position in the trace and the position of its model's next
+  // request, so a server running an oracle policy (belady, cremebrulee-oracle) can use the
+  // future exactly as the simulator does. Other servers ignore the parameters.
+  std::vector<std::uint64_t> next_index(total, kNeverAgain);
+  {
+    std::vector<std::uint64_t> seen(trace.model_names.size(), kNeverAgain);
+    for (std::size_t i = total; i-- > 0;) {
+      next_index[i] = seen[trace.model[i]];
+      seen[trace.model[i]] = i;
     }
   }
 
@@ -177,7 +192,14 @@ ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult
     result.sent_s = seconds_since(start);
     ++sent;
     const auto before = SteadyClock::now();
-    auto response = client.Post(("/v2/models/" + result.model + "/infer").c_str(), bodies[model],
+    const std::string& body = bodies[model];  // '{"inputs":...}'
+    std::string with_index = "{\"parameters\":{\"request_index\":" + std::to_string(i);
+    if (next_index[i] != kNeverAgain) {
+      with_index += ",\"next_request_index\":" + std::to_string(next_index[i]);
+    }
+    with_index += "},";
+    with_index.append(body, 1, std::string::npos);
+    auto response = client.Post(("/v2/models/" + result.model + "/infer").c_str(), with_index,
                                 "application/json");
     result.latency_s = seconds_since(before);
     if (!response) {
@@ -221,8 +243,9 @@ ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult
   if (!options.closed_loop) {
     dispatcher = std::thread([&] {
       for (std::size_t i = 0; i < total; ++i) {
-        std::this_thread::sleep_until(start + std::chrono::duration_cast<SteadyClock::duration>(
-                                                  std::chrono::duration<double>(results[i].scheduled_s)));
+        std::this_thread::sleep_until(start +
+                                      std::chrono::duration_cast<SteadyClock::duration>(
+                                          std::chrono::duration<double>(results[i].scheduled_s)));
         {
           std::lock_guard lock(mutex);
           queue.push_back(i);
@@ -239,7 +262,8 @@ ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult
 
   while (done.load() < total) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    if (on_progress) on_progress({sent.load(), done.load(), errors.load(), total, seconds_since(start)});
+    if (on_progress)
+      on_progress({sent.load(), done.load(), errors.load(), total, seconds_since(start)});
   }
   if (dispatcher.joinable()) dispatcher.join();
   for (auto& thread : workers) thread.join();
@@ -275,7 +299,8 @@ ReplaySummary summarize(const std::vector<RequestResult>& results, double durati
   if (!latencies.empty()) {
     std::sort(latencies.begin(), latencies.end());
     const auto pct = [&](double p) {
-      const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(latencies.size())));
+      const auto rank =
+          static_cast<std::size_t>(std::ceil(p * static_cast<double>(latencies.size())));
       return latencies[std::min(latencies.size() - 1, rank == 0 ? 0 : rank - 1)];
     };
     double sum = 0;
@@ -296,7 +321,9 @@ ReplaySummary summarize(const std::vector<RequestResult>& results, double durati
 void write_results_csv(const std::string& path, const std::vector<RequestResult>& results) {
   std::FILE* file = std::fopen(path.c_str(), "w");
   if (!file) throw UsageError("cannot write " + path);
-  std::fprintf(file, "request_id,model,scheduled_s,sent_s,status,latency_s,hit,load_s,queue_s,exec_s,error\n");
+  std::fprintf(
+      file,
+      "request_id,model,scheduled_s,sent_s,status,latency_s,hit,load_s,queue_s,exec_s,error\n");
   for (const auto& r : results) {
     std::string error = r.error;
     std::replace(error.begin(), error.end(), ',', ';');

@@ -9,7 +9,7 @@
 namespace brulee::replay {
 
 struct ReplayOptions {
-  std::string url;                 // http://HOST:PORT
+  std::string url;  // http://HOST:PORT
   std::string trace_path;
   double speed = 1.0;              // time scale: 2 = twice as fast as the trace
   unsigned concurrency = 16;       // connections (open loop) or clients (closed loop)
@@ -39,8 +39,8 @@ struct ReplaySummary {
   std::uint64_t requests = 0, ok = 0, errors = 0, hits = 0, misses = 0;
   double duration_s = 0.0, throughput_rps = 0.0;
   double latency_mean_s = 0.0, latency_p50_s = 0.0, latency_p95_s = 0.0, latency_p99_s = 0.0;
-  double mean_load_s = 0.0;   // server-reported load time per request (0 for hits)
-  double mean_exec_s = 0.0;   // server-reported exec time per request
+  double mean_load_s = 0.0;  // server-reported load time per request (0 for hits)
+  double mean_exec_s = 0.0;  // server-reported exec time per request
   double mean_queue_s = 0.0;
   double max_send_lag_s = 0.0;  // open loop: the latest a request was sent after its time
 };

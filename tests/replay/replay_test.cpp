@@ -23,7 +23,8 @@ namespace {
 class FakeKServe {
  public:
   FakeKServe() {
-    server_.Get(R"(/v2/models/([A-Za-z0-9_]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    server_.Get(R"(/v2/models/([A-Za-z0-9_]+))", [this](const httplib::Request& req,
+                                                        httplib::Response& res) {
       const std::string model = req.matches[1];
       if (model == "missing") {
         res.status = 404;
@@ -36,21 +37,26 @@ class FakeKServe {
                    {"outputs", {{{"name", "y"}, {"datatype", "FP32"}, {"shape", {1, 2}}}}}};
       res.set_content(meta.dump(), "application/json");
     });
-    server_.Post(R"(/v2/models/([A-Za-z0-9_]+)/infer)", [this](const httplib::Request& req, httplib::Response& res) {
+    server_.Post(R"(/v2/models/([A-Za-z0-9_]+)/infer)", [this](const httplib::Request& req,
+                                                               httplib::Response& res) {
       const std::string model = req.matches[1];
       const json body = json::parse(req.body);
       std::lock_guard lock(mutex_);
       ++counts_[model];
       inputs_seen_.push_back(body["inputs"][0]["shape"]);
+      parameters_seen_.push_back(body["parameters"]);
       if (model == "broken") {
         res.status = 500;
         res.set_content(R"({"error":"load failed: corrupt file"})", "application/json");
         return;
       }
       const bool hit = counts_[model] > 1;
-      json answer = {{"model_name", model},
-                     {"outputs", {{{"name", "y"}, {"datatype", "FP32"}, {"shape", {1, 2}}, {"data", {0.5, 0.5}}}}},
-                     {"parameters", {{"hit", hit}, {"load_s", hit ? 0.0 : 0.25}, {"queue_s", 0.01}, {"exec_s", 0.05}}}};
+      json answer = {
+          {"model_name", model},
+          {"outputs",
+           {{{"name", "y"}, {"datatype", "FP32"}, {"shape", {1, 2}}, {"data", {0.5, 0.5}}}}},
+          {"parameters",
+           {{"hit", hit}, {"load_s", hit ? 0.0 : 0.25}, {"queue_s", 0.01}, {"exec_s", 0.05}}}};
       res.set_content(answer.dump(), "application/json");
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
@@ -77,6 +83,13 @@ class FakeKServe {
   std::mutex mutex_;
   std::map<std::string, int> counts_;
   std::vector<json> inputs_seen_;
+  std::vector<json> parameters_seen_;
+
+ public:
+  std::vector<json> parameters_seen() {
+    std::lock_guard lock(mutex_);
+    return parameters_seen_;
+  }
 };
 
 std::string write_trace(const std::string& name, const std::vector<std::string>& models,
@@ -94,8 +107,8 @@ std::string write_trace(const std::string& name, const std::vector<std::string>&
 
 TEST(Replay, OpenLoopSendsEveryRequestAndReadsServerReports) {
   FakeKServe server;
-  const std::string trace = write_trace("open", {"resnet", "vgg"},
-                                        {{0.0, 0}, {0.1, 1}, {0.2, 0}, {0.3, 0}, {0.4, 1}});
+  const std::string trace =
+      write_trace("open", {"resnet", "vgg"}, {{0.0, 0}, {0.1, 1}, {0.2, 0}, {0.3, 0}, {0.4, 1}});
   replay::ReplayOptions options;
   options.url = server.url();
   options.trace_path = trace;
@@ -121,6 +134,15 @@ TEST(Replay, OpenLoopSendsEveryRequestAndReadsServerReports) {
   EXPECT_LE(summary.latency_p50_s, summary.latency_p99_s);
   // Inputs follow the model's metadata, dynamic dimensions as 1.
   for (const auto& shape : server.inputs_seen()) EXPECT_EQ(shape, json({1, 3, 1}));
+  // Each request names its trace position and its model's next one (for oracle policies).
+  std::map<int, json> by_index;
+  for (const auto& params : server.parameters_seen())
+    by_index[params["request_index"].get<int>()] = params;
+  ASSERT_EQ(by_index.size(), 5u);
+  EXPECT_EQ(by_index[0]["next_request_index"], 2);
+  EXPECT_EQ(by_index[1]["next_request_index"], 4);
+  EXPECT_EQ(by_index[2]["next_request_index"], 3);
+  EXPECT_FALSE(by_index[3].contains("next_request_index"));
   // The per-request CSV has a header and one row per request.
   std::ifstream csv(options.out_csv);
   std::string line;
