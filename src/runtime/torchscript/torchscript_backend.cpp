@@ -202,6 +202,9 @@ class ScriptBackend final : public Backend {
         throw std::runtime_error(path + ": warm-up inference failed: " + error.what());
       }
     }
+    // Hand the load's transient memory (file buffer, parsed protobuf) back to the system, so RSS
+    // holds what the model keeps (docs/runtime.md).
+    release_free_memory();
     const double load_time_s = measurement.elapsed_s();
     const std::uint64_t bytes = measurement.grown_bytes();
     return std::make_unique<ScriptModel>(std::move(script), load_time_s, bytes);

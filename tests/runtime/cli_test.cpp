@@ -1,0 +1,100 @@
+// `brulee zoo` and `brulee profile` as a user runs them: exit codes, one-line errors, the catalog.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/zoo_locator.hpp"
+#include "test_util.hpp"
+#include "workload/catalog.hpp"
+
+namespace brulee::runtime {
+namespace {
+
+ProcessResult brulee(std::vector<std::string> args) {
+  args.insert(args.begin(), BRULEE_BINARY);
+  return run_process(args, false);
+}
+
+void expect_one_line_error(const ProcessResult& result, const std::string& needle) {
+  EXPECT_EQ(result.exit_code, 2) << result.error_text;
+  ASSERT_FALSE(result.error_text.empty());
+  EXPECT_EQ(result.error_text.find('\n'), result.error_text.size() - 1) << result.error_text;
+  EXPECT_NE(result.error_text.find(needle), std::string::npos) << result.error_text;
+}
+
+TEST(RuntimeCli, ZooRejectsBadOptionsWithOneLine) {
+  testing::TempDir dir;
+  const auto out = (dir.path() / "zoo").string();
+  expect_one_line_error(brulee({"zoo", "--tiny", "--families", "bogus", "--out", out}), "unknown family 'bogus'");
+  expect_one_line_error(brulee({"zoo", "--models", "resnet9000", "--out", out}), "unknown architecture 'resnet9000'");
+  expect_one_line_error(brulee({"zoo", "--format", "tflite", "--out", out}), "--format");
+  expect_one_line_error(brulee({"zoo", "--budget", "lots", "--out", out}), "lots");
+  expect_one_line_error(brulee({"zoo", "--tiny"}), "--out");
+}
+
+TEST(RuntimeCli, ZooWithoutAnInterpreterFailsClearly) {
+  testing::TempDir dir;
+  const auto result = brulee({"zoo", "--tiny", "--python", "/nonexistent/python3", "--out", dir.path().string()});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.error_text.find("cannot run /nonexistent/python3"), std::string::npos) << result.error_text;
+}
+
+TEST(RuntimeCli, ZooHonoursTheBudget) {
+  testing::TempDir dir;
+  // A budget smaller than any tiny model: everything is skipped, nothing written but the catalog.
+  const auto out = dir.path() / "zoo";
+  const auto result = brulee({"zoo", "--tiny", "--budget", "1KiB", "--format", "onnx", "--out", out.string()});
+  EXPECT_EQ(result.exit_code, 0) << result.error_text;
+  std::ifstream in(out / "zoo_catalog.json");
+  const auto catalog = nlohmann::json::parse(in);
+  EXPECT_TRUE(catalog["models"].empty());
+  EXPECT_FALSE(std::filesystem::exists(out / "tiny_cnn-onnx"));
+}
+
+TEST(RuntimeCli, ProfileWritesACatalogTheSimulatorReads) {
+  testing::TempDir dir;
+  const auto out = (dir.path() / "catalog.json").string();
+  const auto result = brulee({"profile", "--repo", testing::tiny_zoo(), "--runs", "2", "--execs", "1", "--models",
+                              "tiny_resnet-onnx,tiny_densenet-pt", "--format", "paper", "--out", out, "--quiet"});
+  ASSERT_EQ(result.exit_code, 0) << result.error_text;
+  const auto catalog = workload::load_catalog(out);
+  ASSERT_EQ(catalog.models.size(), 2u);
+  for (const auto& model : catalog.models) {
+    EXPECT_GT(model.size_bytes, 0u);
+    EXPECT_GT(model.load_latency_s, 0);
+    EXPECT_GT(model.exec_latency_s, 0);
+    EXPECT_GT(model.unload_latency_s, 0);
+  }
+  ASSERT_TRUE(catalog.find("tiny_resnet-onnx").has_value());
+  const auto& percentiles = catalog.percentiles[*catalog.find("tiny_resnet-onnx")];
+  EXPECT_TRUE(percentiles.contains("load_latency_p95_s"));
+  EXPECT_TRUE(percentiles.contains("exec_latency_p50_s"));
+  std::ifstream in(out);
+  const auto json = nlohmann::json::parse(in);
+  EXPECT_TRUE(json["models"][0].contains("avg_load_latency"));
+  EXPECT_TRUE(json["models"][0].contains("loaded_size"));
+}
+
+TEST(RuntimeCli, ProfileRejectsBadInputWithOneLine) {
+  expect_one_line_error(brulee({"profile", "--repo", "/nonexistent/repo"}), "not a directory");
+  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--models", "../etc"}), "'..'");
+  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--models", "nope"}), "no model 'nope'");
+  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--runs", "0"}), "--runs");
+  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--format", "keras"}), "--format");
+}
+
+TEST(RuntimeCli, ProfileOfABrokenModelExitsOneAndStillWritesTheRest) {
+  testing::TempDir dir;
+  testing::write_file(dir.path() / "repo" / "broken" / "1" / "model.pt", "garbage");
+  testing::write_file(dir.path() / "repo" / "fine" / "1" / "model.onnx",
+                      testing::read_file(testing::tiny_model_path("tiny_cnn-onnx")));
+  const auto out = (dir.path() / "catalog.json").string();
+  const auto result = brulee({"profile", "--repo", (dir.path() / "repo").string(), "--runs", "1", "--out", out,
+                              "--quiet"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.error_text.find("broken failed"), std::string::npos) << result.error_text;
+  EXPECT_EQ(workload::load_catalog(out).models.size(), 1u);
+}
+
+}  // namespace
+}  // namespace brulee::runtime

@@ -1,0 +1,79 @@
+// Memory behaviour of the backends on resnet18 (~45 MB of weights). ctest runs each test in its
+// own process, serially, so the RSS they watch is this model's alone.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "runtime/backend.hpp"
+#include "runtime/memory.hpp"
+#include "runtime/repository.hpp"
+
+namespace brulee::runtime {
+namespace {
+
+std::string small_model(const std::string& name) {
+  return (std::filesystem::path(BRULEE_SMALL_ZOO) / name / "1" / (name.ends_with("-onnx") ? "model.onnx" : "model.pt"))
+      .string();
+}
+std::string tiny_model(const std::string& name) {
+  return (std::filesystem::path(BRULEE_TINY_ZOO) / name / "1" / (name.ends_with("-onnx") ? "model.onnx" : "model.pt"))
+      .string();
+}
+
+class MemoryCycles : public ::testing::TestWithParam<std::string> {};
+
+// 20 load/unload cycles: RSS with the model loaded, and after its unload, stay within 10% of the
+// first cycle's, and every unload hands most of the model's bytes back to the system.
+TEST_P(MemoryCycles, TwentyLoadUnloadCyclesKeepRssWithinTenPercent) {
+  const std::string name = GetParam();
+  auto& chosen = backend(name.ends_with("-onnx") ? "onnx" : "torchscript");
+  constexpr int kCycles = 20;
+  std::vector<std::uint64_t> loaded_rss, unloaded_rss, bytes;
+  for (int cycle = 0; cycle < kCycles; ++cycle) {
+    auto model = chosen.load(small_model(name), {});
+    bytes.push_back(model->resident_bytes());
+    loaded_rss.push_back(resident_set_bytes());
+    model.reset();
+    unloaded_rss.push_back(resident_set_bytes());
+  }
+  const auto weights_bytes = std::filesystem::file_size(small_model(name));
+  for (int cycle = 0; cycle < kCycles; ++cycle) {
+    SCOPED_TRACE("cycle " + std::to_string(cycle));
+    EXPECT_LE(static_cast<double>(loaded_rss[cycle]), 1.10 * static_cast<double>(loaded_rss[0]));
+    EXPECT_LE(static_cast<double>(unloaded_rss[cycle]), 1.10 * static_cast<double>(unloaded_rss[0]));
+    // The weights alone are ~45 MB: an unload that kept them would not drop RSS this much.
+    EXPECT_GE(static_cast<double>(loaded_rss[cycle] - std::min(loaded_rss[cycle], unloaded_rss[cycle])),
+              0.8 * static_cast<double>(weights_bytes));
+    EXPECT_GE(static_cast<double>(bytes[cycle]), 0.9 * static_cast<double>(weights_bytes));
+  }
+  const auto mb = [](std::uint64_t value) { return static_cast<double>(value) / 1e6; };
+  std::printf("%s: RSS loaded first %.1f MB last %.1f MB; unloaded first %.1f MB last %.1f MB; bytes %.1f MB\n",
+              name.c_str(), mb(loaded_rss.front()), mb(loaded_rss.back()), mb(unloaded_rss.front()),
+              mb(unloaded_rss.back()), mb(bytes.back()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Runtime, MemoryCycles, ::testing::Values("resnet18-onnx", "resnet18-pt"));
+
+class BytesAgainstRss : public ::testing::TestWithParam<std::string> {};
+
+// In a fresh process (after one tiny load and unload, so library code and thread pools are
+// already resident) the measured bytes are within 10% of RSS growth (the target; three
+// full-size zoo models are checked by bench/runtime/bytes_check).
+TEST_P(BytesAgainstRss, MeasuredBytesTrackRssGrowth) {
+  const std::string name = GetParam();
+  const bool onnx = name.ends_with("-onnx");
+  auto& chosen = backend(onnx ? "onnx" : "torchscript");
+  chosen.load(tiny_model(onnx ? "tiny_resnet-onnx" : "tiny_resnet-pt"), {}).reset();
+  const auto before = resident_set_bytes();
+  auto model = chosen.load(small_model(name), {});
+  const auto growth = static_cast<double>(resident_set_bytes() - before);
+  const auto measured = static_cast<double>(model->resident_bytes());
+  std::printf("%s: measured %.2f MB, RSS growth %.2f MB, error %+.1f%%\n", name.c_str(), measured / 1e6,
+              growth / 1e6, 100 * (measured - growth) / growth);
+  EXPECT_NEAR(measured, growth, 0.10 * growth);
+}
+
+INSTANTIATE_TEST_SUITE_P(Runtime, BytesAgainstRss, ::testing::Values("resnet18-onnx", "resnet18-pt"));
+
+}  // namespace
+}  // namespace brulee::runtime
