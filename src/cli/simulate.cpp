@@ -1,0 +1,227 @@
+// `brulee simulate`: replay a trace against the eviction policies in virtual time
+// (docs/simulator.md). One run, or --sweep over policies x memory sizes on all cores.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/command.hpp"
+#include "core/error.hpp"
+#include "core/units.hpp"
+#include "sim/offline_bound.hpp"
+#include "sim/output.hpp"
+#include "sim/simulator.hpp"
+#include "sim/sweep.hpp"
+#include "workload/catalog.hpp"
+
+namespace brulee::cli {
+namespace {
+
+struct SimulateOptions {
+  std::string trace;
+  std::string catalog = "paper";
+  std::string memory;
+  std::string policy = "cremebrulee";
+  std::uint32_t workers = 1;
+  bool no_queueing = false;
+  bool parallel_load = false;
+  bool sweep = false;
+  bool json = false;
+  std::string report_dir;
+  std::string csv_out;
+  std::string json_out;
+  std::string requests_out;
+  std::uint64_t seed = 1;
+  std::string latency = "profiled";
+  double latency_cv = 0.1;
+  std::string cost_mode = "direct";
+  unsigned threads = 0;
+  bool no_bound = false;
+  bool timing = false;
+};
+
+std::vector<std::string> split_list(const std::string& text, const char* what) {
+  std::vector<std::string> items;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    const std::size_t end = std::min(text.find(',', begin), text.size());
+    std::string item = text.substr(begin, end - begin);
+    if (item.empty()) throw UsageError(std::string("empty item in ") + what + " list '" + text + "'");
+    items.push_back(item);
+    begin = end + 1;
+  }
+  return items;
+}
+
+std::vector<std::string> expand_policies(const std::string& text) {
+  std::vector<std::string> names;
+  for (const auto& item : split_list(text, "--policy")) {
+    if (item == "all" || item == "online") {
+      for (const auto& factory : policy_factories()) {
+        if (item == "all" || !factory.oracle) names.emplace_back(factory.name);
+      }
+    } else {
+      find_policy(item);  // UsageError naming the known ones
+      names.push_back(item);
+    }
+  }
+  return names;
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  if (!file) throw UsageError("cannot write " + path);
+  const bool ok = std::fwrite(text.data(), 1, text.size(), file) == text.size();
+  if (std::fclose(file) != 0 || !ok) throw UsageError("cannot write " + path);
+}
+
+void run_simulate(const SimulateOptions& opts) {
+  using Clock = std::chrono::steady_clock;
+  const auto started = Clock::now();
+  if (opts.memory.empty()) throw UsageError("--memory is required (bytes, 4GiB, or 50%)");
+  if (opts.workers == 0) throw UsageError("--workers must be at least 1");
+  if (opts.parallel_load && opts.no_queueing) {
+    throw UsageError("--parallel-load needs queueing; drop --no-queueing");
+  }
+  const std::vector<std::string> policies = expand_policies(opts.policy);
+  sim::SimConfig base;
+  base.workers = opts.workers;
+  base.queueing = !opts.no_queueing;
+  base.parallel_load = opts.parallel_load;
+  base.latency_mode = sim::parse_latency_mode(opts.latency);
+  base.latency_cv = opts.latency_cv;
+  if (!(opts.latency_cv >= 0) || opts.latency_cv > 100) {
+    throw UsageError("--latency-cv must be between 0 and 100");
+  }
+  base.seed = opts.seed;
+  base.cost_mode = parse_cost_mode(opts.cost_mode);
+
+  const workload::Catalog catalog = workload::load_catalog(opts.catalog);
+  if (catalog.models.empty()) throw UsageError("catalog " + opts.catalog + " holds no models");
+  const std::uint64_t footprint = catalog.total_bytes();
+  std::vector<std::uint64_t> memories;
+  for (const auto& item : split_list(opts.memory, "--memory")) {
+    const SizeSpec spec = parse_size(item);
+    const std::uint64_t bytes = spec.resolve(footprint);
+    if (bytes == 0) throw UsageError("--memory " + item + " is 0 bytes");
+    memories.push_back(bytes);
+  }
+  if (!opts.sweep && (policies.size() != 1 || memories.size() != 1)) {
+    throw UsageError("several policies or memory sizes need --sweep");
+  }
+  if (opts.sweep && !opts.requests_out.empty()) {
+    throw UsageError("--requests-out writes one run; it cannot be combined with --sweep");
+  }
+
+  const sim::CompactTrace trace = sim::load_trace(opts.trace, catalog.models);
+  const auto loaded = Clock::now();
+
+  sim::RunInfo info;
+  info.trace = opts.trace;
+  info.catalog = opts.catalog;
+  info.requests = trace.size();
+  {
+    std::vector<bool> seen(catalog.models.size(), false);
+    for (ModelId model : trace.model) {
+      if (!seen[model]) {
+        seen[model] = true;
+        ++info.models_requested;
+      }
+    }
+  }
+  info.footprint_bytes = footprint;
+  info.seed = opts.seed;
+
+  std::vector<sim::SimSummary> results;
+  if (!opts.sweep) {
+    base.policy = policies.front();
+    base.memory_bytes = memories.front();
+    std::unique_ptr<sim::CsvOutcomeWriter> writer;
+    if (!opts.requests_out.empty()) {
+      writer = std::make_unique<sim::CsvOutcomeWriter>(opts.requests_out, catalog.models);
+    }
+    results.push_back(sim::simulate(catalog.models, trace, base, writer.get()));
+    if (writer) writer->close();
+    if (!opts.no_bound) {
+      const sim::OfflineBound bound(catalog.models, trace);
+      results.back().bound_load_cost_s =
+          bound.lower_bound_s(base.memory_bytes * static_cast<std::uint64_t>(base.workers));
+    }
+  } else {
+    sim::SweepSpec spec;
+    spec.policies = policies;
+    spec.memory_bytes = memories;
+    spec.base = base;
+    spec.threads = opts.threads;
+    spec.bound = !opts.no_bound;
+    results = sim::run_sweep(catalog.models, trace, spec);
+  }
+  const auto simulated = Clock::now();
+
+  if (opts.json) {
+    const auto json = opts.sweep ? sim::sweep_json(results, info) : sim::summary_json(results.front(), info);
+    std::printf("%s\n", json.dump(2).c_str());
+  } else if (opts.sweep) {
+    std::printf("%s", sim::sweep_text(results, info).c_str());
+  } else {
+    std::printf("%s", sim::summary_text(results.front(), info).c_str());
+  }
+  if (!opts.csv_out.empty()) write_text_file(opts.csv_out, sim::sweep_csv(results, info));
+  if (!opts.json_out.empty()) write_text_file(opts.json_out, sim::sweep_json(results, info).dump(2) + "\n");
+  if (!opts.report_dir.empty()) sim::write_report(opts.report_dir, results, info);
+  if (opts.timing) {
+    const double load_s = std::chrono::duration<double>(loaded - started).count();
+    const double run_s = std::chrono::duration<double>(simulated - loaded).count();
+    const double simulated_requests = static_cast<double>(trace.size()) * static_cast<double>(results.size());
+    std::fprintf(stderr,
+                 "timing: trace read in %.3f s; %zu run(s) x %zu requests in %.3f s "
+                 "(%.2f M requests/s over all runs)\n",
+                 load_s, results.size(), trace.size(), run_s,
+                 simulated_requests / std::max(run_s, 1e-9) / 1e6);
+  }
+}
+
+const CommandRegistration kRegistration(20, [](CLI::App& root) {
+  auto* cmd = root.add_subcommand(
+      "simulate", "Replay a trace against eviction policies in virtual time (the paper's edge "
+                  "server: workers, FIFO queues, loads and executions)");
+  auto opts = std::make_shared<SimulateOptions>();
+  cmd->add_option("--trace", opts->trace, "brulee trace (CSV or binary)")->required();
+  cmd->add_option("--catalog", opts->catalog, "Model catalog JSON, or 'paper'")->capture_default_str();
+  cmd->add_option("--memory", opts->memory,
+                  "Memory per worker: bytes, 4GiB, or 50% of the catalog's footprint; "
+                  "a comma list with --sweep");
+  cmd->add_option("--policy", opts->policy,
+                  "Policy name, a comma list, 'all' or 'online' (non-oracle); see brulee policies")
+      ->capture_default_str();
+  cmd->add_option("--workers", opts->workers, "Workers, each with --memory bytes")->capture_default_str();
+  cmd->add_flag("--no-queueing", opts->no_queueing,
+                "Pure cache mode: a request is a hit, or a miss costing its load latency");
+  cmd->add_flag("--parallel-load", opts->parallel_load,
+                "Loads run on a loading lane in parallel with execution");
+  cmd->add_flag("--sweep", opts->sweep, "Run every policy x memory size, in parallel");
+  cmd->add_flag("--json", opts->json, "Print the summary (or sweep) as JSON on stdout");
+  cmd->add_option("--report", opts->report_dir, "Write an HTML report with figures to DIR");
+  cmd->add_option("--csv", opts->csv_out, "Write the results as CSV to FILE");
+  cmd->add_option("--json-out", opts->json_out, "Write the results as JSON to FILE");
+  cmd->add_option("--requests-out", opts->requests_out,
+                  "Write every request's outcome (arrival, start, completion, hit, delays) as CSV");
+  cmd->add_option("--seed", opts->seed, "Seed of random policies and sampled latencies")
+      ->capture_default_str();
+  cmd->add_option("--latency", opts->latency, "profiled | sampled (log-normal around profiled)")
+      ->capture_default_str();
+  cmd->add_option("--latency-cv", opts->latency_cv, "Coefficient of variation when sampled")
+      ->capture_default_str();
+  cmd->add_option("--cost-mode", opts->cost_mode, "direct | increase (cost-weighted policies)")
+      ->capture_default_str();
+  cmd->add_option("--threads", opts->threads, "Sweep threads (0 = all cores)")->capture_default_str();
+  cmd->add_flag("--no-bound", opts->no_bound, "Skip the offline lower bound");
+  cmd->add_flag("--timing", opts->timing, "Print wall-clock time and throughput on stderr");
+  cmd->callback([opts] { run_simulate(*opts); });
+});
+
+}  // namespace
+}  // namespace brulee::cli

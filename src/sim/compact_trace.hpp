@@ -1,0 +1,42 @@
+#pragma once
+// The simulator's in-memory trace: three parallel columns, 16 bytes per request
+// (u32 model + f64 arrival time + u32 next-use index). Model ids index the catalog's ModelTable.
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "core/model_info.hpp"
+
+namespace brulee::sim {
+
+// next_use value of a request whose model is never requested again.
+inline constexpr std::uint32_t kNoNextUse = std::numeric_limits<std::uint32_t>::max();
+// Largest trace the u32 columns can index (next_use needs one value for "never").
+inline constexpr std::uint64_t kMaxTraceRequests = kNoNextUse - 1ULL;
+
+struct CompactTrace {
+  std::vector<ModelId> model;
+  std::vector<double> time_s;
+  std::vector<std::uint32_t> next_use;  // index of the model's next request, or kNoNextUse
+  std::size_t size() const { return model.size(); }
+  void push_back(ModelId model_id, double arrival_s) {
+    model.push_back(model_id);
+    time_s.push_back(arrival_s);
+  }
+};
+
+// Fills trace.next_use in one backwards pass. Throws UsageError if a model id is not below
+// `model_count` or if the trace is longer than kMaxTraceRequests.
+void compute_next_use(CompactTrace& trace, std::size_t model_count);
+
+// Checks what the simulator relies on: times finite and non-decreasing, model ids known.
+// Throws InputError(source, 0, "request N: ...") on the first problem.
+void validate_trace(const CompactTrace& trace, std::size_t model_count, const std::string& source);
+
+// Reads a brulee trace (CSV or binary, via workload::TraceReader) into compact form, mapping
+// its model names to ids of `models` (by name). Streams in blocks: the trace text is never held
+// in memory. Throws InputError naming the file on unknown models or bad rows. Fills next_use.
+CompactTrace load_trace(const std::string& path, const ModelTable& models);
+
+}  // namespace brulee::sim

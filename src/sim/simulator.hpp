@@ -1,0 +1,99 @@
+#pragma once
+// The trace-driven simulator of the paper's edge server (docs/simulator.md has the exact
+// semantics). It drives brulee::ModelCache / Policy exactly as the server does, in virtual time.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/model_info.hpp"
+#include "core/policy.hpp"
+#include "sim/compact_trace.hpp"
+
+namespace brulee::sim {
+
+enum class LatencyMode {
+  kProfiled,  // every load / exec / unload takes the catalog's value
+  kSampled,   // log-normal around the catalog's value (same mean), coefficient of variation cv
+};
+LatencyMode parse_latency_mode(const std::string& text);  // "profiled" | "sampled"
+
+struct SimConfig {
+  std::string policy = "cremebrulee";
+  std::uint64_t memory_bytes = 0;  // per worker
+  std::uint32_t workers = 1;
+  bool queueing = true;        // false: pure cache mode (hit, or a miss costing its load)
+  bool parallel_load = false;  // loads on a loader lane, in parallel with execution
+  LatencyMode latency_mode = LatencyMode::kProfiled;
+  double latency_cv = 0.1;
+  std::uint64_t seed = 1;
+  CostMode cost_mode = CostMode::kDirect;
+};
+
+// What happened to one request (written out on demand). Times in seconds of virtual time.
+struct RequestOutcome {
+  std::uint64_t index = 0;
+  ModelId model = kNoModel;
+  std::uint32_t worker = 0;
+  bool hit = false;
+  double arrival_s = 0.0;
+  double start_s = 0.0;       // arrival + queue delay
+  double completion_s = 0.0;  // start + load delay + exec
+  double load_delay_s = 0.0;  // waiting caused by loading (and unloading for) this request's model
+  double queue_delay_s = 0.0;  // waiting behind earlier work
+  double exec_s = 0.0;
+};
+
+// Receives every outcome in request order. Only called when given to simulate().
+class OutcomeSink {
+ public:
+  virtual ~OutcomeSink() = default;
+  virtual void on_outcome(const RequestOutcome& outcome) = 0;
+};
+
+struct SimSummary {
+  // The run
+  std::string policy;
+  std::uint64_t memory_bytes = 0;  // per worker
+  std::uint32_t workers = 1;
+  bool queueing = true;
+  bool parallel_load = false;
+  // Counts
+  std::uint64_t requests = 0;
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t loads = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t bytes_loaded = 0;
+  std::uint64_t peak_used_bytes = 0;  // the most bytes resident at once (all workers)
+  // Seconds
+  double total_load_delay_s = 0.0;
+  double total_queue_delay_s = 0.0;
+  double total_exec_s = 0.0;
+  double load_cost_s = 0.0;  // sum of the catalog's load latency over misses (what the bound bounds)
+  double latency_mean_s = 0.0;
+  double latency_p50_s = 0.0;
+  double latency_p95_s = 0.0;
+  double latency_p99_s = 0.0;
+  double latency_max_s = 0.0;
+  std::vector<std::pair<double, double>> latency_cdf;  // (latency_s, fraction), <= 200 points
+  // Offline lower bound on load_cost_s for this memory (filled by callers that compute it;
+  // negative when not computed).
+  double bound_load_cost_s = -1.0;
+
+  double hit_ratio() const { return requests ? static_cast<double>(hits) / static_cast<double>(requests) : 0.0; }
+  double mean_load_delay_s() const { return requests ? total_load_delay_s / static_cast<double>(requests) : 0.0; }
+  double mean_queue_delay_s() const { return requests ? total_queue_delay_s / static_cast<double>(requests) : 0.0; }
+  double mean_exec_s() const { return requests ? total_exec_s / static_cast<double>(requests) : 0.0; }
+  // The paper's headline ratio: mean load delay per request / mean execution latency.
+  double load_exec_ratio() const { return total_exec_s > 0 ? total_load_delay_s / total_exec_s : 0.0; }
+  // load_cost_s / bound_load_cost_s (>= 1); 0 when the bound is unknown or zero.
+  double cost_over_bound() const { return bound_load_cost_s > 0 ? load_cost_s / bound_load_cost_s : 0.0; }
+};
+
+// Replays `trace` (next_use filled) against config.policy. Throws UsageError on an unknown
+// policy, zero workers or memory, or a requested model larger than one worker's memory.
+SimSummary simulate(const ModelTable& models, const CompactTrace& trace, const SimConfig& config,
+                    OutcomeSink* sink = nullptr);
+
+}  // namespace brulee::sim

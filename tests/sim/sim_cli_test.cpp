@@ -1,0 +1,156 @@
+// `brulee simulate` end to end, through the real binary: outputs, byte-for-byte determinism,
+// and bad input answered with exit code 2 and one line on stderr.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "core/rng.hpp"
+#include "workload/catalog.hpp"
+#include "workload/trace.hpp"
+
+using namespace brulee;
+
+namespace {
+
+std::filesystem::path test_dir() {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("brulee_sim_cli_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+CliRun run(const std::string& args) {
+  static int counter = 0;
+  const auto dir = test_dir();
+  const auto out = dir / ("out" + std::to_string(counter) + ".txt");
+  const auto err = dir / ("err" + std::to_string(counter++) + ".txt");
+  const std::string command = std::string(BRULEE_BINARY) + " simulate " + args + " >" +
+                              out.string() + " 2>" + err.string();
+  const int status = std::system(command.c_str());
+  CliRun result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out = read_file(out);
+  result.err = read_file(err);
+  return result;
+}
+
+// A Zipf-ish trace over the paper's catalog, binary.
+std::string paper_trace() {
+  const auto path = test_dir() / "paper.bin";
+  if (std::filesystem::exists(path)) return path.string();
+  const workload::Catalog catalog = workload::paper_catalog();
+  std::vector<std::string> names;
+  for (const auto& m : catalog.models) names.push_back(m.name);
+  workload::TraceWriter writer(path.string(), workload::TraceFormat::kBinary, names);
+  Rng rng(11);
+  double time_s = 0;
+  for (std::uint64_t i = 0; i < 3000; ++i) {
+    time_s += rng.exponential(2.0);
+    const auto a = rng.below(names.size()), b = rng.below(names.size());
+    writer.write({i, time_s, static_cast<ModelId>(std::min(a, b))});
+  }
+  writer.close();
+  return path.string();
+}
+
+TEST(SimCli, SingleRunJsonSummary) {
+  const CliRun r = run("--trace " + paper_trace() + " --catalog paper --memory 25% --policy lru --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto json = nlohmann::json::parse(r.out);
+  EXPECT_EQ(json["policy"], "lru");
+  EXPECT_EQ(json["requests"], 3000);
+  EXPECT_EQ(json["hits"].get<std::uint64_t>() + json["misses"].get<std::uint64_t>(), 3000u);
+  EXPECT_GT(json["mean_load_delay_s"].get<double>(), 0.0);
+  EXPECT_LE(json["bound_load_cost_s"].get<double>(), json["load_cost_s"].get<double>());
+  EXPECT_EQ(json["mode"], "queueing");
+}
+
+TEST(SimCli, SweepIsByteForByteDeterministicWithReport) {
+  const auto dir = test_dir();
+  const std::string args = "--trace " + paper_trace() +
+                           " --catalog paper --memory 20%,40%,60% --policy lru,random,cremebrulee "
+                           "--sweep --seed 4 --latency sampled --threads 2";
+  const CliRun a = run(args + " --json --csv " + (dir / "a.csv").string() + " --report " +
+                    (dir / "report_a").string());
+  const CliRun b = run(args + " --json --csv " + (dir / "b.csv").string() + " --report " +
+                    (dir / "report_b").string());
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_EQ(read_file(dir / "a.csv"), read_file(dir / "b.csv"));
+  EXPECT_EQ(read_file(dir / "report_a" / "index.html"), read_file(dir / "report_b" / "index.html"));
+  const auto json = nlohmann::json::parse(a.out);
+  EXPECT_EQ(json["results"].size(), 9u);
+  const CliRun other_seed = run(args + " --json --seed 5");
+  EXPECT_NE(other_seed.out, a.out);
+}
+
+TEST(SimCli, RequestsOutHasOneRowPerRequest) {
+  const auto path = test_dir() / "requests.csv";
+  const CliRun r = run("--trace " + paper_trace() + " --memory 2GiB --policy cremebrulee "
+                    "--parallel-load --requests-out " + path.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line.rfind("index,model,worker,hit,arrival_s", 0), 0u);
+  int rows = 0;
+  while (std::getline(in, line)) ++rows;
+  EXPECT_EQ(rows, 3000);
+  EXPECT_NE(r.out.find("hit ratio"), std::string::npos);
+}
+
+void expect_usage_error(const std::string& args, const std::string& mention) {
+  const CliRun r = run(args);
+  EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(mention), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST(SimCli, BadInputExitsTwoWithOneLine) {
+  const std::string trace = paper_trace();
+  expect_usage_error("--trace /nonexistent/t.bin --memory 1GiB", "/nonexistent/t.bin");
+  expect_usage_error("--trace " + trace + " --memory 1GiB --policy nope", "nope");
+  expect_usage_error("--trace " + trace + " --memory 12XB", "12XB");
+  expect_usage_error("--trace " + trace + " --memory 1GiB --catalog /nonexistent/c.json",
+                     "/nonexistent/c.json");
+  expect_usage_error("--trace " + trace + " --memory 1GiB --no-queueing --parallel-load",
+                     "--parallel-load");
+  expect_usage_error("--trace " + trace + " --memory 1GiB,2GiB", "--sweep");
+  expect_usage_error("--trace " + trace + " --memory 1KiB", "more than the memory");
+  expect_usage_error("--trace " + trace + " --memory 1GiB --latency wobbly", "wobbly");
+  // A trace naming a model the catalog lacks.
+  const auto unknown = test_dir() / "unknown.csv";
+  std::ofstream(unknown) << "request_id,time_s,model\n0,0.5,NoSuchNet\n";
+  expect_usage_error("--trace " + unknown.string() + " --memory 1GiB", "NoSuchNet");
+  // A catalog that is not JSON.
+  const auto bad_catalog = test_dir() / "bad.json";
+  std::ofstream(bad_catalog) << "{ not json";
+  expect_usage_error("--trace " + trace + " --memory 1GiB --catalog " + bad_catalog.string(),
+                     bad_catalog.string());
+}
+
+}  // namespace

@@ -1,0 +1,233 @@
+// Tiny traces whose outcomes are computed by hand (docs/simulator.md explains the semantics):
+// hits, evictions, load delays, queue order and pins, for several policies and modes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/error.hpp"
+#include "sim/simulator.hpp"
+#include "sim_test_util.hpp"
+
+using namespace brulee;
+using namespace brulee::sim;
+using namespace brulee::sim::testing;
+
+namespace {
+
+// A cheap, B expensive, C in between; all one byte; memory for two.
+ModelTable abc_models() {
+  return {model("A", 1, 1.0, 0.1), model("B", 1, 10.0, 0.1), model("C", 1, 5.0, 0.1)};
+}
+
+TEST(SimExamples, PureCacheLruEvictsLeastRecent) {
+  const ModelTable models = abc_models();
+  const CompactTrace trace = make_trace(std::vector<ModelId>{0, 1, 0, 2, 1}, models.size());
+  CollectingSink sink;
+  const SimSummary s = simulate(models, trace, config("lru", 2, false), &sink);
+  // A miss, B miss, A hit, C miss (evicts B, least recent), B miss (evicts A).
+  EXPECT_EQ(s.requests, 5u);
+  EXPECT_EQ(s.hits, 1u);
+  EXPECT_EQ(s.misses, 4u);
+  EXPECT_EQ(s.loads, 4u);
+  EXPECT_EQ(s.evictions, 2u);
+  EXPECT_EQ(s.bytes_loaded, 4u);
+  EXPECT_EQ(s.peak_used_bytes, 2u);
+  EXPECT_DOUBLE_EQ(s.load_cost_s, 26.0);
+  EXPECT_DOUBLE_EQ(s.total_load_delay_s, 26.0);
+  EXPECT_DOUBLE_EQ(s.total_exec_s, 0.5);
+  EXPECT_DOUBLE_EQ(s.latency_mean_s, 26.5 / 5);
+  EXPECT_DOUBLE_EQ(s.load_exec_ratio(), 52.0);
+  EXPECT_DOUBLE_EQ(s.total_queue_delay_s, 0.0);
+  ASSERT_EQ(sink.outcomes.size(), 5u);
+  const bool expected_hits[] = {false, false, true, false, false};
+  const double expected_load[] = {1.0, 10.0, 0.0, 5.0, 10.0};
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(sink.outcomes[i].hit, expected_hits[i]) << i;
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].load_delay_s, expected_load[i]) << i;
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].completion_s, static_cast<double>(i) + expected_load[i] + 0.1);
+  }
+}
+
+TEST(SimExamples, PureCacheCremeBruleeKeepsTheExpensiveModel) {
+  const ModelTable models = abc_models();
+  const CompactTrace trace = make_trace(std::vector<ModelId>{0, 1, 0, 2, 1}, models.size());
+  // At C: utility A = 2 requests * 1 s / 1 B = 2, B = 1 * 10 / 1 = 10: A goes, so B then hits.
+  const SimSummary s = simulate(models, trace, config("cremebrulee", 2, false));
+  EXPECT_EQ(s.hits, 2u);
+  EXPECT_EQ(s.evictions, 1u);
+  EXPECT_DOUBLE_EQ(s.load_cost_s, 16.0);
+  // LFU evicts B (1 request against A's 2), then C for B: as costly as LRU here.
+  const SimSummary lfu = simulate(models, trace, config("lfu", 2, false));
+  EXPECT_EQ(lfu.hits, 1u);
+  EXPECT_EQ(lfu.evictions, 2u);
+  EXPECT_DOUBLE_EQ(lfu.load_cost_s, 26.0);
+  // FIFO evicts A (loaded first); Belady evicts A (never requested again).
+  for (const char* policy : {"fifo", "belady"}) {
+    const SimSummary other = simulate(models, trace, config(policy, 2, false));
+    EXPECT_EQ(other.hits, 2u) << policy;
+    EXPECT_DOUBLE_EQ(other.load_cost_s, 16.0) << policy;
+  }
+}
+
+// One serial FIFO worker holding one model. A: load 2, exec 1, unload 0.5; B: load 3, exec 1,
+// unload 0.5. Requests: A@0, A@1, B@2, A@10.
+//  r0 A miss: starts 0, loads 2, executes 1, completes 3.
+//  r1 A hit (its load is queued ahead): waits for the worker until 3, completes 4.
+//  r2 B miss: A is pinned by r0 and r1 until 4, so B's admission waits until 4; then unload A
+//     (0.5) + load B (3) + exec 1: completes 8.5.
+//  r3 A miss at 10 (B unpinned at 8.5): unload B 0.5 + load A 2 + exec 1: completes 13.5.
+TEST(SimExamples, SerialQueueWaitsForPinsAndRunsInOrder) {
+  const ModelTable models = {model("A", 1, 2.0, 1.0, 0.5), model("B", 1, 3.0, 1.0, 0.5)};
+  const CompactTrace trace = make_trace({{0.0, 0}, {1.0, 0}, {2.0, 1}, {10.0, 0}}, models.size());
+  for (const char* policy : {"lru", "cremebrulee", "lfu", "random"}) {
+    CollectingSink sink;
+    const SimSummary s = simulate(models, trace, config(policy, 1, true), &sink);
+    ASSERT_EQ(sink.outcomes.size(), 4u);
+    const bool hits[] = {false, true, false, false};
+    const double start[] = {0.0, 3.0, 4.0, 10.0};
+    const double queue[] = {0.0, 2.0, 2.0, 0.0};
+    const double load[] = {2.0, 0.0, 3.5, 2.5};
+    const double completion[] = {3.0, 4.0, 8.5, 13.5};
+    for (std::size_t i = 0; i < 4; ++i) {
+      const RequestOutcome& o = sink.outcomes[i];
+      EXPECT_EQ(o.hit, hits[i]) << policy << " request " << i;
+      EXPECT_DOUBLE_EQ(o.start_s, start[i]) << policy << " request " << i;
+      EXPECT_DOUBLE_EQ(o.queue_delay_s, queue[i]) << policy << " request " << i;
+      EXPECT_DOUBLE_EQ(o.load_delay_s, load[i]) << policy << " request " << i;
+      EXPECT_DOUBLE_EQ(o.completion_s, completion[i]) << policy << " request " << i;
+      EXPECT_DOUBLE_EQ(o.exec_s, 1.0);
+    }
+    EXPECT_EQ(s.hits, 1u);
+    EXPECT_EQ(s.evictions, 2u);
+    EXPECT_DOUBLE_EQ(s.total_load_delay_s, 8.0);
+    EXPECT_DOUBLE_EQ(s.total_queue_delay_s, 4.0);
+    EXPECT_DOUBLE_EQ(s.load_cost_s, 7.0);  // loads only, no unloads
+    EXPECT_DOUBLE_EQ(s.latency_mean_s, 4.0);
+    // Latencies 3, 3, 6.5, 3.5: the histogram reports within 0.2%.
+    EXPECT_NEAR(s.latency_p50_s, 3.0, 3.0 * 0.002);
+    EXPECT_NEAR(s.latency_p99_s, 6.5, 6.5 * 0.002);
+    EXPECT_DOUBLE_EQ(s.latency_max_s, 6.5);
+  }
+}
+
+// Loads on a loading lane, in parallel with execution (memory for both models, no unloads).
+//  r0 A@0 miss: load 0..2, exec 2..3.
+//  r1 B@0 miss: load 2..5 (after A's load), exec lane free at 3: waits 3 (queue), then 2 more
+//     for its load (load delay), exec 5..6.
+//  r2 A@0.5 hit: exec lane free at 6: queue 5.5, exec 6..7.
+TEST(SimExamples, ParallelLoadOverlapsLoadingWithExecution) {
+  const ModelTable models = {model("A", 1, 2.0, 1.0), model("B", 1, 3.0, 1.0)};
+  const CompactTrace trace = make_trace({{0.0, 0}, {0.0, 1}, {0.5, 0}}, models.size());
+  SimConfig c = config("lru", 2, true);
+  c.parallel_load = true;
+  CollectingSink sink;
+  const SimSummary s = simulate(models, trace, c, &sink);
+  ASSERT_EQ(sink.outcomes.size(), 3u);
+  const double queue[] = {0.0, 3.0, 5.5};
+  const double load[] = {2.0, 2.0, 0.0};
+  const double completion[] = {3.0, 6.0, 7.0};
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].queue_delay_s, queue[i]) << i;
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].load_delay_s, load[i]) << i;
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].completion_s, completion[i]) << i;
+  }
+  EXPECT_TRUE(s.parallel_load);
+  // The same trace on a serial worker: r1 starts at 3, loads 3, completes 7; r2 completes 8.
+  sink.outcomes.clear();
+  simulate(models, trace, config("lru", 2, true), &sink);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].completion_s, 7.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].load_delay_s, 3.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[2].completion_s, 8.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[2].queue_delay_s, 6.5);
+}
+
+// Two workers of one byte each. A: load 1, B: load 2, C: load 1; exec 1 each.
+//  r0 A@0 -> worker 0 (both free, lowest index), completes 2.
+//  r1 B@0 -> worker 1 (the only free space), completes 3.
+//  r2 C@0: both workers' models are pinned; waits for the earliest completion (worker 0 at 2),
+//     evicts A there, loads C 2..3, exec 3..4.
+//  r3 A@5: nothing pinned; no free space; evicts on the worker whose queue empties first
+//     (worker 1, free at 3): loads A 5..6, exec 6..7.
+TEST(SimExamples, WorkersRouteToHolderFreeSpaceThenEarliestQueue) {
+  const ModelTable models = {model("A", 1, 1.0, 1.0), model("B", 1, 2.0, 1.0),
+                             model("C", 1, 1.0, 1.0)};
+  const CompactTrace trace =
+      make_trace({{0.0, 0}, {0.0, 1}, {0.0, 2}, {5.0, 0}, {5.5, 2}}, models.size());
+  SimConfig c = config("lru", 1, true);
+  c.workers = 2;
+  CollectingSink sink;
+  const SimSummary s = simulate(models, trace, c, &sink);
+  ASSERT_EQ(sink.outcomes.size(), 5u);
+  const std::uint32_t worker[] = {0, 1, 0, 1, 0};
+  const double completion[] = {2.0, 3.0, 4.0, 7.0, 6.5};
+  const bool hits[] = {false, false, false, false, true};
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(sink.outcomes[i].worker, worker[i]) << i;
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].completion_s, completion[i]) << i;
+    EXPECT_EQ(sink.outcomes[i].hit, hits[i]) << i;
+  }
+  EXPECT_DOUBLE_EQ(sink.outcomes[2].queue_delay_s, 2.0);
+  EXPECT_EQ(s.evictions, 2u);
+  EXPECT_EQ(s.peak_used_bytes, 2u);
+}
+
+TEST(SimExamples, PureCacheWorkersSpreadByFreeBytes) {
+  const ModelTable models = abc_models();
+  const CompactTrace trace = make_trace(std::vector<ModelId>{0, 1, 0, 1, 2}, models.size());
+  SimConfig c = config("lru", 1, false);
+  c.workers = 2;
+  CollectingSink sink;
+  const SimSummary s = simulate(models, trace, c, &sink);
+  EXPECT_EQ(s.hits, 2u);  // A on worker 0, B on worker 1, both hit again
+  EXPECT_EQ(sink.outcomes[0].worker, 0u);
+  EXPECT_EQ(sink.outcomes[1].worker, 1u);
+  EXPECT_EQ(sink.outcomes[4].worker, 0u);  // no free space: evicts on the lowest index
+  EXPECT_EQ(s.evictions, 1u);
+}
+
+TEST(SimExamples, SampledLatenciesAreSeededAndCentredOnProfiles) {
+  ModelTable models;
+  for (int m = 0; m < 20; ++m) models.push_back(model("m" + std::to_string(m), 10, 1.0 + m, 0.5));
+  std::vector<ModelId> ids;
+  for (int i = 0; i < 20000; ++i) ids.push_back(static_cast<ModelId>((i * 7919) % 20));
+  const CompactTrace trace = make_trace(ids, models.size());
+  SimConfig c = config("lru", 100, false);
+  c.latency_mode = LatencyMode::kSampled;
+  c.latency_cv = 0.2;
+  c.seed = 7;
+  const SimSummary a = simulate(models, trace, c);
+  const SimSummary b = simulate(models, trace, c);
+  EXPECT_EQ(a.total_load_delay_s, b.total_load_delay_s);
+  EXPECT_EQ(a.total_exec_s, b.total_exec_s);
+  EXPECT_EQ(a.latency_cdf, b.latency_cdf);
+  c.seed = 8;
+  const SimSummary other = simulate(models, trace, c);
+  EXPECT_NE(a.total_exec_s, other.total_exec_s);
+  // Hits and misses do not depend on latencies in pure cache mode; means stay near the profile.
+  EXPECT_EQ(a.hits, other.hits);
+  EXPECT_NEAR(a.mean_exec_s(), 0.5, 0.01);
+  const SimSummary profiled = simulate(models, trace, config("lru", 100, false));
+  EXPECT_NEAR(a.total_load_delay_s / profiled.total_load_delay_s, 1.0, 0.05);
+  EXPECT_DOUBLE_EQ(a.load_cost_s, profiled.load_cost_s);  // the cost uses the profile
+}
+
+TEST(SimExamples, BadConfigurationsAreUsageErrors) {
+  const ModelTable models = abc_models();
+  const CompactTrace trace = make_trace(std::vector<ModelId>{0, 1}, models.size());
+  EXPECT_THROW(simulate(models, trace, config("no-such-policy", 2, false)), UsageError);
+  EXPECT_THROW(simulate(models, trace, config("lru", 0, false)), UsageError);
+  SimConfig c = config("lru", 2, true);
+  c.workers = 0;
+  EXPECT_THROW(simulate(models, trace, c), UsageError);
+  const ModelTable big = {model("huge", 100, 1.0, 1.0)};
+  const CompactTrace one = make_trace(std::vector<ModelId>{0}, 1);
+  EXPECT_THROW(simulate(big, one, config("lru", 99, true)), UsageError);
+  try {
+    simulate(big, one, config("lru", 99, false));
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("huge"), std::string::npos);
+  }
+}
+
+}  // namespace

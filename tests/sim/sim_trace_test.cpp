@@ -1,0 +1,194 @@
+// The simulator's inputs and plumbing: next-use indices, trace loading through the workload
+// reader (CSV and binary, name mapping, errors), the latency histogram, and sweep determinism.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "sim/latency_histogram.hpp"
+#include "sim/output.hpp"
+#include "sim/sweep.hpp"
+#include "sim_test_util.hpp"
+#include "workload/trace.hpp"
+
+using namespace brulee;
+using namespace brulee::sim;
+using namespace brulee::sim::testing;
+
+namespace {
+
+std::string temp_path(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("brulee_sim_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
+
+TEST(SimTrace, NextUseIsTheModelsNextRequest) {
+  CompactTrace trace;
+  for (ModelId m : {0u, 1u, 0u, 2u, 1u, 0u}) trace.push_back(m, 0.0);
+  compute_next_use(trace, 3);
+  const std::vector<std::uint32_t> expected = {2, 4, 5, kNoNextUse, kNoNextUse, kNoNextUse};
+  EXPECT_EQ(trace.next_use, expected);
+  CompactTrace bad;
+  bad.push_back(7, 0.0);
+  EXPECT_THROW(compute_next_use(bad, 3), UsageError);
+}
+
+TEST(SimTrace, ValidateNamesTheBadRequest) {
+  CompactTrace trace;
+  trace.push_back(0, 1.0);
+  trace.push_back(1, 0.5);
+  try {
+    validate_trace(trace, 2, "t.csv");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("request 1"), std::string::npos) << e.what();
+  }
+}
+
+TEST(SimTrace, LoadsCsvAndBinaryMappingNamesToCatalogIds) {
+  // The trace names models in its own order; the catalog orders them differently.
+  const ModelTable models = {model("alpha", 1, 1, 1), model("beta", 1, 1, 1), model("gamma", 1, 1, 1)};
+  for (auto format : {workload::TraceFormat::kCsv, workload::TraceFormat::kBinary}) {
+    const std::string path =
+        temp_path(format == workload::TraceFormat::kCsv ? "mapped.csv" : "mapped.bin");
+    {
+      workload::TraceWriter writer(path, format, {"gamma", "alpha"});
+      writer.write({0, 0.5, 0});
+      writer.write({1, 1.0, 1});
+      writer.write({2, 1.5, 0});
+      writer.close();
+    }
+    const CompactTrace trace = load_trace(path, models);
+    ASSERT_EQ(trace.size(), 3u);
+    EXPECT_EQ(trace.model, (std::vector<ModelId>{2, 0, 2}));
+    EXPECT_EQ(trace.time_s, (std::vector<double>{0.5, 1.0, 1.5}));
+    EXPECT_EQ(trace.next_use, (std::vector<std::uint32_t>{2, kNoNextUse, kNoNextUse}));
+  }
+}
+
+TEST(SimTrace, UnknownModelsMissingAndEmptyFilesAreInputErrors) {
+  const ModelTable models = {model("alpha", 1, 1, 1)};
+  const std::string path = temp_path("unknown.csv");
+  {
+    workload::TraceWriter writer(path, workload::TraceFormat::kCsv, {"alpha", "zeta"});
+    writer.write({0, 0.5, 0});
+    writer.write({1, 1.0, 1});
+    writer.close();
+  }
+  try {
+    load_trace(path, models);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("zeta"), std::string::npos) << what;
+    EXPECT_NE(what.find(path), std::string::npos) << what;
+  }
+  EXPECT_THROW(load_trace(temp_path("does_not_exist.csv"), models), UsageError);
+  const std::string empty = temp_path("empty.csv");
+  std::ofstream(empty) << "request_id,time_s,model\n";
+  EXPECT_THROW(load_trace(empty, models), UsageError);
+}
+
+TEST(SimHistogram, QuantilesWithinBucketPrecision) {
+  LatencyHistogram histogram;
+  for (int i = 1; i <= 1000; ++i) histogram.add(i * 0.001);  // 1 ms .. 1 s
+  EXPECT_EQ(histogram.count(), 1000u);
+  EXPECT_NEAR(histogram.mean(), 0.5005, 1e-12);
+  EXPECT_NEAR(histogram.quantile(0.5), 0.5, 0.5 * 0.004);
+  EXPECT_NEAR(histogram.quantile(0.99), 0.99, 0.99 * 0.004);
+  EXPECT_DOUBLE_EQ(histogram.quantile(1.0), 1.0);
+  EXPECT_DOUBLE_EQ(histogram.quantile(0.0), 0.001);
+  const auto cdf = histogram.cdf(50);
+  ASSERT_FALSE(cdf.empty());
+  EXPECT_LE(cdf.size(), 51u);
+  EXPECT_DOUBLE_EQ(cdf.back().second, 1.0);
+  for (std::size_t i = 1; i < cdf.size(); ++i) {
+    EXPECT_GT(cdf[i].first, cdf[i - 1].first);
+    EXPECT_GT(cdf[i].second, cdf[i - 1].second);
+  }
+  LatencyHistogram zeros;
+  zeros.add(0.0);
+  zeros.add(0.0);
+  EXPECT_DOUBLE_EQ(zeros.quantile(0.5), 0.0);
+  LatencyHistogram empty;
+  EXPECT_DOUBLE_EQ(empty.quantile(0.5), 0.0);
+}
+
+TEST(SimSweep, SameResultsWhateverTheThreadCount) {
+  Rng rng(5);
+  ModelTable models;
+  std::uint64_t footprint = 0;
+  for (int m = 0; m < 30; ++m) {
+    models.push_back(model("m" + std::to_string(m), 10 + rng.below(90), 0.5 + rng.uniform() * 5,
+                           0.1 + rng.uniform() * 0.3, 0.01));
+    footprint += models.back().size_bytes;
+  }
+  CompactTrace trace;
+  double time_s = 0;
+  for (int i = 0; i < 5000; ++i) {
+    time_s += rng.exponential(4.0);
+    trace.push_back(static_cast<ModelId>(std::min(rng.below(30), rng.below(30))), time_s);
+  }
+  compute_next_use(trace, models.size());
+  SweepSpec spec;
+  spec.policies = {"lru", "random", "cremebrulee", "belady"};
+  spec.memory_bytes = {footprint / 10, footprint / 4, footprint / 2};
+  spec.base.seed = 3;
+  spec.threads = 1;
+  const auto one = run_sweep(models, trace, spec);
+  spec.threads = 3;
+  const auto three = run_sweep(models, trace, spec);
+  RunInfo info;
+  info.footprint_bytes = footprint;
+  EXPECT_EQ(sweep_csv(one, info), sweep_csv(three, info));
+  EXPECT_EQ(sweep_json(one, info).dump(), sweep_json(three, info).dump());
+  ASSERT_EQ(one.size(), 12u);
+  // Policy-major order; each run knows its bound, which lies below its cost.
+  EXPECT_EQ(one[0].policy, "lru");
+  EXPECT_EQ(one[11].policy, "belady");
+  EXPECT_EQ(one[1].memory_bytes, footprint / 4);
+  for (const auto& s : one) {
+    EXPECT_GE(s.bound_load_cost_s, 0.0);
+    EXPECT_LE(s.bound_load_cost_s, s.load_cost_s * (1 + 1e-12));
+  }
+  spec.policies = {"lru", "nope"};
+  EXPECT_THROW(run_sweep(models, trace, spec), UsageError);
+}
+
+TEST(SimReport, WritesHtmlWithFiguresCsvAndJson) {
+  const ModelTable models = {model("A", 1, 1.0, 0.1), model("B", 1, 10.0, 0.1), model("C", 1, 5.0, 0.1)};
+  const CompactTrace trace = make_trace(std::vector<ModelId>{0, 1, 0, 2, 1, 0, 2}, models.size());
+  SweepSpec spec;
+  spec.policies = {"lru", "cremebrulee"};
+  spec.memory_bytes = {1, 2};
+  spec.base.queueing = false;
+  const auto results = run_sweep(models, trace, spec);
+  RunInfo info;
+  info.trace = "tiny<&>";
+  info.footprint_bytes = 3;
+  const std::string dir = temp_path("report");
+  write_report(dir, results, info);
+  std::ifstream html_file(dir + "/index.html");
+  const std::string html((std::istreambuf_iterator<char>(html_file)), {});
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_EQ(html.find("tiny<&>"), std::string::npos);  // escaped
+  EXPECT_NE(html.find("tiny&lt;&amp;&gt;"), std::string::npos);
+  EXPECT_NE(html.find("Latency CDF"), std::string::npos);
+  EXPECT_NE(html.find("cremebrulee"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/results.csv"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/results.json"));
+  std::ifstream csv(dir + "/results.csv");
+  std::string line;
+  int lines = 0;
+  while (std::getline(csv, line)) ++lines;
+  EXPECT_EQ(lines, 5);  // header + 4 runs
+}
+
+}  // namespace
