@@ -324,7 +324,11 @@ void HttpServer::install_routes() {
              const ServedModel& served = scheduler_.model(id);
              try {
                EncodedResponse encoded =
-                   encode_infer_response(served.name, served.version, parsed, outcome.outputs);
+                   encode_infer_response(served.name, served.version, parsed, outcome.outputs,
+                                         {{"hit", outcome.hit},
+                                          {"load_s", outcome.load_s},
+                                          {"queue_s", outcome.queue_s},
+                                          {"exec_s", outcome.exec_s}});
                if (encoded.json_bytes) {
                  response.set_header("Inference-Header-Content-Length",
                                      std::to_string(*encoded.json_bytes));

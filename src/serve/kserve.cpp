@@ -288,11 +288,13 @@ InferRequest parse_infer_request(std::string_view body, std::optional<std::size_
 
 EncodedResponse encode_infer_response(const std::string& model_name, const std::string& version,
                                       const InferRequest& request,
-                                      const std::vector<Tensor>& outputs) {
+                                      const std::vector<Tensor>& outputs,
+                                      const json& parameters) {
   json root;
   root["model_name"] = model_name;
   root["model_version"] = version;
   if (!request.id.is_null()) root["id"] = request.id;
+  if (!parameters.is_null()) root["parameters"] = parameters;
   root["outputs"] = json::array();
   std::string binary;
   auto emit = [&](const Tensor& tensor, bool as_binary) {

@@ -44,7 +44,8 @@ struct EncodedResponse {
 
 EncodedResponse encode_infer_response(const std::string& model_name, const std::string& version,
                                       const InferRequest& request,
-                                      const std::vector<runtime::Tensor>& outputs);
+                                      const std::vector<runtime::Tensor>& outputs,
+                                      const nlohmann::json& parameters = nullptr);
 
 nlohmann::json tensor_spec_json(const runtime::TensorSpec& spec);
 

@@ -47,6 +47,7 @@ struct Scheduler::Slot {
                 rejected = 0, timeouts = 0, errors = 0;
   double load_seconds_total = 0.0;
   std::string last_error;
+  Clock::time_point ready_since;
 };
 
 struct Scheduler::LoadJob {
@@ -416,6 +417,7 @@ void Scheduler::loader_loop() {
           slot.outputs = slot.handle->outputs();
           slot.known_specs = true;
           slot.state = ModelState::kReady;
+          slot.ready_since = Clock::now();
           for (auto& waiter : slot.waiters) {
             cache_->state().unpin(id);
             waiter.promise.set_value({200, {}});
@@ -479,11 +481,15 @@ void Scheduler::exec_loop() {
     InferOutcome outcome;
     outcome.hit = request->hit;
     const auto started = Clock::now();
-    outcome.queue_s = std::chrono::duration<double>(started - request->arrival).count();
+    const double waited_s = std::chrono::duration<double>(started - request->arrival).count();
+    if (!request->hit && slot.ready_since > request->arrival) {
+      outcome.load_s = std::chrono::duration<double>(slot.ready_since - request->arrival).count();
+    }
+    outcome.queue_s = std::max(0.0, waited_s - outcome.load_s);
     if (started > request->deadline) {
       ++slot.timeouts;
       outcome.status = 504;
-      outcome.error = "request timed out after " + std::to_string(outcome.queue_s) +
+      outcome.error = "request timed out after " + std::to_string(waited_s) +
                       " s waiting for model " + models_[id].name;
     } else {
       slot.executing = true;

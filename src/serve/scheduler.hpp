@@ -64,7 +64,8 @@ struct InferOutcome {
   std::string error;
   std::vector<runtime::Tensor> outputs;
   bool hit = false;
-  double queue_s = 0.0;  // arrival -> start of execution (includes any load)
+  double load_s = 0.0;   // miss: arrival -> model ready (waiting for room and loading)
+  double queue_s = 0.0;  // the rest of arrival -> start of execution
   double exec_s = 0.0;
 };
 

@@ -51,6 +51,8 @@ TEST(ServeHttp, InferLoadsOnDemandAndAnswersKServeShape) {
   EXPECT_EQ(body["model_name"], "m0");
   EXPECT_EQ(body["model_version"], "1");
   EXPECT_EQ(body["id"], "req-7");
+  EXPECT_EQ(body["parameters"]["hit"], false);  // brulee's own: what this request paid
+  EXPECT_GE(body["parameters"]["load_s"].get<double>(), 0.0);
   ASSERT_EQ(body["outputs"].size(), 1u);
   EXPECT_EQ(body["outputs"][0]["name"], "y");
   EXPECT_EQ(body["outputs"][0]["datatype"], "FP32");
@@ -64,6 +66,7 @@ TEST(ServeHttp, InferLoadsOnDemandAndAnswersKServeShape) {
   res = c->Post("/v2/models/m0/versions/1/infer", infer_body({4.0f}), "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(json::parse(res->body)["parameters"]["hit"], true);
   EXPECT_EQ(h.model_entry("m0")["hits"], 1);
   EXPECT_EQ(h.loader.loads("m0"), 1);
   // Model metadata once loaded.

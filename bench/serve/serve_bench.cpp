@@ -1,0 +1,321 @@
+// Load client for the server's targets (docs/server.md, "Measured"). Starts the real server
+// in-process on 127.0.0.1 (free port) over a model repository and the real runtime, then:
+//   hit    4 keep-alive clients hammer one resident model; latency minus the server-reported
+//          execution time = the server's overhead on the hit path (p50, p99).
+//   burst  N clients (default 512) each send one request at once across every model, with a
+//          budget smaller than the repository; counts errors and the process's peak threads.
+//   rss    loads every model (budget above the footprint) and compares the bytes the server
+//          charges with the process's RSS growth.
+// Usage: serve_bench MODE --repo DIR [--model NAME] [--requests N] [--clients N]
+//                          [--memory-fraction F] [--policy NAME]
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <future>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/repository.hpp"
+#include "serve/http_server.hpp"
+
+using namespace brulee;
+using nlohmann::json;
+
+namespace {
+
+struct Args {
+  std::string mode;
+  std::string repo;
+  std::string model;
+  std::string policy = "cremebrulee";
+  int requests = 2000;
+  int clients = 0;
+  double memory_fraction = 0.5;
+};
+
+class RepoLoader : public serve::ModelLoader {
+ public:
+  explicit RepoLoader(const runtime::Repository& repository) {
+    for (const auto& m : repository.models()) models_.emplace(m.name, m);
+  }
+  std::unique_ptr<runtime::LoadedModel> load(const serve::ServedModel& served) override {
+    runtime::LoadOptions options;
+    options.intra_op_threads = 1;
+    return runtime::load_model(models_.at(served.name), options);
+  }
+
+ private:
+  std::unordered_map<std::string, runtime::RepositoryModel> models_;
+};
+
+double percentile(std::vector<double> values, double q) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const auto index = static_cast<std::size_t>(q * static_cast<double>(values.size() - 1) + 0.5);
+  return values[std::min(index, values.size() - 1)];
+}
+
+long status_field(const char* key) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(key, 0) == 0) return std::atol(line.c_str() + std::string(key).size());
+  }
+  return -1;
+}
+
+// A request body of zeros/ones matching the model's metadata.
+std::string body_for(const json& metadata) {
+  json inputs = json::array();
+  for (const auto& input : metadata["inputs"]) {
+    std::vector<std::int64_t> shape;
+    std::size_t count = 1;
+    for (const auto& dim : input["shape"]) {
+      const std::int64_t d = dim.get<std::int64_t>() > 0 ? dim.get<std::int64_t>() : 1;
+      shape.push_back(d);
+      count *= static_cast<std::size_t>(d);
+    }
+    const std::string dtype = input["datatype"];
+    json data = json::array();
+    for (std::size_t i = 0; i < count; ++i) {
+      if (dtype == "FP32" || dtype == "FP64") {
+        data.push_back(static_cast<double>(i % 7) * 0.1);
+      } else if (dtype == "BOOL") {
+        data.push_back(false);
+      } else {
+        data.push_back(0);
+      }
+    }
+    inputs.push_back({{"name", input["name"]}, {"shape", shape}, {"datatype", dtype}, {"data", data}});
+  }
+  return json{{"inputs", inputs}}.dump();
+}
+
+int run(const Args& args) {
+  runtime::Repository repository(args.repo);
+  std::vector<serve::ServedModel> models;
+  for (const auto& m : repository.models()) {
+    serve::ServedModel served;
+    served.name = m.name;
+    served.version = std::to_string(m.version);
+    served.platform = m.backend;
+    served.path = m.path;
+    served.estimate_bytes = m.file_bytes;
+    models.push_back(served);
+  }
+  if (models.empty()) {
+    std::fprintf(stderr, "no models in %s\n", args.repo.c_str());
+    return 2;
+  }
+  RepoLoader loader(repository);
+  // Budget: the measured footprint is unknown before loading; use file bytes times a margin
+  // for "everything fits", or a fraction of it for the burst.
+  std::uint64_t footprint = 0;
+  for (const auto& m : models) footprint += m.estimate_bytes;
+  serve::SchedulerOptions options;
+  options.policy = args.policy;
+  options.exec_threads = 2;
+  options.loader_threads = 1;
+  options.max_queue_per_model = 1024;
+  options.max_queue_total = 4096;
+  options.memory_bytes = args.mode == "burst"
+                             ? static_cast<std::uint64_t>(args.memory_fraction * 4.0 *
+                                                          static_cast<double>(footprint))
+                             : footprint * 64 + (256ull << 20);
+  const long rss_before_kib = status_field("VmRSS:");
+  serve::Scheduler scheduler(models, loader, options);
+  serve::Logger logger(serve::LogFormat::kText, false);
+  serve::HttpOptions http_options;
+  http_options.port = 0;
+  serve::HttpServer http(scheduler, http_options, logger);
+  const int port = http.bind();
+  http.start();
+  auto client = [port] {
+    auto c = std::make_unique<httplib::Client>("127.0.0.1", port);
+    c->set_read_timeout(300, 0);
+    c->set_connection_timeout(30, 0);
+    return c;
+  };
+  int status = 0;
+  if (args.mode == "hit") {
+    const std::string name = args.model.empty() ? models.front().name : args.model;
+    auto meta = client()->Get(("/v2/models/" + name).c_str());
+    if (!meta || meta->status != 200) {
+      std::fprintf(stderr, "metadata of %s failed\n", name.c_str());
+      return 1;
+    }
+    const std::string body = body_for(json::parse(meta->body));
+    const int clients = args.clients > 0 ? args.clients : 4;
+    std::vector<std::vector<double>> latency(static_cast<std::size_t>(clients)),
+        overhead(static_cast<std::size_t>(clients)), exec(static_cast<std::size_t>(clients));
+    std::atomic<int> errors{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < clients; ++t) {
+      threads.emplace_back([&, t] {
+        auto c = client();
+        c->set_keep_alive(true);
+        const int per_client = args.requests / clients;
+        for (int i = 0; i < per_client + 20; ++i) {
+          const auto t0 = std::chrono::steady_clock::now();
+          auto res = c->Post(("/v2/models/" + name + "/infer").c_str(), body, "application/json");
+          const double seconds =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          if (!res || res->status != 200) {
+            ++errors;
+            continue;
+          }
+          if (i < 20) continue;  // warm-up
+          const double exec_s = json::parse(res->body)["parameters"]["exec_s"].get<double>();
+          latency[static_cast<std::size_t>(t)].push_back(seconds);
+          exec[static_cast<std::size_t>(t)].push_back(exec_s);
+          overhead[static_cast<std::size_t>(t)].push_back(seconds - exec_s);
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    std::vector<double> all_latency, all_overhead, all_exec;
+    for (int t = 0; t < clients; ++t) {
+      const auto i = static_cast<std::size_t>(t);
+      all_latency.insert(all_latency.end(), latency[i].begin(), latency[i].end());
+      all_overhead.insert(all_overhead.end(), overhead[i].begin(), overhead[i].end());
+      all_exec.insert(all_exec.end(), exec[i].begin(), exec[i].end());
+    }
+    std::printf("hit path: model %s, %d clients, %zu requests, %d errors\n", name.c_str(), clients,
+                all_latency.size(), errors.load());
+    std::printf("  latency        p50 %.3f ms  p99 %.3f ms\n", percentile(all_latency, 0.5) * 1e3,
+                percentile(all_latency, 0.99) * 1e3);
+    std::printf("  exec (server)  p50 %.3f ms  p99 %.3f ms\n", percentile(all_exec, 0.5) * 1e3,
+                percentile(all_exec, 0.99) * 1e3);
+    std::printf("  overhead       p50 %.3f ms  p99 %.3f ms  (latency - exec, per request)\n",
+                percentile(all_overhead, 0.5) * 1e3, percentile(all_overhead, 0.99) * 1e3);
+    status = errors.load() == 0 ? 0 : 1;
+  } else if (args.mode == "burst") {
+    // Bodies from metadata: load each model once (then unload) to learn its inputs.
+    std::vector<std::string> bodies;
+    for (const auto& m : models) {
+      auto meta = client()->Get(("/v2/models/" + m.name).c_str());
+      if (!meta || meta->status != 200) return 1;
+      bodies.push_back(body_for(json::parse(meta->body)));
+      client()->Post(("/v2/repository/models/" + m.name + "/unload").c_str(), "", "application/json");
+    }
+    const int clients = args.clients > 0 ? args.clients : 512;
+    std::atomic<bool> sampling{true};
+    std::atomic<long> peak_threads{status_field("Threads:")};
+    std::thread sampler([&] {
+      while (sampling) {
+        peak_threads = std::max(peak_threads.load(), status_field("Threads:"));
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+    const long client_threads = clients;
+    std::atomic<int> errors{0};
+    std::vector<double> latency(static_cast<std::size_t>(clients));
+    std::vector<std::thread> threads;
+    std::atomic<int> ready{0};
+    std::atomic<bool> go{false};
+    std::mt19937 rng(1);
+    std::vector<std::size_t> pick(static_cast<std::size_t>(clients));
+    for (auto& p : pick) p = rng() % models.size();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int t = 0; t < clients; ++t) {
+      threads.emplace_back([&, t] {
+        auto c = client();
+        const std::size_t m = pick[static_cast<std::size_t>(t)];
+        ++ready;
+        while (!go) std::this_thread::yield();
+        const auto s0 = std::chrono::steady_clock::now();
+        auto res = c->Post(("/v2/models/" + models[m].name + "/infer").c_str(), bodies[m],
+                           "application/json");
+        latency[static_cast<std::size_t>(t)] =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
+        if (!res || res->status != 200) ++errors;
+      });
+    }
+    while (ready < clients) std::this_thread::yield();
+    go = true;
+    for (auto& thread : threads) thread.join();
+    const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    sampling = false;
+    sampler.join();
+    const json cache = json::parse(client()->Get("/v2/cache")->body);
+    std::uint64_t loads = 0, evictions = 0;
+    for (const auto& m : cache["models"]) {
+      loads += m["loads"].get<std::uint64_t>();
+      evictions += m["evictions"].get<std::uint64_t>();
+    }
+    std::printf("burst: %d concurrent requests over %zu models, budget %llu of %llu file bytes\n",
+                clients, models.size(), static_cast<unsigned long long>(options.memory_bytes),
+                static_cast<unsigned long long>(footprint));
+    std::printf("  errors %d, wall %.2f s, latency p50 %.1f ms p99 %.1f ms\n", errors.load(), wall_s,
+                percentile(latency, 0.5) * 1e3, percentile(latency, 0.99) * 1e3);
+    std::printf("  loads %llu (incl. %zu metadata loads), evictions %llu\n",
+                static_cast<unsigned long long>(loads), models.size(),
+                static_cast<unsigned long long>(evictions));
+    std::printf("  peak process threads %ld, of which %ld are this client's; server threads %ld\n",
+                peak_threads.load(), client_threads, peak_threads.load() - client_threads - 2);
+    status = errors.load() == 0 ? 0 : 1;
+  } else if (args.mode == "rss") {
+    for (const auto& m : models) {
+      auto res = client()->Post(("/v2/repository/models/" + m.name + "/load").c_str(), "",
+                                "application/json");
+      if (!res || res->status != 200) {
+        std::fprintf(stderr, "load %s failed\n", m.name.c_str());
+        return 1;
+      }
+    }
+    const long rss_after_kib = status_field("VmRSS:");
+    const json cache = json::parse(client()->Get("/v2/cache")->body);
+    const auto used = cache["used_bytes"].get<std::uint64_t>();
+    const double growth = static_cast<double>(rss_after_kib - rss_before_kib) * 1024.0;
+    std::printf("rss: %zu models loaded; charged %llu bytes; RSS growth %.0f bytes (includes the "
+                "HTTP server and thread stacks); charged/growth %.3f\n",
+                models.size(), static_cast<unsigned long long>(used), growth,
+                static_cast<double>(used) / growth);
+  } else {
+    std::fprintf(stderr, "unknown mode %s (hit, burst, rss)\n", args.mode.c_str());
+    status = 2;
+  }
+  http.shutdown(std::chrono::seconds(10));
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: serve_bench hit|burst|rss --repo DIR [--model NAME] "
+                         "[--requests N] [--clients N] [--memory-fraction F] [--policy P]\n");
+    return 2;
+  }
+  args.mode = argv[1];
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string key = argv[i];
+    const std::string value = argv[i + 1];
+    if (key == "--repo") args.repo = value;
+    else if (key == "--model") args.model = value;
+    else if (key == "--policy") args.policy = value;
+    else if (key == "--requests") args.requests = std::atoi(value.c_str());
+    else if (key == "--clients") args.clients = std::atoi(value.c_str());
+    else if (key == "--memory-fraction") args.memory_fraction = std::atof(value.c_str());
+    else {
+      std::fprintf(stderr, "unknown option %s\n", key.c_str());
+      return 2;
+    }
+  }
+  try {
+    return run(args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "serve_bench: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,240 @@
+// `brulee serve`: the inference server (KServe v2 over HTTP) over a model repository, loading
+// models on demand under a memory budget and evicting by policy. docs/server.md, docs/api.md.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "cli/command.hpp"
+#include "core/error.hpp"
+#include "core/units.hpp"
+#include "runtime/repository.hpp"
+#include "serve/http_server.hpp"
+#include "serve/scheduler.hpp"
+#include "workload/catalog.hpp"
+
+namespace brulee::cli {
+namespace {
+
+struct ServeOptions {
+  std::string repo;
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  std::string memory = "4GiB";
+  std::string policy = "cremebrulee";
+  std::string cost_mode = "direct";
+  std::string catalog;
+  std::string preload;
+  unsigned exec_threads = 2;
+  unsigned loader_threads = 1;
+  unsigned http_threads = 64;
+  int intra_op_threads = 1;
+  std::string max_body = "64MiB";
+  std::size_t max_queue = 512;
+  std::size_t max_queue_total = 2048;
+  double request_timeout_s = 60.0;
+  double drain_timeout_s = 30.0;
+  std::string log_format = "text";
+};
+
+class RepositoryLoader : public serve::ModelLoader {
+ public:
+  RepositoryLoader(const runtime::Repository& repository, int intra_op_threads)
+      : intra_op_threads_(intra_op_threads) {
+    for (const auto& model : repository.models()) models_.emplace(model.name, model);
+  }
+  std::unique_ptr<runtime::LoadedModel> load(const serve::ServedModel& served) override {
+    runtime::LoadOptions options;
+    options.intra_op_threads = intra_op_threads_;
+    return runtime::load_model(models_.at(served.name), options);
+  }
+
+ private:
+  std::unordered_map<std::string, runtime::RepositoryModel> models_;
+  int intra_op_threads_;
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    if (!item.empty()) items.push_back(item);
+  }
+  return items;
+}
+
+std::string fixed(double value, int digits) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
+  return buffer;
+}
+
+void run_serve(const ServeOptions& opts) {
+  const serve::LogFormat log_format = serve::parse_log_format(opts.log_format);
+  if (opts.port < 0 || opts.port > 65535) throw UsageError("--port must be in 0..65535");
+  if (opts.request_timeout_s <= 0) throw UsageError("--request-timeout must be positive");
+  const SizeSpec memory = parse_size(opts.memory);
+  const std::uint64_t max_body_bytes = parse_bytes(opts.max_body);
+  if (max_body_bytes == 0) throw UsageError("--max-body must be more than 0 bytes");
+
+  runtime::Repository repository(opts.repo);
+  if (repository.models().empty()) {
+    throw UsageError("repository " + opts.repo + " holds no loadable model");
+  }
+  std::vector<serve::ServedModel> models;
+  for (const auto& model : repository.models()) {
+    serve::ServedModel served;
+    served.name = model.name;
+    served.version = std::to_string(model.version);
+    served.platform = model.backend;
+    served.path = model.path;
+    served.estimate_bytes = model.file_bytes;
+    models.push_back(std::move(served));
+  }
+  std::uint64_t footprint_bytes = repository.total_file_bytes();
+  if (!opts.catalog.empty()) {
+    const workload::Catalog catalog = workload::load_catalog(opts.catalog);
+    std::uint64_t seeded_bytes = 0;
+    for (auto& served : models) {
+      if (auto id = catalog.find(served.name)) {
+        const ModelInfo& info = catalog.models[*id];
+        if (info.size_bytes > 0) served.estimate_bytes = info.size_bytes;
+        served.load_latency_s = info.load_latency_s;
+        served.exec_latency_s = info.exec_latency_s;
+      }
+      seeded_bytes += served.estimate_bytes;
+    }
+    footprint_bytes = seeded_bytes;
+  }
+
+  serve::Logger logger(log_format);
+  for (const auto& problem : repository.problems()) {
+    logger.log("warn", "skipped repository entry", {{"reason", problem}});
+  }
+  serve::SchedulerOptions scheduler_options;
+  scheduler_options.memory_bytes = memory.resolve(footprint_bytes);
+  scheduler_options.policy = opts.policy;
+  scheduler_options.policy_options.cost_mode = parse_cost_mode(opts.cost_mode);
+  scheduler_options.exec_threads = opts.exec_threads;
+  scheduler_options.loader_threads = opts.loader_threads;
+  scheduler_options.max_queue_per_model = opts.max_queue;
+  scheduler_options.max_queue_total = opts.max_queue_total;
+  (void)find_policy(opts.policy);  // UsageError naming the known policies
+
+  // SIGTERM and SIGINT go to one waiting thread (blocked everywhere else, so block them before
+  // any thread starts).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  RepositoryLoader loader(repository, opts.intra_op_threads);
+  auto events = [&logger](const serve::SchedulerEvent& event) {
+    using Kind = serve::SchedulerEvent::Kind;
+    const char* message = "event";
+    switch (event.kind) {
+      case Kind::kLoadStart: message = "loading"; break;
+      case Kind::kLoaded: message = "loaded"; break;
+      case Kind::kLoadFailed: message = "load failed"; break;
+      case Kind::kEvicted: message = "evicted"; break;
+      case Kind::kUnloaded: message = "unloaded"; break;
+      case Kind::kResized: message = "resized"; break;
+    }
+    serve::Logger::Fields fields{{"model", event.model}, {"bytes", std::to_string(event.bytes)}};
+    if (event.kind != Kind::kLoadStart) fields.emplace_back("seconds", fixed(event.seconds, 4));
+    if (!event.detail.empty()) fields.emplace_back("detail", event.detail);
+    logger.log(event.kind == Kind::kLoadFailed ? "warn" : "info", message, fields);
+  };
+  serve::Scheduler scheduler(models, loader, scheduler_options, events);
+
+  serve::HttpOptions http_options;
+  http_options.host = opts.host;
+  http_options.port = opts.port;
+  http_options.http_threads = opts.http_threads;
+  http_options.max_body_bytes = max_body_bytes;
+  http_options.request_timeout_s = opts.request_timeout_s;
+  serve::HttpServer http(scheduler, http_options, logger);
+  const int port = http.bind();
+  logger.log("info", "serving",
+             {{"models", std::to_string(models.size())},
+              {"memory", format_bytes(scheduler_options.memory_bytes)},
+              {"footprint", format_bytes(footprint_bytes)},
+              {"policy", opts.policy},
+              {"exec_threads", std::to_string(opts.exec_threads)},
+              {"http_threads", std::to_string(opts.http_threads)}});
+
+  for (const auto& name : split_list(opts.preload)) {
+    auto id = scheduler.find(name);
+    if (!id) throw UsageError("--preload names unknown model " + name);
+    const serve::LoadOutcome outcome = scheduler.load(*id).get();
+    if (outcome.status != 200) {
+      logger.log("warn", "preload failed", {{"model", name}, {"reason", outcome.error}});
+    }
+  }
+
+  std::thread signal_thread([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    logger.log("info", "shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    http.shutdown(std::chrono::milliseconds(static_cast<long>(opts.drain_timeout_s * 1000)));
+  });
+  std::printf("listening on %s:%d\n", opts.host.c_str(), port);
+  std::fflush(stdout);
+  http.run();
+  signal_thread.join();
+  logger.log("info", "stopped");
+}
+
+const CommandRegistration kRegistration(40, [](CLI::App& root) {
+  auto* cmd = root.add_subcommand(
+      "serve", "Serve a model repository over HTTP (KServe v2), loading models on demand under a "
+               "memory budget and evicting by policy");
+  auto opts = std::make_shared<ServeOptions>();
+  cmd->add_option("--repo", opts->repo, "Model repository folder (<model>/<version>/model.onnx)")
+      ->required();
+  cmd->add_option("--host", opts->host, "Address to listen on")->capture_default_str();
+  cmd->add_option("--port", opts->port, "Port (0: any free port; printed on stdout)")
+      ->capture_default_str();
+  cmd->add_option("--memory", opts->memory,
+                  "Memory budget: bytes, 512MiB, 4GiB, or 50% of the repository's footprint")
+      ->capture_default_str();
+  cmd->add_option("--policy", opts->policy, "Eviction policy (brulee policies)")
+      ->capture_default_str();
+  cmd->add_option("--cost-mode", opts->cost_mode, "Reload cost: direct or increase")
+      ->capture_default_str();
+  cmd->add_option("--catalog", opts->catalog, "Seed sizes and latencies from a catalog JSON");
+  cmd->add_option("--preload", opts->preload, "Comma-separated models to load at start");
+  cmd->add_option("--exec-threads", opts->exec_threads, "Inference threads")->capture_default_str();
+  cmd->add_option("--loader-threads", opts->loader_threads, "Model loading threads")
+      ->capture_default_str();
+  cmd->add_option("--http-threads", opts->http_threads, "HTTP worker threads")
+      ->capture_default_str();
+  cmd->add_option("--intra-op-threads", opts->intra_op_threads,
+                  "Threads each inference may use inside the backend (0: all cores)")
+      ->capture_default_str();
+  cmd->add_option("--max-body", opts->max_body, "Largest request body (413 above)")
+      ->capture_default_str();
+  cmd->add_option("--max-queue", opts->max_queue, "Queued requests per model (503 above)")
+      ->capture_default_str();
+  cmd->add_option("--max-queue-total", opts->max_queue_total, "Queued requests in all (503 above)")
+      ->capture_default_str();
+  cmd->add_option("--request-timeout", opts->request_timeout_s,
+                  "Seconds a request may take, including a load (504 after)")
+      ->capture_default_str();
+  cmd->add_option("--drain-timeout", opts->drain_timeout_s,
+                  "Seconds to let in-flight requests finish on SIGTERM")
+      ->capture_default_str();
+  cmd->add_option("--log-format", opts->log_format, "text or json")->capture_default_str();
+  cmd->callback([opts] { run_serve(*opts); });
+});
+
+}  // namespace
+}  // namespace brulee::cli

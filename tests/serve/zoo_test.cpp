@@ -1,0 +1,261 @@
+// Integration: the real `brulee serve` binary as a child process over the runtime's tiny zoo
+// (CTest fixture tiny_zoo), real models, real sockets on 127.0.0.1.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// One `brulee serve` child; stderr (the log) goes to a file.
+class ServerProcess {
+ public:
+  explicit ServerProcess(const std::vector<std::string>& extra) {
+    log_path_ = fs::temp_directory_path() / ("brulee_serve_test_" + std::to_string(::getpid()) +
+                                             "_" + std::to_string(counter_++) + ".log");
+    int out[2];
+    if (::pipe(out) != 0) return;
+    std::vector<std::string> args{BRULEE_BINARY, "serve", "--repo", BRULEE_TINY_ZOO_DIR,
+                                  "--host", "127.0.0.1", "--port", "0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], 1);
+      const int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(log, 2);
+      ::close(out[0]);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    std::string line;
+    char c;
+    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
+    stdout_fd_ = out[0];
+    const auto colon = line.rfind(':');
+    if (line.rfind("listening on ", 0) == 0 && colon != std::string::npos) {
+      port_ = std::stoi(line.substr(colon + 1));
+    }
+  }
+  ~ServerProcess() {
+    if (pid_ > 0 && !waited_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (stdout_fd_ >= 0) ::close(stdout_fd_);
+    std::error_code ignored;
+    fs::remove(log_path_, ignored);
+  }
+  int port() const { return port_; }
+  // SIGTERM, then the exit status.
+  int terminate() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    waited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  std::string log() const {
+    std::ifstream in(log_path_);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(120, 0);
+    return c;
+  }
+
+ private:
+  static inline int counter_ = 0;
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  int port_ = -1;
+  bool waited_ = false;
+  fs::path log_path_;
+};
+
+std::vector<std::string> zoo_models() {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(BRULEE_TINY_ZOO_DIR)) {
+    if (entry.is_directory()) names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string body_for(const json& metadata) {
+  json inputs = json::array();
+  for (const auto& input : metadata["inputs"]) {
+    std::vector<std::int64_t> shape;
+    std::size_t count = 1;
+    for (const auto& dim : input["shape"]) {
+      shape.push_back(std::max<std::int64_t>(1, dim.get<std::int64_t>()));
+      count *= static_cast<std::size_t>(shape.back());
+    }
+    std::vector<double> data(count);
+    for (std::size_t i = 0; i < count; ++i) data[i] = static_cast<double>(i % 5) * 0.2;
+    inputs.push_back({{"name", input["name"]}, {"shape", shape}, {"datatype", input["datatype"]},
+                      {"data", data}});
+  }
+  return json{{"inputs", inputs}}.dump();
+}
+
+TEST(ServeZoo, ServesEveryTinyModelAndShutsDownGracefully) {
+  const auto names = zoo_models();
+  ASSERT_GE(names.size(), 2u);
+  ServerProcess server({"--memory", "1GiB", "--policy", "cremebrulee"});
+  ASSERT_GT(server.port(), 0) << server.log();
+  auto c = server.client();
+  for (const auto& name : names) {
+    auto meta = c.Get(("/v2/models/" + name).c_str());
+    ASSERT_TRUE(meta);
+    ASSERT_EQ(meta->status, 200) << name << ": " << meta->body;
+    const json metadata = json::parse(meta->body);
+    EXPECT_EQ(metadata["name"], name);
+    ASSERT_FALSE(metadata["inputs"].empty());
+    auto res = c.Post(("/v2/models/" + name + "/infer").c_str(), body_for(metadata),
+                      "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << name << ": " << res->body;
+    const json answer = json::parse(res->body);
+    EXPECT_EQ(answer["model_name"], name);
+    ASSERT_FALSE(answer["outputs"].empty());
+    EXPECT_FALSE(answer["outputs"][0]["data"].empty());
+  }
+  const json cache = json::parse(c.Get("/v2/cache")->body);
+  for (const auto& m : cache["models"]) {
+    EXPECT_EQ(m["state"], "ready") << m.dump();
+    EXPECT_GT(m["resident_bytes"].get<std::uint64_t>(), 0u) << m.dump();  // measured
+    EXPECT_EQ(m["loads"], 1) << m.dump();
+  }
+  // A wrong shape for a real model is a 400 from the backend, and the server stays up.
+  const json wrong{{"inputs", {{{"name", "input"}, {"shape", {1, 2}}, {"datatype", "FP32"},
+                                {"data", {1, 2}}}}}};
+  auto bad = c.Post(("/v2/models/" + names[0] + "/infer").c_str(), wrong.dump(), "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_EQ(c.Get("/v2/health/live")->status, 200);
+  EXPECT_EQ(server.terminate(), 0) << server.log();
+  EXPECT_NE(server.log().find("drained"), std::string::npos) << server.log();
+}
+
+TEST(ServeZoo, EvictsUnderABudgetSmallerThanTheZoo) {
+  const auto names = zoo_models();
+  // Learn each model's measured size and metadata with room for all.
+  std::vector<std::string> bodies;
+  std::uint64_t largest = 0, total = 0;
+  {
+    ServerProcess probe({"--memory", "1GiB"});
+    ASSERT_GT(probe.port(), 0) << probe.log();
+    auto c = probe.client();
+    for (const auto& name : names) {
+      auto meta = c.Get(("/v2/models/" + name).c_str());
+      ASSERT_TRUE(meta && meta->status == 200);
+      bodies.push_back(body_for(json::parse(meta->body)));
+    }
+    const json probed = json::parse(c.Get("/v2/cache")->body);
+    for (const auto& m : probed["models"]) {
+      largest = std::max(largest, m["resident_bytes"].get<std::uint64_t>());
+      total += m["resident_bytes"].get<std::uint64_t>();
+    }
+  }
+  // Room for roughly half the zoo, at least the largest model.
+  const std::uint64_t budget = std::max(largest + largest / 2, total / 2);
+  ASSERT_LT(budget, total);
+  ServerProcess server({"--memory", std::to_string(budget), "--policy", "lru"});
+  ASSERT_GT(server.port(), 0) << server.log();
+  std::vector<std::future<int>> answers;
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t m = 0; m < names.size(); ++m) {
+      answers.push_back(std::async(std::launch::async, [&, m] {
+        auto c = server.client();
+        auto res = c.Post(("/v2/models/" + names[m] + "/infer").c_str(), bodies[m],
+                          "application/json");
+        return res ? res->status : -1;
+      }));
+    }
+    for (auto& answer : answers) EXPECT_EQ(answer.get(), 200);
+    answers.clear();
+    const json cache = json::parse(server.client().Get("/v2/cache")->body);
+    EXPECT_LE(cache["used_bytes"].get<std::uint64_t>(), budget);
+  }
+  const json cache = json::parse(server.client().Get("/v2/cache")->body);
+  std::uint64_t evictions = 0;
+  for (const auto& m : cache["models"]) evictions += m["evictions"].get<std::uint64_t>();
+  EXPECT_GT(evictions, 0u);
+  EXPECT_NE(server.log().find("evicted"), std::string::npos);
+  EXPECT_EQ(server.terminate(), 0);
+}
+
+TEST(ServeZoo, ClassifiesAPngImage) {
+  ServerProcess server({"--memory", "1GiB"});
+  ASSERT_GT(server.port(), 0) << server.log();
+  auto c = server.client();
+  // The first model with one rank-4 3-channel FP32 input is an image classifier.
+  std::string image_model;
+  for (const auto& name : zoo_models()) {
+    const json meta = json::parse(c.Get(("/v2/models/" + name).c_str())->body);
+    if (meta["inputs"].size() == 1 && meta["inputs"][0]["shape"].size() == 4 &&
+        meta["inputs"][0]["shape"][1] == 3) {
+      image_model = name;
+      break;
+    }
+  }
+  ASSERT_FALSE(image_model.empty());
+  cv::Mat image(48, 64, CV_8UC3, cv::Scalar(10, 120, 240));
+  std::vector<unsigned char> png;
+  ASSERT_TRUE(cv::imencode(".png", image, png));
+  auto res = c.Post(("/v2/models/" + image_model + "/classify?top_k=3").c_str(),
+                    std::string(png.begin(), png.end()), "image/png");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json body = json::parse(res->body);
+  ASSERT_EQ(body["classes"].size(), 3u);
+  double previous = 1.0;
+  for (const auto& cls : body["classes"]) {
+    const double p = cls["probability"].get<double>();
+    EXPECT_LE(p, previous);
+    EXPECT_GE(p, 0.0);
+    previous = p;
+  }
+  auto garbage = c.Post(("/v2/models/" + image_model + "/classify").c_str(), "not an image",
+                        "image/png");
+  ASSERT_TRUE(garbage);
+  EXPECT_EQ(garbage->status, 400);
+  EXPECT_EQ(server.terminate(), 0);
+}
+
+TEST(ServeZoo, BadCommandLinesExitTwo) {
+  const std::string binary = BRULEE_BINARY;
+  const std::string zoo = BRULEE_TINY_ZOO_DIR;
+  for (const std::string& args : std::vector<std::string>{" serve --repo /nonexistent/dir", " serve --repo " + zoo +
+                                 " --policy nope", " serve --repo " + zoo + " --memory 12XB",
+                                 " serve --repo " + zoo + " --log-format xml"}) {
+    const int status = std::system((binary + args + " > /dev/null 2>&1").c_str());
+    EXPECT_EQ(WEXITSTATUS(status), 2) << args;
+  }
+}
+
+}  // namespace
