@@ -26,6 +26,7 @@
 
 #include "runtime/repository.hpp"
 #include "serve/http_server.hpp"
+#include "serve/kserve.hpp"
 
 using namespace brulee;
 using nlohmann::json;
@@ -127,10 +128,37 @@ int run(const Args& args) {
   options.loader_threads = 1;
   options.max_queue_per_model = 1024;
   options.max_queue_total = 4096;
-  options.memory_bytes = args.mode == "burst"
-                             ? static_cast<std::uint64_t>(args.memory_fraction * 4.0 *
-                                                          static_cast<double>(footprint))
-                             : footprint * 64 + (256ull << 20);
+  options.memory_bytes = footprint * 64 + (256ull << 20);
+  std::vector<std::string> bodies;
+  std::uint64_t measured_total = 0;
+  if (args.mode == "burst") {
+    // Probe: load every model once with room for all, to learn its measured size and inputs;
+    // the burst's server then starts cold with those sizes as its estimates.
+    serve::SchedulerOptions probe_options = options;
+    probe_options.memory_bytes = footprint * 64 + (1ull << 30);
+    serve::Scheduler probe(models, loader, probe_options);
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      const auto id = static_cast<ModelId>(i);
+      const serve::LoadOutcome outcome = probe.load(id).get();
+      if (outcome.status != 200) {
+        std::fprintf(stderr, "load %s: %s\n", models[i].name.c_str(), outcome.error.c_str());
+        return 1;
+      }
+      std::vector<runtime::TensorSpec> inputs, outputs;
+      probe.specs(id, inputs, outputs);
+      json meta{{"inputs", json::array()}};
+      for (const auto& spec : inputs) meta["inputs"].push_back(serve::tensor_spec_json(spec));
+      bodies.push_back(body_for(meta));
+    }
+    const serve::CacheSnapshot snap = probe.snapshot();
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      models[i].estimate_bytes = snap.models[i].resident_bytes;
+      measured_total += snap.models[i].resident_bytes;
+    }
+    probe.stop();
+    options.memory_bytes =
+        static_cast<std::uint64_t>(args.memory_fraction * static_cast<double>(measured_total));
+  }
   const long rss_before_kib = status_field("VmRSS:");
   serve::Scheduler scheduler(models, loader, options);
   serve::Logger logger(serve::LogFormat::kText, false);
@@ -143,6 +171,7 @@ int run(const Args& args) {
     auto c = std::make_unique<httplib::Client>("127.0.0.1", port);
     c->set_read_timeout(300, 0);
     c->set_connection_timeout(30, 0);
+    c->set_tcp_nodelay(true);
     return c;
   };
   int status = 0;
@@ -199,14 +228,6 @@ int run(const Args& args) {
                 percentile(all_overhead, 0.5) * 1e3, percentile(all_overhead, 0.99) * 1e3);
     status = errors.load() == 0 ? 0 : 1;
   } else if (args.mode == "burst") {
-    // Bodies from metadata: load each model once (then unload) to learn its inputs.
-    std::vector<std::string> bodies;
-    for (const auto& m : models) {
-      auto meta = client()->Get(("/v2/models/" + m.name).c_str());
-      if (!meta || meta->status != 200) return 1;
-      bodies.push_back(body_for(json::parse(meta->body)));
-      client()->Post(("/v2/repository/models/" + m.name + "/unload").c_str(), "", "application/json");
-    }
     const int clients = args.clients > 0 ? args.clients : 512;
     std::atomic<bool> sampling{true};
     std::atomic<long> peak_threads{status_field("Threads:")};
@@ -237,7 +258,12 @@ int run(const Args& args) {
                            "application/json");
         latency[static_cast<std::size_t>(t)] =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
-        if (!res || res->status != 200) ++errors;
+        if (!res || res->status != 200) {
+          ++errors;
+          std::fprintf(stderr, "  error: %s\n",
+                       res ? (std::to_string(res->status) + " " + res->body).c_str()
+                           : httplib::to_string(res.error()).c_str());
+        }
       });
     }
     while (ready < clients) std::this_thread::yield();
@@ -252,13 +278,13 @@ int run(const Args& args) {
       loads += m["loads"].get<std::uint64_t>();
       evictions += m["evictions"].get<std::uint64_t>();
     }
-    std::printf("burst: %d concurrent requests over %zu models, budget %llu of %llu file bytes\n",
+    std::printf("burst: %d concurrent requests over %zu models, budget %llu of %llu measured "
+                "bytes\n",
                 clients, models.size(), static_cast<unsigned long long>(options.memory_bytes),
-                static_cast<unsigned long long>(footprint));
+                static_cast<unsigned long long>(measured_total));
     std::printf("  errors %d, wall %.2f s, latency p50 %.1f ms p99 %.1f ms\n", errors.load(), wall_s,
                 percentile(latency, 0.5) * 1e3, percentile(latency, 0.99) * 1e3);
-    std::printf("  loads %llu (incl. %zu metadata loads), evictions %llu\n",
-                static_cast<unsigned long long>(loads), models.size(),
+    std::printf("  loads %llu, evictions %llu\n", static_cast<unsigned long long>(loads),
                 static_cast<unsigned long long>(evictions));
     std::printf("  peak process threads %ld, of which %ld are this client's; server threads %ld\n",
                 peak_threads.load(), client_threads, peak_threads.load() - client_threads - 2);
