@@ -3,11 +3,15 @@
 #include <opencv2/core/utility.hpp>
 #include <opencv2/dnn.hpp>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <filesystem>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -21,14 +25,44 @@
 namespace brulee::runtime {
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw std::runtime_error(path + ": read failed");
-  if (bytes.empty()) throw std::runtime_error(path + ": empty file");
-  return bytes;
-}
+// The model file mapped read-only: the metadata reader and OpenCV's parser read it in place
+// (no copy of the file into the heap; warm page cache pages are shared, not duplicated).
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path) {
+    std::error_code error;
+    if (!std::filesystem::exists(path, error)) throw std::runtime_error(path + ": cannot open: no such file");
+    if (!std::filesystem::is_regular_file(path, error)) {
+      throw std::runtime_error(path + ": cannot open: not a regular file");
+    }
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
+    struct stat info {};
+    if (::fstat(fd_, &info) != 0) throw std::runtime_error(path + ": cannot stat: " + std::strerror(errno));
+    if (info.st_size <= 0) {
+      ::close(fd_);
+      throw std::runtime_error(path + ": empty file");
+    }
+    size_ = static_cast<std::size_t>(info.st_size);
+    data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+    if (data_ == MAP_FAILED) {
+      ::close(fd_);
+      throw std::runtime_error(path + ": cannot map: " + std::strerror(errno));
+    }
+  }
+  ~MappedFile() {
+    ::munmap(data_, size_);
+    ::close(fd_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  std::string_view bytes() const { return {static_cast<const char*>(data_), size_}; }
+
+ private:
+  int fd_ = -1;
+  void* data_ = nullptr;
+  std::size_t size_ = 0;
+};
 
 // cv::Exception::what() spans lines and names OpenCV's source file; keep the reason.
 std::string opencv_reason(const cv::Exception& error) {
@@ -146,7 +180,8 @@ class OnnxBackend final : public Backend {
     LoadMeasurement measurement;
     OnnxGraph graph;
     {
-      const std::string bytes = read_file(path);
+      const MappedFile file(path);
+      const std::string_view bytes = file.bytes();
       onnx::GraphSignature signature;
       try {
         signature = onnx::read_signature(bytes);
