@@ -122,7 +122,7 @@ std::future<InferOutcome> Scheduler::submit(ModelId id, std::vector<runtime::Ten
   request->arrival = Clock::now();
   request->deadline = deadline;
   auto future = request->promise.get_future();
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   Slot& slot = *slots_[id];
   auto reject = [&](int status, std::string error) {
     ++slot.rejected;
@@ -149,6 +149,16 @@ std::future<InferOutcome> Scheduler::submit(ModelId id, std::vector<runtime::Ten
   ++slot.requests;
   ++(request->hit ? slot.hits : slot.misses);
   cache_->state().pin(id);
+  if (slot.state == ModelState::kReady && !slot.executing && slot.queue.empty() &&
+      executing_ < options_.exec_threads) {
+    // Hit on an idle model with a free execution slot: run it on the caller's thread (no
+    // hand-off). FIFO order and the bound on concurrent executions still hold.
+    InferOutcome outcome = execute_locked(id, *request, lock);
+    lock.unlock();
+    request->promise.set_value(std::move(outcome));
+    idle_cv_.notify_all();
+    return future;
+  }
   slot.queue.push_back(std::move(request));
   ++queued_;
   switch (slot.state) {
@@ -465,10 +475,61 @@ void Scheduler::loader_loop() {
   }
 }
 
+// Runs one popped request of a ready model. Called and returns with the lock held; the lock is
+// released while the backend runs.
+InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
+                                       std::unique_lock<std::mutex>& lock) {
+  Slot& slot = *slots_[id];
+  InferOutcome outcome;
+  outcome.hit = request.hit;
+  const auto started = Clock::now();
+  const double waited_s = std::chrono::duration<double>(started - request.arrival).count();
+  if (!request.hit && slot.ready_since > request.arrival) {
+    outcome.load_s = std::chrono::duration<double>(slot.ready_since - request.arrival).count();
+  }
+  outcome.queue_s = std::max(0.0, waited_s - outcome.load_s);
+  if (started > request.deadline) {
+    ++slot.timeouts;
+    outcome.status = 504;
+    outcome.error = "request timed out after " + std::to_string(waited_s) +
+                    " s waiting for model " + models_[id].name;
+  } else {
+    slot.executing = true;
+    ++executing_;
+    runtime::LoadedModel* model = slot.handle.get();
+    lock.unlock();
+    try {
+      outcome.outputs = model->infer(request.inputs);
+    } catch (const UsageError& e) {
+      outcome.status = 400;
+      outcome.error = e.what();
+    } catch (const std::exception& e) {
+      outcome.status = 500;
+      outcome.error = std::string("inference failed: ") + e.what();
+    }
+    outcome.exec_s = std::chrono::duration<double>(Clock::now() - started).count();
+    lock.lock();
+    slot.executing = false;
+    --executing_;
+    if (!runnable_.empty()) exec_cv_.notify_one();  // an execution slot is free again
+    if (outcome.status == 200) {
+      learn_locked(id, table_[id].exec_latency_s, outcome.exec_s);
+    } else {
+      ++slot.errors;
+    }
+  }
+  cache_->state().unpin(id);
+  schedule_exec_locked(id);
+  if (!pending_.empty() && !cache_->state().pinned(id)) start_loads_locked();
+  return outcome;
+}
+
 void Scheduler::exec_loop() {
   for (;;) {
     std::unique_lock lock(mutex_);
-    exec_cv_.wait(lock, [&] { return stopping_ || !runnable_.empty(); });
+    exec_cv_.wait(lock, [&] {
+      return stopping_ || (!runnable_.empty() && executing_ < options_.exec_threads);
+    });
     if (runnable_.empty()) return;  // stopping
     const ModelId id = runnable_.front();
     runnable_.pop_front();
@@ -478,46 +539,7 @@ void Scheduler::exec_loop() {
     std::unique_ptr<Request> request = std::move(slot.queue.front());
     slot.queue.pop_front();
     --queued_;
-    InferOutcome outcome;
-    outcome.hit = request->hit;
-    const auto started = Clock::now();
-    const double waited_s = std::chrono::duration<double>(started - request->arrival).count();
-    if (!request->hit && slot.ready_since > request->arrival) {
-      outcome.load_s = std::chrono::duration<double>(slot.ready_since - request->arrival).count();
-    }
-    outcome.queue_s = std::max(0.0, waited_s - outcome.load_s);
-    if (started > request->deadline) {
-      ++slot.timeouts;
-      outcome.status = 504;
-      outcome.error = "request timed out after " + std::to_string(waited_s) +
-                      " s waiting for model " + models_[id].name;
-    } else {
-      slot.executing = true;
-      ++executing_;
-      runtime::LoadedModel* model = slot.handle.get();
-      lock.unlock();
-      try {
-        outcome.outputs = model->infer(request->inputs);
-      } catch (const UsageError& e) {
-        outcome.status = 400;
-        outcome.error = e.what();
-      } catch (const std::exception& e) {
-        outcome.status = 500;
-        outcome.error = std::string("inference failed: ") + e.what();
-      }
-      outcome.exec_s = std::chrono::duration<double>(Clock::now() - started).count();
-      lock.lock();
-      slot.executing = false;
-      --executing_;
-      if (outcome.status == 200) {
-        learn_locked(id, table_[id].exec_latency_s, outcome.exec_s);
-      } else {
-        ++slot.errors;
-      }
-    }
-    cache_->state().unpin(id);
-    schedule_exec_locked(id);
-    if (!pending_.empty() && !cache_->state().pinned(id)) start_loads_locked();
+    InferOutcome outcome = execute_locked(id, *request, lock);
     lock.unlock();
     request->promise.set_value(std::move(outcome));
     idle_cv_.notify_all();

@@ -164,6 +164,7 @@ class Scheduler {
   void after_unload_locked(const std::vector<ModelId>& victims);
   void learn_locked(ModelId id, double& field, double value);
   void emit(SchedulerEvent event) const;
+  InferOutcome execute_locked(ModelId id, Request& request, std::unique_lock<std::mutex>& lock);
   void exec_loop();
   void loader_loop();
 
