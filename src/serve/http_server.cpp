@@ -397,9 +397,11 @@ void HttpServer::install_routes() {
                        {"model_version", scheduler_.model(id).version},
                        {"classes", json::array()}};
              try {
+               const auto& labels = scheduler_.model(id).labels;
                for (const auto& score : top_k(outcome.outputs.front(), k)) {
-                 body["classes"].push_back(
-                     {{"index", score.index}, {"probability", score.probability}});
+                 json entry{{"index", score.index}, {"probability", score.probability}};
+                 if (score.index < labels.size()) entry["label"] = labels[score.index];
+                 body["classes"].push_back(std::move(entry));
                }
              } catch (const UsageError& e) {
                reply_error(response, 400, e.what());

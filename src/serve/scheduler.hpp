@@ -35,6 +35,7 @@ struct ServedModel {
   std::uint64_t estimate_bytes = 0;  // before the first load: catalog size or file size
   double load_latency_s = 0.0;       // seeds from a catalog (0 = unknown)
   double exec_latency_s = 0.0;
+  std::vector<std::string> labels;   // class names for /classify (index -> name), may be empty
 };
 
 // Brings a model into memory. Throws std::runtime_error with the reason on failure.

@@ -238,6 +238,7 @@ TEST(ServeZoo, ClassifiesAPngImage) {
     const double p = cls["probability"].get<double>();
     EXPECT_LE(p, previous);
     EXPECT_GE(p, 0.0);
+    EXPECT_EQ(cls["label"], "class_" + std::to_string(cls["index"].get<int>()));  // config.json
     previous = p;
   }
   auto garbage = c.Post(("/v2/models/" + image_model + "/classify").c_str(), "not an image",
