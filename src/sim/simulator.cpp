@@ -29,17 +29,8 @@ constexpr std::uint32_t kNoWorker = 0xffffffffu;
 // same mean and a given coefficient of variation (one seeded generator per run).
 class Latencies {
  public:
-  Latencies(const ModelTable& models, const SimConfig& config)
+  explicit Latencies(const SimConfig& config)
       : sampled_(config.latency_mode == LatencyMode::kSampled), rng_(config.seed ^ 0x5eedULL) {
-    const std::size_t n = models.size();
-    load_s_.resize(n);
-    exec_s_.resize(n);
-    unload_s_.resize(n);
-    for (std::size_t m = 0; m < n; ++m) {
-      load_s_[m] = models[m].load_latency_s;
-      exec_s_[m] = models[m].exec_latency_s;
-      unload_s_[m] = models[m].unload_latency_s;
-    }
     if (sampled_) {
       if (!(config.latency_cv >= 0.0) || !std::isfinite(config.latency_cv)) {
         throw UsageError("--latency-cv must be a finite number >= 0");
@@ -49,23 +40,29 @@ class Latencies {
       half_variance_ = variance / 2;
     }
   }
-  double load(ModelId m) { return draw(load_s_[m]); }
-  double exec(ModelId m) { return draw(exec_s_[m]); }
-  double unload(ModelId m) { return draw(unload_s_[m]); }
-  double profiled_load(ModelId m) const { return load_s_[m]; }
-
- private:
   double draw(double mean_s) {
     if (!sampled_ || mean_s <= 0.0) return mean_s;
     // Log-normal with E[X] = mean_s: exp(ln(mean) - sigma^2/2 + sigma * Z).
     return mean_s * std::exp(sigma_ * rng_.normal() - half_variance_);
   }
+
+ private:
   bool sampled_;
   double sigma_ = 0.0;
   double half_variance_ = 0.0;
   Rng rng_;
-  std::vector<double> load_s_, exec_s_, unload_s_;
 };
+
+// What the hot loop needs of a model, packed in one 32-byte record (two per cache line): with
+// thousands of models these random accesses dominate, so one miss instead of four matters.
+struct HotModel {
+  double exec_s = 0.0;
+  double load_s = 0.0;
+  std::uint64_t size_bytes = 0;
+  std::uint32_t worker = 0xffffffffu;  // worker holding the model, or kNoWorker
+  float unused = 0.0f;
+};
+static_assert(sizeof(HotModel) == 32);
 
 struct Completion {
   double time_s;
@@ -115,7 +112,7 @@ class Simulation {
  public:
   Simulation(const ModelTable& models, const CompactTrace& trace, const SimConfig& config,
              OutcomeSink* sink)
-      : models_(models), trace_(trace), config_(config), sink_(sink), latencies_(models, config) {
+      : models_(models), trace_(trace), config_(config), sink_(sink), latencies_(config) {
     if (config.workers == 0) throw UsageError("--workers must be at least 1");
     if (config.memory_bytes == 0) throw UsageError("memory per worker must be more than 0 bytes");
     if (trace.next_use.size() != trace.size() || trace.time_s.size() != trace.size()) {
@@ -129,10 +126,12 @@ class Simulation {
       workers_.push_back(
           std::make_unique<Worker>(config.memory_bytes, models, factory.make(models, options)));
     }
-    location_.assign(models.size(), kNoWorker);
-    // Sizes in a dense array: the ModelTable's 64-byte rows are cache-unfriendly in the hot loop.
-    size_bytes_.resize(models.size());
-    for (std::size_t m = 0; m < models.size(); ++m) size_bytes_[m] = models[m].size_bytes;
+    hot_.resize(models.size());
+    for (std::size_t m = 0; m < models.size(); ++m) {
+      hot_[m].exec_s = models[m].exec_latency_s;
+      hot_[m].load_s = models[m].load_latency_s;
+      hot_[m].size_bytes = models[m].size_bytes;
+    }
     if (config.parallel_load) ready_at_s_.assign(models.size(), 0.0);
     evicted_.reserve(64);
   }
@@ -178,7 +177,8 @@ class Simulation {
       event.time_s = arrival_s;
       event.index = i;
       event.next_index = next_column[i] == kNoNextUse ? kNeverAgain : next_column[i];
-      std::uint32_t worker = location_[model];
+      HotModel& hot = hot_[model];
+      std::uint32_t worker = hot.worker;
       const bool hit = worker != kNoWorker;
       if (single) {
         event.hit = hit;
@@ -196,11 +196,11 @@ class Simulation {
         ++summary_.hits;
       } else {
         if constexpr (kQueueing) decision_s = std::max(arrival_s, decision_floor_s_);
-        worker = admit(model, decision_s, unload_s);
-        load_s = latencies_.load(model);
+        worker = admit(model, hot.size_bytes, decision_s, unload_s);
+        load_s = latencies_.draw(hot.load_s);
         if constexpr (kQueueing) decision_floor_s_ = decision_s;
       }
-      const double exec_s = latencies_.exec(model);
+      const double exec_s = latencies_.draw(hot.exec_s);
       double queue_delay_s = 0.0;
       double load_delay_s = 0.0;
       if constexpr (kQueueing) {
@@ -269,8 +269,8 @@ class Simulation {
   // Finds a worker for a model no worker holds, evicts there by the policy and admits it.
   // In queueing mode a request may have to wait (decision_s moves forward) until completions
   // unpin enough memory. Adds the unload time of the victims to unload_s.
-  std::uint32_t admit(ModelId model, double& decision_s, double& unload_s) {
-    const std::uint64_t size_bytes = size_bytes_[model];
+  std::uint32_t admit(ModelId model, std::uint64_t size_bytes, double& decision_s,
+                      double& unload_s) {
     if (size_bytes > config_.memory_bytes) [[unlikely]] {
       throw UsageError("model " + models_[model].name + " needs " + format_bytes(size_bytes) +
                        ", more than the memory of one worker (" +
@@ -282,15 +282,15 @@ class Simulation {
     cache.admit(model, size_bytes, evicted_);
     std::uint64_t freed_bytes = 0;
     for (ModelId victim : evicted_) {
-      location_[victim] = kNoWorker;
-      freed_bytes += size_bytes_[victim];
-      unload_s += latencies_.unload(victim);
+      hot_[victim].worker = kNoWorker;
+      freed_bytes += hot_[victim].size_bytes;
+      unload_s += latencies_.draw(models_[victim].unload_latency_s);
     }
-    location_[model] = worker;
+    hot_[model].worker = worker;
     summary_.evictions += evicted_.size();
     ++summary_.loads;
     summary_.bytes_loaded += size_bytes;
-    summary_.load_cost_s += latencies_.profiled_load(model);
+    summary_.load_cost_s += hot_[model].load_s;
     used_bytes_ = used_bytes_ + size_bytes - freed_bytes;
     summary_.peak_used_bytes = std::max(summary_.peak_used_bytes, used_bytes_);
     return worker;
@@ -357,8 +357,7 @@ class Simulation {
   OutcomeSink* sink_;
   Latencies latencies_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<std::uint32_t> location_;  // worker holding each model, or kNoWorker
-  std::vector<std::uint64_t> size_bytes_;
+  std::vector<HotModel> hot_;
   std::vector<double> ready_at_s_;       // --parallel-load: when each model's last load ends
   std::vector<ModelId> evicted_;
   std::uint64_t used_bytes_ = 0;
