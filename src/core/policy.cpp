@@ -43,39 +43,6 @@ void keep_largest_needed(const CacheState& cache, std::uint64_t needed_bytes,
   victims.resize(keep);
 }
 
-void select_from_heap(IndexedHeap& heap, std::vector<IndexedHeap::Entry>& scratch,
-                      const CacheState& cache, std::uint64_t needed_bytes,
-                      std::vector<ModelId>& victims, bool trim) {
-  // Common case: the lowest key is evictable and alone frees enough. Nothing moves.
-  if (!heap.empty()) {
-    const ModelId lowest = heap.top().model;
-    if (!cache.pinned(lowest) && cache.bytes_of(lowest) >= needed_bytes) {
-      victims.push_back(lowest);
-      heap.erase(lowest);
-      return;
-    }
-  }
-  const std::size_t from = victims.size();
-  std::uint64_t freed = 0;
-  scratch.clear();
-  while (freed < needed_bytes && !heap.empty()) {
-    const IndexedHeap::Entry entry = heap.pop();
-    scratch.push_back(entry);
-    if (cache.pinned(entry.model)) continue;
-    victims.push_back(entry.model);
-    freed += cache.bytes_of(entry.model);
-  }
-  if (trim) keep_largest_needed(cache, needed_bytes, victims, from);
-  // Put back what stays resident (pinned, or trimmed away). Victims leave for good: the driver
-  // evicts each one and calls on_evict, which finds it already gone.
-  for (const auto& entry : scratch) {
-    if (std::find(victims.begin() + static_cast<std::ptrdiff_t>(from), victims.end(),
-                  entry.model) == victims.end()) {
-      heap.set(entry.model, entry.key);
-    }
-  }
-}
-
 void ModelList::push_front(ModelId model) {
   if (model >= links_.size()) links_.resize(static_cast<std::size_t>(model) + 1);
   Link& link = links_[model];

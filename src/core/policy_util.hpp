@@ -24,23 +24,69 @@ void select_lowest_scan(const CacheState& cache, std::uint64_t needed_bytes,
 
 // Victim selection over an indexed heap of resident models (lowest key first), skipping pinned
 // models; optionally trimmed largest first. Victims leave the heap; the rest stay.
+// `fresh_key(m)` gives a model's true key: the heap may hold stale keys that are lower bounds
+// of the true ones (lazy policies, below); a stale top is re-keyed before it is used, so the
+// victims are exactly those an eagerly updated heap would give.
+template <typename FreshKey>
 void select_from_heap(IndexedHeap& heap, std::vector<IndexedHeap::Entry>& scratch,
                       const CacheState& cache, std::uint64_t needed_bytes,
-                      std::vector<ModelId>& victims, bool trim);
+                      std::vector<ModelId>& victims, bool trim, FreshKey&& fresh_key) {
+  const auto settle = [&] {
+    while (!heap.empty()) {
+      const IndexedHeap::Entry& top = heap.top();
+      const HeapKey key = fresh_key(top.model);
+      if (!(top.key < key)) return;
+      heap.set(top.model, key);
+    }
+  };
+  // Common case: the lowest key is evictable and alone frees enough.
+  settle();
+  if (!heap.empty()) {
+    const ModelId lowest = heap.top().model;
+    if (!cache.pinned(lowest) && cache.bytes_of(lowest) >= needed_bytes) {
+      victims.push_back(lowest);
+      heap.erase(lowest);
+      return;
+    }
+  }
+  const std::size_t from = victims.size();
+  std::uint64_t freed = 0;
+  scratch.clear();
+  while (freed < needed_bytes && !heap.empty()) {
+    settle();
+    const IndexedHeap::Entry entry = heap.pop();
+    scratch.push_back(entry);
+    if (cache.pinned(entry.model)) continue;
+    victims.push_back(entry.model);
+    freed += cache.bytes_of(entry.model);
+  }
+  if (trim) keep_largest_needed(cache, needed_bytes, victims, from);
+  // Put back what stays resident (pinned, or trimmed away). Victims leave for good: the driver
+  // evicts each one and calls on_evict, which finds it already gone.
+  for (const auto& entry : scratch) {
+    if (std::find(victims.begin() + static_cast<std::ptrdiff_t>(from), victims.end(),
+                  entry.model) == victims.end()) {
+      heap.set(entry.model, entry.key);
+    }
+  }
+}
 
 // A policy whose victims are the lowest keys of an indexed heap over resident models.
 // Derived (CRTP, so the per-request path has no extra virtual calls) provides:
 //   void observe(const RequestEvent&)   update counters for a request
 //   HeapKey key_for(ModelId) const      key of a resident model: the lowest is evicted first
-//   static constexpr bool kRekeyOnRequest, kTrimsVictims
+//   static constexpr bool kKeysOnlyGrow, kTrimsVictims
+// kKeysOnlyGrow: a request can only raise the requested model's key (counts, clocks and
+// last-use indices only grow). Then a hit updates counters and nothing else (O(1)); the heap
+// keeps the old key, a lower bound, and eviction re-keys a stale top before using it.
 template <typename Derived>
 class HeapPolicy : public Policy {
  public:
   using Policy::Policy;
   void on_request(const RequestEvent& request) override {
     self().observe(request);
-    if (Derived::kRekeyOnRequest && heap_.contains(request.model)) {
-      heap_.set(request.model, self().key_for(request.model));
+    if constexpr (!Derived::kKeysOnlyGrow) {
+      if (heap_.contains(request.model)) heap_.set(request.model, self().key_for(request.model));
     }
   }
   void on_load(ModelId model) override { heap_.set(model, self().key_for(model)); }
@@ -50,7 +96,8 @@ class HeapPolicy : public Policy {
   }
   void select_victims(const CacheState& cache, std::uint64_t needed_bytes,
                       std::vector<ModelId>& victims) override {
-    select_from_heap(heap_, scratch_, cache, needed_bytes, victims, Derived::kTrimsVictims);
+    select_from_heap(heap_, scratch_, cache, needed_bytes, victims, Derived::kTrimsVictims,
+                     [this](ModelId model) { return self().key_for(model); });
   }
 
  protected:

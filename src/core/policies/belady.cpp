@@ -10,7 +10,7 @@ class Belady final : public HeapPolicy<Belady> {
   std::string_view name() const override { return "belady"; }
 
   // Used by HeapPolicy (CRTP).
-  static constexpr bool kRekeyOnRequest = true;
+  static constexpr bool kKeysOnlyGrow = false;
   static constexpr bool kTrimsVictims = false;
   void observe(const RequestEvent& request) {
     next_[request.model] = request.next_index;

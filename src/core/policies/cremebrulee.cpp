@@ -16,7 +16,7 @@ class CremeBrulee final : public HeapPolicy<CremeBrulee> {
   std::string_view name() const override { return name_; }
 
   // Used by HeapPolicy (CRTP).
-  static constexpr bool kRekeyOnRequest = true;
+  static constexpr bool kKeysOnlyGrow = true;
   static constexpr bool kTrimsVictims = true;
   void observe(const RequestEvent& request) {
     ++count_[request.model];

@@ -10,7 +10,7 @@ class Lfu final : public HeapPolicy<Lfu> {
   std::string_view name() const override { return "lfu"; }
 
   // Used by HeapPolicy (CRTP).
-  static constexpr bool kRekeyOnRequest = true;
+  static constexpr bool kKeysOnlyGrow = true;
   static constexpr bool kTrimsVictims = false;
   void observe(const RequestEvent& request) {
     ++count_[request.model];

@@ -10,7 +10,7 @@ class LoadTime final : public HeapPolicy<LoadTime> {
   std::string_view name() const override { return "loadtime"; }
 
   // Used by HeapPolicy (CRTP).
-  static constexpr bool kRekeyOnRequest = true;
+  static constexpr bool kKeysOnlyGrow = true;
   static constexpr bool kTrimsVictims = false;
   void observe(const RequestEvent& request) { last_[request.model] = request.index; }
   HeapKey key_for(ModelId model) const { return {info(model).load_latency_s, last_.get(model)}; }

@@ -9,7 +9,7 @@ class SizePolicy final : public HeapPolicy<SizePolicy> {
   std::string_view name() const override { return "size"; }
 
   // Used by HeapPolicy (CRTP).
-  static constexpr bool kRekeyOnRequest = true;
+  static constexpr bool kKeysOnlyGrow = true;
   static constexpr bool kTrimsVictims = false;
   void observe(const RequestEvent& request) { last_[request.model] = request.index; }
   HeapKey key_for(ModelId model) const {
