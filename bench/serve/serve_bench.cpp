@@ -96,7 +96,8 @@ std::string body_for(const json& metadata) {
         data.push_back(0);
       }
     }
-    inputs.push_back({{"name", input["name"]}, {"shape", shape}, {"datatype", dtype}, {"data", data}});
+    inputs.push_back(
+        {{"name", input["name"]}, {"shape", shape}, {"datatype", dtype}, {"data", data}});
   }
   return json{{"inputs", inputs}}.dump();
 }
@@ -269,7 +270,8 @@ int run(const Args& args) {
     while (ready < clients) std::this_thread::yield();
     go = true;
     for (auto& thread : threads) thread.join();
-    const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double wall_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     sampling = false;
     sampler.join();
     const json cache = json::parse(client()->Get("/v2/cache")->body);
@@ -278,12 +280,13 @@ int run(const Args& args) {
       loads += m["loads"].get<std::uint64_t>();
       evictions += m["evictions"].get<std::uint64_t>();
     }
-    std::printf("burst: %d concurrent requests over %zu models, budget %llu of %llu measured "
-                "bytes\n",
-                clients, models.size(), static_cast<unsigned long long>(options.memory_bytes),
-                static_cast<unsigned long long>(measured_total));
-    std::printf("  errors %d, wall %.2f s, latency p50 %.1f ms p99 %.1f ms\n", errors.load(), wall_s,
-                percentile(latency, 0.5) * 1e3, percentile(latency, 0.99) * 1e3);
+    std::printf(
+        "burst: %d concurrent requests over %zu models, budget %llu of %llu measured "
+        "bytes\n",
+        clients, models.size(), static_cast<unsigned long long>(options.memory_bytes),
+        static_cast<unsigned long long>(measured_total));
+    std::printf("  errors %d, wall %.2f s, latency p50 %.1f ms p99 %.1f ms\n", errors.load(),
+                wall_s, percentile(latency, 0.5) * 1e3, percentile(latency, 0.99) * 1e3);
     std::printf("  loads %llu, evictions %llu\n", static_cast<unsigned long long>(loads),
                 static_cast<unsigned long long>(evictions));
     std::printf("  peak process threads %ld, of which %ld are this client's; server threads %ld\n",
@@ -302,10 +305,11 @@ int run(const Args& args) {
     const json cache = json::parse(client()->Get("/v2/cache")->body);
     const auto used = cache["used_bytes"].get<std::uint64_t>();
     const double growth = static_cast<double>(rss_after_kib - rss_before_kib) * 1024.0;
-    std::printf("rss: %zu models loaded; charged %llu bytes; RSS growth %.0f bytes (includes the "
-                "HTTP server and thread stacks); charged/growth %.3f\n",
-                models.size(), static_cast<unsigned long long>(used), growth,
-                static_cast<double>(used) / growth);
+    std::printf(
+        "rss: %zu models loaded; charged %llu bytes; RSS growth %.0f bytes (includes the "
+        "HTTP server and thread stacks); charged/growth %.3f\n",
+        models.size(), static_cast<unsigned long long>(used), growth,
+        static_cast<double>(used) / growth);
   } else {
     std::fprintf(stderr, "unknown mode %s (hit, burst, rss)\n", args.mode.c_str());
     status = 2;
@@ -319,20 +323,27 @@ int run(const Args& args) {
 int main(int argc, char** argv) {
   Args args;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: serve_bench hit|burst|rss --repo DIR [--model NAME] "
-                         "[--requests N] [--clients N] [--memory-fraction F] [--policy P]\n");
+    std::fprintf(stderr,
+                 "usage: serve_bench hit|burst|rss --repo DIR [--model NAME] "
+                 "[--requests N] [--clients N] [--memory-fraction F] [--policy P]\n");
     return 2;
   }
   args.mode = argv[1];
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string key = argv[i];
     const std::string value = argv[i + 1];
-    if (key == "--repo") args.repo = value;
-    else if (key == "--model") args.model = value;
-    else if (key == "--policy") args.policy = value;
-    else if (key == "--requests") args.requests = std::atoi(value.c_str());
-    else if (key == "--clients") args.clients = std::atoi(value.c_str());
-    else if (key == "--memory-fraction") args.memory_fraction = std::atof(value.c_str());
+    if (key == "--repo")
+      args.repo = value;
+    else if (key == "--model")
+      args.model = value;
+    else if (key == "--policy")
+      args.policy = value;
+    else if (key == "--requests")
+      args.requests = std::atoi(value.c_str());
+    else if (key == "--clients")
+      args.clients = std::atoi(value.c_str());
+    else if (key == "--memory-fraction")
+      args.memory_fraction = std::atof(value.c_str());
     else {
       std::fprintf(stderr, "unknown option %s\n", key.c_str());
       return 2;

@@ -142,12 +142,24 @@ void run_serve(const ServeOptions& opts) {
     using Kind = serve::SchedulerEvent::Kind;
     const char* message = "event";
     switch (event.kind) {
-      case Kind::kLoadStart: message = "loading"; break;
-      case Kind::kLoaded: message = "loaded"; break;
-      case Kind::kLoadFailed: message = "load failed"; break;
-      case Kind::kEvicted: message = "evicted"; break;
-      case Kind::kUnloaded: message = "unloaded"; break;
-      case Kind::kResized: message = "resized"; break;
+      case Kind::kLoadStart:
+        message = "loading";
+        break;
+      case Kind::kLoaded:
+        message = "loaded";
+        break;
+      case Kind::kLoadFailed:
+        message = "load failed";
+        break;
+      case Kind::kEvicted:
+        message = "evicted";
+        break;
+      case Kind::kUnloaded:
+        message = "unloaded";
+        break;
+      case Kind::kResized:
+        message = "resized";
+        break;
     }
     serve::Logger::Fields fields{{"model", event.model}, {"bytes", std::to_string(event.bytes)}};
     if (event.kind != Kind::kLoadStart) fields.emplace_back("seconds", fixed(event.seconds, 4));
@@ -196,8 +208,9 @@ void run_serve(const ServeOptions& opts) {
 
 const CommandRegistration kRegistration(40, [](CLI::App& root) {
   auto* cmd = root.add_subcommand(
-      "serve", "Serve a model repository over HTTP (KServe v2), loading models on demand under a "
-               "memory budget and evicting by policy");
+      "serve",
+      "Serve a model repository over HTTP (KServe v2), loading models on demand under a "
+      "memory budget and evicting by policy");
   auto opts = std::make_shared<ServeOptions>();
   cmd->add_option("--repo", opts->repo, "Model repository folder (<model>/<version>/model.onnx)")
       ->required();

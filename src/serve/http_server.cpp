@@ -43,11 +43,15 @@ double seconds_since(Clock::time_point start) {
 
 std::string repository_state(ModelState state) {
   switch (state) {
-    case ModelState::kReady: return "READY";
+    case ModelState::kReady:
+      return "READY";
     case ModelState::kLoading:
-    case ModelState::kWaiting: return "LOADING";
-    case ModelState::kUnloading: return "UNLOADING";
-    case ModelState::kAbsent: return "UNAVAILABLE";
+    case ModelState::kWaiting:
+      return "LOADING";
+    case ModelState::kUnloading:
+      return "UNLOADING";
+    case ModelState::kAbsent:
+      return "UNAVAILABLE";
   }
   return "UNAVAILABLE";
 }
@@ -210,13 +214,19 @@ void HttpServer::install_routes() {
     if (!response.body.empty()) return;
     std::string message;
     switch (response.status) {
-      case 404: message = "no route for " + request.method + " " + request.path; break;
-      case 413:
-        message = "request body is larger than the limit of " +
-                  format_bytes(options_.max_body_bytes);
+      case 404:
+        message = "no route for " + request.method + " " + request.path;
         break;
-      case 400: message = "malformed HTTP request"; break;
-      default: message = "HTTP error " + std::to_string(response.status); break;
+      case 413:
+        message =
+            "request body is larger than the limit of " + format_bytes(options_.max_body_bytes);
+        break;
+      case 400:
+        message = "malformed HTTP request";
+        break;
+      default:
+        message = "HTTP error " + std::to_string(response.status);
+        break;
     }
     response.set_content(error_json(message), kJson);
   });
@@ -244,11 +254,11 @@ void HttpServer::install_routes() {
     response.set_content(R"({"ready":true})", kJson);
   });
   svr.Get("/v2", [](const httplib::Request&, httplib::Response& response) {
-    const json metadata{{"name", "brulee"},
-                        {"version", "0.1.0"},
-                        {"extensions",
-                         {"model_repository", "binary_tensor_data", "brulee_cache",
-                          "brulee_classify"}}};
+    const json metadata{
+        {"name", "brulee"},
+        {"version", "0.1.0"},
+        {"extensions",
+         {"model_repository", "binary_tensor_data", "brulee_cache", "brulee_classify"}}};
     response.set_content(dump(metadata), kJson);
   });
 
@@ -280,136 +290,132 @@ void HttpServer::install_routes() {
     response.set_content(dump(body), kJson);
   });
 
-  svr.Post(std::string(kModel) + "/infer",
-           [this](const httplib::Request& request, httplib::Response& response) {
-             InFlight guard(in_flight_);
-             const auto arrival = Clock::now();
-             ModelId id;
-             if (!resolve(request, response, id)) return;
-             if (draining_) {
-               reply_error(response, 503, "server is shutting down");
-               return;
-             }
-             std::optional<std::size_t> json_bytes;
-             if (request.has_header("Inference-Header-Content-Length")) {
-               const std::string text = request.get_header_value("Inference-Header-Content-Length");
-               std::size_t value = 0;
-               const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-               if (ec != std::errc() || end != text.data() + text.size()) {
-                 reply_error(response, 400, "Inference-Header-Content-Length is not a number");
-                 return;
-               }
-               json_bytes = value;
-             }
-             InferRequest parsed;
-             try {
-               parsed = parse_infer_request(request.body, json_bytes);
-             } catch (const UsageError& e) {
-               reply_error(response, 400, e.what());
-               return;
-             }
-             const auto deadline =
-                 arrival + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(options_.request_timeout_s));
-             auto future = scheduler_.submit(id, std::move(parsed.inputs), deadline);
-             if (future.wait_until(deadline + std::chrono::seconds(1)) !=
-                 std::future_status::ready) {
-               reply_error(response, 504, "request timed out after " +
-                                              std::to_string(options_.request_timeout_s) + " s");
-               return;
-             }
-             InferOutcome outcome = future.get();
-             if (outcome.status != 200) {
-               reply_error(response, outcome.status, outcome.error);
-               return;
-             }
-             const ServedModel& served = scheduler_.model(id);
-             try {
-               EncodedResponse encoded =
-                   encode_infer_response(served.name, served.version, parsed, outcome.outputs,
-                                         {{"hit", outcome.hit},
-                                          {"load_s", outcome.load_s},
-                                          {"queue_s", outcome.queue_s},
-                                          {"exec_s", outcome.exec_s}});
-               if (encoded.json_bytes) {
-                 response.set_header("Inference-Header-Content-Length",
-                                     std::to_string(*encoded.json_bytes));
-                 response.set_content(std::move(encoded.body), "application/octet-stream");
-               } else {
-                 response.set_content(std::move(encoded.body), kJson);
-               }
-             } catch (const UsageError& e) {
-               reply_error(response, 400, e.what());
-               return;
-             }
-             metrics_.observe_request(id, seconds_since(arrival));
-           });
+  svr.Post(std::string(kModel) + "/infer", [this](const httplib::Request& request,
+                                                  httplib::Response& response) {
+    InFlight guard(in_flight_);
+    const auto arrival = Clock::now();
+    ModelId id;
+    if (!resolve(request, response, id)) return;
+    if (draining_) {
+      reply_error(response, 503, "server is shutting down");
+      return;
+    }
+    std::optional<std::size_t> json_bytes;
+    if (request.has_header("Inference-Header-Content-Length")) {
+      const std::string text = request.get_header_value("Inference-Header-Content-Length");
+      std::size_t value = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec != std::errc() || end != text.data() + text.size()) {
+        reply_error(response, 400, "Inference-Header-Content-Length is not a number");
+        return;
+      }
+      json_bytes = value;
+    }
+    InferRequest parsed;
+    try {
+      parsed = parse_infer_request(request.body, json_bytes);
+    } catch (const UsageError& e) {
+      reply_error(response, 400, e.what());
+      return;
+    }
+    const auto deadline = arrival + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(options_.request_timeout_s));
+    auto future = scheduler_.submit(id, std::move(parsed.inputs), deadline);
+    if (future.wait_until(deadline + std::chrono::seconds(1)) != std::future_status::ready) {
+      reply_error(response, 504,
+                  "request timed out after " + std::to_string(options_.request_timeout_s) + " s");
+      return;
+    }
+    InferOutcome outcome = future.get();
+    if (outcome.status != 200) {
+      reply_error(response, outcome.status, outcome.error);
+      return;
+    }
+    const ServedModel& served = scheduler_.model(id);
+    try {
+      EncodedResponse encoded =
+          encode_infer_response(served.name, served.version, parsed, outcome.outputs,
+                                {{"hit", outcome.hit},
+                                 {"load_s", outcome.load_s},
+                                 {"queue_s", outcome.queue_s},
+                                 {"exec_s", outcome.exec_s}});
+      if (encoded.json_bytes) {
+        response.set_header("Inference-Header-Content-Length", std::to_string(*encoded.json_bytes));
+        response.set_content(std::move(encoded.body), "application/octet-stream");
+      } else {
+        response.set_content(std::move(encoded.body), kJson);
+      }
+    } catch (const UsageError& e) {
+      reply_error(response, 400, e.what());
+      return;
+    }
+    metrics_.observe_request(id, seconds_since(arrival));
+  });
 
-  svr.Post(std::string(kModel) + "/classify",
-           [this](const httplib::Request& request, httplib::Response& response) {
-             InFlight guard(in_flight_);
-             const auto arrival = Clock::now();
-             ModelId id;
-             if (!resolve(request, response, id)) return;
-             if (draining_) {
-               reply_error(response, 503, "server is shutting down");
-               return;
-             }
-             std::size_t k = options_.default_top_k;
-             if (request.has_param("top_k")) {
-               const std::string text = request.get_param_value("top_k");
-               const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), k);
-               if (ec != std::errc() || end != text.data() + text.size() || k == 0) {
-                 reply_error(response, 400, "top_k must be a positive integer");
-                 return;
-               }
-             }
-             if (!ensure_specs(id, response)) return;
-             std::vector<runtime::TensorSpec> inputs, outputs;
-             scheduler_.specs(id, inputs, outputs);
-             if (inputs.size() != 1 || outputs.empty()) {
-               reply_error(response, 400, "model " + scheduler_.model(id).name +
-                                              " is not an image classifier (one input needed)");
-               return;
-             }
-             std::vector<runtime::Tensor> tensors;
-             try {
-               tensors.push_back(image_to_tensor(request.body, inputs.front()));
-             } catch (const UsageError& e) {
-               reply_error(response, 400, e.what());
-               return;
-             }
-             const auto deadline =
-                 arrival + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(options_.request_timeout_s));
-             auto future = scheduler_.submit(id, std::move(tensors), deadline);
-             if (future.wait_until(deadline + std::chrono::seconds(1)) !=
-                 std::future_status::ready) {
-               reply_error(response, 504, "request timed out");
-               return;
-             }
-             InferOutcome outcome = future.get();
-             if (outcome.status != 200) {
-               reply_error(response, outcome.status, outcome.error);
-               return;
-             }
-             json body{{"model_name", scheduler_.model(id).name},
-                       {"model_version", scheduler_.model(id).version},
-                       {"classes", json::array()}};
-             try {
-               const auto& labels = scheduler_.model(id).labels;
-               for (const auto& score : top_k(outcome.outputs.front(), k)) {
-                 json entry{{"index", score.index}, {"probability", score.probability}};
-                 if (score.index < labels.size()) entry["label"] = labels[score.index];
-                 body["classes"].push_back(std::move(entry));
-               }
-             } catch (const UsageError& e) {
-               reply_error(response, 400, e.what());
-               return;
-             }
-             response.set_content(dump(body), kJson);
-             metrics_.observe_request(id, seconds_since(arrival));
-           });
+  svr.Post(std::string(kModel) + "/classify", [this](const httplib::Request& request,
+                                                     httplib::Response& response) {
+    InFlight guard(in_flight_);
+    const auto arrival = Clock::now();
+    ModelId id;
+    if (!resolve(request, response, id)) return;
+    if (draining_) {
+      reply_error(response, 503, "server is shutting down");
+      return;
+    }
+    std::size_t k = options_.default_top_k;
+    if (request.has_param("top_k")) {
+      const std::string text = request.get_param_value("top_k");
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), k);
+      if (ec != std::errc() || end != text.data() + text.size() || k == 0) {
+        reply_error(response, 400, "top_k must be a positive integer");
+        return;
+      }
+    }
+    if (!ensure_specs(id, response)) return;
+    std::vector<runtime::TensorSpec> inputs, outputs;
+    scheduler_.specs(id, inputs, outputs);
+    if (inputs.size() != 1 || outputs.empty()) {
+      reply_error(
+          response, 400,
+          "model " + scheduler_.model(id).name + " is not an image classifier (one input needed)");
+      return;
+    }
+    std::vector<runtime::Tensor> tensors;
+    try {
+      tensors.push_back(image_to_tensor(request.body, inputs.front()));
+    } catch (const UsageError& e) {
+      reply_error(response, 400, e.what());
+      return;
+    }
+    const auto deadline = arrival + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(options_.request_timeout_s));
+    auto future = scheduler_.submit(id, std::move(tensors), deadline);
+    if (future.wait_until(deadline + std::chrono::seconds(1)) != std::future_status::ready) {
+      reply_error(response, 504, "request timed out");
+      return;
+    }
+    InferOutcome outcome = future.get();
+    if (outcome.status != 200) {
+      reply_error(response, outcome.status, outcome.error);
+      return;
+    }
+    json body{{"model_name", scheduler_.model(id).name},
+              {"model_version", scheduler_.model(id).version},
+              {"classes", json::array()}};
+    try {
+      const auto& labels = scheduler_.model(id).labels;
+      for (const auto& score : top_k(outcome.outputs.front(), k)) {
+        json entry{{"index", score.index}, {"probability", score.probability}};
+        if (score.index < labels.size()) entry["label"] = labels[score.index];
+        body["classes"].push_back(std::move(entry));
+      }
+    } catch (const UsageError& e) {
+      reply_error(response, 400, e.what());
+      return;
+    }
+    response.set_content(dump(body), kJson);
+    metrics_.observe_request(id, seconds_since(arrival));
+  });
 
   svr.Post("/v2/repository/index",
            [this](const httplib::Request& request, httplib::Response& response) {
@@ -476,12 +482,9 @@ void HttpServer::install_routes() {
 
   svr.Get("/v2/cache", [this](const httplib::Request&, httplib::Response& response) {
     const CacheSnapshot snap = scheduler_.snapshot();
-    json body{{"policy", snap.policy},
-              {"capacity_bytes", snap.capacity_bytes},
-              {"used_bytes", snap.used_bytes},
-              {"queued", snap.queued},
-              {"executing", snap.executing},
-              {"loading", snap.loading},
+    json body{{"policy", snap.policy},         {"capacity_bytes", snap.capacity_bytes},
+              {"used_bytes", snap.used_bytes}, {"queued", snap.queued},
+              {"executing", snap.executing},   {"loading", snap.loading},
               {"models", json::array()}};
     for (const auto& m : snap.models) {
       body["models"].push_back({{"name", m.name},

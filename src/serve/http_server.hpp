@@ -22,11 +22,11 @@ namespace brulee::serve {
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
-  int port = 8000;                       // 0: any free port (read it back with port())
-  unsigned http_threads = 64;            // HTTP worker threads (bounded; see docs/server.md)
+  int port = 8000;             // 0: any free port (read it back with port())
+  unsigned http_threads = 64;  // HTTP worker threads (bounded; see docs/server.md)
   std::uint64_t max_body_bytes = 64ull << 20;
-  double request_timeout_s = 60.0;       // arrival -> answer, including any load
-  int read_timeout_s = 5;                // a client silent this long is disconnected
+  double request_timeout_s = 60.0;  // arrival -> answer, including any load
+  int read_timeout_s = 5;           // a client silent this long is disconnected
   int keep_alive_timeout_s = 5;
   std::size_t default_top_k = 5;
 };

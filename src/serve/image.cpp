@@ -31,7 +31,8 @@ runtime::Tensor image_to_tensor(std::string_view encoded, const runtime::TensorS
   } catch (const cv::Exception&) {
     image.release();
   }
-  if (image.empty()) throw UsageError("the request body is not a JPEG or PNG image OpenCV can decode");
+  if (image.empty())
+    throw UsageError("the request body is not a JPEG or PNG image OpenCV can decode");
   cv::Mat resized, rgb, scaled;
   cv::resize(image, resized, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
   cv::cvtColor(resized, rgb, cv::COLOR_BGR2RGB);

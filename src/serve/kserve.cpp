@@ -110,10 +110,18 @@ void fill_from_json(Tensor& tensor, const json& data) {
         }
         break;
       }
-      case DType::kInt32: put(tensor.data, i, integer_leaf<std::int32_t>(leaf, tensor.name, i)); break;
-      case DType::kInt64: put(tensor.data, i, integer_leaf<std::int64_t>(leaf, tensor.name, i)); break;
-      case DType::kUInt8: put(tensor.data, i, integer_leaf<std::uint8_t>(leaf, tensor.name, i)); break;
-      case DType::kInt8: put(tensor.data, i, integer_leaf<std::int8_t>(leaf, tensor.name, i)); break;
+      case DType::kInt32:
+        put(tensor.data, i, integer_leaf<std::int32_t>(leaf, tensor.name, i));
+        break;
+      case DType::kInt64:
+        put(tensor.data, i, integer_leaf<std::int64_t>(leaf, tensor.name, i));
+        break;
+      case DType::kUInt8:
+        put(tensor.data, i, integer_leaf<std::uint8_t>(leaf, tensor.name, i));
+        break;
+      case DType::kInt8:
+        put(tensor.data, i, integer_leaf<std::int8_t>(leaf, tensor.name, i));
+        break;
       case DType::kBool:
         if (!leaf.is_boolean()) {
           throw UsageError("input " + tensor.name + ": element " + std::to_string(i) +
@@ -142,11 +150,21 @@ json data_json(const Tensor& tensor) {
         array.emplace_back(std::isfinite(value) ? json(value) : json(nullptr));
         break;
       }
-      case DType::kInt32: array.emplace_back(get<std::int32_t>(tensor.data, i)); break;
-      case DType::kInt64: array.emplace_back(get<std::int64_t>(tensor.data, i)); break;
-      case DType::kUInt8: array.emplace_back(get<std::uint8_t>(tensor.data, i)); break;
-      case DType::kInt8: array.emplace_back(get<std::int8_t>(tensor.data, i)); break;
-      case DType::kBool: array.emplace_back(get<std::uint8_t>(tensor.data, i) != 0); break;
+      case DType::kInt32:
+        array.emplace_back(get<std::int32_t>(tensor.data, i));
+        break;
+      case DType::kInt64:
+        array.emplace_back(get<std::int64_t>(tensor.data, i));
+        break;
+      case DType::kUInt8:
+        array.emplace_back(get<std::uint8_t>(tensor.data, i));
+        break;
+      case DType::kInt8:
+        array.emplace_back(get<std::int8_t>(tensor.data, i));
+        break;
+      case DType::kBool:
+        array.emplace_back(get<std::uint8_t>(tensor.data, i) != 0);
+        break;
     }
   }
   return data;
@@ -288,8 +306,7 @@ InferRequest parse_infer_request(std::string_view body, std::optional<std::size_
 
 EncodedResponse encode_infer_response(const std::string& model_name, const std::string& version,
                                       const InferRequest& request,
-                                      const std::vector<Tensor>& outputs,
-                                      const json& parameters) {
+                                      const std::vector<Tensor>& outputs, const json& parameters) {
   json root;
   root["model_name"] = model_name;
   root["model_version"] = version;
@@ -332,7 +349,8 @@ EncodedResponse encode_infer_response(const std::string& model_name, const std::
 }
 
 json tensor_spec_json(const runtime::TensorSpec& spec) {
-  return {{"name", spec.name}, {"datatype", std::string(kserve_dtype(spec.dtype))},
+  return {{"name", spec.name},
+          {"datatype", std::string(kserve_dtype(spec.dtype))},
           {"shape", spec.shape}};
 }
 

@@ -20,8 +20,8 @@ void Logger::log(std::string_view level, std::string_view message, const Fields&
   if (!enabled_) return;
   const auto now = std::chrono::system_clock::now();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          now.time_since_epoch()).count() % 1000;
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm utc{};
   gmtime_r(&seconds, &utc);
   char stamp[96];
@@ -30,8 +30,8 @@ void Logger::log(std::string_view level, std::string_view message, const Fields&
                 static_cast<int>(millis));
   std::string line;
   if (format_ == LogFormat::kJson) {
-    nlohmann::json record{{"time", stamp}, {"level", std::string(level)},
-                          {"msg", std::string(message)}};
+    nlohmann::json record{
+        {"time", stamp}, {"level", std::string(level)}, {"msg", std::string(message)}};
     for (const auto& [key, value] : fields) record[key] = value;
     line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {

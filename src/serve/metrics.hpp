@@ -15,9 +15,8 @@ namespace brulee::serve {
 
 class Metrics {
  public:
-  static constexpr std::array<double, 16> kBucketsS = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                      0.05,   0.1,   0.25,   0.5,   1,    2.5,
-                                                      5,      10,    30,     60};
+  static constexpr std::array<double, 16> kBucketsS = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
   explicit Metrics(std::size_t model_count);
 
   // One answered inference request for `model` (kNoModel: not attributable to a model).

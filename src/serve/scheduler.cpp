@@ -12,11 +12,16 @@ namespace brulee::serve {
 
 std::string_view state_name(ModelState state) {
   switch (state) {
-    case ModelState::kAbsent: return "absent";
-    case ModelState::kWaiting: return "waiting";
-    case ModelState::kLoading: return "loading";
-    case ModelState::kReady: return "ready";
-    case ModelState::kUnloading: return "unloading";
+    case ModelState::kAbsent:
+      return "absent";
+    case ModelState::kWaiting:
+      return "waiting";
+    case ModelState::kLoading:
+      return "loading";
+    case ModelState::kReady:
+      return "ready";
+    case ModelState::kUnloading:
+      return "unloading";
   }
   return "unknown";
 }
@@ -57,8 +62,8 @@ struct Scheduler::LoadJob {
   std::uint64_t reserved_bytes = 0;
 };
 
-Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader,
-                     SchedulerOptions options, EventSink events)
+Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, SchedulerOptions options,
+                     EventSink events)
     : models_(std::move(models)),
       loader_(loader),
       options_(std::move(options)),
@@ -79,10 +84,10 @@ Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader,
     table_[i].exec_latency_s = served.exec_latency_s;
     slots_.push_back(std::make_unique<Slot>());
   }
-  cache_ = std::make_unique<ModelCache>(options_.memory_bytes, table_,
-                                        make_policy(options_.policy, table_,
-                                                    options_.policy_options));
-  for (unsigned i = 0; i < options_.exec_threads; ++i) threads_.emplace_back([this] { exec_loop(); });
+  cache_ = std::make_unique<ModelCache>(
+      options_.memory_bytes, table_, make_policy(options_.policy, table_, options_.policy_options));
+  for (unsigned i = 0; i < options_.exec_threads; ++i)
+    threads_.emplace_back([this] { exec_loop(); });
   for (unsigned i = 0; i < options_.loader_threads; ++i) {
     threads_.emplace_back([this] { loader_loop(); });
   }
@@ -138,8 +143,8 @@ std::future<InferOutcome> Scheduler::submit(ModelId id, std::vector<runtime::Ten
                            std::to_string(options_.max_queue_per_model) + " requests)");
   }
   if (queued_ >= options_.max_queue_total) {
-    return reject(503, "server queue is full (" + std::to_string(options_.max_queue_total) +
-                           " requests)");
+    return reject(
+        503, "server queue is full (" + std::to_string(options_.max_queue_total) + " requests)");
   }
   RequestEvent event;
   event.model = id;
@@ -167,8 +172,11 @@ std::future<InferOutcome> Scheduler::submit(ModelId id, std::vector<runtime::Ten
       pending_.push_back(id);
       start_loads_locked();
       break;
-    case ModelState::kReady: schedule_exec_locked(id); break;
-    default: break;  // waiting, loading or unloading: the load path picks the queue up
+    case ModelState::kReady:
+      schedule_exec_locked(id);
+      break;
+    default:
+      break;  // waiting, loading or unloading: the load path picks the queue up
   }
   return future;
 }
@@ -374,7 +382,8 @@ void Scheduler::loader_loop() {
         start_loads_locked();
       }
       for (auto& [name, bytes] : gone) {
-        emit({SchedulerEvent::Kind::kEvicted, name, bytes, unload_s, "to make room for " + served.name});
+        emit({SchedulerEvent::Kind::kEvicted, name, bytes, unload_s,
+              "to make room for " + served.name});
       }
     }
     emit({SchedulerEvent::Kind::kLoadStart, served.name, job->reserved_bytes, 0.0, {}});
@@ -442,10 +451,10 @@ void Scheduler::loader_loop() {
           remove_pinned_locked(id);
           cache_->state().unpin(id);
           if (measured > cache_->state().capacity_bytes()) {
-            fail_model_locked(id, 500, "model " + served.name + " holds " +
-                                           format_bytes(measured) +
-                                           ", more than the whole memory budget of " +
-                                           format_bytes(cache_->state().capacity_bytes()));
+            fail_model_locked(id, 500,
+                              "model " + served.name + " holds " + format_bytes(measured) +
+                                  ", more than the whole memory budget of " +
+                                  format_bytes(cache_->state().capacity_bytes()));
             done.kind = SchedulerEvent::Kind::kLoadFailed;
             done.detail = "larger than the memory budget";
           } else {

@@ -35,7 +35,7 @@ struct ServedModel {
   std::uint64_t estimate_bytes = 0;  // before the first load: catalog size or file size
   double load_latency_s = 0.0;       // seeds from a catalog (0 = unknown)
   double exec_latency_s = 0.0;
-  std::vector<std::string> labels;   // class names for /classify (index -> name), may be empty
+  std::vector<std::string> labels;  // class names for /classify (index -> name), may be empty
 };
 
 // Brings a model into memory. Throws std::runtime_error with the reason on failure.
@@ -183,8 +183,8 @@ class Scheduler {
   ModelTable table_;  // the policy's view of sizes and costs; must outlive cache_
   std::unique_ptr<ModelCache> cache_;
   std::vector<std::unique_ptr<Slot>> slots_;
-  std::deque<ModelId> pending_;     // models waiting for room to load, FIFO
-  std::deque<ModelId> runnable_;    // ready models with queued requests and no execution
+  std::deque<ModelId> pending_;   // models waiting for room to load, FIFO
+  std::deque<ModelId> runnable_;  // ready models with queued requests and no execution
   std::deque<std::unique_ptr<LoadJob>> jobs_;
   std::uint64_t request_index_ = 0;
   std::size_t queued_ = 0;

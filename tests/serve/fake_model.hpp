@@ -101,7 +101,8 @@ class FakeLoader : public ModelLoader {
       ++loads_[model.name];
     }
     load_gate.wait();
-    if (model.path == "corrupt") throw std::runtime_error("cannot parse " + model.name + ": corrupt file");
+    if (model.path == "corrupt")
+      throw std::runtime_error("cannot parse " + model.name + ": corrupt file");
     std::uint64_t bytes = model.estimate_bytes;
     {
       std::lock_guard lock(mutex_);

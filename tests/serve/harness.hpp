@@ -68,8 +68,9 @@ struct Harness {
 };
 
 inline std::string infer_body(const std::vector<float>& values) {
-  json body{{"inputs", {{{"name", "x"}, {"shape", {values.size()}}, {"datatype", "FP32"},
-                         {"data", values}}}}};
+  json body{
+      {"inputs",
+       {{{"name", "x"}, {"shape", {values.size()}}, {"datatype", "FP32"}, {"data", values}}}}};
   return body.dump();
 }
 

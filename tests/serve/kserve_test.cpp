@@ -19,15 +19,16 @@ std::vector<T> values_of(const runtime::Tensor& tensor) {
 }
 
 TEST(ServeKServe, ParsesEveryDatatypeFlatOrNested) {
-  const json body{{"id", "a"},
-                  {"inputs",
-                   {{{"name", "f"}, {"shape", {2, 2}}, {"datatype", "FP32"}, {"data", {{1.5, 2}, {3, 4}}}},
-                    {{"name", "d"}, {"shape", {1}}, {"datatype", "FP64"}, {"data", {0.25}}},
-                    {{"name", "i"}, {"shape", {3}}, {"datatype", "INT64"}, {"data", {-1, 0, 9007199254740993}}},
-                    {{"name", "j"}, {"shape", {1}}, {"datatype", "INT32"}, {"data", {-7}}},
-                    {{"name", "u"}, {"shape", {2}}, {"datatype", "UINT8"}, {"data", {0, 255}}},
-                    {{"name", "s"}, {"shape", {1}}, {"datatype", "INT8"}, {"data", {-128}}},
-                    {{"name", "b"}, {"shape", {2}}, {"datatype", "BOOL"}, {"data", {true, false}}}}}};
+  const json body{
+      {"id", "a"},
+      {"inputs",
+       {{{"name", "f"}, {"shape", {2, 2}}, {"datatype", "FP32"}, {"data", {{1.5, 2}, {3, 4}}}},
+        {{"name", "d"}, {"shape", {1}}, {"datatype", "FP64"}, {"data", {0.25}}},
+        {{"name", "i"}, {"shape", {3}}, {"datatype", "INT64"}, {"data", {-1, 0, 9007199254740993}}},
+        {{"name", "j"}, {"shape", {1}}, {"datatype", "INT32"}, {"data", {-7}}},
+        {{"name", "u"}, {"shape", {2}}, {"datatype", "UINT8"}, {"data", {0, 255}}},
+        {{"name", "s"}, {"shape", {1}}, {"datatype", "INT8"}, {"data", {-128}}},
+        {{"name", "b"}, {"shape", {2}}, {"datatype", "BOOL"}, {"data", {true, false}}}}}};
   const InferRequest request = parse_infer_request(body.dump(), std::nullopt);
   ASSERT_EQ(request.inputs.size(), 7u);
   EXPECT_EQ(request.id, "a");
@@ -66,8 +67,11 @@ TEST(ServeKServe, RejectsBadTensors) {
 }
 
 TEST(ServeKServe, BinaryInputsMustMatchTheirShape) {
-  const json header{{"inputs", {{{"name", "x"}, {"shape", {2}}, {"datatype", "INT32"},
-                                 {"parameters", {{"binary_data_size", 8}}}}}}};
+  const json header{{"inputs",
+                     {{{"name", "x"},
+                       {"shape", {2}},
+                       {"datatype", "INT32"},
+                       {"parameters", {{"binary_data_size", 8}}}}}}};
   std::string body = header.dump();
   const std::size_t json_bytes = body.size();
   const std::int32_t values[2] = {7, -9};
@@ -89,11 +93,12 @@ TEST(ServeKServe, EncodesResponseShape) {
   const EncodedResponse encoded = encode_infer_response("m", "3", request, {out});
   EXPECT_FALSE(encoded.json_bytes);
   const json body = json::parse(encoded.body);
-  EXPECT_EQ(body, json({{"model_name", "m"},
-                        {"model_version", "3"},
-                        {"id", "r1"},
-                        {"outputs", {{{"name", "y"}, {"datatype", "INT64"}, {"shape", {2}},
-                                      {"data", {5, -6}}}}}}));
+  EXPECT_EQ(body,
+            json({{"model_name", "m"},
+                  {"model_version", "3"},
+                  {"id", "r1"},
+                  {"outputs",
+                   {{{"name", "y"}, {"datatype", "INT64"}, {"shape", {2}}, {"data", {5, -6}}}}}}));
   EXPECT_EQ(json::parse(error_json("bad \"x\"")), json({{"error", "bad \"x\""}}));
 }
 

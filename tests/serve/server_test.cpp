@@ -83,9 +83,10 @@ TEST(ServeHttp, InferLoadsOnDemandAndAnswersKServeShape) {
 
 TEST(ServeHttp, NestedDataAndRequestedOutputs) {
   Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
-  const json request{{"inputs", {{{"name", "x"}, {"shape", {4}}, {"datatype", "FP32"},
-                                  {"data", {{1, 2}, {3, 4}}}}}},
-                     {"outputs", {{{"name", "y"}}}}};
+  const json request{
+      {"inputs",
+       {{{"name", "x"}, {"shape", {4}}, {"datatype", "FP32"}, {"data", {{1, 2}, {3, 4}}}}}},
+      {"outputs", {{{"name", "y"}}}}};
   auto res = h.client()->Post("/v2/models/m0/infer", request.dump(), "application/json");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
@@ -99,8 +100,11 @@ TEST(ServeHttp, NestedDataAndRequestedOutputs) {
 TEST(ServeHttp, BinaryTensorExtensionRoundTrip) {
   Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
   const std::vector<float> values{1.5f, -2.0f};
-  const json header{{"inputs", {{{"name", "x"}, {"shape", {2}}, {"datatype", "FP32"},
-                                 {"parameters", {{"binary_data_size", 8}}}}}},
+  const json header{{"inputs",
+                     {{{"name", "x"},
+                       {"shape", {2}},
+                       {"datatype", "FP32"},
+                       {"parameters", {{"binary_data_size", 8}}}}}},
                     {"outputs", {{{"name", "y"}, {"parameters", {{"binary_data", true}}}}}}};
   std::string body = header.dump();
   const std::size_t json_bytes = body.size();
@@ -109,7 +113,8 @@ TEST(ServeHttp, BinaryTensorExtensionRoundTrip) {
   auto res = h.client()->Post("/v2/models/m0/infer", headers, body, "application/octet-stream");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
-  const std::size_t answer_json = std::stoul(res->get_header_value("Inference-Header-Content-Length"));
+  const std::size_t answer_json =
+      std::stoul(res->get_header_value("Inference-Header-Content-Length"));
   const json answer = json::parse(res->body.substr(0, answer_json));
   EXPECT_EQ(answer["outputs"][0]["parameters"]["binary_data_size"], 8);
   ASSERT_EQ(res->body.size(), answer_json + 8);
@@ -157,7 +162,8 @@ TEST(ServeScheduler, EvictsUnderSmallBudgetAndNeverExceedsIt) {
       ASSERT_TRUE(res);
       ASSERT_EQ(res->status, 200) << res->body;
       const json cache = h.cache();
-      EXPECT_LE(cache["used_bytes"].get<std::uint64_t>(), cache["capacity_bytes"].get<std::uint64_t>());
+      EXPECT_LE(cache["used_bytes"].get<std::uint64_t>(),
+                cache["capacity_bytes"].get<std::uint64_t>());
       int resident = 0;
       for (const auto& model : cache["models"]) resident += model["resident"].get<bool>() ? 1 : 0;
       EXPECT_LE(resident, 2);
@@ -165,14 +171,16 @@ TEST(ServeScheduler, EvictsUnderSmallBudgetAndNeverExceedsIt) {
   }
   std::uint64_t evictions = 0;
   const json final_cache = h.cache();
-  for (const auto& model : final_cache["models"]) evictions += model["evictions"].get<std::uint64_t>();
+  for (const auto& model : final_cache["models"])
+    evictions += model["evictions"].get<std::uint64_t>();
   EXPECT_GE(evictions, 10u);  // LRU over a cyclic pattern of 4 models in room for 2
   EXPECT_EQ(h.cache()["policy"], "lru");
   auto metrics = c->Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("brulee_evictions_total{model=\"m0\"}"), std::string::npos);
-  EXPECT_NE(metrics->body.find("brulee_request_duration_seconds_bucket{model=\"m0\",le=\"+Inf\"} 3"),
-            std::string::npos);
+  EXPECT_NE(
+      metrics->body.find("brulee_request_duration_seconds_bucket{model=\"m0\",le=\"+Inf\"} 3"),
+      std::string::npos);
 }
 
 TEST(ServeScheduler, PinnedModelIsNeverEvicted) {
@@ -251,17 +259,17 @@ TEST(ServeErrors, EveryStatusHasAJsonError) {
   expect_error(c->Post("/v2/models/nope/infer", infer_body({1}), "application/json"), 404);
   expect_error(c->Get("/v2/models/nope"), 404);
   expect_error(c->Post("/v2/models/m0/infer", "{not json", "application/json"), 400);
-  const json wrong_dtype{{"inputs", {{{"name", "x"}, {"shape", {1}}, {"datatype", "INT32"},
-                                      {"data", {1}}}}}};
+  const json wrong_dtype{
+      {"inputs", {{{"name", "x"}, {"shape", {1}}, {"datatype", "INT32"}, {"data", {1}}}}}};
   expect_error(c->Post("/v2/models/m0/infer", wrong_dtype.dump(), "application/json"), 400);
-  const json wrong_count{{"inputs", {{{"name", "x"}, {"shape", {3}}, {"datatype", "FP32"},
-                                      {"data", {1, 2}}}}}};
+  const json wrong_count{
+      {"inputs", {{{"name", "x"}, {"shape", {3}}, {"datatype", "FP32"}, {"data", {1, 2}}}}}};
   expect_error(c->Post("/v2/models/m0/infer", wrong_count.dump(), "application/json"), 400);
-  const json wrong_rank{{"inputs", {{{"name", "x"}, {"shape", {1, 2}}, {"datatype", "FP32"},
-                                     {"data", {1, 2}}}}}};
+  const json wrong_rank{
+      {"inputs", {{{"name", "x"}, {"shape", {1, 2}}, {"datatype", "FP32"}, {"data", {1, 2}}}}}};
   expect_error(c->Post("/v2/models/m0/infer", wrong_rank.dump(), "application/json"), 400);
-  const json bytes_type{{"inputs", {{{"name", "x"}, {"shape", {1}}, {"datatype", "BYTES"},
-                                     {"data", {"a"}}}}}};
+  const json bytes_type{
+      {"inputs", {{{"name", "x"}, {"shape", {1}}, {"datatype", "BYTES"}, {"data", {"a"}}}}}};
   expect_error(c->Post("/v2/models/m0/infer", bytes_type.dump(), "application/json"), 400);
   expect_error(c->Post("/v2/models/m0/infer", std::string(10000, ' '), "application/json"), 413);
   auto failed = c->Post("/v2/models/m1/infer", infer_body({1}), "application/json");
@@ -326,7 +334,8 @@ TEST(ServeRepository, IndexLoadUnload) {
   EXPECT_EQ(body[0]["state"], "UNAVAILABLE");
   EXPECT_TRUE(body[0]["reason"].is_string());
   ASSERT_EQ(c->Post("/v2/repository/models/m1/load", "", "application/json")->status, 200);
-  body = json::parse(c->Post("/v2/repository/index", R"({"ready":true})", "application/json")->body);
+  body =
+      json::parse(c->Post("/v2/repository/index", R"({"ready":true})", "application/json")->body);
   ASSERT_EQ(body.size(), 1u);
   EXPECT_EQ(body[0]["name"], "m1");
   EXPECT_EQ(body[0]["state"], "READY");
@@ -346,8 +355,8 @@ TEST(ServeShutdown, DrainsInFlightRequests) {
     return res ? res->body : std::string("no answer");
   });
   h->loader.exec_gate.await_waiters(1);
-  auto stopping = std::async(std::launch::async,
-                             [&h] { h->http->shutdown(std::chrono::seconds(10)); });
+  auto stopping =
+      std::async(std::launch::async, [&h] { h->http->shutdown(std::chrono::seconds(10)); });
   // While draining, new work is refused with 503 and readiness is withdrawn.
   for (int tries = 0; tries < 400; ++tries) {
     auto ready = h->client()->Get("/v2/health/ready");
@@ -366,11 +375,11 @@ TEST(ServeShutdown, DrainsInFlightRequests) {
 
 TEST(ServeBadInput, PathTraversalAndOddNames) {
   Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
-  for (const std::string path :
-       {"/v2/models/..%2F..%2Fetc%2Fpasswd/infer", "/v2/models/../m0/infer",
-        "/v2/models/%2e%2e/infer", "/v2/models/m0%00/infer",
-        "/v2/repository/models/..%2Fm0/load"}) {
-    const std::string raw = "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+  for (const std::string path : {"/v2/models/..%2F..%2Fetc%2Fpasswd/infer",
+                                 "/v2/models/../m0/infer", "/v2/models/%2e%2e/infer",
+                                 "/v2/models/m0%00/infer", "/v2/repository/models/..%2Fm0/load"}) {
+    const std::string raw = "POST " + path +
+                            " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
                             "\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
     const int status = status_of(raw_exchange(h.port, raw));
     EXPECT_TRUE(status == 404 || status == 400) << path << " -> " << status;
@@ -388,14 +397,16 @@ TEST(ServeBadInput, GarbageAndSlowClients) {
   EXPECT_TRUE(h.alive());
   // A header claiming a body larger than the limit.
   const int big = status_of(raw_exchange(
-      h.port, "POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n"));
+      h.port,
+      "POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n"));
   EXPECT_EQ(big, 413);
   EXPECT_TRUE(h.alive());
   // A client sending its request one byte at a time is answered correctly ...
   const std::string body = infer_body({3});
-  const std::string raw = "POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                          "application/json\r\nConnection: close\r\nContent-Length: " +
-                          std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string raw =
+      "POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nContent-Type: "
+      "application/json\r\nConnection: close\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
   auto slow = std::async(std::launch::async, [&] {
     return raw_exchange(h.port, raw, 1, std::chrono::milliseconds(1));
   });

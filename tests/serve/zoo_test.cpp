@@ -32,8 +32,8 @@ class ServerProcess {
                                              "_" + std::to_string(counter_++) + ".log");
     int out[2];
     if (::pipe(out) != 0) return;
-    std::vector<std::string> args{BRULEE_BINARY, "serve", "--repo", BRULEE_TINY_ZOO_DIR,
-                                  "--host", "127.0.0.1", "--port", "0"};
+    std::vector<std::string> args{BRULEE_BINARY, "serve",     "--repo", BRULEE_TINY_ZOO_DIR,
+                                  "--host",      "127.0.0.1", "--port", "0"};
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -116,7 +116,9 @@ std::string body_for(const json& metadata) {
     }
     std::vector<double> data(count);
     for (std::size_t i = 0; i < count; ++i) data[i] = static_cast<double>(i % 5) * 0.2;
-    inputs.push_back({{"name", input["name"]}, {"shape", shape}, {"datatype", input["datatype"]},
+    inputs.push_back({{"name", input["name"]},
+                      {"shape", shape},
+                      {"datatype", input["datatype"]},
                       {"data", data}});
   }
   return json{{"inputs", inputs}}.dump();
@@ -135,8 +137,8 @@ TEST(ServeZoo, ServesEveryTinyModelAndShutsDownGracefully) {
     const json metadata = json::parse(meta->body);
     EXPECT_EQ(metadata["name"], name);
     ASSERT_FALSE(metadata["inputs"].empty());
-    auto res = c.Post(("/v2/models/" + name + "/infer").c_str(), body_for(metadata),
-                      "application/json");
+    auto res =
+        c.Post(("/v2/models/" + name + "/infer").c_str(), body_for(metadata), "application/json");
     ASSERT_TRUE(res);
     ASSERT_EQ(res->status, 200) << name << ": " << res->body;
     const json answer = json::parse(res->body);
@@ -151,9 +153,10 @@ TEST(ServeZoo, ServesEveryTinyModelAndShutsDownGracefully) {
     EXPECT_EQ(m["loads"], 1) << m.dump();
   }
   // A wrong shape for a real model is a 400 from the backend, and the server stays up.
-  const json wrong{{"inputs", {{{"name", "input"}, {"shape", {1, 2}}, {"datatype", "FP32"},
-                                {"data", {1, 2}}}}}};
-  auto bad = c.Post(("/v2/models/" + names[0] + "/infer").c_str(), wrong.dump(), "application/json");
+  const json wrong{
+      {"inputs", {{{"name", "input"}, {"shape", {1, 2}}, {"datatype", "FP32"}, {"data", {1, 2}}}}}};
+  auto bad =
+      c.Post(("/v2/models/" + names[0] + "/infer").c_str(), wrong.dump(), "application/json");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400) << bad->body;
   EXPECT_EQ(c.Get("/v2/health/live")->status, 200);
@@ -191,8 +194,8 @@ TEST(ServeZoo, EvictsUnderABudgetSmallerThanTheZoo) {
     for (std::size_t m = 0; m < names.size(); ++m) {
       answers.push_back(std::async(std::launch::async, [&, m] {
         auto c = server.client();
-        auto res = c.Post(("/v2/models/" + names[m] + "/infer").c_str(), bodies[m],
-                          "application/json");
+        auto res =
+            c.Post(("/v2/models/" + names[m] + "/infer").c_str(), bodies[m], "application/json");
         return res ? res->status : -1;
       }));
     }
@@ -241,8 +244,8 @@ TEST(ServeZoo, ClassifiesAPngImage) {
     EXPECT_EQ(cls["label"], "class_" + std::to_string(cls["index"].get<int>()));  // config.json
     previous = p;
   }
-  auto garbage = c.Post(("/v2/models/" + image_model + "/classify").c_str(), "not an image",
-                        "image/png");
+  auto garbage =
+      c.Post(("/v2/models/" + image_model + "/classify").c_str(), "not an image", "image/png");
   ASSERT_TRUE(garbage);
   EXPECT_EQ(garbage->status, 400);
   EXPECT_EQ(server.terminate(), 0);
@@ -251,9 +254,10 @@ TEST(ServeZoo, ClassifiesAPngImage) {
 TEST(ServeZoo, BadCommandLinesExitTwo) {
   const std::string binary = BRULEE_BINARY;
   const std::string zoo = BRULEE_TINY_ZOO_DIR;
-  for (const std::string& args : std::vector<std::string>{" serve --repo /nonexistent/dir", " serve --repo " + zoo +
-                                 " --policy nope", " serve --repo " + zoo + " --memory 12XB",
-                                 " serve --repo " + zoo + " --log-format xml"}) {
+  for (const std::string& args : std::vector<std::string>{
+           " serve --repo /nonexistent/dir", " serve --repo " + zoo + " --policy nope",
+           " serve --repo " + zoo + " --memory 12XB",
+           " serve --repo " + zoo + " --log-format xml"}) {
     const int status = std::system((binary + args + " > /dev/null 2>&1").c_str());
     EXPECT_EQ(WEXITSTATUS(status), 2) << args;
   }
