@@ -33,6 +33,29 @@ struct InFlight {
   std::atomic<int>& counter_;
 };
 
+// parameters.request_index / next_request_index (sent by `brulee replay`): the request's place
+// in a known trace, for oracle policies. Absent: no hint. Present but not a non-negative
+// integer: a 400.
+std::optional<OracleHint> oracle_hint(const json& parameters) {
+  if (!parameters.is_object() || !parameters.contains("request_index")) return std::nullopt;
+  const auto index_of = [&](const char* key) {
+    const json& value = parameters.at(key);
+    if (!value.is_number_unsigned()) {
+      throw UsageError(std::string("parameters.") + key + " must be a non-negative integer");
+    }
+    return value.get<std::uint64_t>();
+  };
+  OracleHint hint;
+  hint.index = index_of("request_index");
+  if (parameters.contains("next_request_index")) {
+    hint.next_index = index_of("next_request_index");
+    if (hint.next_index <= hint.index) {
+      throw UsageError("parameters.next_request_index must be after request_index");
+    }
+  }
+  return hint;
+}
+
 std::string dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -320,7 +343,14 @@ void HttpServer::install_routes() {
     }
     const auto deadline = arrival + std::chrono::duration_cast<Clock::duration>(
                                         std::chrono::duration<double>(options_.request_timeout_s));
-    auto future = scheduler_.submit(id, std::move(parsed.inputs), deadline);
+    std::optional<OracleHint> oracle;
+    try {
+      oracle = oracle_hint(parsed.parameters);
+    } catch (const UsageError& e) {
+      reply_error(response, 400, e.what());
+      return;
+    }
+    auto future = scheduler_.submit(id, std::move(parsed.inputs), deadline, oracle);
     if (future.wait_until(deadline + std::chrono::seconds(1)) != std::future_status::ready) {
       reply_error(response, 504,
                   "request timed out after " + std::to_string(options_.request_timeout_s) + " s");

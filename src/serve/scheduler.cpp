@@ -121,7 +121,8 @@ void Scheduler::learn_locked(ModelId id, double& field, double value) {
 }
 
 std::future<InferOutcome> Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
-                                            Clock::time_point deadline) {
+                                            Clock::time_point deadline,
+                                            std::optional<OracleHint> oracle) {
   auto request = std::make_unique<Request>();
   request->inputs = std::move(inputs);
   request->arrival = Clock::now();
@@ -150,6 +151,10 @@ std::future<InferOutcome> Scheduler::submit(ModelId id, std::vector<runtime::Ten
   event.model = id;
   event.time_s = now_s();
   event.index = request_index_++;
+  if (oracle) {
+    event.index = oracle->index;
+    event.next_index = oracle->next_index;
+  }
   request->hit = cache_->record(event) && slot.state == ModelState::kReady;
   ++slot.requests;
   ++(request->hit ? slot.hits : slot.misses);

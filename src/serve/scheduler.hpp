@@ -70,6 +70,12 @@ struct InferOutcome {
   double exec_s = 0.0;
 };
 
+// A request's position in a known stream (see Scheduler::submit).
+struct OracleHint {
+  std::uint64_t index = 0;
+  std::uint64_t next_index = kNeverAgain;
+};
+
 struct LoadOutcome {
   int status = 200;
   std::string error;
@@ -130,8 +136,11 @@ class Scheduler {
   // Queues one inference. The future always becomes ready: with outputs, or with an error
   // status (503 queue full or shutting down, 400 bad tensor, 500 load or library failure,
   // 504 deadline passed before execution).
+  // `oracle` carries the request's place in a known future (a replayed trace): its index and
+  // the index of the model's next request, for oracle policies (belady, cremebrulee-oracle).
   std::future<InferOutcome> submit(ModelId id, std::vector<runtime::Tensor> inputs,
-                                   Clock::time_point deadline);
+                                   Clock::time_point deadline,
+                                   std::optional<OracleHint> oracle = std::nullopt);
   // Loads a model (no-op if resident); the future is ready when it is (or failed).
   std::future<LoadOutcome> load(ModelId id);
   // Unloads a resident model. 200 if done or not resident, 409 if requests pin it or it loads.

@@ -457,5 +457,40 @@ TEST(ServeScheduler, ManyModelsManyRequestsBoundedAndCorrect) {
   for (const auto& m : cache["models"]) EXPECT_EQ(m["pins"], 0) << m.dump();
 }
 
+TEST(ServeScheduler, OraclePoliciesUseTheReplayedFuture) {
+  // Room for two of three models. Each request names its trace index and its model's next one
+  // (as brulee replay sends them). At m2, belady must evict m1 (never requested again), not m0
+  // (needed next), although m0 is the least recently used.
+  Harness h(fake_models(3, 3 * kMiB), options_with(7 * kMiB, "belady"));
+  auto c = h.client();
+  const auto send = [&](int model, json parameters) {
+    json body = json::parse(infer_body({1.0f}));
+    body["parameters"] = std::move(parameters);
+    return c->Post("/v2/models/m" + std::to_string(model) + "/infer", body.dump(),
+                   "application/json");
+  };
+  for (const auto& [model, parameters] :
+       std::vector<std::pair<int, json>>{{0, {{"request_index", 0}, {"next_request_index", 3}}},
+                                         {1, {{"request_index", 1}}},
+                                         {2, {{"request_index", 2}, {"next_request_index", 4}}},
+                                         {0, {{"request_index", 3}}}}) {
+    auto res = send(model, parameters);
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+  }
+  EXPECT_FALSE(h.model_entry("m1")["resident"].get<bool>());
+  EXPECT_TRUE(h.model_entry("m0")["resident"].get<bool>());
+  EXPECT_EQ(h.model_entry("m0")["hits"], 1);
+  // Malformed hints are a 400 with a reason, and the server carries on.
+  for (const json& bad : {json{{"request_index", -1}}, json{{"request_index", "x"}},
+                          json{{"request_index", 5}, {"next_request_index", 5}}}) {
+    auto res = send(0, bad);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << res->body;
+    EXPECT_NE(res->body.find("request_index"), std::string::npos) << res->body;
+  }
+  EXPECT_TRUE(h.alive());
+}
+
 }  // namespace
 }  // namespace brulee::serve::testing
