@@ -16,15 +16,17 @@ class Gdsf : public HeapPolicy<Gdsf> {
   std::string_view name() const override { return size_aware_ ? "gdsf" : "lfu-da"; }
 
   void on_load(ModelId model) override {
+    reweigh(model);
     reprice(model);  // with the clock as it is after the evictions that made room
     HeapPolicy<Gdsf>::on_load(model);
   }
   void on_evict(ModelId model) override {
-    clock_ = std::max(clock_, priority_.get(model));
-    frequency_[model] = 0;
+    clock_ = std::max(clock_, state_.get(model).priority);
+    state_[model].frequency = 0;
     HeapPolicy<Gdsf>::on_evict(model);
   }
   void on_cost_update(ModelId model) override {
+    reweigh(model);
     reprice(model);
     HeapPolicy<Gdsf>::on_cost_update(model);
   }
@@ -35,28 +37,36 @@ class Gdsf : public HeapPolicy<Gdsf> {
   static constexpr bool kTrimsVictims = false;
   void observe(const RequestEvent& request) {
     // A miss is the first use of the copy about to be loaded.
-    frequency_[request.model] = request.hit ? frequency_[request.model] + 1 : 1;
-    last_[request.model] = request.index;
+    state_[request.model].frequency = request.hit ? state_[request.model].frequency + 1 : 1;
+    state_[request.model].last = request.index;
     if (request.hit) reprice(request.model);
   }
-  HeapKey key_for(ModelId model) const { return {priority_.get(model), last_.get(model)}; }
+  HeapKey key_for(ModelId model) const {
+    return {state_.get(model).priority, state_.get(model).last};
+  }
 
  private:
+  // cost / size (1 for lfu-da), cached per model: refreshed on load and on cost updates.
+  void reweigh(ModelId model) {
+    state_[model].weight = size_aware_
+                               ? info(model).load_latency_s /
+                                     std::max(1.0, static_cast<double>(info(model).size_bytes))
+                               : 1.0;
+  }
   void reprice(ModelId model) {
-    const double frequency = static_cast<double>(frequency_[model]);
-    double value = frequency;
-    if (size_aware_) {
-      value = frequency * info(model).load_latency_s /
-              std::max(1.0, static_cast<double>(info(model).size_bytes));
-    }
-    priority_[model] = clock_ + value;
+    State& state = state_[model];
+    state.priority = clock_ + static_cast<double>(state.frequency) * state.weight;
   }
 
   bool size_aware_;
   double clock_ = 0.0;
-  PerModel<std::uint64_t> frequency_;
-  PerModel<double> priority_;  // clock + frequency * cost / size, as of the last request
-  PerModel<std::uint64_t> last_;
+  struct State {
+    std::uint64_t frequency = 0;  // requests since load
+    std::uint64_t last = 0;       // index of the last request
+    double priority = 0.0;        // clock + frequency * cost / size, as of the last request
+    double weight = 0.0;          // cost / size
+  };
+  PerModel<State> state_;  // one cache line per model touched per request
 };
 }  // namespace
 
