@@ -3,7 +3,9 @@
 // For each model, N rounds alternate (order flipped every round) between
 //   backend:  brulee::runtime::load_model()  (metadata, mutex, heap measurement, warm-up, trim)
 //   direct:   cv::dnn::readNetFromONNX + one forward, or torch::jit::load + one forward
-// and the medians and their ratio are printed. One untimed round first warms the page cache.
+// and the medians, their ratio and the median of the per-round ratios (each round's backend time over
+// the direct time measured next to it: robust to drift on a shared machine) are printed. One untimed
+// round first warms the page cache.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -54,7 +56,8 @@ int main(int argc, char** argv) {
   }
   try {
     const Repository repository(repo);
-    std::printf("%-24s %-11s %6s %12s %12s %8s\n", "model", "backend", "rounds", "backend_s", "direct_s", "ratio");
+    std::printf("%-24s %-11s %6s %12s %12s %8s %12s\n", "model", "backend", "rounds", "backend_s", "direct_s", "ratio",
+                "paired_ratio");
     std::stringstream names(models_text);
     std::string name;
     while (std::getline(names, name, ',')) {
@@ -72,10 +75,12 @@ int main(int argc, char** argv) {
           via_backend.push_back(backend_load_s(model));
         }
       }
+      std::vector<double> paired;
+      for (std::size_t r = 0; r < via_backend.size(); ++r) paired.push_back(via_backend[r] / via_library[r]);
       const double backend_median = median(via_backend);
       const double direct_median = median(via_library);
-      std::printf("%-24s %-11s %6d %12.4f %12.4f %8.3f\n", name.c_str(), model.backend.c_str(), reps, backend_median,
-                  direct_median, backend_median / direct_median);
+      std::printf("%-24s %-11s %6d %12.4f %12.4f %8.3f %12.3f\n", name.c_str(), model.backend.c_str(), reps,
+                  backend_median, direct_median, backend_median / direct_median, median(paired));
       std::fflush(stdout);
     }
   } catch (const std::exception& error) {
