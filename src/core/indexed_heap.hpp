@@ -1,5 +1,6 @@
 #pragma once
 // A binary min-heap of models with O(log n) insert, update and erase by model id.
+#include <bit>
 #include <cstdint>
 #include <vector>
 
@@ -7,12 +8,27 @@
 
 namespace brulee {
 
-struct HeapKey {
-  double primary = 0.0;
-  std::uint64_t secondary = 0;  // tie-breaker (e.g. last use index: older first)
-  friend bool operator<(const HeapKey& a, const HeapKey& b) {
-    return a.primary < b.primary || (a.primary == b.primary && a.secondary < b.secondary);
+// A sort key: `primary` first, then `secondary` (a tie-breaker, e.g. the last use index: older
+// first). Stored as one 128-bit unsigned number whose integer order is that order, so a
+// comparison is a branch-free integer compare (heaps compare keys a lot). The double is mapped
+// to bits that sort like the number (negatives included; -0 == +0; NaN sorts above +infinity).
+class HeapKey {
+ public:
+  HeapKey() = default;
+  HeapKey(double primary, std::uint64_t secondary)
+      : high_(ordered_bits(primary)), low_(secondary) {}
+  friend bool operator<(const HeapKey& a, const HeapKey& b) { return a.packed() < b.packed(); }
+  friend bool operator==(const HeapKey& a, const HeapKey& b) = default;
+
+ private:
+  __extension__ using Packed = unsigned __int128;
+  Packed packed() const { return (static_cast<Packed>(high_) << 64) | low_; }
+  static std::uint64_t ordered_bits(double value) {
+    const auto bits = std::bit_cast<std::uint64_t>(value + 0.0);  // -0 becomes +0
+    return (bits >> 63) ? ~bits : bits | (std::uint64_t{1} << 63);
   }
+  std::uint64_t high_ = std::uint64_t{1} << 63;  // 0.0
+  std::uint64_t low_ = 0;
 };
 
 class IndexedHeap {
@@ -28,6 +44,7 @@ class IndexedHeap {
   bool empty() const { return heap_.empty(); }
   std::size_t size() const { return heap_.size(); }
   const Entry& top() const { return heap_.front(); }
+  const Entry& at(std::size_t position) const { return heap_[position]; }  // heap order
   const HeapKey& key_of(ModelId model) const { return heap_[position_[model]].key; }
 
   // Inserts the model, or moves it to its new key if present.
@@ -54,18 +71,25 @@ class IndexedHeap {
     if (!contains(model)) return;
     const std::uint32_t at = position_[model];
     position_[model] = kAbsent;
-    const std::uint32_t last = static_cast<std::uint32_t>(heap_.size() - 1);
-    if (at != last) {
-      heap_[at] = heap_[last];
-      position_[heap_[at].model] = at;
-      heap_.pop_back();
-      if (at > 0 && heap_[at].key < heap_[(at - 1) / 2].key) {
-        sift_up(at);
-      } else {
-        sift_down(at);
-      }
+    const Entry last = heap_.back();
+    heap_.pop_back();
+    if (at == heap_.size()) return;  // it was the last entry
+    if (at > 0 && last.key < heap_[(at - 1) / 2].key) {
+      heap_[at] = last;
+      sift_up(at);
     } else {
-      heap_.pop_back();
+      // The hole goes down to a leaf along the smaller children (one comparison a level), then
+      // `last` rises from there: it usually belongs near the bottom, so this beats a sift-down.
+      std::uint32_t hole = at;
+      const auto count = static_cast<std::uint32_t>(heap_.size());
+      for (std::uint32_t child = 2 * hole + 1; child < count; child = 2 * hole + 1) {
+        if (child + 1 < count && heap_[child + 1].key < heap_[child].key) ++child;
+        heap_[hole] = heap_[child];
+        position_[heap_[hole].model] = hole;
+        hole = child;
+      }
+      heap_[hole] = last;
+      sift_up(hole);
     }
   }
 
