@@ -26,6 +26,9 @@ class CacheState {
   std::uint64_t bytes_of(ModelId model) const { return resident(model) ? slots_[model].bytes : 0; }
   std::uint32_t pins(ModelId model) const { return model < slots_.size() ? slots_[model].pins : 0; }
   bool pinned(ModelId model) const { return pins(model) > 0; }
+  void prefetch(ModelId model) const {
+    if (model < slots_.size()) __builtin_prefetch(&slots_[model]);
+  }
 
   // Resident models, in no particular order (dense; O(1) insert and remove).
   std::span<const ModelId> resident_models() const { return resident_; }

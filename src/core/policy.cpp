@@ -78,6 +78,12 @@ void ListPolicy::select_victims(const CacheState& cache, std::uint64_t needed_by
     victims.push_back(model);
     freed += cache.bytes_of(model);
   }
+  // Warm the records of the next likely victims (the models just before the tail).
+  ModelId next = victims.empty() ? list_.back() : list_.prev(victims.back());
+  for (int k = 0; k < 2 && next != kNoModel; ++k, next = list_.prev(next)) {
+    list_.prefetch(next);
+    cache.prefetch(next);
+  }
 }
 
 // ---- registry ----

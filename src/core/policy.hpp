@@ -51,6 +51,9 @@ class Policy {
   virtual void on_evict(ModelId model) = 0;
   // The driver changed the model's size or costs in the ModelTable.
   virtual void on_cost_update(ModelId /*model*/) {}
+  // A hint: `model` will be requested soon (the simulator knows the trace). A policy may start
+  // loading its per-model state into the CPU cache; it must not change anything.
+  virtual void prefetch(ModelId /*model*/) const {}
 
   // Appends resident, unpinned, distinct models whose bytes add up to at least `needed_bytes`.
   // Precondition: 0 < needed_bytes <= cache.evictable_bytes(). Must not change residency: the

@@ -98,6 +98,13 @@ class HeapPolicy : public Policy {
                       std::vector<ModelId>& victims) override {
     select_from_heap(heap_, scratch_, cache, needed_bytes, victims, Derived::kTrimsVictims,
                      [this](ModelId model) { return self().key_for(model); });
+    // The next victims are most likely the new top and its children: warm their records now,
+    // while the driver evicts and loads, so the next eviction does not wait on memory.
+    for (std::size_t at = 0; at < 3 && at < heap_.size(); ++at) {
+      const ModelId candidate = heap_.at(at).model;
+      self().prefetch(candidate);
+      cache.prefetch(candidate);
+    }
   }
 
  protected:
@@ -123,6 +130,9 @@ class ModelList {
   ModelId back() const { return tail_; }
   ModelId prev(ModelId model) const { return links_[model].prev; }  // toward the head
   ModelId next(ModelId model) const { return links_[model].next; }  // toward the tail
+  void prefetch(ModelId model) const {
+    if (model < links_.size()) __builtin_prefetch(&links_[model]);
+  }
 
  private:
   struct Link {
@@ -145,6 +155,7 @@ class ListPolicy : public Policy {
   }
   void on_load(ModelId model) override { list_.push_front(model); }
   void on_evict(ModelId model) override { list_.unlink(model); }
+  void prefetch(ModelId model) const override { list_.prefetch(model); }
   void select_victims(const CacheState& cache, std::uint64_t needed_bytes,
                       std::vector<ModelId>& victims) override;
 
@@ -162,6 +173,9 @@ class PerModel {
     return values_[model];
   }
   T get(ModelId model) const { return model < values_.size() ? values_[model] : T{}; }
+  void prefetch(ModelId model) const {
+    if (model < values_.size()) __builtin_prefetch(&values_[model]);
+  }
 
  private:
   std::vector<T> values_;

@@ -24,6 +24,8 @@ LatencyMode parse_latency_mode(const std::string& text) {
 namespace {
 
 constexpr std::uint32_t kNoWorker = 0xffffffffu;
+// How many requests ahead the loop prefetches the per-model records (covers a memory latency).
+constexpr std::size_t kPrefetchAhead = 8;
 
 // Latencies of loads, executions and unloads: the catalog's values, or log-normal draws with the
 // same mean and a given coefficient of variation (one seeded generator per run).
@@ -54,13 +56,13 @@ class Latencies {
 };
 
 // What the hot loop needs of a model, packed in one 32-byte record (two per cache line): with
-// thousands of models these random accesses dominate, so one miss instead of four matters.
+// thousands of models these random accesses dominate, so one miss instead of four matters. Which
+// worker holds a model lives in its own dense array (4 bytes a model, mostly cache-resident).
 struct HotModel {
   double exec_s = 0.0;
   double load_s = 0.0;
+  double unload_s = 0.0;
   std::uint64_t size_bytes = 0;
-  std::uint32_t worker = 0xffffffffu;  // worker holding the model, or kNoWorker
-  float unused = 0.0f;
 };
 static_assert(sizeof(HotModel) == 32);
 
@@ -130,8 +132,10 @@ class Simulation {
     for (std::size_t m = 0; m < models.size(); ++m) {
       hot_[m].exec_s = models[m].exec_latency_s;
       hot_[m].load_s = models[m].load_latency_s;
+      hot_[m].unload_s = models[m].unload_latency_s;
       hot_[m].size_bytes = models[m].size_bytes;
     }
+    where_.assign(models.size(), kNoWorker);
     if (config.parallel_load) ready_at_s_.assign(models.size(), 0.0);
     evicted_.reserve(64);
   }
@@ -177,8 +181,19 @@ class Simulation {
       event.time_s = arrival_s;
       event.index = i;
       event.next_index = next_column[i] == kNoNextUse ? kNeverAgain : next_column[i];
-      HotModel& hot = hot_[model];
-      std::uint32_t worker = hot.worker;
+      if (i + kPrefetchAhead < n) {
+        // The trace says which models come next: start their random loads now.
+        const ModelId ahead = model_column[i + kPrefetchAhead];
+        __builtin_prefetch(&hot_[ahead]);
+        __builtin_prefetch(&where_[ahead]);
+        __builtin_prefetch(&models_[ahead]);  // the policy reads it when the model loads
+        for (const auto& w : workers_) {
+          w->cache.policy().prefetch(ahead);
+          w->cache.state().prefetch(ahead);
+        }
+      }
+      const HotModel& hot = hot_[model];
+      std::uint32_t worker = where_[model];
       const bool hit = worker != kNoWorker;
       if (single) {
         event.hit = hit;
@@ -279,19 +294,19 @@ class Simulation {
     const std::uint32_t worker = choose_worker(size_bytes, decision_s);
     ModelCache& cache = workers_[worker]->cache;
     evicted_.clear();
+    const std::uint64_t used_before = cache.state().used_bytes();
     cache.admit(model, size_bytes, evicted_);
-    std::uint64_t freed_bytes = 0;
-    for (ModelId victim : evicted_) {
-      hot_[victim].worker = kNoWorker;
-      freed_bytes += hot_[victim].size_bytes;
-      unload_s += latencies_.draw(models_[victim].unload_latency_s);
+    for (ModelId victim : evicted_) where_[victim] = kNoWorker;
+    if (config_.queueing) {
+      // Unloads take time only where time is modelled (a pure cache mode has no clock).
+      for (ModelId victim : evicted_) unload_s += latencies_.draw(hot_[victim].unload_s);
     }
-    hot_[model].worker = worker;
+    where_[model] = worker;
     summary_.evictions += evicted_.size();
     ++summary_.loads;
     summary_.bytes_loaded += size_bytes;
     summary_.load_cost_s += hot_[model].load_s;
-    used_bytes_ = used_bytes_ + size_bytes - freed_bytes;
+    used_bytes_ = used_bytes_ - used_before + cache.state().used_bytes();
     summary_.peak_used_bytes = std::max(summary_.peak_used_bytes, used_bytes_);
     return worker;
   }
@@ -358,6 +373,7 @@ class Simulation {
   Latencies latencies_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<HotModel> hot_;
+  std::vector<std::uint32_t> where_;  // worker holding each model, or kNoWorker
   std::vector<double> ready_at_s_;       // --parallel-load: when each model's last load ends
   std::vector<ModelId> evicted_;
   std::uint64_t used_bytes_ = 0;

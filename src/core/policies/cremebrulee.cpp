@@ -5,6 +5,8 @@
 // trimmed, largest first, to what the need requires. The share's denominator (all requests) is
 // common to every model, so ordering by count * C / S gives the same order and lets an indexed
 // heap keep it in O(log n) per request.
+#include <algorithm>
+
 #include "core/policy_util.hpp"
 
 namespace brulee {
@@ -15,22 +17,45 @@ class CremeBrulee final : public HeapPolicy<CremeBrulee> {
       : HeapPolicy<CremeBrulee>(models, options), name_(name) {}
   std::string_view name() const override { return name_; }
 
+  void on_load(ModelId model) override {
+    reweigh(model);
+    HeapPolicy<CremeBrulee>::on_load(model);
+  }
+  void on_cost_update(ModelId model) override {
+    reweigh(model);
+    HeapPolicy<CremeBrulee>::on_cost_update(model);
+  }
+  void prefetch(ModelId model) const override { state_.prefetch(model); }
+
   // Used by HeapPolicy (CRTP).
   static constexpr bool kKeysOnlyGrow = true;
   static constexpr bool kTrimsVictims = true;
   void observe(const RequestEvent& request) {
-    ++count_[request.model];
-    last_[request.model] = request.index;
+    State& state = state_[request.model];
+    ++state.count;
+    state.last = request.index;
   }
   HeapKey key_for(ModelId model) const {
-    const double size = std::max(1.0, static_cast<double>(info(model).size_bytes));
-    return {static_cast<double>(count_.get(model)) * cost_of(model) / size, last_.get(model)};
+    const State state = state_.get(model);
+    return {static_cast<double>(state.count) * state.cost / state.size, state.last};
   }
 
  private:
+  // C and S, cached per resident model: refreshed on load and on cost updates.
+  void reweigh(ModelId model) {
+    State& state = state_[model];
+    state.cost = cost_of(model);
+    state.size = std::max(1.0, static_cast<double>(info(model).size_bytes));
+  }
+
   std::string_view name_;
-  PerModel<std::uint64_t> count_;
-  PerModel<std::uint64_t> last_;
+  struct State {
+    std::uint64_t count = 0;  // requests so far (all time)
+    std::uint64_t last = 0;   // index of the last request
+    double cost = 0.0;        // C(m)
+    double size = 1.0;        // S(m), at least 1 byte
+  };
+  PerModel<State> state_;  // one 32-byte record per model: one cache line touched per request
 };
 }  // namespace
 
