@@ -123,6 +123,7 @@ class ModelList {
   void push_front(ModelId model);
   void unlink(ModelId model);
   void move_to_front(ModelId model) {
+    if (model == head_) return;
     unlink(model);
     push_front(model);
   }

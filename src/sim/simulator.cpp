@@ -171,6 +171,8 @@ class Simulation {
     const double* time_column = trace_.time_s.data();
     const std::uint32_t* next_column = trace_.next_use.data();
     const bool single = workers_.size() == 1;
+    Policy& first_policy = workers_[0]->cache.policy();
+    CacheState& first_state = workers_[0]->cache.state();
     RequestOutcome outcome;
     for (std::size_t i = 0; i < n; ++i) {
       const ModelId model = model_column[i];
@@ -187,9 +189,14 @@ class Simulation {
         __builtin_prefetch(&hot_[ahead]);
         __builtin_prefetch(&where_[ahead]);
         __builtin_prefetch(&models_[ahead]);  // the policy reads it when the model loads
-        for (const auto& w : workers_) {
-          w->cache.policy().prefetch(ahead);
-          w->cache.state().prefetch(ahead);
+        if (single) {
+          first_policy.prefetch(ahead);
+          first_state.prefetch(ahead);
+        } else {
+          for (const auto& w : workers_) {
+            w->cache.policy().prefetch(ahead);
+            w->cache.state().prefetch(ahead);
+          }
         }
       }
       const HotModel& hot = hot_[model];
@@ -197,7 +204,7 @@ class Simulation {
       const bool hit = worker != kNoWorker;
       if (single) {
         event.hit = hit;
-        workers_[0]->cache.policy().on_request(event);
+        first_policy.on_request(event);
       } else {
         for (std::uint32_t w = 0; w < workers_.size(); ++w) {
           event.hit = w == worker;
