@@ -2,13 +2,16 @@
 // in-process on 127.0.0.1 (free port) over a model repository and the real runtime, then:
 //   hit    4 keep-alive clients hammer one resident model; latency minus the server-reported
 //          execution time = the server's overhead on the hit path (p50, p99).
-//   burst  N clients (default 512) each send one request at once across every model, with a
-//          budget smaller than the repository; counts errors and the process's peak threads.
+//   burst  N clients (default 512, in a child process) each send one request at once across
+//          every model, with a budget smaller than the repository; counts errors and the
+//          server process's peak threads.
 //   rss    loads every model (budget above the footprint) and compares the bytes the server
 //          charges with the process's RSS growth.
 // Usage: serve_bench MODE --repo DIR [--model NAME] [--requests N] [--clients N]
 //                          [--memory-fraction F] [--policy NAME]
 #include <httplib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -41,6 +44,7 @@ struct Args {
   int requests = 2000;
   int clients = 0;
   double memory_fraction = 0.5;
+  bool log_loads = false;  // --log-loads 1: one line per load/eviction of the measured server
 };
 
 class RepoLoader : public serve::ModelLoader {
@@ -102,6 +106,84 @@ std::string body_for(const json& metadata) {
   return json{{"inputs", inputs}}.dump();
 }
 
+bool read_exactly(int fd, void* data, std::size_t size) {
+  auto* bytes = static_cast<char*>(data);
+  while (size > 0) {
+    const ssize_t got = ::read(fd, bytes, size);
+    if (got <= 0) return false;
+    bytes += got;
+    size -= static_cast<std::size_t>(got);
+  }
+  return true;
+}
+
+struct BurstChild {
+  pid_t pid = -1;
+  int to_child = -1;    // the server's port goes here
+  int from_child = -1;  // error count, then one latency (s) per client
+  int clients = 0;
+};
+
+// Forks the burst's client process: it waits for the port, sends one request per client thread
+// (model chosen by a fixed seed), and reports back.
+bool fork_burst_clients(BurstChild& child, const std::vector<std::string>& names,
+                        const std::vector<std::string>& bodies) {
+  int down[2], up[2];
+  if (::pipe(down) != 0 || ::pipe(up) != 0) return false;
+  child.pid = ::fork();
+  if (child.pid < 0) return false;
+  if (child.pid > 0) {
+    ::close(down[0]);
+    ::close(up[1]);
+    child.to_child = down[1];
+    child.from_child = up[0];
+    return true;
+  }
+  ::close(down[1]);
+  ::close(up[0]);
+  int port = 0;
+  if (!read_exactly(down[0], &port, sizeof port)) ::_exit(1);
+  const int clients = child.clients;
+  std::mt19937 rng(1);
+  std::vector<std::size_t> pick(static_cast<std::size_t>(clients));
+  for (auto& p : pick) p = rng() % names.size();
+  std::atomic<int> errors{0};
+  std::vector<double> latency(static_cast<std::size_t>(clients));
+  std::vector<std::thread> threads;
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  for (int t = 0; t < clients; ++t) {
+    threads.emplace_back([&, t] {
+      httplib::Client c("127.0.0.1", port);
+      c.set_read_timeout(300, 0);
+      c.set_connection_timeout(30, 0);
+      c.set_tcp_nodelay(true);
+      const std::size_t m = pick[static_cast<std::size_t>(t)];
+      ++ready;
+      while (!go) std::this_thread::yield();
+      const auto s0 = std::chrono::steady_clock::now();
+      auto res =
+          c.Post(("/v2/models/" + names[m] + "/infer").c_str(), bodies[m], "application/json");
+      latency[static_cast<std::size_t>(t)] =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
+      if (!res || res->status != 200) {
+        ++errors;
+        std::fprintf(stderr, "  error: %s\n",
+                     res ? (std::to_string(res->status) + " " + res->body).c_str()
+                         : httplib::to_string(res.error()).c_str());
+      }
+    });
+  }
+  while (ready < clients) std::this_thread::yield();
+  go = true;
+  for (auto& thread : threads) thread.join();
+  const int count = errors.load();
+  const bool sent = ::write(up[1], &count, sizeof count) == static_cast<ssize_t>(sizeof count) &&
+                    ::write(up[1], latency.data(), latency.size() * sizeof(double)) ==
+                        static_cast<ssize_t>(latency.size() * sizeof(double));
+  ::_exit(sent ? 0 : 1);
+}
+
 int run(const Args& args) {
   runtime::Repository repository(args.repo);
   std::vector<serve::ServedModel> models;
@@ -112,6 +194,7 @@ int run(const Args& args) {
     served.platform = m.backend;
     served.path = m.path;
     served.estimate_bytes = m.file_bytes;
+    served.min_bytes = m.file_bytes;
     models.push_back(served);
   }
   if (models.empty()) {
@@ -160,9 +243,32 @@ int run(const Args& args) {
     options.memory_bytes =
         static_cast<std::uint64_t>(args.memory_fraction * static_cast<double>(measured_total));
   }
+  BurstChild burst_child;
+  if (args.mode == "burst") {
+    // The clients run in a child process forked now, while this process has one thread: their
+    // own allocations (each copies its request body) stay out of the server's heap, so out of
+    // its per-model measurements, as with real clients.
+    if (status_field("Threads:") != 1) {
+      std::fprintf(stderr, "note: forking the clients with %ld threads alive\n",
+                   status_field("Threads:"));
+    }
+    burst_child.clients = args.clients > 0 ? args.clients : 512;
+    std::vector<std::string> names;
+    for (const auto& m : models) names.push_back(m.name);
+    if (!fork_burst_clients(burst_child, names, bodies)) return 1;
+  }
   const long rss_before_kib = status_field("VmRSS:");
-  serve::Scheduler scheduler(models, loader, options);
-  serve::Logger logger(serve::LogFormat::kText, false);
+  serve::Logger logger(serve::LogFormat::kText, args.log_loads);
+  serve::EventSink events;
+  if (args.log_loads) {
+    events = [&logger](const serve::SchedulerEvent& event) {
+      logger.log("info", "event " + std::to_string(static_cast<int>(event.kind)),
+                 {{"model", event.model},
+                  {"bytes", std::to_string(event.bytes)},
+                  {"detail", event.detail}});
+    };
+  }
+  serve::Scheduler scheduler(models, loader, options, events);
   serve::HttpOptions http_options;
   http_options.port = 0;
   serve::HttpServer http(scheduler, http_options, logger);
@@ -229,7 +335,6 @@ int run(const Args& args) {
                 percentile(all_overhead, 0.5) * 1e3, percentile(all_overhead, 0.99) * 1e3);
     status = errors.load() == 0 ? 0 : 1;
   } else if (args.mode == "burst") {
-    const int clients = args.clients > 0 ? args.clients : 512;
     std::atomic<bool> sampling{true};
     std::atomic<long> peak_threads{status_field("Threads:")};
     std::thread sampler([&] {
@@ -238,38 +343,19 @@ int run(const Args& args) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
     });
-    const long client_threads = clients;
-    std::atomic<int> errors{0};
-    std::vector<double> latency(static_cast<std::size_t>(clients));
-    std::vector<std::thread> threads;
-    std::atomic<int> ready{0};
-    std::atomic<bool> go{false};
-    std::mt19937 rng(1);
-    std::vector<std::size_t> pick(static_cast<std::size_t>(clients));
-    for (auto& p : pick) p = rng() % models.size();
     const auto t0 = std::chrono::steady_clock::now();
-    for (int t = 0; t < clients; ++t) {
-      threads.emplace_back([&, t] {
-        auto c = client();
-        const std::size_t m = pick[static_cast<std::size_t>(t)];
-        ++ready;
-        while (!go) std::this_thread::yield();
-        const auto s0 = std::chrono::steady_clock::now();
-        auto res = c->Post(("/v2/models/" + models[m].name + "/infer").c_str(), bodies[m],
-                           "application/json");
-        latency[static_cast<std::size_t>(t)] =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
-        if (!res || res->status != 200) {
-          ++errors;
-          std::fprintf(stderr, "  error: %s\n",
-                       res ? (std::to_string(res->status) + " " + res->body).c_str()
-                           : httplib::to_string(res.error()).c_str());
-        }
-      });
+    if (::write(burst_child.to_child, &port, sizeof port) != static_cast<ssize_t>(sizeof port)) {
+      std::fprintf(stderr, "cannot start the client process\n");
+      return 1;
     }
-    while (ready < clients) std::this_thread::yield();
-    go = true;
-    for (auto& thread : threads) thread.join();
+    int errors = 0;
+    std::vector<double> latency(static_cast<std::size_t>(burst_child.clients));
+    const bool read_all =
+        read_exactly(burst_child.from_child, &errors, sizeof errors) &&
+        read_exactly(burst_child.from_child, latency.data(), latency.size() * sizeof(double));
+    int child_status = 0;
+    ::waitpid(burst_child.pid, &child_status, 0);
+    if (!read_all) errors = burst_child.clients;
     const double wall_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     sampling = false;
@@ -283,15 +369,17 @@ int run(const Args& args) {
     std::printf(
         "burst: %d concurrent requests over %zu models, budget %llu of %llu measured "
         "bytes\n",
-        clients, models.size(), static_cast<unsigned long long>(options.memory_bytes),
+        burst_child.clients, models.size(), static_cast<unsigned long long>(options.memory_bytes),
         static_cast<unsigned long long>(measured_total));
-    std::printf("  errors %d, wall %.2f s, latency p50 %.1f ms p99 %.1f ms\n", errors.load(),
-                wall_s, percentile(latency, 0.5) * 1e3, percentile(latency, 0.99) * 1e3);
+    std::printf("  errors %d, wall %.2f s, latency p50 %.1f ms p99 %.1f ms\n", errors, wall_s,
+                percentile(latency, 0.5) * 1e3, percentile(latency, 0.99) * 1e3);
     std::printf("  loads %llu, evictions %llu\n", static_cast<unsigned long long>(loads),
                 static_cast<unsigned long long>(evictions));
-    std::printf("  peak process threads %ld, of which %ld are this client's; server threads %ld\n",
-                peak_threads.load(), client_threads, peak_threads.load() - client_threads - 2);
-    status = errors.load() == 0 ? 0 : 1;
+    std::printf(
+        "  peak server process threads %ld (the %d clients run in a child process; 1 of the "
+        "threads is this bench's sampler)\n",
+        peak_threads.load(), burst_child.clients);
+    status = errors == 0 ? 0 : 1;
   } else if (args.mode == "rss") {
     for (const auto& m : models) {
       auto res = client()->Post(("/v2/repository/models/" + m.name + "/load").c_str(), "",
@@ -344,6 +432,8 @@ int main(int argc, char** argv) {
       args.clients = std::atoi(value.c_str());
     else if (key == "--memory-fraction")
       args.memory_fraction = std::atof(value.c_str());
+    else if (key == "--log-loads")
+      args.log_loads = value == "1";
     else {
       std::fprintf(stderr, "unknown option %s\n", key.c_str());
       return 2;

@@ -96,6 +96,7 @@ void run_serve(const ServeOptions& opts) {
     served.platform = model.backend;
     served.path = model.path;
     served.estimate_bytes = model.file_bytes;
+    served.min_bytes = model.file_bytes;
     served.labels = model.config.labels;
     models.push_back(std::move(served));
   }

@@ -205,6 +205,39 @@ bool HttpServer::resolve(const httplib::Request& request, httplib::Response& res
   return true;
 }
 
+// The start shared by /infer and /classify: arrival time, the model, the deadline; refuses work
+// while draining.
+bool HttpServer::begin_inference(const httplib::Request& request, httplib::Response& response,
+                                 Inference& call) {
+  call.arrival = Clock::now();
+  if (!resolve(request, response, call.id)) return false;
+  if (draining_) {
+    reply_error(response, 503, "server is shutting down");
+    return false;
+  }
+  call.deadline = call.arrival + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(options_.request_timeout_s));
+  return true;
+}
+
+// Waits for a submitted request (the scheduler answers 504 itself once the deadline passes; the
+// extra second covers an execution that started just before it). Replies with the error if the
+// outcome is not a success.
+bool HttpServer::finish_inference(std::future<InferOutcome> future, const Inference& call,
+                                  httplib::Response& response, InferOutcome& outcome) {
+  if (future.wait_until(call.deadline + std::chrono::seconds(1)) != std::future_status::ready) {
+    reply_error(response, 504,
+                "request timed out after " + std::to_string(options_.request_timeout_s) + " s");
+    return false;
+  }
+  outcome = future.get();
+  if (outcome.status != 200) {
+    reply_error(response, outcome.status, outcome.error);
+    return false;
+  }
+  return true;
+}
+
 // Input and output specs are known once a model has been loaded; load it if they are not.
 bool HttpServer::ensure_specs(ModelId id, httplib::Response& response) {
   std::vector<runtime::TensorSpec> inputs, outputs;
@@ -316,53 +349,41 @@ void HttpServer::install_routes() {
   svr.Post(std::string(kModel) + "/infer", [this](const httplib::Request& request,
                                                   httplib::Response& response) {
     InFlight guard(in_flight_);
-    const auto arrival = Clock::now();
-    ModelId id;
-    if (!resolve(request, response, id)) return;
-    if (draining_) {
-      reply_error(response, 503, "server is shutting down");
-      return;
-    }
-    std::optional<std::size_t> json_bytes;
-    if (request.has_header("Inference-Header-Content-Length")) {
-      const std::string text = request.get_header_value("Inference-Header-Content-Length");
-      std::size_t value = 0;
-      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-      if (ec != std::errc() || end != text.data() + text.size()) {
-        reply_error(response, 400, "Inference-Header-Content-Length is not a number");
+    Inference call;
+    if (!begin_inference(request, response, call)) return;
+    InferRequest parsed;
+    std::optional<OracleHint> oracle;
+    {
+      // Parsing allocates the request's tensors: not while a load measures its bytes.
+      ActivityGate::Shared parsing(scheduler_.activity_gate());
+      std::optional<std::size_t> json_bytes;
+      if (request.has_header("Inference-Header-Content-Length")) {
+        const std::string text = request.get_header_value("Inference-Header-Content-Length");
+        std::size_t value = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec != std::errc() || end != text.data() + text.size()) {
+          reply_error(response, 400, "Inference-Header-Content-Length is not a number");
+          return;
+        }
+        json_bytes = value;
+      }
+      try {
+        parsed = parse_infer_request(request.body, json_bytes);
+        oracle = oracle_hint(parsed.parameters);
+      } catch (const UsageError& e) {
+        reply_error(response, 400, e.what());
         return;
       }
-      json_bytes = value;
     }
-    InferRequest parsed;
+    InferOutcome outcome;
+    if (!finish_inference(
+            scheduler_.submit(call.id, std::move(parsed.inputs), call.deadline, oracle), call,
+            response, outcome)) {
+      return;
+    }
+    const ServedModel& served = scheduler_.model(call.id);
     try {
-      parsed = parse_infer_request(request.body, json_bytes);
-    } catch (const UsageError& e) {
-      reply_error(response, 400, e.what());
-      return;
-    }
-    const auto deadline = arrival + std::chrono::duration_cast<Clock::duration>(
-                                        std::chrono::duration<double>(options_.request_timeout_s));
-    std::optional<OracleHint> oracle;
-    try {
-      oracle = oracle_hint(parsed.parameters);
-    } catch (const UsageError& e) {
-      reply_error(response, 400, e.what());
-      return;
-    }
-    auto future = scheduler_.submit(id, std::move(parsed.inputs), deadline, oracle);
-    if (future.wait_until(deadline + std::chrono::seconds(1)) != std::future_status::ready) {
-      reply_error(response, 504,
-                  "request timed out after " + std::to_string(options_.request_timeout_s) + " s");
-      return;
-    }
-    InferOutcome outcome = future.get();
-    if (outcome.status != 200) {
-      reply_error(response, outcome.status, outcome.error);
-      return;
-    }
-    const ServedModel& served = scheduler_.model(id);
-    try {
+      ActivityGate::Shared encoding(scheduler_.activity_gate());
       EncodedResponse encoded =
           encode_infer_response(served.name, served.version, parsed, outcome.outputs,
                                 {{"hit", outcome.hit},
@@ -379,19 +400,14 @@ void HttpServer::install_routes() {
       reply_error(response, 400, e.what());
       return;
     }
-    metrics_.observe_request(id, seconds_since(arrival));
+    metrics_.observe_request(call.id, seconds_since(call.arrival));
   });
 
   svr.Post(std::string(kModel) + "/classify", [this](const httplib::Request& request,
                                                      httplib::Response& response) {
     InFlight guard(in_flight_);
-    const auto arrival = Clock::now();
-    ModelId id;
-    if (!resolve(request, response, id)) return;
-    if (draining_) {
-      reply_error(response, 503, "server is shutting down");
-      return;
-    }
+    Inference call;
+    if (!begin_inference(request, response, call)) return;
     std::size_t k = options_.default_top_k;
     if (request.has_param("top_k")) {
       const std::string text = request.get_param_value("top_k");
@@ -401,42 +417,34 @@ void HttpServer::install_routes() {
         return;
       }
     }
-    if (!ensure_specs(id, response)) return;
+    if (!ensure_specs(call.id, response)) return;
     std::vector<runtime::TensorSpec> inputs, outputs;
-    scheduler_.specs(id, inputs, outputs);
+    scheduler_.specs(call.id, inputs, outputs);
+    const ServedModel& served = scheduler_.model(call.id);
     if (inputs.size() != 1 || outputs.empty()) {
-      reply_error(
-          response, 400,
-          "model " + scheduler_.model(id).name + " is not an image classifier (one input needed)");
+      reply_error(response, 400,
+                  "model " + served.name + " is not an image classifier (one input needed)");
       return;
     }
     std::vector<runtime::Tensor> tensors;
     try {
+      ActivityGate::Shared decoding(scheduler_.activity_gate());
       tensors.push_back(image_to_tensor(request.body, inputs.front()));
     } catch (const UsageError& e) {
       reply_error(response, 400, e.what());
       return;
     }
-    const auto deadline = arrival + std::chrono::duration_cast<Clock::duration>(
-                                        std::chrono::duration<double>(options_.request_timeout_s));
-    auto future = scheduler_.submit(id, std::move(tensors), deadline);
-    if (future.wait_until(deadline + std::chrono::seconds(1)) != std::future_status::ready) {
-      reply_error(response, 504, "request timed out");
+    InferOutcome outcome;
+    if (!finish_inference(scheduler_.submit(call.id, std::move(tensors), call.deadline), call,
+                          response, outcome)) {
       return;
     }
-    InferOutcome outcome = future.get();
-    if (outcome.status != 200) {
-      reply_error(response, outcome.status, outcome.error);
-      return;
-    }
-    json body{{"model_name", scheduler_.model(id).name},
-              {"model_version", scheduler_.model(id).version},
-              {"classes", json::array()}};
+    json body{
+        {"model_name", served.name}, {"model_version", served.version}, {"classes", json::array()}};
     try {
-      const auto& labels = scheduler_.model(id).labels;
       for (const auto& score : top_k(outcome.outputs.front(), k)) {
         json entry{{"index", score.index}, {"probability", score.probability}};
-        if (score.index < labels.size()) entry["label"] = labels[score.index];
+        if (score.index < served.labels.size()) entry["label"] = served.labels[score.index];
         body["classes"].push_back(std::move(entry));
       }
     } catch (const UsageError& e) {
@@ -444,7 +452,7 @@ void HttpServer::install_routes() {
       return;
     }
     response.set_content(dump(body), kJson);
-    metrics_.observe_request(id, seconds_since(arrival));
+    metrics_.observe_request(call.id, seconds_since(call.arrival));
   });
 
   svr.Post("/v2/repository/index",

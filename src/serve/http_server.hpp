@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -52,7 +53,17 @@ class HttpServer {
   Metrics& metrics() { return metrics_; }
 
  private:
+  struct Inference {
+    ModelId id = kNoModel;
+    Clock::time_point arrival;
+    Clock::time_point deadline;
+  };
+
   void install_routes();
+  bool begin_inference(const httplib::Request& request, httplib::Response& response,
+                       Inference& call);
+  bool finish_inference(std::future<InferOutcome> future, const Inference& call,
+                        httplib::Response& response, InferOutcome& outcome);
   bool resolve(const httplib::Request& request, httplib::Response& response, ModelId& id);
   bool ensure_specs(ModelId id, httplib::Response& response);
   void reply_error(httplib::Response& response, int status, const std::string& message);

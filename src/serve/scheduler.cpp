@@ -47,7 +47,9 @@ struct Scheduler::Slot {
   bool runnable = false;  // in runnable_
   bool known_specs = false;
   std::vector<runtime::TensorSpec> inputs, outputs;
-  std::uint64_t measured_bytes = 0;  // last measured size (0 = never loaded)
+  std::uint64_t measured_bytes = 0;  // charged size from a clean measurement (0 = none yet)
+  bool size_known = false;           // measured_bytes came from a load nothing else disturbed
+  bool remeasuring = false;          // the last measurement exceeded the budget; one more try
   std::uint64_t requests = 0, hits = 0, misses = 0, loads = 0, load_failures = 0, evictions = 0,
                 rejected = 0, timeouts = 0, errors = 0;
   double load_seconds_total = 0.0;
@@ -361,12 +363,14 @@ void Scheduler::fail_model_locked(ModelId id, int status, const std::string& err
 void Scheduler::loader_loop() {
   for (;;) {
     std::unique_ptr<LoadJob> job;
+    bool isolate = false;
     {
       std::unique_lock lock(mutex_);
       loader_cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
       if (jobs_.empty()) return;  // stopping
       job = std::move(jobs_.front());
       jobs_.pop_front();
+      isolate = !slots_[job->model]->size_known;
     }
     const ModelId id = job->model;
     const ServedModel& served = models_[id];
@@ -394,6 +398,17 @@ void Scheduler::loader_loop() {
     emit({SchedulerEvent::Kind::kLoadStart, served.name, job->reserved_bytes, 0.0, {}});
     std::unique_ptr<runtime::LoadedModel> handle;
     std::string error;
+    // The backend measures the model's bytes as allocator growth across the load. A model never
+    // measured cleanly is loaded with the activity gate held exclusively (no inference or
+    // request parsing runs meanwhile); later loads run beside the traffic, and their figure is
+    // used only if nothing else ran during them (docs/server.md, "Measured bytes under load").
+    std::optional<ActivityGate::Exclusive> exclusive;
+    ActivityGate::Mark mark;
+    if (isolate) {
+      exclusive.emplace(gate_);
+    } else {
+      mark = gate_.mark();
+    }
     const auto t0 = Clock::now();
     try {
       handle = loader_.load(served);
@@ -402,6 +417,8 @@ void Scheduler::loader_loop() {
       error = e.what();
     }
     const double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    const bool clean = isolate || gate_.quiet_since(mark);
+    exclusive.reset();
     std::vector<std::unique_ptr<runtime::LoadedModel>> dropped;
     std::vector<ModelId> victims;
     SchedulerEvent done{SchedulerEvent::Kind::kLoaded, served.name, 0, load_s, {}};
@@ -417,8 +434,16 @@ void Scheduler::loader_loop() {
         done.kind = SchedulerEvent::Kind::kLoadFailed;
         done.detail = error;
       } else {
-        const std::uint64_t measured = std::max<std::uint64_t>(handle->resident_bytes(), 1);
+        const std::uint64_t raw =
+            std::max<std::uint64_t>({handle->resident_bytes(), served.min_bytes, 1});
+        // A disturbed measurement is noise on top of a size already known: keep the known one.
+        const std::uint64_t measured = clean || !slot.size_known ? raw : slot.measured_bytes;
         const std::uint64_t reserved = cache_->state().bytes_of(id);
+        if (clean) slot.size_known = true;
+        if (measured != raw) {
+          done.detail = "measured " + format_bytes(raw) +
+                        " beside other work; charging the clean measurement";
+        }
         slot.measured_bytes = measured;
         table_[id].size_bytes = measured;
         ++slot.loads;
@@ -434,6 +459,7 @@ void Scheduler::loader_loop() {
           }
         }
         if (fits) {
+          slot.remeasuring = false;
           cache_->state().resize(id, measured);
           take_victims_locked(victims, dropped);
           slot.handle = std::move(handle);
@@ -455,7 +481,21 @@ void Scheduler::loader_loop() {
           dropped.push_back(std::move(handle));
           remove_pinned_locked(id);
           cache_->state().unpin(id);
-          if (measured > cache_->state().capacity_bytes()) {
+          if (measured > cache_->state().capacity_bytes() && !slot.remeasuring) {
+            // Above the whole budget: before refusing the model's requests, measure once more
+            // in isolation, in case something the gate cannot hold back (a request body being
+            // read) grew the heap during this load. The estimate goes back to the old one.
+            slot.remeasuring = true;
+            slot.size_known = false;
+            slot.measured_bytes = 0;
+            table_[id].size_bytes = estimate_locked(id);
+            slot.state = ModelState::kWaiting;
+            pending_.push_front(id);
+            done.kind = SchedulerEvent::Kind::kResized;
+            done.detail =
+                "measured " + format_bytes(measured) + ", above the whole budget; measuring again";
+          } else if (measured > cache_->state().capacity_bytes()) {
+            slot.remeasuring = false;
             fail_model_locked(id, 500,
                               "model " + served.name + " holds " + format_bytes(measured) +
                                   ", more than the whole memory budget of " +
@@ -512,16 +552,22 @@ InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
     ++executing_;
     runtime::LoadedModel* model = slot.handle.get();
     lock.unlock();
-    try {
-      outcome.outputs = model->infer(request.inputs);
-    } catch (const UsageError& e) {
-      outcome.status = 400;
-      outcome.error = e.what();
-    } catch (const std::exception& e) {
-      outcome.status = 500;
-      outcome.error = std::string("inference failed: ") + e.what();
+    {
+      // Waits while a first load measures its bytes; that wait counts as queueing.
+      ActivityGate::Shared section(gate_);
+      const auto running = Clock::now();
+      outcome.queue_s += std::chrono::duration<double>(running - started).count();
+      try {
+        outcome.outputs = model->infer(request.inputs);
+      } catch (const UsageError& e) {
+        outcome.status = 400;
+        outcome.error = e.what();
+      } catch (const std::exception& e) {
+        outcome.status = 500;
+        outcome.error = std::string("inference failed: ") + e.what();
+      }
+      outcome.exec_s = std::chrono::duration<double>(Clock::now() - running).count();
     }
-    outcome.exec_s = std::chrono::duration<double>(Clock::now() - started).count();
     lock.lock();
     slot.executing = false;
     --executing_;

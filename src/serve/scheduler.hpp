@@ -21,6 +21,7 @@
 #include "core/model_info.hpp"
 #include "core/policy.hpp"
 #include "runtime/backend.hpp"
+#include "serve/activity_gate.hpp"
 
 namespace brulee::serve {
 
@@ -33,7 +34,10 @@ struct ServedModel {
   std::string platform;              // backend name: "onnx", "torchscript", ...
   std::string path;                  // file the loader opens
   std::uint64_t estimate_bytes = 0;  // before the first load: catalog size or file size
-  double load_latency_s = 0.0;       // seeds from a catalog (0 = unknown)
+  // A floor under every measured size: the model file's size (its weights are held in memory).
+  // Guards the budget against a measurement shrunk by memory other threads freed meanwhile.
+  std::uint64_t min_bytes = 0;
+  double load_latency_s = 0.0;  // seeds from a catalog (0 = unknown)
   double exec_latency_s = 0.0;
   std::vector<std::string> labels;  // class names for /classify (index -> name), may be empty
 };
@@ -151,6 +155,9 @@ class Scheduler {
              std::vector<runtime::TensorSpec>& outputs) const;
 
   CacheSnapshot snapshot() const;
+  // Held shared by work that allocates transient memory (executions here, request parsing in
+  // the HTTP front) and exclusively by a model's first load, so its measured bytes are its own.
+  ActivityGate& activity_gate() { return gate_; }
   // Refuses new work from now on (503) and waits until nothing is queued, executing or loading,
   // or the timeout passes. Returns whether it drained.
   bool drain(std::chrono::milliseconds timeout);
@@ -185,6 +192,7 @@ class Scheduler {
   EventSink events_;
   Clock::time_point start_;
 
+  ActivityGate gate_;
   mutable std::mutex mutex_;
   std::condition_variable exec_cv_;
   std::condition_variable loader_cv_;
