@@ -2,11 +2,11 @@
 // repository with the paper's loop, and writes the catalog the simulator reads (docs/zoo.md).
 #include <cstdio>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/command.hpp"
+#include "cli/list_option.hpp"
 #include "core/error.hpp"
 #include "core/units.hpp"
 #include "runtime/profiler.hpp"
@@ -27,16 +27,6 @@ struct ProfileCliOptions {
   int threads = 0;
   bool quiet = false;
 };
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    if (!item.empty()) items.push_back(item);
-  }
-  return items;
-}
 
 void run_profile(const ProfileCliOptions& opts) {
   if (opts.repo.empty()) throw UsageError("profile: --repo DIR is required");

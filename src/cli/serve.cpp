@@ -5,13 +5,13 @@
 
 #include <cstdio>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "cli/command.hpp"
+#include "cli/list_option.hpp"
 #include "core/error.hpp"
 #include "core/units.hpp"
 #include "runtime/repository.hpp"
@@ -59,16 +59,6 @@ class RepositoryLoader : public serve::ModelLoader {
   std::unordered_map<std::string, runtime::RepositoryModel> models_;
   int intra_op_threads_;
 };
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    if (!item.empty()) items.push_back(item);
-  }
-  return items;
-}
 
 std::string fixed(double value, int digits) {
   char buffer[32];
