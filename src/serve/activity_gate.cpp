@@ -2,50 +2,56 @@
 
 namespace brulee::serve {
 
+// Every atomic access is sequentially consistent: a shared section that increments shared_ and
+// then reads exclusive_ == 0, and an exclusive holder that increments exclusive_ and then reads
+// shared_ == 0, cannot both proceed.
 void ActivityGate::enter() {
-  std::unique_lock lock(mutex_);
-  if (exclusive_ || exclusive_waiting_ > 0) {
-    shared_cv_.wait(lock, [&] { return !exclusive_ && exclusive_waiting_ == 0; });
+  for (;;) {
+    shared_.fetch_add(1);
+    if (exclusive_.load() == 0) break;
+    leave();  // an exclusive holder is around: step back and wait for it to finish
+    std::unique_lock lock(mutex_);
+    shared_cv_.wait(lock, [&] { return exclusive_.load() == 0; });
   }
-  ++shared_;
-  ++entries_;
+  entries_.fetch_add(1);
 }
 
 void ActivityGate::leave() {
-  bool wake = false;
-  {
-    std::lock_guard lock(mutex_);
-    --shared_;
-    wake = shared_ == 0 && exclusive_waiting_ > 0;
+  if (shared_.fetch_sub(1) == 1 && exclusive_.load() > 0) {
+    // Taking the mutex orders this notification after the waiter's check of shared_.
+    { std::lock_guard lock(mutex_); }
+    exclusive_cv_.notify_all();
   }
-  if (wake) exclusive_cv_.notify_all();
 }
 
 void ActivityGate::lock_exclusive() {
   std::unique_lock lock(mutex_);
-  ++exclusive_waiting_;
-  exclusive_cv_.wait(lock, [&] { return shared_ == 0 && !exclusive_; });
-  --exclusive_waiting_;
-  exclusive_ = true;
+  exclusive_.fetch_add(1);
+  exclusive_cv_.wait(lock, [&] { return shared_.load() == 0 && !held_; });
+  held_ = true;
 }
 
 void ActivityGate::unlock_exclusive() {
   {
     std::lock_guard lock(mutex_);
-    exclusive_ = false;
+    held_ = false;
+    exclusive_.fetch_sub(1);
   }
   exclusive_cv_.notify_all();
   shared_cv_.notify_all();
 }
 
 ActivityGate::Mark ActivityGate::mark() const {
-  std::lock_guard lock(mutex_);
-  return {entries_, shared_ > 0};
+  Mark mark;
+  mark.busy = shared_.load() > 0;
+  mark.entries = entries_.load();
+  return mark;
 }
 
+// A section begun after the mark has counted itself in entries_ by now, or is still between
+// its increment of shared_ and of entries_ (so shared_ > 0).
 bool ActivityGate::quiet_since(const Mark& since) const {
-  std::lock_guard lock(mutex_);
-  return !since.busy && entries_ == since.entries;
+  return !since.busy && shared_.load() == 0 && entries_.load() == since.entries;
 }
 
 }  // namespace brulee::serve

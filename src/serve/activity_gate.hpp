@@ -12,6 +12,7 @@
 //
 // The gate also tells whether a load that did not hold it was quiet anyway: no shared section
 // was running when it began and none began before it ended.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -59,13 +60,16 @@ class ActivityGate {
   };
 
  private:
-  mutable std::mutex mutex_;
+  // Shared sections take no lock while no exclusive holder is around (the hit path crosses the
+  // gate on every request): they count themselves in shared_ and check exclusive_; an exclusive
+  // holder announces itself in exclusive_ first, then waits for shared_ to drain.
+  std::atomic<unsigned> shared_{0};        // shared sections running
+  std::atomic<unsigned> exclusive_{0};     // exclusive holders holding or waiting
+  std::atomic<std::uint64_t> entries_{0};  // shared sections begun so far
+  mutable std::mutex mutex_;               // for the waits below, and one exclusive at a time
   std::condition_variable shared_cv_;
   std::condition_variable exclusive_cv_;
-  unsigned shared_ = 0;             // shared sections running
-  unsigned exclusive_waiting_ = 0;  // exclusive holders waiting
-  bool exclusive_ = false;          // an exclusive holder holds the gate
-  std::uint64_t entries_ = 0;       // shared sections begun so far
+  bool held_ = false;  // an exclusive holder holds the gate (under mutex_)
 };
 
 }  // namespace brulee::serve

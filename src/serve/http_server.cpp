@@ -383,7 +383,6 @@ void HttpServer::install_routes() {
     }
     const ServedModel& served = scheduler_.model(call.id);
     try {
-      ActivityGate::Shared encoding(scheduler_.activity_gate());
       EncodedResponse encoded =
           encode_infer_response(served.name, served.version, parsed, outcome.outputs,
                                 {{"hit", outcome.hit},
