@@ -68,7 +68,10 @@ void CacheState::unpin(ModelId model) {
     throw CacheError("model " + std::to_string(model) + " has no pin to release");
   }
   Slot& slot = slots_[model];
-  if (--slot.pins == 0 && slot.position != kAbsent) evictable_bytes_ += slot.bytes;
+  if (--slot.pins == 0 && slot.position != kAbsent) {
+    evictable_bytes_ += slot.bytes;
+    if (unpin_listener_) unpin_listener_->on_unpinned(model);
+  }
 }
 
 void CacheState::set_capacity(std::uint64_t capacity_bytes) {

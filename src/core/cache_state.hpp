@@ -10,6 +10,15 @@
 
 namespace brulee {
 
+// Told when a resident model's last pin is released (it may be evicted again).
+class UnpinListener {
+ public:
+  virtual void on_unpinned(ModelId model) = 0;
+
+ protected:
+  ~UnpinListener() = default;
+};
+
 class CacheState {
  public:
   explicit CacheState(std::uint64_t capacity_bytes, std::size_t model_count = 0);
@@ -51,6 +60,9 @@ class CacheState {
 
   void set_capacity(std::uint64_t capacity_bytes);  // throws if below used_bytes()
 
+  // ModelCache registers its policy here, so whoever releases pins, the policy hears of it.
+  void set_unpin_listener(UnpinListener* listener) { unpin_listener_ = listener; }
+
  private:
   static constexpr std::uint32_t kAbsent = 0xffffffffu;
   struct Slot {
@@ -65,6 +77,7 @@ class CacheState {
   std::uint64_t evictable_bytes_ = 0;
   std::vector<Slot> slots_;
   std::vector<ModelId> resident_;
+  UnpinListener* unpin_listener_ = nullptr;
 };
 
 }  // namespace brulee

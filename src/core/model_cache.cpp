@@ -11,6 +11,7 @@ ModelCache::ModelCache(std::uint64_t capacity_bytes, const ModelTable& models,
                        std::unique_ptr<Policy> policy)
     : models_(models), state_(capacity_bytes, models.size()), policy_(std::move(policy)) {
   if (!policy_) throw CacheError("no policy given");
+  state_.set_unpin_listener(policy_.get());
 }
 
 void ModelCache::make_room(std::uint64_t bytes, std::vector<ModelId>& evicted) {

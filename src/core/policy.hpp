@@ -33,7 +33,7 @@ struct PolicyOptions {
   CostMode cost_mode = CostMode::kDirect;
 };
 
-class Policy {
+class Policy : public UnpinListener {
  public:
   Policy(const ModelTable& models, const PolicyOptions& options)
       : models_(models), options_(options) {}
@@ -51,6 +51,10 @@ class Policy {
   virtual void on_evict(ModelId model) = 0;
   // The driver changed the model's size or costs in the ModelTable.
   virtual void on_cost_update(ModelId /*model*/) {}
+  // A resident model's last pin was released (CacheState calls this once ModelCache has
+  // registered the policy). Policies that set pinned models aside during selection take them
+  // back here.
+  void on_unpinned(ModelId /*model*/) override {}
   // A hint: `model` will be requested soon (the simulator knows the trace). A policy may start
   // loading its per-model state into the CPU cache; it must not change anything.
   virtual void prefetch(ModelId /*model*/) const {}

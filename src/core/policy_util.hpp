@@ -23,7 +23,10 @@ void select_lowest_scan(const CacheState& cache, std::uint64_t needed_bytes,
                         std::vector<ModelId>& victims, KeyFn&& key_fn);
 
 // Victim selection over an indexed heap of resident models (lowest key first), skipping pinned
-// models; optionally trimmed largest first. Victims leave the heap; the rest stay.
+// models; optionally trimmed largest first. Victims leave the heap, and so do the pinned models
+// met on the way: they are set aside until their last pin goes (HeapPolicy::on_unpinned puts
+// them back with a fresh key), so a queue that pins many models does not make every selection
+// step over all of them again. Everything else stays.
 // `fresh_key(m)` gives a model's true key: the heap may hold stale keys that are lower bounds
 // of the true ones (lazy policies, below); a stale top is re-keyed before it is used, so the
 // victims are exactly those an eagerly updated heap would give.
@@ -55,14 +58,14 @@ void select_from_heap(IndexedHeap& heap, std::vector<IndexedHeap::Entry>& scratc
   while (freed < needed_bytes && !heap.empty()) {
     settle();
     const IndexedHeap::Entry entry = heap.pop();
+    if (cache.pinned(entry.model)) continue;  // set aside until unpinned
     scratch.push_back(entry);
-    if (cache.pinned(entry.model)) continue;
     victims.push_back(entry.model);
     freed += cache.bytes_of(entry.model);
   }
   if (trim) keep_largest_needed(cache, needed_bytes, victims, from);
-  // Put back what stays resident (pinned, or trimmed away). Victims leave for good: the driver
-  // evicts each one and calls on_evict, which finds it already gone.
+  // Put back what was trimmed away. Victims leave for good: the driver evicts each one and calls
+  // on_evict, which finds it already gone.
   for (const auto& entry : scratch) {
     if (std::find(victims.begin() + static_cast<std::ptrdiff_t>(from), victims.end(),
                   entry.model) == victims.end()) {
@@ -93,6 +96,10 @@ class HeapPolicy : public Policy {
   void on_evict(ModelId model) override { heap_.erase(model); }
   void on_cost_update(ModelId model) override {
     if (heap_.contains(model)) heap_.set(model, self().key_for(model));
+  }
+  // A resident model outside the heap was set aside by select_from_heap while pinned.
+  void on_unpinned(ModelId model) override {
+    if (!heap_.contains(model)) heap_.set(model, self().key_for(model));
   }
   void select_victims(const CacheState& cache, std::uint64_t needed_bytes,
                       std::vector<ModelId>& victims) override {
