@@ -236,6 +236,42 @@ TEST(PolicyExamples, PinnedModelsAreSkipped) {
   EXPECT_TRUE(replay.resident("A"));
 }
 
+// Every policy: a pinned model is passed over, and once its pin goes it is a candidate again
+// (heap policies set pinned models aside during a selection and take them back on unpin).
+TEST(PolicyExamples, UnpinnedModelsBecomeVictimsAgain) {
+  for (const auto& factory : policy_factories()) {
+    SCOPED_TRACE(factory.name);
+    Replay replay(factory.name, 3, kUnitModels);
+    replay.run({"A", "B", "C"});
+    std::vector<ModelId> evicted;
+    // Pin two: the third is the only possible victim.
+    replay.cache().state().pin(replay.id("A"));
+    replay.cache().state().pin(replay.id("B"));
+    replay.cache().record({replay.id("D"), 3, 3});
+    replay.cache().admit(replay.id("D"), evicted);
+    EXPECT_EQ(evicted, (std::vector<ModelId>{replay.id("C")}));
+    // Pin D, release A and B: the next victim must be A or B, and both are again evictable.
+    replay.cache().state().pin(replay.id("D"));
+    replay.cache().state().unpin(replay.id("A"));
+    replay.cache().state().unpin(replay.id("B"));
+    EXPECT_EQ(replay.cache().state().evictable_bytes(), 2u);
+    evicted.clear();
+    replay.cache().record({replay.id("C"), 4, 4});
+    replay.cache().admit(replay.id("C"), evicted);
+    ASSERT_EQ(evicted.size(), 1u);
+    EXPECT_TRUE(evicted[0] == replay.id("A") || evicted[0] == replay.id("B"));
+    // And the other one after that: making room for two bytes frees both unpinned models.
+    replay.cache().state().unpin(replay.id("D"));
+    replay.cache().state().pin(replay.id("C"));
+    replay.cache().state().pin(replay.id("D"));
+    evicted.clear();
+    replay.cache().make_room(1, evicted);
+    ASSERT_EQ(evicted.size(), 1u);
+    EXPECT_TRUE(evicted[0] == replay.id("A") || evicted[0] == replay.id("B"));
+    EXPECT_EQ(replay.cache().state().resident_count(), 2u);
+  }
+}
+
 TEST(PolicyExamples, ImpossibleNeedsAreClearErrors) {
   for (const auto& factory : policy_factories()) {
     SCOPED_TRACE(factory.name);
