@@ -3,6 +3,8 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 namespace brulee::runtime {
@@ -13,6 +15,24 @@ HeapStats heap_stats() {
   stats.arena_in_use_bytes = info.uordblks;
   stats.mmapped_bytes = info.hblkhd;
   return stats;
+}
+
+bool heap_stats_available() {
+  static const bool available = [] {
+    constexpr std::size_t kProbe = std::size_t{4} << 20;
+    // A few tries: another thread freeing memory at the same moment can hide one probe.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      const std::uint64_t before = heap_stats().in_use_bytes();
+      void* volatile block = std::malloc(kProbe);  // volatile: the pair must not be optimised out
+      if (!block) return false;
+      std::memset(block, 1, kProbe);
+      const std::uint64_t after = heap_stats().in_use_bytes();
+      std::free(block);
+      if (after >= before + kProbe) return true;
+    }
+    return false;
+  }();
+  return available;
 }
 
 std::uint64_t resident_set_bytes() {
@@ -29,13 +49,23 @@ std::mutex& load_mutex() {
   return mutex;
 }
 
-LoadMeasurement::LoadMeasurement() : start_(std::chrono::steady_clock::now()), before_(heap_stats()) {}
+LoadMeasurement::LoadMeasurement() : start_(std::chrono::steady_clock::now()) {
+  if (heap_stats_available()) {
+    before_ = heap_stats();
+  } else {
+    rss_before_ = resident_set_bytes();
+  }
+}
 
 double LoadMeasurement::elapsed_s() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
 std::uint64_t LoadMeasurement::grown_bytes() const {
+  if (!heap_stats_available()) {
+    const std::uint64_t after = resident_set_bytes();
+    return after > rss_before_ ? after - rss_before_ : 0;
+  }
   const std::uint64_t before = before_.in_use_bytes();
   const std::uint64_t after = heap_stats().in_use_bytes();
   return after > before ? after - before : 0;

@@ -3,7 +3,8 @@
 // Bytes = growth of the allocator's in-use bytes (glibc mallinfo2: uordblks + hblkhd, i.e. bytes
 // in malloc chunks plus bytes in mmapped blocks) across load + one warm-up inference, with all
 // loads in the process serialized by load_mutex(). Unaffected by memory freed earlier and kept by
-// glibc, unlike RSS growth.
+// glibc, unlike RSS growth. Where the allocator keeps no such statistics (another malloc
+// preloaded, e.g. jemalloc or tcmalloc, or a sanitizer's), bytes = RSS growth instead.
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -17,6 +18,9 @@ struct HeapStats {
 };
 
 HeapStats heap_stats();
+// Whether heap_stats() follows this process's allocations (probed once: a 4 MiB allocation
+// must show up in it).
+bool heap_stats_available();
 // Resident set size of this process from /proc/self/statm.
 std::uint64_t resident_set_bytes();
 // Gives freed heap memory back to the system (malloc_trim(0)).
@@ -34,6 +38,7 @@ class LoadMeasurement {
  private:
   std::chrono::steady_clock::time_point start_;
   HeapStats before_;
+  std::uint64_t rss_before_ = 0;  // used when heap statistics are unavailable
 };
 
 }  // namespace brulee::runtime
