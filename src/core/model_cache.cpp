@@ -14,6 +14,16 @@ ModelCache::ModelCache(std::uint64_t capacity_bytes, const ModelTable& models,
   state_.set_unpin_listener(policy_.get());
 }
 
+void ModelCache::fail_not_evictable(ModelId victim) const {
+  throw CacheError("policy " + std::string(policy_->name()) +
+                   " chose a model that is not evictable: " + std::to_string(victim));
+}
+
+void ModelCache::fail_repeated(ModelId victim) const {
+  throw CacheError("policy " + std::string(policy_->name()) + " chose model " +
+                   std::to_string(victim) + " twice");
+}
+
 void ModelCache::make_room(std::uint64_t bytes, std::vector<ModelId>& evicted) {
   if (bytes <= state_.free_bytes()) return;
   if (bytes > state_.capacity_bytes()) {
@@ -27,20 +37,27 @@ void ModelCache::make_room(std::uint64_t bytes, std::vector<ModelId>& evicted) {
   }
   victims_.clear();
   policy_->select_victims(state_, needed, victims_);
-  // Check the whole answer before changing anything.
-  ++epoch_;
+  // Check the whole answer before changing anything. The usual answer is one to a few victims:
+  // those are checked for repeats against each other (no per-model array to touch, which costs a
+  // cache miss per eviction); long answers use the per-model marks.
+  constexpr std::size_t kPairwiseLimit = 16;
+  const bool pairwise = victims_.size() <= kPairwiseLimit;
+  if (!pairwise) ++epoch_;
   std::uint64_t freed = 0;
-  for (ModelId victim : victims_) {
-    if (!state_.resident(victim) || state_.pinned(victim)) {
-      throw CacheError("policy " + std::string(policy_->name()) +
-                       " chose a model that is not evictable: " + std::to_string(victim));
+  for (std::size_t i = 0; i < victims_.size(); ++i) {
+    const ModelId victim = victims_[i];
+    if (!state_.resident(victim) || state_.pinned(victim)) [[unlikely]] {
+      fail_not_evictable(victim);
     }
-    if (victim >= marks_.size()) marks_.resize(static_cast<std::size_t>(victim) + 1, 0);
-    if (marks_[victim] == epoch_) {
-      throw CacheError("policy " + std::string(policy_->name()) + " chose model " +
-                       std::to_string(victim) + " twice");
+    if (pairwise) {
+      for (std::size_t j = 0; j < i; ++j) {
+        if (victims_[j] == victim) [[unlikely]] fail_repeated(victim);
+      }
+    } else {
+      if (victim >= marks_.size()) marks_.resize(static_cast<std::size_t>(victim) + 1, 0);
+      if (marks_[victim] == epoch_) [[unlikely]] fail_repeated(victim);
+      marks_[victim] = epoch_;
     }
-    marks_[victim] = epoch_;
     freed += state_.bytes_of(victim);
   }
   if (freed < needed) {

@@ -43,6 +43,9 @@ class ModelCache {
   const ModelTable& models() const { return models_; }
 
  private:
+  [[noreturn]] void fail_not_evictable(ModelId victim) const;
+  [[noreturn]] void fail_repeated(ModelId victim) const;
+
   const ModelTable& models_;
   CacheState state_;
   std::unique_ptr<Policy> policy_;
