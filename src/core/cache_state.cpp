@@ -57,21 +57,13 @@ void CacheState::resize(ModelId model, std::uint64_t bytes) {
   slot.bytes = bytes;
 }
 
-void CacheState::pin(ModelId model) {
+void CacheState::pin_slow(ModelId model) {
   ensure(model);
-  Slot& slot = slots_[model];
-  if (slot.pins++ == 0 && slot.position != kAbsent) evictable_bytes_ -= slot.bytes;
+  pin(model);
 }
 
-void CacheState::unpin(ModelId model) {
-  if (model >= slots_.size() || slots_[model].pins == 0) {
-    throw CacheError("model " + std::to_string(model) + " has no pin to release");
-  }
-  Slot& slot = slots_[model];
-  if (--slot.pins == 0 && slot.position != kAbsent) {
-    evictable_bytes_ += slot.bytes;
-    if (unpin_listener_) unpin_listener_->on_unpinned(model);
-  }
+void CacheState::fail_unpin(ModelId model) const {
+  throw CacheError("model " + std::to_string(model) + " has no pin to release");
 }
 
 void CacheState::set_capacity(std::uint64_t capacity_bytes) {

@@ -55,8 +55,20 @@ class CacheState {
 
   // A pin marks a request executing or queued for the model; pins may be taken before the model
   // is resident (a request waiting on its load).
-  void pin(ModelId model);
-  void unpin(ModelId model);  // throws CacheError if the model has no pin
+  // Inline: the simulator pins and unpins once per request.
+  void pin(ModelId model) {
+    if (model >= slots_.size()) [[unlikely]] return pin_slow(model);
+    Slot& slot = slots_[model];
+    if (slot.pins++ == 0 && slot.position != kAbsent) evictable_bytes_ -= slot.bytes;
+  }
+  void unpin(ModelId model) {  // throws CacheError if the model has no pin
+    if (model >= slots_.size() || slots_[model].pins == 0) [[unlikely]] fail_unpin(model);
+    Slot& slot = slots_[model];
+    if (--slot.pins == 0 && slot.position != kAbsent) {
+      evictable_bytes_ += slot.bytes;
+      if (unpin_listener_) unpin_listener_->on_unpinned(model);
+    }
+  }
 
   void set_capacity(std::uint64_t capacity_bytes);  // throws if below used_bytes()
 
@@ -71,6 +83,8 @@ class CacheState {
     std::uint32_t pins = 0;
   };
   void ensure(ModelId model);
+  void pin_slow(ModelId model);  // grows the slots (or throws on kNoModel), then pins
+  [[noreturn]] void fail_unpin(ModelId model) const;
 
   std::uint64_t capacity_bytes_;
   std::uint64_t used_bytes_ = 0;
