@@ -105,7 +105,7 @@ class HeapPolicy : public Policy {
                       std::vector<ModelId>& victims) override {
     select_from_heap(heap_, scratch_, cache, needed_bytes, victims, Derived::kTrimsVictims,
                      [this](ModelId model) { return self().key_for(model); });
-    // The next victims are most likely the new top and its children: warm their records now,
+    // The next victims are most likely the new top and its first children: warm their records now,
     // while the driver evicts and loads, so the next eviction does not wait on memory.
     for (std::size_t at = 0; at < 3 && at < heap_.size(); ++at) {
       const ModelId candidate = heap_.at(at).model;

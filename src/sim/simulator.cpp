@@ -188,7 +188,8 @@ class Simulation {
         const ModelId ahead = model_column[i + kPrefetchAhead];
         __builtin_prefetch(&hot_[ahead]);
         __builtin_prefetch(&where_[ahead]);
-        __builtin_prefetch(&models_[ahead]);  // the policy reads it when the model loads
+        // The policy reads size and latencies (not the name at the front) when the model loads.
+        __builtin_prefetch(&models_[ahead].load_latency_s);
         if (single) {
           first_policy.prefetch(ahead);
           first_state.prefetch(ahead);
