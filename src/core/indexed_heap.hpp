@@ -93,19 +93,35 @@ class IndexedHeap {
     }
   }
 
+  // Gives `old_model`'s slot to `new_model` (not in the heap) with `key`, then restores order.
+  void replace(ModelId old_model, ModelId new_model, HeapKey key) {
+    if (new_model >= position_.size()) position_.resize(static_cast<std::size_t>(new_model) + 1, kAbsent);
+    const std::uint32_t at = position_[old_model];
+    position_[old_model] = kAbsent;
+    heap_[at] = {key, new_model};
+    position_[new_model] = at;
+    if (at > 0 && key < heap_[parent_of(at)].key) {
+      sift_up(at);
+    } else {
+      sift_down(at);
+    }
+  }
+
   Entry pop() {
     Entry top_entry = heap_.front();
     erase(top_entry.model);
     return top_entry;
   }
 
+  // A 4-ary heap: half the depth of a binary one (fewer moves and position updates per
+  // operation); the four children of a node are adjacent in memory. Public for walks over the
+  // heap's layout (children of position p: first_child_of(p) .. + kArity - 1, below size()).
+  static constexpr std::uint32_t kArity = 4;
+  static std::uint32_t first_child_of(std::uint32_t at) { return kArity * at + 1; }
+
  private:
   static constexpr std::uint32_t kAbsent = 0xffffffffu;
-  // A 4-ary heap: half the depth of a binary one (fewer moves and position updates per
-  // operation); the four children of a node are adjacent in memory.
-  static constexpr std::uint32_t kArity = 4;
   static std::uint32_t parent_of(std::uint32_t at) { return (at - 1) / kArity; }
-  static std::uint32_t first_child_of(std::uint32_t at) { return kArity * at + 1; }
   std::uint32_t smallest_child(std::uint32_t first, std::uint32_t count) const {
     const std::uint32_t end = first + kArity < count ? first + kArity : count;
     std::uint32_t best = first;

@@ -26,52 +26,109 @@ void select_lowest_scan(const CacheState& cache, std::uint64_t needed_bytes,
 // models; optionally trimmed largest first. Victims leave the heap, and so do the pinned models
 // met on the way: they are set aside until their last pin goes (HeapPolicy::on_unpinned puts
 // them back with a fresh key), so a queue that pins many models does not make every selection
-// step over all of them again. Everything else stays.
+// step over all of them again. Everything else stays where it is.
 // `fresh_key(m)` gives a model's true key: the heap may hold stale keys that are lower bounds
-// of the true ones (lazy policies, below); a stale top is re-keyed before it is used, so the
+// of the true ones (lazy policies, below); a stale entry is re-keyed before it is used, so the
 // victims are exactly those an eagerly updated heap would give.
-template <typename FreshKey>
-void select_from_heap(IndexedHeap& heap, std::vector<IndexedHeap::Entry>& scratch,
-                      const CacheState& cache, std::uint64_t needed_bytes,
-                      std::vector<ModelId>& victims, bool trim, FreshKey&& fresh_key) {
-  const auto settle = [&] {
-    while (!heap.empty()) {
-      const IndexedHeap::Entry& top = heap.top();
-      const HeapKey key = fresh_key(top.model);
-      if (!(top.key < key)) return;
-      heap.set(top.model, key);
-    }
+struct HeapWalk {
+  struct Step {
+    HeapKey key;
+    std::uint32_t position;
   };
+  std::vector<Step> frontier;      // heap positions next to visit (children of visited ones)
+  std::vector<ModelId> set_aside;  // pinned models met on the way
+};
+
+// Returns true when the one victim is the heap's top and was left there (see HeapPolicy's
+// vacancy); every other victim has left the heap.
+template <typename FreshKey>
+bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache,
+                      std::uint64_t needed_bytes, std::vector<ModelId>& victims, bool trim,
+                      FreshKey&& fresh_key) {
   // Common case: the lowest key is evictable and alone frees enough.
-  settle();
-  if (!heap.empty()) {
+  while (!heap.empty()) {
+    const IndexedHeap::Entry& top = heap.top();
+    const HeapKey key = fresh_key(top.model);
+    if (!(top.key < key)) break;
+    heap.set(top.model, key);
+  }
+  if (heap.empty()) return false;
+  {
     const ModelId lowest = heap.top().model;
     if (!cache.pinned(lowest) && cache.bytes_of(lowest) >= needed_bytes) {
       victims.push_back(lowest);
-      heap.erase(lowest);
-      return;
+      return true;
     }
   }
+  // Otherwise visit entries in ascending key order without taking them out: a best-first walk
+  // from the root, whose frontier holds the children of visited entries. Only the victims
+  // finally chosen leave the heap, so models trimmed away cost no removal and reinsertion.
+  // A stale entry on the frontier is re-keyed in place; that sifts it down its own subtree,
+  // which holds no visited entry and no other frontier entry, so the walk stays valid.
+  // The frontier is usually short (three more entries per visit, a few visits): an unsorted
+  // array scanned for its lowest key is cheapest. Past kScanLimit entries (many pinned models on
+  // the way) it becomes a binary heap, so a long walk stays O(visits log visits).
+  constexpr std::size_t kScanLimit = 32;
+  using Step = HeapWalk::Step;
+  const auto later = [](const Step& a, const Step& b) {
+    return b.key < a.key || (!(a.key < b.key) && b.position < a.position);
+  };
+  auto& frontier = walk.frontier;
+  frontier.clear();
+  walk.set_aside.clear();
+  bool heaped = false;
+  const auto add = [&](const Step& step) {
+    frontier.push_back(step);
+    if (heaped) std::push_heap(frontier.begin(), frontier.end(), later);
+  };
+  const auto take_lowest = [&] {
+    if (!heaped && frontier.size() > kScanLimit) {
+      std::make_heap(frontier.begin(), frontier.end(), later);
+      heaped = true;
+    }
+    if (heaped) std::pop_heap(frontier.begin(), frontier.end(), later);
+    else {
+      std::size_t lowest = 0;
+      for (std::size_t i = 1; i < frontier.size(); ++i) {
+        if (later(frontier[lowest], frontier[i])) lowest = i;
+      }
+      std::swap(frontier[lowest], frontier.back());
+    }
+    const Step step = frontier.back();
+    frontier.pop_back();
+    return step;
+  };
+  add({heap.top().key, 0});
   const std::size_t from = victims.size();
+  const auto size = static_cast<std::uint32_t>(heap.size());
   std::uint64_t freed = 0;
-  scratch.clear();
-  while (freed < needed_bytes && !heap.empty()) {
-    settle();
-    const IndexedHeap::Entry entry = heap.pop();
-    if (cache.pinned(entry.model)) continue;  // set aside until unpinned
-    scratch.push_back(entry);
-    victims.push_back(entry.model);
-    freed += cache.bytes_of(entry.model);
+  while (freed < needed_bytes && !frontier.empty()) {
+    const std::uint32_t position = take_lowest().position;
+    const IndexedHeap::Entry& entry = heap.at(position);
+    const ModelId model = entry.model;
+    const HeapKey key = fresh_key(model);
+    if (entry.key < key) {
+      heap.set(model, key);
+      add({heap.at(position).key, position});
+      continue;
+    }
+    for (std::uint32_t child = IndexedHeap::first_child_of(position),
+                       end = std::min(child + IndexedHeap::kArity, size);
+         child < end; ++child) {
+      add({heap.at(child).key, child});
+    }
+    if (cache.pinned(model)) {
+      walk.set_aside.push_back(model);
+      continue;
+    }
+    victims.push_back(model);
+    freed += cache.bytes_of(model);
   }
   if (trim) keep_largest_needed(cache, needed_bytes, victims, from);
-  // Put back what was trimmed away. Victims leave for good: the driver evicts each one and calls
-  // on_evict, which finds it already gone.
-  for (const auto& entry : scratch) {
-    if (std::find(victims.begin() + static_cast<std::ptrdiff_t>(from), victims.end(),
-                  entry.model) == victims.end()) {
-      heap.set(entry.model, entry.key);
-    }
-  }
+  for (ModelId model : walk.set_aside) heap.erase(model);
+  // Victims leave for good: the driver evicts each one and calls on_evict, which finds it gone.
+  for (std::size_t i = from; i < victims.size(); ++i) heap.erase(victims[i]);
+  return false;
 }
 
 // A policy whose victims are the lowest keys of an indexed heap over resident models.
@@ -82,6 +139,12 @@ void select_from_heap(IndexedHeap& heap, std::vector<IndexedHeap::Entry>& scratc
 // kKeysOnlyGrow: a request can only raise the requested model's key (counts, clocks and
 // last-use indices only grow). Then a hit updates counters and nothing else (O(1)); the heap
 // keeps the old key, a lower bound, and eviction re-keys a stale top before using it.
+//
+// The vacancy: when one victim frees enough it is the heap's top, and the driver loads a model
+// right after evicting it. The victim's entry then stays at the top until on_load hands its slot
+// to the new model, which sifts down from there (a new model's utility is usually low, so it
+// stops near the top) instead of an erase down to a leaf plus an insert up from a leaf. Any
+// other call first takes the vacated entry out, so the heap never holds it for anyone else.
 template <typename Derived>
 class HeapPolicy : public Policy {
  public:
@@ -89,24 +152,46 @@ class HeapPolicy : public Policy {
   void on_request(const RequestEvent& request) override {
     self().observe(request);
     if constexpr (!Derived::kKeysOnlyGrow) {
+      vacate();
       if (heap_.contains(request.model)) heap_.set(request.model, self().key_for(request.model));
     }
   }
-  void on_load(ModelId model) override { heap_.set(model, self().key_for(model)); }
-  void on_evict(ModelId model) override { heap_.erase(model); }
+  void on_load(ModelId model) override {
+    if (vacated_ != kNoModel && vacated_gone_) {
+      heap_.replace(vacated_, model, self().key_for(model));
+      vacated_ = kNoModel;
+      return;
+    }
+    vacate();
+    heap_.set(model, self().key_for(model));
+  }
+  void on_evict(ModelId model) override {
+    if (model == vacated_) {
+      vacated_gone_ = true;
+      return;
+    }
+    vacate();
+    heap_.erase(model);
+  }
   void on_cost_update(ModelId model) override {
+    vacate();
     if (heap_.contains(model)) heap_.set(model, self().key_for(model));
   }
   // A resident model outside the heap was set aside by select_from_heap while pinned.
   void on_unpinned(ModelId model) override {
+    vacate();
     if (!heap_.contains(model)) heap_.set(model, self().key_for(model));
   }
   void select_victims(const CacheState& cache, std::uint64_t needed_bytes,
                       std::vector<ModelId>& victims) override {
-    select_from_heap(heap_, scratch_, cache, needed_bytes, victims, Derived::kTrimsVictims,
-                     [this](ModelId model) { return self().key_for(model); });
-    // The next victims are most likely the new top and its first children: warm their records now,
-    // while the driver evicts and loads, so the next eviction does not wait on memory.
+    vacate();
+    if (select_from_heap(heap_, walk_, cache, needed_bytes, victims, Derived::kTrimsVictims,
+                         [this](ModelId model) { return self().key_for(model); })) {
+      vacated_ = victims.back();
+      vacated_gone_ = false;
+    }
+    // The next victims are most likely the top's children (or the new top): warm their records
+    // now, while the driver evicts and loads, so the next eviction does not wait on memory.
     for (std::size_t at = 0; at < 3 && at < heap_.size(); ++at) {
       const ModelId candidate = heap_.at(at).model;
       self().prefetch(candidate);
@@ -115,11 +200,19 @@ class HeapPolicy : public Policy {
   }
 
  protected:
+  // Takes a vacated entry out of the heap (no load came to take its slot).
+  void vacate() {
+    if (vacated_ == kNoModel) [[likely]] return;
+    heap_.erase(vacated_);
+    vacated_ = kNoModel;
+  }
   IndexedHeap heap_;
 
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
-  std::vector<IndexedHeap::Entry> scratch_;
+  HeapWalk walk_;
+  ModelId vacated_ = kNoModel;  // a chosen victim still at the heap's top
+  bool vacated_gone_ = false;   // ... and evicted: its slot is free for the next load
 };
 
 // A doubly linked list of models over dense arrays: O(1) push, unlink and move, no allocation

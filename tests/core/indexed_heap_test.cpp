@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <set>
@@ -59,6 +60,20 @@ TEST(IndexedHeap, MatchesASortedSetOnRandomOperations) {
           keys.erase(it);
         }
         heap.erase(model);  // erasing an absent model is a no-op
+      } else if (action < 0.9) {
+        // Hand a present model's slot to an absent one (what a load right after an eviction does).
+        const ModelId incoming = static_cast<ModelId>(rng.below(models));
+        if (keys.empty() || keys.count(incoming)) continue;
+        auto victim = keys.begin();
+        std::advance(victim, static_cast<std::ptrdiff_t>(rng.below(keys.size())));
+        const ModelId outgoing = victim->first;
+        reference.erase({victim->second.first, victim->second.second, outgoing});
+        keys.erase(victim);
+        const double primary = static_cast<double>(rng.below(50)) - 20.0;
+        const std::uint64_t secondary = rng.below(8);
+        keys[incoming] = {primary, secondary};
+        reference.insert({primary, secondary, incoming});
+        heap.replace(outgoing, incoming, HeapKey(primary, secondary));
       } else if (!reference.empty()) {
         const auto lowest = *reference.begin();
         const IndexedHeap::Entry top = heap.pop();

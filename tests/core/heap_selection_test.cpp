@@ -1,0 +1,157 @@
+// The heap policies' victim selection (a best-first walk over a lazily keyed heap, with the top's
+// slot handed to the next load) checked against a plain scan: every resident, unpinned model
+// keyed afresh, sorted, taken until the need is covered (and trimmed largest first where the
+// policy trims). The cache is driven both ways the callers drive it: the simulator's admit, and
+// the server's make_room now, load later, with requests, pins and explicit unloads in between.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/model_cache.hpp"
+#include "core/rng.hpp"
+
+using namespace brulee;
+
+namespace {
+
+struct Counters {
+  std::vector<std::uint64_t> count;
+  std::vector<std::uint64_t> last;
+};
+
+using KeyFn = std::function<double(const ModelTable&, const Counters&, ModelId)>;
+
+struct Case {
+  std::string policy;
+  bool trims;
+  KeyFn key;  // the policy's primary key; the secondary is always the last request index
+};
+
+std::vector<Case> cases() {
+  return {
+      {"cremebrulee", true,
+       [](const ModelTable& models, const Counters& c, ModelId m) {
+         return static_cast<double>(c.count[m]) * models[m].load_latency_s /
+                std::max(1.0, static_cast<double>(models[m].size_bytes));
+       }},
+      {"lfu", false,
+       [](const ModelTable&, const Counters& c, ModelId m) { return static_cast<double>(c.count[m]); }},
+      {"loadtime", false,
+       [](const ModelTable& models, const Counters&, ModelId m) { return models[m].load_latency_s; }},
+      {"size", false,
+       [](const ModelTable& models, const Counters&, ModelId m) {
+         return -static_cast<double>(models[m].size_bytes);
+       }},
+  };
+}
+
+// The victims a scan over the whole cache picks for `needed` bytes.
+std::vector<ModelId> scan_victims(const Case& c, const ModelTable& models, const Counters& counters,
+                                  const CacheState& state, std::uint64_t needed) {
+  std::vector<std::tuple<double, std::uint64_t, ModelId>> candidates;
+  for (ModelId m : state.resident_models()) {
+    if (!state.pinned(m)) candidates.emplace_back(c.key(models, counters, m), counters.last[m], m);
+  }
+  std::sort(candidates.begin(), candidates.end());
+  std::vector<ModelId> victims;
+  std::uint64_t freed = 0;
+  for (const auto& [key, last, m] : candidates) {
+    if (freed >= needed) break;
+    victims.push_back(m);
+    freed += state.bytes_of(m);
+  }
+  if (c.trims) {
+    std::stable_sort(victims.begin(), victims.end(), [&](ModelId a, ModelId b) {
+      return state.bytes_of(a) > state.bytes_of(b);
+    });
+    std::size_t keep = 0;
+    for (freed = 0; keep < victims.size() && freed < needed; ++keep) freed += state.bytes_of(victims[keep]);
+    victims.resize(keep);
+  }
+  return victims;
+}
+
+void run(const Case& c, std::uint64_t seed) {
+  SCOPED_TRACE(c.policy + " seed " + std::to_string(seed));
+  Rng rng(seed);
+  const std::size_t model_count = 5 + rng.below(60);
+  ModelTable models(model_count);
+  std::uint64_t total = 0;
+  for (std::size_t m = 0; m < model_count; ++m) {
+    models[m] = {"m" + std::to_string(m), 1 + rng.below(100), 0.01 + rng.uniform() * 5,
+                 0.01 + rng.uniform(), 0.0};
+    total += models[m].size_bytes;
+  }
+  const std::uint64_t capacity = std::max<std::uint64_t>(100, total / (2 + rng.below(4)));
+  ModelCache cache(capacity, models, make_policy(c.policy, models));
+  Counters counters{std::vector<std::uint64_t>(model_count, 0),
+                    std::vector<std::uint64_t>(model_count, 0)};
+
+  std::vector<ModelId> evicted;
+  // Makes room for `bytes` (and admits `model` unless it is kNoModel), checking the victims.
+  const auto make_room = [&](ModelId model, std::uint64_t bytes) {
+    const CacheState& state = cache.state();
+    const std::uint64_t needed = bytes > state.free_bytes() ? bytes - state.free_bytes() : 0;
+    if (needed > state.evictable_bytes()) return false;
+    const std::vector<ModelId> expected =
+        needed == 0 ? std::vector<ModelId>{} : scan_victims(c, models, counters, state, needed);
+    evicted.clear();
+    if (model == kNoModel) {
+      cache.make_room(bytes, evicted);
+    } else {
+      cache.admit(model, evicted);
+    }
+    EXPECT_EQ(evicted, expected);
+    return true;
+  };
+
+  std::vector<ModelId> pinned;
+  std::vector<ModelId> pending;  // room made, load not done yet (the server's way)
+  for (std::uint64_t i = 0; i < 3000; ++i) {
+    if (rng.uniform() < 0.15) {
+      const auto m = static_cast<ModelId>(rng.below(model_count));
+      cache.state().pin(m);
+      pinned.push_back(m);
+    }
+    if (!pinned.empty() && rng.uniform() < 0.15) {
+      const std::size_t at = rng.below(pinned.size());
+      cache.state().unpin(pinned[at]);
+      pinned.erase(pinned.begin() + static_cast<std::ptrdiff_t>(at));
+    }
+    if (!pending.empty() && rng.uniform() < 0.3) {
+      const std::size_t at = rng.below(pending.size());
+      const ModelId m = pending[at];
+      pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(at));
+      make_room(m, models[m].size_bytes);
+    }
+    if (rng.uniform() < 0.03 && cache.state().resident_count() > 0) {
+      const ModelId m = cache.state().resident_models()[rng.below(cache.state().resident_count())];
+      if (!cache.state().pinned(m)) cache.evict(m);
+    }
+    const double u = rng.uniform();
+    const auto model = static_cast<ModelId>(static_cast<double>(model_count) * u * u * u);
+    const bool hit = cache.record({model, static_cast<double>(i), i, kNeverAgain, false});
+    ++counters.count[model];
+    counters.last[model] = i;
+    if (hit || std::find(pending.begin(), pending.end(), model) != pending.end()) continue;
+    if (rng.uniform() < 0.7) {
+      make_room(model, models[model].size_bytes);
+    } else if (make_room(kNoModel, models[model].size_bytes)) {
+      pending.push_back(model);
+    }
+    if (::testing::Test::HasFailure()) return;
+  }
+}
+
+TEST(HeapSelection, MatchesAFullScanWhenDrivenLikeTheSimulatorAndTheServer) {
+  for (const Case& c : cases()) {
+    for (std::uint64_t seed = 1; seed <= 40; ++seed) run(c, seed);
+  }
+}
+
+}  // namespace
