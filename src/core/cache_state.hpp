@@ -2,6 +2,7 @@
 // Byte accounting of one model cache (one worker's memory): which models are resident, how many
 // bytes each holds, and how many requests pin each one. Ordering is the policy's business; this
 // class only counts. Invariant: used_bytes() <= capacity_bytes(), always.
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -10,7 +11,8 @@
 
 namespace brulee {
 
-// Told when a resident model's last pin is released (it may be evicted again).
+// Told when the last pin of a resident model it asked about is released (it may be evicted
+// again); see CacheState::notify_when_unpinned.
 class UnpinListener {
  public:
   virtual void on_unpinned(ModelId model) = 0;
@@ -66,8 +68,17 @@ class CacheState {
     Slot& slot = slots_[model];
     if (--slot.pins == 0 && slot.position != kAbsent) {
       evictable_bytes_ += slot.bytes;
-      if (unpin_listener_) unpin_listener_->on_unpinned(model);
+      if (model < notice_.size() && notice_[model]) [[unlikely]] {
+        notice_[model] = 0;
+        if (unpin_listener_) unpin_listener_->on_unpinned(model);
+      }
     }
+  }
+  // The listener hears of `model` the next time its last pin is released (once). Const: this
+  // is the listener's bookkeeping, not the cache's state (policies see the state as const).
+  void notify_when_unpinned(ModelId model) const {
+    if (model >= notice_.size()) notice_.resize(std::max<std::size_t>(slots_.size(), model + 1));
+    notice_[model] = 1;
   }
 
   void set_capacity(std::uint64_t capacity_bytes);  // throws if below used_bytes()
@@ -92,6 +103,7 @@ class CacheState {
   std::vector<Slot> slots_;
   std::vector<ModelId> resident_;
   UnpinListener* unpin_listener_ = nullptr;
+  mutable std::vector<std::uint8_t> notice_;  // 1: tell the listener at the next last unpin
 };
 
 }  // namespace brulee

@@ -51,9 +51,9 @@ class Policy : public UnpinListener {
   virtual void on_evict(ModelId model) = 0;
   // The driver changed the model's size or costs in the ModelTable.
   virtual void on_cost_update(ModelId /*model*/) {}
-  // A resident model's last pin was released (CacheState calls this once ModelCache has
-  // registered the policy). Policies that set pinned models aside during selection take them
-  // back here.
+  // The last pin of a resident model was released, and the policy had asked to hear of it with
+  // CacheState::notify_when_unpinned (ModelCache registers the policy as the listener).
+  // Policies that set pinned models aside during selection take them back here.
   void on_unpinned(ModelId /*model*/) override {}
   // A hint: `model` will be requested soon (the simulator knows the trace). A policy may start
   // loading its per-model state into the CPU cache; it must not change anything.

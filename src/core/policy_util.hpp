@@ -23,10 +23,10 @@ void select_lowest_scan(const CacheState& cache, std::uint64_t needed_bytes,
                         std::vector<ModelId>& victims, KeyFn&& key_fn);
 
 // Victim selection over an indexed heap of resident models (lowest key first), skipping pinned
-// models; optionally trimmed largest first. Victims leave the heap, and so do the pinned models
-// met on the way: they are set aside until their last pin goes (HeapPolicy::on_unpinned puts
-// them back with a fresh key), so a queue that pins many models does not make every selection
-// step over all of them again. Everything else stays where it is.
+// models; optionally trimmed largest first. Victims leave the heap. When a selection meets many
+// pinned models they leave too, set aside until their last pin goes (HeapPolicy::on_unpinned
+// puts them back with a fresh key), so a queue that pins many models does not make every
+// selection step over all of them again. Everything else stays where it is.
 // `fresh_key(m)` gives a model's true key: the heap may hold stale keys that are lower bounds
 // of the true ones (lazy policies, below); a stale entry is re-keyed before it is used, so the
 // victims are exactly those an eagerly updated heap would give.
@@ -36,7 +36,7 @@ struct HeapWalk {
     std::uint32_t position;
   };
   std::vector<Step> frontier;      // heap positions next to visit (children of visited ones)
-  std::vector<ModelId> set_aside;  // pinned models met on the way
+  std::vector<ModelId> set_aside;  // pinned models met on the way (set aside if many)
 };
 
 // Returns true when the one victim is the heap's top and was left there (see HeapPolicy's
@@ -125,7 +125,16 @@ bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache
     freed += cache.bytes_of(model);
   }
   if (trim) keep_largest_needed(cache, needed_bytes, victims, from);
-  for (ModelId model : walk.set_aside) heap.erase(model);
+  // A few pinned models on the way stay where they are: in a stable queue they are the models
+  // just loaded or being executed, soon unpinned, and taking them out only to put them back
+  // would cost two heap operations each. Past a few, they leave until unpinned.
+  constexpr std::size_t kPinnedKeptInPlace = 8;
+  if (walk.set_aside.size() > kPinnedKeptInPlace) {
+    for (ModelId model : walk.set_aside) {
+      heap.erase(model);
+      cache.notify_when_unpinned(model);
+    }
+  }
   // Victims leave for good: the driver evicts each one and calls on_evict, which finds it gone.
   for (std::size_t i = from; i < victims.size(); ++i) heap.erase(victims[i]);
   return false;
@@ -177,7 +186,7 @@ class HeapPolicy : public Policy {
     vacate();
     if (heap_.contains(model)) heap_.set(model, self().key_for(model));
   }
-  // A resident model outside the heap was set aside by select_from_heap while pinned.
+  // A model select_from_heap set aside while pinned is unpinned: it returns to the heap.
   void on_unpinned(ModelId model) override {
     vacate();
     if (!heap_.contains(model)) heap_.set(model, self().key_for(model));

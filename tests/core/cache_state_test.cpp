@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "core/cache_state.hpp"
 #include "core/error.hpp"
 
@@ -57,6 +59,33 @@ TEST(CacheState, PinsTrackEvictableBytes) {
   EXPECT_EQ(cache.evictable_bytes(), 70u);
   cache.remove(3);
   EXPECT_EQ(cache.evictable_bytes(), 30u);
+}
+
+class RecordingListener final : public UnpinListener {
+ public:
+  virtual ~RecordingListener() = default;
+  void on_unpinned(ModelId model) override { heard.push_back(model); }
+  std::vector<ModelId> heard;
+};
+
+TEST(CacheState, TellsTheListenerOnlyOfModelsItAskedAbout) {
+  CacheState cache(100);
+  RecordingListener listener;
+  cache.set_unpin_listener(&listener);
+  cache.insert(1, 10);
+  cache.insert(2, 10);
+  cache.pin(1);
+  cache.pin(1);
+  cache.pin(2);
+  cache.notify_when_unpinned(1);
+  cache.unpin(2);  // not asked about
+  cache.unpin(1);  // still pinned once
+  EXPECT_TRUE(listener.heard.empty());
+  cache.unpin(1);
+  EXPECT_EQ(listener.heard, (std::vector<ModelId>{1}));
+  cache.pin(1);  // the notice was used up
+  cache.unpin(1);
+  EXPECT_EQ(listener.heard, (std::vector<ModelId>{1}));
 }
 
 TEST(CacheState, RejectsUnknownModels) {

@@ -272,6 +272,46 @@ TEST(PolicyExamples, UnpinnedModelsBecomeVictimsAgain) {
   }
 }
 
+// Every policy, with many pinned models in the way (heap policies take them out of the heap
+// when a selection meets more than a few, and put them back when CacheState says they are
+// unpinned): the only unpinned model (the most recent, so most policies meet the pinned ones
+// first) goes first, then the released ones are victims again.
+TEST(PolicyExamples, ManyPinnedModelsComeBackWhenReleased) {
+  std::vector<Spec> specs;
+  std::vector<std::string> names;
+  for (int m = 0; m < 20; ++m) {
+    names.push_back("m" + std::to_string(m));
+    specs.push_back({names.back(), 1, 1.0});
+  }
+  for (const auto& factory : policy_factories()) {
+    SCOPED_TRACE(factory.name);
+    Replay replay(factory.name, 16, specs);
+    replay.run(std::vector<std::string>(names.begin(), names.begin() + 16));
+    ModelCache& cache = replay.cache();
+    for (int m = 0; m < 16; ++m) {
+      if (m != 15) cache.state().pin(replay.id(names[m]));
+    }
+    std::vector<ModelId> evicted;
+    cache.record({replay.id("m16"), 16, 16});
+    cache.admit(replay.id("m16"), evicted);
+    EXPECT_EQ(evicted, (std::vector<ModelId>{replay.id("m15")}));
+    // Release all but m3; m16 is pinned too. The next victims come from the released ones.
+    cache.state().pin(replay.id("m16"));
+    for (int m = 0; m < 16; ++m) {
+      if (m != 15 && m != 3) cache.state().unpin(replay.id(names[m]));
+    }
+    for (int step = 0; step < 14; ++step) {
+      evicted.clear();
+      cache.make_room(cache.state().free_bytes() + 1, evicted);
+      ASSERT_EQ(evicted.size(), 1u);
+      EXPECT_NE(evicted[0], replay.id("m3"));
+      EXPECT_NE(evicted[0], replay.id("m16"));
+    }
+    EXPECT_EQ(cache.state().evictable_bytes(), 0u);
+    EXPECT_EQ(cache.state().resident_count(), 2u);
+  }
+}
+
 TEST(PolicyExamples, ImpossibleNeedsAreClearErrors) {
   for (const auto& factory : policy_factories()) {
     SCOPED_TRACE(factory.name);
