@@ -39,8 +39,8 @@ struct HeapWalk {
   std::vector<ModelId> set_aside;  // pinned models met on the way (set aside if many)
 };
 
-// Returns true when the one victim is the heap's top and was left there (see HeapPolicy's
-// vacancy); every other victim has left the heap.
+// Returns true when there is one victim and it was left in the heap (see HeapPolicy's
+// vacancy); otherwise every victim has left the heap.
 template <typename FreshKey>
 bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache,
                       std::uint64_t needed_bytes, std::vector<ModelId>& victims, bool trim,
@@ -135,7 +135,9 @@ bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache
       cache.notify_when_unpinned(model);
     }
   }
-  // Victims leave for good: the driver evicts each one and calls on_evict, which finds it gone.
+  // A lone victim stays for its slot to go to the next load, like the top above. Several leave
+  // for good: the driver evicts each one and calls on_evict, which finds it gone.
+  if (victims.size() - from == 1) return true;
   for (std::size_t i = from; i < victims.size(); ++i) heap.erase(victims[i]);
   return false;
 }
@@ -149,11 +151,10 @@ bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache
 // last-use indices only grow). Then a hit updates counters and nothing else (O(1)); the heap
 // keeps the old key, a lower bound, and eviction re-keys a stale top before using it.
 //
-// The vacancy: when one victim frees enough it is the heap's top, and the driver loads a model
-// right after evicting it. The victim's entry then stays at the top until on_load hands its slot
-// to the new model, which sifts down from there (a new model's utility is usually low, so it
-// stops near the top) instead of an erase down to a leaf plus an insert up from a leaf. Any
-// other call first takes the vacated entry out, so the heap never holds it for anyone else.
+// The vacancy: the driver usually loads a model right after evicting the victims. When there is
+// one victim, its entry stays in the heap until on_load hands its slot to the new model, which
+// sifts from there: one heap operation instead of an erase plus an insert. Any other call first
+// takes the vacated entry out, so the heap never holds it for anyone else.
 template <typename Derived>
 class HeapPolicy : public Policy {
  public:
@@ -220,7 +221,7 @@ class HeapPolicy : public Policy {
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
   HeapWalk walk_;
-  ModelId vacated_ = kNoModel;  // a chosen victim still at the heap's top
+  ModelId vacated_ = kNoModel;  // a chosen victim still in the heap
   bool vacated_gone_ = false;   // ... and evicted: its slot is free for the next load
 };
 

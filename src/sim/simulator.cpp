@@ -76,27 +76,29 @@ struct Completion {
 // nothing.
 class CompletionRing {
  public:
-  CompletionRing() : buffer_(64) {}
+  CompletionRing() : buffer_(64), mask_(63) {}
   bool empty() const { return count_ == 0; }
   const Completion& front() const { return buffer_[head_]; }
   void pop() {
-    head_ = (head_ + 1) & (buffer_.size() - 1);
+    head_ = (head_ + 1) & mask_;
     --count_;
   }
   void push(const Completion& completion) {
-    if (count_ == buffer_.size()) grow();
-    buffer_[(head_ + count_) & (buffer_.size() - 1)] = completion;
+    if (count_ > mask_) [[unlikely]] grow();
+    buffer_[(head_ + count_) & mask_] = completion;
     ++count_;
   }
 
  private:
   void grow() {
     std::vector<Completion> bigger(buffer_.size() * 2);
-    for (std::size_t i = 0; i < count_; ++i) bigger[i] = buffer_[(head_ + i) & (buffer_.size() - 1)];
+    for (std::size_t i = 0; i < count_; ++i) bigger[i] = buffer_[(head_ + i) & mask_];
     buffer_.swap(bigger);
+    mask_ = buffer_.size() - 1;
     head_ = 0;
   }
   std::vector<Completion> buffer_;
+  std::size_t mask_;  // buffer_.size() - 1 (a power of two)
   std::size_t head_ = 0;
   std::size_t count_ = 0;
 };
@@ -141,10 +143,13 @@ class Simulation {
   }
 
   SimSummary run() {
+    // The common shapes get their own loop: one worker (no per-worker loops) and no per-request
+    // sink; everything else runs the general one. Same arithmetic in the same order either way.
+    const bool single = workers_.size() == 1;
     if (config_.queueing) {
-      run_loop<true>();
+      single ? run_loop<true, true>() : run_loop<true, false>();
     } else {
-      run_loop<false>();
+      single ? run_loop<false, true>() : run_loop<false, false>();
     }
     SimSummary summary = summary_;
     summary.policy = config_.policy;
@@ -164,20 +169,26 @@ class Simulation {
   }
 
  private:
-  template <bool kQueueing>
+  template <bool kQueueing, bool kSingle>
   void run_loop() {
     const std::size_t n = trace_.size();
     const ModelId* model_column = trace_.model.data();
     const double* time_column = trace_.time_s.data();
     const std::uint32_t* next_column = trace_.next_use.data();
-    const bool single = workers_.size() == 1;
-    Policy& first_policy = workers_[0]->cache.policy();
-    CacheState& first_state = workers_[0]->cache.state();
+    Worker& first = *workers_[0];
+    Policy& first_policy = first.cache.policy();
+    CacheState& first_state = first.cache.state();
     RequestOutcome outcome;
     for (std::size_t i = 0; i < n; ++i) {
       const ModelId model = model_column[i];
       const double arrival_s = time_column[i];
-      if constexpr (kQueueing) finish_until(arrival_s);
+      if constexpr (kQueueing) {
+        if constexpr (kSingle) {
+          finish_until(first, arrival_s);
+        } else {
+          finish_until(arrival_s);
+        }
+      }
       RequestEvent event;
       event.model = model;
       event.time_s = arrival_s;
@@ -190,7 +201,7 @@ class Simulation {
         __builtin_prefetch(&where_[ahead]);
         // The policy reads size and latencies (not the name at the front) when the model loads.
         __builtin_prefetch(&models_[ahead].load_latency_s);
-        if (single) {
+        if constexpr (kSingle) {
           first_policy.prefetch(ahead);
           first_state.prefetch(ahead);
         } else {
@@ -203,7 +214,7 @@ class Simulation {
       const HotModel& hot = hot_[model];
       std::uint32_t worker = where_[model];
       const bool hit = worker != kNoWorker;
-      if (single) {
+      if constexpr (kSingle) {
         event.hit = hit;
         first_policy.on_request(event);
       } else {
@@ -227,7 +238,7 @@ class Simulation {
       double queue_delay_s = 0.0;
       double load_delay_s = 0.0;
       if constexpr (kQueueing) {
-        Worker& target = *workers_[worker];
+        Worker& target = kSingle ? first : *workers_[worker];
         double exec_start_s;
         if (!config_.parallel_load) {
           // Serial FIFO worker: [queue] unloads, load, exec.
@@ -281,11 +292,12 @@ class Simulation {
 
   // Completions at or before `time_s` unpin their models.
   void finish_until(double time_s) {
-    for (auto& worker : workers_) {
-      while (!worker->pending.empty() && worker->pending.front().time_s <= time_s) {
-        worker->cache.state().unpin(worker->pending.front().model);
-        worker->pending.pop();
-      }
+    for (auto& worker : workers_) finish_until(*worker, time_s);
+  }
+  static void finish_until(Worker& worker, double time_s) {
+    while (!worker.pending.empty() && worker.pending.front().time_s <= time_s) {
+      worker.cache.state().unpin(worker.pending.front().model);
+      worker.pending.pop();
     }
   }
 
