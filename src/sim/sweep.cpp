@@ -1,5 +1,6 @@
 #include "sim/sweep.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <optional>
@@ -21,7 +22,15 @@ std::vector<SimSummary> run_sweep(const ModelTable& models, const CompactTrace& 
   unsigned threads = spec.threads ? spec.threads : std::thread::hardware_concurrency();
   threads = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(runs) + 1));
 
-  // The bound is computed by one thread while the others simulate (job index 0 of `extra`).
+  // Runs start smallest memory first: those miss most and take longest, so the short runs fill
+  // in at the end and no core waits long on a late big one. Results keep their places.
+  std::vector<std::size_t> order(runs);
+  for (std::size_t run = 0; run < runs; ++run) order[run] = run;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return spec.memory_bytes[a % spec.memory_bytes.size()] <
+           spec.memory_bytes[b % spec.memory_bytes.size()];
+  });
+  // The bound is computed by one thread while the others simulate (job index 0).
   std::optional<OfflineBound> bound;
   std::exception_ptr bound_error;
   std::atomic<std::size_t> next_job{0};
@@ -38,7 +47,7 @@ std::vector<SimSummary> run_sweep(const ModelTable& models, const CompactTrace& 
         }
         continue;
       }
-      const std::size_t run = spec.bound ? job - 1 : job;
+      const std::size_t run = order[spec.bound ? job - 1 : job];
       SimConfig config = spec.base;
       config.policy = spec.policies[run / spec.memory_bytes.size()];
       config.memory_bytes = spec.memory_bytes[run % spec.memory_bytes.size()];
