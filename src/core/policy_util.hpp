@@ -39,8 +39,8 @@ struct HeapWalk {
   std::vector<ModelId> set_aside;  // pinned models met on the way (set aside if many)
 };
 
-// Returns true when there is one victim and it was left in the heap (see HeapPolicy's
-// vacancy); otherwise every victim has left the heap.
+// Returns true when the last victim was left in the heap (see HeapPolicy's vacancy); every
+// other victim has left it.
 template <typename FreshKey>
 bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache,
                       std::uint64_t needed_bytes, std::vector<ModelId>& victims, bool trim,
@@ -135,11 +135,11 @@ bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache
       cache.notify_when_unpinned(model);
     }
   }
-  // A lone victim stays for its slot to go to the next load, like the top above. Several leave
-  // for good: the driver evicts each one and calls on_evict, which finds it gone.
-  if (victims.size() - from == 1) return true;
-  for (std::size_t i = from; i < victims.size(); ++i) heap.erase(victims[i]);
-  return false;
+  // The last victim stays for its slot to go to the next load, like the top above; the others
+  // leave for good (the driver evicts each one and calls on_evict, which finds it gone).
+  if (victims.size() == from) return false;
+  for (std::size_t i = from; i + 1 < victims.size(); ++i) heap.erase(victims[i]);
+  return true;
 }
 
 // A policy whose victims are the lowest keys of an indexed heap over resident models.
@@ -151,10 +151,11 @@ bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache
 // last-use indices only grow). Then a hit updates counters and nothing else (O(1)); the heap
 // keeps the old key, a lower bound, and eviction re-keys a stale top before using it.
 //
-// The vacancy: the driver usually loads a model right after evicting the victims. When there is
-// one victim, its entry stays in the heap until on_load hands its slot to the new model, which
-// sifts from there: one heap operation instead of an erase plus an insert. Any other call first
-// takes the vacated entry out, so the heap never holds it for anyone else.
+// The vacancy: the driver usually loads a model right after evicting the victims. The last
+// victim's entry stays in the heap until on_load hands its slot to the new model, which sifts
+// from there: one heap operation instead of an erase plus an insert. Any call that could see
+// that entry (a selection, a re-key, a load that did not follow the eviction) first takes it
+// out, so the heap never holds it for anyone else.
 template <typename Derived>
 class HeapPolicy : public Policy {
  public:
@@ -180,8 +181,7 @@ class HeapPolicy : public Policy {
       vacated_gone_ = true;
       return;
     }
-    vacate();
-    heap_.erase(model);
+    heap_.erase(model);  // a plain removal: the vacated entry, if any, may stay
   }
   void on_cost_update(ModelId model) override {
     vacate();
