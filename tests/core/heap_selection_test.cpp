@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/model_cache.hpp"
 #include "core/rng.hpp"
+#include "random_catalog.hpp"
 
 using namespace brulee;
 
@@ -79,15 +80,10 @@ std::vector<ModelId> scan_victims(const Case& c, const ModelTable& models, const
 void run(const Case& c, std::uint64_t seed) {
   SCOPED_TRACE(c.policy + " seed " + std::to_string(seed));
   Rng rng(seed);
-  const std::size_t model_count = 5 + rng.below(60);
-  ModelTable models(model_count);
-  std::uint64_t total = 0;
-  for (std::size_t m = 0; m < model_count; ++m) {
-    models[m] = {"m" + std::to_string(m), 1 + rng.below(100), 0.01 + rng.uniform() * 5,
-                 0.01 + rng.uniform(), 0.0};
-    total += models[m].size_bytes;
-  }
-  const std::uint64_t capacity = std::max<std::uint64_t>(100, total / (2 + rng.below(4)));
+  const test_support::RandomCatalog catalog = test_support::random_catalog(rng, 60);
+  const ModelTable& models = catalog.models;
+  const std::size_t model_count = models.size();
+  const std::uint64_t capacity = catalog.capacity;
   ModelCache cache(capacity, models, make_policy(c.policy, models));
   Counters counters{std::vector<std::uint64_t>(model_count, 0),
                     std::vector<std::uint64_t>(model_count, 0)};

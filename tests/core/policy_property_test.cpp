@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/model_cache.hpp"
 #include "core/rng.hpp"
+#include "random_catalog.hpp"
 
 using namespace brulee;
 
@@ -27,15 +28,10 @@ bool trims(std::string_view policy) { return policy.starts_with("cremebrulee"); 
 // properties at every eviction. Returns what happened, for determinism checks.
 Outcome run_random(std::string_view policy, std::uint64_t seed) {
   Rng rng(seed);
-  const std::size_t model_count = 5 + rng.below(40);
-  ModelTable models(model_count);
-  std::uint64_t total = 0;
-  for (std::size_t m = 0; m < model_count; ++m) {
-    models[m] = {"m" + std::to_string(m), 1 + rng.below(100), 0.01 + rng.uniform() * 5,
-                 0.01 + rng.uniform(), 0.0};
-    total += models[m].size_bytes;
-  }
-  const std::uint64_t capacity = std::max<std::uint64_t>(100, total / (2 + rng.below(4)));
+  const test_support::RandomCatalog catalog = test_support::random_catalog(rng, 40);
+  const ModelTable& models = catalog.models;
+  const std::size_t model_count = models.size();
+  const std::uint64_t capacity = catalog.capacity;
   PolicyOptions options;
   options.seed = seed;
   ModelCache cache(capacity, models, make_policy(policy, models, options));
