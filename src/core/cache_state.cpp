@@ -14,35 +14,21 @@ void CacheState::ensure(ModelId model) {
   if (model >= slots_.size()) slots_.resize(static_cast<std::size_t>(model) + 1);
 }
 
-void CacheState::insert(ModelId model, std::uint64_t bytes) {
+void CacheState::insert_slow(ModelId model, std::uint64_t bytes) {
   ensure(model);
-  Slot& slot = slots_[model];
-  if (slot.position != kAbsent) {
+  if (slots_[model].position != kAbsent) {
     throw CacheError("model " + std::to_string(model) + " is already resident");
   }
   if (bytes > free_bytes()) {
     throw CacheError("model " + std::to_string(model) + " needs " + std::to_string(bytes) +
                      " bytes but only " + std::to_string(free_bytes()) + " are free");
   }
-  slot.bytes = bytes;
-  slot.position = static_cast<std::uint32_t>(resident_.size());
-  resident_.push_back(model);
-  used_bytes_ += bytes;
-  if (slot.pins == 0) evictable_bytes_ += bytes;
+  place(model, bytes);
 }
 
-void CacheState::remove(ModelId model) {
+void CacheState::fail_remove(ModelId model) const {
   if (!resident(model)) throw CacheError("model " + std::to_string(model) + " is not resident");
-  Slot& slot = slots_[model];
-  if (slot.pins > 0) throw CacheError("model " + std::to_string(model) + " is pinned");
-  const ModelId last = resident_.back();
-  resident_[slot.position] = last;
-  slots_[last].position = slot.position;
-  resident_.pop_back();
-  used_bytes_ -= slot.bytes;
-  evictable_bytes_ -= slot.bytes;
-  slot.position = kAbsent;
-  slot.bytes = 0;
+  throw CacheError("model " + std::to_string(model) + " is pinned");
 }
 
 void CacheState::resize(ModelId model, std::uint64_t bytes) {

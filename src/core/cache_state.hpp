@@ -48,9 +48,27 @@ class CacheState {
 
   // Adds a model holding `bytes`. Throws CacheError if it is already resident or if the bytes
   // do not fit in free_bytes() (the caller must evict first).
-  void insert(ModelId model, std::uint64_t bytes);
+  // Inline, like remove: the simulator does one or the other on every miss.
+  void insert(ModelId model, std::uint64_t bytes) {
+    if (model >= slots_.size() || slots_[model].position != kAbsent || bytes > free_bytes())
+        [[unlikely]] {
+      return insert_slow(model, bytes);
+    }
+    place(model, bytes);
+  }
   // Removes a resident, unpinned model. Throws CacheError otherwise.
-  void remove(ModelId model);
+  void remove(ModelId model) {
+    if (!resident(model) || slots_[model].pins > 0) [[unlikely]] fail_remove(model);
+    Slot& slot = slots_[model];
+    const ModelId last = resident_.back();
+    resident_[slot.position] = last;
+    slots_[last].position = slot.position;
+    resident_.pop_back();
+    used_bytes_ -= slot.bytes;
+    evictable_bytes_ -= slot.bytes;
+    slot.position = kAbsent;
+    slot.bytes = 0;
+  }
   // Changes the bytes charged to a resident model (the server learns real sizes after a load).
   // Throws CacheError if the growth does not fit.
   void resize(ModelId model, std::uint64_t bytes);
@@ -94,6 +112,16 @@ class CacheState {
     std::uint32_t pins = 0;
   };
   void ensure(ModelId model);
+  void place(ModelId model, std::uint64_t bytes) {  // `model` fits and is not resident
+    Slot& slot = slots_[model];
+    slot.bytes = bytes;
+    slot.position = static_cast<std::uint32_t>(resident_.size());
+    resident_.push_back(model);
+    used_bytes_ += bytes;
+    if (slot.pins == 0) evictable_bytes_ += bytes;
+  }
+  void insert_slow(ModelId model, std::uint64_t bytes);  // grows the slots, or throws
+  [[noreturn]] void fail_remove(ModelId model) const;
   void pin_slow(ModelId model);  // grows the slots (or throws on kNoModel), then pins
   [[noreturn]] void fail_unpin(ModelId model) const;
 

@@ -43,30 +43,9 @@ void keep_largest_needed(const CacheState& cache, std::uint64_t needed_bytes,
   victims.resize(keep);
 }
 
-void ModelList::push_front(ModelId model) {
-  if (model >= links_.size()) links_.resize(static_cast<std::size_t>(model) + 1);
-  Link& link = links_[model];
-  if (link.linked) return;
-  link = {kNoModel, head_, true};
-  if (head_ != kNoModel) links_[head_].prev = model;
-  head_ = model;
-  if (tail_ == kNoModel) tail_ = model;
-}
-
-void ModelList::unlink(ModelId model) {
-  if (!contains(model)) return;
-  Link& link = links_[model];
-  if (link.prev != kNoModel) {
-    links_[link.prev].next = link.next;
-  } else {
-    head_ = link.next;
-  }
-  if (link.next != kNoModel) {
-    links_[link.next].prev = link.prev;
-  } else {
-    tail_ = link.prev;
-  }
-  link = {};
+void ModelList::grow(ModelId model) {
+  if (model == kNoModel) throw CacheError("invalid model id");
+  links_.resize(static_cast<std::size_t>(model) + 1);
 }
 
 void ListPolicy::select_victims(const CacheState& cache, std::uint64_t needed_bytes,

@@ -20,6 +20,10 @@ struct RequestEvent {
   std::uint64_t index = 0;  // position of the request in the stream, from 0
   std::uint64_t next_index = kNeverAgain;  // oracle only: index of the model's next request
   bool hit = false;                        // was the model resident when the request arrived
+  // A hint: a model that will be requested soon (the simulator knows the trace), or kNoModel.
+  // A policy may start loading that model's per-model state into the CPU cache; it must not
+  // change anything on its account.
+  ModelId upcoming = kNoModel;
 };
 
 // How CremeBrulee (and others that weigh by cost) price a reload.
@@ -55,10 +59,6 @@ class Policy : public UnpinListener {
   // CacheState::notify_when_unpinned (ModelCache registers the policy as the listener).
   // Policies that set pinned models aside during selection take them back here.
   void on_unpinned(ModelId /*model*/) override {}
-  // A hint: `model` will be requested soon (the simulator knows the trace). A policy may start
-  // loading its per-model state into the CPU cache; it must not change anything.
-  virtual void prefetch(ModelId /*model*/) const {}
-
   // Appends resident, unpinned, distinct models whose bytes add up to at least `needed_bytes`.
   // Precondition: 0 < needed_bytes <= cache.evictable_bytes(). Must not change residency: the
   // driver evicts every returned model and calls on_evict for each.

@@ -144,6 +144,7 @@ bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache
 
 // A policy whose victims are the lowest keys of an indexed heap over resident models.
 // Derived (CRTP, so the per-request path has no extra virtual calls) provides:
+//   void prefetch(ModelId) const        optional: warm a model's per-model state (a hint)
 //   void observe(const RequestEvent&)   update counters for a request
 //   HeapKey key_for(ModelId) const      key of a resident model: the lowest is evicted first
 //   static constexpr bool kKeysOnlyGrow, kTrimsVictims
@@ -161,6 +162,7 @@ class HeapPolicy : public Policy {
  public:
   using Policy::Policy;
   void on_request(const RequestEvent& request) override {
+    self().prefetch(request.upcoming);
     self().observe(request);
     if constexpr (!Derived::kKeysOnlyGrow) {
       vacate();
@@ -202,7 +204,7 @@ class HeapPolicy : public Policy {
     }
     // The next victims are most likely the top's children (or the new top): warm their records
     // now, while the driver evicts and loads, so the next eviction does not wait on memory.
-    for (std::size_t at = 0; at < 3 && at < heap_.size(); ++at) {
+    for (std::size_t at = 0; at <= IndexedHeap::kArity && at < heap_.size(); ++at) {
       const ModelId candidate = heap_.at(at).model;
       self().prefetch(candidate);
       cache.prefetch(candidate);
@@ -210,6 +212,9 @@ class HeapPolicy : public Policy {
   }
 
  protected:
+  // Derived classes with per-model state hide this to warm it (RequestEvent::upcoming, and the
+  // likely next victims after a selection).
+  void prefetch(ModelId /*model*/) const {}
   // Takes a vacated entry out of the heap (no load came to take its slot).
   void vacate() {
     if (vacated_ == kNoModel) [[likely]] return;
@@ -230,12 +235,29 @@ class HeapPolicy : public Policy {
 class ModelList {
  public:
   bool contains(ModelId model) const { return model < links_.size() && links_[model].linked; }
-  void push_front(ModelId model);
-  void unlink(ModelId model);
-  void move_to_front(ModelId model) {
-    if (model == head_) return;
-    unlink(model);
-    push_front(model);
+  // Inline: LRU moves a model on every hit and links one on every load.
+  void push_front(ModelId model) {  // no-op if linked
+    if (model >= links_.size()) [[unlikely]] grow(model);
+    Link& link = links_[model];
+    if (link.linked) return;
+    link = {kNoModel, head_, true};
+    if (head_ != kNoModel) links_[head_].prev = model;
+    head_ = model;
+    if (tail_ == kNoModel) tail_ = model;
+  }
+  void unlink(ModelId model) {  // no-op if not linked
+    if (!contains(model)) return;
+    detach(links_[model]);
+    links_[model] = {};
+  }
+  void move_to_front(ModelId model) {  // no-op if not linked
+    if (model == head_ || !contains(model)) return;
+    Link& link = links_[model];
+    detach(link);  // not the head, so the list keeps a head
+    link.prev = kNoModel;
+    link.next = head_;
+    links_[head_].prev = model;
+    head_ = model;
   }
   ModelId front() const { return head_; }
   ModelId back() const { return tail_; }
@@ -251,6 +273,20 @@ class ModelList {
     ModelId next = kNoModel;
     bool linked = false;
   };
+  // Joins a linked model's neighbours (or moves the ends); leaves its own fields as they were.
+  void detach(const Link& link) {
+    if (link.prev != kNoModel) {
+      links_[link.prev].next = link.next;
+    } else {
+      head_ = link.next;
+    }
+    if (link.next != kNoModel) {
+      links_[link.next].prev = link.prev;
+    } else {
+      tail_ = link.prev;
+    }
+  }
+  void grow(ModelId model);  // room for `model` (throws CacheError on kNoModel)
   std::vector<Link> links_;
   ModelId head_ = kNoModel;
   ModelId tail_ = kNoModel;
@@ -262,11 +298,11 @@ class ListPolicy : public Policy {
   ListPolicy(const ModelTable& models, const PolicyOptions& options, bool move_on_hit)
       : Policy(models, options), move_on_hit_(move_on_hit) {}
   void on_request(const RequestEvent& request) override {
-    if (move_on_hit_ && list_.contains(request.model)) list_.move_to_front(request.model);
+    list_.prefetch(request.upcoming);
+    if (move_on_hit_) list_.move_to_front(request.model);
   }
   void on_load(ModelId model) override { list_.push_front(model); }
   void on_evict(ModelId model) override { list_.unlink(model); }
-  void prefetch(ModelId model) const override { list_.prefetch(model); }
   void select_victims(const CacheState& cache, std::uint64_t needed_bytes,
                       std::vector<ModelId>& victims) override;
 
@@ -280,7 +316,7 @@ template <typename T>
 class PerModel {
  public:
   T& operator[](ModelId model) {
-    if (model >= values_.size()) values_.resize(static_cast<std::size_t>(model) + 1, T{});
+    if (model >= values_.size()) [[unlikely]] grow(model);
     return values_[model];
   }
   T get(ModelId model) const { return model < values_.size() ? values_[model] : T{}; }
@@ -289,6 +325,10 @@ class PerModel {
   }
 
  private:
+  // Out of line, so the hot callers (a policy's per-request update) stay small.
+  [[gnu::noinline]] void grow(ModelId model) {
+    values_.resize(static_cast<std::size_t>(model) + 1, T{});
+  }
   std::vector<T> values_;
 };
 

@@ -195,20 +195,18 @@ class Simulation {
       event.index = i;
       event.next_index = next_column[i] == kNoNextUse ? kNeverAgain : next_column[i];
       if (i + kPrefetchAhead < n) {
-        // The trace says which models come next: start their random loads now.
+        // The trace says which models come next: start their random loads now (the policy
+        // warms its own records on being told, in on_request).
         const ModelId ahead = model_column[i + kPrefetchAhead];
+        event.upcoming = ahead;
         __builtin_prefetch(&hot_[ahead]);
         __builtin_prefetch(&where_[ahead]);
         // The policy reads size and latencies (not the name at the front) when the model loads.
         __builtin_prefetch(&models_[ahead].load_latency_s);
         if constexpr (kSingle) {
-          first_policy.prefetch(ahead);
           first_state.prefetch(ahead);
         } else {
-          for (const auto& w : workers_) {
-            w->cache.policy().prefetch(ahead);
-            w->cache.state().prefetch(ahead);
-          }
+          for (const auto& w : workers_) w->cache.state().prefetch(ahead);
         }
       }
       const HotModel& hot = hot_[model];

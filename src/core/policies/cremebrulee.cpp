@@ -25,7 +25,7 @@ class CremeBrulee final : public HeapPolicy<CremeBrulee> {
     reweigh(model);
     HeapPolicy<CremeBrulee>::on_cost_update(model);
   }
-  void prefetch(ModelId model) const override { state_.prefetch(model); }
+  void prefetch(ModelId model) const { state_.prefetch(model); }  // used by HeapPolicy
 
   // Used by HeapPolicy (CRTP).
   static constexpr bool kKeysOnlyGrow = true;

@@ -30,7 +30,7 @@ class Gdsf : public HeapPolicy<Gdsf> {
     reprice(model);
     HeapPolicy<Gdsf>::on_cost_update(model);
   }
-  void prefetch(ModelId model) const override { state_.prefetch(model); }
+  void prefetch(ModelId model) const { state_.prefetch(model); }  // used by HeapPolicy
 
   // Used by HeapPolicy (CRTP). The priority is fixed when the model is requested (with the
   // clock of that moment) and only grows: the heap may hold an older, lower one.
