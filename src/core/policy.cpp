@@ -8,14 +8,6 @@
 
 namespace brulee {
 
-double Policy::cost_of(ModelId model) const {
-  const ModelInfo& m = models_[model];
-  if (options_.cost_mode == CostMode::kIncrease) {
-    return m.load_latency_s / std::max(m.exec_latency_s, 1e-9);
-  }
-  return m.load_latency_s;
-}
-
 CostMode parse_cost_mode(std::string_view text) {
   if (text == "direct") return CostMode::kDirect;
   if (text == "increase") return CostMode::kIncrease;
@@ -26,21 +18,38 @@ void keep_largest_needed(const CacheState& cache, std::uint64_t needed_bytes,
                          std::vector<ModelId>& victims, std::size_t from) {
   std::uint64_t freed = 0;
   for (std::size_t i = 0; i < from; ++i) freed += cache.bytes_of(victims[i]);
+  // Each candidate's bytes are read once, into a small array (on the stack for the usual few).
+  struct Sized {
+    std::uint64_t bytes;
+    ModelId model;
+  };
+  constexpr std::size_t kOnStack = 32;
+  const std::size_t count = victims.size() - from;
+  Sized on_stack[kOnStack];
+  std::vector<Sized> spilled;
+  Sized* sized = on_stack;
+  if (count > kOnStack) {
+    spilled.resize(count);
+    sized = spilled.data();
+  }
   // Largest first; among equal sizes keep the eviction order (a stable insertion sort: victim
-  // sets are small, and this allocates nothing).
-  for (std::size_t i = from + 1; i < victims.size(); ++i) {
-    const ModelId moving = victims[i];
-    const std::uint64_t bytes = cache.bytes_of(moving);
+  // sets are small).
+  for (std::size_t i = 0; i < count; ++i) {
+    const Sized moving{cache.bytes_of(victims[from + i]), victims[from + i]};
     std::size_t at = i;
-    while (at > from && cache.bytes_of(victims[at - 1]) < bytes) {
-      victims[at] = victims[at - 1];
+    while (at > 0 && sized[at - 1].bytes < moving.bytes) {
+      sized[at] = sized[at - 1];
       --at;
     }
-    victims[at] = moving;
+    sized[at] = moving;
   }
-  std::size_t keep = from;
-  while (keep < victims.size() && freed < needed_bytes) freed += cache.bytes_of(victims[keep++]);
-  victims.resize(keep);
+  std::size_t keep = 0;
+  while (keep < count && freed < needed_bytes) {
+    victims[from + keep] = sized[keep].model;
+    freed += sized[keep].bytes;
+    ++keep;
+  }
+  victims.resize(from + keep);
 }
 
 void ModelList::grow(ModelId model) {

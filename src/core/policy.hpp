@@ -2,6 +2,7 @@
 // The eviction policy interface shared, unchanged, by the simulator and the server.
 // A policy orders models; CacheState counts bytes. No I/O, threads or clocks: time and request
 // indices are passed in.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -67,7 +68,13 @@ class Policy : public UnpinListener {
 
  protected:
   const ModelInfo& info(ModelId model) const { return models_[model]; }
-  double cost_of(ModelId model) const;  // load cost under options().cost_mode
+  double cost_of(ModelId model) const {  // load cost under options().cost_mode
+    const ModelInfo& m = models_[model];
+    if (options_.cost_mode == CostMode::kIncrease) {
+      return m.load_latency_s / std::max(m.exec_latency_s, 1e-9);
+    }
+    return m.load_latency_s;
+  }
   const ModelTable& models() const { return models_; }
   const PolicyOptions& options() const { return options_; }
 

@@ -2,6 +2,7 @@
 // Building blocks shared by the policy files: a heap-ordered policy base, a scan-at-eviction
 // helper for oracle policies whose order changes with time, and CremeBrulee's trimming step.
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -35,7 +36,11 @@ struct HeapWalk {
     HeapKey key;
     std::uint32_t position;
   };
-  std::vector<Step> frontier;      // heap positions next to visit (children of visited ones)
+  static constexpr std::size_t kScanLimit = 32;
+  // Heap positions next to visit: a short unsorted array (a visit takes one entry and adds at
+  // most kArity), then a binary heap once there are many.
+  std::array<Step, kScanLimit + IndexedHeap::kArity> near;
+  std::vector<Step> frontier;
   std::vector<ModelId> set_aside;  // pinned models met on the way (set aside if many)
 };
 
@@ -65,64 +70,68 @@ bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache
   // finally chosen leave the heap, so models trimmed away cost no removal and reinsertion.
   // A stale entry on the frontier is re-keyed in place; that sifts it down its own subtree,
   // which holds no visited entry and no other frontier entry, so the walk stays valid.
-  // The frontier is usually short (three more entries per visit, a few visits): an unsorted
-  // array scanned for its lowest key is cheapest. Past kScanLimit entries (many pinned models on
-  // the way) it becomes a binary heap, so a long walk stays O(visits log visits).
-  constexpr std::size_t kScanLimit = 32;
   using Step = HeapWalk::Step;
-  const auto later = [](const Step& a, const Step& b) {
-    return b.key < a.key || (!(a.key < b.key) && b.position < a.position);
+  const auto before = [](const Step& a, const Step& b) {  // positions are unique: a strict order
+    return a.key < b.key || (a.key == b.key && a.position < b.position);
   };
-  auto& frontier = walk.frontier;
-  frontier.clear();
-  walk.set_aside.clear();
-  bool heaped = false;
-  const auto add = [&](const Step& step) {
-    frontier.push_back(step);
-    if (heaped) std::push_heap(frontier.begin(), frontier.end(), later);
-  };
-  const auto take_lowest = [&] {
-    if (!heaped && frontier.size() > kScanLimit) {
-      std::make_heap(frontier.begin(), frontier.end(), later);
-      heaped = true;
-    }
-    if (heaped) std::pop_heap(frontier.begin(), frontier.end(), later);
-    else {
-      std::size_t lowest = 0;
-      for (std::size_t i = 1; i < frontier.size(); ++i) {
-        if (later(frontier[lowest], frontier[i])) lowest = i;
-      }
-      std::swap(frontier[lowest], frontier.back());
-    }
-    const Step step = frontier.back();
-    frontier.pop_back();
-    return step;
-  };
-  add({heap.top().key, 0});
   const std::size_t from = victims.size();
   const auto size = static_cast<std::uint32_t>(heap.size());
   std::uint64_t freed = 0;
-  while (freed < needed_bytes && !frontier.empty()) {
-    const std::uint32_t position = take_lowest().position;
+  walk.set_aside.clear();
+  const auto visit = [&](std::uint32_t position, auto&& add) {
     const IndexedHeap::Entry& entry = heap.at(position);
     const ModelId model = entry.model;
     const HeapKey key = fresh_key(model);
     if (entry.key < key) {
       heap.set(model, key);
-      add({heap.at(position).key, position});
-      continue;
+      add(Step{heap.at(position).key, position});
+      return;
     }
     for (std::uint32_t child = IndexedHeap::first_child_of(position),
                        end = std::min(child + IndexedHeap::kArity, size);
          child < end; ++child) {
-      add({heap.at(child).key, child});
+      add(Step{heap.at(child).key, child});
     }
     if (cache.pinned(model)) {
       walk.set_aside.push_back(model);
-      continue;
+      return;
     }
     victims.push_back(model);
     freed += cache.bytes_of(model);
+  };
+  // The frontier is usually short (three more entries per visit, a few visits): an unsorted
+  // array on the stack, scanned for its lowest entry, is cheapest. Past kScanLimit entries
+  // (many pinned models on the way) the walk goes on with a binary heap, so a long walk stays
+  // O(visits log visits). Either way the next entry is the unique lowest, so the order is one.
+  constexpr std::size_t kScanLimit = HeapWalk::kScanLimit;
+  auto& near = walk.near;
+  std::size_t count = 0;
+  near[count++] = {heap.top().key, 0};
+  const auto add_near = [&](const Step& step) { near[count++] = step; };
+  while (freed < needed_bytes && count > 0 && count <= kScanLimit) {
+    std::size_t lowest = 0;
+    for (std::size_t i = 1; i < count; ++i) {
+      if (before(near[i], near[lowest])) lowest = i;
+    }
+    const std::uint32_t position = near[lowest].position;
+    near[lowest] = near[--count];
+    visit(position, add_near);
+  }
+  if (freed < needed_bytes && count > kScanLimit) {
+    auto& frontier = walk.frontier;
+    const auto later = [&](const Step& a, const Step& b) { return before(b, a); };
+    frontier.assign(near.begin(), near.begin() + static_cast<std::ptrdiff_t>(count));
+    std::make_heap(frontier.begin(), frontier.end(), later);
+    const auto add_far = [&](const Step& step) {
+      frontier.push_back(step);
+      std::push_heap(frontier.begin(), frontier.end(), later);
+    };
+    while (freed < needed_bytes && !frontier.empty()) {
+      std::pop_heap(frontier.begin(), frontier.end(), later);
+      const std::uint32_t position = frontier.back().position;
+      frontier.pop_back();
+      visit(position, add_far);
+    }
   }
   if (trim) keep_largest_needed(cache, needed_bytes, victims, from);
   // A few pinned models on the way stay where they are: in a stable queue they are the models

@@ -314,10 +314,11 @@ class Simulation {
     evicted_.clear();
     const std::uint64_t used_before = cache.state().used_bytes();
     cache.admit(model, size_bytes, evicted_);
-    for (ModelId victim : evicted_) where_[victim] = kNoWorker;
-    if (config_.queueing) {
-      // Unloads take time only where time is modelled (a pure cache mode has no clock).
-      for (ModelId victim : evicted_) unload_s += latencies_.draw(hot_[victim].unload_s);
+    // Unloads take time only where time is modelled (a pure cache mode has no clock).
+    const bool timed = config_.queueing;
+    for (ModelId victim : evicted_) {
+      where_[victim] = kNoWorker;
+      if (timed) unload_s += latencies_.draw(hot_[victim].unload_s);
     }
     where_[model] = worker;
     summary_.evictions += evicted_.size();
