@@ -28,9 +28,9 @@ void select_lowest_scan(const CacheState& cache, std::uint64_t needed_bytes,
 // pinned models they leave too, set aside until their last pin goes (HeapPolicy::on_unpinned
 // puts them back with a fresh key), so a queue that pins many models does not make every
 // selection step over all of them again. Everything else stays where it is.
-// `fresh_key(m)` gives a model's true key: the heap may hold stale keys that are lower bounds
-// of the true ones (lazy policies, below); a stale entry is re-keyed before it is used, so the
-// victims are exactly those an eagerly updated heap would give.
+// `fresh_key(entry)` gives the entry's true key: the heap may hold stale keys that are lower
+// bounds of the true ones (lazy policies, below); a stale entry is re-keyed before it is used, so
+// the victims are exactly those an eagerly updated heap would give.
 struct HeapWalk {
   struct Step {
     HeapKey key;
@@ -53,7 +53,7 @@ bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache
   // Common case: the lowest key is evictable and alone frees enough.
   while (!heap.empty()) {
     const IndexedHeap::Entry& top = heap.top();
-    const HeapKey key = fresh_key(top.model);
+    const HeapKey key = fresh_key(top);
     if (!(top.key < key)) break;
     heap.set(top.model, key);
   }
@@ -81,7 +81,7 @@ bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache
   const auto visit = [&](std::uint32_t position, auto&& add) {
     const IndexedHeap::Entry& entry = heap.at(position);
     const ModelId model = entry.model;
-    const HeapKey key = fresh_key(model);
+    const HeapKey key = fresh_key(entry);
     if (entry.key < key) {
       heap.set(model, key);
       add(Step{heap.at(position).key, position});
@@ -151,6 +151,29 @@ bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache
   return true;
 }
 
+// One bit per model, grown on demand (a model's bit is 0 until marked).
+class ModelBits {
+ public:
+  void mark(ModelId model) {
+    const std::size_t word = model >> 6;
+    if (word >= words_.size()) [[unlikely]] grow(word);
+    words_[word] |= std::uint64_t{1} << (model & 63);
+  }
+  // Clears the model's bit; returns whether it was set.
+  bool clear(ModelId model) {
+    const std::size_t word = model >> 6;
+    if (word >= words_.size()) return false;
+    const std::uint64_t bit = std::uint64_t{1} << (model & 63);
+    const bool was = (words_[word] & bit) != 0;
+    words_[word] &= ~bit;
+    return was;
+  }
+
+ private:
+  [[gnu::noinline]] void grow(std::size_t word) { words_.resize(word + 1, 0); }
+  std::vector<std::uint64_t> words_;
+};
+
 // A policy whose victims are the lowest keys of an indexed heap over resident models.
 // Derived (CRTP, so the per-request path has no extra virtual calls) provides:
 //   void prefetch(ModelId) const        optional: warm a model's per-model state (a hint)
@@ -158,8 +181,9 @@ bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache
 //   HeapKey key_for(ModelId) const      key of a resident model: the lowest is evicted first
 //   static constexpr bool kKeysOnlyGrow, kTrimsVictims
 // kKeysOnlyGrow: a request can only raise the requested model's key (counts, clocks and
-// last-use indices only grow). Then a hit updates counters and nothing else (O(1)); the heap
-// keeps the old key, a lower bound, and eviction re-keys a stale top before using it.
+// last-use indices only grow). Then a hit updates counters and marks the model stale (O(1));
+// the heap keeps the old key, a lower bound, and a selection re-keys a stale entry before using
+// it. Unmarked entries are known fresh, so a selection reads per-model state only for marked ones.
 //
 // The vacancy: the driver usually loads a model right after evicting the victims. The last
 // victim's entry stays in the heap until on_load hands its slot to the new model, which sifts
@@ -173,19 +197,21 @@ class HeapPolicy : public Policy {
   void on_request(const RequestEvent& request) override {
     self().prefetch(request.upcoming);
     self().observe(request);
-    if constexpr (!Derived::kKeysOnlyGrow) {
+    if constexpr (Derived::kKeysOnlyGrow) {
+      stale_.mark(request.model);
+    } else {
       vacate();
       if (heap_.contains(request.model)) heap_.set(request.model, self().key_for(request.model));
     }
   }
   void on_load(ModelId model) override {
     if (vacated_ != kNoModel && vacated_gone_) {
-      heap_.replace(vacated_, model, self().key_for(model));
+      heap_.replace(vacated_, model, current_key(model));
       vacated_ = kNoModel;
       return;
     }
     vacate();
-    heap_.set(model, self().key_for(model));
+    heap_.set(model, current_key(model));
   }
   void on_evict(ModelId model) override {
     if (model == vacated_) {
@@ -196,27 +222,33 @@ class HeapPolicy : public Policy {
   }
   void on_cost_update(ModelId model) override {
     vacate();
-    if (heap_.contains(model)) heap_.set(model, self().key_for(model));
+    if (heap_.contains(model)) heap_.set(model, current_key(model));
   }
   // A model select_from_heap set aside while pinned is unpinned: it returns to the heap.
   void on_unpinned(ModelId model) override {
     vacate();
-    if (!heap_.contains(model)) heap_.set(model, self().key_for(model));
+    if (!heap_.contains(model)) heap_.set(model, current_key(model));
   }
   void select_victims(const CacheState& cache, std::uint64_t needed_bytes,
                       std::vector<ModelId>& victims) override {
     vacate();
+    // An entry no request has touched since its key was set holds its true key: only marked
+    // (stale) entries need the policy's per-model state.
+    const auto fresh_key = [this](const IndexedHeap::Entry& entry) {
+      if constexpr (Derived::kKeysOnlyGrow) {
+        if (stale_.clear(entry.model)) return self().key_for(entry.model);
+      }
+      return entry.key;
+    };
     if (select_from_heap(heap_, walk_, cache, needed_bytes, victims, Derived::kTrimsVictims,
-                         [this](ModelId model) { return self().key_for(model); })) {
+                         fresh_key)) {
       vacated_ = victims.back();
       vacated_gone_ = false;
     }
     // The next victims are most likely the top's children (or the new top): warm their records
     // now, while the driver evicts and loads, so the next eviction does not wait on memory.
     for (std::size_t at = 0; at <= IndexedHeap::kArity && at < heap_.size(); ++at) {
-      const ModelId candidate = heap_.at(at).model;
-      self().prefetch(candidate);
-      cache.prefetch(candidate);
+      cache.prefetch(heap_.at(at).model);
     }
   }
 
@@ -234,7 +266,13 @@ class HeapPolicy : public Policy {
 
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
+  // The key a model has now; its heap entry, set from this, is then fresh.
+  HeapKey current_key(ModelId model) {
+    if constexpr (Derived::kKeysOnlyGrow) stale_.clear(model);
+    return self().key_for(model);
+  }
   HeapWalk walk_;
+  ModelBits stale_;  // lazy policies: requested since its heap key was set
   ModelId vacated_ = kNoModel;  // a chosen victim still in the heap
   bool vacated_gone_ = false;   // ... and evicted: its slot is free for the next load
 };
