@@ -11,7 +11,8 @@ namespace brulee {
 // A sort key: `primary` first, then `secondary` (a tie-breaker, e.g. the last use index: older
 // first). Stored as one 128-bit unsigned number whose integer order is that order, so a
 // comparison is a branch-free integer compare (heaps compare keys a lot). The double is mapped
-// to bits that sort like the number (negatives included; -0 == +0; NaN sorts above +infinity).
+// to bits that sort like the number (negatives included; -0 == +0; a NaN sorts above +infinity
+// or below -infinity, by its sign bit).
 class HeapKey {
  public:
   HeapKey() = default;

@@ -367,6 +367,8 @@ class PerModel {
     return values_[model];
   }
   T get(ModelId model) const { return model < values_.size() ? values_[model] : T{}; }
+  // The same without a copy: a model never touched reads as T{}.
+  const T& view(ModelId model) const { return model < values_.size() ? values_[model] : kNone; }
   void prefetch(ModelId model) const {
     if (model < values_.size()) __builtin_prefetch(&values_[model]);
   }
@@ -376,6 +378,7 @@ class PerModel {
   [[gnu::noinline]] void grow(ModelId model) {
     values_.resize(static_cast<std::size_t>(model) + 1, T{});
   }
+  static inline const T kNone{};
   std::vector<T> values_;
 };
 

@@ -489,6 +489,7 @@ void Scheduler::loader_loop() {
             slot.size_known = false;
             slot.measured_bytes = 0;
             table_[id].size_bytes = estimate_locked(id);
+            cache_->policy().on_cost_update(id);
             slot.state = ModelState::kWaiting;
             pending_.push_front(id);
             done.kind = SchedulerEvent::Kind::kResized;

@@ -168,6 +168,34 @@ TEST(PolicyExamples, CremeBruleeCostModes) {
   EXPECT_EQ(increase.run({"A", "B", "C"}), (Log{"A@2"}));
 }
 
+TEST(PolicyExamples, CremeBruleeHearsOfCostChangesAndOfModelsAddedLater) {
+  ModelTable models = {{"A", 1, 1.0, 1.0, 0}, {"B", 1, 1.0, 1.0, 0}, {"C", 1, 1.0, 1.0, 0}};
+  ModelCache cache(2, models, make_policy("cremebrulee", models));
+  std::vector<ModelId> evicted;
+  std::uint64_t index = 0;
+  const auto request = [&](ModelId model) {
+    evicted.clear();
+    if (!cache.record({model, static_cast<double>(index), index, kNeverAgain, false})) {
+      cache.admit(model, evicted);
+    }
+    ++index;
+  };
+  request(0);
+  request(1);
+  // Equal utilities: A (older) would go. A's load gets dearer: now B goes.
+  models[0].load_latency_s = 10.0;
+  cache.policy().on_cost_update(0);
+  request(2);
+  EXPECT_EQ(evicted, (std::vector<ModelId>{1}));
+  // The catalog gains D, dear to reload (U = 100): it is weighed at its first load.
+  models.push_back({"D", 1, 100.0, 1.0, 0});
+  request(3);
+  EXPECT_EQ(evicted, (std::vector<ModelId>{2}));  // C (U = 1) before A (U = 10)
+  models.push_back({"E", 1, 1.0, 1.0, 0});
+  request(4);
+  EXPECT_EQ(evicted, (std::vector<ModelId>{0}));  // A (U = 10) before D (U = 100)
+}
+
 TEST(PolicyExamples, CremeBruleeOracleUsesDistanceCostAndSize) {
   // At D (3): U = C / (S * distance): A = 10 / (100 * 1) = 0.1, B = 1 / (100 * 2) = 0.005,
   // C = 1 / (50 * 3) = 0.0067. Lowest first: B (100 bytes) covers the 100-byte need.
