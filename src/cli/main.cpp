@@ -2,8 +2,17 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+#ifdef BRULEE_PLUGIN
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <climits>
+#endif
 
 #include "cli/command.hpp"
 #include "core/error.hpp"
@@ -27,6 +36,45 @@ CommandRegistration::CommandRegistration(int order, CommandSetup setup) {
 
 void set_exit_code(int code) { g_exit_code = code; }
 
+#ifdef BRULEE_PLUGIN
+namespace {
+// The commands that use the inference runtimes are in a plugin beside this binary
+// (src/cli/CMakeLists.txt). It is opened when one of them is the subcommand, or when the whole
+// command list is shown; its commands then register like the others.
+bool is_plugin_command(std::string_view word) {
+  const std::string_view commands = BRULEE_PLUGIN_COMMANDS;  // "zoo,profile,serve"
+  for (std::size_t start = 0; start <= commands.size();) {
+    const std::size_t end = std::min(commands.find(',', start), commands.size());
+    if (commands.substr(start, end - start) == word) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+std::string plugin_path() {
+  char exe[PATH_MAX];
+  const ssize_t length = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  std::string dir = length > 0 ? std::string(exe, static_cast<std::size_t>(length)) : "";
+  dir = dir.substr(0, dir.rfind('/') + 1);
+  return dir + BRULEE_PLUGIN;
+}
+
+// Returns false (with the reason in `error`) if the plugin was needed and could not be opened.
+bool open_plugin_if_needed(int argc, char** argv, std::string& error) {
+  const std::string_view first = argc > 1 ? argv[1] : "";
+  const bool command = is_plugin_command(first);
+  const bool listing = argc < 2 || first == "-h" || first == "--help" || first == "--help-all";
+  if (!command && !listing) return true;
+  const std::string path = plugin_path();
+  if (dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL) != nullptr) return true;
+  const char* reason = dlerror();
+  error = "'" + std::string(first) + "' needs the runtime plugin: " +
+          (reason ? std::string(reason) : "cannot open " + path);
+  return !command;  // a listing goes on without those commands
+}
+}  // namespace
+#endif
+
 }  // namespace brulee::cli
 
 int main(int argc, char** argv) {
@@ -36,6 +84,13 @@ int main(int argc, char** argv) {
       "model-level caching and the CremeBrulee eviction policy (and simulate it first)."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "brulee 0.1.0");
+#ifdef BRULEE_PLUGIN
+  std::string plugin_error;
+  if (!open_plugin_if_needed(argc, argv, plugin_error)) {
+    std::fprintf(stderr, "brulee: %s\n", plugin_error.c_str());
+    return 1;
+  }
+#endif
   auto& entries = registry();
   std::stable_sort(entries.begin(), entries.end(),
                    [](const Entry& a, const Entry& b) { return a.order < b.order; });

@@ -1,5 +1,12 @@
 // `brulee zoo` and `brulee profile` as a user runs them: exit codes, one-line errors, the catalog.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +27,52 @@ void expect_one_line_error(const ProcessResult& result, const std::string& needl
   ASSERT_FALSE(result.error_text.empty());
   EXPECT_EQ(result.error_text.find('\n'), result.error_text.size() - 1) << result.error_text;
   EXPECT_NE(result.error_text.find(needle), std::string::npos) << result.error_text;
+}
+
+// The runtime commands live in a plugin beside the binary (src/cli/CMakeLists.txt). A copy of
+// the binary alone still runs every other command, and a runtime command fails in one line.
+struct Captured {
+  int exit_code = -1;
+  std::string out, err;
+};
+Captured capture(const std::filesystem::path& binary, const std::string& args,
+                 const std::filesystem::path& err_file) {
+  Captured result;
+  const std::string command = binary.string() + " " + args + " 2>" + err_file.string();
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return result;
+  char buffer[4096];
+  std::size_t got = 0;
+  while ((got = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.out.append(buffer, got);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(err_file);
+  result.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return result;
+}
+
+TEST(RuntimeCli, OnlyTheRuntimeCommandsNeedThePlugin) {
+  testing::TempDir dir;
+  const auto lone = dir.path() / "brulee";
+  const auto err = dir.path() / "stderr.txt";
+  std::filesystem::copy_file(BRULEE_BINARY, lone);
+  const auto policies = capture(lone, "policies", err);
+  EXPECT_EQ(policies.exit_code, 0) << policies.err;
+  EXPECT_NE(policies.out.find("cremebrulee"), std::string::npos);
+  const auto listing = capture(lone, "--help", err);  // goes on without the runtime commands
+  EXPECT_EQ(listing.exit_code, 0) << listing.err;
+  EXPECT_NE(listing.out.find("  simulate "), std::string::npos);
+  EXPECT_EQ(listing.out.find("  serve "), std::string::npos);
+  const auto serve = capture(lone, "serve --help", err);
+  EXPECT_EQ(serve.exit_code, 1);
+  EXPECT_EQ(serve.err.find('\n'), serve.err.size() - 1) << serve.err;
+  EXPECT_NE(serve.err.find("'serve' needs the runtime plugin"), std::string::npos) << serve.err;
+  // Beside the plugin, every command is there.
+  const auto full = capture(BRULEE_BINARY, "--help", err);
+  EXPECT_EQ(full.exit_code, 0) << full.err;
+  for (const char* command : {"  serve ", "  zoo ", "  profile ", "  simulate "}) {
+    EXPECT_NE(full.out.find(command), std::string::npos) << command;
+  }
 }
 
 TEST(RuntimeCli, ZooRejectsBadOptionsWithOneLine) {
