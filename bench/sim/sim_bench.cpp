@@ -2,7 +2,8 @@
 // (sizes 10-550 MB, load latency ~ size, like the paper's profiles). Memory = 10% of the
 // footprint. Items processed = requests, so Google Benchmark prints requests per second.
 //   build/sim/bench/sim/bench_sim --benchmark_repetitions=3 --benchmark_report_aggregates_only
-// BRULEE_BENCH_REQUESTS overrides the trace length.
+// BRULEE_BENCH_REQUESTS overrides the trace length. BM_Sweep8x10 is the whole sweep (2 threads);
+// BM_SweepRun is its runs one at a time (which policies and sizes dominate).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -111,6 +112,21 @@ void BM_Sweep8x10(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * w.trace.size() * 80));
 }
 BENCHMARK(BM_Sweep8x10)->Arg(0)->Arg(1)->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
+
+// One run of the sweep: policy (index into the sweep's list) x memory (k * 5% of the footprint),
+// queueing mode. Shows which runs dominate the sweep.
+void BM_SweepRun(benchmark::State& state) {
+  static const char* const kPolicies[] = {"lru", "lfu", "random", "fifo", "gdsf", "sieve", "cremebrulee", "belady"};
+  const Workload& w = workload();
+  SimConfig config;
+  config.policy = kPolicies[state.range(0)];
+  config.queueing = true;
+  config.memory_bytes = w.footprint / 20 * static_cast<std::uint64_t>(state.range(1));
+  for (auto _ : state) benchmark::DoNotOptimize(simulate(w.models, w.trace, config).hits);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * w.trace.size()));
+  state.SetLabel(config.policy);
+}
+BENCHMARK(BM_SweepRun)->ArgsProduct({{0, 1, 2, 3, 4, 5, 6, 7}, {1, 5, 10}})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
 
 }  // namespace
 
