@@ -100,7 +100,7 @@ bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache
     freed += cache.bytes_of(model);
   };
   // The frontier is usually short (three more entries per visit, a few visits): an unsorted
-  // array on the stack, scanned for its lowest entry, is cheapest. Past kScanLimit entries
+  // fixed array (kept in `walk`), scanned for its lowest entry, is cheapest. Past kScanLimit entries
   // (many pinned models on the way) the walk goes on with a binary heap, so a long walk stays
   // O(visits log visits). Either way the next entry is the unique lowest, so the order is one.
   constexpr std::size_t kScanLimit = HeapWalk::kScanLimit;

@@ -77,10 +77,13 @@ std::vector<ModelId> scan_victims(const Case& c, const ModelTable& models, const
   return victims;
 }
 
-void run(const Case& c, std::uint64_t seed) {
-  SCOPED_TRACE(c.policy + " seed " + std::to_string(seed));
+// `many_pins`: a larger catalog, and bursts of requests pin dozens of resident models at once
+// (released in bursts too), so a walk steps over many pinned models and its frontier outgrows
+// the short array.
+void run(const Case& c, std::uint64_t seed, bool many_pins = false) {
+  SCOPED_TRACE(c.policy + " seed " + std::to_string(seed) + (many_pins ? " many pins" : ""));
   Rng rng(seed);
-  const test_support::RandomCatalog catalog = test_support::random_catalog(rng, 60);
+  const test_support::RandomCatalog catalog = test_support::random_catalog(rng, many_pins ? 600 : 60);
   const ModelTable& models = catalog.models;
   const std::size_t model_count = models.size();
   const std::uint64_t capacity = catalog.capacity;
@@ -109,6 +112,21 @@ void run(const Case& c, std::uint64_t seed) {
   std::vector<ModelId> pinned;
   std::vector<ModelId> pending;  // room made, load not done yet (the server's way)
   for (std::uint64_t i = 0; i < 3000; ++i) {
+    if (many_pins && rng.uniform() < 0.05) {
+      const CacheState& state = cache.state();
+      for (std::uint64_t k = rng.below(2 * state.resident_count() + 1); k > 0; --k) {
+        const ModelId m = state.resident_models()[rng.below(state.resident_count())];
+        cache.state().pin(m);
+        pinned.push_back(m);
+      }
+    }
+    if (many_pins && rng.uniform() < 0.05) {
+      for (std::size_t k = pinned.size() / 2; k > 0; --k) {
+        const std::size_t at = rng.below(pinned.size());
+        cache.state().unpin(pinned[at]);
+        pinned.erase(pinned.begin() + static_cast<std::ptrdiff_t>(at));
+      }
+    }
     if (rng.uniform() < 0.15) {
       const auto m = static_cast<ModelId>(rng.below(model_count));
       cache.state().pin(m);
@@ -147,6 +165,12 @@ void run(const Case& c, std::uint64_t seed) {
 TEST(HeapSelection, MatchesAFullScanWhenDrivenLikeTheSimulatorAndTheServer) {
   for (const Case& c : cases()) {
     for (std::uint64_t seed = 1; seed <= 40; ++seed) run(c, seed);
+  }
+}
+
+TEST(HeapSelection, MatchesAFullScanWithManyPinnedModels) {
+  for (const Case& c : cases()) {
+    for (std::uint64_t seed = 1; seed <= 10; ++seed) run(c, seed, true);
   }
 }
 
