@@ -109,34 +109,20 @@ void run(const Case& c, std::uint64_t seed, bool many_pins = false) {
     return true;
   };
 
-  std::vector<ModelId> pinned;
+  test_support::Pins pins;
   std::vector<ModelId> pending;  // room made, load not done yet (the server's way)
   for (std::uint64_t i = 0; i < 3000; ++i) {
     if (many_pins && rng.uniform() < 0.05) {
       const CacheState& state = cache.state();
       for (std::uint64_t k = rng.below(2 * state.resident_count() + 1); k > 0; --k) {
-        const ModelId m = state.resident_models()[rng.below(state.resident_count())];
-        cache.state().pin(m);
-        pinned.push_back(m);
+        pins.pin(cache.state(), state.resident_models()[rng.below(state.resident_count())]);
       }
     }
     if (many_pins && rng.uniform() < 0.05) {
-      for (std::size_t k = pinned.size() / 2; k > 0; --k) {
-        const std::size_t at = rng.below(pinned.size());
-        cache.state().unpin(pinned[at]);
-        pinned.erase(pinned.begin() + static_cast<std::ptrdiff_t>(at));
-      }
+      for (std::size_t k = pins.size() / 2; k > 0; --k) pins.release_random(rng, cache.state());
     }
-    if (rng.uniform() < 0.15) {
-      const auto m = static_cast<ModelId>(rng.below(model_count));
-      cache.state().pin(m);
-      pinned.push_back(m);
-    }
-    if (!pinned.empty() && rng.uniform() < 0.15) {
-      const std::size_t at = rng.below(pinned.size());
-      cache.state().unpin(pinned[at]);
-      pinned.erase(pinned.begin() + static_cast<std::ptrdiff_t>(at));
-    }
+    if (rng.uniform() < 0.15) pins.pin(cache.state(), static_cast<ModelId>(rng.below(model_count)));
+    if (!pins.empty() && rng.uniform() < 0.15) pins.release_random(rng, cache.state());
     if (!pending.empty() && rng.uniform() < 0.3) {
       const std::size_t at = rng.below(pending.size());
       const ModelId m = pending[at];

@@ -51,21 +51,13 @@ Outcome run_random(std::string_view policy, std::uint64_t seed) {
   }
 
   Outcome outcome;
-  std::vector<ModelId> pinned;
+  test_support::Pins pins;
   std::vector<ModelId> evicted;
   for (std::size_t i = 0; i < length; ++i) {
     const ModelId model = stream[i];
     // Pin and release models at random, as queued and executing requests do.
-    if (rng.uniform() < 0.2) {
-      const auto candidate = static_cast<ModelId>(rng.below(model_count));
-      cache.state().pin(candidate);
-      pinned.push_back(candidate);
-    }
-    if (!pinned.empty() && rng.uniform() < 0.2) {
-      const std::size_t at = rng.below(pinned.size());
-      cache.state().unpin(pinned[at]);
-      pinned.erase(pinned.begin() + static_cast<std::ptrdiff_t>(at));
-    }
+    if (rng.uniform() < 0.2) pins.pin(cache.state(), static_cast<ModelId>(rng.below(model_count)));
+    if (!pins.empty() && rng.uniform() < 0.2) pins.release_random(rng, cache.state());
     if (cache.record({model, static_cast<double>(i), i, next[i], false})) {
       ++outcome.hits;
       continue;

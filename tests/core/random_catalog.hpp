@@ -1,10 +1,14 @@
 #pragma once
-// A random catalog for the policy tests: 5 + below(spread) models of 1-100 bytes with random
-// load and exec latencies, and a capacity of a half to a fifth of their total (at least 100).
+// Helpers for the randomised policy tests. A random catalog: 5 + below(spread) models of 1-100
+// bytes with random load and exec latencies, and a capacity of a half to a fifth of their total
+// (at least 100). Pins: models pinned as queued and executing requests pin them, released at
+// random.
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "core/cache_state.hpp"
 #include "core/model_info.hpp"
 #include "core/rng.hpp"
 
@@ -28,5 +32,24 @@ inline RandomCatalog random_catalog(Rng& rng, std::uint64_t spread) {
   out.capacity = std::max<std::uint64_t>(100, total / (2 + rng.below(4)));
   return out;
 }
+
+class Pins {
+ public:
+  void pin(CacheState& state, ModelId model) {
+    state.pin(model);
+    pinned_.push_back(model);
+  }
+  // Releases one of the pins, chosen by `rng`. Precondition: !empty().
+  void release_random(Rng& rng, CacheState& state) {
+    const std::size_t at = rng.below(pinned_.size());
+    state.unpin(pinned_[at]);
+    pinned_.erase(pinned_.begin() + static_cast<std::ptrdiff_t>(at));
+  }
+  bool empty() const { return pinned_.empty(); }
+  std::size_t size() const { return pinned_.size(); }
+
+ private:
+  std::vector<ModelId> pinned_;  // one entry per pin (a model may appear more than once)
+};
 
 }  // namespace brulee::test_support
