@@ -366,9 +366,8 @@ class PerModel {
     if (model >= values_.size()) [[unlikely]] grow(model);
     return values_[model];
   }
-  T get(ModelId model) const { return model < values_.size() ? values_[model] : T{}; }
-  // The same without a copy: a model never touched reads as T{}.
-  const T& view(ModelId model) const { return model < values_.size() ? values_[model] : kNone; }
+  // A model never touched reads as T{}. A reference, not a copy: callers read a field or two.
+  const T& get(ModelId model) const { return model < values_.size() ? values_[model] : kNone; }
   void prefetch(ModelId model) const {
     if (model < values_.size()) __builtin_prefetch(&values_[model]);
   }

@@ -36,7 +36,7 @@ class CremeBrulee final : public HeapPolicy<CremeBrulee> {
     state.last = request.index;
   }
   HeapKey key_for(ModelId model) const {
-    const State& state = state_.view(model);  // fields, not a copy: just written on a load
+    const State& state = state_.get(model);  // fields, not a copy: just written on a load
     return {static_cast<double>(state.count) * state.cost / state.size, state.last};
   }
 
