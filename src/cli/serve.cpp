@@ -179,7 +179,7 @@ void run_serve(const ServeOptions& opts) {
     auto id = scheduler.find(name);
     if (!id) throw UsageError("--preload names unknown model " + name);
     const serve::LoadOutcome outcome = scheduler.load(*id).get();
-    if (outcome.status != 200) {
+    if (outcome.status != serve::Status::kOk) {
       logger.log("warn", "preload failed", {{"model", name}, {"reason", outcome.error}});
     }
   }
