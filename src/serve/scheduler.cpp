@@ -202,9 +202,10 @@ void Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs, Clock::t
   cache_->state().pin(id);
   if (slot.state == ModelState::kReady && !slot.executing && slot.queue.empty() &&
       executing_ < options_.exec_threads &&
-      table_[id].exec_latency_s <= options_.inline_exec_max_s) {
-    // Hit on an idle, quick model with a free execution slot: run it on the caller's thread (no
-    // hand-off). FIFO order and the bound on concurrent executions still hold.
+      table_[id].exec_latency_s <= options_.inline_exec_max_s && !gate_.contended()) {
+    // Hit on an idle, quick model with a free execution slot and no first load being measured:
+    // run it on the caller's thread (no hand-off, and nothing to wait for). FIFO order and the
+    // bound on concurrent executions still hold.
     InferOutcome outcome = execute_locked(id, *request, lock);
     lock.unlock();
     request->done(std::move(outcome));
@@ -287,6 +288,11 @@ LoadOutcome Scheduler::unload(ModelId id) {
   emit({SchedulerEvent::Kind::kUnloaded, models_[id].name, bytes, unload_s, "explicit unload"});
   idle_cv_.notify_all();
   return {};
+}
+
+bool Scheduler::servable(ModelId id) const {
+  std::lock_guard lock(mutex_);
+  return accepting_ && id < slots_.size();
 }
 
 bool Scheduler::specs(ModelId id, std::vector<runtime::TensorSpec>& inputs,

@@ -181,6 +181,9 @@ class Scheduler {
   // loads.
   LoadOutcome unload(ModelId id);
 
+  // Whether a request for the model would be attempted (false while its loads keep failing).
+  bool servable(ModelId id) const;
+
   // Input and output specs, known once the model has been loaded at least once.
   bool specs(ModelId id, std::vector<runtime::TensorSpec>& inputs,
              std::vector<runtime::TensorSpec>& outputs) const;
