@@ -270,7 +270,9 @@ void Scheduler::wait_for_room_locked(ModelId id, bool first) {
 void Scheduler::settle_locked(ModelId id) {
   Slot& slot = *slots_[id];
   if (slot.state != ModelState::kWaiting || !slot.queue.empty() || !slot.waiters.empty()) return;
-  pending_.erase(std::find(pending_.begin(), pending_.end(), id));
+  if (auto it = std::find(pending_.begin(), pending_.end(), id); it != pending_.end()) {
+    pending_.erase(it);
+  }
   set_state_locked(id, ModelState::kAbsent);
 }
 
