@@ -34,6 +34,7 @@ struct ServeOptions {
   std::string catalog;
   std::string preload;
   unsigned exec_threads = 2;
+  double inline_exec_max_ms = 0.0;
   unsigned loader_threads = 1;
   unsigned http_threads = 2;
   std::size_t max_connections = 10000;
@@ -138,6 +139,11 @@ void run_serve(const ServeOptions& opts) {
   scheduler_options.policy = opts.policy;
   scheduler_options.policy_options.cost_mode = parse_cost_mode(opts.cost_mode);
   scheduler_options.exec_threads = opts.exec_threads;
+  if (!std::isfinite(opts.inline_exec_max_ms) || opts.inline_exec_max_ms < 0 ||
+      opts.inline_exec_max_ms > 1000) {
+    throw UsageError("--inline-exec-max-ms must be in [0, 1000]");
+  }
+  scheduler_options.inline_exec_max_s = opts.inline_exec_max_ms / 1000.0;
   scheduler_options.loader_threads = opts.loader_threads;
   scheduler_options.max_queue_per_model = opts.max_queue;
   scheduler_options.max_queue_total = opts.max_queue_total;
@@ -235,6 +241,10 @@ const CommandRegistration kRegistration(40, [](CLI::App& root) {
   cmd->add_option("--catalog", opts->catalog, "Seed sizes and latencies from a catalog JSON");
   cmd->add_option("--preload", opts->preload, "Comma-separated models to load at start");
   cmd->add_option("--exec-threads", opts->exec_threads, "Inference threads")->capture_default_str();
+  cmd->add_option("--inline-exec-max-ms", opts->inline_exec_max_ms,
+                  "Run hits of models whose learned exec time is below this on the network "
+                  "thread (no hand-off; 0: never)")
+      ->capture_default_str();
   cmd->add_option("--loader-threads", opts->loader_threads, "Model loading threads")
       ->capture_default_str();
   cmd->add_option("--http-threads", opts->http_threads,

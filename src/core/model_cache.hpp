@@ -24,8 +24,17 @@ class ModelCache {
     return request.hit;
   }
 
+  // Whether make_room(bytes) can succeed now: `bytes` are free already, or fit in the capacity
+  // and evicting every unpinned model would free enough. Asks nothing of the policy.
+  bool can_make_room(std::uint64_t bytes) const {
+    const std::uint64_t free_bytes = state_.free_bytes();
+    return bytes <= free_bytes ||
+           (bytes <= state_.capacity_bytes() && bytes - free_bytes <= state_.evictable_bytes());
+  }
+
   // Evicts by policy until `bytes` are free. Appends the evicted models to `evicted`.
-  // Throws CacheError (nothing changed) if bytes exceed the capacity or what unpinned models hold.
+  // Throws CacheError (nothing changed) if bytes exceed the capacity or what unpinned models hold
+  // (can_make_room tells beforehand), or if the policy's answer is wrong (a policy bug).
   void make_room(std::uint64_t bytes, std::vector<ModelId>& evicted);
 
   // make_room(bytes) then inserts the model holding `bytes` and tells the policy.

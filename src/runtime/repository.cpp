@@ -133,6 +133,7 @@ RepositoryModel resolve_model(const std::string& root, std::string_view name) {
       model.backend = backend_name;
       model.version = version;
       model.path = file.string();
+      model.root = fs::canonical(root_path, error).string();
       model.file_bytes = fs::file_size(real_file, error);
       return model;
     }
@@ -177,9 +178,28 @@ std::uint64_t Repository::total_file_bytes() const {
 
 RepositoryModel Repository::find(std::string_view name) const { return resolve_model(root_, name); }
 
+std::string contained_model_file(const RepositoryModel& model) {
+  std::error_code error;
+  const fs::path real_file = fs::canonical(model.path, error);
+  if (error) {
+    throw UsageError("model '" + model.name + "': cannot resolve " + model.path + ": " + error.message());
+  }
+  if (!model.root.empty() && !inside(fs::path(model.root), real_file)) {
+    throw UsageError("model '" + model.name + "': " + model.path + " resolves outside the repository " +
+                     model.root);
+  }
+  if (!fs::is_regular_file(real_file, error)) {
+    throw UsageError("model '" + model.name + "': " + model.path + " is not a regular file");
+  }
+  return real_file.string();
+}
+
 std::unique_ptr<LoadedModel> load_model(const RepositoryModel& model, LoadOptions options) {
+  // The scan's check does not cover what happened since (a file replaced by a symlink after an
+  // unload): check again, and let the backend open the path just resolved.
+  const std::string file = contained_model_file(model);
   if (options.inputs.empty()) options.inputs = model.config.inputs;
-  return backend(model.backend).load(model.path, options);
+  return backend(model.backend).load(file, options);
 }
 
 }  // namespace brulee::runtime

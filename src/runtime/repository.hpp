@@ -7,7 +7,8 @@
 //
 // Model names are validated: [A-Za-z0-9_.-], not starting with '.', at most 128 characters, so
 // no name can climb out of the repository; the model's folder and file are also resolved
-// (symlinks followed) and must stay inside the repository.
+// (symlinks followed) and must stay inside the repository, when the repository is scanned and
+// again at every load (a file replaced by a symlink after the scan is refused).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,6 +34,7 @@ struct RepositoryModel {
   std::string backend;       // "onnx", "torchscript"
   std::uint64_t version = 0;
   std::string path;          // the model file
+  std::string root;          // the repository's real path, which the file must stay inside
   std::uint64_t file_bytes = 0;
   ModelConfig config;
 };
@@ -70,7 +72,12 @@ class Repository {
 // Resolves one model folder (used by the scan and by find()); throws UsageError with the reason.
 RepositoryModel resolve_model(const std::string& root, std::string_view name);
 
-// Loads a repository model with its backend, passing config.json's inputs to the backend.
+// The model's file as it is on disk now, symlinks resolved: it must be a regular file inside
+// model.root (when set). Throws UsageError naming the model and the reason otherwise.
+std::string contained_model_file(const RepositoryModel& model);
+
+// Loads a repository model with its backend, passing config.json's inputs to the backend. The
+// file is checked again first (contained_model_file) and the backend opens the resolved path.
 std::unique_ptr<LoadedModel> load_model(const RepositoryModel& model, LoadOptions options = {});
 
 }  // namespace brulee::runtime

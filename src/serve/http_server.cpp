@@ -73,8 +73,16 @@ http::status http_status(Status status) {
       return http::status::gateway_timeout;
     case Status::kFailed:
       return http::status::internal_server_error;
+    case Status::kCancelled:  // the client went away or its deadline passed; rarely seen
+      return http::status::service_unavailable;
   }
   return http::status::internal_server_error;
+}
+
+// The scheduler's per-model counters as JSON members, listed once (ModelCounters::for_each).
+void add_counters(json& object, const ModelCounters& counters) {
+  counters.for_each(
+      [&](const CounterInfo& info, auto value) { object[std::string(info.key)] = value; });
 }
 
 std::string repository_state(const ModelSnapshot& m) {
@@ -87,6 +95,7 @@ std::string repository_state(const ModelSnapshot& m) {
     case ModelState::kUnloading:
       return "UNLOADING";
     case ModelState::kAbsent:
+    case ModelState::kFailed:
       return "UNAVAILABLE";
   }
   return "UNAVAILABLE";
@@ -295,12 +304,10 @@ class HttpServer::Impl {
 
   void shutdown(std::chrono::milliseconds drain_timeout) {
     if (stopped_.exchange(true)) return;
+    // New requests, on new or open connections, are answered 503 + Connection: close from now
+    // on (the listener stays open so that clients get that answer rather than a refused
+    // connection); every request already read runs to its answer.
     service_.begin_draining();
-    // No new connections; the ones open keep their requests in progress.
-    asio::post(io_, [this] {
-      boost::system::error_code ignored;
-      acceptor_.close(ignored);
-    });
     const auto deadline = Clock::now() + drain_timeout;
     const bool drained = scheduler_.drain(drain_timeout);
     // Answers whose work is done may still be being encoded and written.
@@ -311,6 +318,10 @@ class HttpServer::Impl {
                 {{"in_flight", std::to_string(busy_.load())}});
     // Every callback the scheduler still owes is delivered before the network stops.
     scheduler_.stop();
+    asio::post(io_, [this] {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+    });
     io_.stop();
     for (auto& thread : threads_) {
       if (thread.joinable()) thread.join();
@@ -507,6 +518,13 @@ class HttpServer::Impl {
     reply(ex, http::status::ok, dump(body));
   }
 
+  static json brulee_statistics(const ModelSnapshot& m) {
+    json entry{{"state", std::string(state_name(m.state))},
+               {"load_ns", static_cast<std::uint64_t>(m.counters.load_seconds_total * 1e9)}};
+    add_counters(entry, m.counters);
+    return entry;
+  }
+
   // Triton's statistics extension, plus brulee's own per-model load figures.
   asio::awaitable<void> statistics(Exchange& ex) {
     std::optional<ModelId> only;
@@ -536,16 +554,7 @@ class HttpServer::Impl {
              {"cache_hit", duration(s.hits, s.hit_ns)},
              {"cache_miss", duration(s.misses, s.miss_ns)}}},
            {"batch_stats", json::array()},
-           {"brulee",
-            {{"state", std::string(state_name(m.state))},
-             {"loads", m.loads},
-             {"load_failures", m.load_failures},
-             {"load_ns", static_cast<std::uint64_t>(m.load_seconds_total * 1e9)},
-             {"evictions", m.evictions},
-             {"requests", m.requests},
-             {"rejected", m.rejected},
-             {"timeouts", m.timeouts},
-             {"errors", m.errors}}}});
+           {"brulee", brulee_statistics(m)}});
     }
     reply(ex, http::status::ok, dump(json{{"model_stats", std::move(list)}}));
   }
@@ -633,11 +642,13 @@ class HttpServer::Impl {
     const auto deadline = deadline_of(ex);
     // The scheduler answers a timeout itself when execution would start late; the extra second
     // covers an execution that began just before the deadline.
+    RequestTicket ticket;
     auto outcome = co_await await_callback<InferOutcome>(
         deadline + std::chrono::seconds(1), [&](auto done) {
-          scheduler_.submit(id, std::move(inputs), deadline, oracle, std::move(done));
+          ticket = scheduler_.submit(id, std::move(inputs), deadline, oracle, std::move(done));
         });
     if (!outcome) {
+      scheduler_.cancel(ticket);  // still queued: it leaves without running
       reply_error(ex, http::status::gateway_timeout,
                   "request timed out after " + std::to_string(options_.request_timeout_s) + " s");
       co_return std::nullopt;
@@ -723,7 +734,7 @@ class HttpServer::Impl {
       if (ready_only && m.state != ModelState::kReady) continue;
       json entry{{"name", m.name}, {"version", m.version}, {"state", repository_state(m)},
                  {"reason", ""}};
-      if (m.state == ModelState::kAbsent) {
+      if (m.state == ModelState::kAbsent || m.state == ModelState::kFailed) {
         entry["reason"] = m.last_error.empty() ? "unloaded" : m.last_error;
       }
       index.push_back(std::move(entry));
@@ -771,28 +782,25 @@ class HttpServer::Impl {
               {"connections", connections_.load()},
               {"models", json::array()}};
     for (const auto& m : snap.models) {
-      body["models"].push_back({{"name", m.name},
-                                {"version", m.version},
-                                {"platform", m.platform},
-                                {"state", std::string(state_name(m.state))},
-                                {"resident", m.state == ModelState::kReady},
-                                {"resident_bytes", m.resident_bytes},
-                                {"size_bytes", m.size_bytes},
-                                {"pins", m.pins},
-                                {"queue_depth", m.queue_depth},
-                                {"executing", m.executing},
-                                {"load_latency_s", m.load_latency_s},
-                                {"exec_latency_s", m.exec_latency_s},
-                                {"requests", m.requests},
-                                {"hits", m.hits},
-                                {"misses", m.misses},
-                                {"loads", m.loads},
-                                {"load_failures", m.load_failures},
-                                {"evictions", m.evictions},
-                                {"rejected", m.rejected},
-                                {"timeouts", m.timeouts},
-                                {"errors", m.errors},
-                                {"last_error", m.last_error}});
+      json entry{{"name", m.name},
+                 {"version", m.version},
+                 {"platform", m.platform},
+                 {"state", std::string(state_name(m.state))},
+                 {"resident", m.state == ModelState::kReady},
+                 {"servable", m.servable},
+                 {"failed", m.failed},
+                 {"consecutive_load_failures", m.consecutive_failures},
+                 {"load_backoff_s", m.backoff_remaining_s},
+                 {"resident_bytes", m.resident_bytes},
+                 {"size_bytes", m.size_bytes},
+                 {"pins", m.pins},
+                 {"queue_depth", m.queue_depth},
+                 {"executing", m.executing},
+                 {"load_latency_s", m.load_latency_s},
+                 {"exec_latency_s", m.exec_latency_s},
+                 {"last_error", m.last_error}};
+      add_counters(entry, m.counters);
+      body["models"].push_back(std::move(entry));
     }
     reply(ex, http::status::ok, dump(body));
     co_return;
@@ -912,16 +920,17 @@ class HttpServer::Impl {
       co_await http::async_read_header(stream, buffer, parser, token);
       const auto arrival = Clock::now();
       if (ec) {
-        if (ec == http::error::header_limit) {
+        if (ec == http::error::body_limit) {  // a declared Content-Length above the limit
+          co_await refuse(stream, 11, http::status::payload_too_large,
+                          "request body is larger than the limit of " +
+                              format_bytes(options_.max_body_bytes));
+        } else if (ec == http::error::header_limit) {
           co_await refuse(stream, 11, http::status::request_header_fields_too_large,
                           "the request line and headers are larger than " +
                               format_bytes(options_.max_header_bytes));
-        } else if (ec == beast::error::timeout) {
-          co_await refuse(stream, 11, http::status::request_timeout,
-                          "the request header did not arrive within " +
-                              std::to_string(options_.header_timeout_s) + " s");
         } else if (ec != http::error::end_of_stream && ec != asio::error::eof &&
-                   ec != asio::error::connection_reset && ec != http::error::partial_message) {
+                   ec != asio::error::connection_reset && ec != http::error::partial_message &&
+                   ec != beast::error::timeout) {  // a timed-out stream is already closed
           co_await refuse(stream, 11, http::status::bad_request,
                           "malformed HTTP request: " + ec.message());
         }
@@ -979,12 +988,8 @@ class HttpServer::Impl {
             co_await refuse(stream, version, http::status::payload_too_large,
                             "request body is larger than the limit of " +
                                 format_bytes(options_.max_body_bytes));
-          } else if (ec == beast::error::timeout) {
-            co_await refuse(stream, version, http::status::request_timeout,
-                            "the request body did not arrive within " +
-                                std::to_string(options_.body_timeout_s) + " s");
           } else if (ec != http::error::partial_message && ec != asio::error::eof &&
-                     ec != asio::error::connection_reset) {
+                     ec != asio::error::connection_reset && ec != beast::error::timeout) {
             co_await refuse(stream, version, http::status::bad_request,
                             "malformed HTTP request body: " + ec.message());
           }

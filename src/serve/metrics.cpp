@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <sstream>
+#include <string_view>
 
 namespace brulee::serve {
 
@@ -18,6 +19,14 @@ std::string label(const std::string& value) {
     out += c;
   }
   return out;
+}
+
+// The HELP and TYPE lines that open a family.
+std::string family_header(std::string_view name, std::string_view type, std::string_view help) {
+  std::string text;
+  text.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
+  text.append(name).append(" ").append(type).append("\n");
+  return text;
 }
 
 std::string number(double value) {
@@ -48,7 +57,7 @@ void Metrics::count_response(int status) {
 std::string Metrics::render(const CacheSnapshot& snap) const {
   std::ostringstream out;
   auto family = [&](const char* name, const char* type, const char* help) {
-    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+    out << family_header(name, type, help);
   };
   auto per_model = [&](const char* name, const char* type, const char* help, auto value) {
     family(name, type, help);
@@ -57,24 +66,19 @@ std::string Metrics::render(const CacheSnapshot& snap) const {
           << '\n';
     }
   };
-  per_model("brulee_requests_total", "counter", "Inference requests accepted into a queue.",
-            [](const ModelSnapshot& m) { return m.requests; });
-  per_model("brulee_cache_hits_total", "counter", "Requests that found their model resident.",
-            [](const ModelSnapshot& m) { return m.hits; });
-  per_model("brulee_cache_misses_total", "counter", "Requests that found their model not resident.",
-            [](const ModelSnapshot& m) { return m.misses; });
-  per_model("brulee_model_loads_total", "counter", "Completed model loads.",
-            [](const ModelSnapshot& m) { return m.loads; });
-  per_model("brulee_model_load_failures_total", "counter", "Failed model loads.",
-            [](const ModelSnapshot& m) { return m.load_failures; });
-  per_model("brulee_model_load_seconds_total", "counter", "Wall time spent loading models.",
-            [](const ModelSnapshot& m) { return m.load_seconds_total; });
-  per_model("brulee_evictions_total", "counter", "Models evicted by the policy.",
-            [](const ModelSnapshot& m) { return m.evictions; });
-  per_model("brulee_rejected_total", "counter", "Requests refused with 503 (queue full, draining).",
-            [](const ModelSnapshot& m) { return m.rejected; });
-  per_model("brulee_timeouts_total", "counter", "Requests whose deadline passed in the queue.",
-            [](const ModelSnapshot& m) { return m.timeouts; });
+  // The per-model counters, from their one list (ModelCounters::for_each): one family each.
+  std::vector<std::string> counter_families;
+  ModelCounters{}.for_each([&](const CounterInfo& info, auto) {
+    counter_families.push_back(family_header(info.metric, "counter", info.help));
+  });
+  for (const auto& m : snap.models) {
+    std::size_t family_index = 0;
+    m.counters.for_each([&](const CounterInfo& info, auto value) {
+      counter_families[family_index++] += std::string(info.metric) + "{model=\"" + label(m.name) +
+                                          "\"} " + number(static_cast<double>(value)) + '\n';
+    });
+  }
+  for (const auto& text : counter_families) out << text;
   per_model("brulee_model_resident_bytes", "gauge", "Bytes charged to the model in the budget.",
             [](const ModelSnapshot& m) { return m.resident_bytes; });
   per_model("brulee_model_size_bytes", "gauge", "Learned size of the model (last measurement).",
@@ -87,6 +91,15 @@ std::string Metrics::render(const CacheSnapshot& snap) const {
             [](const ModelSnapshot& m) { return m.load_latency_s; });
   per_model("brulee_model_exec_latency_seconds", "gauge", "Learned execution latency (EWMA).",
             [](const ModelSnapshot& m) { return m.exec_latency_s; });
+  per_model("brulee_model_failed", "gauge",
+            "1 while the model is marked failed after repeated failed loads, else 0.",
+            [](const ModelSnapshot& m) { return m.failed ? 1 : 0; });
+  per_model("brulee_model_consecutive_load_failures", "gauge",
+            "Failed loads of the model since its last successful one.",
+            [](const ModelSnapshot& m) { return m.consecutive_failures; });
+  per_model("brulee_model_load_backoff_seconds", "gauge",
+            "Seconds before a request may load the model again after a failed load (0: none).",
+            [](const ModelSnapshot& m) { return m.backoff_remaining_s; });
   family("brulee_memory_capacity_bytes", "gauge", "Memory budget.");
   out << "brulee_memory_capacity_bytes " << snap.capacity_bytes << '\n';
   family("brulee_memory_used_bytes", "gauge", "Bytes charged to resident and loading models.");

@@ -1,6 +1,10 @@
 #include "serve/scheduler.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <exception>
 #include <stdexcept>
 #include <utility>
@@ -22,8 +26,39 @@ std::string_view state_name(ModelState state) {
       return "ready";
     case ModelState::kUnloading:
       return "unloading";
+    case ModelState::kFailed:
+      return "failed";
   }
   return "unknown";
+}
+
+namespace {
+constexpr std::size_t kStateCount = 6;
+// kLegal[from][to]: the residency state machine (docs/server.md, "Per-model state machine").
+constexpr bool kLegal[kStateCount][kStateCount] = {
+    //                absent waiting loading ready  unloading failed
+    /* absent    */ {false, true, false, false, false, false},  // a request or load wants it
+    /* waiting   */ {true, false, true, false, false, false},   // room reserved; or too large,
+                                                                // or all its work went away
+    /* loading   */ {true, true, false, true, false, true},     // failed (back-off) | does not
+                                                                // fit yet | loaded | marked failed
+    /* ready     */ {false, false, false, false, true, false},  // evicted or unloaded
+    /* unloading */ {true, true, false, false, false, false},   // gone; work arrived meanwhile
+    /* failed    */ {true, false, false, false, false, false},  // mark cleared
+};
+}  // namespace
+
+bool transition_allowed(ModelState from, ModelState to) {
+  const auto f = static_cast<std::size_t>(from);
+  const auto t = static_cast<std::size_t>(to);
+  return f < kStateCount && t < kStateCount && kLegal[f][t];
+}
+
+void check_transition(ModelState from, ModelState to) {
+  if (!transition_allowed(from, to)) {
+    throw std::logic_error("illegal model state change " + std::string(state_name(from)) + " -> " +
+                           std::string(state_name(to)));
+  }
 }
 
 std::string_view status_name(Status status) {
@@ -42,6 +77,8 @@ std::string_view status_name(Status status) {
       return "timeout";
     case Status::kFailed:
       return "failed";
+    case Status::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -50,6 +87,55 @@ namespace {
 double seconds_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
+
+Clock::duration to_duration(double seconds) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+std::string seconds_text(double seconds) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.3g s", seconds);
+  return buffer;
+}
+
+// What tells cheaply that a model file was replaced or rewritten: any field changes.
+struct FileFingerprint {
+  bool exists = false;
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  std::uint64_t size_bytes = 0;
+  std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
+  bool operator==(const FileFingerprint&) const = default;
+};
+
+FileFingerprint file_fingerprint(const std::string& path) {
+  FileFingerprint fingerprint;
+  struct stat info {};
+  if (path.empty() || ::stat(path.c_str(), &info) != 0) return fingerprint;  // symlinks followed
+  fingerprint.exists = true;
+  fingerprint.device = static_cast<std::uint64_t>(info.st_dev);
+  fingerprint.inode = static_cast<std::uint64_t>(info.st_ino);
+  fingerprint.size_bytes = static_cast<std::uint64_t>(info.st_size);
+  fingerprint.mtime_ns = static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 +
+                         static_cast<std::int64_t>(info.st_mtim.tv_nsec);
+  fingerprint.ctime_ns = static_cast<std::int64_t>(info.st_ctim.tv_sec) * 1'000'000'000 +
+                         static_cast<std::int64_t>(info.st_ctim.tv_nsec);
+  return fingerprint;
+}
+
+// The answer to a request that never ran (refused, cancelled, or its load failed).
+InferOutcome unrun_outcome(Status status, std::string error, Clock::time_point arrival, bool hit) {
+  InferOutcome outcome;
+  outcome.status = status;
+  outcome.error = std::move(error);
+  outcome.hit = hit;
+  outcome.timeline.hit = hit;
+  outcome.timeline.start_s = outcome.timeline.end_s = seconds_between(arrival, Clock::now());
+  outcome.delays = derive_delays(outcome.timeline);
+  if (status == Status::kUnavailable) outcome.retry_after_s = 1.0;
+  return outcome;
+}
 }  // namespace
 
 struct Scheduler::Request {
@@ -57,6 +143,7 @@ struct Scheduler::Request {
   InferDone done;
   Clock::time_point arrival;
   Clock::time_point deadline;
+  std::uint64_t sequence = 0;  // its ticket's, once queued
   bool hit = false;
 };
 
@@ -76,12 +163,16 @@ struct Scheduler::Slot {
   std::uint64_t measured_bytes = 0;  // charged size from a clean measurement (0 = none yet)
   bool size_known = false;           // measured_bytes came from a load nothing else disturbed
   bool remeasuring = false;          // the last measurement exceeded the budget; one more try
-  std::uint64_t requests = 0, hits = 0, misses = 0, loads = 0, load_failures = 0, evictions = 0,
-                rejected = 0, timeouts = 0, errors = 0;
-  double load_seconds_total = 0.0;
+  ModelCounters counters;
   std::string last_error;
   Clock::time_point load_started;  // the last load's work began (victims' unload, then load)
   Clock::time_point ready_since;
+  // Failed loads (docs/server.md, "Failed loads"); all reset by a successful load.
+  std::uint32_t consecutive_failures = 0;
+  Clock::time_point backoff_until;    // while absent: requests are refused until then
+  FileFingerprint failed_file;        // the file as the last failed load saw it
+  Clock::time_point next_file_check;  // the file is read again from then on
+  std::string load_note;              // why the next load happens (for its log line)
 };
 
 struct Scheduler::LoadJob {
@@ -89,6 +180,8 @@ struct Scheduler::LoadJob {
   std::vector<ModelId> victims;
   std::vector<std::unique_ptr<runtime::LoadedModel>> victim_handles;
   std::uint64_t reserved_bytes = 0;
+  FileFingerprint file;  // read by the loader thread just before it loads
+  std::string note;
 };
 
 Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, SchedulerOptions options,
@@ -101,6 +194,12 @@ Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, Sched
   if (options_.exec_threads == 0) throw UsageError("--exec-threads must be at least 1");
   if (options_.loader_threads == 0) throw UsageError("--loader-threads must be at least 1");
   if (options_.memory_bytes == 0) throw UsageError("--memory must be more than 0 bytes");
+  for (const double seconds : {options_.load_backoff_initial_s, options_.load_backoff_max_s,
+                               options_.file_check_interval_s}) {
+    if (!std::isfinite(seconds) || seconds < 0.0 || seconds > 1e6) {
+      throw UsageError("load back-off and file check intervals must be 0 to 1e6 seconds");
+    }
+  }
   table_.resize(models_.size());
   for (std::size_t i = 0; i < models_.size(); ++i) {
     const auto& served = models_[i];
@@ -149,6 +248,34 @@ void Scheduler::learn_locked(ModelId id, double& field, double value) {
   cache_->policy().on_cost_update(id);
 }
 
+// Every change of a model's state goes through here; an illegal one is a scheduler bug.
+void Scheduler::set_state_locked(ModelId id, ModelState to) {
+  Slot& slot = *slots_[id];
+  check_transition(slot.state, to);
+  slot.state = to;
+}
+
+// The model joins the models waiting for room (first: at the head, it was next already).
+void Scheduler::wait_for_room_locked(ModelId id, bool first) {
+  set_state_locked(id, ModelState::kWaiting);
+  slots_[id]->backoff_until = {};
+  if (first) {
+    pending_.push_front(id);
+  } else {
+    pending_.push_back(id);
+  }
+}
+
+// A waiting model whose requests and load waiters all went away stops waiting.
+void Scheduler::settle_locked(ModelId id) {
+  Slot& slot = *slots_[id];
+  if (slot.state != ModelState::kWaiting || !slot.queue.empty() || !slot.waiters.empty()) return;
+  if (auto it = std::find(pending_.begin(), pending_.end(), id); it != pending_.end()) {
+    pending_.erase(it);
+  }
+  set_state_locked(id, ModelState::kAbsent);
+}
+
 std::future<InferOutcome> Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
                                             Clock::time_point deadline,
                                             std::optional<OracleHint> oracle) {
@@ -159,8 +286,56 @@ std::future<InferOutcome> Scheduler::submit(ModelId id, std::vector<runtime::Ten
   return future;
 }
 
-void Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs, Clock::time_point deadline,
-                       std::optional<OracleHint> oracle, InferDone done) {
+// Why a new request for the model is refused at once, if it is: shutting down, the model is
+// marked failed or backing off after a failed load, a queue is full. May release the lock for a
+// moment to read a failed model's file.
+std::optional<InferOutcome> Scheduler::refusal_locked(ModelId id,
+                                                      std::unique_lock<std::mutex>& lock) {
+  Slot& slot = *slots_[id];
+  const std::string& name = models_[id].name;
+  auto refuse = [](Status status, std::string error, double retry_after_s) {
+    InferOutcome outcome;
+    outcome.status = status;
+    outcome.error = std::move(error);
+    outcome.retry_after_s = retry_after_s;
+    return outcome;
+  };
+  if (slot.consecutive_failures != 0) {
+    recheck_file_locked(id, lock, false);
+    if (slot.state == ModelState::kFailed) {
+      return refuse(Status::kFailed,
+                    "model " + name + " is marked failed after " +
+                        std::to_string(slot.consecutive_failures) +
+                        " consecutive failed loads (replace its file or load it explicitly): " +
+                        slot.last_error,
+                    0.0);
+    }
+    if (const double wait_s = backoff_remaining_s_locked(id, Clock::now()); wait_s > 0.0) {
+      return refuse(Status::kUnavailable,
+                    "model " + name + " is not loaded again for " + seconds_text(wait_s) +
+                        " after " + std::to_string(slot.consecutive_failures) +
+                        " failed load(s): " + slot.last_error,
+                    wait_s);
+    }
+  }
+  if (!accepting_) return refuse(Status::kUnavailable, "server is shutting down", 1.0);
+  if (slot.queue.size() >= options_.max_queue_per_model) {
+    return refuse(Status::kUnavailable,
+                  "queue of model " + name + " is full (" +
+                      std::to_string(options_.max_queue_per_model) + " requests)",
+                  1.0);
+  }
+  if (queued_ >= options_.max_queue_total) {
+    return refuse(
+        Status::kUnavailable,
+        "server queue is full (" + std::to_string(options_.max_queue_total) + " requests)", 1.0);
+  }
+  return std::nullopt;
+}
+
+RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
+                                Clock::time_point deadline, std::optional<OracleHint> oracle,
+                                InferDone done) {
   auto request = std::make_unique<Request>();
   request->inputs = std::move(inputs);
   request->arrival = Clock::now();
@@ -168,25 +343,11 @@ void Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs, Clock::t
   request->done = std::move(done);
   std::unique_lock lock(mutex_);
   Slot& slot = *slots_[id];
-  auto reject = [&](Status status, std::string error) {
-    ++slot.rejected;
-    InferOutcome outcome;
-    outcome.status = status;
-    outcome.error = std::move(error);
-    outcome.retry_after_s = 1.0;
+  if (std::optional<InferOutcome> refusal = refusal_locked(id, lock)) {
+    ++slot.counters.rejected;
     lock.unlock();
-    request->done(std::move(outcome));
-  };
-  if (!accepting_) return reject(Status::kUnavailable, "server is shutting down");
-  if (slot.queue.size() >= options_.max_queue_per_model) {
-    return reject(Status::kUnavailable, "queue of model " + models_[id].name + " is full (" +
-                                            std::to_string(options_.max_queue_per_model) +
-                                            " requests)");
-  }
-  if (queued_ >= options_.max_queue_total) {
-    return reject(Status::kUnavailable, "server queue is full (" +
-                                            std::to_string(options_.max_queue_total) +
-                                            " requests)");
+    request->done(std::move(*refusal));
+    return {};
   }
   RequestEvent event;
   event.model = id;
@@ -197,12 +358,12 @@ void Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs, Clock::t
     event.next_index = oracle->next_index;
   }
   request->hit = cache_->record(event) && slot.state == ModelState::kReady;
-  ++slot.requests;
-  ++(request->hit ? slot.hits : slot.misses);
+  ++slot.counters.requests;
+  ++(request->hit ? slot.counters.hits : slot.counters.misses);
   cache_->state().pin(id);
   if (slot.state == ModelState::kReady && !slot.executing && slot.queue.empty() &&
       executing_ < options_.exec_threads &&
-      table_[id].exec_latency_s <= options_.inline_exec_max_s && !gate_.contended()) {
+      table_[id].exec_latency_s < options_.inline_exec_max_s && !gate_.contended()) {
     // Hit on an idle, quick model with a free execution slot and no first load being measured:
     // run it on the caller's thread (no hand-off, and nothing to wait for). FIFO order and the
     // bound on concurrent executions still hold.
@@ -210,14 +371,15 @@ void Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs, Clock::t
     lock.unlock();
     request->done(std::move(outcome));
     idle_cv_.notify_all();
-    return;
+    return {};
   }
+  request->sequence = next_sequence_++;
+  const RequestTicket ticket{id, request->sequence};
   slot.queue.push_back(std::move(request));
   ++queued_;
   switch (slot.state) {
     case ModelState::kAbsent:
-      slot.state = ModelState::kWaiting;
-      pending_.push_back(id);
+      wait_for_room_locked(id, false);
       start_loads_locked();
       break;
     case ModelState::kReady:
@@ -226,6 +388,46 @@ void Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs, Clock::t
     default:
       break;  // waiting, loading or unloading: the load path picks the queue up
   }
+  return ticket;
+}
+
+bool Scheduler::cancel(RequestTicket ticket) {
+  if (!ticket || ticket.model >= slots_.size()) return false;
+  const ModelId id = ticket.model;
+  std::unique_ptr<Request> request;
+  InferOutcome outcome;
+  {
+    std::lock_guard lock(mutex_);
+    Slot& slot = *slots_[id];
+    const auto it = std::find_if(slot.queue.begin(), slot.queue.end(), [&](const auto& queued) {
+      return queued->sequence == ticket.sequence;
+    });
+    if (it == slot.queue.end()) return false;
+    request = std::move(*it);
+    slot.queue.erase(it);
+    --queued_;
+    const auto now = Clock::now();
+    const double waited_s = seconds_between(request->arrival, now);
+    if (now > request->deadline) {
+      ++slot.counters.timeouts;
+      outcome = unrun_outcome(Status::kTimeout,
+                              "request timed out after " + seconds_text(waited_s) +
+                                  " waiting for model " + models_[id].name,
+                              request->arrival, request->hit);
+    } else {
+      ++slot.counters.cancelled;
+      outcome = unrun_outcome(Status::kCancelled,
+                              "request cancelled by its client after " + seconds_text(waited_s) +
+                                  " waiting for model " + models_[id].name,
+                              request->arrival, request->hit);
+    }
+    cache_->state().unpin(id);
+    settle_locked(id);
+    if (!pending_.empty()) start_loads_locked();
+  }
+  request->done(std::move(outcome));
+  idle_cv_.notify_all();
+  return true;
 }
 
 std::future<LoadOutcome> Scheduler::load(ModelId id) {
@@ -238,6 +440,7 @@ std::future<LoadOutcome> Scheduler::load(ModelId id) {
 void Scheduler::load(ModelId id, LoadDone done) {
   std::unique_lock lock(mutex_);
   Slot& slot = *slots_[id];
+  recheck_file_locked(id, lock, true);
   if (!accepting_) {
     lock.unlock();
     done({Status::kUnavailable, "server is shutting down", 1.0});
@@ -248,11 +451,17 @@ void Scheduler::load(ModelId id, LoadDone done) {
     done({});
     return;
   }
+  // The operator's load clears a failed mark and does not wait for a back-off; the failures
+  // stay counted, so if this load fails too the model is marked failed again at once.
+  if (slot.state == ModelState::kFailed) {
+    set_state_locked(id, ModelState::kAbsent);
+    slot.load_note = "explicit load of a model marked failed";
+  }
+  slot.backoff_until = {};
   cache_->state().pin(id);
   slot.waiters.push_back(LoadWaiter{std::move(done)});
   if (slot.state == ModelState::kAbsent) {
-    slot.state = ModelState::kWaiting;
-    pending_.push_back(id);
+    wait_for_room_locked(id, false);
     start_loads_locked();
   }
 }
@@ -263,18 +472,20 @@ LoadOutcome Scheduler::unload(ModelId id) {
   {
     std::lock_guard lock(mutex_);
     Slot& slot = *slots_[id];
-    if (slot.state == ModelState::kAbsent || slot.state == ModelState::kUnloading) {
+    if (slot.state == ModelState::kAbsent || slot.state == ModelState::kUnloading ||
+        slot.state == ModelState::kFailed) {
       return {};
     }
     if (slot.state != ModelState::kReady || cache_->state().pinned(id)) {
-      return {Status::kConflict, "model " + models_[id].name + " is " +
-                       (slot.state == ModelState::kReady ? std::string("serving requests")
-                                                         : std::string(state_name(slot.state)))};
+      return {Status::kConflict,
+              "model " + models_[id].name + " is " +
+                  (slot.state == ModelState::kReady ? std::string("serving requests")
+                                                    : std::string(state_name(slot.state)))};
     }
     bytes = cache_->state().bytes_of(id);
     cache_->evict(id);
     handle = std::move(slot.handle);
-    slot.state = ModelState::kUnloading;
+    set_state_locked(id, ModelState::kUnloading);
   }
   const auto t0 = Clock::now();
   handle.reset();
@@ -290,11 +501,6 @@ LoadOutcome Scheduler::unload(ModelId id) {
   return {};
 }
 
-bool Scheduler::servable(ModelId id) const {
-  std::lock_guard lock(mutex_);
-  return accepting_ && id < slots_.size();
-}
-
 bool Scheduler::specs(ModelId id, std::vector<runtime::TensorSpec>& inputs,
                       std::vector<runtime::TensorSpec>& outputs) const {
   std::lock_guard lock(mutex_);
@@ -305,6 +511,92 @@ bool Scheduler::specs(ModelId id, std::vector<runtime::TensorSpec>& inputs,
   return true;
 }
 
+bool Scheduler::servable(ModelId id) {
+  std::unique_lock lock(mutex_);
+  recheck_file_locked(id, lock, false);
+  return servable_locked(id);
+}
+
+bool Scheduler::servable_locked(ModelId id) const {
+  return slots_[id]->state != ModelState::kFailed &&
+         estimate_locked(id) <= cache_->state().capacity_bytes();
+}
+
+double Scheduler::backoff_remaining_s_locked(ModelId id, Clock::time_point now) const {
+  const Slot& slot = *slots_[id];
+  if (slot.state != ModelState::kAbsent || slot.backoff_until <= now) return 0.0;
+  return seconds_between(now, slot.backoff_until);
+}
+
+// A model refusing work after failed loads (marked failed, or backing off) whose file changed
+// since the last failed load forgets its failures: the next request loads it. The file is read
+// at most once per file_check_interval_s (force: now), without the lock. Returns whether the
+// failures were forgotten.
+bool Scheduler::recheck_file_locked(ModelId id, std::unique_lock<std::mutex>& lock, bool force) {
+  Slot& slot = *slots_[id];
+  if (slot.consecutive_failures == 0) return false;
+  const auto now = Clock::now();
+  if (slot.state != ModelState::kFailed && backoff_remaining_s_locked(id, now) <= 0.0) {
+    return false;  // the next request loads it anyway
+  }
+  if (!force && now < slot.next_file_check) return false;
+  slot.next_file_check = now + to_duration(options_.file_check_interval_s);
+  const FileFingerprint seen = slot.failed_file;
+  const std::uint32_t failures = slot.consecutive_failures;
+  lock.unlock();
+  const FileFingerprint current = file_fingerprint(models_[id].path);  // path is immutable
+  lock.lock();
+  // Unchanged, or the model moved on meanwhile (loaded, failed again, forgotten already).
+  if (current == seen || slot.consecutive_failures != failures || !(slot.failed_file == seen)) {
+    return false;
+  }
+  forget_failures_locked(id);
+  return true;
+}
+
+// The model's file changed after failed loads: a new model, as far as we know. Its failures
+// are forgotten and its size is measured again (in isolation) at its next load.
+void Scheduler::forget_failures_locked(ModelId id) {
+  Slot& slot = *slots_[id];
+  slot.consecutive_failures = 0;
+  slot.backoff_until = {};
+  slot.size_known = false;
+  slot.load_note = "its file changed after " + slot.last_error;
+  if (slot.state == ModelState::kFailed) set_state_locked(id, ModelState::kAbsent);
+}
+
+// A load threw (or returned nothing): the model's queued requests and load waiters get kFailed,
+// and the model backs off (absent, requests refused for a while) or, after
+// load_failures_until_failed consecutive failures, is marked failed.
+void Scheduler::load_failed_locked(ModelId id, const LoadJob& job, const std::string& error,
+                                   SchedulerEvent& event) {
+  Slot& slot = *slots_[id];
+  const auto now = Clock::now();
+  ++slot.counters.load_failures;
+  ++slot.consecutive_failures;
+  slot.failed_file = job.file;
+  slot.next_file_check = now + to_duration(options_.file_check_interval_s);
+  slot.last_error = "loading model " + models_[id].name + " failed: " + error;
+  remove_pinned_locked(id);
+  cache_->state().unpin(id);  // the load's own pin
+  answer_work_locked(id, Status::kFailed, slot.last_error);
+  const std::uint32_t failures = slot.consecutive_failures;
+  event.kind = SchedulerEvent::Kind::kLoadFailed;
+  if (options_.load_failures_until_failed != 0 && failures >= options_.load_failures_until_failed) {
+    set_state_locked(id, ModelState::kFailed);
+    event.detail = error + "; marked failed after " + std::to_string(failures) +
+                   " consecutive failed loads (until its file changes or an explicit load)";
+  } else {
+    const int doublings = static_cast<int>(std::min<std::uint32_t>(failures - 1, 64));
+    const double backoff_s = std::min(std::ldexp(options_.load_backoff_initial_s, doublings),
+                                      options_.load_backoff_max_s);
+    slot.backoff_until = now + to_duration(backoff_s);
+    set_state_locked(id, ModelState::kAbsent);
+    event.detail = error + "; " + std::to_string(failures) +
+                   " consecutive failed load(s), requests refused for " + seconds_text(backoff_s);
+  }
+}
+
 // Models that just left memory: absent again, or straight back to waiting if requests arrived
 // for them while they were being unloaded.
 void Scheduler::after_unload_locked(const std::vector<ModelId>& victims) {
@@ -312,10 +604,9 @@ void Scheduler::after_unload_locked(const std::vector<ModelId>& victims) {
     Slot& slot = *slots_[victim];
     if (slot.state != ModelState::kUnloading) continue;
     if (!slot.queue.empty() || !slot.waiters.empty()) {
-      slot.state = ModelState::kWaiting;
-      pending_.push_back(victim);
+      wait_for_room_locked(victim, false);
     } else {
-      slot.state = ModelState::kAbsent;
+      set_state_locked(victim, ModelState::kAbsent);
     }
   }
 }
@@ -324,8 +615,8 @@ void Scheduler::take_victims_locked(const std::vector<ModelId>& evicted,
                                     std::vector<std::unique_ptr<runtime::LoadedModel>>& handles) {
   for (ModelId victim : evicted) {
     Slot& slot = *slots_[victim];
-    ++slot.evictions;
-    slot.state = ModelState::kUnloading;
+    ++slot.counters.evictions;
+    set_state_locked(victim, ModelState::kUnloading);
     handles.push_back(std::move(slot.handle));
   }
 }
@@ -334,6 +625,7 @@ void Scheduler::take_victims_locked(const std::vector<ModelId>& evicted,
 // that does not fit yet (pinned models hold the memory) stays waiting; it is retried whenever a
 // pin is released or a model leaves memory.
 void Scheduler::start_loads_locked() {
+  if (stopping_) return;
   bool started = false;
   std::vector<ModelId> evicted;
   for (auto it = pending_.begin(); it != pending_.end();) {
@@ -342,25 +634,26 @@ void Scheduler::start_loads_locked() {
     const std::uint64_t estimate = estimate_locked(id);
     if (estimate > cache_->state().capacity_bytes()) {
       it = pending_.erase(it);
-      fail_model_locked(id, Status::kFailed,
-                        "model " + models_[id].name + " needs " + format_bytes(estimate) +
-                            ", more than the whole memory budget of " +
-                            format_bytes(cache_->state().capacity_bytes()));
+      slot.last_error = "model " + models_[id].name + " needs " + format_bytes(estimate) +
+                        ", more than the whole memory budget of " +
+                        format_bytes(cache_->state().capacity_bytes());
+      answer_work_locked(id, Status::kFailed, slot.last_error);
+      set_state_locked(id, ModelState::kAbsent);
       continue;
     }
-    evicted.clear();
-    try {
-      cache_->admit(id, estimate, evicted);
-    } catch (const CacheError&) {
+    if (!cache_->can_make_room(estimate)) {
       ++it;  // not now: pinned models hold the memory
       continue;
     }
+    evicted.clear();
+    cache_->admit(id, estimate, evicted);
     auto job = std::make_unique<LoadJob>();
     job->model = id;
     job->victims = evicted;
     job->reserved_bytes = estimate;
+    job->note = std::exchange(slot.load_note, {});
     take_victims_locked(evicted, job->victim_handles);
-    slot.state = ModelState::kLoading;
+    set_state_locked(id, ModelState::kLoading);
     cache_->state().pin(id);  // the load's own pin
     ++loading_;
     jobs_.push_back(std::move(job));
@@ -389,18 +682,15 @@ void Scheduler::remove_pinned_locked(ModelId id) {
   for (std::uint32_t i = 0; i < pins; ++i) cache_->state().pin(id);
 }
 
-void Scheduler::fail_model_locked(ModelId id, Status status, const std::string& error) {
+// Answers every queued request and load waiter of the model with `status` and releases their
+// pins. The model's state is the caller's business.
+void Scheduler::answer_work_locked(ModelId id, Status status, const std::string& error) {
   Slot& slot = *slots_[id];
-  slot.last_error = error;
   for (auto& request : slot.queue) {
     cache_->state().unpin(id);
     --queued_;
-    ++slot.errors;
-    InferOutcome outcome;
-    outcome.status = status;
-    outcome.error = error;
-    if (status == Status::kUnavailable) outcome.retry_after_s = 1.0;
-    request->done(std::move(outcome));
+    ++slot.counters.errors;
+    request->done(unrun_outcome(status, error, request->arrival, request->hit));
   }
   slot.queue.clear();
   for (auto& waiter : slot.waiters) {
@@ -408,7 +698,6 @@ void Scheduler::fail_model_locked(ModelId id, Status status, const std::string& 
     waiter.done({status, error, status == Status::kUnavailable ? 1.0 : 0.0});
   }
   slot.waiters.clear();
-  slot.state = ModelState::kAbsent;
   idle_cv_.notify_all();
 }
 
@@ -448,7 +737,9 @@ void Scheduler::loader_loop() {
               "to make room for " + served.name});
       }
     }
-    emit({SchedulerEvent::Kind::kLoadStart, served.name, job->reserved_bytes, 0.0, {}});
+    emit({SchedulerEvent::Kind::kLoadStart, served.name, job->reserved_bytes, 0.0, job->note});
+    // What the file was when this load read it: a failed model is retried once it changes.
+    job->file = file_fingerprint(served.path);
     std::unique_ptr<runtime::LoadedModel> handle;
     std::string error;
     // The backend measures the model's bytes as allocator growth across the load. A model never
@@ -480,13 +771,12 @@ void Scheduler::loader_loop() {
       Slot& slot = *slots_[id];
       --loading_;
       if (!error.empty()) {
-        ++slot.load_failures;
-        remove_pinned_locked(id);
-        cache_->state().unpin(id);  // the load's own pin
-        fail_model_locked(id, Status::kFailed, "loading model " + served.name + " failed: " + error);
-        done.kind = SchedulerEvent::Kind::kLoadFailed;
-        done.detail = error;
+        load_failed_locked(id, *job, error, done);
       } else {
+        // The load itself worked: earlier failures are forgotten.
+        slot.consecutive_failures = 0;
+        slot.backoff_until = {};
+        slot.last_error.clear();
         const std::uint64_t raw =
             std::max<std::uint64_t>({handle->resident_bytes(), served.min_bytes, 1});
         // A disturbed measurement is noise on top of a size already known: keep the known one.
@@ -499,19 +789,13 @@ void Scheduler::loader_loop() {
         }
         slot.measured_bytes = measured;
         table_[id].size_bytes = measured;
-        ++slot.loads;
-        slot.load_seconds_total += load_s;
+        ++slot.counters.loads;
+        slot.counters.load_seconds_total += load_s;
         learn_locked(id, table_[id].load_latency_s, load_s);
         done.bytes = measured;
-        bool fits = true;
-        if (measured > reserved) {
-          try {
-            cache_->make_room(measured - reserved, victims);
-          } catch (const CacheError&) {
-            fits = false;
-          }
-        }
+        const bool fits = measured <= reserved || cache_->can_make_room(measured - reserved);
         if (fits) {
+          if (measured > reserved) cache_->make_room(measured - reserved, victims);
           slot.remeasuring = false;
           cache_->state().resize(id, measured);
           take_victims_locked(victims, dropped);
@@ -519,7 +803,7 @@ void Scheduler::loader_loop() {
           slot.inputs = slot.handle->inputs();
           slot.outputs = slot.handle->outputs();
           slot.known_specs = true;
-          slot.state = ModelState::kReady;
+          set_state_locked(id, ModelState::kReady);
           slot.ready_since = Clock::now();
           for (auto& waiter : slot.waiters) {
             cache_->state().unpin(id);
@@ -543,22 +827,21 @@ void Scheduler::loader_loop() {
             slot.measured_bytes = 0;
             table_[id].size_bytes = estimate_locked(id);
             cache_->policy().on_cost_update(id);
-            slot.state = ModelState::kWaiting;
-            pending_.push_front(id);
+            wait_for_room_locked(id, true);
             done.kind = SchedulerEvent::Kind::kResized;
             done.detail =
                 "measured " + format_bytes(measured) + ", above the whole budget; measuring again";
           } else if (measured > cache_->state().capacity_bytes()) {
             slot.remeasuring = false;
-            fail_model_locked(id, Status::kFailed,
-                              "model " + served.name + " holds " + format_bytes(measured) +
-                                  ", more than the whole memory budget of " +
-                                  format_bytes(cache_->state().capacity_bytes()));
+            slot.last_error = "model " + served.name + " holds " + format_bytes(measured) +
+                              ", more than the whole memory budget of " +
+                              format_bytes(cache_->state().capacity_bytes());
+            answer_work_locked(id, Status::kFailed, slot.last_error);
+            set_state_locked(id, ModelState::kAbsent);
             done.kind = SchedulerEvent::Kind::kLoadFailed;
             done.detail = "larger than the memory budget";
           } else {
-            slot.state = ModelState::kWaiting;
-            pending_.push_front(id);
+            wait_for_room_locked(id, true);
             done.kind = SchedulerEvent::Kind::kResized;
             done.detail = "measured size does not fit yet; waiting for room";
           }
@@ -585,8 +868,6 @@ void Scheduler::loader_loop() {
 
 // Runs one popped request of a ready model. Called and returns with the lock held; the lock is
 // released while the backend runs.
-// Runs one popped request of a ready model. Called and returns with the lock held; the lock is
-// released while the backend runs.
 InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
                                        std::unique_lock<std::mutex>& lock) {
   Slot& slot = *slots_[id];
@@ -602,10 +883,10 @@ InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
   const auto started = Clock::now();
   t.start_s = t.end_s = seconds_between(request.arrival, started);
   if (started > request.deadline) {
-    ++slot.timeouts;
+    ++slot.counters.timeouts;
     outcome.status = Status::kTimeout;
-    outcome.error = "request timed out after " + std::to_string(t.start_s) +
-                    " s waiting for model " + models_[id].name;
+    outcome.error = "request timed out after " + seconds_text(t.start_s) + " waiting for model " +
+                    models_[id].name;
   } else {
     slot.executing = true;
     ++executing_;
@@ -634,7 +915,7 @@ InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
     if (outcome.status == Status::kOk) {
       learn_locked(id, table_[id].exec_latency_s, t.end_s - t.start_s);
     } else {
-      ++slot.errors;
+      ++slot.counters.errors;
     }
   }
   outcome.delays = derive_delays(t);
@@ -668,6 +949,7 @@ void Scheduler::exec_loop() {
 
 CacheSnapshot Scheduler::snapshot() const {
   std::lock_guard lock(mutex_);
+  const auto now = Clock::now();
   CacheSnapshot snap;
   snap.policy = std::string(cache_->policy().name());
   snap.capacity_bytes = cache_->state().capacity_bytes();
@@ -690,17 +972,12 @@ CacheSnapshot Scheduler::snapshot() const {
     m.executing = slot.executing;
     m.load_latency_s = table_[i].load_latency_s;
     m.exec_latency_s = table_[i].exec_latency_s;
-    m.requests = slot.requests;
-    m.hits = slot.hits;
-    m.misses = slot.misses;
-    m.loads = slot.loads;
-    m.load_failures = slot.load_failures;
-    m.evictions = slot.evictions;
-    m.rejected = slot.rejected;
-    m.timeouts = slot.timeouts;
-    m.errors = slot.errors;
-    m.load_seconds_total = slot.load_seconds_total;
+    m.counters = slot.counters;
+    m.failed = slot.state == ModelState::kFailed;
+    m.consecutive_failures = slot.consecutive_failures;
+    m.backoff_remaining_s = backoff_remaining_s_locked(id, now);
     m.last_error = slot.last_error;
+    m.servable = servable_locked(id);
     snap.models.push_back(std::move(m));
   }
   return snap;
@@ -720,17 +997,22 @@ void Scheduler::stop() {
     if (stopping_ && threads_.empty()) return;
     accepting_ = false;
     stopping_ = true;
+    // Waiting work is refused; residency is unchanged, except that models waiting for room or
+    // for a loader thread no longer wait.
     for (std::size_t i = 0; i < slots_.size(); ++i) {
+      const auto id = static_cast<ModelId>(i);
       Slot& slot = *slots_[i];
       if (!slot.queue.empty() || !slot.waiters.empty()) {
-        const ModelState state = slot.state;
-        fail_model_locked(static_cast<ModelId>(i), Status::kUnavailable, "server is shutting down");
-        slot.state = state;  // residency is unchanged; only the waiting work is refused
+        answer_work_locked(id, Status::kUnavailable, "server is shutting down");
       }
+      settle_locked(id);
     }
     for (auto& job : jobs_) {
-      cache_->state().unpin(job->model);
+      cache_->state().unpin(job->model);  // the load's own pin; its reservation goes back
+      cache_->evict(job->model);
+      set_state_locked(job->model, ModelState::kAbsent);
       --loading_;
+      after_unload_locked(job->victims);  // their handles go with the job
     }
     jobs_.clear();
   }

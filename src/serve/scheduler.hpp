@@ -1,7 +1,8 @@
 #pragma once
 // The server's scheduler (docs/server.md): per-model state machine (absent -> waiting for room ->
-// loading -> ready -> unloading), per-model FIFO queues, execution threads, loader threads, and
-// the byte budget kept by the core library's ModelCache and policy. Knows nothing of HTTP.
+// loading -> ready -> unloading, and failed), per-model FIFO queues, execution threads, loader
+// threads, back-off of failed loads, and the byte budget kept by the core library's ModelCache and
+// policy. Knows nothing of HTTP.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -59,14 +60,31 @@ struct SchedulerOptions {
   std::size_t max_queue_per_model = 512;
   std::size_t max_queue_total = 2048;
   double ewma_alpha = 0.2;  // weight of a new measurement in the learned profiles
-  // A hit on an idle model whose learned exec time is at most this runs on the submitting
-  // thread (no hand-off to an execution thread); slower models always go to the executors so
-  // that a network thread is never held by a long inference.
-  double inline_exec_max_s = 0.002;
+  // A hit on an idle model whose learned exec time is below this runs on the submitting thread
+  // (no hand-off to an execution thread). 0 (the default) turns it off: the submitting thread
+  // is a network thread, and an inference that blocks there (a slow first run, a stuck
+  // library) would stall every connection it serves (docs/server.md, "Queues and threads").
+  double inline_exec_max_s = 0.0;
+  // Failed loads (docs/server.md, "Failed loads"). After a model's n-th consecutive failed load
+  // its requests are refused at once (kUnavailable) for min(load_backoff_initial_s * 2^(n-1),
+  // load_backoff_max_s) seconds; after load_failures_until_failed of them (0 = never) it is marked
+  // failed (kFailed at once, no load) until its file changes or it is loaded explicitly. The
+  // file's fingerprint is read at most once per file_check_interval_s per model.
+  double load_backoff_initial_s = 0.5;
+  double load_backoff_max_s = 60.0;
+  std::uint32_t load_failures_until_failed = 3;
+  double file_check_interval_s = 1.0;
 };
 
-enum class ModelState { kAbsent, kWaiting, kLoading, kReady, kUnloading };
+// absent -> waiting (for room) -> loading -> ready -> unloading -> absent | waiting; a load that
+// fails goes back to absent (backing off) or to failed; failed -> absent when the mark is cleared.
+// Every change goes through one checked function (transition_allowed has the table).
+enum class ModelState { kAbsent, kWaiting, kLoading, kReady, kUnloading, kFailed };
 std::string_view state_name(ModelState state);
+// The table of legal state changes.
+bool transition_allowed(ModelState from, ModelState to);
+// Throws std::logic_error naming both states if the change is not in the table (a scheduler bug).
+void check_transition(ModelState from, ModelState to);
 
 // What became of an operation, in the scheduler's terms; each protocol front-end maps it to its
 // own codes (HTTP statuses, gRPC status codes).
@@ -77,7 +95,8 @@ enum class Status : std::uint8_t {
   kConflict,     // the operation clashes with the model's state (unload while serving)
   kUnavailable,  // try again later: queue full, shutting down, memory ceiling, load backing off
   kTimeout,      // the deadline passed before the work could start
-  kFailed,       // a load or the inference library failed
+  kFailed,       // a load or the inference library failed, or the model is marked failed
+  kCancelled,    // the client went away before the work started (Scheduler::cancel)
 };
 std::string_view status_name(Status status);
 
@@ -94,6 +113,14 @@ struct InferOutcome {
   double retry_after_s = 0.0;  // with kUnavailable: when trying again makes sense
 };
 using InferDone = std::function<void(InferOutcome)>;
+
+// Names a queued request for Scheduler::cancel. Empty (false) when the request was answered
+// before submit returned.
+struct RequestTicket {
+  ModelId model = kNoModel;
+  std::uint64_t sequence = 0;  // 0: no request to cancel
+  explicit operator bool() const { return sequence != 0; }
+};
 
 // A request's position in a known stream (see Scheduler::submit).
 struct OracleHint {
@@ -119,6 +146,66 @@ struct SchedulerEvent {
 };
 using EventSink = std::function<void(const SchedulerEvent&)>;
 
+// One counter of ModelCounters, as ModelCounters::for_each lists it.
+struct CounterInfo {
+  std::string_view key;     // its name in JSON answers (/v2/cache): "requests"
+  std::string_view metric;  // its Prometheus family (/metrics): "brulee_requests_total"
+  std::string_view help;
+};
+
+// A model's counters, listed once: the scheduler counts into them and every report (/metrics,
+// /v2/cache) walks them with for_each, so a counter added here shows up everywhere.
+struct ModelCounters {
+  std::uint64_t requests = 0;  // accepted (queued or run at once)
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t loads = 0;
+  std::uint64_t load_failures = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t rejected = 0;  // refused at once, never queued
+  std::uint64_t timeouts = 0;
+  std::uint64_t cancelled = 0;
+  std::uint64_t errors = 0;  // accepted, then answered with an error
+  double load_seconds_total = 0.0;
+
+  // Calls visit(const CounterInfo&, value) once per counter, in this order; value is a
+  // std::uint64_t, or a double for load_seconds_total (a generic lambda takes both).
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    visit(CounterInfo{"requests", "brulee_requests_total",
+                      "Inference requests accepted (queued or run at once)."},
+          requests);
+    visit(
+        CounterInfo{"hits", "brulee_cache_hits_total", "Requests that found their model resident."},
+        hits);
+    visit(CounterInfo{"misses", "brulee_cache_misses_total",
+                      "Requests that found their model not resident."},
+          misses);
+    visit(CounterInfo{"loads", "brulee_model_loads_total", "Completed model loads."}, loads);
+    visit(CounterInfo{"load_failures", "brulee_model_load_failures_total", "Failed model loads."},
+          load_failures);
+    visit(CounterInfo{"load_seconds_total", "brulee_model_load_seconds_total",
+                      "Wall time spent loading models."},
+          load_seconds_total);
+    visit(CounterInfo{"evictions", "brulee_evictions_total", "Models evicted by the policy."},
+          evictions);
+    visit(CounterInfo{"rejected", "brulee_rejected_total",
+                      "Requests refused at once: queue full, shutting down, model backing off "
+                      "after a failed load or marked failed."},
+          rejected);
+    visit(CounterInfo{"timeouts", "brulee_timeouts_total",
+                      "Requests whose deadline passed before they could run."},
+          timeouts);
+    visit(CounterInfo{"cancelled", "brulee_cancelled_total",
+                      "Requests dropped from their queue because their client went away."},
+          cancelled);
+    visit(CounterInfo{"errors", "brulee_errors_total",
+                      "Accepted requests answered with an error (failed load, bad input, "
+                      "inference failure)."},
+          errors);
+  }
+};
+
 struct ModelSnapshot {
   std::string name;
   std::string version;
@@ -131,10 +218,15 @@ struct ModelSnapshot {
   bool executing = false;
   double load_latency_s = 0.0;
   double exec_latency_s = 0.0;
-  std::uint64_t requests = 0, hits = 0, misses = 0, loads = 0, load_failures = 0, evictions = 0,
-                rejected = 0, timeouts = 0, errors = 0;
-  double load_seconds_total = 0.0;
+  ModelCounters counters;
+  // Failed loads: the mark (state kFailed), the failures since the last success, the seconds
+  // left before a request may load the model again (0 when not backing off), and the last error
+  // (empty after a successful load).
+  bool failed = false;
+  std::uint32_t consecutive_failures = 0;
+  double backoff_remaining_s = 0.0;
   std::string last_error;
+  bool servable = true;  // what Scheduler::servable answers (without reading the file)
 };
 
 struct CacheSnapshot {
@@ -161,28 +253,41 @@ class Scheduler {
   std::size_t model_count() const { return models_.size(); }
 
   // Queues one inference. `done` is called exactly once: with outputs, or with an error status
-  // (kUnavailable queue full or shutting down, kBadRequest bad tensor, kFailed load or library
-  // failure, kTimeout deadline passed before execution). It may be called before submit returns
-  // (on the caller's thread) or later from a scheduler thread, possibly with the scheduler's
-  // lock held: it must not call back into the scheduler, only hand the outcome on.
+  // (kUnavailable queue full, shutting down or the model's load backing off, with retry_after_s;
+  // kBadRequest bad tensor; kFailed load or library failure, or the model is marked failed;
+  // kTimeout deadline passed before execution; kCancelled see cancel). It may be called before
+  // submit returns (on the caller's thread) or later from a scheduler thread, possibly with the
+  // scheduler's lock held: it must not call back into the scheduler, only hand the outcome on.
   // `oracle` carries the request's place in a known future (a replayed trace): its index and
   // the index of the model's next request, for oracle policies (belady, cremebrulee-oracle).
-  void submit(ModelId id, std::vector<runtime::Tensor> inputs, Clock::time_point deadline,
-              std::optional<OracleHint> oracle, InferDone done);
+  // Returns the ticket that cancels the request while it is queued (empty if already answered).
+  RequestTicket submit(ModelId id, std::vector<runtime::Tensor> inputs, Clock::time_point deadline,
+                       std::optional<OracleHint> oracle, InferDone done);
   // The same, waited on through a future (tests, tools).
   std::future<InferOutcome> submit(ModelId id, std::vector<runtime::Tensor> inputs,
                                    Clock::time_point deadline,
                                    std::optional<OracleHint> oracle = std::nullopt);
+  // Drops a queued request whose client gave up (deadline passed, connection closed): it leaves
+  // its queue without running and its pin is released; its `done` is called before cancel
+  // returns, on this thread and without the lock, with kTimeout if its deadline has passed, else
+  // kCancelled. Returns false, and does nothing, if the request is no longer queued (running or
+  // answered: its `done` is or was called as usual) or the ticket is empty.
+  bool cancel(RequestTicket ticket);
   // Loads a model (no-op if resident); `done` is called once it is (or failed), under the same
-  // rules as submit's.
+  // rules as submit's. An explicit load is the operator's: it ignores a back-off and clears a
+  // failed mark, and tries once (if that load fails too, the model is marked failed again).
   void load(ModelId id, LoadDone done);
   std::future<LoadOutcome> load(ModelId id);
   // Unloads a resident model. kOk if done or not resident, kConflict if requests pin it or it
   // loads.
   LoadOutcome unload(ModelId id);
 
-  // Whether a request for the model would be attempted (false while its loads keep failing).
-  bool servable(ModelId id) const;
+  // Whether the model's requests can be served (now, or after a load a request would start):
+  // false while it is marked failed after repeated failed loads, or when its known size exceeds
+  // the whole budget. True while a failed load only backs off. Reads the failed model's file
+  // fingerprint (at most once per file_check_interval_s) and clears the mark if it changed, so a
+  // client that waits for readiness sees a fixed model become servable.
+  bool servable(ModelId id);
 
   // Input and output specs, known once the model has been loaded at least once.
   bool specs(ModelId id, std::vector<runtime::TensorSpec>& inputs,
@@ -206,10 +311,20 @@ class Scheduler {
 
   double now_s() const;
   std::uint64_t estimate_locked(ModelId id) const;
+  void set_state_locked(ModelId id, ModelState to);
+  void wait_for_room_locked(ModelId id, bool first);
+  void settle_locked(ModelId id);
+  std::optional<InferOutcome> refusal_locked(ModelId id, std::unique_lock<std::mutex>& lock);
+  bool recheck_file_locked(ModelId id, std::unique_lock<std::mutex>& lock, bool force);
+  void forget_failures_locked(ModelId id);
+  void load_failed_locked(ModelId id, const LoadJob& job, const std::string& error,
+                          SchedulerEvent& event);
+  double backoff_remaining_s_locked(ModelId id, Clock::time_point now) const;
+  bool servable_locked(ModelId id) const;
   void start_loads_locked();
   void schedule_exec_locked(ModelId id);
   void remove_pinned_locked(ModelId id);
-  void fail_model_locked(ModelId id, Status status, const std::string& error);
+  void answer_work_locked(ModelId id, Status status, const std::string& error);
   void take_victims_locked(const std::vector<ModelId>& evicted,
                            std::vector<std::unique_ptr<runtime::LoadedModel>>& handles);
   void after_unload_locked(const std::vector<ModelId>& victims);
@@ -238,6 +353,7 @@ class Scheduler {
   std::deque<ModelId> runnable_;  // ready models with queued requests and no execution
   std::deque<std::unique_ptr<LoadJob>> jobs_;
   std::uint64_t request_index_ = 0;
+  std::uint64_t next_sequence_ = 1;  // tickets
   std::size_t queued_ = 0;
   std::size_t executing_ = 0;
   std::size_t loading_ = 0;

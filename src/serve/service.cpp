@@ -41,7 +41,7 @@ std::optional<ModelId> Service::find(std::string_view name, std::string_view ver
   return found;
 }
 
-bool Service::model_ready(ModelId id) const { return ready() && scheduler_.servable(id); }
+bool Service::model_ready(ModelId id) { return ready() && scheduler_.servable(id); }
 
 std::optional<ModelMetadata> Service::metadata(ModelId id) const {
   ModelMetadata metadata;

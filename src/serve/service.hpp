@@ -67,7 +67,7 @@ class Service {
 
   // Servable: a request would be attempted (not failed, not shutting down). A model that is
   // servable but not resident is loaded by its first request (docs/api.md, "Readiness").
-  bool model_ready(ModelId id) const;
+  bool model_ready(ModelId id);
 
   // Known once the model has been loaded once; nullopt before (the caller loads it first).
   std::optional<ModelMetadata> metadata(ModelId id) const;

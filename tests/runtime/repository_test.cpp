@@ -137,6 +137,61 @@ TEST(RuntimeRepository, SymlinksEscapingTheRepositoryAreRefused) {
   EXPECT_NE(usage_error([&] { repository.find("filelink"); }).find("outside the repository"), std::string::npos);
 }
 
+// Whatever a load throws (backend errors are std::runtime_error, refusals UsageError).
+std::string load_error(const RepositoryModel& model) {
+  try {
+    load_model(model);
+  } catch (const std::exception& error) {
+    return error.what();
+  }
+  return "";
+}
+
+// The containment check runs at every load, not only at the scan: a model file replaced after
+// the scan (say after an unload) by a symlink leading out of the repository is refused before
+// the backend opens anything.
+TEST(RuntimeRepository, EveryLoadChecksTheFileAgain) {
+  TempDir dir;
+  const auto repo = dir.path() / "repo";
+  const auto outside = dir.path() / "outside";
+  const auto file = repo / "m" / "1" / "model.onnx";
+  write_file(file, "not an onnx model");
+  write_file(outside / "model.onnx", "not an onnx model either");
+  write_file(repo / "shared" / "weights.bin", "not an onnx model, shared");
+  const Repository repository(repo.string());
+  ASSERT_EQ(repository.models().size(), 1u);
+  const RepositoryModel model = repository.models()[0];
+  EXPECT_EQ(model.root, fs::canonical(repo).string());
+
+  // As scanned: the backend opens the file (and refuses its content).
+  const std::string as_scanned = load_error(model);
+  EXPECT_NE(as_scanned.find("not a valid ONNX model"), std::string::npos) << as_scanned;
+
+  // The file replaced by a symlink to a file outside.
+  fs::remove(file);
+  fs::create_symlink(outside / "model.onnx", file);
+  EXPECT_NE(usage_error([&] { load_model(model); }).find("resolves outside the repository"),
+            std::string::npos);
+  // The version folder replaced by a symlink to a folder outside.
+  fs::remove_all(repo / "m" / "1");
+  fs::create_directory_symlink(outside, repo / "m" / "1");
+  EXPECT_NE(usage_error([&] { load_model(model); }).find("resolves outside the repository"),
+            std::string::npos);
+  // Not a regular file.
+  fs::remove(repo / "m" / "1");
+  fs::create_directories(file);
+  EXPECT_NE(usage_error([&] { load_model(model); }).find("is not a regular file"), std::string::npos);
+  // Gone.
+  fs::remove_all(repo / "m" / "1");
+  EXPECT_NE(usage_error([&] { load_model(model); }).find("cannot resolve"), std::string::npos);
+  // A symlink that stays inside the repository is followed: the backend opens its target.
+  fs::create_directories(repo / "m" / "1");
+  fs::create_symlink(repo / "shared" / "weights.bin", file);
+  const std::string inside = load_error(model);
+  EXPECT_NE(inside.find("not a valid ONNX model"), std::string::npos) << inside;
+  EXPECT_NE(inside.find("weights.bin"), std::string::npos) << inside;  // the resolved file
+}
+
 TEST(RuntimeRepository, ModelsAddedAfterTheScanAreFound) {
   TempDir dir;
   const Repository repository(dir.path().string());

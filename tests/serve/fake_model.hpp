@@ -1,13 +1,15 @@
 #pragma once
 // A test double of the runtime: a model that doubles its FP32 input "x" into output "y", with
-// controllable load time, execution gate, measured size and load failures. Everything else
-// (sockets, HTTP, scheduler, policy) is real.
+// controllable load time, execution gate, measured size and load failures (a model whose path is
+// "corrupt", or whose name is set failing), and a count of load attempts per model. Everything
+// else (sockets, HTTP, scheduler, policy) is real.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -101,8 +103,12 @@ class FakeLoader : public ModelLoader {
       ++loads_[model.name];
     }
     load_gate.wait();
-    if (model.path == "corrupt")
-      throw std::runtime_error("cannot parse " + model.name + ": corrupt file");
+    bool fail = model.path == "corrupt";
+    {
+      std::lock_guard lock(mutex_);
+      fail = fail || failing_.contains(model.name);
+    }
+    if (fail) throw std::runtime_error("cannot parse " + model.name + ": corrupt file");
     std::uint64_t bytes = model.estimate_bytes;
     {
       std::lock_guard lock(mutex_);
@@ -111,9 +117,19 @@ class FakeLoader : public ModelLoader {
     }
     return std::make_unique<FakeModel>(bytes, exec_gate, executing, max_executing);
   }
+  // Load attempts so far (failed ones included).
   int loads(const std::string& name) {
     std::lock_guard lock(mutex_);
     return loads_[name];
+  }
+  // From now on, every load of the model fails (or, with false, works again).
+  void set_failing(const std::string& name, bool failing = true) {
+    std::lock_guard lock(mutex_);
+    if (failing) {
+      failing_.insert(name);
+    } else {
+      failing_.erase(name);
+    }
   }
 
   Gate load_gate;
@@ -125,6 +141,7 @@ class FakeLoader : public ModelLoader {
  private:
   std::mutex mutex_;
   std::map<std::string, int> loads_;
+  std::set<std::string> failing_;
 };
 
 inline std::vector<ServedModel> fake_models(int count, std::uint64_t bytes) {

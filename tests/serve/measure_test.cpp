@@ -146,7 +146,7 @@ TEST(ServeMeasure, LoadBytesStayNearTrueSizeWhileAnotherModelServes) {
   ASSERT_EQ(loader.started_during_load.size(), 2u);
   EXPECT_GE(loader.started_during_load[1], 2) << "resident models must keep serving during a load";
   const CacheSnapshot snap = scheduler.snapshot();
-  EXPECT_EQ(entry(snap, "loaded").loads, 2u);
+  EXPECT_EQ(entry(snap, "loaded").counters.loads, 2u);
   EXPECT_EQ(entry(snap, "loaded").size_bytes, first);
   EXPECT_EQ(entry(snap, "loaded").resident_bytes, first);
 

@@ -109,7 +109,7 @@ TEST(ServeRest, ChunkedBodyIsRead) {
   std::string raw =
       "POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
   const std::size_t half = body.size() / 2;
-  for (const std::string part : {body.substr(0, half), body.substr(half)}) {
+  for (const std::string& part : {body.substr(0, half), body.substr(half)}) {
     char size[16];
     std::snprintf(size, sizeof size, "%zx\r\n", part.size());
     raw += size + part + "\r\n";
@@ -280,10 +280,14 @@ TEST(ServeLimits, InflightCeilingAnswers503) {
   for (int i = 0; i < 32; ++i) raw += "10000\r\n" + chunk + "\r\n";
   raw += "0\r\n\r\n";
   EXPECT_EQ(status_of(raw_exchange(h.port, raw)), 503);
-  // Small requests still pass, and the ceiling is all given back.
+  // The ceiling is all given back once the refused requests' connections are closed, and small
+  // requests pass.
+  for (int tries = 0; tries < 400 && h.http->inflight_bytes() > 0; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(h.http->inflight_bytes(), 0u);
   EXPECT_EQ(h.client()->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status,
             200);
-  EXPECT_EQ(h.http->inflight_bytes(), 0u);
   auto metrics = h.client()->Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("brulee_inflight_limit_bytes 1048576"), std::string::npos);
@@ -320,9 +324,8 @@ TEST(ServeLimits, StalledHeaderIsDroppedAfterItsDeadline) {
   Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http);
   Connection c(h.port);
   ASSERT_TRUE(c.send("GET /v2/health/li"));
-  const std::string answer = c.read_answer();
-  EXPECT_EQ(status_of(answer), 408) << answer;
-  EXPECT_TRUE(c.closed_by_server(5000));
+  EXPECT_TRUE(c.closed_by_server(5000));  // closed without an answer
+  EXPECT_TRUE(h.alive());
 }
 
 TEST(ServeLimits, IdleConnectionIsClosedAfterTheIdleTimeout) {

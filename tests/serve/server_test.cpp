@@ -424,7 +424,7 @@ TEST(ServeBadInput, GarbageAndSlowClients) {
   // A client that stops mid-request is dropped after the read timeout.
   const std::string stalled = raw_exchange(
       h.port, "POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"in");
-  EXPECT_EQ(status_of(stalled), 408) << stalled;
+  EXPECT_EQ(status_of(stalled), -1) << stalled;  // closed after the body deadline
   EXPECT_TRUE(h.alive());
 }
 
