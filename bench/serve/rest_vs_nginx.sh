@@ -3,6 +3,7 @@
 # answering a fixed reply of the same size, both on loopback, driven by wrk with 1 and 8
 # connections, alternating server by server in each round (docs/server.md, "Measured").
 # Needs wrk and nginx (Debian: wrk, nginx-light; `scripts/bootstrap.sh --bench` installs them).
+# Extra serve flags: BRULEE_SERVE_FLAGS="--inline-exec-max-ms 1" bench/serve/rest_vs_nginx.sh ...
 # Usage: bench/serve/rest_vs_nginx.sh --repo DIR [--model tiny_mlp-onnx] [--seconds 10]
 #        [--rounds 3] [--brulee build/release/src/cli/brulee]
 set -euo pipefail
@@ -32,6 +33,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$brulee" serve --repo "$repo" --memory 1GiB --port 0 --preload "$model" --log-format json \
+  ${BRULEE_SERVE_FLAGS:-} \
   > "$work/serve.out" 2> "$work/serve.log" &
 server_pid=$!
 for _ in $(seq 100); do grep -q listening "$work/serve.out" 2> /dev/null && break; sleep 0.1; done
@@ -97,7 +99,7 @@ p50_us() {
 rps() { awk '/^Requests\/sec/ { print $2 }'; }
 
 echo "# $(date -u +%FT%TZ) load average: $(cut -d' ' -f1-3 /proc/loadavg); reply $reply_bytes bytes"
-echo "round,server,connections,p50_us,requests_per_s"
+echo "round,server,connections,p50_us,requests_per_s" > "$work/results.csv"
 for round in $(seq "$rounds"); do
   for connections in 1 8; do
     threads=$((connections < 2 ? 1 : 2))
@@ -107,11 +109,11 @@ for round in $(seq "$rounds"); do
       echo "$round,$server,$connections,$(p50_us <<< "$out"),$(rps <<< "$out")"
     done
   done
-done | tee "$work/results.csv"
+done | tee -a "$work/results.csv"
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$work/results.csv" << 'EOF'
 import csv, statistics, sys
-rows = [r for r in csv.DictReader(l for l in open(sys.argv[1]) if not l.startswith("round,") or True)]
+rows = list(csv.DictReader(open(sys.argv[1])))
 by = {}
 for r in rows:
     by.setdefault((r["server"], r["connections"]), []).append(r)

@@ -34,7 +34,7 @@ struct ServeOptions {
   std::string catalog;
   std::string preload;
   unsigned exec_threads = 2;
-  double inline_exec_max_ms = 0.0;
+  double inline_exec_max_ms = 1.0;
   unsigned loader_threads = 1;
   unsigned http_threads = 2;
   std::size_t max_connections = 10000;
@@ -144,6 +144,8 @@ void run_serve(const ServeOptions& opts) {
     throw UsageError("--inline-exec-max-ms must be in [0, 1000]");
   }
   scheduler_options.inline_exec_max_s = opts.inline_exec_max_ms / 1000.0;
+  // One network thread always stays free of inline inferences.
+  scheduler_options.inline_max_concurrent = opts.http_threads > 0 ? opts.http_threads - 1 : 0;
   scheduler_options.loader_threads = opts.loader_threads;
   scheduler_options.max_queue_per_model = opts.max_queue;
   scheduler_options.max_queue_total = opts.max_queue_total;
@@ -243,7 +245,7 @@ const CommandRegistration kRegistration(40, [](CLI::App& root) {
   cmd->add_option("--exec-threads", opts->exec_threads, "Inference threads")->capture_default_str();
   cmd->add_option("--inline-exec-max-ms", opts->inline_exec_max_ms,
                   "Run hits of models whose learned exec time is below this on the network "
-                  "thread (no hand-off; 0: never)")
+                  "thread that read them (no hand-off), on all network threads but one; 0: never")
       ->capture_default_str();
   cmd->add_option("--loader-threads", opts->loader_threads, "Model loading threads")
       ->capture_default_str();

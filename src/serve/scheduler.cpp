@@ -362,12 +362,15 @@ RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
   ++(request->hit ? slot.counters.hits : slot.counters.misses);
   cache_->state().pin(id);
   if (slot.state == ModelState::kReady && !slot.executing && slot.queue.empty() &&
-      executing_ < options_.exec_threads &&
-      table_[id].exec_latency_s < options_.inline_exec_max_s && !gate_.contended()) {
-    // Hit on an idle, quick model with a free execution slot and no first load being measured:
-    // run it on the caller's thread (no hand-off, and nothing to wait for). FIFO order and the
-    // bound on concurrent executions still hold.
+      executing_ < options_.exec_threads && inline_running_ < options_.inline_max_concurrent &&
+      table_[id].exec_latency_s > 0.0 && table_[id].exec_latency_s < options_.inline_exec_max_s &&
+      !gate_.contended()) {
+    // Hit on an idle model known to be quick, with a free execution slot, no first load being
+    // measured and fewer than inline_max_concurrent inline runs: run it on the caller's thread
+    // (no hand-off). FIFO order and the bound on concurrent executions still hold.
+    ++inline_running_;
     InferOutcome outcome = execute_locked(id, *request, lock);
+    --inline_running_;
     lock.unlock();
     request->done(std::move(outcome));
     idle_cv_.notify_all();

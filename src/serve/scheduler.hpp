@@ -60,11 +60,14 @@ struct SchedulerOptions {
   std::size_t max_queue_per_model = 512;
   std::size_t max_queue_total = 2048;
   double ewma_alpha = 0.2;  // weight of a new measurement in the learned profiles
-  // A hit on an idle model whose learned exec time is below this runs on the submitting thread
-  // (no hand-off to an execution thread). 0 (the default) turns it off: the submitting thread
-  // is a network thread, and an inference that blocks there (a slow first run, a stuck
-  // library) would stall every connection it serves (docs/server.md, "Queues and threads").
-  double inline_exec_max_s = 0.0;
+  // A hit on an idle model whose learned exec time is known and below inline_exec_max_s runs on
+  // the submitting thread (no hand-off to an execution thread), at most inline_max_concurrent
+  // at a time. The submitting thread is a network thread: the server sets the bound to its
+  // network threads minus one, so that however long an inline inference blocks (a stuck
+  // library), one network thread stays free for every connection (docs/server.md, "Queues and
+  // threads"). 0 turns inline runs off.
+  double inline_exec_max_s = 0.001;
+  unsigned inline_max_concurrent = 0;
   // Failed loads (docs/server.md, "Failed loads"). After a model's n-th consecutive failed load
   // its requests are refused at once (kUnavailable) for min(load_backoff_initial_s * 2^(n-1),
   // load_backoff_max_s) seconds; after load_failures_until_failed of them (0 = never) it is marked
@@ -357,6 +360,7 @@ class Scheduler {
   std::size_t queued_ = 0;
   std::size_t executing_ = 0;
   std::size_t loading_ = 0;
+  unsigned inline_running_ = 0;  // hits running on submitting threads
   bool accepting_ = true;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
