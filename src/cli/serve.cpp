@@ -34,7 +34,7 @@ struct ServeOptions {
   std::string catalog;
   std::string preload;
   unsigned exec_threads = 2;
-  double inline_exec_max_ms = 1.0;
+  double inline_exec_max_ms = 0.0;
   unsigned loader_threads = 1;
   unsigned http_threads = 2;
   std::size_t max_connections = 10000;

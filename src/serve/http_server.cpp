@@ -258,7 +258,8 @@ class HttpServer::Impl {
         logger_(logger),
         metrics_(scheduler.model_count()),
         budget_(options_.max_inflight_bytes),
-        acceptor_(io_) {
+        contexts_(make_contexts(options_.network_threads)),
+        acceptor_(*contexts_.front()) {
     validate(options_);
     install_routes();
   }
@@ -290,9 +291,12 @@ class HttpServer::Impl {
 
   void start() {
     bind();
-    asio::co_spawn(io_, accept_loop(), asio::detached);
-    for (unsigned i = 0; i < options_.network_threads; ++i) {
-      threads_.emplace_back([this] { io_.run(); });
+    asio::co_spawn(*contexts_.front(), accept_loop(), asio::detached);
+    for (auto& context : contexts_) {
+      threads_.emplace_back([&context] {
+        auto keep_running = asio::make_work_guard(*context);
+        context->run();
+      });
     }
   }
 
@@ -318,11 +322,11 @@ class HttpServer::Impl {
                 {{"in_flight", std::to_string(busy_.load())}});
     // Every callback the scheduler still owes is delivered before the network stops.
     scheduler_.stop();
-    asio::post(io_, [this] {
+    asio::post(*contexts_.front(), [this] {
       boost::system::error_code ignored;
       acceptor_.close(ignored);
     });
-    io_.stop();
+    for (auto& context : contexts_) context->stop();
     for (auto& thread : threads_) {
       if (thread.joinable()) thread.join();
     }
@@ -346,6 +350,14 @@ class HttpServer::Impl {
     std::vector<std::string> pattern;  // segments; "{model}" and "{version}" capture
     Handler handler;
   };
+
+  static std::vector<std::unique_ptr<asio::io_context>> make_contexts(unsigned count) {
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    for (unsigned i = 0; i < std::max(1u, count); ++i) {
+      contexts.push_back(std::make_unique<asio::io_context>(1));
+    }
+    return contexts;
+  }
 
   static void raise_descriptor_limit() {
     rlimit limit{};
@@ -1023,9 +1035,11 @@ class HttpServer::Impl {
 
   asio::awaitable<void> accept_loop() {
     boost::system::error_code ec;
-    asio::steady_timer pause(io_);
+    asio::steady_timer pause(*contexts_.front());
+    std::size_t next = 0;
     for (;;) {
-      tcp::socket socket(asio::make_strand(io_));
+      // Connections are spread over the network threads; each stays on its thread for life.
+      tcp::socket socket(*contexts_[next++ % contexts_.size()]);
       co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
       if (ec) {
@@ -1050,7 +1064,9 @@ class HttpServer::Impl {
   Logger& logger_;
   Metrics metrics_;
   InflightBudget budget_;
-  asio::io_context io_;
+  // One io_context per network thread (concurrency hint 1): a connection's reads, handlers and
+  // writes all run on its own thread, with no hand-off between threads on the way.
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
   tcp::acceptor acceptor_;
   std::vector<Route> routes_;
   std::vector<std::thread> threads_;

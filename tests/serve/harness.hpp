@@ -80,7 +80,6 @@ inline SchedulerOptions options_with(std::uint64_t memory_bytes, std::string pol
   options.policy = std::move(policy);
   options.exec_threads = 2;
   options.loader_threads = 1;
-  options.inline_max_concurrent = 1;  // as brulee serve sets it for its 2 network threads
   return options;
 }
 

@@ -382,3 +382,28 @@ TEST(ServeLimits, OptionsAreValidated) {
 
 }  // namespace
 }  // namespace brulee::serve::testing
+
+namespace brulee::serve::testing {
+namespace {
+
+TEST(ServeRest, InlineHitsAnswerLikeHandedOffOnes) {
+  SchedulerOptions options = options_with(4 * kMiB);
+  options.inline_exec_max_s = 1.0;  // the fake model qualifies once it has run once
+  options.inline_max_concurrent = 1;
+  Harness h(fake_models(1, kMiB), options);
+  auto c = h.client();
+  for (int i = 0; i < 20; ++i) {
+    auto res = c->Post("/v2/models/m0/infer", infer_body({static_cast<float>(i)}),
+                       "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    EXPECT_EQ(json::parse(res->body)["outputs"][0]["data"][0].get<double>(), 2.0 * i);
+  }
+  const json m0 = h.model_entry("m0");
+  EXPECT_EQ(m0["hits"], 19);
+  EXPECT_EQ(m0["pins"], 0);
+  EXPECT_EQ(h.cache()["executing"], 0);
+}
+
+}  // namespace
+}  // namespace brulee::serve::testing
