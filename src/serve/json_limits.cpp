@@ -134,8 +134,10 @@ JsonScan scan_json(std::string_view text, std::size_t max_depth) {
         ++i;
         break;
       default: {
-        std::size_t j = i + 1;
-        while (j < size && !kDelimiters[static_cast<unsigned char>(text[j])]) ++j;
+        std::size_t j = i;
+        for (; j < size && !kDelimiters[static_cast<unsigned char>(text[j])]; ++j) {
+          if (text[j] == '\0') scan.nul_byte = true;
+        }
         add_element();
         ++scan.scalars;
         longest_token = std::max<std::uint64_t>(longest_token, j - i);
@@ -167,7 +169,9 @@ void check_json_limits(const JsonScan& scan, const JsonLimits& limits, std::stri
 }
 
 json parse_json(std::string_view text, const JsonLimits& limits, std::string_view what) {
-  check_json_limits(scan_json(text, limits.max_depth), limits, what);
+  const JsonScan scan = scan_json(text, limits.max_depth);
+  check_json_limits(scan, limits, what);
+  if (scan.nul_byte) throw UsageError(std::string(what) + " is not valid JSON (a NUL byte)");
   json root = json::parse(text.begin(), text.end(), nullptr, false);
   if (root.is_discarded()) throw UsageError(std::string(what) + " is not valid JSON");
   return root;

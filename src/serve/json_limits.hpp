@@ -23,6 +23,9 @@ struct JsonLimits {
 struct JsonScan {
   std::size_t depth = 0;  // deepest nesting of arrays and objects (top level = 1)
   bool too_deep = false;  // nesting went past the max_depth given; the scan stopped there
+  // A NUL byte outside strings: nlohmann::json takes it for the end of the text and ignores the
+  // rest, so parse_json refuses such text as invalid instead.
+  bool nul_byte = false;
   // Upper bound of the heap bytes json::parse holds at its peak for this text (the document
   // plus the lexer's buffers), counted in glibc malloc chunks. For text that is not valid JSON
   // it bounds what the parser builds before it finds the error.

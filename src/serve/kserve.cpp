@@ -126,6 +126,19 @@ std::uint64_t count_leaves(const json& node, std::size_t depth) {
   return count;
 }
 
+// A JSON number as FP32: values that round to the largest float are clamped to it, larger ones
+// are out of range (converting them is undefined behaviour, not infinity).
+float to_float32(double value, const std::string& input, std::size_t index) {
+  constexpr double kLargest = std::numeric_limits<float>::max();
+  constexpr double kRoundsToLargest = kLargest + 0x1p103;  // half an ulp above it
+  if (std::fabs(value) <= kLargest) return static_cast<float>(value);
+  if (std::fabs(value) < kRoundsToLargest) {
+    return static_cast<float>(std::copysign(kLargest, value));
+  }
+  throw UsageError("input " + shown(input) + ": element " + std::to_string(index) +
+                   " is out of range for FP32");
+}
+
 void put_leaf(Tensor& tensor, std::size_t i, const json& leaf) {
   switch (tensor.dtype) {
     case DType::kFloat32:
@@ -136,7 +149,7 @@ void put_leaf(Tensor& tensor, std::size_t i, const json& leaf) {
       }
       const double value = leaf.get<double>();
       if (tensor.dtype == DType::kFloat32) {
-        put(tensor.data, i, static_cast<float>(value));
+        put(tensor.data, i, to_float32(value, tensor.name, i));
       } else {
         put(tensor.data, i, value);
       }

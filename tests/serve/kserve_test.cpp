@@ -60,6 +60,14 @@ TEST(ServeKServe, ParsesEveryDatatypeFlatOrNested) {
   EXPECT_EQ(values_of<std::uint8_t>(request.inputs[4]), (std::vector<std::uint8_t>{0, 255}));
   EXPECT_EQ(values_of<std::int8_t>(request.inputs[5]), (std::vector<std::int8_t>{-128}));
   EXPECT_EQ(values_of<std::uint8_t>(request.inputs[6]), (std::vector<std::uint8_t>{1, 0}));
+  // FLT_MAX as usually printed (9 digits, a little above it) is FLT_MAX.
+  const json largest{{"inputs",
+                      {{{"name", "f"},
+                        {"shape", {2}},
+                        {"datatype", "FP32"},
+                        {"data", {3.4028235e38, -3.4028235e38}}}}}};
+  EXPECT_EQ(values_of<float>(parse_infer_request(largest.dump(), std::nullopt).inputs[0]),
+            (std::vector<float>{FLT_MAX, -FLT_MAX}));
 }
 
 TEST(ServeKServe, RejectsBadTensors) {
@@ -72,6 +80,8 @@ TEST(ServeKServe, RejectsBadTensors) {
   rejects({{"name", "x"}, {"shape", {1}}, {"datatype", "INT32"}, {"data", {1.5}}});
   rejects({{"name", "x"}, {"shape", {1}}, {"datatype", "UINT8"}, {"data", {256}}});
   rejects({{"name", "x"}, {"shape", {1}}, {"datatype", "INT8"}, {"data", {-129}}});
+  rejects({{"name", "x"}, {"shape", {1}}, {"datatype", "FP32"}, {"data", {1e39}}});
+  rejects({{"name", "x"}, {"shape", {1}}, {"datatype", "FP32"}, {"data", {-3.5e38}}});
   rejects({{"name", "x"}, {"shape", {1}}, {"datatype", "BOOL"}, {"data", {1}}});
   rejects({{"name", "x"}, {"shape", {1}}, {"datatype", "BYTES"}, {"data", {"a"}}});
   rejects({{"name", "x"}, {"shape", {-1}}, {"datatype", "FP32"}, {"data", {1}}});
@@ -236,6 +246,8 @@ TEST(ServeJsonLimits, RepositoryIndexBody) {
   EXPECT_THROW(parse_repository_index_request(R"({"ready": 1})"), UsageError);
   EXPECT_THROW(parse_repository_index_request("[]"), UsageError);
   EXPECT_THROW(parse_repository_index_request("{"), UsageError);
+  // nlohmann::json would stop at the NUL and take "{}" alone.
+  EXPECT_THROW(parse_repository_index_request(std::string("{}\0[[[", 6)), UsageError);
 }
 
 // ---- inference request limits ----
