@@ -107,6 +107,7 @@ ImageHeader read_jpeg_header(std::string_view bytes) {
   header.format = ImageFormat::kJpeg;
   bool have_frame = false;
   bool progressive = false;
+  std::uint64_t coefficient_bytes = 0;
   bool scanning = false;
   const std::size_t size = bytes.size();
   std::size_t at = 2;
@@ -171,6 +172,26 @@ ImageHeader read_jpeg_header(std::string_view bytes) {
       if (segment.size() < 6 + 3 * std::size_t{header.components}) {
         throw UsageError("the JPEG image has a short frame header");
       }
+      // libjpeg's whole-image buffer: per component, its 8x8 blocks (at its sampling factors,
+      // rounded up to whole MCUs) of 64 two-byte coefficients.
+      unsigned max_h = 1, max_v = 1;
+      for (std::size_t c = 0; c < header.components; ++c) {
+        const unsigned h = byte_at(segment, 7 + 3 * c) >> 4, v = byte_at(segment, 7 + 3 * c) & 15;
+        if (h < 1 || h > 4 || v < 1 || v > 4) {
+          throw UsageError("the JPEG image has invalid sampling factors");
+        }
+        max_h = std::max(max_h, h);
+        max_v = std::max(max_v, v);
+      }
+      for (std::size_t c = 0; c < header.components; ++c) {
+        const std::uint64_t h = byte_at(segment, 7 + 3 * c) >> 4,
+                            v = byte_at(segment, 7 + 3 * c) & 15;
+        const auto blocks = [](std::uint64_t pixels, std::uint64_t sampling, std::uint64_t max) {
+          const std::uint64_t count = (pixels * sampling + 8 * max - 1) / (8 * max);
+          return (count + sampling - 1) / sampling * sampling;
+        };
+        coefficient_bytes += blocks(header.width, h, max_h) * blocks(header.height, v, max_v) * 128;
+      }
       have_frame = true;
       progressive = marker == 0xC2 || marker == 0xC6 || marker == 0xCA || marker == 0xCE;
     } else if (marker == 0xDA) {  // SOS
@@ -192,6 +213,7 @@ ImageHeader read_jpeg_header(std::string_view bytes) {
   if (!have_frame) throw UsageError("the JPEG image has no frame header (SOF)");
   if (header.jpeg_scans == 0) throw UsageError("the JPEG image has no image data (no scan)");
   header.jpeg_whole_image = header.jpeg_whole_image || progressive || header.jpeg_scans > 1;
+  if (header.jpeg_whole_image) header.jpeg_coefficient_bytes = coefficient_bytes;
   return header;
 }
 
@@ -256,24 +278,25 @@ void check_image_limits(const ImageHeader& header, const ImageLimits& limits) {
 std::uint64_t image_decode_bytes(const ImageHeader& header, const runtime::TensorSpec& spec) {
   const ImageInput input = image_input(spec);
   const std::uint64_t width = header.width;
-  const std::uint64_t pixels = header.pixels();
   const std::uint64_t components = std::max<std::uint64_t>(header.components, 1);
-  // The decoded 8-bit BGR image (cv::Mat, 64-byte aligned), once more if EXIF rotates it.
-  std::uint64_t bytes = (3 * pixels + 64) * (header.exif ? 2 : 1);
+  // The decoded 8-bit BGR image (cv::Mat, 64-byte aligned) lives throughout. Beside it, one at a
+  // time: the decoder's buffers; the rotated copy when EXIF asks for one (the decoder's buffers
+  // are gone by then); the resized, RGB, float and tensor copies at the model's input size
+  // (3 + 3 + 12 + 12 bytes a pixel).
+  const std::uint64_t image = 3 * header.pixels() + 64;
+  std::uint64_t decoder = 0;
   if (header.format == ImageFormat::kJpeg) {
-    // Row buffers (context rows, upsampling, colour conversion): a few dozen rows per component.
-    bytes += 128 * (width + 64) * std::max<std::uint64_t>(components, 3);
-    if (header.jpeg_whole_image) {  // 64 coefficients of 2 bytes per 8x8 block, per component
-      bytes += components * ((width + 7) / 8 + 3) * ((header.height + 7) / 8 + 3) * 128;
-    }
+    // Row buffers (context rows, upsampling, colour conversion), and the coefficients.
+    decoder =
+        128 * (width + 64) * std::max<std::uint64_t>(components, 3) + header.jpeg_coefficient_bytes;
   } else {
     // Two rows at up to 8 bytes a pixel, a row pointer per line, zlib's window and state.
-    bytes += 2 * (8 * width + 64) + 8 * std::uint64_t{header.height} + (64 << 10);
+    decoder = 2 * (8 * width + 64) + 8 * std::uint64_t{header.height} + (64 << 10);
   }
-  // Resized (3 bytes a pixel), RGB (3), float (12) and the tensor (12), at the model's size.
-  const std::uint64_t target = std::uint64_t(input.width) * std::uint64_t(input.height);
+  const std::uint64_t rotated = header.exif ? image : 0;
+  const std::uint64_t preprocessed = 30 * std::uint64_t(input.width) * std::uint64_t(input.height);
   constexpr std::uint64_t kFixedBytes = 1 << 20;  // decoder structures, resize's tables
-  return bytes + header.metadata_bytes + 30 * target + kFixedBytes;
+  return image + std::max({decoder, rotated, preprocessed}) + header.metadata_bytes + kFixedBytes;
 }
 
 runtime::Tensor image_to_tensor(std::string_view encoded, const runtime::TensorSpec& spec,

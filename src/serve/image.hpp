@@ -20,9 +20,11 @@ struct ImageHeader {
   std::uint32_t height = 0;
   std::uint32_t components = 0;  // samples per pixel as stored (PNG colour type, JPEG frame)
   // JPEG: start-of-scan markers in the file. A progressive or multi-scan JPEG is decoded
-  // through a buffer holding the whole image's coefficients (2 bytes per sample).
+  // through a buffer holding the whole image's DCT coefficients (2 bytes per sample, per
+  // component at its sampling): jpeg_coefficient_bytes, 0 otherwise.
   std::uint32_t jpeg_scans = 0;
   bool jpeg_whole_image = false;
+  std::uint64_t jpeg_coefficient_bytes = 0;
   bool exif = false;  // EXIF present: OpenCV may rotate the decoded image (one more copy)
   // Upper bound of the bytes the decoder copies or inflates out of metadata (PNG text, iCCP and
   // eXIf chunks; JPEG APP1 segments, which OpenCV keeps for EXIF).

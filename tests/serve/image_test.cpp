@@ -146,8 +146,14 @@ TEST(ServeImage, ReadsPngAndJpegSizeFromTheHeader) {
   EXPECT_EQ(progressive.width, 37u);
   EXPECT_GT(progressive.jpeg_scans, 1u);
   EXPECT_TRUE(progressive.jpeg_whole_image);
-  // The whole-image coefficient buffer of a progressive JPEG is part of what decoding costs.
-  EXPECT_GT(image_decode_bytes(progressive, kNchw), image_decode_bytes(header, kNchw));
+  EXPECT_EQ(header.jpeg_coefficient_bytes, 0u);
+  // OpenCV writes 4:2:0: luma 6x4 blocks (rounded to 2x2 MCUs), each chroma 3x2; 128 bytes each.
+  EXPECT_EQ(progressive.jpeg_coefficient_bytes, (6 * 4 + 2 * 3 * 2) * 128u);
+  // That whole-image buffer is part of what decoding costs.
+  const cv::Mat large = gradient(1000, 800);
+  EXPECT_GT(image_decode_bytes(
+                read_image_header(encode(large, ".jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, 1})), kNchw),
+            image_decode_bytes(read_image_header(encode(large, ".jpg")), kNchw) + 1'000'000);
 }
 
 // Before the fix: a PNG declaring 14000x14000 pixels made OpenCV allocate its 561 MiB image
