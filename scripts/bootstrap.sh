@@ -13,8 +13,10 @@ packages=(
   # the network layer: Boost.Beast and Asio (header-only)
   libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  # command line, JSON, HTTP
-  libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+  # command line, JSON, HTTP (zlib: the image tests write PNGs)
+  libcli11-dev nlohmann-json3-dev libcpp-httplib-dev zlib1g-dev
+  # fuzzing the request parsers (fuzz/run.sh): clang with libFuzzer and the sanitizers
+  clang-14 libclang-rt-14-dev
   # inference runtimes: OpenCV DNN (ONNX) and libtorch (TorchScript)
   libopencv-dnn-dev libopencv-imgcodecs-dev libopencv-imgproc-dev libtorch-dev
   # model zoo export (Debian's own python3 sees these), plots, timing

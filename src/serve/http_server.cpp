@@ -41,9 +41,6 @@ namespace {
 constexpr const char* kJson = "application/json";
 // Charged for every request besides its body: the connection's buffers, the parsed header.
 constexpr std::uint64_t kRequestOverheadBytes = 16u << 10;
-// nlohmann's DOM holds a parsed number in 16 bytes plus its array slot: a JSON tensor costs
-// this many bytes per byte of text at most (the text of one number is at least 2 bytes).
-constexpr std::uint64_t kDomBytesPerTextByte = 16;
 
 std::string dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -578,22 +575,20 @@ class HttpServer::Impl {
       reply_error(ex, http::status::service_unavailable, "server is shutting down");
       co_return;
     }
+    const std::string& body = ex.request.body();
     std::optional<std::size_t> json_bytes;
-    if (const auto header = ex.request.find("Inference-Header-Content-Length");
-        header != ex.request.end()) {
-      const std::string_view text(header->value().data(), header->value().size());
-      std::size_t value = 0;
-      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-      if (ec != std::errc() || end != text.data() + text.size()) {
-        reply_error(ex, http::status::bad_request,
-                    "Inference-Header-Content-Length is not a number");
-        co_return;
+    try {
+      if (const auto header = ex.request.find("Inference-Header-Content-Length");
+          header != ex.request.end()) {
+        json_bytes = parse_inference_header_length(
+            std::string_view(header->value().data(), header->value().size()), body.size());
       }
-      json_bytes = value;
+    } catch (const UsageError& e) {
+      reply_error(ex, http::status::bad_request, e.what());
+      co_return;
     }
     // The parsed document and the tensors it becomes, charged before they are built.
-    const std::uint64_t json_text_bytes = json_bytes ? *json_bytes : ex.request.body().size();
-    if (!ex.charge.add(json_text_bytes * kDomBytesPerTextByte + ex.request.body().size())) {
+    if (!ex.charge.add(infer_request_bytes(body, json_bytes, infer_limits_))) {
       reply_error(ex, http::status::service_unavailable,
                   "the server's in-flight memory ceiling is reached; retry later");
       co_return;
@@ -604,7 +599,7 @@ class HttpServer::Impl {
     GateSection parsing(scheduler_.activity_gate());
     co_await parsing.enter();
     try {
-      parsed = parse_infer_request(ex.request.body(), json_bytes);
+      parsed = parse_infer_request(body, json_bytes, infer_limits_);
       oracle = Service::oracle_hint(parsed.parameters);
     } catch (const UsageError& e) {
       reply_error(ex, http::status::bad_request, e.what());
@@ -614,13 +609,6 @@ class HttpServer::Impl {
     parsing.leave();
     const auto outcome = co_await submit(ex, *id, std::move(parsed.inputs), oracle);
     if (!outcome) co_return;
-    std::uint64_t answer_bytes = 0;
-    for (const auto& tensor : outcome->outputs) answer_bytes += tensor.data.size() * 8 + 256;
-    if (!ex.charge.add(answer_bytes)) {
-      reply_error(ex, http::status::service_unavailable,
-                  "the server's in-flight memory ceiling is reached; retry later");
-      co_return;
-    }
     const ServedModel& served = scheduler_.model(*id);
     try {
       const RequestTimeline& t = outcome->timeline;
@@ -632,6 +620,13 @@ class HttpServer::Impl {
                       {"start_s", t.start_s},
                       {"end_s", t.end_s}};
       if (!std::isnan(t.load_start_s)) parameters["load_start_s"] = t.load_start_s;
+      // The answer's bytes, charged before it is encoded.
+      if (!ex.charge.add(infer_response_bytes(served.name, served.version, parsed,
+                                              outcome->outputs, parameters))) {
+        reply_error(ex, http::status::service_unavailable,
+                    "the server's in-flight memory ceiling is reached; retry later");
+        co_return;
+      }
       EncodedResponse encoded = encode_infer_response(served.name, served.version, parsed,
                                                       outcome->outputs, parameters);
       if (encoded.json_bytes) {
@@ -696,10 +691,25 @@ class HttpServer::Impl {
       co_return;
     }
     std::vector<runtime::Tensor> tensors;
+    ImageLimits limits;
+    limits.max_pixels = options_.max_image_pixels;
+    try {
+      // The image's size from its header; what decoding it will take, charged before decoding.
+      const ImageHeader header = read_image_header(ex.request.body());
+      check_image_limits(header, limits);
+      if (!ex.charge.add(image_decode_bytes(header, metadata->inputs.front()))) {
+        reply_error(ex, http::status::service_unavailable,
+                    "the server's in-flight memory ceiling is reached; retry later");
+        co_return;
+      }
+    } catch (const UsageError& e) {
+      reply_error(ex, http::status::bad_request, e.what());
+      co_return;
+    }
     GateSection decoding(scheduler_.activity_gate());
     co_await decoding.enter();
     try {
-      tensors.push_back(image_to_tensor(ex.request.body(), metadata->inputs.front()));
+      tensors.push_back(image_to_tensor(ex.request.body(), metadata->inputs.front(), limits));
     } catch (const UsageError& e) {
       reply_error(ex, http::status::bad_request, e.what());
       co_return;
@@ -727,19 +737,11 @@ class HttpServer::Impl {
 
   asio::awaitable<void> repository_index(Exchange& ex) {
     bool ready_only = false;
-    if (!ex.request.body().empty()) {
-      const json body = json::parse(ex.request.body(), nullptr, false);
-      if (body.is_discarded() || !body.is_object()) {
-        reply_error(ex, http::status::bad_request, "request body is not a JSON object");
-        co_return;
-      }
-      if (body.contains("ready")) {
-        if (!body["ready"].is_boolean()) {
-          reply_error(ex, http::status::bad_request, "\"ready\" must be a boolean");
-          co_return;
-        }
-        ready_only = body["ready"].get<bool>();
-      }
+    try {
+      ready_only = parse_repository_index_request(ex.request.body(), infer_limits_.json);
+    } catch (const UsageError& e) {
+      reply_error(ex, http::status::bad_request, e.what());
+      co_return;
     }
     json index = json::array();
     for (const auto& m : scheduler_.snapshot().models) {
@@ -1064,6 +1066,7 @@ class HttpServer::Impl {
   Logger& logger_;
   Metrics metrics_;
   InflightBudget budget_;
+  InferLimits infer_limits_;
   // One io_context per network thread (concurrency hint 1): a connection's reads, handlers and
   // writes all run on its own thread, with no hand-off between threads on the way.
   std::vector<std::unique_ptr<asio::io_context>> contexts_;

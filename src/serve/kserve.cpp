@@ -1,9 +1,10 @@
 #include "serve/kserve.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <type_traits>
 
 #include "core/error.hpp"
 
@@ -19,20 +20,53 @@ struct DTypeName {
   DType dtype;
   const char* name;
   std::size_t bytes;
+  std::size_t max_text_chars;  // the longest JSON text of one element, its comma included
 };
+// Floats are written as the shortest text that reads back the same double, with ".0" added to
+// integral values: "-2.2250738585072014e-308" is 24 characters, "-1234567890123456700000.0" 25.
 constexpr DTypeName kDTypes[] = {
-    {DType::kFloat32, "FP32", 4}, {DType::kFloat64, "FP64", 8}, {DType::kInt32, "INT32", 4},
-    {DType::kInt64, "INT64", 8},  {DType::kUInt8, "UINT8", 1},  {DType::kInt8, "INT8", 1},
-    {DType::kBool, "BOOL", 1},
+    {DType::kFloat32, "FP32", 4, 27}, {DType::kFloat64, "FP64", 8, 27},
+    {DType::kInt32, "INT32", 4, 12},  {DType::kInt64, "INT64", 8, 21},
+    {DType::kUInt8, "UINT8", 1, 4},   {DType::kInt8, "INT8", 1, 5},
+    {DType::kBool, "BOOL", 1, 6},
 };
 
-// Appends the leaves of a (possibly nested) JSON array in row-major order.
-void flatten(const json& node, std::vector<const json*>& leaves, int depth) {
-  if (depth > 32) throw UsageError("tensor data is nested too deeply");
-  if (node.is_array()) {
-    for (const auto& child : node) flatten(child, leaves, depth + 1);
-  } else {
-    leaves.push_back(&node);
+const DTypeName& dtype_entry(DType dtype) {
+  for (const auto& entry : kDTypes) {
+    if (entry.dtype == dtype) return entry;
+  }
+  return kDTypes[0];
+}
+
+// A name as quoted in an error message: at most 64 bytes of it.
+std::string shown(std::string_view name) {
+  constexpr std::size_t kShownBytes = 64;
+  if (name.size() <= kShownBytes) return std::string(name);
+  return std::string(name.substr(0, kShownBytes)) + "...";
+}
+
+const json* member(const json& object, const char* key) {
+  const auto found = object.find(key);
+  return found == object.end() ? nullptr : &*found;
+}
+
+// Optional boolean member of an optional parameters object.
+std::optional<bool> flag(const json* parameters, const char* key, const std::string& owner) {
+  if (!parameters) return std::nullopt;
+  if (!parameters->is_object()) throw UsageError(owner + ": \"parameters\" must be an object");
+  const json* value = member(*parameters, key);
+  if (!value) return std::nullopt;
+  if (!value->is_boolean()) {
+    throw UsageError(owner + ": parameter " + key + " must be a boolean");
+  }
+  return value->get<bool>();
+}
+
+void check_distinct(std::vector<std::string_view> names, const char* what) {
+  std::sort(names.begin(), names.end());
+  const auto twice = std::adjacent_find(names.begin(), names.end());
+  if (twice != names.end()) {
+    throw UsageError(std::string(what) + " " + shown(*twice) + " appears more than once");
   }
 }
 
@@ -50,15 +84,14 @@ T get(const std::vector<std::byte>& data, std::size_t index) {
 
 template <typename T>
 T integer_leaf(const json& leaf, const std::string& input, std::size_t index) {
-  if (!leaf.is_number_integer()) {
-    throw UsageError("input " + input + ": element " + std::to_string(index) +
-                     " is not an integer");
-  }
+  const auto fail = [&](const char* why) {
+    return UsageError("input " + shown(input) + ": element " + std::to_string(index) + why);
+  };
+  if (!leaf.is_number_integer()) throw fail(" is not an integer");
   if (leaf.is_number_unsigned()) {
     const auto value = leaf.get<std::uint64_t>();
     if (value > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) {
-      throw UsageError("input " + input + ": element " + std::to_string(index) +
-                       " is out of range");
+      throw fail(" is out of range");
     }
     return static_cast<T>(value);
   }
@@ -66,7 +99,7 @@ T integer_leaf(const json& leaf, const std::string& input, std::size_t index) {
   if (value < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
       (value > 0 && static_cast<std::uint64_t>(value) >
                         static_cast<std::uint64_t>(std::numeric_limits<T>::max()))) {
-    throw UsageError("input " + input + ": element " + std::to_string(index) + " is out of range");
+    throw fail(" is out of range");
   }
   return static_cast<T>(value);
 }
@@ -74,107 +107,430 @@ T integer_leaf(const json& leaf, const std::string& input, std::size_t index) {
 std::uint64_t element_count(const std::vector<std::int64_t>& shape, const std::string& input) {
   std::uint64_t count = 1;
   for (std::int64_t dim : shape) {
-    if (dim < 0) throw UsageError("input " + input + ": shape has a negative dimension");
+    if (dim < 0) throw UsageError("input " + shown(input) + ": shape has a negative dimension");
     const auto udim = static_cast<std::uint64_t>(dim);
     if (udim != 0 && count > (std::uint64_t{1} << 40) / udim) {
-      throw UsageError("input " + input + ": shape is too large");
+      throw UsageError("input " + shown(input) + ": shape is too large");
     }
     count *= udim;
   }
   return count;
 }
 
-void fill_from_json(Tensor& tensor, const json& data) {
-  std::vector<const json*> leaves;
-  flatten(data, leaves, 0);
-  const std::uint64_t count = element_count(tensor.shape, tensor.name);
-  if (leaves.size() != count) {
-    throw UsageError("input " + tensor.name + ": shape holds " + std::to_string(count) +
-                     " elements but data has " + std::to_string(leaves.size()));
+// Leaves of (possibly nested) JSON data; the recursion is at most kMaxTensorRank deep.
+std::uint64_t count_leaves(const json& node, std::size_t depth) {
+  if (!node.is_array()) return 1;
+  if (depth >= kMaxTensorRank) throw UsageError("tensor data is nested too deeply");
+  std::uint64_t count = 0;
+  for (const json& child : node) count += count_leaves(child, depth + 1);
+  return count;
+}
+
+// A JSON number as FP32: values that round to the largest float are clamped to it, larger ones
+// are out of range (converting them is undefined behaviour, not infinity).
+float to_float32(double value, const std::string& input, std::size_t index) {
+  constexpr double kLargest = std::numeric_limits<float>::max();
+  constexpr double kRoundsToLargest = kLargest + 0x1p103;  // half an ulp above it
+  if (std::fabs(value) <= kLargest) return static_cast<float>(value);
+  if (std::fabs(value) < kRoundsToLargest) {
+    return static_cast<float>(std::copysign(kLargest, value));
+  }
+  throw UsageError("input " + shown(input) + ": element " + std::to_string(index) +
+                   " is out of range for FP32");
+}
+
+void put_leaf(Tensor& tensor, std::size_t i, const json& leaf) {
+  switch (tensor.dtype) {
+    case DType::kFloat32:
+    case DType::kFloat64: {
+      if (!leaf.is_number()) {
+        throw UsageError("input " + shown(tensor.name) + ": element " + std::to_string(i) +
+                         " is not a number");
+      }
+      const double value = leaf.get<double>();
+      if (tensor.dtype == DType::kFloat32) {
+        put(tensor.data, i, to_float32(value, tensor.name, i));
+      } else {
+        put(tensor.data, i, value);
+      }
+      break;
+    }
+    case DType::kInt32:
+      put(tensor.data, i, integer_leaf<std::int32_t>(leaf, tensor.name, i));
+      break;
+    case DType::kInt64:
+      put(tensor.data, i, integer_leaf<std::int64_t>(leaf, tensor.name, i));
+      break;
+    case DType::kUInt8:
+      put(tensor.data, i, integer_leaf<std::uint8_t>(leaf, tensor.name, i));
+      break;
+    case DType::kInt8:
+      put(tensor.data, i, integer_leaf<std::int8_t>(leaf, tensor.name, i));
+      break;
+    case DType::kBool:
+      if (!leaf.is_boolean()) {
+        throw UsageError("input " + shown(tensor.name) + ": element " + std::to_string(i) +
+                         " is not a boolean");
+      }
+      put(tensor.data, i, static_cast<std::uint8_t>(leaf.get<bool>() ? 1 : 0));
+      break;
+  }
+}
+
+void put_leaves(Tensor& tensor, const json& node, std::size_t& index) {
+  if (!node.is_array()) {
+    put_leaf(tensor, index, node);
+    ++index;
+    return;
+  }
+  for (const json& child : node) put_leaves(tensor, child, index);
+}
+
+// The element count is checked against `count` (from the shape) before the tensor is allocated.
+void fill_from_json(Tensor& tensor, const json& data, std::uint64_t count) {
+  const std::uint64_t leaves = count_leaves(data, 0);
+  if (leaves != count) {
+    throw UsageError("input " + shown(tensor.name) + ": shape holds " + std::to_string(count) +
+                     " elements but data has " + std::to_string(leaves));
   }
   tensor.data.resize(static_cast<std::size_t>(count) * element_bytes(tensor.dtype));
-  for (std::size_t i = 0; i < leaves.size(); ++i) {
-    const json& leaf = *leaves[i];
-    switch (tensor.dtype) {
-      case DType::kFloat32:
-      case DType::kFloat64: {
-        if (!leaf.is_number()) {
-          throw UsageError("input " + tensor.name + ": element " + std::to_string(i) +
-                           " is not a number");
-        }
-        const double value = leaf.get<double>();
-        if (tensor.dtype == DType::kFloat32) {
-          put(tensor.data, i, static_cast<float>(value));
+  std::size_t index = 0;
+  put_leaves(tensor, data, index);
+}
+
+// One entry of "inputs". Tensor bytes of the binary extension are taken from `binary` at
+// `binary_offset`, which advances past them.
+Tensor parse_input(const json& input, bool binary_extension, std::string_view binary,
+                   std::size_t& binary_offset) {
+  if (!input.is_object()) throw UsageError("each input must be a JSON object");
+  for (const char* key : {"name", "datatype"}) {
+    const json* value = member(input, key);
+    if (!value || !value->is_string()) {
+      throw UsageError(std::string("each input needs a string \"") + key + "\"");
+    }
+  }
+  Tensor tensor;
+  tensor.name = member(input, "name")->get<std::string>();
+  tensor.dtype = parse_kserve_dtype(member(input, "datatype")->get_ref<const std::string&>());
+  const json* shape = member(input, "shape");
+  if (!shape || !shape->is_array()) {
+    throw UsageError("input " + shown(tensor.name) + " needs a \"shape\" array");
+  }
+  if (shape->size() > kMaxTensorRank) {
+    throw UsageError("input " + shown(tensor.name) + ": shape has " +
+                     std::to_string(shape->size()) + " dimensions, more than " +
+                     std::to_string(kMaxTensorRank));
+  }
+  tensor.shape.reserve(shape->size());
+  for (const json& dim : *shape) {
+    const bool valid =
+        dim.is_number_unsigned() || (dim.is_number_integer() && dim.get<std::int64_t>() >= 0);
+    if (!valid || dim.get<std::uint64_t>() >
+                      static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      throw UsageError("input " + shown(tensor.name) + ": shape must hold non-negative integers");
+    }
+    tensor.shape.push_back(dim.get<std::int64_t>());
+  }
+  const std::uint64_t count = element_count(tensor.shape, tensor.name);
+  const std::uint64_t data_bytes = count * element_bytes(tensor.dtype);  // < 2^44
+  std::optional<std::uint64_t> binary_size;
+  if (const json* parameters = member(input, "parameters")) {
+    if (!parameters->is_object()) {
+      throw UsageError("input " + shown(tensor.name) + ": \"parameters\" must be an object");
+    }
+    if (const json* size = member(*parameters, "binary_data_size")) {
+      if (!size->is_number_unsigned()) {
+        throw UsageError("input " + shown(tensor.name) +
+                         ": binary_data_size must be a non-negative integer");
+      }
+      binary_size = size->get<std::uint64_t>();
+    }
+  }
+  if (!binary_size) {
+    const json* data = member(input, "data");
+    if (!data) throw UsageError("input " + shown(tensor.name) + " has no \"data\"");
+    fill_from_json(tensor, *data, count);
+    return tensor;
+  }
+  if (!binary_extension) {
+    throw UsageError("input " + shown(tensor.name) +
+                     " has binary_data_size but no Inference-Header-Content-Length header");
+  }
+  if (*binary_size != data_bytes) {
+    throw UsageError("input " + shown(tensor.name) + ": binary_data_size " +
+                     std::to_string(*binary_size) + " does not match shape and datatype (" +
+                     std::to_string(data_bytes) + " bytes)");
+  }
+  if (*binary_size > binary.size() - binary_offset) {
+    throw UsageError("input " + shown(tensor.name) + ": binary_data_size " +
+                     std::to_string(*binary_size) + " but only " +
+                     std::to_string(binary.size() - binary_offset) +
+                     " bytes of binary data are left");
+  }
+  const auto* bytes = reinterpret_cast<const std::byte*>(binary.data() + binary_offset);
+  tensor.data.assign(bytes, bytes + *binary_size);
+  binary_offset += static_cast<std::size_t>(*binary_size);
+  return tensor;
+}
+
+RequestedOutput parse_output(const json& output) {
+  const json* name = output.is_object() ? member(output, "name") : nullptr;
+  if (!name || !name->is_string()) {
+    throw UsageError("each requested output needs a string \"name\"");
+  }
+  RequestedOutput wanted;
+  wanted.name = name->get<std::string>();
+  wanted.binary_data =
+      flag(member(output, "parameters"), "binary_data", "output " + shown(wanted.name));
+  return wanted;
+}
+
+// ---- encoding ----
+
+// Appends `text` as a JSON string. Invalid UTF-8 bytes become U+FFFD; at most 6 bytes out per
+// byte in, plus the quotes.
+std::size_t utf8_sequence_bytes(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t at) { return static_cast<unsigned char>(text[at]); };
+  const unsigned char lead = byte(i);
+  std::size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;  // allowed range of the second byte
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;
+    if (lead == 0xED) high = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;
+  } else {
+    return 0;
+  }
+  if (text.size() - i < length) return 0;
+  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (std::size_t k = 2; k < length; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return length;
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      const std::size_t length = utf8_sequence_bytes(text, i);
+      if (length == 0) {
+        out += "\xEF\xBF\xBD";
+        ++i;
+      } else {
+        out.append(text.substr(i, length));
+        i += length;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (c < 0x20) {
+          const char escaped[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+          out.append(escaped, sizeof escaped);
         } else {
-          put(tensor.data, i, value);
+          out += static_cast<char>(c);
         }
-        break;
-      }
-      case DType::kInt32:
-        put(tensor.data, i, integer_leaf<std::int32_t>(leaf, tensor.name, i));
-        break;
-      case DType::kInt64:
-        put(tensor.data, i, integer_leaf<std::int64_t>(leaf, tensor.name, i));
-        break;
-      case DType::kUInt8:
-        put(tensor.data, i, integer_leaf<std::uint8_t>(leaf, tensor.name, i));
-        break;
-      case DType::kInt8:
-        put(tensor.data, i, integer_leaf<std::int8_t>(leaf, tensor.name, i));
-        break;
-      case DType::kBool:
-        if (!leaf.is_boolean()) {
-          throw UsageError("input " + tensor.name + ": element " + std::to_string(i) +
-                           " is not a boolean");
-        }
-        put(tensor.data, i, static_cast<std::uint8_t>(leaf.get<bool>() ? 1 : 0));
-        break;
     }
+    ++i;
   }
+  out += '"';
 }
 
-json data_json(const Tensor& tensor) {
-  const std::size_t count = tensor.data.size() / element_bytes(tensor.dtype);
-  json data = json::array();
-  auto& array = data.get_ref<json::array_t&>();
-  array.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    switch (tensor.dtype) {
-      case DType::kFloat32: {
-        const float value = get<float>(tensor.data, i);
-        array.emplace_back(std::isfinite(value) ? json(static_cast<double>(value)) : json(nullptr));
-        break;
-      }
-      case DType::kFloat64: {
-        const double value = get<double>(tensor.data, i);
-        array.emplace_back(std::isfinite(value) ? json(value) : json(nullptr));
-        break;
-      }
-      case DType::kInt32:
-        array.emplace_back(get<std::int32_t>(tensor.data, i));
-        break;
-      case DType::kInt64:
-        array.emplace_back(get<std::int64_t>(tensor.data, i));
-        break;
-      case DType::kUInt8:
-        array.emplace_back(get<std::uint8_t>(tensor.data, i));
-        break;
-      case DType::kInt8:
-        array.emplace_back(get<std::int8_t>(tensor.data, i));
-        break;
-      case DType::kBool:
-        array.emplace_back(get<std::uint8_t>(tensor.data, i) != 0);
-        break;
-    }
+void append_double(std::string& out, double value) {
+  if (!std::isfinite(value)) {
+    out += "null";
+    return;
   }
-  return data;
+  char text[32];
+  const auto [end, ec] = std::to_chars(text, text + sizeof text, value);
+  const std::string_view written(text, static_cast<std::size_t>(end - text));
+  out += written;
+  if (written.find_first_of(".e") == std::string_view::npos) out += ".0";
 }
 
-bool json_flag(const json& object, const char* key) {
-  if (!object.is_object() || !object.contains(key)) return false;
-  const json& value = object[key];
-  if (!value.is_boolean()) throw UsageError(std::string("parameter ") + key + " must be a boolean");
-  return value.get<bool>();
+template <typename T>
+void append_integer(std::string& out, T value) {
+  char text[24];
+  const auto [end, ec] = std::to_chars(text, text + sizeof text, value);
+  out.append(text, end);
+}
+
+// Two sinks for one writer: TextSink writes the body, BoundSink adds up the most each piece
+// can take, so the bound and the body cannot disagree on the layout.
+class BoundSink {
+ public:
+  void literal(std::string_view text) { bytes_ += text.size(); }
+  void string(std::string_view text) { bytes_ += 6 * text.size() + 2; }
+  void integer(std::uint64_t) { bytes_ += 20; }
+  void integer(std::int64_t) { bytes_ += 20; }
+  void data(const Tensor& tensor) {
+    const DTypeName& entry = dtype_entry(tensor.dtype);
+    bytes_ += tensor.data.size() / entry.bytes * entry.max_text_chars;
+  }
+  std::uint64_t bytes() const { return bytes_; }
+
+ private:
+  std::uint64_t bytes_ = 0;
+};
+
+class TextSink {
+ public:
+  explicit TextSink(std::string& out) : out_(out) {}
+  void literal(std::string_view text) { out_ += text; }
+  void string(std::string_view text) { append_json_string(out_, text); }
+  void integer(std::uint64_t value) { append_integer(out_, value); }
+  void integer(std::int64_t value) { append_integer(out_, value); }
+  void data(const Tensor& tensor) {
+    const std::size_t count = tensor.data.size() / element_bytes(tensor.dtype);
+    for (std::size_t i = 0; i < count; ++i) {
+      if (i > 0) out_ += ',';
+      switch (tensor.dtype) {
+        case DType::kFloat32:
+          append_double(out_, static_cast<double>(get<float>(tensor.data, i)));
+          break;
+        case DType::kFloat64:
+          append_double(out_, get<double>(tensor.data, i));
+          break;
+        case DType::kInt32:
+          append_integer(out_, get<std::int32_t>(tensor.data, i));
+          break;
+        case DType::kInt64:
+          append_integer(out_, get<std::int64_t>(tensor.data, i));
+          break;
+        case DType::kUInt8:
+          append_integer(out_, get<std::uint8_t>(tensor.data, i));
+          break;
+        case DType::kInt8:
+          append_integer(out_, get<std::int8_t>(tensor.data, i));
+          break;
+        case DType::kBool:
+          out_ += get<std::uint8_t>(tensor.data, i) != 0 ? "true" : "false";
+          break;
+      }
+    }
+  }
+
+ private:
+  std::string& out_;
+};
+
+struct SelectedOutput {
+  const Tensor* tensor;
+  bool binary;
+};
+
+std::vector<SelectedOutput> select_outputs(const std::string& model_name,
+                                           const InferRequest& request,
+                                           const std::vector<Tensor>& outputs) {
+  std::vector<SelectedOutput> selected;
+  if (request.outputs.empty()) {
+    selected.reserve(outputs.size());
+    for (const auto& tensor : outputs) selected.push_back({&tensor, request.binary_outputs});
+    return selected;
+  }
+  selected.reserve(request.outputs.size());
+  for (const auto& wanted : request.outputs) {
+    const auto found = std::find_if(outputs.begin(), outputs.end(), [&](const Tensor& tensor) {
+      return tensor.name == wanted.name;
+    });
+    if (found == outputs.end()) {
+      throw UsageError("model " + model_name + " has no output named " + shown(wanted.name));
+    }
+    selected.push_back({&*found, binary_output(request, wanted)});
+  }
+  return selected;
+}
+
+std::string dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// The JSON part of the answer; binary outputs' bytes follow it.
+template <typename Sink>
+void write_response(Sink& sink, const std::string& model_name, const std::string& version,
+                    const json& id, std::string_view parameters,
+                    const std::vector<SelectedOutput>& selected) {
+  sink.literal("{\"model_name\":");
+  sink.string(model_name);
+  sink.literal(",\"model_version\":");
+  sink.string(version);
+  if (!id.is_null()) {
+    sink.literal(",\"id\":");
+    if (id.is_string()) {
+      sink.string(id.get_ref<const std::string&>());
+    } else {
+      sink.literal(dump(id));
+    }
+  }
+  if (!parameters.empty()) {
+    sink.literal(",\"parameters\":");
+    sink.literal(parameters);
+  }
+  sink.literal(",\"outputs\":[");
+  for (std::size_t i = 0; i < selected.size(); ++i) {
+    const Tensor& tensor = *selected[i].tensor;
+    sink.literal(i == 0 ? "{\"name\":" : ",{\"name\":");
+    sink.string(tensor.name);
+    sink.literal(",\"datatype\":\"");
+    sink.literal(kserve_dtype(tensor.dtype));
+    sink.literal("\",\"shape\":[");
+    for (std::size_t d = 0; d < tensor.shape.size(); ++d) {
+      if (d > 0) sink.literal(",");
+      sink.integer(tensor.shape[d]);
+    }
+    if (selected[i].binary) {
+      sink.literal("],\"parameters\":{\"binary_data_size\":");
+      sink.integer(static_cast<std::uint64_t>(tensor.data.size()));
+      sink.literal("}}");
+    } else {
+      sink.literal("],\"data\":[");
+      sink.data(tensor);
+      sink.literal("]}");
+    }
+  }
+  sink.literal("]}");
+}
+
+std::uint64_t response_bound(const std::string& model_name, const std::string& version,
+                             const json& id, std::string_view parameters,
+                             const std::vector<SelectedOutput>& selected) {
+  BoundSink bound;
+  write_response(bound, model_name, version, id, parameters, selected);
+  std::uint64_t bytes = bound.bytes();
+  for (const auto& output : selected) {
+    if (output.binary) bytes += output.tensor->data.size();
+  }
+  return bytes;
 }
 
 }  // namespace
@@ -190,18 +546,45 @@ DType parse_kserve_dtype(std::string_view name) {
   for (const auto& entry : kDTypes) {
     if (name == entry.name) return entry.dtype;
   }
-  throw UsageError("unsupported datatype \"" + std::string(name) +
+  throw UsageError("unsupported datatype \"" + shown(name) +
                    "\" (supported: FP32, FP64, INT32, INT64, UINT8, INT8, BOOL)");
 }
 
-std::size_t element_bytes(DType dtype) {
-  for (const auto& entry : kDTypes) {
-    if (entry.dtype == dtype) return entry.bytes;
-  }
-  return 1;
+std::size_t element_bytes(DType dtype) { return dtype_entry(dtype).bytes; }
+
+bool binary_output(const InferRequest& request, const RequestedOutput& output) {
+  return output.binary_data.value_or(request.binary_outputs);
 }
 
-InferRequest parse_infer_request(std::string_view body, std::optional<std::size_t> json_bytes) {
+std::size_t parse_inference_header_length(std::string_view text, std::size_t body_bytes) {
+  std::size_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    throw UsageError("Inference-Header-Content-Length is not a byte count");
+  }
+  if (value > body_bytes) {
+    throw UsageError("Inference-Header-Content-Length " + std::to_string(value) +
+                     " is larger than the body (" + std::to_string(body_bytes) + " bytes)");
+  }
+  return value;
+}
+
+std::uint64_t infer_request_bytes(std::string_view body, std::optional<std::size_t> json_bytes,
+                                  const InferLimits& limits) {
+  // Beyond the document: per object, a Tensor or RequestedOutput and the malloc overheads of
+  // its name, shape and data; per number, at most 8 bytes of tensor data or shape; each long
+  // string copied once more (names, id); binary tensors copied out of the body.
+  constexpr std::uint64_t kPerObjectBytes = 256;
+  constexpr std::uint64_t kPerScalarBytes = 8;
+  const std::string_view header =
+      json_bytes && *json_bytes <= body.size() ? body.substr(0, *json_bytes) : body;
+  const JsonScan scan = scan_json(header, limits.json.max_depth);
+  return scan.document_bytes + kPerObjectBytes * scan.objects + kPerScalarBytes * scan.scalars +
+         scan.string_heap_bytes + (body.size() - header.size());
+}
+
+InferRequest parse_infer_request(std::string_view body, std::optional<std::size_t> json_bytes,
+                                 const InferLimits& limits) {
   std::string_view header = body;
   std::string_view binary;
   if (json_bytes) {
@@ -212,140 +595,93 @@ InferRequest parse_infer_request(std::string_view body, std::optional<std::size_
     header = body.substr(0, *json_bytes);
     binary = body.substr(*json_bytes);
   }
-  json root = json::parse(header.begin(), header.end(), nullptr, false);
-  if (root.is_discarded()) throw UsageError("request body is not valid JSON");
+  json root = parse_json(header, limits.json, json_bytes ? "inference header" : "request body");
   if (!root.is_object()) throw UsageError("request body must be a JSON object");
   InferRequest request;
-  if (root.contains("id")) {
-    if (!root["id"].is_string()) throw UsageError("\"id\" must be a string");
-    request.id = root["id"];
+  if (const auto id = root.find("id"); id != root.end()) {
+    if (!id->is_string()) throw UsageError("\"id\" must be a string");
+    request.id = std::move(*id);
   }
-  if (root.contains("parameters")) {
-    if (!root["parameters"].is_object()) throw UsageError("\"parameters\" must be an object");
-    request.parameters = root["parameters"];
-    request.binary_outputs = json_flag(request.parameters, "binary_data_output");
+  if (const auto parameters = root.find("parameters"); parameters != root.end()) {
+    if (!parameters->is_object()) throw UsageError("\"parameters\" must be an object");
+    request.parameters = std::move(*parameters);  // moved, never copied: no recursion over it
+    request.binary_outputs =
+        flag(&request.parameters, "binary_data_output", "request").value_or(false);
   }
-  if (!root.contains("inputs") || !root["inputs"].is_array()) {
-    throw UsageError("request needs an \"inputs\" array");
+  const json* inputs = member(root, "inputs");
+  if (!inputs || !inputs->is_array()) throw UsageError("request needs an \"inputs\" array");
+  if (inputs->empty()) throw UsageError("\"inputs\" is empty");
+  if (inputs->size() > limits.max_inputs) {
+    throw UsageError("request has " + std::to_string(inputs->size()) +
+                     " inputs, more than the limit of " + std::to_string(limits.max_inputs));
   }
-  if (root["inputs"].empty()) throw UsageError("\"inputs\" is empty");
+  request.inputs.reserve(inputs->size());
   std::size_t binary_offset = 0;
-  for (const json& input : root["inputs"]) {
-    if (!input.is_object()) throw UsageError("each input must be a JSON object");
-    for (const char* key : {"name", "datatype"}) {
-      if (!input.contains(key) || !input[key].is_string()) {
-        throw UsageError(std::string("each input needs a string \"") + key + "\"");
-      }
-    }
-    Tensor tensor;
-    tensor.name = input["name"].get<std::string>();
-    tensor.dtype = parse_kserve_dtype(input["datatype"].get<std::string>());
-    if (!input.contains("shape") || !input["shape"].is_array()) {
-      throw UsageError("input " + tensor.name + " needs a \"shape\" array");
-    }
-    for (const json& dim : input["shape"]) {
-      if (!dim.is_number_integer() || dim.get<std::int64_t>() < 0) {
-        throw UsageError("input " + tensor.name + ": shape must hold non-negative integers");
-      }
-      tensor.shape.push_back(dim.get<std::int64_t>());
-    }
-    const std::uint64_t count = element_count(tensor.shape, tensor.name);
-    std::optional<std::uint64_t> binary_size;
-    if (input.contains("parameters")) {
-      const json& params = input["parameters"];
-      if (!params.is_object()) throw UsageError("input " + tensor.name + ": bad \"parameters\"");
-      if (params.contains("binary_data_size")) {
-        if (!params["binary_data_size"].is_number_unsigned()) {
-          throw UsageError("input " + tensor.name + ": binary_data_size must be an integer");
-        }
-        binary_size = params["binary_data_size"].get<std::uint64_t>();
-      }
-    }
-    if (binary_size) {
-      if (!json_bytes) {
-        throw UsageError("input " + tensor.name +
-                         " has binary_data_size but no Inference-Header-Content-Length header");
-      }
-      if (*binary_size != count * element_bytes(tensor.dtype)) {
-        throw UsageError("input " + tensor.name + ": binary_data_size " +
-                         std::to_string(*binary_size) + " does not match shape and datatype (" +
-                         std::to_string(count * element_bytes(tensor.dtype)) + " bytes)");
-      }
-      if (binary_offset + *binary_size > binary.size()) {
-        throw UsageError("input " + tensor.name + ": binary data is shorter than announced");
-      }
-      tensor.data.resize(static_cast<std::size_t>(*binary_size));
-      std::memcpy(tensor.data.data(), binary.data() + binary_offset, tensor.data.size());
-      binary_offset += static_cast<std::size_t>(*binary_size);
-    } else {
-      if (!input.contains("data")) throw UsageError("input " + tensor.name + " has no \"data\"");
-      fill_from_json(tensor, input["data"]);
-    }
-    request.inputs.push_back(std::move(tensor));
+  for (const json& input : *inputs) {
+    request.inputs.push_back(parse_input(input, json_bytes.has_value(), binary, binary_offset));
   }
   if (binary_offset != binary.size()) {
     throw UsageError("body has " + std::to_string(binary.size() - binary_offset) +
                      " bytes of binary data that no input claims");
   }
-  if (root.contains("outputs")) {
-    if (!root["outputs"].is_array()) throw UsageError("\"outputs\" must be an array");
-    for (const json& output : root["outputs"]) {
-      if (!output.is_object() || !output.contains("name") || !output["name"].is_string()) {
-        throw UsageError("each requested output needs a string \"name\"");
-      }
-      RequestedOutput wanted;
-      wanted.name = output["name"].get<std::string>();
-      if (output.contains("parameters")) {
-        wanted.binary = json_flag(output["parameters"], "binary_data");
-      }
-      request.outputs.push_back(std::move(wanted));
+  std::vector<std::string_view> names;
+  names.reserve(request.inputs.size());
+  for (const auto& tensor : request.inputs) names.push_back(tensor.name);
+  check_distinct(std::move(names), "input");
+  if (const json* outputs = member(root, "outputs")) {
+    if (!outputs->is_array()) throw UsageError("\"outputs\" must be an array");
+    if (outputs->size() > limits.max_outputs) {
+      throw UsageError("request names " + std::to_string(outputs->size()) +
+                       " outputs, more than the limit of " + std::to_string(limits.max_outputs));
     }
+    request.outputs.reserve(outputs->size());
+    for (const json& output : *outputs) request.outputs.push_back(parse_output(output));
+    names.clear();
+    names.reserve(request.outputs.size());
+    for (const auto& wanted : request.outputs) names.push_back(wanted.name);
+    check_distinct(std::move(names), "output");
   }
   return request;
+}
+
+std::uint64_t infer_response_bytes(const std::string& model_name, const std::string& version,
+                                   const InferRequest& request, const std::vector<Tensor>& outputs,
+                                   const json& parameters) {
+  const std::string parameters_text = parameters.is_null() ? std::string() : dump(parameters);
+  return response_bound(model_name, version, request.id, parameters_text,
+                        select_outputs(model_name, request, outputs));
 }
 
 EncodedResponse encode_infer_response(const std::string& model_name, const std::string& version,
                                       const InferRequest& request,
                                       const std::vector<Tensor>& outputs, const json& parameters) {
-  json root;
-  root["model_name"] = model_name;
-  root["model_version"] = version;
-  if (!request.id.is_null()) root["id"] = request.id;
-  if (!parameters.is_null()) root["parameters"] = parameters;
-  root["outputs"] = json::array();
-  std::string binary;
-  auto emit = [&](const Tensor& tensor, bool as_binary) {
-    json out;
-    out["name"] = tensor.name;
-    out["datatype"] = std::string(kserve_dtype(tensor.dtype));
-    out["shape"] = tensor.shape;
-    if (as_binary) {
-      out["parameters"] = {{"binary_data_size", tensor.data.size()}};
-      binary.append(reinterpret_cast<const char*>(tensor.data.data()), tensor.data.size());
-    } else {
-      out["data"] = data_json(tensor);
-    }
-    root["outputs"].push_back(std::move(out));
-  };
-  if (request.outputs.empty()) {
-    for (const auto& tensor : outputs) emit(tensor, request.binary_outputs);
-  } else {
-    for (const auto& wanted : request.outputs) {
-      const Tensor* found = nullptr;
-      for (const auto& tensor : outputs) {
-        if (tensor.name == wanted.name) found = &tensor;
-      }
-      if (!found) throw UsageError("model " + model_name + " has no output named " + wanted.name);
-      emit(*found, wanted.binary || request.binary_outputs);
-    }
-  }
+  const std::vector<SelectedOutput> selected = select_outputs(model_name, request, outputs);
+  const std::string parameters_text = parameters.is_null() ? std::string() : dump(parameters);
   EncodedResponse response;
-  response.body = root.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (!binary.empty()) {
+  response.body.reserve(response_bound(model_name, version, request.id, parameters_text, selected));
+  TextSink text(response.body);
+  write_response(text, model_name, version, request.id, parameters_text, selected);
+  const bool any_binary = std::any_of(selected.begin(), selected.end(),
+                                      [](const SelectedOutput& output) { return output.binary; });
+  if (any_binary) {
     response.json_bytes = response.body.size();
-    response.body += binary;
+    for (const auto& output : selected) {
+      if (!output.binary) continue;
+      const auto& data = output.tensor->data;
+      response.body.append(reinterpret_cast<const char*>(data.data()), data.size());
+    }
   }
   return response;
+}
+
+bool parse_repository_index_request(std::string_view body, const JsonLimits& limits) {
+  if (body.empty()) return false;
+  const json root = parse_json(body, limits);
+  if (!root.is_object()) throw UsageError("request body is not a JSON object");
+  const json* ready = member(root, "ready");
+  if (!ready) return false;
+  if (!ready->is_boolean()) throw UsageError("\"ready\" must be a boolean");
+  return ready->get<bool>();
 }
 
 json tensor_spec_json(const runtime::TensorSpec& spec) {
@@ -355,7 +691,7 @@ json tensor_spec_json(const runtime::TensorSpec& spec) {
 }
 
 std::string error_json(std::string_view message) {
-  return json{{"error", std::string(message)}}.dump(-1, ' ', false, json::error_handler_t::replace);
+  return dump(json{{"error", std::string(message)}});
 }
 
 }  // namespace brulee::serve

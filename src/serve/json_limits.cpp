@@ -1,0 +1,180 @@
+#include "serve/json_limits.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <string>
+#include <utility>
+
+#include "core/error.hpp"
+#include "core/units.hpp"
+
+namespace brulee::serve {
+
+using nlohmann::json;
+
+namespace {
+
+// What nlohmann::json 3.11 allocates per element of a document (libstdc++ containers):
+// an object is a heap std::map, each member one map node (tree links + key + value), an array a
+// heap std::vector grown by doubling, a string value a heap std::string. Numbers, booleans and
+// null live inside their json value.
+constexpr std::uint64_t kTreeLinkBytes = 32;  // _Rb_tree_node_base: colour + three pointers
+constexpr std::uint64_t kObjectBytes = malloc_chunk_bytes(sizeof(json::object_t));
+constexpr std::uint64_t kArrayBytes = malloc_chunk_bytes(sizeof(json::array_t));
+constexpr std::uint64_t kMemberBytes =
+    malloc_chunk_bytes(kTreeLinkBytes + sizeof(std::pair<const std::string, json>));
+constexpr std::uint64_t kStringBytes = malloc_chunk_bytes(sizeof(json::string_t));
+constexpr std::uint64_t kSmallStringBytes = 15;  // libstdc++ keeps up to 15 chars inline
+// The lexer's token buffers (std::string and std::vector, grown by doubling, one being copied)
+// and, on a syntax error, the message quoting the token: a small multiple of the longest token.
+// The rest is the parser's stack of open containers and its fixed state.
+constexpr std::uint64_t kLexerBytesPerTokenByte = 12;
+constexpr std::uint64_t kParserFixedBytes = 16 << 10;
+
+// Bytes outside any string that end a number or literal.
+constexpr std::array<bool, 256> kDelimiters = [] {
+  std::array<bool, 256> table{};
+  for (unsigned char c : std::string_view(" \t\n\r\"{}[],:")) table[c] = true;
+  return table;
+}();
+
+std::uint64_t string_heap_bytes(std::uint64_t length) {
+  return length > kSmallStringBytes ? malloc_chunk_bytes(length + 1) : 0;
+}
+
+}  // namespace
+
+JsonScan scan_json(std::string_view text, std::size_t max_depth) {
+  max_depth = std::min(max_depth, kJsonDepthCeiling);
+  struct Frame {
+    std::uint64_t elements = 0;  // values so far, arrays only
+    bool object = false;
+    bool expect_key = false;  // objects: the next string is a key
+  };
+  std::array<Frame, kJsonDepthCeiling> frames;
+  std::size_t depth = 0;
+  JsonScan scan;
+  std::uint64_t bytes = 0;
+  std::uint64_t largest_regrowth = 0;  // the old buffer while the largest array last doubled
+  std::uint64_t longest_token = 0;
+  const auto add_element = [&] {
+    if (depth > 0 && !frames[depth - 1].object) ++frames[depth - 1].elements;
+  };
+  const auto close_array = [&](std::uint64_t elements) {
+    if (elements == 0) return;
+    const std::uint64_t capacity = std::bit_ceil(elements);
+    bytes += malloc_chunk_bytes(capacity * sizeof(json));
+    if (capacity > 1) {
+      largest_regrowth =
+          std::max(largest_regrowth, malloc_chunk_bytes(capacity / 2 * sizeof(json)));
+    }
+  };
+  const std::size_t size = text.size();
+  std::size_t i = 0;
+  while (i < size) {
+    const char c = text[i];
+    switch (c) {
+      case ' ':
+      case '\t':
+      case '\n':
+      case '\r':
+      case ':':
+        ++i;
+        break;
+      case '"': {
+        std::size_t j = i + 1;
+        while (j < size && text[j] != '"') j += text[j] == '\\' ? 2 : 1;
+        j = std::min(j, size);
+        const std::uint64_t length = j - i - 1;  // raw: never shorter than the decoded string
+        longest_token = std::max(longest_token, length + 2);
+        const std::uint64_t heap = string_heap_bytes(length);
+        scan.string_heap_bytes += heap;
+        ++scan.strings;
+        if (depth > 0 && frames[depth - 1].object && frames[depth - 1].expect_key) {
+          frames[depth - 1].expect_key = false;
+          bytes += kMemberBytes + heap;
+        } else {
+          add_element();
+          bytes += kStringBytes + heap;
+        }
+        i = j + 1;
+        break;
+      }
+      case '{':
+      case '[':
+        add_element();
+        if (depth == max_depth) {
+          scan.too_deep = true;
+          scan.depth = depth + 1;
+          i = size;
+          break;
+        }
+        frames[depth++] = Frame{0, c == '{', c == '{'};
+        scan.depth = std::max(scan.depth, depth);
+        if (c == '{') {
+          ++scan.objects;
+          bytes += kObjectBytes;
+        } else {
+          ++scan.arrays;
+          bytes += kArrayBytes;
+        }
+        ++i;
+        break;
+      case '}':
+      case ']':
+        if (depth > 0) {
+          --depth;
+          if (!frames[depth].object) close_array(frames[depth].elements);
+        }
+        ++i;
+        break;
+      case ',':
+        if (depth > 0 && frames[depth - 1].object) frames[depth - 1].expect_key = true;
+        ++i;
+        break;
+      default: {
+        std::size_t j = i;
+        for (; j < size && !kDelimiters[static_cast<unsigned char>(text[j])]; ++j) {
+          if (text[j] == '\0') scan.nul_byte = true;
+        }
+        add_element();
+        ++scan.scalars;
+        longest_token = std::max<std::uint64_t>(longest_token, j - i);
+        i = j;
+        break;
+      }
+    }
+  }
+  while (depth > 0) {  // text that ends inside containers: what the parser built until then
+    --depth;
+    if (!frames[depth].object) close_array(frames[depth].elements);
+  }
+  scan.document_bytes =
+      bytes + largest_regrowth + kLexerBytesPerTokenByte * (longest_token + 16) + kParserFixedBytes;
+  return scan;
+}
+
+void check_json_limits(const JsonScan& scan, const JsonLimits& limits, std::string_view what) {
+  const std::size_t max_depth = std::min(limits.max_depth, kJsonDepthCeiling);
+  if (scan.too_deep || scan.depth > max_depth) {
+    throw UsageError(std::string(what) + " nests arrays and objects more than " +
+                     std::to_string(max_depth) + " levels deep");
+  }
+  if (scan.document_bytes > limits.max_document_bytes) {
+    throw UsageError(std::string(what) + " would take " + format_bytes(scan.document_bytes) +
+                     " of memory as a JSON document, more than the per-request limit of " +
+                     format_bytes(limits.max_document_bytes));
+  }
+}
+
+json parse_json(std::string_view text, const JsonLimits& limits, std::string_view what) {
+  const JsonScan scan = scan_json(text, limits.max_depth);
+  check_json_limits(scan, limits, what);
+  if (scan.nul_byte) throw UsageError(std::string(what) + " is not valid JSON (a NUL byte)");
+  json root = json::parse(text.begin(), text.end(), nullptr, false);
+  if (root.is_discarded()) throw UsageError(std::string(what) + " is not valid JSON");
+  return root;
+}
+
+}  // namespace brulee::serve
