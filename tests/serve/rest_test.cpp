@@ -407,3 +407,51 @@ TEST(ServeRest, InlineHitsAnswerLikeHandedOffOnes) {
 
 }  // namespace
 }  // namespace brulee::serve::testing
+
+namespace brulee::serve::testing {
+namespace {
+
+TEST(ServeRest, AModelWhoseLoadsKeepFailingBacksOffThenIsNotReady) {
+  SchedulerOptions options = options_with(4 * kMiB);
+  options.load_backoff_initial_s = 0.05;
+  options.load_backoff_max_s = 0.05;
+  Harness h(fake_models(2, kMiB), options);
+  h.loader.set_failing("m1");
+  auto c = h.client();
+  EXPECT_EQ(c->Get("/v2/models/m1/ready")->status, 200);  // servable until proven otherwise
+  auto first = c->Post("/v2/models/m1/infer", infer_body({1}), "application/json");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 500) << first->body;
+  // At once again: the model backs off; 503 with Retry-After, no new load.
+  auto backing_off = c->Post("/v2/models/m1/infer", infer_body({1}), "application/json");
+  ASSERT_TRUE(backing_off);
+  EXPECT_EQ(backing_off->status, 503) << backing_off->body;
+  EXPECT_FALSE(backing_off->get_header_value("Retry-After").empty());
+  EXPECT_EQ(h.loader.loads("m1"), 1);
+  // Fail until marked failed (3 failures in a row by default).
+  for (int tries = 0; tries < 200 && !h.model_entry("m1")["failed"].get<bool>(); ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    c->Post("/v2/models/m1/infer", infer_body({1}), "application/json");
+  }
+  ASSERT_TRUE(h.model_entry("m1")["failed"].get<bool>());
+  auto ready = c->Get("/v2/models/m1/ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503);
+  EXPECT_EQ(json::parse(ready->body)["ready"], false);
+  EXPECT_NE(h.model_entry("m1")["last_error"].get<std::string>().find("corrupt"),
+            std::string::npos)
+      << h.model_entry("m1").dump();
+  const json index =
+      json::parse(c->Post("/v2/repository/index", "", "application/json")->body);
+  EXPECT_EQ(index[1]["state"], "UNAVAILABLE");
+  EXPECT_FALSE(index[1]["reason"].get<std::string>().empty());
+  // The other model is untouched; an operator's explicit load (fixed model) clears the mark.
+  EXPECT_EQ(c->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status, 200);
+  h.loader.set_failing("m1", false);
+  EXPECT_EQ(c->Post("/v2/repository/models/m1/load", "", "application/json")->status, 200);
+  EXPECT_EQ(c->Get("/v2/models/m1/ready")->status, 200);
+  EXPECT_EQ(c->Post("/v2/models/m1/infer", infer_body({1}), "application/json")->status, 200);
+}
+
+}  // namespace
+}  // namespace brulee::serve::testing
