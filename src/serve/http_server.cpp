@@ -911,6 +911,17 @@ class HttpServer::Impl {
     co_await http::async_write(stream, ex.response, asio::redirect_error(asio::use_awaitable, ec));
   }
 
+  // Feeds the parser what the buffer holds; returns the bytes it took. need_more is not an error.
+  template <typename Parser>
+  static std::size_t put_buffered(Parser& parser, beast::flat_buffer& buffer,
+                                  boost::system::error_code& ec) {
+    if (buffer.size() == 0) return 0;
+    const std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more) ec = {};
+    return used;
+  }
+
   asio::awaitable<void> session(tcp::socket socket) {
     ConnectionCount count(connections_);
     boost::system::error_code ec;
@@ -930,8 +941,14 @@ class HttpServer::Impl {
       http::request_parser<http::string_body> parser;
       parser.header_limit(options_.max_header_bytes);
       parser.body_limit(options_.max_body_bytes);
-      stream.expires_after(seconds(options_.header_timeout_s));
-      co_await http::async_read_header(stream, buffer, parser, token);
+      // The common case: the whole header is in the buffer already; parse it here instead of
+      // through another asynchronous read (each costs a trip through the event loop).
+      ec = {};
+      put_buffered(parser, buffer, ec);
+      if (!ec && !parser.is_header_done()) {
+        stream.expires_after(seconds(options_.header_timeout_s));
+        co_await http::async_read_header(stream, buffer, parser, token);
+      }
       const auto arrival = Clock::now();
       if (ec) {
         if (ec == http::error::body_limit) {  // a declared Content-Length above the limit
@@ -984,7 +1001,11 @@ class HttpServer::Impl {
         return data.size();
       };
       if (parser.chunked()) parser.on_chunk_body(on_chunk);
-      if (!parser.is_done()) {
+      // The body, as far as it is buffered, without another asynchronous read.
+      while (!ec && !parser.is_done() && buffer.size() > 0) {
+        if (put_buffered(parser, buffer, ec) == 0) break;
+      }
+      if (!ec && !parser.is_done()) {
         if (const auto expect = request.find(http::field::expect);
             expect != request.end() && beast::iequals(expect->value(), "100-continue")) {
           http::response<http::empty_body> go_on{http::status::continue_, version};
@@ -994,21 +1015,21 @@ class HttpServer::Impl {
         }
         stream.expires_after(seconds(options_.body_timeout_s));
         co_await http::async_read(stream, buffer, parser, token);
-        if (ec) {
-          if (over_ceiling) {
-            co_await refuse(stream, version, http::status::service_unavailable,
-                            "the server's in-flight memory ceiling is reached; retry later", 1.0);
-          } else if (ec == http::error::body_limit) {
-            co_await refuse(stream, version, http::status::payload_too_large,
-                            "request body is larger than the limit of " +
-                                format_bytes(options_.max_body_bytes));
-          } else if (ec != http::error::partial_message && ec != asio::error::eof &&
-                     ec != asio::error::connection_reset && ec != beast::error::timeout) {
-            co_await refuse(stream, version, http::status::bad_request,
-                            "malformed HTTP request body: " + ec.message());
-          }
-          break;
+      }
+      if (ec) {
+        if (over_ceiling) {
+          co_await refuse(stream, version, http::status::service_unavailable,
+                          "the server's in-flight memory ceiling is reached; retry later", 1.0);
+        } else if (ec == http::error::body_limit) {
+          co_await refuse(stream, version, http::status::payload_too_large,
+                          "request body is larger than the limit of " +
+                              format_bytes(options_.max_body_bytes));
+        } else if (ec != http::error::partial_message && ec != asio::error::eof &&
+                   ec != asio::error::connection_reset && ec != beast::error::timeout) {
+          co_await refuse(stream, version, http::status::bad_request,
+                          "malformed HTTP request body: " + ec.message());
         }
+        break;
       }
       const bool keep_alive = request.keep_alive();
       Exchange ex{request, {}, charge, arrival, {}, {}, {}};
