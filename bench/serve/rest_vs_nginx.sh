@@ -99,14 +99,29 @@ p50_us() {
 rps() { awk '/^Requests\/sec/ { print $2 }'; }
 
 echo "# $(date -u +%FT%TZ) load average: $(cut -d' ' -f1-3 /proc/loadavg); reply $reply_bytes bytes"
-echo "round,server,connections,p50_us,requests_per_s" > "$work/results.csv"
+# The server's own account of execution (statistics extension): mean exec per request in a run.
+exec_ns() {
+  curl -sf "$base/v2/models/$model/stats" |
+    python3 -c 'import json,sys; s=json.load(sys.stdin)["model_stats"][0]["inference_stats"]["compute_infer"]; print(s["count"], s["ns"])'
+}
+
+# brulee: the inference route, and /v2/health/live (the network layer alone, no JSON, no model).
+echo "round,server,connections,p50_us,requests_per_s,exec_mean_us" > "$work/results.csv"
 for round in $(seq "$rounds"); do
   for connections in 1 8; do
     threads=$((connections < 2 ? 1 : 2))
-    for server in brulee nginx; do
-      if [ "$server" = brulee ]; then url="$base/v2/models/$model/infer"; else url="http://127.0.0.1:$nginx_port/"; fi
-      out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s "$work/post.lua" "$url")
-      echo "$round,$server,$connections,$(p50_us <<< "$out"),$(rps <<< "$out")"
+    for server in brulee brulee-live nginx; do
+      exec_us=""
+      case "$server" in
+        brulee)
+          read -r count0 ns0 <<< "$(exec_ns)"
+          out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s "$work/post.lua" "$base/v2/models/$model/infer")
+          read -r count1 ns1 <<< "$(exec_ns)"
+          exec_us=$(python3 -c "print(round(($ns1 - $ns0) / max(1, $count1 - $count0) / 1000, 1))") ;;
+        brulee-live) out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "$base/v2/health/live") ;;
+        nginx) out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s "$work/post.lua" "http://127.0.0.1:$nginx_port/") ;;
+      esac
+      echo "$round,$server,$connections,$(p50_us <<< "$out"),$(rps <<< "$out"),$exec_us"
     done
   done
 done | tee -a "$work/results.csv"
@@ -117,12 +132,14 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 by = {}
 for r in rows:
     by.setdefault((r["server"], r["connections"]), []).append(r)
+med = lambda rows, key: statistics.median(float(r[key]) for r in rows)
 for c in ("1", "8"):
-    b, n = by[("brulee", c)], by[("nginx", c)]
-    bp = statistics.median(float(r["p50_us"]) for r in b)
-    np_ = statistics.median(float(r["p50_us"]) for r in n)
-    br = statistics.median(float(r["requests_per_s"]) for r in b)
-    nr = statistics.median(float(r["requests_per_s"]) for r in n)
-    print(f"{c} connection(s): p50 brulee {bp:.1f} us, nginx {np_:.1f} us, ratio {bp/np_:.2f}x; "
-          f"throughput brulee {br:.0f}/s, nginx {nr:.0f}/s, ratio {br/nr:.2f}")
+    b, l, n = by[("brulee", c)], by[("brulee-live", c)], by[("nginx", c)]
+    bp, lp, np_ = med(b, "p50_us"), med(l, "p50_us"), med(n, "p50_us")
+    br, lr, nr = med(b, "requests_per_s"), med(l, "requests_per_s"), med(n, "requests_per_s")
+    ex = med(b, "exec_mean_us")
+    print(f"{c} connection(s): p50 infer {bp:.1f} us (server exec mean {ex:.1f} us), "
+          f"health/live {lp:.1f} us, nginx {np_:.1f} us; ratios infer {bp/np_:.2f}x, "
+          f"live {lp/np_:.2f}x; throughput infer {br:.0f}/s ({br/nr:.2f} of nginx), "
+          f"live {lr:.0f}/s ({lr/nr:.2f}), nginx {nr:.0f}/s")
 EOF
