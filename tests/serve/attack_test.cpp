@@ -29,15 +29,8 @@ std::uint64_t status_kib(const char* field) {
 // the status (-1: none).
 using Fill = std::function<void(std::string&, std::uint64_t, std::uint64_t)>;
 int stream_request(int port, const std::string& head, std::uint64_t body_bytes, const Fill& fill) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    if (fd >= 0) ::close(fd);
-    return -1;
-  }
+  const int fd = connect_loopback(port);
+  if (fd < 0) return -1;
   timeval timeout{20, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);

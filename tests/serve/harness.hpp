@@ -85,18 +85,25 @@ inline SchedulerOptions options_with(std::uint64_t memory_bytes, std::string pol
 
 // Sends `raw` over a plain socket, `chunk` bytes at a time with a pause between chunks, and
 // returns everything the server answers until it closes or `limit` seconds pass.
-inline std::string raw_exchange(int port, const std::string& raw, std::size_t chunk = 0,
-                                std::chrono::milliseconds pause = std::chrono::milliseconds(0)) {
+// A socket connected to 127.0.0.1:port, or -1.
+inline int connect_loopback(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return {};
+  if (fd < 0) return -1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
-    return {};
+    return -1;
   }
+  return fd;
+}
+
+inline std::string raw_exchange(int port, const std::string& raw, std::size_t chunk = 0,
+                                std::chrono::milliseconds pause = std::chrono::milliseconds(0)) {
+  const int fd = connect_loopback(port);
+  if (fd < 0) return {};
   if (chunk == 0) chunk = raw.size();
   for (std::size_t i = 0; i < raw.size(); i += chunk) {
     const std::size_t n = std::min(chunk, raw.size() - i);

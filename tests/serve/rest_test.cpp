@@ -21,16 +21,7 @@ constexpr std::uint64_t kMiB = 1 << 20;
 // A client connection held open by the test (idle, slow or ordinary).
 class Connection {
  public:
-  explicit Connection(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
+  explicit Connection(int port) : fd_(connect_loopback(port)) {
     timeval timeout{10, 0};
     if (fd_ >= 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
   }
@@ -380,11 +371,6 @@ TEST(ServeLimits, OptionsAreValidated) {
   EXPECT_THROW(HttpServer(scheduler, bad_host, logger), UsageError);
 }
 
-}  // namespace
-}  // namespace brulee::serve::testing
-
-namespace brulee::serve::testing {
-namespace {
 
 TEST(ServeRest, InlineHitsAnswerLikeHandedOffOnes) {
   SchedulerOptions options = options_with(4 * kMiB);
@@ -405,11 +391,6 @@ TEST(ServeRest, InlineHitsAnswerLikeHandedOffOnes) {
   EXPECT_EQ(h.cache()["executing"], 0);
 }
 
-}  // namespace
-}  // namespace brulee::serve::testing
-
-namespace brulee::serve::testing {
-namespace {
 
 TEST(ServeRest, AModelWhoseLoadsKeepFailingBacksOffThenIsNotReady) {
   SchedulerOptions options = options_with(4 * kMiB);
