@@ -238,6 +238,14 @@ TEST(ServeImage, MalformedHeadersAreRefused) {
   bad = png;
   bad[25] = 5;  // colour type
   EXPECT_THROW(read_image_header(bad), UsageError);
+  // Found by the image fuzz target: libpng allocates a chunk's declared length before reading
+  // it, so a 44-byte PNG declaring a 973 MB iTXt chunk allocated 973 MB. Chunks must fit in the
+  // body.
+  std::string lying = png.substr(0, 33);
+  lying.append("\x3a\x00\x00\x53iTXt\x23\x91\x00", 11);
+  EXPECT_EQ(message_of([&] { read_image_header(lying); }),
+            "the PNG image has a chunk that runs past the end of the body");
+  EXPECT_THROW(read_image_header(png.substr(0, png.size() - 1)), UsageError);  // IEND cut
 
   const std::string jpeg = encode(gradient(16, 16), ".jpg");
   const std::size_t sof = sof_offset(jpeg);
