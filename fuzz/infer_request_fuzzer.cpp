@@ -2,7 +2,7 @@
 // - parse_infer_request answers every input with a request or a UsageError (nothing else
 //   escapes, no sanitizer report), within the peak heap infer_request_bytes announced;
 // - the parsed inputs echoed as outputs encode within infer_response_bytes, and the JSON part of
-//   the answer is valid JSON.
+//   the answer is valid JSON (a model name of arbitrary bytes included).
 // Input layout: byte 0 = mode (bit 0: binary extension, with Inference-Header-Content-Length
 // in the next 2 bytes, little-endian, possibly past the body; bit 1: tight limits), then the body.
 #include <cstdint>
@@ -54,11 +54,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const std::vector<brulee::runtime::Tensor> outputs = request.inputs;
   const nlohmann::json parameters{{"hit", true}, {"exec_s", 0.5}};
+  // The model name is raw bytes of the input (any byte, not UTF-8): escaping is fuzzed too.
+  const std::string model(body.substr(0, 24));
   try {
     const std::uint64_t response_bound =
-        infer_response_bytes("model", "1", request, outputs, parameters);
-    const EncodedResponse encoded =
-        encode_infer_response("model", "1", request, outputs, parameters);
+        infer_response_bytes(model, "1", request, outputs, parameters);
+    const EncodedResponse encoded = encode_infer_response(model, "1", request, outputs, parameters);
     if (encoded.body.size() > response_bound) fail("response larger than infer_response_bytes");
     const std::string_view json_part =
         std::string_view(encoded.body).substr(0, encoded.json_bytes.value_or(encoded.body.size()));

@@ -683,6 +683,17 @@ class HttpServer::Impl {
         co_return;
       }
     }
+    // The image's header first: a body that is not an acceptable image never loads a model.
+    ImageLimits limits;
+    limits.max_pixels = options_.max_image_pixels;
+    ImageHeader header;
+    try {
+      header = read_image_header(ex.request.body());
+      check_image_limits(header, limits);
+    } catch (const UsageError& e) {
+      reply_error(ex, http::status::bad_request, e.what());
+      co_return;
+    }
     const auto metadata = co_await metadata_of(ex, *id);
     if (!metadata) co_return;
     if (metadata->inputs.size() != 1 || metadata->outputs.empty()) {
@@ -691,12 +702,8 @@ class HttpServer::Impl {
       co_return;
     }
     std::vector<runtime::Tensor> tensors;
-    ImageLimits limits;
-    limits.max_pixels = options_.max_image_pixels;
     try {
-      // The image's size from its header; what decoding it will take, charged before decoding.
-      const ImageHeader header = read_image_header(ex.request.body());
-      check_image_limits(header, limits);
+      // What decoding it will take at the model's input size, charged before decoding.
       if (!ex.charge.add(image_decode_bytes(header, metadata->inputs.front()))) {
         reply_error(ex, http::status::service_unavailable,
                     "the server's in-flight memory ceiling is reached; retry later");

@@ -34,6 +34,7 @@ constexpr std::uint64_t kPngInflateCapBytes = 8'000'000;
 constexpr std::uint64_t kDeflateMaxRatio = 1032;
 // OpenCV's EXIF reader copies the segment and up to eight string tags out of it.
 constexpr std::uint64_t kExifCopies = 10;
+constexpr std::uint64_t kJpegMaxSegmentBytes = 0xffff;
 
 // PNG: signature, IHDR (the first chunk, 13 bytes), then every chunk's type and length.
 ImageHeader read_png_header(std::string_view bytes) {
@@ -72,14 +73,21 @@ ImageHeader read_png_header(std::string_view bytes) {
   }
   header.components = colour == 2 ? 3 : colour == 4 ? 2 : colour == 6 ? 4 : 1;
   // The chunks libpng copies or inflates (text, iCCP, eXIf, palettes, ...): its read buffer and
-  // its stored copy. IDAT is streamed through fixed buffers; the walk stops at IEND or at a
-  // chunk that runs past the end (libpng fails there, after sizing its buffer from the declared
-  // length: a chunk header alone, 8 bytes, counts).
+  // its stored copy. libpng allocates a chunk's buffer at the length the chunk declares, before
+  // reading it: a chunk that runs past the end of the body is refused here (a 44-byte PNG
+  // declaring a 973 MB iTXt chunk made it allocate 973 MB). IDAT is streamed through fixed
+  // buffers. The walk stops at IEND; a partial chunk header after the last chunk is left to
+  // libpng, which fails on it without allocating.
   std::size_t at = kIhdrEnd;
   while (bytes.size() - at >= 8) {
     const std::uint64_t length = big_endian_32(bytes, at);
     const std::string_view type = bytes.substr(at + 4, 4);
-    if (length > kPngMaxLength || type == "IEND") break;
+    if (length > kPngMaxLength)
+      throw UsageError("the PNG image has a chunk longer than PNG allows");
+    if (length + 12 > bytes.size() - at) {
+      throw UsageError("the PNG image has a chunk that runs past the end of the body");
+    }
+    if (type == "IEND") break;
     if (type == "zTXt" || type == "iTXt" || type == "iCCP") {
       const std::uint64_t inflated = std::min(kPngInflateCapBytes, kDeflateMaxRatio * length);
       header.metadata_bytes += 2 * (inflated + 1024) + 2 * length;
@@ -89,7 +97,6 @@ ImageHeader read_png_header(std::string_view bytes) {
     } else if (type != "IDAT") {
       header.metadata_bytes += 2 * length + 64;
     }
-    if (bytes.size() - at < 12 + length) break;
     at += 12 + static_cast<std::size_t>(length);
   }
   return header;
@@ -151,8 +158,11 @@ ImageHeader read_jpeg_header(std::string_view bytes) {
       throw UsageError("the JPEG image has an unexpected marker (byte " + std::to_string(at) + ")");
     }
     if (size - at < 2 || size - at < big_endian_16(bytes, at)) {
-      if (scanning) break;
-      throw truncated();
+      // After the first scan the decoder reports the truncation, having allocated at most one
+      // segment (64 KiB) for it.
+      if (!scanning) throw truncated();
+      header.metadata_bytes += 2 * kJpegMaxSegmentBytes;
+      break;
     }
     const std::size_t length = big_endian_16(bytes, at);
     if (length < 2) throw UsageError("the JPEG image has a marker segment shorter than 2 bytes");

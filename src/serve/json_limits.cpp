@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -32,12 +33,29 @@ constexpr std::uint64_t kSmallStringBytes = 15;  // libstdc++ keeps up to 15 cha
 constexpr std::uint64_t kLexerBytesPerTokenByte = 12;
 constexpr std::uint64_t kParserFixedBytes = 16 << 10;
 
-// Bytes outside any string that end a number or literal.
-constexpr std::array<bool, 256> kDelimiters = [] {
-  std::array<bool, 256> table{};
-  for (unsigned char c : std::string_view(" \t\n\r\"{}[],:")) table[c] = true;
+// Bytes outside strings that stop the scan of a number or literal: 1 ends it, 2 (NUL) is noted.
+constexpr std::array<std::uint8_t, 256> kBareTokenStops = [] {
+  std::array<std::uint8_t, 256> table{};
+  for (unsigned char c : std::string_view(" \t\n\r\"{}[],:")) table[c] = 1;
+  table[0] = 2;
   return table;
 }();
+
+// Index of the quote that closes the string opened at text[open], or text.size(). A quote
+// closes it when an even number of backslashes precedes it; memchr finds the candidates.
+std::size_t string_end(std::string_view text, std::size_t open) {
+  std::size_t from = open + 1;
+  while (from < text.size()) {
+    const void* found = std::memchr(text.data() + from, '"', text.size() - from);
+    if (!found) break;
+    const auto quote = static_cast<std::size_t>(static_cast<const char*>(found) - text.data());
+    std::size_t backslashes = 0;
+    while (quote - backslashes > open + 1 && text[quote - 1 - backslashes] == '\\') ++backslashes;
+    if (backslashes % 2 == 0) return quote;
+    from = quote + 1;
+  }
+  return text.size();
+}
 
 std::uint64_t string_heap_bytes(std::uint64_t length) {
   return length > kSmallStringBytes ? malloc_chunk_bytes(length + 1) : 0;
@@ -83,9 +101,7 @@ JsonScan scan_json(std::string_view text, std::size_t max_depth) {
         ++i;
         break;
       case '"': {
-        std::size_t j = i + 1;
-        while (j < size && text[j] != '"') j += text[j] == '\\' ? 2 : 1;
-        j = std::min(j, size);
+        const std::size_t j = string_end(text, i);
         const std::uint64_t length = j - i - 1;  // raw: never shorter than the decoded string
         longest_token = std::max(longest_token, length + 2);
         const std::uint64_t heap = string_heap_bytes(length);
@@ -135,8 +151,11 @@ JsonScan scan_json(std::string_view text, std::size_t max_depth) {
         break;
       default: {
         std::size_t j = i;
-        for (; j < size && !kDelimiters[static_cast<unsigned char>(text[j])]; ++j) {
-          if (text[j] == '\0') scan.nul_byte = true;
+        for (;;) {
+          while (j < size && kBareTokenStops[static_cast<unsigned char>(text[j])] == 0) ++j;
+          if (j == size || text[j] != '\0') break;
+          scan.nul_byte = true;  // part of the token, as far as the scan is concerned
+          ++j;
         }
         add_element();
         ++scan.scalars;

@@ -287,8 +287,8 @@ RequestedOutput parse_output(const json& output) {
 
 // ---- encoding ----
 
-// Appends `text` as a JSON string. Invalid UTF-8 bytes become U+FFFD; at most 6 bytes out per
-// byte in, plus the quotes.
+// Length of the well-formed UTF-8 sequence starting at text[i] (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF), 0 if there is none.
 std::size_t utf8_sequence_bytes(std::string_view text, std::size_t i) {
   const auto byte = [&](std::size_t at) { return static_cast<unsigned char>(text[at]); };
   const unsigned char lead = byte(i);
@@ -315,6 +315,8 @@ std::size_t utf8_sequence_bytes(std::string_view text, std::size_t i) {
   return length;
 }
 
+// Appends `text` as a JSON string. Invalid UTF-8 bytes become U+FFFD; at most 6 bytes out per
+// byte in, plus the quotes.
 void append_json_string(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
