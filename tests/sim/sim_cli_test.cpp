@@ -125,6 +125,29 @@ TEST(SimCli, RequestsOutHasOneRowPerRequest) {
   EXPECT_NE(r.out.find("hit ratio"), std::string::npos);
 }
 
+TEST(SimCli, ParallelLoadUsesTheCatalogsInterferenceFigures) {
+  // The paper's catalog, then the same with every model's inference 2x slower beside a load.
+  const auto dir = test_dir();
+  workload::Catalog catalog = workload::load_catalog("paper");
+  workload::write_catalog((dir / "plain.json").string(), catalog);
+  for (std::size_t m = 0; m < catalog.models.size(); ++m) {
+    catalog.interference[m].exec_beside_load_s = 2 * catalog.models[m].exec_latency_s;
+  }
+  workload::write_catalog((dir / "slowed.json").string(), catalog);
+  const std::string args = "--trace " + paper_trace() + " --memory 30% --policy lru --json ";
+  const auto mean_exec = [&](const std::string& more) {
+    const CliRun r = run(args + more);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out)["mean_exec_s"].get<double>();
+  };
+  const double plain = mean_exec("--parallel-load --catalog " + (dir / "plain.json").string());
+  EXPECT_EQ(plain, mean_exec("--parallel-load --catalog paper"));  // no figures: as before
+  EXPECT_GT(mean_exec("--parallel-load --catalog " + (dir / "slowed.json").string()), plain);
+  // The serial worker never loads beside an inference: the figures change nothing there.
+  EXPECT_EQ(mean_exec("--catalog " + (dir / "slowed.json").string()),
+            mean_exec("--catalog " + (dir / "plain.json").string()));
+}
+
 void expect_usage_error(const std::string& args, const std::string& mention) {
   const CliRun r = run(args);
   EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
