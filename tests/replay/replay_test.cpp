@@ -113,6 +113,14 @@ std::string write_trace(const std::string& name, const std::vector<std::string>&
   return path.string();
 }
 
+// Options replaying `trace` against `server`.
+replay::ReplayOptions options_for(const FakeKServe& server, const std::string& trace) {
+  replay::ReplayOptions options;
+  options.url = server.url();
+  options.trace_path = trace;
+  return options;
+}
+
 }  // namespace
 
 TEST(Replay, OpenLoopSendsEveryRequestAndReadsServerReports) {
@@ -190,9 +198,7 @@ TEST(Replay, OpenLoopSendsEveryRequestAndReadsServerReports) {
 TEST(Replay, AnOlderServersThreeFiguresBecomeTheTimelineTheyDescribe) {
   FakeKServe server;
   const std::string trace = write_trace("legacy", {"legacy"}, {{0.0, 0}, {0.01, 0}});
-  replay::ReplayOptions options;
-  options.url = server.url();
-  options.trace_path = trace;
+  replay::ReplayOptions options = options_for(server, trace);
   options.concurrency = 1;
   std::vector<replay::RequestResult> results;
   const auto summary = replay::run_replay(options, &results);
@@ -242,9 +248,7 @@ TEST(Replay, ClosedLoopIgnoresTimestamps) {
 TEST(Replay, CountsServerErrorsWithTheirReason) {
   FakeKServe server;
   const std::string trace = write_trace("errors", {"ok", "broken"}, {{0, 0}, {0, 1}, {0, 1}});
-  replay::ReplayOptions options;
-  options.url = server.url();
-  options.trace_path = trace;
+  replay::ReplayOptions options = options_for(server, trace);
   options.speed = 100;
   std::vector<replay::RequestResult> results;
   const auto summary = replay::run_replay(options, &results);
