@@ -259,6 +259,7 @@ class Simulation {
         event.upcoming = ahead;
         __builtin_prefetch(&hot_[ahead]);
         __builtin_prefetch(&where_[ahead]);
+        if constexpr (kQueueing) __builtin_prefetch(&windows_[ahead]);  // a pinned hit reads it
         // The policy reads size and latencies (not the name at the front) when the model loads.
         __builtin_prefetch(&models_[ahead].load_latency_s);
         if constexpr (kSingle) {
