@@ -56,6 +56,7 @@ nlohmann::ordered_json summary_json(const SimSummary& s, const RunInfo& info) {
   j["hits"] = s.hits;
   j["misses"] = s.misses;
   j["hit_ratio"] = s.hit_ratio();
+  j["cache_hit_ratio"] = s.cache_hit_ratio();
   j["loads"] = s.loads;
   j["evictions"] = s.evictions;
   j["bytes_loaded"] = s.bytes_loaded;
@@ -136,6 +137,7 @@ std::string summary_text(const SimSummary& s, const RunInfo& info) {
                                     : ""));
   add("requests", std::to_string(s.requests));
   add("hit ratio", number(s.hit_ratio(), 6));
+  add("cache hit ratio (no load)", number(s.cache_hit_ratio(), 6));
   add("misses", std::to_string(s.misses));
   add("loads", std::to_string(s.loads));
   add("evictions", std::to_string(s.evictions));

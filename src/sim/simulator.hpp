@@ -86,6 +86,10 @@ struct SimSummary {
   double bound_load_cost_s = -1.0;
 
   double hit_ratio() const { return requests ? static_cast<double>(hits) / static_cast<double>(requests) : 0.0; }
+  // The policy's view: requests that caused no load (their model resident or already loading).
+  double cache_hit_ratio() const {
+    return requests ? 1.0 - static_cast<double>(loads) / static_cast<double>(requests) : 0.0;
+  }
   double mean_load_delay_s() const { return requests ? total_load_delay_s / static_cast<double>(requests) : 0.0; }
   double mean_queue_delay_s() const { return requests ? total_queue_delay_s / static_cast<double>(requests) : 0.0; }
   double mean_exec_s() const { return requests ? total_exec_s / static_cast<double>(requests) : 0.0; }

@@ -106,6 +106,7 @@ TEST(SimExamples, SerialQueueWaitsForPinsAndRunsInOrder) {
     EXPECT_EQ(s.hits, 0u);
     EXPECT_EQ(s.misses, 4u);
     EXPECT_EQ(s.loads, 3u);
+    EXPECT_DOUBLE_EQ(s.cache_hit_ratio(), 0.25);  // r1 caused no load
     EXPECT_EQ(s.evictions, 2u);
     EXPECT_DOUBLE_EQ(s.total_load_delay_s, 9.0);
     EXPECT_DOUBLE_EQ(s.total_queue_delay_s, 3.0);
