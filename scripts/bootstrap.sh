@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs every Debian package brulee needs, then configures and builds the release preset.
 # Idempotent and non-interactive: a second run installs nothing and rebuilds only what changed.
-# Usage: scripts/bootstrap.sh [--no-build]
+# Usage: scripts/bootstrap.sh [--no-build] [--bench]
+#   --bench also installs the tools the server benchmarks compare against (wrk, nginx-light;
+#   bench/serve/rest_vs_nginx.sh); nothing in the build or the tests needs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
   # build tools and test frameworks
   g++ cmake ninja-build pkg-config clang-format
+  # the network layer: Boost.Beast and Asio (header-only)
+  libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # command line, JSON, HTTP
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
@@ -17,6 +21,15 @@ packages=(
   python3 python3-torch python3-torchvision python3-onnx python3-numpy
   gnuplot-nox hyperfine time
 )
+
+build=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-build) build=0 ;;
+    --bench) packages+=(wrk nginx-light) ;;
+    *) echo "bootstrap: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -34,7 +47,7 @@ else
   echo "bootstrap: all ${#packages[@]} packages present"
 fi
 
-if [ "${1:-}" != "--no-build" ]; then
+if ((build)); then
   cmake --preset release
   cmake --build --preset release
 fi

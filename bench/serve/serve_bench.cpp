@@ -224,7 +224,7 @@ int run(const Args& args) {
     for (std::size_t i = 0; i < models.size(); ++i) {
       const auto id = static_cast<ModelId>(i);
       const serve::LoadOutcome outcome = probe.load(id).get();
-      if (outcome.status != 200) {
+      if (outcome.status != serve::Status::kOk) {
         std::fprintf(stderr, "load %s: %s\n", models[i].name.c_str(), outcome.error.c_str());
         return 1;
       }

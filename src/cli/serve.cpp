@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -33,9 +35,15 @@ struct ServeOptions {
   std::string preload;
   unsigned exec_threads = 2;
   unsigned loader_threads = 1;
-  unsigned http_threads = 64;
+  unsigned http_threads = 2;
+  std::size_t max_connections = 10000;
   int intra_op_threads = 1;
   std::string max_body = "64MiB";
+  std::string max_header = "16KiB";
+  std::string max_inflight = "512MiB";
+  double header_timeout_s = 10.0;
+  double idle_timeout_s = 60.0;
+  std::uint64_t max_image_pixels = 4096ull * 4096ull;
   std::size_t max_queue = 512;
   std::size_t max_queue_total = 2048;
   double request_timeout_s = 60.0;
@@ -68,11 +76,26 @@ std::string fixed(double value, int digits) {
 
 void run_serve(const ServeOptions& opts) {
   const serve::LogFormat log_format = serve::parse_log_format(opts.log_format);
-  if (opts.port < 0 || opts.port > 65535) throw UsageError("--port must be in 0..65535");
-  if (opts.request_timeout_s <= 0) throw UsageError("--request-timeout must be positive");
+  serve::HttpOptions http_options;
+  http_options.host = opts.host;
+  http_options.port = opts.port;
+  http_options.network_threads = opts.http_threads;
+  http_options.max_connections = opts.max_connections;
+  http_options.max_body_bytes = parse_bytes(opts.max_body);
+  const std::uint64_t max_header_bytes = parse_bytes(opts.max_header);
+  http_options.max_header_bytes =
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(max_header_bytes, 1ull << 31));
+  http_options.max_inflight_bytes = parse_bytes(opts.max_inflight);
+  http_options.request_timeout_s = opts.request_timeout_s;
+  http_options.header_timeout_s = opts.header_timeout_s;
+  http_options.idle_timeout_s = opts.idle_timeout_s;
+  http_options.max_image_pixels = opts.max_image_pixels;
+  serve::validate(http_options);  // every flag checked before anything starts
+  if (!std::isfinite(opts.drain_timeout_s) || opts.drain_timeout_s < 0 ||
+      opts.drain_timeout_s > 86400) {
+    throw UsageError("--drain-timeout must be a number of seconds in [0, 86400]");
+  }
   const SizeSpec memory = parse_size(opts.memory);
-  const std::uint64_t max_body_bytes = parse_bytes(opts.max_body);
-  if (max_body_bytes == 0) throw UsageError("--max-body must be more than 0 bytes");
 
   runtime::Repository repository(opts.repo);
   if (repository.models().empty()) {
@@ -159,12 +182,6 @@ void run_serve(const ServeOptions& opts) {
   };
   serve::Scheduler scheduler(models, loader, scheduler_options, events);
 
-  serve::HttpOptions http_options;
-  http_options.host = opts.host;
-  http_options.port = opts.port;
-  http_options.http_threads = opts.http_threads;
-  http_options.max_body_bytes = max_body_bytes;
-  http_options.request_timeout_s = opts.request_timeout_s;
   serve::HttpServer http(scheduler, http_options, logger);
   const int port = http.bind();
   logger.log("info", "serving",
@@ -179,7 +196,7 @@ void run_serve(const ServeOptions& opts) {
     auto id = scheduler.find(name);
     if (!id) throw UsageError("--preload names unknown model " + name);
     const serve::LoadOutcome outcome = scheduler.load(*id).get();
-    if (outcome.status != 200) {
+    if (outcome.status != serve::Status::kOk) {
       logger.log("warn", "preload failed", {{"model", name}, {"reason", outcome.error}});
     }
   }
@@ -220,7 +237,26 @@ const CommandRegistration kRegistration(40, [](CLI::App& root) {
   cmd->add_option("--exec-threads", opts->exec_threads, "Inference threads")->capture_default_str();
   cmd->add_option("--loader-threads", opts->loader_threads, "Model loading threads")
       ->capture_default_str();
-  cmd->add_option("--http-threads", opts->http_threads, "HTTP worker threads")
+  cmd->add_option("--http-threads", opts->http_threads,
+                  "Network threads (a fixed pool, whatever the number of connections)")
+      ->capture_default_str();
+  cmd->add_option("--max-connections", opts->max_connections,
+                  "Open connections at most (more are closed at accept)")
+      ->capture_default_str();
+  cmd->add_option("--max-header", opts->max_header, "Largest request line + headers (431 above)")
+      ->capture_default_str();
+  cmd->add_option("--max-inflight-bytes", opts->max_inflight,
+                  "Memory for request and response buffers across all requests in flight "
+                  "(503 above)")
+      ->capture_default_str();
+  cmd->add_option("--header-timeout", opts->header_timeout_s,
+                  "Seconds from a request's first byte to its whole header (408 after)")
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout", opts->idle_timeout_s,
+                  "Seconds an idle connection stays open")
+      ->capture_default_str();
+  cmd->add_option("--max-image-pixels", opts->max_image_pixels,
+                  "Largest image /classify decodes, in pixels (400 above)")
       ->capture_default_str();
   cmd->add_option("--intra-op-threads", opts->intra_op_threads,
                   "Threads each inference may use inside the backend (0: all cores)")

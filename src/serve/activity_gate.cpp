@@ -16,6 +16,16 @@ void ActivityGate::enter() {
   entries_.fetch_add(1);
 }
 
+bool ActivityGate::try_enter() {
+  shared_.fetch_add(1);
+  if (exclusive_.load() != 0) {
+    leave();
+    return false;
+  }
+  entries_.fetch_add(1);
+  return true;
+}
+
 void ActivityGate::leave() {
   if (shared_.fetch_sub(1) == 1 && exclusive_.load() > 0) {
     // Taking the mutex orders this notification after the waiter's check of shared_.

@@ -24,6 +24,11 @@ class ActivityGate {
   // Shared: waits while an exclusive holder holds or waits for the gate.
   void enter();
   void leave();
+  // Shared without waiting: false (and nothing entered) while an exclusive holder holds or
+  // waits for the gate. For threads that must not block (the network threads).
+  bool try_enter();
+  // An exclusive holder holds or waits for the gate: a shared section would wait now.
+  bool contended() const { return exclusive_.load() > 0; }
   // Exclusive: waits until no shared section runs; new ones wait meanwhile.
   void lock_exclusive();
   void unlock_exclusive();

@@ -1,60 +1,49 @@
 #include "serve/http_server.hpp"
 
-#include <httplib.h>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include <sys/resource.h>
 
+#include <atomic>
 #include <charconv>
-#include <cstdlib>
+#include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
+#include <string_view>
+#include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "core/units.hpp"
+#include "serve/http_target.hpp"
 #include "serve/image.hpp"
 #include "serve/kserve.hpp"
+#include "serve/service.hpp"
 
 namespace brulee::serve {
 
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
 using nlohmann::json;
+using HttpRequest = http::request<http::string_body>;
+using HttpResponse = http::response<http::string_body>;
 
 namespace {
 
 constexpr const char* kJson = "application/json";
-constexpr const char* kModel = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
-
-struct InFlight {
-  explicit InFlight(std::atomic<int>& counter) : counter_(counter) { ++counter_; }
-  ~InFlight() { --counter_; }
-  std::atomic<int>& counter_;
-};
-
-// parameters.request_index / next_request_index (sent by `brulee replay`): the request's place
-// in a known trace, for oracle policies. Absent: no hint. Present but not a non-negative
-// integer: a 400.
-std::optional<OracleHint> oracle_hint(const json& parameters) {
-  if (!parameters.is_object() || !parameters.contains("request_index")) return std::nullopt;
-  const auto index_of = [&](const char* key) {
-    const json& value = parameters.at(key);
-    if (!value.is_number_unsigned()) {
-      throw UsageError(std::string("parameters.") + key + " must be a non-negative integer");
-    }
-    return value.get<std::uint64_t>();
-  };
-  OracleHint hint;
-  hint.index = index_of("request_index");
-  if (parameters.contains("next_request_index")) {
-    hint.next_index = index_of("next_request_index");
-    if (hint.next_index <= hint.index) {
-      throw UsageError("parameters.next_request_index must be after request_index");
-    }
-  }
-  return hint;
-}
+// Charged for every request besides its body: the connection's buffers, the parsed header.
+constexpr std::uint64_t kRequestOverheadBytes = 16u << 10;
+// nlohmann's DOM holds a parsed number in 16 bytes plus its array slot: a JSON tensor costs
+// this many bytes per byte of text at most (the text of one number is at least 2 bytes).
+constexpr std::uint64_t kDomBytesPerTextByte = 16;
 
 std::string dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -64,8 +53,32 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string repository_state(ModelState state) {
-  switch (state) {
+Clock::duration seconds(double value) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(value));
+}
+
+http::status http_status(Status status) {
+  switch (status) {
+    case Status::kOk:
+      return http::status::ok;
+    case Status::kBadRequest:
+      return http::status::bad_request;
+    case Status::kNotFound:
+      return http::status::not_found;
+    case Status::kConflict:
+      return http::status::conflict;
+    case Status::kUnavailable:
+      return http::status::service_unavailable;
+    case Status::kTimeout:
+      return http::status::gateway_timeout;
+    case Status::kFailed:
+      return http::status::internal_server_error;
+  }
+  return http::status::internal_server_error;
+}
+
+std::string repository_state(const ModelSnapshot& m) {
+  switch (m.state) {
     case ModelState::kReady:
       return "READY";
     case ModelState::kLoading:
@@ -79,449 +92,683 @@ std::string repository_state(ModelState state) {
   return "UNAVAILABLE";
 }
 
-// cpp-httplib 0.11 listens with a backlog of 5: a burst of hundreds of connections overflows the
-// accept queue and the kernel drops handshakes (clients see resets). Find our listening socket
-// among the process's descriptors and listen() again with a deep backlog (Linux updates it).
-void raise_listen_backlog(int port) {
-  DIR* dir = ::opendir("/proc/self/fd");
-  if (!dir) return;
-  while (const dirent* entry = ::readdir(dir)) {
-    const int fd = std::atoi(entry->d_name);
-    if (fd <= 2 || fd == ::dirfd(dir)) continue;
-    int listening = 0;
-    socklen_t length = sizeof listening;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || !listening) {
-      continue;
-    }
-    sockaddr_storage address{};
-    socklen_t address_length = sizeof address;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &address_length) != 0) continue;
-    int bound_port = -1;
-    if (address.ss_family == AF_INET) {
-      bound_port = ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
-    } else if (address.ss_family == AF_INET6) {
-      bound_port = ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
-    }
-    if (bound_port == port) ::listen(fd, SOMAXCONN);
-  }
-  ::closedir(dir);
+// Triton's model configuration names a tensor's type "TYPE_FP32", where KServe v2 says "FP32".
+std::string config_type(runtime::DType dtype) {
+  return "TYPE_" + std::string(kserve_dtype(dtype));
 }
+
+// The bytes a request or response may still allocate, shared by all requests in flight.
+class InflightBudget {
+ public:
+  explicit InflightBudget(std::uint64_t limit_bytes) : limit_bytes_(limit_bytes) {}
+  bool try_charge(std::uint64_t bytes) {
+    std::uint64_t used = used_.load(std::memory_order_relaxed);
+    do {
+      if (bytes > limit_bytes_ || used > limit_bytes_ - bytes) return false;
+    } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+    return true;
+  }
+  void release(std::uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+  std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+  std::uint64_t limit() const { return limit_bytes_; }
+
+ private:
+  const std::uint64_t limit_bytes_;
+  std::atomic<std::uint64_t> used_{0};
+};
+
+// What one request has charged to the budget; given back when the request is done.
+class Charge {
+ public:
+  explicit Charge(InflightBudget& budget) : budget_(budget) {}
+  ~Charge() { budget_.release(bytes_); }
+  Charge(const Charge&) = delete;
+  Charge& operator=(const Charge&) = delete;
+  bool add(std::uint64_t bytes) {
+    if (!budget_.try_charge(bytes)) return false;
+    bytes_ += bytes;
+    return true;
+  }
+  std::uint64_t bytes() const { return bytes_; }
+
+ private:
+  InflightBudget& budget_;
+  std::uint64_t bytes_ = 0;
+};
+
+// Waits, without holding a thread, for a callback-style operation to deliver a T, or for the
+// deadline. `start(done)` begins the operation; `done` may be called from any thread, once.
+template <typename T>
+struct Rendezvous {
+  explicit Rendezvous(const asio::any_io_executor& executor) : timer(executor) {}
+  asio::steady_timer timer;
+  std::optional<T> value;
+};
+
+template <typename T, typename Start>
+asio::awaitable<std::optional<T>> await_callback(Clock::time_point deadline, Start start) {
+  auto executor = co_await asio::this_coro::executor;
+  auto rendezvous = std::make_shared<Rendezvous<T>>(executor);
+  rendezvous->timer.expires_at(deadline);
+  start([rendezvous](T value) {
+    asio::post(rendezvous->timer.get_executor(),
+               [rendezvous, value = std::move(value)]() mutable {
+                 rendezvous->value = std::move(value);
+                 rendezvous->timer.cancel();
+               });
+  });
+  boost::system::error_code ec;
+  co_await rendezvous->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_return std::move(rendezvous->value);
+}
+
+// A shared section of the activity gate entered from a network thread, which must not block:
+// while a first load is measured (minutes at worst), the coroutine waits on a timer instead.
+class GateSection {
+ public:
+  explicit GateSection(ActivityGate& gate) : gate_(gate) {}
+  ~GateSection() { leave(); }
+  void leave() {
+    if (entered_) gate_.leave();
+    entered_ = false;
+  }
+  GateSection(const GateSection&) = delete;
+  GateSection& operator=(const GateSection&) = delete;
+  asio::awaitable<void> enter() {
+    auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer pause(executor);
+    while (!gate_.try_enter()) {
+      pause.expires_after(std::chrono::milliseconds(2));
+      boost::system::error_code ec;
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    entered_ = true;
+  }
+
+ private:
+  ActivityGate& gate_;
+  bool entered_ = false;
+};
+
+struct ConnectionCount {
+  explicit ConnectionCount(std::atomic<std::size_t>& count) : count_(count) { ++count_; }
+  ~ConnectionCount() { --count_; }
+  std::atomic<std::size_t>& count_;
+};
 
 }  // namespace
 
-HttpServer::HttpServer(Scheduler& scheduler, HttpOptions options, Logger& logger)
-    : scheduler_(scheduler),
-      options_(std::move(options)),
-      logger_(logger),
-      metrics_(scheduler.model_count()),
-      server_(std::make_unique<httplib::Server>()) {
-  if (options_.http_threads == 0) throw UsageError("--http-threads must be at least 1");
-  const unsigned threads = options_.http_threads;
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server_->set_payload_max_length(static_cast<std::size_t>(options_.max_body_bytes));
-  server_->set_read_timeout(options_.read_timeout_s, 0);
-  server_->set_write_timeout(options_.read_timeout_s, 0);
-  server_->set_keep_alive_timeout(options_.keep_alive_timeout_s);
-  // Small answers must not wait for the peer's delayed ACK (Nagle): ~40 ms per response.
-  server_->set_tcp_nodelay(true);
-  install_routes();
-}
-
-HttpServer::~HttpServer() {
-  if (!stopped_) {
-    server_->stop();
-    stopped_ = true;
+void validate(const HttpOptions& o) {
+  auto positive = [](double value, double max, const char* flag) {
+    if (!std::isfinite(value) || value <= 0 || value > max) {
+      throw UsageError(std::string(flag) + " must be a number of seconds in (0, " +
+                       std::to_string(static_cast<long>(max)) + "]");
+    }
+  };
+  positive(o.request_timeout_s, 86400, "--request-timeout");
+  positive(o.header_timeout_s, 3600, "--header-timeout");
+  positive(o.idle_timeout_s, 86400, "--idle-timeout");
+  positive(o.body_timeout_s, 86400, "--body-timeout");
+  positive(o.write_timeout_s, 86400, "--write-timeout");
+  if (o.port < 0 || o.port > 65535) throw UsageError("--port must be in 0..65535");
+  if (o.network_threads == 0 || o.network_threads > 256) {
+    throw UsageError("--http-threads must be in 1..256");
   }
-  if (thread_.joinable()) thread_.join();
-}
-
-int HttpServer::bind() {
-  if (port_ >= 0) return port_;
-  if (options_.port == 0) {
-    port_ = server_->bind_to_any_port(options_.host);
-  } else if (server_->bind_to_port(options_.host, options_.port)) {
-    port_ = options_.port;
+  if (o.max_connections == 0) throw UsageError("--max-connections must be at least 1");
+  if (o.max_body_bytes == 0) throw UsageError("--max-body must be more than 0 bytes");
+  if (o.max_header_bytes < 1024 || o.max_header_bytes > (1u << 20)) {
+    throw UsageError("--max-header must be in 1KiB..1MiB");
   }
-  if (port_ <= 0) {
-    port_ = -1;
-    throw std::runtime_error("cannot listen on " + options_.host + ":" +
-                             std::to_string(options_.port));
+  if (o.max_inflight_bytes < kRequestOverheadBytes * 4) {
+    throw UsageError("--max-inflight-bytes must be at least " +
+                     format_bytes(kRequestOverheadBytes * 4));
   }
-  raise_listen_backlog(port_);
-  return port_;
+  if (o.default_top_k == 0) throw UsageError("top-k must be at least 1");
+  if (o.max_image_pixels == 0) throw UsageError("--max-image-pixels must be at least 1");
+  boost::system::error_code ec;
+  asio::ip::make_address(o.host == "localhost" ? "127.0.0.1" : o.host, ec);
+  if (ec) throw UsageError("--host must be an IPv4 or IPv6 address (got \"" + o.host + "\")");
 }
 
-void HttpServer::run() {
-  bind();
-  server_->listen_after_bind();
-}
+// One request being answered.
+struct Exchange {
+  HttpRequest& request;
+  HttpResponse response;
+  Charge& charge;
+  Clock::time_point arrival;
+  std::string_view query;
+  std::string model, version;  // captured from the path
+};
 
-void HttpServer::start() {
-  bind();
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  while (!server_->is_running() && !stopped_) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+class HttpServer::Impl {
+ public:
+  Impl(Scheduler& scheduler, HttpOptions options, Logger& logger)
+      : scheduler_(scheduler),
+        service_(scheduler),
+        options_(std::move(options)),
+        logger_(logger),
+        metrics_(scheduler.model_count()),
+        budget_(options_.max_inflight_bytes),
+        acceptor_(io_) {
+    validate(options_);
+    install_routes();
   }
-}
 
-void HttpServer::shutdown(std::chrono::milliseconds drain_timeout) {
-  if (stopped_.exchange(true)) return;
-  draining_ = true;
-  const auto deadline = Clock::now() + drain_timeout;
-  const bool drained = scheduler_.drain(drain_timeout);
-  // Handlers whose work is done may still be encoding their answers.
-  while (in_flight_.load() > 0 && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ~Impl() {
+    if (!stopped_) shutdown(std::chrono::milliseconds(0));
   }
-  logger_.log(drained ? "info" : "warn", drained ? "drained" : "drain timed out",
-              {{"in_flight", std::to_string(in_flight_.load())}});
-  server_->stop();
-  if (thread_.joinable()) thread_.join();
-  scheduler_.stop();
-}
 
-void HttpServer::reply_error(httplib::Response& response, int status, const std::string& message) {
-  response.status = status;
-  if (status == 503) response.set_header("Retry-After", "1");
-  response.set_content(error_json(message), kJson);
-}
-
-bool HttpServer::resolve(const httplib::Request& request, httplib::Response& response,
-                         ModelId& id) {
-  const std::string name = request.matches[1];
-  auto found = scheduler_.find(name);
-  if (!found) {
-    reply_error(response, 404, "unknown model \"" + name + "\"");
-    return false;
+  int bind() {
+    if (port_ >= 0) return port_;
+    raise_descriptor_limit();
+    const auto address = asio::ip::make_address(options_.host == "localhost" ? "127.0.0.1"
+                                                                               : options_.host);
+    const tcp::endpoint endpoint(address, static_cast<std::uint16_t>(options_.port));
+    boost::system::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    // SO_REUSEADDR only (restart past TIME_WAIT); never SO_REUSEPORT, so a second server on
+    // the same port fails here instead of silently taking half the connections.
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      throw std::runtime_error("cannot listen on " + options_.host + ":" +
+                               std::to_string(options_.port) + ": " + ec.message());
+    }
+    port_ = acceptor_.local_endpoint().port();
+    return port_;
   }
-  id = *found;
-  if (request.matches.size() > 2 && request.matches[2].matched) {
-    const std::string version = request.matches[2];
-    if (version != scheduler_.model(id).version) {
-      reply_error(response, 404, "model " + name + " has no version \"" + version + "\"");
-      return false;
+
+  void start() {
+    bind();
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    for (unsigned i = 0; i < options_.network_threads; ++i) {
+      threads_.emplace_back([this] { io_.run(); });
     }
   }
-  return true;
-}
 
-// The start shared by /infer and /classify: arrival time, the model, the deadline; refuses work
-// while draining.
-bool HttpServer::begin_inference(const httplib::Request& request, httplib::Response& response,
-                                 Inference& call) {
-  call.arrival = Clock::now();
-  if (!resolve(request, response, call.id)) return false;
-  if (draining_) {
-    reply_error(response, 503, "server is shutting down");
-    return false;
+  void run() {
+    start();
+    std::unique_lock lock(finish_mutex_);
+    finish_cv_.wait(lock, [&] { return finished_; });
   }
-  call.deadline = call.arrival + std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>(options_.request_timeout_s));
-  return true;
-}
 
-// Waits for a submitted request (the scheduler answers 504 itself once the deadline passes; the
-// extra second covers an execution that started just before it). Replies with the error if the
-// outcome is not a success.
-bool HttpServer::finish_inference(std::future<InferOutcome> future, const Inference& call,
-                                  httplib::Response& response, InferOutcome& outcome) {
-  if (future.wait_until(call.deadline + std::chrono::seconds(1)) != std::future_status::ready) {
-    reply_error(response, 504,
-                "request timed out after " + std::to_string(options_.request_timeout_s) + " s");
-    return false;
-  }
-  outcome = future.get();
-  if (outcome.status != 200) {
-    reply_error(response, outcome.status, outcome.error);
-    return false;
-  }
-  return true;
-}
-
-// Input and output specs are known once a model has been loaded; load it if they are not.
-bool HttpServer::ensure_specs(ModelId id, httplib::Response& response) {
-  std::vector<runtime::TensorSpec> inputs, outputs;
-  if (scheduler_.specs(id, inputs, outputs)) return true;
-  auto future = scheduler_.load(id);
-  const auto timeout = std::chrono::duration<double>(options_.request_timeout_s);
-  if (future.wait_for(timeout) != std::future_status::ready) {
-    reply_error(response, 504, "timed out loading model " + scheduler_.model(id).name);
-    return false;
-  }
-  const LoadOutcome outcome = future.get();
-  if (outcome.status != 200) {
-    reply_error(response, outcome.status, outcome.error);
-    return false;
-  }
-  if (!scheduler_.specs(id, inputs, outputs)) {
-    reply_error(response, 503, "model " + scheduler_.model(id).name + " was evicted; retry");
-    return false;
-  }
-  return true;
-}
-
-void HttpServer::install_routes() {
-  httplib::Server& svr = *server_;
-
-  svr.set_logger([this](const httplib::Request&, const httplib::Response& response) {
-    metrics_.count_response(response.status);
-  });
-  svr.set_error_handler([this](const httplib::Request& request, httplib::Response& response) {
-    if (!response.body.empty()) return;
-    std::string message;
-    switch (response.status) {
-      case 404:
-        message = "no route for " + request.method + " " + request.path;
-        break;
-      case 413:
-        message =
-            "request body is larger than the limit of " + format_bytes(options_.max_body_bytes);
-        break;
-      case 400:
-        message = "malformed HTTP request";
-        break;
-      default:
-        message = "HTTP error " + std::to_string(response.status);
-        break;
+  void shutdown(std::chrono::milliseconds drain_timeout) {
+    if (stopped_.exchange(true)) return;
+    service_.begin_draining();
+    // No new connections; the ones open keep their requests in progress.
+    asio::post(io_, [this] {
+      boost::system::error_code ignored;
+      acceptor_.close(ignored);
+    });
+    const auto deadline = Clock::now() + drain_timeout;
+    const bool drained = scheduler_.drain(drain_timeout);
+    // Answers whose work is done may still be being encoded and written.
+    while (busy_.load() > 0 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    response.set_content(error_json(message), kJson);
-  });
-  svr.set_exception_handler(
-      [this](const httplib::Request&, httplib::Response& response, std::exception_ptr error) {
-        std::string message = "internal error";
-        try {
-          if (error) std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-          message = std::string("internal error: ") + e.what();
-        } catch (...) {
-        }
-        logger_.log("error", message);
-        reply_error(response, 500, message);
-      });
-
-  svr.Get("/v2/health/live", [](const httplib::Request&, httplib::Response& response) {
-    response.set_content(R"({"live":true})", kJson);
-  });
-  svr.Get("/v2/health/ready", [this](const httplib::Request&, httplib::Response& response) {
-    if (draining_) {
-      reply_error(response, 503, "server is shutting down");
-      return;
+    logger_.log(drained ? "info" : "warn", drained ? "drained" : "drain timed out",
+                {{"in_flight", std::to_string(busy_.load())}});
+    // Every callback the scheduler still owes is delivered before the network stops.
+    scheduler_.stop();
+    io_.stop();
+    for (auto& thread : threads_) {
+      if (thread.joinable()) thread.join();
     }
-    response.set_content(R"({"ready":true})", kJson);
-  });
-  svr.Get("/v2", [](const httplib::Request&, httplib::Response& response) {
-    const json metadata{
-        {"name", "brulee"},
-        {"version", "0.1.0"},
-        {"extensions",
-         {"model_repository", "binary_tensor_data", "brulee_cache", "brulee_classify"}}};
-    response.set_content(dump(metadata), kJson);
-  });
+    threads_.clear();
+    {
+      std::lock_guard lock(finish_mutex_);
+      finished_ = true;
+    }
+    finish_cv_.notify_all();
+  }
 
-  svr.Get(std::string(kModel) + "/ready",
-          [this](const httplib::Request& request, httplib::Response& response) {
-            ModelId id;
-            if (!resolve(request, response, id)) return;
-            // Every repository model is servable: a request loads it on demand.
-            const json body{{"name", scheduler_.model(id).name}, {"ready", !draining_.load()}};
-            response.status = draining_ ? 503 : 200;
-            response.set_content(dump(body), kJson);
-          });
+  int port() const { return port_; }
+  Metrics& metrics() { return metrics_; }
+  std::size_t connections() const { return connections_.load(); }
+  std::uint64_t inflight_bytes() const { return budget_.used(); }
 
-  svr.Get(kModel, [this](const httplib::Request& request, httplib::Response& response) {
-    InFlight guard(in_flight_);
-    ModelId id;
-    if (!resolve(request, response, id)) return;
-    if (!ensure_specs(id, response)) return;
-    std::vector<runtime::TensorSpec> inputs, outputs;
-    scheduler_.specs(id, inputs, outputs);
-    const ServedModel& served = scheduler_.model(id);
-    json body{{"name", served.name},
-              {"versions", {served.version}},
-              {"platform", served.platform},
+ private:
+  using Handler = asio::awaitable<void> (Impl::*)(Exchange&);
+  struct Route {
+    http::verb method;
+    std::vector<std::string> pattern;  // segments; "{model}" and "{version}" capture
+    Handler handler;
+  };
+
+  static void raise_descriptor_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+      limit.rlim_cur = limit.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+  }
+
+  void add(http::verb method, std::string_view path, Handler handler) {
+    Route route{method, {}, handler};
+    std::size_t start = 0;
+    while (start <= path.size()) {
+      const auto slash = path.find('/', start);
+      route.pattern.emplace_back(path.substr(start, slash - start));
+      if (slash == std::string_view::npos) break;
+      start = slash + 1;
+    }
+    routes_.push_back(std::move(route));
+  }
+
+  // Every model route exists with and without /versions/{version}.
+  void add_model(http::verb method, std::string_view suffix, Handler handler) {
+    add(method, "v2/models/{model}" + std::string(suffix), handler);
+    add(method, "v2/models/{model}/versions/{version}" + std::string(suffix), handler);
+  }
+
+  void install_routes() {
+    using V = http::verb;
+    add(V::get, "v2", &Impl::server_metadata);
+    add(V::get, "v2/health/live", &Impl::health_live);
+    add(V::get, "v2/health/ready", &Impl::health_ready);
+    add(V::get, "v2/models/stats", &Impl::statistics);  // before {model}: "stats" is a route
+    add_model(V::get, "", &Impl::model_metadata);
+    add_model(V::get, "/ready", &Impl::model_ready);
+    add_model(V::get, "/config", &Impl::model_config);
+    add_model(V::get, "/stats", &Impl::statistics);
+    add_model(V::post, "/infer", &Impl::infer);
+    add_model(V::post, "/classify", &Impl::classify);
+    add(V::post, "v2/repository/index", &Impl::repository_index);
+    add(V::post, "v2/repository/models/{model}/load", &Impl::repository_load);
+    add(V::post, "v2/repository/models/{model}/unload", &Impl::repository_unload);
+    add(V::get, "v2/cache", &Impl::cache);
+    add(V::get, "metrics", &Impl::prometheus);
+  }
+
+  // ---- answers -------------------------------------------------------------------------
+
+  static void reply(Exchange& ex, http::status status, std::string body,
+                    const char* content_type = kJson) {
+    ex.response.result(status);
+    ex.response.set(http::field::content_type, content_type);
+    ex.response.body() = std::move(body);
+  }
+  static void reply_error(Exchange& ex, http::status status, std::string_view message,
+                          double retry_after_s = 0.0) {
+    reply(ex, status, error_json(message));
+    if (status == http::status::service_unavailable) {
+      const long after = std::max(1L, static_cast<long>(std::ceil(retry_after_s)));
+      ex.response.set(http::field::retry_after, std::to_string(after));
+    }
+  }
+  static void reply_problem(Exchange& ex, const Problem& problem) {
+    reply_error(ex, http_status(problem.status), problem.message, problem.retry_after_s);
+  }
+
+  std::optional<ModelId> resolve(Exchange& ex) {
+    Problem problem;
+    auto id = service_.find(ex.model, ex.version, problem);
+    if (!id) reply_problem(ex, problem);
+    return id;
+  }
+
+  Clock::time_point deadline_of(const Exchange& ex) const {
+    return ex.arrival + seconds(options_.request_timeout_s);
+  }
+
+  // Input and output specs are known once a model has been loaded; load it if they are not.
+  asio::awaitable<std::optional<ModelMetadata>> metadata_of(Exchange& ex, ModelId id) {
+    if (auto known = service_.metadata(id)) co_return known;
+    const auto outcome = co_await await_callback<LoadOutcome>(
+        deadline_of(ex), [&](auto done) { scheduler_.load(id, std::move(done)); });
+    if (!outcome) {
+      reply_error(ex, http::status::gateway_timeout,
+                  "timed out loading model " + scheduler_.model(id).name);
+      co_return std::nullopt;
+    }
+    if (outcome->status != Status::kOk) {
+      reply_problem(ex, {outcome->status, outcome->error, outcome->retry_after_s});
+      co_return std::nullopt;
+    }
+    if (auto known = service_.metadata(id)) co_return known;
+    reply_error(ex, http::status::service_unavailable,
+                "model " + scheduler_.model(id).name + " was evicted; retry");
+    co_return std::nullopt;
+  }
+
+  // ---- routes ----------------------------------------------------------------------------
+
+  asio::awaitable<void> server_metadata(Exchange& ex) {
+    const json metadata{{"name", "brulee"},
+                        {"version", "0.1.0"},
+                        {"extensions",
+                         {"model_repository", "statistics", "binary_tensor_data",
+                          "model_configuration", "brulee_cache", "brulee_classify"}}};
+    reply(ex, http::status::ok, dump(metadata));
+    co_return;
+  }
+
+  asio::awaitable<void> health_live(Exchange& ex) {
+    reply(ex, http::status::ok, R"({"live":true})");
+    co_return;
+  }
+
+  asio::awaitable<void> health_ready(Exchange& ex) {
+    if (!service_.ready()) {
+      reply_error(ex, http::status::service_unavailable, "server is shutting down");
+    } else {
+      reply(ex, http::status::ok, R"({"ready":true})");
+    }
+    co_return;
+  }
+
+  asio::awaitable<void> model_ready(Exchange& ex) {
+    const auto id = resolve(ex);
+    if (!id) co_return;
+    const bool ready = service_.model_ready(*id);
+    const json body{{"name", scheduler_.model(*id).name}, {"ready", ready}};
+    reply(ex, ready ? http::status::ok : http::status::service_unavailable, dump(body));
+    co_return;
+  }
+
+  asio::awaitable<void> model_metadata(Exchange& ex) {
+    const auto id = resolve(ex);
+    if (!id) co_return;
+    const auto metadata = co_await metadata_of(ex, *id);
+    if (!metadata) co_return;
+    json body{{"name", metadata->name},
+              {"versions", {metadata->version}},
+              {"platform", metadata->platform},
               {"inputs", json::array()},
               {"outputs", json::array()}};
-    for (const auto& spec : inputs) body["inputs"].push_back(tensor_spec_json(spec));
-    for (const auto& spec : outputs) body["outputs"].push_back(tensor_spec_json(spec));
-    response.set_content(dump(body), kJson);
-  });
+    for (const auto& spec : metadata->inputs) body["inputs"].push_back(tensor_spec_json(spec));
+    for (const auto& spec : metadata->outputs) body["outputs"].push_back(tensor_spec_json(spec));
+    reply(ex, http::status::ok, dump(body));
+  }
 
-  svr.Post(std::string(kModel) + "/infer", [this](const httplib::Request& request,
-                                                  httplib::Response& response) {
-    InFlight guard(in_flight_);
-    Inference call;
-    if (!begin_inference(request, response, call)) return;
+  // The model's configuration in the shape Triton's clients parse (model_config.proto as JSON).
+  asio::awaitable<void> model_config(Exchange& ex) {
+    const auto id = resolve(ex);
+    if (!id) co_return;
+    const auto metadata = co_await metadata_of(ex, *id);
+    if (!metadata) co_return;
+    auto tensors = [](const std::vector<runtime::TensorSpec>& specs) {
+      json list = json::array();
+      for (const auto& spec : specs) {
+        list.push_back(
+            {{"name", spec.name}, {"data_type", config_type(spec.dtype)}, {"dims", spec.shape}});
+      }
+      return list;
+    };
+    const json body{{"name", metadata->name},
+                    {"platform", metadata->platform},
+                    {"backend", metadata->backend},
+                    {"max_batch_size", 0},
+                    {"version_policy", {{"specific", {{"versions", {metadata->version}}}}}},
+                    {"input", tensors(metadata->inputs)},
+                    {"output", tensors(metadata->outputs)},
+                    {"instance_group", {{{"kind", "KIND_CPU"}, {"count", 1}}}}};
+    reply(ex, http::status::ok, dump(body));
+  }
+
+  // Triton's statistics extension, plus brulee's own per-model load figures.
+  asio::awaitable<void> statistics(Exchange& ex) {
+    std::optional<ModelId> only;
+    if (!ex.model.empty()) {
+      only = resolve(ex);
+      if (!only) co_return;
+    }
+    auto duration = [](std::uint64_t count, std::uint64_t ns) {
+      return json{{"count", count}, {"ns", ns}};
+    };
+    json list = json::array();
+    for (const auto& s : service_.statistics(only)) {
+      const ModelSnapshot& m = s.scheduler;
+      list.push_back(
+          {{"name", s.name},
+           {"version", s.version},
+           {"last_inference", s.last_inference_ms},
+           {"inference_count", s.success_count},
+           {"execution_count", s.success_count},
+           {"inference_stats",
+            {{"success", duration(s.success_count, s.success_ns)},
+             {"fail", duration(s.fail_count, s.fail_ns)},
+             {"queue", duration(s.success_count, s.queue_ns)},
+             {"compute_input", duration(s.success_count, 0)},
+             {"compute_infer", duration(s.success_count, s.infer_ns)},
+             {"compute_output", duration(s.success_count, 0)},
+             {"cache_hit", duration(s.hits, s.hit_ns)},
+             {"cache_miss", duration(s.misses, s.miss_ns)}}},
+           {"batch_stats", json::array()},
+           {"brulee",
+            {{"state", std::string(state_name(m.state))},
+             {"loads", m.loads},
+             {"load_failures", m.load_failures},
+             {"load_ns", static_cast<std::uint64_t>(m.load_seconds_total * 1e9)},
+             {"evictions", m.evictions},
+             {"requests", m.requests},
+             {"rejected", m.rejected},
+             {"timeouts", m.timeouts},
+             {"errors", m.errors}}}});
+    }
+    reply(ex, http::status::ok, dump(json{{"model_stats", std::move(list)}}));
+  }
+
+  asio::awaitable<void> infer(Exchange& ex) {
+    const auto id = resolve(ex);
+    if (!id) co_return;
+    if (service_.draining()) {
+      reply_error(ex, http::status::service_unavailable, "server is shutting down");
+      co_return;
+    }
+    std::optional<std::size_t> json_bytes;
+    if (const auto header = ex.request.find("Inference-Header-Content-Length");
+        header != ex.request.end()) {
+      const std::string_view text(header->value().data(), header->value().size());
+      std::size_t value = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec != std::errc() || end != text.data() + text.size()) {
+        reply_error(ex, http::status::bad_request,
+                    "Inference-Header-Content-Length is not a number");
+        co_return;
+      }
+      json_bytes = value;
+    }
+    // The parsed document and the tensors it becomes, charged before they are built.
+    const std::uint64_t json_text_bytes = json_bytes ? *json_bytes : ex.request.body().size();
+    if (!ex.charge.add(json_text_bytes * kDomBytesPerTextByte + ex.request.body().size())) {
+      reply_error(ex, http::status::service_unavailable,
+                  "the server's in-flight memory ceiling is reached; retry later");
+      co_return;
+    }
     InferRequest parsed;
     std::optional<OracleHint> oracle;
-    {
-      // Parsing allocates the request's tensors: not while a load measures its bytes.
-      ActivityGate::Shared parsing(scheduler_.activity_gate());
-      std::optional<std::size_t> json_bytes;
-      if (request.has_header("Inference-Header-Content-Length")) {
-        const std::string text = request.get_header_value("Inference-Header-Content-Length");
-        std::size_t value = 0;
-        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-        if (ec != std::errc() || end != text.data() + text.size()) {
-          reply_error(response, 400, "Inference-Header-Content-Length is not a number");
-          return;
-        }
-        json_bytes = value;
-      }
-      try {
-        parsed = parse_infer_request(request.body, json_bytes);
-        oracle = oracle_hint(parsed.parameters);
-      } catch (const UsageError& e) {
-        reply_error(response, 400, e.what());
-        return;
-      }
-    }
-    InferOutcome outcome;
-    if (!finish_inference(
-            scheduler_.submit(call.id, std::move(parsed.inputs), call.deadline, oracle), call,
-            response, outcome)) {
-      return;
-    }
-    const ServedModel& served = scheduler_.model(call.id);
+    // Parsing allocates the request's tensors: not while a load measures its bytes.
+    GateSection parsing(scheduler_.activity_gate());
+    co_await parsing.enter();
     try {
-      EncodedResponse encoded =
-          encode_infer_response(served.name, served.version, parsed, outcome.outputs,
-                                {{"hit", outcome.hit},
-                                 {"load_s", outcome.load_s},
-                                 {"queue_s", outcome.queue_s},
-                                 {"exec_s", outcome.exec_s}});
+      parsed = parse_infer_request(ex.request.body(), json_bytes);
+      oracle = Service::oracle_hint(parsed.parameters);
+    } catch (const UsageError& e) {
+      reply_error(ex, http::status::bad_request, e.what());
+      co_return;
+    }
+    ex.request.body() = std::string();  // the tensors hold the data now
+    parsing.leave();
+    const auto outcome = co_await submit(ex, *id, std::move(parsed.inputs), oracle);
+    if (!outcome) co_return;
+    std::uint64_t answer_bytes = 0;
+    for (const auto& tensor : outcome->outputs) answer_bytes += tensor.data.size() * 8 + 256;
+    if (!ex.charge.add(answer_bytes)) {
+      reply_error(ex, http::status::service_unavailable,
+                  "the server's in-flight memory ceiling is reached; retry later");
+      co_return;
+    }
+    const ServedModel& served = scheduler_.model(*id);
+    try {
+      const RequestTimeline& t = outcome->timeline;
+      json parameters{{"hit", outcome->hit},
+                      {"load_s", outcome->delays.load_delay_s},
+                      {"queue_s", outcome->delays.queue_delay_s},
+                      {"exec_s", outcome->delays.exec_s},
+                      {"ready_s", t.ready_s},
+                      {"start_s", t.start_s},
+                      {"end_s", t.end_s}};
+      if (!std::isnan(t.load_start_s)) parameters["load_start_s"] = t.load_start_s;
+      EncodedResponse encoded = encode_infer_response(served.name, served.version, parsed,
+                                                      outcome->outputs, parameters);
       if (encoded.json_bytes) {
-        response.set_header("Inference-Header-Content-Length", std::to_string(*encoded.json_bytes));
-        response.set_content(std::move(encoded.body), "application/octet-stream");
+        ex.response.set("Inference-Header-Content-Length", std::to_string(*encoded.json_bytes));
+        reply(ex, http::status::ok, std::move(encoded.body), "application/octet-stream");
       } else {
-        response.set_content(std::move(encoded.body), kJson);
+        reply(ex, http::status::ok, std::move(encoded.body));
       }
     } catch (const UsageError& e) {
-      reply_error(response, 400, e.what());
-      return;
+      reply_error(ex, http::status::bad_request, e.what());
+      co_return;
     }
-    metrics_.observe_request(call.id, seconds_since(call.arrival));
-  });
+    metrics_.observe_request(*id, seconds_since(ex.arrival));
+  }
 
-  svr.Post(std::string(kModel) + "/classify", [this](const httplib::Request& request,
-                                                     httplib::Response& response) {
-    InFlight guard(in_flight_);
-    Inference call;
-    if (!begin_inference(request, response, call)) return;
+  // Hands tensors to the scheduler and waits for the outcome; answers the error itself.
+  asio::awaitable<std::optional<InferOutcome>> submit(Exchange& ex, ModelId id,
+                                                      std::vector<runtime::Tensor> inputs,
+                                                      std::optional<OracleHint> oracle) {
+    const auto deadline = deadline_of(ex);
+    // The scheduler answers a timeout itself when execution would start late; the extra second
+    // covers an execution that began just before the deadline.
+    auto outcome = co_await await_callback<InferOutcome>(
+        deadline + std::chrono::seconds(1), [&](auto done) {
+          scheduler_.submit(id, std::move(inputs), deadline, oracle, std::move(done));
+        });
+    if (!outcome) {
+      reply_error(ex, http::status::gateway_timeout,
+                  "request timed out after " + std::to_string(options_.request_timeout_s) + " s");
+      co_return std::nullopt;
+    }
+    service_.record(id, *outcome, seconds_since(ex.arrival));
+    if (outcome->status != Status::kOk) {
+      reply_problem(ex, {outcome->status, outcome->error, outcome->retry_after_s});
+      co_return std::nullopt;
+    }
+    co_return outcome;
+  }
+
+  asio::awaitable<void> classify(Exchange& ex) {
+    const auto id = resolve(ex);
+    if (!id) co_return;
+    if (service_.draining()) {
+      reply_error(ex, http::status::service_unavailable, "server is shutting down");
+      co_return;
+    }
     std::size_t k = options_.default_top_k;
-    if (request.has_param("top_k")) {
-      const std::string text = request.get_param_value("top_k");
-      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), k);
-      if (ec != std::errc() || end != text.data() + text.size() || k == 0) {
-        reply_error(response, 400, "top_k must be a positive integer");
-        return;
+    if (const auto text = query_value(ex.query, "top_k")) {
+      const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), k);
+      if (ec != std::errc() || end != text->data() + text->size() || k == 0) {
+        reply_error(ex, http::status::bad_request, "top_k must be a positive integer");
+        co_return;
       }
     }
-    if (!ensure_specs(call.id, response)) return;
-    std::vector<runtime::TensorSpec> inputs, outputs;
-    scheduler_.specs(call.id, inputs, outputs);
-    const ServedModel& served = scheduler_.model(call.id);
-    if (inputs.size() != 1 || outputs.empty()) {
-      reply_error(response, 400,
-                  "model " + served.name + " is not an image classifier (one input needed)");
-      return;
+    const auto metadata = co_await metadata_of(ex, *id);
+    if (!metadata) co_return;
+    if (metadata->inputs.size() != 1 || metadata->outputs.empty()) {
+      reply_error(ex, http::status::bad_request,
+                  "model " + metadata->name + " is not an image classifier (one input needed)");
+      co_return;
     }
     std::vector<runtime::Tensor> tensors;
+    GateSection decoding(scheduler_.activity_gate());
+    co_await decoding.enter();
     try {
-      ActivityGate::Shared decoding(scheduler_.activity_gate());
-      tensors.push_back(image_to_tensor(request.body, inputs.front()));
+      tensors.push_back(image_to_tensor(ex.request.body(), metadata->inputs.front()));
     } catch (const UsageError& e) {
-      reply_error(response, 400, e.what());
-      return;
+      reply_error(ex, http::status::bad_request, e.what());
+      co_return;
     }
-    InferOutcome outcome;
-    if (!finish_inference(scheduler_.submit(call.id, std::move(tensors), call.deadline), call,
-                          response, outcome)) {
-      return;
-    }
+    ex.request.body() = std::string();
+    decoding.leave();
+    const auto outcome = co_await submit(ex, *id, std::move(tensors), std::nullopt);
+    if (!outcome) co_return;
+    const ServedModel& served = scheduler_.model(*id);
     json body{
         {"model_name", served.name}, {"model_version", served.version}, {"classes", json::array()}};
     try {
-      for (const auto& score : top_k(outcome.outputs.front(), k)) {
+      for (const auto& score : top_k(outcome->outputs.front(), k)) {
         json entry{{"index", score.index}, {"probability", score.probability}};
         if (score.index < served.labels.size()) entry["label"] = served.labels[score.index];
         body["classes"].push_back(std::move(entry));
       }
     } catch (const UsageError& e) {
-      reply_error(response, 400, e.what());
-      return;
+      reply_error(ex, http::status::bad_request, e.what());
+      co_return;
     }
-    response.set_content(dump(body), kJson);
-    metrics_.observe_request(call.id, seconds_since(call.arrival));
-  });
+    reply(ex, http::status::ok, dump(body));
+    metrics_.observe_request(*id, seconds_since(ex.arrival));
+  }
 
-  svr.Post("/v2/repository/index",
-           [this](const httplib::Request& request, httplib::Response& response) {
-             bool ready_only = false;
-             if (!request.body.empty()) {
-               const json body = json::parse(request.body, nullptr, false);
-               if (body.is_discarded() || !body.is_object()) {
-                 reply_error(response, 400, "request body is not a JSON object");
-                 return;
-               }
-               if (body.contains("ready")) {
-                 if (!body["ready"].is_boolean()) {
-                   reply_error(response, 400, "\"ready\" must be a boolean");
-                   return;
-                 }
-                 ready_only = body["ready"].get<bool>();
-               }
-             }
-             json index = json::array();
-             for (const auto& m : scheduler_.snapshot().models) {
-               if (ready_only && m.state != ModelState::kReady) continue;
-               json entry{{"name", m.name},
-                          {"version", m.version},
-                          {"state", repository_state(m.state)},
-                          {"reason", ""}};
-               if (m.state == ModelState::kAbsent) {
-                 entry["reason"] = m.last_error.empty() ? "unloaded" : m.last_error;
-               }
-               index.push_back(std::move(entry));
-             }
-             response.set_content(dump(index), kJson);
-           });
+  asio::awaitable<void> repository_index(Exchange& ex) {
+    bool ready_only = false;
+    if (!ex.request.body().empty()) {
+      const json body = json::parse(ex.request.body(), nullptr, false);
+      if (body.is_discarded() || !body.is_object()) {
+        reply_error(ex, http::status::bad_request, "request body is not a JSON object");
+        co_return;
+      }
+      if (body.contains("ready")) {
+        if (!body["ready"].is_boolean()) {
+          reply_error(ex, http::status::bad_request, "\"ready\" must be a boolean");
+          co_return;
+        }
+        ready_only = body["ready"].get<bool>();
+      }
+    }
+    json index = json::array();
+    for (const auto& m : scheduler_.snapshot().models) {
+      if (ready_only && m.state != ModelState::kReady) continue;
+      json entry{{"name", m.name}, {"version", m.version}, {"state", repository_state(m)},
+                 {"reason", ""}};
+      if (m.state == ModelState::kAbsent) {
+        entry["reason"] = m.last_error.empty() ? "unloaded" : m.last_error;
+      }
+      index.push_back(std::move(entry));
+    }
+    reply(ex, http::status::ok, dump(index));
+  }
 
-  svr.Post(R"(/v2/repository/models/([^/]+)/load)",
-           [this](const httplib::Request& request, httplib::Response& response) {
-             InFlight guard(in_flight_);
-             ModelId id;
-             if (!resolve(request, response, id)) return;
-             auto future = scheduler_.load(id);
-             if (future.wait_for(std::chrono::duration<double>(options_.request_timeout_s)) !=
-                 std::future_status::ready) {
-               reply_error(response, 504, "timed out loading model " + scheduler_.model(id).name);
-               return;
-             }
-             const LoadOutcome outcome = future.get();
-             if (outcome.status != 200) {
-               reply_error(response, outcome.status, outcome.error);
-               return;
-             }
-             response.set_content("{}", kJson);
-           });
+  asio::awaitable<void> repository_load(Exchange& ex) {
+    const auto id = resolve(ex);
+    if (!id) co_return;
+    const auto outcome = co_await await_callback<LoadOutcome>(
+        deadline_of(ex), [&](auto done) { scheduler_.load(*id, std::move(done)); });
+    if (!outcome) {
+      reply_error(ex, http::status::gateway_timeout,
+                  "timed out loading model " + scheduler_.model(*id).name);
+    } else if (outcome->status != Status::kOk) {
+      reply_problem(ex, {outcome->status, outcome->error, outcome->retry_after_s});
+    } else {
+      reply(ex, http::status::ok, "{}");
+    }
+  }
 
-  svr.Post(R"(/v2/repository/models/([^/]+)/unload)",
-           [this](const httplib::Request& request, httplib::Response& response) {
-             ModelId id;
-             if (!resolve(request, response, id)) return;
-             const LoadOutcome outcome = scheduler_.unload(id);
-             if (outcome.status != 200) {
-               reply_error(response, outcome.status, outcome.error);
-               return;
-             }
-             response.set_content("{}", kJson);
-           });
+  asio::awaitable<void> repository_unload(Exchange& ex) {
+    const auto id = resolve(ex);
+    if (!id) co_return;
+    const LoadOutcome outcome = scheduler_.unload(*id);
+    if (outcome.status != Status::kOk) {
+      reply_problem(ex, {outcome.status, outcome.error, outcome.retry_after_s});
+    } else {
+      reply(ex, http::status::ok, "{}");
+    }
+    co_return;
+  }
 
-  svr.Get("/v2/cache", [this](const httplib::Request&, httplib::Response& response) {
+  asio::awaitable<void> cache(Exchange& ex) {
     const CacheSnapshot snap = scheduler_.snapshot();
-    json body{{"policy", snap.policy},         {"capacity_bytes", snap.capacity_bytes},
-              {"used_bytes", snap.used_bytes}, {"queued", snap.queued},
-              {"executing", snap.executing},   {"loading", snap.loading},
+    json body{{"policy", snap.policy},
+              {"capacity_bytes", snap.capacity_bytes},
+              {"used_bytes", snap.used_bytes},
+              {"queued", snap.queued},
+              {"executing", snap.executing},
+              {"loading", snap.loading},
+              {"inflight_bytes", budget_.used()},
+              {"max_inflight_bytes", budget_.limit()},
+              {"connections", connections_.load()},
               {"models", json::array()}};
     for (const auto& m : snap.models) {
       body["models"].push_back({{"name", m.name},
@@ -542,15 +789,288 @@ void HttpServer::install_routes() {
                                 {"loads", m.loads},
                                 {"load_failures", m.load_failures},
                                 {"evictions", m.evictions},
+                                {"rejected", m.rejected},
+                                {"timeouts", m.timeouts},
+                                {"errors", m.errors},
                                 {"last_error", m.last_error}});
     }
-    response.set_content(dump(body), kJson);
-  });
+    reply(ex, http::status::ok, dump(body));
+    co_return;
+  }
 
-  svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
-    response.set_content(metrics_.render(scheduler_.snapshot()),
-                         "text/plain; version=0.0.4; charset=utf-8");
-  });
+  asio::awaitable<void> prometheus(Exchange& ex) {
+    std::string text = metrics_.render(scheduler_.snapshot());
+    text += "# HELP brulee_http_connections Open HTTP connections.\n"
+            "# TYPE brulee_http_connections gauge\n"
+            "brulee_http_connections " +
+            std::to_string(connections_.load()) +
+            "\n# HELP brulee_http_connections_refused_total Connections closed at accept "
+            "(--max-connections reached).\n"
+            "# TYPE brulee_http_connections_refused_total counter\n"
+            "brulee_http_connections_refused_total " +
+            std::to_string(refused_.load()) +
+            "\n# HELP brulee_inflight_bytes Bytes of requests and answers in flight, charged to "
+            "--max-inflight-bytes.\n# TYPE brulee_inflight_bytes gauge\nbrulee_inflight_bytes " +
+            std::to_string(budget_.used()) +
+            "\n# HELP brulee_inflight_limit_bytes The in-flight ceiling "
+            "(--max-inflight-bytes).\n# TYPE brulee_inflight_limit_bytes gauge\n"
+            "brulee_inflight_limit_bytes " +
+            std::to_string(budget_.limit()) + "\n";
+    reply(ex, http::status::ok, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
+    co_return;
+  }
+
+  // ---- dispatch --------------------------------------------------------------------------
+
+  asio::awaitable<void> dispatch(Exchange& ex) {
+    std::string error;
+    auto target = parse_target(
+        std::string_view(ex.request.target().data(), ex.request.target().size()), error);
+    if (!target) {
+      reply_error(ex, http::status::bad_request, error);
+      co_return;
+    }
+    ex.query = target->query;
+    const std::vector<std::string>& segments = target->segments;
+    bool path_known = false;
+    std::string allowed;
+    for (const Route& route : routes_) {
+      if (route.pattern.size() != segments.size()) continue;
+      std::string model, version;
+      bool match = true;
+      for (std::size_t i = 0; i < segments.size() && match; ++i) {
+        if (route.pattern[i] == "{model}") {
+          model = segments[i];
+          match = !model.empty();
+        } else if (route.pattern[i] == "{version}") {
+          version = segments[i];
+          match = !version.empty();
+        } else {
+          match = route.pattern[i] == segments[i];
+        }
+      }
+      if (!match) continue;
+      if (route.method != ex.request.method()) {
+        path_known = true;
+        if (!allowed.empty()) allowed += ", ";
+        allowed += std::string(http::to_string(route.method));
+        continue;
+      }
+      ex.model = std::move(model);
+      ex.version = std::move(version);
+      co_await (this->*route.handler)(ex);
+      co_return;
+    }
+    if (path_known) {
+      ex.response.set(http::field::allow, allowed);
+      reply_error(ex, http::status::method_not_allowed,
+                  std::string(ex.request.method_string()) + " is not allowed on " +
+                      std::string(ex.request.target()) + " (allowed: " + allowed + ")");
+    } else {
+      reply_error(ex, http::status::not_found,
+                  "no route for " + std::string(ex.request.method_string()) + " " +
+                      std::string(ex.request.target()));
+    }
+  }
+
+  // Answers a request that could not be read, then the connection closes.
+  asio::awaitable<void> refuse(beast::tcp_stream& stream, unsigned version, http::status status,
+                               std::string_view message, double retry_after_s = 0.0) {
+    HttpRequest dummy;
+    Charge none(budget_);
+    Exchange ex{dummy, {}, none, Clock::now(), {}, {}, {}};
+    ex.response.version(version);
+    reply_error(ex, status, message, retry_after_s);
+    ex.response.keep_alive(false);
+    ex.response.prepare_payload();
+    metrics_.count_response(static_cast<int>(status));
+    stream.expires_after(seconds(options_.write_timeout_s));
+    boost::system::error_code ec;
+    co_await http::async_write(stream, ex.response, asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    ConnectionCount count(connections_);
+    boost::system::error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer(options_.max_header_bytes + (16u << 10));
+    auto token = asio::redirect_error(asio::use_awaitable, ec);
+    for (;;) {
+      // Idle until the first byte of the next request.
+      if (buffer.size() == 0) {
+        stream.expires_after(seconds(options_.idle_timeout_s));
+        const std::size_t got = co_await stream.async_read_some(buffer.prepare(4096), token);
+        if (ec) break;  // closed, reset or idle too long
+        buffer.commit(got);
+      }
+      Charge charge(budget_);
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(options_.max_header_bytes);
+      parser.body_limit(options_.max_body_bytes);
+      stream.expires_after(seconds(options_.header_timeout_s));
+      co_await http::async_read_header(stream, buffer, parser, token);
+      const auto arrival = Clock::now();
+      if (ec) {
+        if (ec == http::error::header_limit) {
+          co_await refuse(stream, 11, http::status::request_header_fields_too_large,
+                          "the request line and headers are larger than " +
+                              format_bytes(options_.max_header_bytes));
+        } else if (ec == beast::error::timeout) {
+          co_await refuse(stream, 11, http::status::request_timeout,
+                          "the request header did not arrive within " +
+                              std::to_string(options_.header_timeout_s) + " s");
+        } else if (ec != http::error::end_of_stream && ec != asio::error::eof &&
+                   ec != asio::error::connection_reset && ec != http::error::partial_message) {
+          co_await refuse(stream, 11, http::status::bad_request,
+                          "malformed HTTP request: " + ec.message());
+        }
+        break;
+      }
+      HttpRequest& request = parser.get();
+      const unsigned version = request.version();
+      if (const auto encoding = request.find(http::field::content_encoding);
+          encoding != request.end() && !beast::iequals(encoding->value(), "identity")) {
+        co_await refuse(stream, version, http::status::unsupported_media_type,
+                        "Content-Encoding " + std::string(encoding->value()) +
+                            " is not supported; send the body uncompressed");
+        break;
+      }
+      const auto declared = parser.content_length();
+      if (declared && *declared > options_.max_body_bytes) {
+        co_await refuse(stream, version, http::status::payload_too_large,
+                        "request body is larger than the limit of " +
+                            format_bytes(options_.max_body_bytes));
+        break;
+      }
+      if (!charge.add(kRequestOverheadBytes + (declared ? *declared : 0))) {
+        co_await refuse(stream, version, http::status::service_unavailable,
+                        "the server's in-flight memory ceiling is reached; retry later", 1.0);
+        break;
+      }
+      bool over_ceiling = false;
+      // A chunked body is charged as it arrives.
+      auto on_chunk = [&](std::uint64_t, beast::string_view data,
+                          boost::system::error_code& chunk_ec) -> std::size_t {
+        if (!charge.add(data.size())) {
+          over_ceiling = true;
+          chunk_ec = http::error::body_limit;
+          return 0;
+        }
+        parser.get().body().append(data.data(), data.size());
+        return data.size();
+      };
+      if (parser.chunked()) parser.on_chunk_body(on_chunk);
+      if (!parser.is_done()) {
+        if (const auto expect = request.find(http::field::expect);
+            expect != request.end() && beast::iequals(expect->value(), "100-continue")) {
+          http::response<http::empty_body> go_on{http::status::continue_, version};
+          stream.expires_after(seconds(options_.write_timeout_s));
+          co_await http::async_write(stream, go_on, token);
+          if (ec) break;
+        }
+        stream.expires_after(seconds(options_.body_timeout_s));
+        co_await http::async_read(stream, buffer, parser, token);
+        if (ec) {
+          if (over_ceiling) {
+            co_await refuse(stream, version, http::status::service_unavailable,
+                            "the server's in-flight memory ceiling is reached; retry later", 1.0);
+          } else if (ec == http::error::body_limit) {
+            co_await refuse(stream, version, http::status::payload_too_large,
+                            "request body is larger than the limit of " +
+                                format_bytes(options_.max_body_bytes));
+          } else if (ec == beast::error::timeout) {
+            co_await refuse(stream, version, http::status::request_timeout,
+                            "the request body did not arrive within " +
+                                std::to_string(options_.body_timeout_s) + " s");
+          } else if (ec != http::error::partial_message && ec != asio::error::eof &&
+                     ec != asio::error::connection_reset) {
+            co_await refuse(stream, version, http::status::bad_request,
+                            "malformed HTTP request body: " + ec.message());
+          }
+          break;
+        }
+      }
+      const bool keep_alive = request.keep_alive();
+      Exchange ex{request, {}, charge, arrival, {}, {}, {}};
+      ex.response.version(version);
+      ++busy_;
+      try {
+        co_await dispatch(ex);
+      } catch (const std::exception& e) {
+        logger_.log("error", "internal error", {{"reason", e.what()}});
+        ex.response = {};
+        ex.response.version(version);
+        reply_error(ex, http::status::internal_server_error,
+                    std::string("internal error: ") + e.what());
+      }
+      --busy_;
+      const bool stay = keep_alive && !service_.draining();
+      ex.response.keep_alive(stay);
+      ex.response.prepare_payload();
+      metrics_.count_response(static_cast<int>(ex.response.result_int()));
+      stream.expires_after(seconds(options_.write_timeout_s));
+      co_await http::async_write(stream, ex.response, token);
+      if (ec || !stay) break;
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  asio::awaitable<void> accept_loop() {
+    boost::system::error_code ec;
+    asio::steady_timer pause(io_);
+    for (;;) {
+      tcp::socket socket(asio::make_strand(io_));
+      co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
+      if (ec) {
+        // Out of descriptors or memory: back off briefly rather than spin.
+        pause.expires_after(std::chrono::milliseconds(20));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      if (connections_.load() >= options_.max_connections) {
+        ++refused_;
+        socket.close(ec);
+        continue;
+      }
+      const auto executor = socket.get_executor();
+      asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  Scheduler& scheduler_;
+  Service service_;
+  HttpOptions options_;
+  Logger& logger_;
+  Metrics metrics_;
+  InflightBudget budget_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::vector<Route> routes_;
+  std::vector<std::thread> threads_;
+  int port_ = -1;
+  std::atomic<bool> stopped_{false};
+  std::atomic<int> busy_{0};
+  std::atomic<std::size_t> connections_{0};
+  std::atomic<std::uint64_t> refused_{0};
+  std::mutex finish_mutex_;
+  std::condition_variable finish_cv_;
+  bool finished_ = false;
+};
+
+HttpServer::HttpServer(Scheduler& scheduler, HttpOptions options, Logger& logger)
+    : impl_(std::make_unique<Impl>(scheduler, std::move(options), logger)) {}
+HttpServer::~HttpServer() = default;
+int HttpServer::bind() { return impl_->bind(); }
+void HttpServer::run() { impl_->run(); }
+void HttpServer::start() { impl_->start(); }
+void HttpServer::shutdown(std::chrono::milliseconds drain_timeout) {
+  impl_->shutdown(drain_timeout);
 }
+int HttpServer::port() const { return impl_->port(); }
+Metrics& HttpServer::metrics() { return impl_->metrics(); }
+std::size_t HttpServer::connections() const { return impl_->connections(); }
+std::uint64_t HttpServer::inflight_bytes() const { return impl_->inflight_bytes(); }
 
 }  // namespace brulee::serve

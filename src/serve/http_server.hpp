@@ -1,83 +1,73 @@
 #pragma once
-// The HTTP front of the server: KServe v2 routes, the repository extension, brulee's /v2/cache,
-// /metrics and image classification (docs/api.md), over cpp-httplib with a bounded thread pool.
-#include <atomic>
+// The REST front of the server: KServe v2 routes, the model repository and statistics
+// extensions, brulee's /v2/cache, /metrics and image classification (docs/api.md), over an
+// asynchronous HTTP/1.1 layer (Boost.Beast on Asio with C++20 coroutines): a fixed pool of
+// network threads holds any number of connections, and a request waiting for a model load holds
+// no thread (docs/server.md, "Network layer").
 #include <chrono>
 #include <cstdint>
-#include <future>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "serve/log.hpp"
 #include "serve/metrics.hpp"
 #include "serve/scheduler.hpp"
 
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
-
 namespace brulee::serve {
+
+class Service;
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
-  int port = 8000;             // 0: any free port (read it back with port())
-  unsigned http_threads = 64;  // HTTP worker threads (bounded; see docs/server.md)
+  int port = 8000;              // 0: any free port (read it back with port())
+  unsigned network_threads = 2;  // threads running the network layer, whatever the connections
+  std::size_t max_connections = 10000;  // open connections; more are closed at accept
   std::uint64_t max_body_bytes = 64ull << 20;
+  std::uint32_t max_header_bytes = 16u << 10;  // request line + all headers
+  // Request and response buffers of all requests in flight (bodies, parsed documents, decoded
+  // images, tensors, encoded answers); a request that would go past it is answered 503.
+  std::uint64_t max_inflight_bytes = 512ull << 20;
   double request_timeout_s = 60.0;  // arrival -> answer, including any load
-  int read_timeout_s = 5;           // a client silent this long is disconnected
-  int keep_alive_timeout_s = 5;
+  double header_timeout_s = 10.0;   // first byte of a request -> its whole header
+  double idle_timeout_s = 60.0;     // a connection with no request in progress is closed after
+  double body_timeout_s = 60.0;     // header -> whole body
+  double write_timeout_s = 30.0;    // an answer the client does not read is dropped after
   std::size_t default_top_k = 5;
+  std::uint64_t max_image_pixels = 4096ull * 4096ull;
 };
+
+// Throws UsageError naming the option when a value is out of range or not finite.
+void validate(const HttpOptions& options);
 
 class HttpServer {
  public:
+  // Throws UsageError on invalid options.
   HttpServer(Scheduler& scheduler, HttpOptions options, Logger& logger);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds the listening socket and returns the port. Throws std::runtime_error on failure.
+  // Binds the listening socket and returns the port. Throws std::runtime_error on failure
+  // (including a port another process already listens on: no SO_REUSEPORT).
   int bind();
   // Serves until shutdown(); binds first if bind() was not called.
   void run();
-  // run() on a background thread.
+  // run() on background threads; returns once listening.
   void start();
-  // Graceful: refuse new inference work (503), wait for queued and executing requests to
-  // finish (up to drain_timeout), then stop listening and join the HTTP threads.
+  // Graceful: stop accepting connections, answer new requests 503 (Connection: close), let
+  // every request already read finish (up to drain_timeout), then stop the network threads and
+  // the scheduler.
   void shutdown(std::chrono::milliseconds drain_timeout);
 
-  int port() const { return port_; }
-  Metrics& metrics() { return metrics_; }
+  int port() const;
+  Metrics& metrics();
+  // Open connections and bytes currently charged to the in-flight ceiling.
+  std::size_t connections() const;
+  std::uint64_t inflight_bytes() const;
 
  private:
-  struct Inference {
-    ModelId id = kNoModel;
-    Clock::time_point arrival;
-    Clock::time_point deadline;
-  };
-
-  void install_routes();
-  bool begin_inference(const httplib::Request& request, httplib::Response& response,
-                       Inference& call);
-  bool finish_inference(std::future<InferOutcome> future, const Inference& call,
-                        httplib::Response& response, InferOutcome& outcome);
-  bool resolve(const httplib::Request& request, httplib::Response& response, ModelId& id);
-  bool ensure_specs(ModelId id, httplib::Response& response);
-  void reply_error(httplib::Response& response, int status, const std::string& message);
-
-  Scheduler& scheduler_;
-  HttpOptions options_;
-  Logger& logger_;
-  Metrics metrics_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  int port_ = -1;
-  std::atomic<bool> draining_{false};
-  std::atomic<int> in_flight_{0};
-  std::atomic<bool> stopped_{false};
+  class Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace brulee::serve

@@ -26,16 +26,42 @@ std::string_view state_name(ModelState state) {
   return "unknown";
 }
 
+std::string_view status_name(Status status) {
+  switch (status) {
+    case Status::kOk:
+      return "ok";
+    case Status::kBadRequest:
+      return "bad request";
+    case Status::kNotFound:
+      return "not found";
+    case Status::kConflict:
+      return "conflict";
+    case Status::kUnavailable:
+      return "unavailable";
+    case Status::kTimeout:
+      return "timeout";
+    case Status::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+namespace {
+double seconds_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+}  // namespace
+
 struct Scheduler::Request {
   std::vector<runtime::Tensor> inputs;
-  std::promise<InferOutcome> promise;
+  InferDone done;
   Clock::time_point arrival;
   Clock::time_point deadline;
   bool hit = false;
 };
 
 struct Scheduler::LoadWaiter {
-  std::promise<LoadOutcome> promise;
+  LoadDone done;
 };
 
 struct Scheduler::Slot {
@@ -54,6 +80,7 @@ struct Scheduler::Slot {
                 rejected = 0, timeouts = 0, errors = 0;
   double load_seconds_total = 0.0;
   std::string last_error;
+  Clock::time_point load_started;  // the last load's work began (victims' unload, then load)
   Clock::time_point ready_since;
 };
 
@@ -125,29 +152,41 @@ void Scheduler::learn_locked(ModelId id, double& field, double value) {
 std::future<InferOutcome> Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
                                             Clock::time_point deadline,
                                             std::optional<OracleHint> oracle) {
+  auto promise = std::make_shared<std::promise<InferOutcome>>();
+  auto future = promise->get_future();
+  submit(id, std::move(inputs), deadline, oracle,
+         [promise](InferOutcome outcome) { promise->set_value(std::move(outcome)); });
+  return future;
+}
+
+void Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs, Clock::time_point deadline,
+                       std::optional<OracleHint> oracle, InferDone done) {
   auto request = std::make_unique<Request>();
   request->inputs = std::move(inputs);
   request->arrival = Clock::now();
   request->deadline = deadline;
-  auto future = request->promise.get_future();
+  request->done = std::move(done);
   std::unique_lock lock(mutex_);
   Slot& slot = *slots_[id];
-  auto reject = [&](int status, std::string error) {
+  auto reject = [&](Status status, std::string error) {
     ++slot.rejected;
     InferOutcome outcome;
     outcome.status = status;
     outcome.error = std::move(error);
-    request->promise.set_value(std::move(outcome));
-    return std::move(future);
+    outcome.retry_after_s = 1.0;
+    lock.unlock();
+    request->done(std::move(outcome));
   };
-  if (!accepting_) return reject(503, "server is shutting down");
+  if (!accepting_) return reject(Status::kUnavailable, "server is shutting down");
   if (slot.queue.size() >= options_.max_queue_per_model) {
-    return reject(503, "queue of model " + models_[id].name + " is full (" +
-                           std::to_string(options_.max_queue_per_model) + " requests)");
+    return reject(Status::kUnavailable, "queue of model " + models_[id].name + " is full (" +
+                                            std::to_string(options_.max_queue_per_model) +
+                                            " requests)");
   }
   if (queued_ >= options_.max_queue_total) {
-    return reject(
-        503, "server queue is full (" + std::to_string(options_.max_queue_total) + " requests)");
+    return reject(Status::kUnavailable, "server queue is full (" +
+                                            std::to_string(options_.max_queue_total) +
+                                            " requests)");
   }
   RequestEvent event;
   event.model = id;
@@ -162,14 +201,16 @@ std::future<InferOutcome> Scheduler::submit(ModelId id, std::vector<runtime::Ten
   ++(request->hit ? slot.hits : slot.misses);
   cache_->state().pin(id);
   if (slot.state == ModelState::kReady && !slot.executing && slot.queue.empty() &&
-      executing_ < options_.exec_threads) {
-    // Hit on an idle model with a free execution slot: run it on the caller's thread (no
-    // hand-off). FIFO order and the bound on concurrent executions still hold.
+      executing_ < options_.exec_threads &&
+      table_[id].exec_latency_s <= options_.inline_exec_max_s && !gate_.contended()) {
+    // Hit on an idle, quick model with a free execution slot and no first load being measured:
+    // run it on the caller's thread (no hand-off, and nothing to wait for). FIFO order and the
+    // bound on concurrent executions still hold.
     InferOutcome outcome = execute_locked(id, *request, lock);
     lock.unlock();
-    request->promise.set_value(std::move(outcome));
+    request->done(std::move(outcome));
     idle_cv_.notify_all();
-    return future;
+    return;
   }
   slot.queue.push_back(std::move(request));
   ++queued_;
@@ -185,30 +226,35 @@ std::future<InferOutcome> Scheduler::submit(ModelId id, std::vector<runtime::Ten
     default:
       break;  // waiting, loading or unloading: the load path picks the queue up
   }
-  return future;
 }
 
 std::future<LoadOutcome> Scheduler::load(ModelId id) {
-  std::lock_guard lock(mutex_);
+  auto promise = std::make_shared<std::promise<LoadOutcome>>();
+  auto future = promise->get_future();
+  load(id, [promise](LoadOutcome outcome) { promise->set_value(std::move(outcome)); });
+  return future;
+}
+
+void Scheduler::load(ModelId id, LoadDone done) {
+  std::unique_lock lock(mutex_);
   Slot& slot = *slots_[id];
-  LoadWaiter waiter;
-  auto future = waiter.promise.get_future();
   if (!accepting_) {
-    waiter.promise.set_value({503, "server is shutting down"});
-    return future;
+    lock.unlock();
+    done({Status::kUnavailable, "server is shutting down", 1.0});
+    return;
   }
   if (slot.state == ModelState::kReady) {
-    waiter.promise.set_value({200, {}});
-    return future;
+    lock.unlock();
+    done({});
+    return;
   }
   cache_->state().pin(id);
-  slot.waiters.push_back(std::move(waiter));
+  slot.waiters.push_back(LoadWaiter{std::move(done)});
   if (slot.state == ModelState::kAbsent) {
     slot.state = ModelState::kWaiting;
     pending_.push_back(id);
     start_loads_locked();
   }
-  return future;
 }
 
 LoadOutcome Scheduler::unload(ModelId id) {
@@ -218,10 +264,10 @@ LoadOutcome Scheduler::unload(ModelId id) {
     std::lock_guard lock(mutex_);
     Slot& slot = *slots_[id];
     if (slot.state == ModelState::kAbsent || slot.state == ModelState::kUnloading) {
-      return {200, {}};
+      return {};
     }
     if (slot.state != ModelState::kReady || cache_->state().pinned(id)) {
-      return {409, "model " + models_[id].name + " is " +
+      return {Status::kConflict, "model " + models_[id].name + " is " +
                        (slot.state == ModelState::kReady ? std::string("serving requests")
                                                          : std::string(state_name(slot.state)))};
     }
@@ -241,7 +287,12 @@ LoadOutcome Scheduler::unload(ModelId id) {
   }
   emit({SchedulerEvent::Kind::kUnloaded, models_[id].name, bytes, unload_s, "explicit unload"});
   idle_cv_.notify_all();
-  return {200, {}};
+  return {};
+}
+
+bool Scheduler::servable(ModelId id) const {
+  std::lock_guard lock(mutex_);
+  return accepting_ && id < slots_.size();
 }
 
 bool Scheduler::specs(ModelId id, std::vector<runtime::TensorSpec>& inputs,
@@ -291,7 +342,7 @@ void Scheduler::start_loads_locked() {
     const std::uint64_t estimate = estimate_locked(id);
     if (estimate > cache_->state().capacity_bytes()) {
       it = pending_.erase(it);
-      fail_model_locked(id, 500,
+      fail_model_locked(id, Status::kFailed,
                         "model " + models_[id].name + " needs " + format_bytes(estimate) +
                             ", more than the whole memory budget of " +
                             format_bytes(cache_->state().capacity_bytes()));
@@ -338,7 +389,7 @@ void Scheduler::remove_pinned_locked(ModelId id) {
   for (std::uint32_t i = 0; i < pins; ++i) cache_->state().pin(id);
 }
 
-void Scheduler::fail_model_locked(ModelId id, int status, const std::string& error) {
+void Scheduler::fail_model_locked(ModelId id, Status status, const std::string& error) {
   Slot& slot = *slots_[id];
   slot.last_error = error;
   for (auto& request : slot.queue) {
@@ -348,12 +399,13 @@ void Scheduler::fail_model_locked(ModelId id, int status, const std::string& err
     InferOutcome outcome;
     outcome.status = status;
     outcome.error = error;
-    request->promise.set_value(std::move(outcome));
+    if (status == Status::kUnavailable) outcome.retry_after_s = 1.0;
+    request->done(std::move(outcome));
   }
   slot.queue.clear();
   for (auto& waiter : slot.waiters) {
     cache_->state().unpin(id);
-    waiter.promise.set_value({status, error});
+    waiter.done({status, error, status == Status::kUnavailable ? 1.0 : 0.0});
   }
   slot.waiters.clear();
   slot.state = ModelState::kAbsent;
@@ -371,6 +423,7 @@ void Scheduler::loader_loop() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
       isolate = !slots_[job->model]->size_known;
+      slots_[job->model]->load_started = Clock::now();
     }
     const ModelId id = job->model;
     const ServedModel& served = models_[id];
@@ -430,7 +483,7 @@ void Scheduler::loader_loop() {
         ++slot.load_failures;
         remove_pinned_locked(id);
         cache_->state().unpin(id);  // the load's own pin
-        fail_model_locked(id, 500, "loading model " + served.name + " failed: " + error);
+        fail_model_locked(id, Status::kFailed, "loading model " + served.name + " failed: " + error);
         done.kind = SchedulerEvent::Kind::kLoadFailed;
         done.detail = error;
       } else {
@@ -470,7 +523,7 @@ void Scheduler::loader_loop() {
           slot.ready_since = Clock::now();
           for (auto& waiter : slot.waiters) {
             cache_->state().unpin(id);
-            waiter.promise.set_value({200, {}});
+            waiter.done({});
           }
           slot.waiters.clear();
           cache_->state().unpin(id);  // the load's own pin
@@ -497,7 +550,7 @@ void Scheduler::loader_loop() {
                 "measured " + format_bytes(measured) + ", above the whole budget; measuring again";
           } else if (measured > cache_->state().capacity_bytes()) {
             slot.remeasuring = false;
-            fail_model_locked(id, 500,
+            fail_model_locked(id, Status::kFailed,
                               "model " + served.name + " holds " + format_bytes(measured) +
                                   ", more than the whole memory budget of " +
                                   format_bytes(cache_->state().capacity_bytes()));
@@ -532,21 +585,26 @@ void Scheduler::loader_loop() {
 
 // Runs one popped request of a ready model. Called and returns with the lock held; the lock is
 // released while the backend runs.
+// Runs one popped request of a ready model. Called and returns with the lock held; the lock is
+// released while the backend runs.
 InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
                                        std::unique_lock<std::mutex>& lock) {
   Slot& slot = *slots_[id];
   InferOutcome outcome;
   outcome.hit = request.hit;
-  const auto started = Clock::now();
-  const double waited_s = std::chrono::duration<double>(started - request.arrival).count();
+  RequestTimeline& t = outcome.timeline;
+  t.hit = request.hit;
+  t.ready_s = 0.0;
   if (!request.hit && slot.ready_since > request.arrival) {
-    outcome.load_s = std::chrono::duration<double>(slot.ready_since - request.arrival).count();
+    t.load_start_s = seconds_between(request.arrival, slot.load_started);
+    t.ready_s = seconds_between(request.arrival, slot.ready_since);
   }
-  outcome.queue_s = std::max(0.0, waited_s - outcome.load_s);
+  const auto started = Clock::now();
+  t.start_s = t.end_s = seconds_between(request.arrival, started);
   if (started > request.deadline) {
     ++slot.timeouts;
-    outcome.status = 504;
-    outcome.error = "request timed out after " + std::to_string(waited_s) +
+    outcome.status = Status::kTimeout;
+    outcome.error = "request timed out after " + std::to_string(t.start_s) +
                     " s waiting for model " + models_[id].name;
   } else {
     slot.executing = true;
@@ -557,28 +615,29 @@ InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
       // Waits while a first load measures its bytes; that wait counts as queueing.
       ActivityGate::Shared section(gate_);
       const auto running = Clock::now();
-      outcome.queue_s += std::chrono::duration<double>(running - started).count();
       try {
         outcome.outputs = model->infer(request.inputs);
       } catch (const UsageError& e) {
-        outcome.status = 400;
+        outcome.status = Status::kBadRequest;
         outcome.error = e.what();
       } catch (const std::exception& e) {
-        outcome.status = 500;
+        outcome.status = Status::kFailed;
         outcome.error = std::string("inference failed: ") + e.what();
       }
-      outcome.exec_s = std::chrono::duration<double>(Clock::now() - running).count();
+      t.start_s = seconds_between(request.arrival, running);
+      t.end_s = seconds_between(request.arrival, Clock::now());
     }
     lock.lock();
     slot.executing = false;
     --executing_;
     if (!runnable_.empty()) exec_cv_.notify_one();  // an execution slot is free again
-    if (outcome.status == 200) {
-      learn_locked(id, table_[id].exec_latency_s, outcome.exec_s);
+    if (outcome.status == Status::kOk) {
+      learn_locked(id, table_[id].exec_latency_s, t.end_s - t.start_s);
     } else {
       ++slot.errors;
     }
   }
+  outcome.delays = derive_delays(t);
   cache_->state().unpin(id);
   schedule_exec_locked(id);
   if (!pending_.empty() && !cache_->state().pinned(id)) start_loads_locked();
@@ -602,7 +661,7 @@ void Scheduler::exec_loop() {
     --queued_;
     InferOutcome outcome = execute_locked(id, *request, lock);
     lock.unlock();
-    request->promise.set_value(std::move(outcome));
+    request->done(std::move(outcome));
     idle_cv_.notify_all();
   }
 }
@@ -665,7 +724,7 @@ void Scheduler::stop() {
       Slot& slot = *slots_[i];
       if (!slot.queue.empty() || !slot.waiters.empty()) {
         const ModelState state = slot.state;
-        fail_model_locked(static_cast<ModelId>(i), 503, "server is shutting down");
+        fail_model_locked(static_cast<ModelId>(i), Status::kUnavailable, "server is shutting down");
         slot.state = state;  // residency is unchanged; only the waiting work is refused
       }
     }

@@ -20,6 +20,7 @@
 #include "core/model_cache.hpp"
 #include "core/model_info.hpp"
 #include "core/policy.hpp"
+#include "core/timeline.hpp"
 #include "runtime/backend.hpp"
 #include "serve/activity_gate.hpp"
 
@@ -58,21 +59,41 @@ struct SchedulerOptions {
   std::size_t max_queue_per_model = 512;
   std::size_t max_queue_total = 2048;
   double ewma_alpha = 0.2;  // weight of a new measurement in the learned profiles
+  // A hit on an idle model whose learned exec time is at most this runs on the submitting
+  // thread (no hand-off to an execution thread); slower models always go to the executors so
+  // that a network thread is never held by a long inference.
+  double inline_exec_max_s = 0.002;
 };
 
 enum class ModelState { kAbsent, kWaiting, kLoading, kReady, kUnloading };
 std::string_view state_name(ModelState state);
 
-// The answer to one inference request. status is an HTTP status (200 on success).
+// What became of an operation, in the scheduler's terms; each protocol front-end maps it to its
+// own codes (HTTP statuses, gRPC status codes).
+enum class Status : std::uint8_t {
+  kOk,
+  kBadRequest,   // the request itself is wrong (tensor names, shapes, types)
+  kNotFound,     // no such model or version
+  kConflict,     // the operation clashes with the model's state (unload while serving)
+  kUnavailable,  // try again later: queue full, shutting down, memory ceiling, load backing off
+  kTimeout,      // the deadline passed before the work could start
+  kFailed,       // a load or the inference library failed
+};
+std::string_view status_name(Status status);
+
+// The answer to one inference request.
 struct InferOutcome {
-  int status = 200;
+  Status status = Status::kOk;
   std::string error;
   std::vector<runtime::Tensor> outputs;
   bool hit = false;
-  double load_s = 0.0;   // miss: arrival -> model ready (waiting for room and loading)
-  double queue_s = 0.0;  // the rest of arrival -> start of execution
-  double exec_s = 0.0;
+  // Seconds relative to the request's arrival at the scheduler (arrival_s = 0), and the delays
+  // derived from them by derive_delays (docs/fidelity.md).
+  RequestTimeline timeline;
+  RequestDelays delays;
+  double retry_after_s = 0.0;  // with kUnavailable: when trying again makes sense
 };
+using InferDone = std::function<void(InferOutcome)>;
 
 // A request's position in a known stream (see Scheduler::submit).
 struct OracleHint {
@@ -81,9 +102,11 @@ struct OracleHint {
 };
 
 struct LoadOutcome {
-  int status = 200;
+  Status status = Status::kOk;
   std::string error;
+  double retry_after_s = 0.0;
 };
+using LoadDone = std::function<void(LoadOutcome)>;
 
 // Something the operator wants to see in the log (load, eviction, failure).
 struct SchedulerEvent {
@@ -137,18 +160,29 @@ class Scheduler {
   const ServedModel& model(ModelId id) const { return models_[id]; }
   std::size_t model_count() const { return models_.size(); }
 
-  // Queues one inference. The future always becomes ready: with outputs, or with an error
-  // status (503 queue full or shutting down, 400 bad tensor, 500 load or library failure,
-  // 504 deadline passed before execution).
+  // Queues one inference. `done` is called exactly once: with outputs, or with an error status
+  // (kUnavailable queue full or shutting down, kBadRequest bad tensor, kFailed load or library
+  // failure, kTimeout deadline passed before execution). It may be called before submit returns
+  // (on the caller's thread) or later from a scheduler thread, possibly with the scheduler's
+  // lock held: it must not call back into the scheduler, only hand the outcome on.
   // `oracle` carries the request's place in a known future (a replayed trace): its index and
   // the index of the model's next request, for oracle policies (belady, cremebrulee-oracle).
+  void submit(ModelId id, std::vector<runtime::Tensor> inputs, Clock::time_point deadline,
+              std::optional<OracleHint> oracle, InferDone done);
+  // The same, waited on through a future (tests, tools).
   std::future<InferOutcome> submit(ModelId id, std::vector<runtime::Tensor> inputs,
                                    Clock::time_point deadline,
                                    std::optional<OracleHint> oracle = std::nullopt);
-  // Loads a model (no-op if resident); the future is ready when it is (or failed).
+  // Loads a model (no-op if resident); `done` is called once it is (or failed), under the same
+  // rules as submit's.
+  void load(ModelId id, LoadDone done);
   std::future<LoadOutcome> load(ModelId id);
-  // Unloads a resident model. 200 if done or not resident, 409 if requests pin it or it loads.
+  // Unloads a resident model. kOk if done or not resident, kConflict if requests pin it or it
+  // loads.
   LoadOutcome unload(ModelId id);
+
+  // Whether a request for the model would be attempted (false while its loads keep failing).
+  bool servable(ModelId id) const;
 
   // Input and output specs, known once the model has been loaded at least once.
   bool specs(ModelId id, std::vector<runtime::TensorSpec>& inputs,
@@ -175,7 +209,7 @@ class Scheduler {
   void start_loads_locked();
   void schedule_exec_locked(ModelId id);
   void remove_pinned_locked(ModelId id);
-  void fail_model_locked(ModelId id, int status, const std::string& error);
+  void fail_model_locked(ModelId id, Status status, const std::string& error);
   void take_victims_locked(const std::vector<ModelId>& evicted,
                            std::vector<std::unique_ptr<runtime::LoadedModel>>& handles);
   void after_unload_locked(const std::vector<ModelId>& victims);

@@ -116,7 +116,7 @@ TEST(ServeMeasure, LoadBytesStayNearTrueSizeWhileAnotherModelServes) {
   const ModelId busy = *scheduler.find("busy");
   const ModelId loaded = *scheduler.find("loaded");
   const auto deadline = [] { return Clock::now() + std::chrono::seconds(60); };
-  ASSERT_EQ(scheduler.submit(busy, one_input(), deadline()).get().status, 200);
+  ASSERT_EQ(scheduler.submit(busy, one_input(), deadline()).get().status, Status::kOk);
 
   // Two clients keep the busy model executing (and allocating) without pause.
   std::atomic<bool> stop{false};
@@ -125,14 +125,14 @@ TEST(ServeMeasure, LoadBytesStayNearTrueSizeWhileAnotherModelServes) {
   for (int c = 0; c < 2; ++c) {
     clients.emplace_back([&] {
       while (!stop) {
-        if (scheduler.submit(busy, one_input(), deadline()).get().status != 200) ++failures;
+        if (scheduler.submit(busy, one_input(), deadline()).get().status != Status::kOk) ++failures;
       }
     });
   }
   while (loader.busy_started.load() < 10) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
   // First load: nothing is known about the model, so no inference may run beside it.
-  ASSERT_EQ(scheduler.submit(loaded, one_input(), deadline()).get().status, 200);
+  ASSERT_EQ(scheduler.submit(loaded, one_input(), deadline()).get().status, Status::kOk);
   ASSERT_EQ(loader.started_during_load.size(), 1u);
   EXPECT_EQ(loader.started_during_load[0], 0);
   const std::uint64_t first = entry(scheduler.snapshot(), "loaded").size_bytes;
@@ -141,8 +141,8 @@ TEST(ServeMeasure, LoadBytesStayNearTrueSizeWhileAnotherModelServes) {
 
   // A later load runs beside the traffic: the busy model keeps executing during it (its scratch
   // buffers may land in the raw figure), and the charged size stays the clean one.
-  ASSERT_EQ(scheduler.unload(loaded).status, 200);
-  ASSERT_EQ(scheduler.submit(loaded, one_input(), deadline()).get().status, 200);
+  ASSERT_EQ(scheduler.unload(loaded).status, Status::kOk);
+  ASSERT_EQ(scheduler.submit(loaded, one_input(), deadline()).get().status, Status::kOk);
   ASSERT_EQ(loader.started_during_load.size(), 2u);
   EXPECT_GE(loader.started_during_load[1], 2) << "resident models must keep serving during a load";
   const CacheSnapshot snap = scheduler.snapshot();
@@ -169,10 +169,10 @@ TEST(ServeMeasure, QuietLaterLoadReplacesTheSize) {
   HeapLoader loader;
   Scheduler scheduler(models, loader, options);
   const auto deadline = Clock::now() + std::chrono::seconds(60);
-  ASSERT_EQ(scheduler.load(0).get().status, 200);
-  ASSERT_EQ(scheduler.unload(0).status, 200);
-  ASSERT_EQ(scheduler.load(0).get().status, 200);
-  ASSERT_EQ(scheduler.submit(0, one_input(), deadline).get().status, 200);
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
+  ASSERT_EQ(scheduler.unload(0).status, Status::kOk);
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
+  ASSERT_EQ(scheduler.submit(0, one_input(), deadline).get().status, Status::kOk);
   ASSERT_EQ(loader.raw_measurements.size(), 2u);
   EXPECT_EQ(entry(scheduler.snapshot(), "loaded").size_bytes,
             std::max<std::uint64_t>(loader.raw_measurements.back(), 1));
@@ -188,7 +188,7 @@ TEST(ServeMeasure, FileSizeIsAFloorUnderTheMeasurement) {
   SchedulerOptions options;
   options.memory_bytes = 64 * kMiB;
   Scheduler scheduler(models, loader, options);
-  ASSERT_EQ(scheduler.load(0).get().status, 200);
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
   EXPECT_EQ(entry(scheduler.snapshot(), "m0").size_bytes, 3 * kMiB);
   EXPECT_EQ(scheduler.snapshot().used_bytes, 3 * kMiB);
 }
@@ -203,7 +203,7 @@ TEST(ServeMeasure, MeasurementAboveTheBudgetIsRetriedOnceThenRefused) {
   options.memory_bytes = 8 * kMiB;
   Scheduler scheduler(models, loader, options);
   const LoadOutcome outcome = scheduler.load(0).get();
-  EXPECT_EQ(outcome.status, 500);
+  EXPECT_EQ(outcome.status, Status::kFailed);
   EXPECT_NE(outcome.error.find("more than the whole memory budget"), std::string::npos);
   EXPECT_EQ(loader.loads("m0"), 2);
   EXPECT_EQ(scheduler.snapshot().used_bytes, 0u);

@@ -257,10 +257,29 @@ TEST(ServeZoo, BadCommandLinesExitTwo) {
   for (const std::string& args : std::vector<std::string>{
            " serve --repo /nonexistent/dir", " serve --repo " + zoo + " --policy nope",
            " serve --repo " + zoo + " --memory 12XB",
-           " serve --repo " + zoo + " --log-format xml"}) {
+           " serve --repo " + zoo + " --log-format xml",
+           " serve --repo " + zoo + " --request-timeout nan",
+           " serve --repo " + zoo + " --request-timeout inf",
+           " serve --repo " + zoo + " --request-timeout 1e10",
+           " serve --repo " + zoo + " --drain-timeout -1",
+           " serve --repo " + zoo + " --host 999.1.1.1",
+           " serve --repo " + zoo + " --http-threads 0",
+           " serve --repo " + zoo + " --max-inflight-bytes 1KiB"}) {
     const int status = std::system((binary + args + " > /dev/null 2>&1").c_str());
     EXPECT_EQ(WEXITSTATUS(status), 2) << args;
   }
+}
+
+TEST(ServeZoo, ASecondServerOnAPortInUseExitsOne) {
+  const std::string zoo = BRULEE_TINY_ZOO_DIR;
+  ServerProcess first({"--memory", "64MiB"});
+  ASSERT_GT(first.port(), 0);
+  const int status = std::system((std::string(BRULEE_BINARY) + " serve --repo " + zoo +
+                                  " --port " + std::to_string(first.port()) +
+                                  " > /dev/null 2>&1")
+                                     .c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_EQ(first.terminate(), 0);
 }
 
 }  // namespace

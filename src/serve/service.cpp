@@ -1,0 +1,110 @@
+#include "serve/service.hpp"
+
+#include <chrono>
+
+namespace brulee::serve {
+
+namespace {
+std::uint64_t to_ns(double seconds) {
+  return seconds > 0 ? static_cast<std::uint64_t>(seconds * 1e9) : 0;
+}
+}  // namespace
+
+std::string_view platform_name(std::string_view backend) {
+  if (backend == "onnx") return "onnxruntime_onnx";
+  if (backend == "torchscript") return "pytorch_libtorch";
+  return backend;
+}
+
+std::string_view backend_library(std::string_view backend) {
+  if (backend == "onnx") return "opencv_dnn";
+  if (backend == "torchscript") return "libtorch";
+  return backend;
+}
+
+Service::Service(Scheduler& scheduler)
+    : scheduler_(scheduler), counters_(scheduler.model_count()) {}
+
+std::optional<ModelId> Service::find(std::string_view name, std::string_view version,
+                                     Problem& problem) const {
+  const auto found = scheduler_.find(name);
+  if (!found) {
+    problem = {Status::kNotFound, "unknown model \"" + std::string(name) + "\"", 0.0};
+    return std::nullopt;
+  }
+  if (!version.empty() && version != scheduler_.model(*found).version) {
+    problem = {Status::kNotFound,
+               "model " + std::string(name) + " has no version \"" + std::string(version) + "\"",
+               0.0};
+    return std::nullopt;
+  }
+  return found;
+}
+
+bool Service::model_ready(ModelId id) const { return ready() && scheduler_.servable(id); }
+
+std::optional<ModelMetadata> Service::metadata(ModelId id) const {
+  ModelMetadata metadata;
+  if (!scheduler_.specs(id, metadata.inputs, metadata.outputs)) return std::nullopt;
+  const ServedModel& served = scheduler_.model(id);
+  metadata.name = served.name;
+  metadata.version = served.version;
+  metadata.platform = std::string(platform_name(served.platform));
+  metadata.backend = std::string(backend_library(served.platform));
+  return metadata;
+}
+
+void Service::record(ModelId id, const InferOutcome& outcome, double total_s) {
+  const auto now_ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  std::lock_guard lock(mutex_);
+  Counters& c = counters_[id];
+  c.last_inference_ms = now_ms;
+  if (outcome.status != Status::kOk) {
+    ++c.fail_count;
+    c.fail_ns += to_ns(total_s);
+    return;
+  }
+  ++c.success_count;
+  c.success_ns += to_ns(total_s);
+  c.queue_ns += to_ns(outcome.delays.queue_delay_s + outcome.delays.load_delay_s);
+  c.infer_ns += to_ns(outcome.delays.exec_s);
+  if (outcome.hit) {
+    ++c.hits;
+    c.hit_ns += to_ns(total_s);
+  } else {
+    ++c.misses;
+    c.miss_ns += to_ns(total_s);
+  }
+}
+
+std::vector<ModelStatistics> Service::statistics(std::optional<ModelId> only) const {
+  const CacheSnapshot snapshot = scheduler_.snapshot();
+  std::vector<ModelStatistics> out;
+  std::lock_guard lock(mutex_);
+  for (std::size_t i = 0; i < snapshot.models.size(); ++i) {
+    if (only && *only != static_cast<ModelId>(i)) continue;
+    const Counters& c = counters_[i];
+    ModelStatistics s;
+    s.name = snapshot.models[i].name;
+    s.version = snapshot.models[i].version;
+    s.last_inference_ms = c.last_inference_ms;
+    s.success_count = c.success_count;
+    s.success_ns = c.success_ns;
+    s.fail_count = c.fail_count;
+    s.fail_ns = c.fail_ns;
+    s.queue_ns = c.queue_ns;
+    s.infer_ns = c.infer_ns;
+    s.hits = c.hits;
+    s.hit_ns = c.hit_ns;
+    s.misses = c.misses;
+    s.miss_ns = c.miss_ns;
+    s.scheduler = snapshot.models[i];
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace brulee::serve

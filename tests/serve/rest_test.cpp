@@ -1,0 +1,381 @@
+// The REST surface against the KServe v2 spec and Triton's clients' calls, and the network layer
+// against unusual and hostile clients: bodyless POSTs, chunked bodies, keep-alive, trailing
+// slashes, routes versus model names, header and body limits, slow and idle connections, the
+// in-flight memory ceiling. Real sockets on 127.0.0.1, the fake runtime of fake_model.hpp.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+
+#include <future>
+#include <thread>
+
+#include "harness.hpp"
+#include "serve/service.hpp"
+
+namespace brulee::serve::testing {
+namespace {
+
+constexpr std::uint64_t kMiB = 1 << 20;
+
+// A client connection held open by the test (idle, slow or ordinary).
+class Connection {
+ public:
+  explicit Connection(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+    timeval timeout{10, 0};
+    if (fd_ >= 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  }
+  ~Connection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  bool send(std::string_view data) {
+    return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(data.size());
+  }
+  // Reads one whole answer (header + Content-Length body). Empty on close or timeout.
+  std::string read_answer() {
+    for (;;) {
+      const auto header_end = pending_.find("\r\n\r\n");
+      if (header_end != std::string::npos) {
+        std::size_t length = 0;
+        const auto pos = pending_.find("Content-Length: ");
+        if (pos != std::string::npos && pos < header_end) length = std::stoul(pending_.substr(pos + 16));
+        if (pending_.size() >= header_end + 4 + length) {
+          std::string answer = pending_.substr(0, header_end + 4 + length);
+          pending_.erase(0, header_end + 4 + length);
+          return answer;
+        }
+      }
+      char buffer[8192];
+      const ssize_t got = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (got <= 0) return {};
+      pending_.append(buffer, static_cast<std::size_t>(got));
+    }
+  }
+  // Whether the server closed the connection (reads EOF within the timeout).
+  bool closed_by_server(int timeout_ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return false;
+    char byte;
+    return ::recv(fd_, &byte, 1, MSG_PEEK) == 0;
+  }
+
+ private:
+  int fd_ = -1;
+  std::string pending_;
+};
+
+std::string body_of(const std::string& answer) {
+  const auto end = answer.find("\r\n\r\n");
+  return end == std::string::npos ? std::string() : answer.substr(end + 4);
+}
+
+std::string post(const std::string& path, const std::string& body,
+                 const std::string& extra_headers = "") {
+  return "POST " + path + " HTTP/1.1\r\nHost: x\r\n" + extra_headers +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+TEST(ServeRest, BodylessPostIsAnEmptyBody) {
+  // tritonclient's get_model_repository_index(): POST, no Content-Length, no Transfer-Encoding.
+  Harness h(fake_models(2, kMiB), options_with(4 * kMiB));
+  Connection c(h.port);
+  ASSERT_TRUE(c.send("POST /v2/repository/index HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const std::string answer = c.read_answer();
+  ASSERT_EQ(status_of(answer), 200) << answer;
+  const json index = json::parse(body_of(answer));
+  ASSERT_EQ(index.size(), 2u);
+  EXPECT_EQ(index[0]["name"], "m0");
+  // The same connection carries on (keep-alive).
+  ASSERT_TRUE(c.send("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(status_of(c.read_answer()), 200);
+}
+
+TEST(ServeRest, ChunkedBodyIsRead) {
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
+  const std::string body = infer_body({1.5f, 2.0f});
+  std::string raw =
+      "POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::size_t half = body.size() / 2;
+  for (const std::string part : {body.substr(0, half), body.substr(half)}) {
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", part.size());
+    raw += size + part + "\r\n";
+  }
+  raw += "0\r\n\r\n";
+  Connection c(h.port);
+  ASSERT_TRUE(c.send(raw));
+  const std::string answer = c.read_answer();
+  ASSERT_EQ(status_of(answer), 200) << answer;
+  EXPECT_EQ(json::parse(body_of(answer))["outputs"][0]["data"], json({3.0, 4.0}));
+}
+
+TEST(ServeRest, KeepAliveHasNoRequestCapAndPipelinesInOrder) {
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
+  Connection c(h.port);
+  std::string pipelined;
+  for (int i = 0; i < 50; ++i) {
+    pipelined += post("/v2/models/m0/infer", infer_body({static_cast<float>(i)}));
+  }
+  ASSERT_TRUE(c.send(pipelined));
+  for (int i = 0; i < 50; ++i) {
+    const std::string answer = c.read_answer();
+    ASSERT_EQ(status_of(answer), 200) << i << ": " << answer;
+    EXPECT_EQ(answer.find("Connection: close"), std::string::npos);
+    EXPECT_EQ(json::parse(body_of(answer))["outputs"][0]["data"][0].get<double>(), 2.0 * i);
+  }
+}
+
+TEST(ServeRest, TrailingSlashAndStatsRoute) {
+  Harness h(fake_models(2, kMiB), options_with(4 * kMiB));
+  auto c = h.client();
+  auto with_slash = c->Get("/v2/");
+  ASSERT_TRUE(with_slash);
+  EXPECT_EQ(with_slash->status, 200);
+  EXPECT_EQ(json::parse(with_slash->body)["name"], "brulee");
+  ASSERT_EQ(c->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status, 200);
+  ASSERT_EQ(c->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status, 200);
+  ASSERT_EQ(c->Post("/v2/models/m0/infer", "{bad", "application/json")->status, 400);
+  // "stats" is the statistics extension's route, not a model called "stats".
+  auto all = c->Get("/v2/models/stats");
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->status, 200) << all->body;
+  const json stats = json::parse(all->body);
+  ASSERT_EQ(stats["model_stats"].size(), 2u);
+  const json& m0 = stats["model_stats"][0];
+  EXPECT_EQ(m0["name"], "m0");
+  EXPECT_EQ(m0["version"], "1");
+  EXPECT_EQ(m0["inference_count"], 2);
+  EXPECT_EQ(m0["inference_stats"]["success"]["count"], 2);
+  EXPECT_GT(m0["inference_stats"]["success"]["ns"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(m0["inference_stats"]["cache_miss"]["count"], 1);
+  EXPECT_EQ(m0["inference_stats"]["cache_hit"]["count"], 1);
+  EXPECT_EQ(m0["brulee"]["loads"], 1);
+  EXPECT_GT(m0["last_inference"].get<std::uint64_t>(), 0u);
+  auto one = c->Get("/v2/models/m1/versions/1/stats");
+  ASSERT_TRUE(one);
+  ASSERT_EQ(one->status, 200);
+  EXPECT_EQ(json::parse(one->body)["model_stats"].size(), 1u);
+  EXPECT_EQ(c->Get("/v2/models/nope/stats")->status, 404);
+}
+
+TEST(ServeRest, ModelConfigInTritonsShape) {
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
+  auto res = h.client()->Get("/v2/models/m0/config");  // loads the model to learn its tensors
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json config = json::parse(res->body);
+  EXPECT_EQ(config["name"], "m0");
+  EXPECT_EQ(config["platform"], "fake");
+  EXPECT_EQ(config["max_batch_size"], 0);
+  ASSERT_EQ(config["input"].size(), 1u);
+  EXPECT_EQ(config["input"][0], json({{"name", "x"}, {"data_type", "TYPE_FP32"}, {"dims", {-1}}}));
+  EXPECT_EQ(config["output"][0]["name"], "y");
+  EXPECT_EQ(h.client()->Get("/v2/models/m0/versions/2/config")->status, 404);
+}
+
+TEST(ServeRest, PlatformNamesFollowTritonsConventions) {
+  EXPECT_EQ(platform_name("onnx"), "onnxruntime_onnx");
+  EXPECT_EQ(platform_name("torchscript"), "pytorch_libtorch");
+  EXPECT_EQ(backend_library("onnx"), "opencv_dnn");
+}
+
+TEST(ServeRest, WrongMethodIs405WithAllow) {
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
+  auto res = h.client()->Get("/v2/models/m0/infer");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 405);
+  EXPECT_EQ(res->get_header_value("Allow"), "POST");
+  EXPECT_TRUE(json::parse(res->body)["error"].is_string());
+}
+
+TEST(ServeRest, AnyContentTypeIsAccepted) {
+  // curl --data-binary sends application/x-www-form-urlencoded; a body over 8 KiB must still be
+  // read as the route's JSON.
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
+  std::vector<float> values(3000, 0.5f);
+  auto res = h.client()->Post("/v2/models/m0/infer", infer_body(values),
+                              "application/x-www-form-urlencoded");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+}
+
+TEST(ServeRest, ExpectContinueIsAnswered) {
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
+  const std::string body = infer_body({1});
+  Connection c(h.port);
+  ASSERT_TRUE(c.send("POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                     "Content-Length: " +
+                     std::to_string(body.size()) + "\r\n\r\n"));
+  const std::string interim = c.read_answer();
+  EXPECT_EQ(status_of(interim), 100) << interim;
+  ASSERT_TRUE(c.send(body));
+  EXPECT_EQ(status_of(c.read_answer()), 200);
+}
+
+TEST(ServeLimits, CompressedBodiesAreRefused) {
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
+  const int status = status_of(raw_exchange(
+      h.port, post("/v2/models/m0/infer", std::string(64, 'x'), "Content-Encoding: gzip\r\n")));
+  EXPECT_EQ(status, 415);
+  EXPECT_TRUE(h.alive());
+}
+
+TEST(ServeLimits, HeaderLimitsHoldWhileReading) {
+  HttpOptions http;
+  http.max_header_bytes = 8192;
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http);
+  // A 1 MB request line, a 1 MB header, 20,000 headers: each refused once the limit is passed.
+  const std::string long_line = "GET /v2/" + std::string(1 << 20, 'a') + " HTTP/1.1\r\n\r\n";
+  EXPECT_EQ(status_of(raw_exchange(h.port, long_line)), 431);
+  const std::string long_header =
+      "GET /v2 HTTP/1.1\r\nX-Big: " + std::string(1 << 20, 'b') + "\r\n\r\n";
+  EXPECT_EQ(status_of(raw_exchange(h.port, long_header)), 431);
+  std::string many = "GET /v2 HTTP/1.1\r\n";
+  for (int i = 0; i < 20000; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+  many += "\r\n";
+  EXPECT_EQ(status_of(raw_exchange(h.port, many)), 431);
+  EXPECT_TRUE(h.alive());
+}
+
+TEST(ServeLimits, ChunkedBodiesAreBoundedWhileReading) {
+  HttpOptions http;
+  http.max_body_bytes = 64 << 10;
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http);
+  std::string raw =
+      "POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string chunk(32 << 10, 'x');
+  for (int i = 0; i < 64; ++i) raw += "8000\r\n" + chunk + "\r\n";  // 2 MiB in all
+  raw += "0\r\n\r\n";
+  EXPECT_EQ(status_of(raw_exchange(h.port, raw)), 413);
+  EXPECT_TRUE(h.alive());
+}
+
+TEST(ServeLimits, InflightCeilingAnswers503) {
+  HttpOptions http;
+  http.max_inflight_bytes = 1 * kMiB;
+  http.max_body_bytes = 8 * kMiB;
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http);
+  // A declared body above the ceiling is refused before it is read.
+  const std::string big = raw_exchange(
+      h.port, "POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n");
+  EXPECT_EQ(status_of(big), 503) << big;
+  EXPECT_NE(big.find("Retry-After"), std::string::npos);
+  // A chunked body is charged as it arrives.
+  std::string raw =
+      "POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string chunk(64 << 10, 'x');
+  for (int i = 0; i < 32; ++i) raw += "10000\r\n" + chunk + "\r\n";
+  raw += "0\r\n\r\n";
+  EXPECT_EQ(status_of(raw_exchange(h.port, raw)), 503);
+  // Small requests still pass, and the ceiling is all given back.
+  EXPECT_EQ(h.client()->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status,
+            200);
+  EXPECT_EQ(h.http->inflight_bytes(), 0u);
+  auto metrics = h.client()->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("brulee_inflight_limit_bytes 1048576"), std::string::npos);
+}
+
+TEST(ServeLimits, SlowAndIdleConnectionsDoNotLockOthersOut) {
+  HttpOptions http;
+  http.header_timeout_s = 30;
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http);
+  // 1,000 connections that send nothing and 70 that send a header one byte at a time.
+  std::vector<std::unique_ptr<Connection>> idle, slow;
+  for (int i = 0; i < 1000; ++i) idle.push_back(std::make_unique<Connection>(h.port));
+  for (int i = 0; i < 70; ++i) {
+    slow.push_back(std::make_unique<Connection>(h.port));
+    slow.back()->send("G");
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (auto& c : slow) c->send("E");
+    EXPECT_TRUE(h.alive());  // health checks are still served
+    EXPECT_EQ(
+        h.client()->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status,
+        200);
+  }
+  for (auto& c : idle) EXPECT_TRUE(c->ok());
+  for (int tries = 0; tries < 400 && h.http->connections() < 1070; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(h.http->connections(), 1070u);  // all held, none dropped
+}
+
+TEST(ServeLimits, StalledHeaderIsDroppedAfterItsDeadline) {
+  HttpOptions http;
+  http.header_timeout_s = 0.3;
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http);
+  Connection c(h.port);
+  ASSERT_TRUE(c.send("GET /v2/health/li"));
+  const std::string answer = c.read_answer();
+  EXPECT_EQ(status_of(answer), 408) << answer;
+  EXPECT_TRUE(c.closed_by_server(5000));
+}
+
+TEST(ServeLimits, IdleConnectionIsClosedAfterTheIdleTimeout) {
+  HttpOptions http;
+  http.idle_timeout_s = 0.3;
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http);
+  Connection c(h.port);
+  EXPECT_TRUE(c.closed_by_server(5000));
+}
+
+TEST(ServeLimits, ConnectionsAboveTheCapAreClosed) {
+  HttpOptions http;
+  http.max_connections = 8;
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http);
+  std::vector<std::unique_ptr<Connection>> held;
+  for (int i = 0; i < 8; ++i) held.push_back(std::make_unique<Connection>(h.port));
+  for (int tries = 0; tries < 200 && h.http->connections() < 8; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  Connection extra(h.port);
+  EXPECT_TRUE(extra.closed_by_server(5000));
+  held.clear();
+  for (int tries = 0; tries < 200 && h.http->connections() > 0; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(h.alive());
+}
+
+TEST(ServeLimits, ASecondServerOnTheSamePortFailsToStart) {
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
+  FakeLoader loader;
+  Logger logger{LogFormat::kText, false};
+  Scheduler scheduler(fake_models(1, kMiB), loader, options_with(4 * kMiB));
+  HttpOptions http;
+  http.port = h.port;
+  HttpServer second(scheduler, http, logger);
+  EXPECT_THROW(second.bind(), std::runtime_error);
+  EXPECT_TRUE(h.alive());
+}
+
+TEST(ServeLimits, OptionsAreValidated) {
+  FakeLoader loader;
+  Logger logger{LogFormat::kText, false};
+  Scheduler scheduler(fake_models(1, kMiB), loader, options_with(4 * kMiB));
+  for (double bad : {std::nan(""), HUGE_VAL, 1e10, 0.0, -1.0}) {
+    HttpOptions http;
+    http.request_timeout_s = bad;
+    EXPECT_THROW(HttpServer(scheduler, http, logger), UsageError) << bad;
+  }
+  HttpOptions bad_host;
+  bad_host.host = "999.1.1.1";
+  EXPECT_THROW(HttpServer(scheduler, bad_host, logger), UsageError);
+}
+
+}  // namespace
+}  // namespace brulee::serve::testing
