@@ -10,11 +10,12 @@
 #   experiments/testbed.sh [--quick] [--format onnx|torchscript] [--out DIR] [--brulee BINARY]
 #                          [--policies LIST] [--runs N]
 #
-# --quick: 6 small models, 2 policies (random, cremebrulee), a 30 s trace, 3 runs (about 5
+# --quick: 6 small models profiled twice, 2 policies (random, cremebrulee), a 30 s trace, 3 runs (about 4
 # minutes). Default: 12 models, 7 policies, a 90 s trace, 3 runs (about 35 minutes).
 # Writes DIR/results.md, DIR/summary.json, DIR/runs.csv, per-request files DIR/runs/*.csv.
 # Env: POPULARITY (zipf|azure), RATE (requests/s), DURATION (s), MEMORY_FRACTION (0.5), SEED,
-# BUSY_SHARE (0.15), EXEC_THREADS (1), LOADER_THREADS (1), INTRA_OP_THREADS (0 = all cores).
+# BUSY_SHARE (0.15), EXEC_THREADS (1), LOADER_THREADS (1), INTRA_OP_THREADS (0 = all cores),
+# MAX_INFLIGHT (2GiB: the replay's inputs are JSON lists, about 1.5 MB a request).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
     --policies) policies=$2; shift ;;
     --format) format=$2; shift ;;
     --runs) runs=$2; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "testbed.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -43,7 +44,7 @@ case "$runs" in ''|*[!0-9]*|0) echo "testbed.sh: --runs must be a positive integ
 
 if [ "$quick" = 1 ]; then
   models=squeezenet1_1,shufflenet_v2_x1_0,mobilenet_v2,mnasnet1_0,resnet18,efficientnet_b0
-  duration=${DURATION:-30}; profile_runs=1
+  duration=${DURATION:-30}; profile_runs=2
   policies=${policies:-random,cremebrulee}
 else
   models=squeezenet1_1,shufflenet_v2_x1_0,mobilenet_v2,mobilenet_v3_large,mnasnet1_0,regnet_y_400mf,resnet18,efficientnet_b0,googlenet,resnet50,densenet121,inception_v3
@@ -102,6 +103,7 @@ for run in $(seq 1 "$runs"); do
     "$brulee" serve --repo "$zoo" --port 0 --memory "$memory" --policy "$policy" \
       --catalog "$out/catalog.json" --exec-threads "${EXEC_THREADS:-1}" \
       --loader-threads "${LOADER_THREADS:-1}" --intra-op-threads "${INTRA_OP_THREADS:-0}" \
+      --max-inflight-bytes "${MAX_INFLIGHT:-2GiB}" \
       > "$out/runs/$tag.server.log" 2>&1 &
     server=$!
     port=""
@@ -127,7 +129,8 @@ for run in $(seq 1 "$runs"); do
     busy_after=$(machine_busy_s)
     kill "$sampler" 2>/dev/null || true
     wait "$sampler" 2>/dev/null || true
-    replay_cpu=$(awk '{print $1+$2}' "$out/runs/$tag.replay.cpu" 2>/dev/null || echo 0)
+    # The last line (time prints a note first when the replay exits non-zero).
+    replay_cpu=$(tail -n 1 "$out/runs/$tag.replay.cpu" 2>/dev/null | awk '{print $1+$2}')
     /usr/bin/python3 - "$out/runs.csv" "$policy" "$run" "$wall_before" "$wall_after" "$load_start" \
       "$out/runs/$tag.loadavg" "$busy_before" "$busy_after" "$server_cpu" "$replay_cpu" "$cores" \
       "$busy_share" <<'EOF'
