@@ -143,12 +143,17 @@ void read_response(const std::string& body, RequestResult& result) {
   if (params == root.end() || !params->is_object()) return;
   RequestTimeline t;
   if (!read_timeline(*params, t)) return;
-  // On the replay's clock: the server's arrival is (about) when the client sent the request.
-  t.arrival_s += result.sent_s;
-  if (!std::isnan(t.load_start_s)) t.load_start_s += result.sent_s;
-  t.ready_s += result.sent_s;
-  t.start_s += result.sent_s;
-  t.end_s += result.sent_s;
+  // On the replay's clock. Reading and parsing the request body happens before the server's
+  // arrival and can take longer than the inference (docs/fidelity.md), while the answer (class
+  // scores) is small: so the arrival is placed as late as the client's observation allows,
+  // the server's latency before the answer came back, and never before the send.
+  const double shift_s =
+      result.sent_s + std::max(0.0, result.latency_s - (t.end_s - t.arrival_s));
+  t.arrival_s += shift_s;
+  if (!std::isnan(t.load_start_s)) t.load_start_s += shift_s;
+  t.ready_s += shift_s;
+  t.start_s += shift_s;
+  t.end_s += shift_s;
   result.timed = true;
   result.timeline = t;
   result.delays = derive_delays(t);

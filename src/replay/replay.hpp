@@ -32,8 +32,9 @@ struct RequestResult {
   double latency_s = 0.0;    // client-observed: send -> full response
   int status = 0;            // HTTP status; 0 = no response (connection error, timeout)
   // The server's timeline of the request (core/timeline.hpp), reported relative to the
-  // request's arrival at the server and placed here with arrival_s = sent_s; and the delays
-  // derived from it by derive_delays. Only when `timed` (a brulee server, status 200).
+  // request's arrival at the server and placed here on the replay's clock with its end as late
+  // as the answer allows: arrival_s = sent_s + max(0, latency_s - server latency); and the
+  // delays derived from it by derive_delays. Only when `timed` (a brulee server, status 200).
   bool timed = false;
   RequestTimeline timeline;
   RequestDelays delays;
