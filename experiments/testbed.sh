@@ -72,7 +72,10 @@ else
   echo "$models" > "$zoo/.models"
 fi
 log "profile ($profile_runs runs, with interference); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-"$brulee" profile --repo "$zoo" --runs "$profile_runs" --out "$out/catalog.json" --quiet > "$out/profile.txt"
+# TorchScript's first inferences after a load are slow (the JIT profiles, then optimises), so its
+# steady figure needs more of them (docs/fidelity.md).
+execs=3; [ "$format" = torchscript ] && execs=8
+"$brulee" profile --repo "$zoo" --runs "$profile_runs" --execs "$execs" --out "$out/catalog.json" --quiet > "$out/profile.txt"
 log "trace: $popularity popularity, ${rate} req/s for ${duration} s"
 "$brulee" workload synth --catalog "$out/catalog.json" --popularity "$popularity" --zipf 1.0 \
   --rate "$rate" --duration "$duration" --out "$out/trace.csv" --catalog-out "$out/trace.catalog.json" \
