@@ -93,6 +93,10 @@ process_cpu_s() {
   awk -v t="$ticks" '{sub(/^.*\) /, ""); print ($12+$13)/t}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
+# Whatever ends the script, stop the server and the load sampler it started.
+server=""; sampler=""
+trap 'kill $server $sampler 2>/dev/null || true' EXIT
+
 echo "policy,run,start,wall_s,load1_start,load1_max,other_cpu_share,busy,server_cpu_s,replay_cpu_s" > "$out/runs.csv"
 for run in $(seq 1 "$runs"); do
   for policy in ${policies//,/ }; do
@@ -111,7 +115,8 @@ for run in $(seq 1 "$runs"); do
     server=$!
     port=""
     for _ in $(seq 1 300); do
-      port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$out/runs/$tag.server.log" | head -n 1)
+      # The background server may not have created its log yet: no error then.
+      port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$out/runs/$tag.server.log" 2>/dev/null | head -n 1 || true)
       [ -n "$port" ] && break
       kill -0 "$server" 2>/dev/null || break
       sleep 0.1
@@ -128,10 +133,12 @@ for run in $(seq 1 "$runs"); do
     server_cpu=$(process_cpu_s "$server")
     kill -TERM "$server"
     wait "$server" || true
+    server=""
     wall_after=$(date +%s.%N)
     busy_after=$(machine_busy_s)
     kill "$sampler" 2>/dev/null || true
     wait "$sampler" 2>/dev/null || true
+    sampler=""
     # The last line (time prints a note first when the replay exits non-zero).
     replay_cpu=$(tail -n 1 "$out/runs/$tag.replay.cpu" 2>/dev/null | awk '{print $1+$2}')
     /usr/bin/python3 - "$out/runs.csv" "$policy" "$run" "$wall_before" "$wall_after" "$load_start" \

@@ -10,6 +10,7 @@ usage: testbed_report.py OUT POLICIES RUNS MEMORY_BYTES TOTAL_BYTES FRACTION FOR
 import csv
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -83,10 +84,14 @@ def main():
     summary = {"memory_fraction": fraction, "memory_bytes": memory, "format": fmt, "policies": {}}
     rows = []
     for policy in policies:
-        real = [measure(f"{out}/runs/{policy}.r{k}.replay.csv") for k in range(1, runs + 1)]
-        sim = [measure(f"{out}/runs/{policy}.r{k}.sim.csv") for k in range(1, runs + 1)]
+        # The runs that finished (an interrupted testbed leaves fewer for the last policies).
+        done = [k for k in range(1, runs + 1) if os.path.exists(f"{out}/runs/{policy}.r{k}.sim.csv")]
+        if not done:
+            continue
+        real = [measure(f"{out}/runs/{policy}.r{k}.replay.csv") for k in done]
+        sim = [measure(f"{out}/runs/{policy}.r{k}.sim.csv") for k in done]
         info = [r for r in run_info if r["policy"] == policy]
-        entry = {"runs": runs}
+        entry = {"runs": len(done)}
         for key in KEYS:
             entry[key] = mean([m[key] for m in real])
         entry["sim"] = {key: mean([m[key] for m in sim]) for key in KEYS}
@@ -108,18 +113,18 @@ def main():
         return f"{100 * (sim_value - real_value) / real_value:+.0f}%" if real_value > 0 else "-"
 
     random_load = summary["policies"].get("random", {}).get("load_delay_mean_s")
-    requests = measure(f"{out}/runs/{policies[0]}.r1.replay.csv")["requests"]
+    requests = measure(f"{out}/runs/{rows[0][0]}.r1.replay.csv")["requests"]
     lines = [
         f"Memory {memory / 2**20:.0f} MiB = {100 * memory / total:.0f}% of the zoo's "
         f"{total / 2**20:.0f} MiB of measured loaded bytes ({fmt}); {requests} requests per run; "
-        f"{runs} runs per policy, alternating. Testbed figures are means over runs +- their "
+        f"up to {runs} runs per policy (column runs), alternating. Testbed figures are means over runs +- their "
         "standard deviation; sim = `brulee simulate --parallel-load` on the same trace and catalog; "
         "err = (sim - testbed) / testbed. Delays and latency are the server's (arrival -> end), "
         "derived by `derive_delays` on both sides.",
         "",
         "| policy | hit ratio (sim) | load delay, ms (sim, err) | queue, ms (sim) | exec, ms (sim) "
         "| latency mean, ms (sim, err) | p99, ms (sim) | load / exec | penalty vs random "
-        "| first loads / loads | client latency, ms | errors | busy runs |",
+        "| first loads / loads | client latency, ms | errors | busy runs / runs |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for policy, e, _ in rows:
