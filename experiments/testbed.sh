@@ -1,52 +1,81 @@
 #!/usr/bin/env bash
-# The paper's testbed experiment, end to end on this machine (docs/results.md, "Testbed"):
-# make a zoo of real models, profile it, generate an Azure-like trace over them, then for each
-# policy start `brulee serve` with memory = 50% of the zoo's measured loaded bytes, replay the
-# trace against it, stop it, and run the simulator on the same trace and profiles.
+# The paper's testbed experiment, end to end on this machine (docs/results.md "Testbed",
+# docs/fidelity.md): make a zoo of real models, profile it (with interference), generate a
+# Zipf trace over them, then RUNS times, alternating the policies inside each round so drift
+# hits them alike: start `brulee serve` with memory = MEMORY_FRACTION of the zoo's measured
+# loaded bytes, replay the trace, stop it, and run `brulee simulate --parallel-load` on the same
+# trace and catalog. Each run records the load average and the CPU other processes used while
+# it ran, and is flagged busy when they took more than BUSY_SHARE of the machine.
 #
-#   experiments/testbed.sh [--quick] [--out DIR] [--brulee BINARY] [--policies LIST]
+#   experiments/testbed.sh [--quick] [--format onnx|torchscript] [--out DIR] [--brulee BINARY]
+#                          [--policies LIST] [--runs N]
 #
-# --quick: 6 small models, a 60 s trace (about 5 minutes in all). Default: 12 models and a
-# 150 s trace per policy (about 25 minutes). Env: POPULARITY (azure|zipf), RATE (requests/s),
-# DURATION (s), MEMORY_FRACTION (0.5), SEED.
+# --quick: 6 small models profiled twice, 2 policies (random, cremebrulee), a 30 s trace, 3 runs (about 4
+# minutes). Default: 12 models, 7 policies, a 90 s trace, 3 runs (about 35 minutes).
+# Writes DIR/results.md, DIR/summary.json, DIR/runs.csv, per-request files DIR/runs/*.csv.
+# Env: POPULARITY (zipf|azure), RATE (requests/s), DURATION (s), MEMORY_FRACTION (0.5), SEED,
+# BUSY_SHARE (0.15), EXEC_THREADS (1), LOADER_THREADS (1), INTRA_OP_THREADS (0 = all cores),
+# MAX_INFLIGHT (2GiB: the replay's inputs are JSON lists, about 1.5 MB a request).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=0
 out=out/testbed
 brulee=build/release/brulee
-policies="random,lru,lfu,loadtime,belady,cremebrulee-oracle,cremebrulee"
+format=onnx
+policies=""
+runs=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --out) out=$2; shift ;;
     --brulee) brulee=$2; shift ;;
     --policies) policies=$2; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --format) format=$2; shift ;;
+    --runs) runs=$2; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "testbed.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 [ -x "$brulee" ] || { echo "testbed.sh: $brulee not found: run scripts/bootstrap.sh first" >&2; exit 2; }
+case "$format" in onnx|torchscript) ;; *) echo "testbed.sh: --format must be onnx or torchscript" >&2; exit 2 ;; esac
+case "$runs" in ''|*[!0-9]*|0) echo "testbed.sh: --runs must be a positive integer" >&2; exit 2 ;; esac
 
 if [ "$quick" = 1 ]; then
   models=squeezenet1_1,shufflenet_v2_x1_0,mobilenet_v2,mnasnet1_0,resnet18,efficientnet_b0
-  duration=${DURATION:-60}; runs=1
+  duration=${DURATION:-30}; profile_runs=2
+  policies=${policies:-random,cremebrulee}
 else
   models=squeezenet1_1,shufflenet_v2_x1_0,mobilenet_v2,mobilenet_v3_large,mnasnet1_0,regnet_y_400mf,resnet18,efficientnet_b0,googlenet,resnet50,densenet121,inception_v3
-  duration=${DURATION:-150}; runs=2
+  duration=${DURATION:-90}; profile_runs=2
+  policies=${policies:-random,lru,lfu,loadtime,belady,cremebrulee-oracle,cremebrulee}
 fi
 rate=${RATE:-2}
 popularity=${POPULARITY:-zipf}
 fraction=${MEMORY_FRACTION:-0.5}
 seed=${SEED:-7}
-mkdir -p "$out"
+busy_share=${BUSY_SHARE:-0.15}
+mkdir -p "$out/runs"
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+cores=$(nproc)
+ticks=$(getconf CLK_TCK)
 
-log "zoo: $models"
-"$brulee" zoo --out "$out/zoo" --models "$models" --format onnx > "$out/zoo.log"
-log "profile ($runs runs)"
-"$brulee" profile --repo "$out/zoo" --runs "$runs" --out "$out/catalog.json" --quiet > "$out/profile.log"
+# The zoo is deterministic: reuse one made before with the same models and format.
+zoo="$out/zoo-$format"
+if [ -f "$zoo/.models" ] && [ "$(cat "$zoo/.models")" = "$models" ]; then
+  log "zoo: reusing $zoo"
+else
+  log "zoo ($format): $models"
+  rm -rf "$zoo"
+  "$brulee" zoo --out "$zoo" --models "$models" --format "$format" > "$out/zoo.log"
+  echo "$models" > "$zoo/.models"
+fi
+log "profile ($profile_runs runs, with interference); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# TorchScript's first inferences after a load are slow (the JIT profiles, then optimises), so its
+# steady figure needs more of them (docs/fidelity.md).
+execs=3; [ "$format" = torchscript ] && execs=8
+"$brulee" profile --repo "$zoo" --runs "$profile_runs" --execs "$execs" --out "$out/catalog.json" --quiet > "$out/profile.txt"
 log "trace: $popularity popularity, ${rate} req/s for ${duration} s"
 "$brulee" workload synth --catalog "$out/catalog.json" --popularity "$popularity" --zipf 1.0 \
   --rate "$rate" --duration "$duration" --out "$out/trace.csv" --catalog-out "$out/trace.catalog.json" \
@@ -55,33 +84,88 @@ total=$(/usr/bin/python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); c=
 memory=$(/usr/bin/python3 -c "print(int($total * $fraction))")
 log "zoo loaded bytes $total, memory $memory ($fraction)"
 
-for policy in ${policies//,/ }; do
-  log "policy $policy: serve + replay"
-  "$brulee" serve --repo "$out/zoo" --port 0 --memory "$memory" --policy "$policy" \
-    --catalog "$out/catalog.json" --exec-threads 1 --loader-threads 1 --intra-op-threads 0 \
-    > "$out/$policy.server.log" 2>&1 &
-  server=$!
-  port=""
-  for _ in $(seq 1 300); do
-    port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$out/$policy.server.log" | head -n 1)
-    [ -n "$port" ] && break
-    kill -0 "$server" 2>/dev/null || break
-    sleep 0.1
+# CPU seconds the whole machine spent busy (all cores), from /proc/stat.
+machine_busy_s() {
+  awk -v t="$ticks" '/^cpu /{print ($2+$3+$4+$7+$8+$9)/t}' /proc/stat
+}
+# CPU seconds used by one process so far (user + system).
+process_cpu_s() {
+  awk -v t="$ticks" '{sub(/^.*\) /, ""); print ($12+$13)/t}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# Whatever ends the script, stop the server and the load sampler it started.
+server=""; sampler=""
+trap 'kill $server $sampler 2>/dev/null || true' EXIT
+
+echo "policy,run,start,wall_s,load1_start,load1_max,other_cpu_share,busy,server_cpu_s,replay_cpu_s" > "$out/runs.csv"
+for run in $(seq 1 "$runs"); do
+  for policy in ${policies//,/ }; do
+    tag="$policy.r$run"
+    load_start=$(cut -d' ' -f1 /proc/loadavg)
+    log "run $run/$runs, $policy: serve + replay (load average $load_start)"
+    (while :; do cut -d' ' -f1 /proc/loadavg; sleep 2; done) > "$out/runs/$tag.loadavg" &
+    sampler=$!
+    busy_before=$(machine_busy_s)
+    wall_before=$(date +%s.%N)
+    "$brulee" serve --repo "$zoo" --port 0 --memory "$memory" --policy "$policy" \
+      --catalog "$out/catalog.json" --exec-threads "${EXEC_THREADS:-1}" \
+      --loader-threads "${LOADER_THREADS:-1}" --intra-op-threads "${INTRA_OP_THREADS:-0}" \
+      --max-inflight-bytes "${MAX_INFLIGHT:-2GiB}" \
+      > "$out/runs/$tag.server.log" 2>&1 &
+    server=$!
+    port=""
+    for _ in $(seq 1 300); do
+      # The background server may not have created its log yet: no error then.
+      port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$out/runs/$tag.server.log" 2>/dev/null | head -n 1 || true)
+      [ -n "$port" ] && break
+      kill -0 "$server" 2>/dev/null || break
+      sleep 0.1
+    done
+    if [ -z "$port" ]; then
+      echo "testbed.sh: the server for $policy did not start:" >&2
+      tail -n 5 "$out/runs/$tag.server.log" >&2
+      kill "$server" "$sampler" 2>/dev/null || true
+      exit 1
+    fi
+    /usr/bin/time -f '%U %S' -o "$out/runs/$tag.replay.cpu" \
+      "$brulee" replay --url "http://127.0.0.1:$port" --trace "$out/trace.csv" --concurrency 64 \
+      --json --quiet --out "$out/runs/$tag.replay.csv" > "$out/runs/$tag.replay.json" || true
+    server_cpu=$(process_cpu_s "$server")
+    kill -TERM "$server"
+    wait "$server" || true
+    server=""
+    wall_after=$(date +%s.%N)
+    busy_after=$(machine_busy_s)
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+    sampler=""
+    # The last line (time prints a note first when the replay exits non-zero).
+    replay_cpu=$(tail -n 1 "$out/runs/$tag.replay.cpu" 2>/dev/null | awk '{print $1+$2}')
+    /usr/bin/python3 - "$out/runs.csv" "$policy" "$run" "$wall_before" "$wall_after" "$load_start" \
+      "$out/runs/$tag.loadavg" "$busy_before" "$busy_after" "$server_cpu" "$replay_cpu" "$cores" \
+      "$busy_share" <<'EOF'
+import sys, time
+(path, policy, run, w0, w1, load_start, load_file, b0, b1, server_cpu, replay_cpu, cores,
+ busy_share) = sys.argv[1:]
+wall = float(w1) - float(w0)
+samples = [float(x) for x in open(load_file).read().split()] or [float(load_start)]
+other = (float(b1) - float(b0)) - float(server_cpu) - float(replay_cpu)
+share = max(0.0, other) / (wall * int(cores)) if wall > 0 else 0.0
+busy = 1 if share > float(busy_share) else 0
+start = time.strftime("%H:%M:%S", time.localtime(float(w0)))
+with open(path, "a") as f:
+    f.write(f"{policy},{run},{start},{wall:.1f},{load_start},{max(samples):.2f},{share:.3f},{busy},"
+            f"{float(server_cpu):.1f},{float(replay_cpu):.1f}\n")
+if busy:
+    print(f"testbed.sh: run {run} of {policy} was busy: other processes used {100 * share:.0f}% "
+          f"of the CPU", file=sys.stderr)
+EOF
+    "$brulee" simulate --trace "$out/trace.csv" --catalog "$out/catalog.json" --memory "$memory" \
+      --policy "$policy" --parallel-load --seed "$run" --json \
+      --requests-out "$out/runs/$tag.sim.csv" > "$out/runs/$tag.sim.json"
   done
-  if [ -z "$port" ]; then
-    echo "testbed.sh: the server for $policy did not start:" >&2
-    tail -n 5 "$out/$policy.server.log" >&2
-    kill "$server" 2>/dev/null || true
-    exit 1
-  fi
-  "$brulee" replay --url "http://127.0.0.1:$port" --trace "$out/trace.csv" --concurrency 64 \
-    --json --quiet --out "$out/$policy.requests.csv" > "$out/$policy.replay.json" || true
-  kill -TERM "$server"
-  wait "$server" || true
-  "$brulee" simulate --trace "$out/trace.csv" --catalog "$out/catalog.json" --memory "$memory" \
-    --policy "$policy" --parallel-load --seed 1 --json > "$out/$policy.sim.json"
 done
 
-log "tables and figures"
-/usr/bin/python3 experiments/testbed_report.py "$out" "${policies}" "$memory" "$total"
-log "done: $out/results.md"
+log "tables, summary.json and figures"
+/usr/bin/python3 experiments/testbed_report.py "$out" "$policies" "$runs" "$memory" "$total" "$fraction" "$format"
+log "done: $out/results.md, $out/summary.json"

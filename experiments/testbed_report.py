@@ -1,80 +1,176 @@
 #!/usr/bin/python3
-"""Tables and figures of the testbed experiment (experiments/testbed.sh).
+"""Tables, summary.json and figures of the testbed experiment (experiments/testbed.sh).
 
-Reads OUT/<policy>.replay.json, OUT/<policy>.requests.csv and OUT/<policy>.sim.json; writes
-OUT/results.md (the table docs/results.md quotes) and SVG figures made with gnuplot.
-usage: testbed_report.py OUT POLICIES MEMORY_BYTES TOTAL_BYTES
+Reads OUT/runs/<policy>.r<k>.replay.csv (the server's per-request timelines, through
+`brulee replay --out`), OUT/runs/<policy>.r<k>.sim.csv (`brulee simulate --requests-out`, the
+same columns) and OUT/runs.csv (load average and other processes' CPU per run); writes
+OUT/results.md, OUT/summary.json and SVG figures made with gnuplot.
+usage: testbed_report.py OUT POLICIES RUNS MEMORY_BYTES TOTAL_BYTES FRACTION FORMAT
 """
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
 
+KEYS = ["hit_ratio", "load_delay_mean_s", "queue_delay_mean_s", "exec_mean_s", "latency_mean_s",
+        "latency_p99_s"]
+
+
+def p99(values):
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(0.99 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def mean(values):
+    return sum(values) / len(values) if values else float("nan")
+
+
+def spread(values):
+    """Sample standard deviation (0 for one value)."""
+    if len(values) < 2:
+        return 0.0
+    m = mean(values)
+    return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+
+
+def count_loads(rows):
+    """Loads and first loads, from the misses' load start times: requests sharing one load
+    carry (nearly) the same load start; a model's loads are far more than 5 ms apart."""
+    starts = {}
+    for r in rows:
+        if r["load_start_s"] != "":
+            starts.setdefault(r["model"], []).append(float(r["load_start_s"]))
+    loads = 0
+    for values in starts.values():
+        values.sort()
+        loads += 1 + sum(1 for a, b in zip(values, values[1:]) if b - a > 0.005)
+    return loads, len(starts)
+
+
+def measure(path):
+    """The shared metrics of one per-request file (replay or simulate)."""
+    rows = list(csv.DictReader(open(path)))
+    timed = [r for r in rows if r["hit"] != "" and r.get("status", "200") == "200"]
+    latencies = [float(r["latency_s"]) for r in timed]
+    loads, first_loads = count_loads(timed)
+    result = {
+        "requests": len(rows),
+        "errors": sum(1 for r in rows if r.get("status", "200") != "200"),
+        "untimed": sum(1 for r in rows if r.get("status", "200") == "200" and r["hit"] == ""),
+        "hit_ratio": mean([1.0 if r["hit"] == "1" else 0.0 for r in timed]),
+        "load_delay_mean_s": mean([float(r["load_delay_s"]) for r in timed]),
+        "queue_delay_mean_s": mean([float(r["queue_delay_s"]) for r in timed]),
+        "exec_mean_s": mean([float(r["exec_s"]) for r in timed]),
+        "latency_mean_s": mean(latencies),
+        "latency_p99_s": p99(latencies),
+        "loads": loads,
+        "first_load_share": first_loads / loads if loads else 0.0,
+        "latencies": latencies,
+    }
+    if timed and "client_latency_s" in timed[0]:
+        result["client_latency_mean_s"] = mean([float(r["client_latency_s"]) for r in timed])
+    return result
+
 
 def main():
-    out, policies, memory, total = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]), int(sys.argv[4])
+    out, policies, runs = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3])
+    memory, total, fraction, fmt = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), sys.argv[7]
+    run_info = list(csv.DictReader(open(f"{out}/runs.csv")))
+    summary = {"memory_fraction": fraction, "memory_bytes": memory, "format": fmt, "policies": {}}
     rows = []
     for policy in policies:
-        replay = json.load(open(f"{out}/{policy}.replay.json"))
-        sim = json.load(open(f"{out}/{policy}.sim.json"))
-        requests = list(csv.DictReader(open(f"{out}/{policy}.requests.csv")))
-        ok = [r for r in requests if r["status"] == "200"]
-        load = sum(max(0.0, float(r["load_s"])) for r in ok) / max(1, len(ok))
-        execs = sum(max(0.0, float(r["exec_s"])) for r in ok) / max(1, len(ok))
-        hits = sum(1 for r in ok if r["hit"] == "1")
-        rows.append({
-            "policy": policy,
-            "requests": len(requests),
-            "errors": len(requests) - len(ok),
-            "hit_ratio": hits / max(1, len(ok)),
-            "load": load,
-            "exec": execs,
-            "ratio": load / execs if execs > 0 else float("nan"),
-            "p50": replay["latency_p50_s"],
-            "p99": replay["latency_p99_s"],
-            "sim_hit_ratio": sim["hit_ratio"],
-            "sim_load": sim["mean_load_delay_s"],
-            "sim_exec": sim["mean_exec_s"],
-            "sim_ratio": sim["load_exec_ratio"],
-            "latencies": sorted(float(r["latency_s"]) for r in ok),
-        })
-    random_load = next((r["load"] for r in rows if r["policy"] == "random"), None)
+        # The runs that finished (an interrupted testbed leaves fewer for the last policies).
+        done = [k for k in range(1, runs + 1) if os.path.exists(f"{out}/runs/{policy}.r{k}.sim.csv")]
+        if not done:
+            continue
+        real = [measure(f"{out}/runs/{policy}.r{k}.replay.csv") for k in done]
+        sim = [measure(f"{out}/runs/{policy}.r{k}.sim.csv") for k in done]
+        info = [r for r in run_info if r["policy"] == policy]
+        entry = {"runs": len(done)}
+        for key in KEYS:
+            entry[key] = mean([m[key] for m in real])
+        entry["sim"] = {key: mean([m[key] for m in sim]) for key in KEYS}
+        entry["spread"] = {key: spread([m[key] for m in real]) for key in KEYS}
+        entry["client_latency_mean_s"] = mean([m.get("client_latency_mean_s", float("nan")) for m in real])
+        entry["first_load_share"] = mean([m["first_load_share"] for m in real])
+        entry["sim"]["first_load_share"] = mean([m["first_load_share"] for m in sim])
+        entry["loads"] = mean([m["loads"] for m in real])
+        entry["sim"]["loads"] = mean([m["loads"] for m in sim])
+        entry["errors"] = sum(m["errors"] for m in real)
+        entry["busy_runs"] = sum(int(r["busy"]) for r in info)
+        entry["load_average_max"] = max((float(r["load1_max"]) for r in info), default=float("nan"))
+        entry["other_cpu_share_max"] = max((float(r["other_cpu_share"]) for r in info), default=float("nan"))
+        summary["policies"][policy] = entry
+        rows.append((policy, entry, [x for m in real for x in m["latencies"]]))
+    json.dump(summary, open(f"{out}/summary.json", "w"), indent=2, allow_nan=True)
+
+    def err(sim_value, real_value):
+        return f"{100 * (sim_value - real_value) / real_value:+.0f}%" if real_value > 0 else "-"
+
+    random_load = summary["policies"].get("random", {}).get("load_delay_mean_s")
+    requests = measure(f"{out}/runs/{rows[0][0]}.r1.replay.csv")["requests"]
     lines = [
         f"Memory {memory / 2**20:.0f} MiB = {100 * memory / total:.0f}% of the zoo's "
-        f"{total / 2**20:.0f} MiB of measured loaded bytes; {rows[0]['requests']} requests.",
+        f"{total / 2**20:.0f} MiB of measured loaded bytes ({fmt}); {requests} requests per run; "
+        f"up to {runs} runs per policy (column runs), alternating. Testbed figures are means over runs +- their "
+        "standard deviation; sim = `brulee simulate --parallel-load` on the same trace and catalog; "
+        "err = (sim - testbed) / testbed. Delays and latency are the server's (arrival -> end), "
+        "derived by `derive_delays` on both sides.",
         "",
-        "| policy | hit ratio | mean load delay / request | mean exec | load / exec | p50 latency "
-        "| p99 latency | penalty vs random | errors | sim hit ratio | sim load delay | sim load / exec "
-        "| sim error (load delay) |",
+        "| policy | hit ratio (sim) | load delay, ms (sim, err) | queue, ms (sim) | exec, ms (sim) "
+        "| latency mean, ms (sim, err) | p99, ms (sim) | load / exec | penalty vs random "
+        "| first loads / loads | client latency, ms | errors | busy runs / runs |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        penalty = f"{100 * r['load'] / random_load:.0f}%" if random_load else "-"
-        error = (f"{100 * (r['sim_load'] - r['load']) / r['load']:+.0f}%" if r["load"] > 0 else "-")
+    for policy, e, _ in rows:
+        s, d = e["sim"], e["spread"]
+        ratio = e["load_delay_mean_s"] / e["exec_mean_s"] if e["exec_mean_s"] > 0 else float("nan")
+        penalty = f"{100 * e['load_delay_mean_s'] / random_load:.0f}%" if random_load else "-"
         lines.append(
-            f"| {r['policy']} | {r['hit_ratio']:.3f} | {1e3 * r['load']:.1f} ms | {1e3 * r['exec']:.1f} ms "
-            f"| {100 * r['ratio']:.0f}% | {1e3 * r['p50']:.0f} ms | {1e3 * r['p99']:.0f} ms | {penalty} "
-            f"| {r['errors']} | {r['sim_hit_ratio']:.3f} | {1e3 * r['sim_load']:.1f} ms "
-            f"| {100 * r['sim_ratio']:.0f}% | {error} |")
+            f"| {policy} | {e['hit_ratio']:.3f} +- {d['hit_ratio']:.3f} ({s['hit_ratio']:.3f}) "
+            f"| {1e3 * e['load_delay_mean_s']:.1f} +- {1e3 * d['load_delay_mean_s']:.1f} "
+            f"({1e3 * s['load_delay_mean_s']:.1f}, {err(s['load_delay_mean_s'], e['load_delay_mean_s'])}) "
+            f"| {1e3 * e['queue_delay_mean_s']:.1f} +- {1e3 * d['queue_delay_mean_s']:.1f} ({1e3 * s['queue_delay_mean_s']:.1f}) "
+            f"| {1e3 * e['exec_mean_s']:.1f} +- {1e3 * d['exec_mean_s']:.1f} ({1e3 * s['exec_mean_s']:.1f}) "
+            f"| {1e3 * e['latency_mean_s']:.1f} +- {1e3 * d['latency_mean_s']:.1f} "
+            f"({1e3 * s['latency_mean_s']:.1f}, {err(s['latency_mean_s'], e['latency_mean_s'])}) "
+            f"| {1e3 * e['latency_p99_s']:.0f} ({1e3 * s['latency_p99_s']:.0f}) "
+            f"| {100 * ratio:.0f}% | {penalty} "
+            f"| {100 * e['first_load_share']:.0f}% ({100 * s['first_load_share']:.0f}%) "
+            f"| {1e3 * e['client_latency_mean_s']:.1f} | {e['errors']} | {e['busy_runs']}/{e['runs']} |")
+    lines += ["", "Runs (load average = 1-minute average; other CPU = share of all cores used by "
+              "processes other than the server and the replay client):", "",
+              "| policy | run | start | wall s | load avg at start | max | other CPU | busy |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in run_info:
+        lines.append(f"| {r['policy']} | {r['run']} | {r['start']} | {r['wall_s']} | {r['load1_start']} "
+                     f"| {r['load1_max']} | {100 * float(r['other_cpu_share']):.0f}% | "
+                     f"{'yes' if r['busy'] == '1' else 'no'} |")
     open(f"{out}/results.md", "w").write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
-    # Figures: load / exec per policy (testbed and simulator), and the latency CDFs.
+    # Figures: load / exec per policy (testbed and simulator), and the latency CDFs (all runs).
     with open(f"{out}/ratio.dat", "w") as f:
-        for i, r in enumerate(rows):
-            f.write(f"{i} {r['policy']} {100 * r['ratio']:.2f} {100 * r['sim_ratio']:.2f}\n")
-    for r in rows:
-        with open(f"{out}/{r['policy']}.cdf.dat", "w") as f:
-            n = len(r["latencies"])
-            for i, latency in enumerate(r["latencies"]):
-                f.write(f"{1e3 * latency:.3f} {(i + 1) / n:.5f}\n")
-    cdf_plots = ", ".join(f"'{out}/{r['policy']}.cdf.dat' using 1:2 with lines lw 2 title '{r['policy']}'"
-                          for r in rows)
+        for i, (policy, e, _) in enumerate(rows):
+            real = e["load_delay_mean_s"] / e["exec_mean_s"] if e["exec_mean_s"] > 0 else 0
+            sim = e["sim"]["load_delay_mean_s"] / e["sim"]["exec_mean_s"] if e["sim"]["exec_mean_s"] > 0 else 0
+            f.write(f"{i} {policy} {100 * real:.2f} {100 * sim:.2f}\n")
+    for policy, _, latencies in rows:
+        with open(f"{out}/{policy}.cdf.dat", "w") as f:
+            ordered = sorted(latencies)
+            for i, latency in enumerate(ordered):
+                f.write(f"{1e3 * latency:.3f} {(i + 1) / len(ordered):.5f}\n")
+    cdf_plots = ", ".join(f"'{out}/{policy}.cdf.dat' using 1:2 with lines lw 2 title '{policy}'"
+                          for policy, _, _ in rows)
     script = f"""
 set terminal svg size 800,420 dynamic font 'sans,12'
 set output '{out}/testbed_load_exec.svg'
-set title 'Mean load delay per request / mean exec latency (memory = 50% of the zoo)'
+set title 'Mean load delay per request / mean exec latency (memory = {100 * fraction:.0f}% of the zoo)'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
@@ -84,7 +180,7 @@ set xtics rotate by -30
 set grid ytics
 plot '{out}/ratio.dat' using 3:xtic(2) title 'testbed', '' using 4 title 'simulator'
 set output '{out}/testbed_latency_cdf.svg'
-set title 'Request latency CDF on the testbed'
+set title 'Request latency CDF on the testbed (server: arrival to end, all runs)'
 set style data lines
 unset xtics
 set xtics

@@ -26,6 +26,7 @@ struct ProfileCliOptions {
   std::uint64_t seed = 1;
   int threads = 0;
   bool quiet = false;
+  bool no_interference = false;
 };
 
 void run_profile(const ProfileCliOptions& opts) {
@@ -38,6 +39,7 @@ void run_profile(const ProfileCliOptions& opts) {
   options.execs_per_load = opts.execs;
   options.seed = opts.seed;
   options.load.intra_op_threads = opts.threads;
+  options.interference = !opts.no_interference;
   options.models = split_list(opts.models);
   if (!opts.quiet) {
     options.progress = [](const std::string& line) { std::fprintf(stderr, "profile: %s\n", line.c_str()); };
@@ -45,8 +47,9 @@ void run_profile(const ProfileCliOptions& opts) {
   const auto profiles = runtime::profile_models(repository, options);
 
   workload::Catalog catalog;
-  std::printf("%-28s %-11s %10s %9s %9s %9s %9s %9s %10s\n", "model", "backend", "bytes", "load_s",
-              "load_p95", "exec_s", "exec_p95", "unload_s", "load/exec");
+  std::printf("%-28s %-11s %10s %9s %9s %9s %9s %9s %10s %9s %9s %9s\n", "model", "backend",
+              "bytes", "load_s", "load_p95", "exec_s", "exec_p95", "unload_s", "load/exec",
+              "first_x", "exec_x", "load_x");
   bool failed = false;
   for (const auto& profile : profiles) {
     if (!profile.error.empty()) {
@@ -67,10 +70,20 @@ void run_profile(const ProfileCliOptions& opts) {
                                {"exec_latency_p95_s", profile.exec.p95_s},
                                {"unload_latency_p50_s", profile.unload.p50_s},
                                {"unload_latency_p95_s", profile.unload.p95_s}};
+    ModelInterference& measured = catalog.interference[id];
+    measured.exec_beside_load_s = profile.exec_beside_load.mean_s;
+    measured.load_beside_exec_s = profile.load_beside_exec.mean_s;
+    measured.first_exec_s = profile.first_exec.mean_s;
     const double ratio = profile.exec.mean_s > 0 ? profile.load.mean_s / profile.exec.mean_s : 0.0;
-    std::printf("%-28s %-11s %10s %9.4f %9.4f %9.4f %9.4f %9.4f %10.1f\n", profile.name.c_str(),
-                profile.backend.c_str(), format_bytes(info.size_bytes).c_str(), profile.load.mean_s,
-                profile.load.p95_s, profile.exec.mean_s, profile.exec.p95_s, profile.unload.mean_s, ratio);
+    // Slowdowns: the first inference after a load, an inference beside a load, a load beside
+    // inferences, each over the model's lone figure (0 when not measured).
+    const double first_x = profile.exec.mean_s > 0 ? profile.first_exec.mean_s / profile.exec.mean_s : 0.0;
+    std::printf("%-28s %-11s %10s %9.4f %9.4f %9.4f %9.4f %9.4f %10.1f %9.2f %9.2f %9.2f\n",
+                profile.name.c_str(), profile.backend.c_str(), format_bytes(info.size_bytes).c_str(),
+                profile.load.mean_s, profile.load.p95_s, profile.exec.mean_s, profile.exec.p95_s,
+                profile.unload.mean_s, ratio, first_x,
+                measured.exec_beside_load_s > 0 ? measured.exec_factor(info.exec_latency_s) : 0.0,
+                measured.load_beside_exec_s > 0 ? measured.load_factor(info.load_latency_s) : 0.0);
   }
   if (!catalog.models.empty()) {
     const std::string out = opts.out.empty() ? repository.root() + "/profile_catalog.json" : opts.out;
@@ -98,6 +111,8 @@ const CommandRegistration kRegistration(61, [](CLI::App& root) {
   cmd->add_option("--seed", opts->seed, "Seed of the random order")->capture_default_str();
   cmd->add_option("--threads", opts->threads, "Intra-op threads (0 = all cores)")->capture_default_str();
   cmd->add_flag("--quiet", opts->quiet, "No progress lines on stderr");
+  cmd->add_flag("--no-interference", opts->no_interference,
+                "Skip measuring a load beside inferences and inferences beside a load");
   cmd->callback([opts] { run_profile(*opts); });
 });
 

@@ -102,6 +102,8 @@ void run_simulate(const SimulateOptions& opts) {
 
   const workload::Catalog catalog = workload::load_catalog(opts.catalog);
   if (catalog.models.empty()) throw UsageError("catalog " + opts.catalog + " holds no models");
+  // --parallel-load uses the profiler's interference figures when the catalog has them.
+  if (base.parallel_load) base.interference = catalog.interference;
   const std::uint64_t footprint = catalog.total_bytes();
   std::vector<std::uint64_t> memories;
   for (const auto& item : split_list(opts.memory, "--memory")) {
@@ -224,7 +226,8 @@ const CommandRegistration kRegistration(20, [](CLI::App& root) {
   cmd->add_flag("--no-queueing", opts->no_queueing,
                 "Pure cache mode: a request is a hit, or a miss costing its load latency");
   cmd->add_flag("--parallel-load", opts->parallel_load,
-                "Loads run on a loading lane in parallel with execution");
+                "Loads run on a loading lane in parallel with execution (with the catalog's "
+                "interference figures, if profiled)");
   cmd->add_flag("--sweep", opts->sweep, "Run every policy x memory size, in parallel");
   cmd->add_flag("--json", opts->json, "Print the summary (or sweep) as JSON on stdout");
   cmd->add_option("--report", opts->report_dir, "Write an HTML report with figures to DIR");

@@ -17,6 +17,7 @@
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "core/timeline_csv.hpp"
 #include "workload/trace.hpp"
 
 namespace brulee::replay {
@@ -95,8 +96,39 @@ double number_or(const json& object, const char* key, double fallback) {
   return it != object.end() && it->is_number() ? it->get<double>() : fallback;
 }
 
-// Reads what the server reported of the request: brulee puts hit, load_s, queue_s and exec_s
-// in the response's "parameters" (docs/api.md); other servers leave them unknown.
+// The timeline in a `parameters` object (see timeline_from_parameters).
+bool read_timeline(const json& params, RequestTimeline& timeline) {
+  const auto hit = params.find("hit");
+  if (hit == params.end() || !hit->is_boolean()) return false;
+  RequestTimeline t;
+  t.arrival_s = 0.0;
+  t.hit = hit->get<bool>();
+  const double start_s = number_or(params, "start_s", -1.0);
+  const double end_s = number_or(params, "end_s", -1.0);
+  if (start_s >= 0.0 && end_s >= 0.0) {
+    t.ready_s = number_or(params, "ready_s", 0.0);
+    t.start_s = start_s;
+    t.end_s = end_s;
+    if (params.contains("load_start_s") && params["load_start_s"].is_number()) {
+      t.load_start_s = params["load_start_s"].get<double>();
+    }
+  } else {
+    const double load_s = number_or(params, "load_s", -1.0);
+    const double queue_s = number_or(params, "queue_s", -1.0);
+    const double exec_s = number_or(params, "exec_s", -1.0);
+    if (load_s < 0.0 || queue_s < 0.0 || exec_s < 0.0) return false;
+    // load_s was arrival -> ready, all of it counted as load.
+    if (!t.hit && load_s > 0.0) t.load_start_s = 0.0;
+    t.ready_s = load_s;
+    t.start_s = load_s + queue_s;
+    t.end_s = t.start_s + exec_s;
+  }
+  timeline = t;
+  return true;
+}
+
+// Reads what the server reported of the request (brulee puts it in the response's
+// "parameters", docs/api.md); other servers leave it unknown.
 void read_response(const std::string& body, RequestResult& result) {
   const json root = json::parse(body, nullptr, false);
   if (root.is_discarded() || !root.is_object()) {
@@ -109,15 +141,30 @@ void read_response(const std::string& body, RequestResult& result) {
   }
   const auto params = root.find("parameters");
   if (params == root.end() || !params->is_object()) return;
-  if (const auto hit = params->find("hit"); hit != params->end() && hit->is_boolean()) {
-    result.hit = hit->get<bool>() ? 1 : 0;
-  }
-  result.load_s = number_or(*params, "load_s", -1.0);
-  result.queue_s = number_or(*params, "queue_s", -1.0);
-  result.exec_s = number_or(*params, "exec_s", -1.0);
+  RequestTimeline t;
+  if (!read_timeline(*params, t)) return;
+  // On the replay's clock. Reading and parsing the request body happens before the server's
+  // arrival and can take longer than the inference (docs/fidelity.md), while the answer (class
+  // scores) is small: so the arrival is placed as late as the client's observation allows,
+  // the server's latency before the answer came back, and never before the send.
+  const double shift_s =
+      result.sent_s + std::max(0.0, result.latency_s - (t.end_s - t.arrival_s));
+  t.arrival_s += shift_s;
+  if (!std::isnan(t.load_start_s)) t.load_start_s += shift_s;
+  t.ready_s += shift_s;
+  t.start_s += shift_s;
+  t.end_s += shift_s;
+  result.timed = true;
+  result.timeline = t;
+  result.delays = derive_delays(t);
 }
 
 }  // namespace
+
+bool timeline_from_parameters(const std::string& parameters_json, RequestTimeline& timeline) {
+  const json params = json::parse(parameters_json, nullptr, false);
+  return !params.is_discarded() && params.is_object() && read_timeline(params, timeline);
+}
 
 ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult>* results_out,
                          const std::function<void(const Progress&)>& on_progress) {
@@ -173,6 +220,7 @@ ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult
 
   std::vector<RequestResult> results(total);
   for (std::size_t i = 0; i < total; ++i) {
+    results[i].index = i;
     results[i].request_id = trace.request_id.empty() ? i : trace.request_id[i];
     results[i].model = trace.model_names[trace.model[i]];
     results[i].scheduled_s = (trace.time_s[i] - trace.time_s[0]) / options.speed;
@@ -281,7 +329,8 @@ ReplaySummary summarize(const std::vector<RequestResult>& results, double durati
   summary.requests = results.size();
   summary.duration_s = duration_s;
   std::vector<double> latencies;
-  double load_sum = 0, exec_sum = 0, queue_sum = 0;
+  double load_sum = 0, exec_sum = 0, queue_sum = 0, server_sum = 0;
+  std::uint64_t timed = 0;
   for (const auto& result : results) {
     summary.max_send_lag_s = std::max(summary.max_send_lag_s, result.sent_s - result.scheduled_s);
     if (result.status != 200) {
@@ -290,11 +339,20 @@ ReplaySummary summarize(const std::vector<RequestResult>& results, double durati
     }
     ++summary.ok;
     latencies.push_back(result.latency_s);
-    if (result.hit == 1) ++summary.hits;
-    if (result.hit == 0) ++summary.misses;
-    load_sum += std::max(0.0, result.load_s);
-    exec_sum += std::max(0.0, result.exec_s);
-    queue_sum += std::max(0.0, result.queue_s);
+    if (!result.timed) continue;
+    ++timed;
+    ++(result.timeline.hit ? summary.hits : summary.misses);
+    load_sum += result.delays.load_delay_s;
+    exec_sum += result.delays.exec_s;
+    queue_sum += result.delays.queue_delay_s;
+    server_sum += result.delays.latency_s;
+  }
+  if (timed > 0) {
+    const double n = static_cast<double>(timed);
+    summary.mean_load_s = load_sum / n;
+    summary.mean_exec_s = exec_sum / n;
+    summary.mean_queue_s = queue_sum / n;
+    summary.mean_server_latency_s = server_sum / n;
   }
   if (!latencies.empty()) {
     std::sort(latencies.begin(), latencies.end());
@@ -310,9 +368,6 @@ ReplaySummary summarize(const std::vector<RequestResult>& results, double durati
     summary.latency_p50_s = pct(0.50);
     summary.latency_p95_s = pct(0.95);
     summary.latency_p99_s = pct(0.99);
-    summary.mean_load_s = load_sum / ok;
-    summary.mean_exec_s = exec_sum / ok;
-    summary.mean_queue_s = queue_sum / ok;
   }
   if (duration_s > 0) summary.throughput_rps = static_cast<double>(summary.ok) / duration_s;
   return summary;
@@ -321,17 +376,22 @@ ReplaySummary summarize(const std::vector<RequestResult>& results, double durati
 void write_results_csv(const std::string& path, const std::vector<RequestResult>& results) {
   std::FILE* file = std::fopen(path.c_str(), "w");
   if (!file) throw UsageError("cannot write " + path);
-  std::fprintf(
-      file,
-      "request_id,model,scheduled_s,sent_s,status,latency_s,hit,load_s,queue_s,exec_s,error\n");
+  std::fprintf(file, "index,model,%s,request_id,scheduled_s,sent_s,status,client_latency_s,error\n",
+               kTimelineCsvColumns);
+  char timeline[512];
   for (const auto& r : results) {
     std::string error = r.error;
     std::replace(error.begin(), error.end(), ',', ';');
     std::replace(error.begin(), error.end(), '\n', ' ');
-    std::fprintf(file, "%llu,%s,%.6f,%.6f,%d,%.6f,%d,%.6f,%.6f,%.6f,%s\n",
-                 static_cast<unsigned long long>(r.request_id), r.model.c_str(), r.scheduled_s,
-                 r.sent_s, r.status, r.latency_s, r.hit, r.load_s, r.queue_s, r.exec_s,
-                 error.c_str());
+    if (r.timed) {
+      format_timeline_csv(timeline, sizeof timeline, r.timeline, r.delays);
+    } else {
+      std::snprintf(timeline, sizeof timeline, ",,,,,,,,,");  // unknown: every column empty
+    }
+    std::fprintf(file, "%llu,%s,%s,%llu,%.6f,%.6f,%d,%.6f,%s\n",
+                 static_cast<unsigned long long>(r.index), r.model.c_str(), timeline,
+                 static_cast<unsigned long long>(r.request_id), r.scheduled_s, r.sent_s, r.status,
+                 r.latency_s, error.c_str());
   }
   if (std::fclose(file) != 0) throw std::runtime_error("error writing " + path);
 }

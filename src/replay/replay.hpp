@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/timeline.hpp"
+
 namespace brulee::replay {
 
 struct ReplayOptions {
@@ -22,26 +24,39 @@ struct ReplayOptions {
 
 // One request as the client saw it, plus what the server reported of it.
 struct RequestResult {
+  std::uint64_t index = 0;  // position in the trace (joins with `simulate --requests-out`)
   std::uint64_t request_id = 0;
   std::string model;
   double scheduled_s = 0.0;  // when the trace says to send it (scaled), from the start
   double sent_s = 0.0;       // when it was sent, from the start
-  double latency_s = 0.0;    // send -> full response
+  double latency_s = 0.0;    // client-observed: send -> full response
   int status = 0;            // HTTP status; 0 = no response (connection error, timeout)
-  int hit = -1;              // server-reported: 1 hit, 0 miss, -1 unknown
-  double load_s = -1.0;      // server-reported load time paid by this request (-1 unknown)
-  double queue_s = -1.0;     // server-reported queueing time (-1 unknown)
-  double exec_s = -1.0;      // server-reported execution time (-1 unknown)
+  // The server's timeline of the request (core/timeline.hpp), reported relative to the
+  // request's arrival at the server and placed here on the replay's clock with its end as late
+  // as the answer allows: arrival_s = sent_s + max(0, latency_s - server latency); and the
+  // delays derived from it by derive_delays. Only when `timed` (a brulee server, status 200).
+  bool timed = false;
+  RequestTimeline timeline;
+  RequestDelays delays;
   std::string error;
 };
+
+// Reads the server's report from an inference response's `parameters` object: `hit` and the
+// timeline points `ready_s`, `start_s`, `end_s` and, for a miss that waited on a load,
+// `load_start_s` (seconds from the request's arrival at the server). A report with only
+// `load_s` (arrival -> ready), `queue_s` and `exec_s` (older brulee servers) is turned into
+// the timeline those figures describe. Returns false (timeline untouched) for no report.
+bool timeline_from_parameters(const std::string& parameters_json, RequestTimeline& timeline);
 
 struct ReplaySummary {
   std::uint64_t requests = 0, ok = 0, errors = 0, hits = 0, misses = 0;
   double duration_s = 0.0, throughput_rps = 0.0;
   double latency_mean_s = 0.0, latency_p50_s = 0.0, latency_p95_s = 0.0, latency_p99_s = 0.0;
-  double mean_load_s = 0.0;  // server-reported load time per request (0 for hits)
-  double mean_exec_s = 0.0;  // server-reported exec time per request
+  // Means per successful request of the delays derived from the server's timelines.
+  double mean_load_s = 0.0;  // load delay (0 for hits)
+  double mean_exec_s = 0.0;
   double mean_queue_s = 0.0;
+  double mean_server_latency_s = 0.0;  // arrival at the server -> end of execution
   double max_send_lag_s = 0.0;  // open loop: the latest a request was sent after its time
 };
 

@@ -1,9 +1,12 @@
 #include "runtime/profiler.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <numeric>
+#include <thread>
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
@@ -34,29 +37,93 @@ LatencyStats summarize(std::vector<double> samples_s) {
   return stats;
 }
 
-std::vector<ModelProfile> profile_models(const Repository& repository, const ProfileOptions& options) {
-  if (options.runs == 0) throw UsageError("--runs must be at least 1");
-  std::vector<RepositoryModel> models;
-  if (options.models.empty()) {
-    models = repository.models();
-  } else {
-    for (const auto& name : options.models) models.push_back(repository.find(name));
+double mean_during(const std::vector<TimedInterval>& inferences, double load_start_s,
+                   double load_end_s) {
+  double overlap_sum_s = 0.0;
+  double share_sum = 0.0;
+  for (const auto& inference : inferences) {
+    const double length_s = inference.end_s - inference.start_s;
+    const double overlap_s =
+        std::min(inference.end_s, load_end_s) - std::max(inference.start_s, load_start_s);
+    if (length_s <= 0.0 || overlap_s <= 0.0) continue;
+    overlap_sum_s += overlap_s;
+    share_sum += overlap_s / length_s;
   }
-  if (models.empty()) throw UsageError("repository " + repository.root() + " holds no models");
+  return share_sum > 0.0 ? overlap_sum_s / share_sum : 0.0;
+}
 
-  struct Samples {
-    std::vector<double> load_s, exec_s, unload_s;
-    std::vector<std::uint64_t> bytes;
+namespace {
+
+struct Samples {
+  std::vector<double> load_s, exec_s, unload_s, first_exec_s, exec_beside_load_s,
+      load_beside_exec_s;
+  std::vector<std::uint64_t> bytes;
+};
+
+// Loads a second copy of the model on another thread while `model` runs inferences back to back
+// (from before the load starts until it ends); records load beside exec and exec beside load.
+void measure_interference(const ProfileSubject& subject, LoadedModel& model,
+                          const std::vector<Tensor>& inputs, Samples& samples) {
+  using Clock = std::chrono::steady_clock;
+  const auto origin = Clock::now();
+  const auto since = [&origin] {
+    return std::chrono::duration<double>(Clock::now() - origin).count();
   };
-  std::vector<Samples> samples(models.size());
-  std::vector<ModelProfile> profiles(models.size());
-  for (std::size_t m = 0; m < models.size(); ++m) {
-    profiles[m].name = models[m].name;
-    profiles[m].backend = models[m].backend;
-    profiles[m].file_bytes = models[m].file_bytes;
+  std::atomic<bool> started{false}, done{false};
+  double load_start_s = 0.0, load_end_s = 0.0, load_s = 0.0;
+  std::exception_ptr failure;
+  std::vector<TimedInterval> inferences;
+  std::thread loader([&] {
+    while (!started.load()) std::this_thread::yield();  // the inferences are running
+    load_start_s = since();
+    try {
+      auto copy = subject.load();
+      load_end_s = since();
+      load_s = copy->load_time_s();
+      done.store(true);
+      copy.reset();  // the copy's unload happens after the measurement
+    } catch (...) {
+      failure = std::current_exception();
+      load_end_s = since();
+      done.store(true);
+    }
+  });
+  try {
+    while (!done.load()) {
+      TimedInterval inference;
+      inference.start_s = since();
+      started.store(true);
+      model.infer(inputs);
+      inference.end_s = since();
+      inferences.push_back(inference);
+    }
+  } catch (...) {
+    done.store(true);
+    started.store(true);
+    loader.join();
+    throw;
+  }
+  loader.join();
+  if (failure) std::rethrow_exception(failure);
+  samples.load_beside_exec_s.push_back(load_s);
+  const double during_s = mean_during(inferences, load_start_s, load_end_s);
+  if (during_s > 0.0) samples.exec_beside_load_s.push_back(during_s);
+}
+
+}  // namespace
+
+std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& subjects,
+                                           const ProfileOptions& options) {
+  if (options.runs == 0) throw UsageError("--runs must be at least 1");
+  std::vector<Samples> samples(subjects.size());
+  std::vector<ModelProfile> profiles(subjects.size());
+  for (std::size_t m = 0; m < subjects.size(); ++m) {
+    profiles[m].name = subjects[m].name;
+    profiles[m].backend = subjects[m].backend;
+    profiles[m].file_bytes = subjects[m].file_bytes;
   }
   Rng rng(options.seed);
-  std::vector<std::size_t> order(models.size());
+  std::vector<std::size_t> order(subjects.size());
   std::iota(order.begin(), order.end(), 0);
   const auto say = [&](const std::string& line) {
     if (options.progress) options.progress(line);
@@ -67,16 +134,20 @@ std::vector<ModelProfile> profile_models(const Repository& repository, const Pro
       auto& profile = profiles[m];
       if (!profile.error.empty()) continue;
       try {
-        auto model = load_model(models[m], options.load);
+        auto model = subjects[m].load();
         samples[m].load_s.push_back(model->load_time_s());
         samples[m].bytes.push_back(model->resident_bytes());
         if (!model->inputs().empty()) {
           const auto inputs = warmup_inputs(model->inputs());
+          auto start = std::chrono::steady_clock::now();
+          model->infer(inputs);
+          samples[m].first_exec_s.push_back(seconds_since(start));
           for (std::uint64_t e = 0; e < options.execs_per_load; ++e) {
-            const auto start = std::chrono::steady_clock::now();
+            start = std::chrono::steady_clock::now();
             model->infer(inputs);
             samples[m].exec_s.push_back(seconds_since(start));
           }
+          if (options.interference) measure_interference(subjects[m], *model, inputs, samples[m]);
         }
         const auto start = std::chrono::steady_clock::now();
         model.reset();
@@ -89,17 +160,41 @@ std::vector<ModelProfile> profile_models(const Repository& repository, const Pro
       }
     }
   }
-  for (std::size_t m = 0; m < models.size(); ++m) {
+  for (std::size_t m = 0; m < subjects.size(); ++m) {
     auto& profile = profiles[m];
     if (!profile.error.empty()) continue;
     profile.load = summarize(samples[m].load_s);
     profile.exec = summarize(samples[m].exec_s);
     profile.unload = summarize(samples[m].unload_s);
+    profile.first_exec = summarize(samples[m].first_exec_s);
+    profile.exec_beside_load = summarize(samples[m].exec_beside_load_s);
+    profile.load_beside_exec = summarize(samples[m].load_beside_exec_s);
     auto bytes = samples[m].bytes;
     std::sort(bytes.begin(), bytes.end());
     profile.resident_bytes = bytes.empty() ? 0 : bytes[bytes.size() / 2];
   }
   return profiles;
+}
+
+std::vector<ModelProfile> profile_models(const Repository& repository, const ProfileOptions& options) {
+  if (options.runs == 0) throw UsageError("--runs must be at least 1");
+  std::vector<RepositoryModel> models;
+  if (options.models.empty()) {
+    models = repository.models();
+  } else {
+    for (const auto& name : options.models) models.push_back(repository.find(name));
+  }
+  if (models.empty()) throw UsageError("repository " + repository.root() + " holds no models");
+  std::vector<ProfileSubject> subjects;
+  for (const auto& model : models) {
+    ProfileSubject subject;
+    subject.name = model.name;
+    subject.backend = model.backend;
+    subject.file_bytes = model.file_bytes;
+    subject.load = [model, load = options.load] { return load_model(model, load); };
+    subjects.push_back(std::move(subject));
+  }
+  return profile_subjects(subjects, options);
 }
 
 }  // namespace brulee::runtime

@@ -1,10 +1,14 @@
 #pragma once
-// The profiler behind `brulee profile` (docs/zoo.md): the paper's measurement loop. For each of
-// `runs` rounds, every model in a fresh random order is loaded (load + one warm-up inference,
-// timed by the backend), run `execs_per_load` times on zeros, and unloaded (timed until the
-// memory is handed back). Sizes are the backend's measured bytes (median over rounds).
+// The profiler behind `brulee profile` (docs/zoo.md, docs/fidelity.md): the paper's measurement
+// loop. For each of `runs` rounds, every model in a fresh random order is loaded (load + one
+// warm-up inference, timed by the backend), run once (the first inference after the load) and
+// then `execs_per_load` times on zeros, and unloaded (timed until the memory is handed back).
+// With `interference`, each round then loads a second copy of the model on another thread while
+// this one runs inferences back to back: the load's time is "load beside exec", the inferences
+// during it give "exec beside load". Sizes are the backend's measured bytes (median over rounds).
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,8 +33,11 @@ struct ModelProfile {
   std::uint64_t file_bytes = 0;
   std::uint64_t resident_bytes = 0;  // median of the measured bytes over rounds
   LatencyStats load;
-  LatencyStats exec;
+  LatencyStats exec;  // steady inferences (not the first after a load)
   LatencyStats unload;
+  LatencyStats first_exec;        // the first inference after each load (after its warm-up)
+  LatencyStats exec_beside_load;  // per round: mean inference while a load ran (see below)
+  LatencyStats load_beside_exec;  // per round: a load while inferences ran throughout
   std::string error;  // non-empty: the model failed (library's reason); no figures
 };
 
@@ -38,10 +45,34 @@ struct ProfileOptions {
   std::uint64_t runs = 3;
   std::uint64_t execs_per_load = 3;
   std::uint64_t seed = 1;
+  bool interference = true;  // measure exec beside a load and load beside execs
   LoadOptions load;
   std::vector<std::string> models;  // empty = every model of the repository
   std::function<void(const std::string&)> progress;  // one line per step, optional
 };
+
+// Inferences timed on one thread while a load ran on another, over [load_start_s, load_end_s]:
+// the mean inference time during the load, each inference weighted by the share of it that
+// overlapped the load (sum of overlaps / sum of overlap shares). 0 if none overlapped.
+struct TimedInterval {
+  double start_s = 0.0;
+  double end_s = 0.0;
+};
+double mean_during(const std::vector<TimedInterval>& inferences, double load_start_s,
+                   double load_end_s);
+
+// What the profiler is given for one model: its identity, and how to load a copy of it.
+struct ProfileSubject {
+  std::string name;
+  std::string backend;
+  std::uint64_t file_bytes = 0;
+  // Loads a fresh copy (thread-safe: called from a second thread for the interference round).
+  std::function<std::unique_ptr<LoadedModel>()> load;
+};
+
+// The measurement loop over any models (a repository's, or a test's fake backend).
+std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& subjects,
+                                           const ProfileOptions& options);
 
 // Profiles the models; a model that fails is reported in its ModelProfile::error and dropped
 // from later rounds. Throws UsageError on an unknown model name or runs == 0.

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "core/error.hpp"
+#include "core/timeline_csv.hpp"
 #include "core/units.hpp"
 
 namespace brulee::sim {
@@ -55,6 +56,7 @@ nlohmann::ordered_json summary_json(const SimSummary& s, const RunInfo& info) {
   j["hits"] = s.hits;
   j["misses"] = s.misses;
   j["hit_ratio"] = s.hit_ratio();
+  j["cache_hit_ratio"] = s.cache_hit_ratio();
   j["loads"] = s.loads;
   j["evictions"] = s.evictions;
   j["bytes_loaded"] = s.bytes_loaded;
@@ -135,7 +137,9 @@ std::string summary_text(const SimSummary& s, const RunInfo& info) {
                                     : ""));
   add("requests", std::to_string(s.requests));
   add("hit ratio", number(s.hit_ratio(), 6));
-  add("misses (loads)", std::to_string(s.misses));
+  add("cache hit ratio (no load)", number(s.cache_hit_ratio(), 6));
+  add("misses", std::to_string(s.misses));
+  add("loads", std::to_string(s.loads));
   add("evictions", std::to_string(s.evictions));
   add("bytes loaded", format_bytes(s.bytes_loaded));
   add("peak memory used", format_bytes(s.peak_used_bytes));
@@ -399,7 +403,7 @@ CsvOutcomeWriter::CsvOutcomeWriter(const std::string& path, const ModelTable& mo
   file_ = std::fopen(path.c_str(), "wb");
   if (!file_) throw UsageError("cannot write " + path + ": " + std::strerror(errno));
   buffer_.reserve(1 << 20);
-  buffer_ = "index,model,worker,hit,arrival_s,start_s,completion_s,load_delay_s,queue_delay_s,exec_s\n";
+  buffer_ = std::string("index,model,") + kTimelineCsvColumns + ",worker\n";
 }
 
 CsvOutcomeWriter::~CsvOutcomeWriter() {
@@ -411,11 +415,14 @@ CsvOutcomeWriter::~CsvOutcomeWriter() {
 
 void CsvOutcomeWriter::on_outcome(const RequestOutcome& o) {
   char line[512];
-  const int length = std::snprintf(
-      line, sizeof line, "%llu,%s,%u,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n",
-      static_cast<unsigned long long>(o.index), models_[o.model].name.c_str(), o.worker,
-      o.hit ? 1 : 0, o.arrival_s, o.start_s, o.completion_s, o.load_delay_s, o.queue_delay_s,
-      o.exec_s);
+  int length = std::snprintf(line, sizeof line, "%llu,%s,",
+                             static_cast<unsigned long long>(o.index), models_[o.model].name.c_str());
+  length = std::clamp(length, 0, static_cast<int>(sizeof line) - 1);
+  length += format_timeline_csv(line + length, sizeof line - static_cast<std::size_t>(length),
+                                o.timeline, o.delays);
+  length = std::clamp(length, 0, static_cast<int>(sizeof line) - 1);
+  length += std::snprintf(line + length, sizeof line - static_cast<std::size_t>(length), ",%u\n",
+                          o.worker);
   buffer_.append(line, static_cast<std::size_t>(std::clamp(length, 0, static_cast<int>(sizeof line) - 1)));
   if (buffer_.size() >= (1 << 20)) flush();
 }

@@ -40,8 +40,9 @@ std::string sweep_text(const std::vector<SimSummary>& results, const RunInfo& in
 void write_report(const std::string& dir, const std::vector<SimSummary>& results,
                   const RunInfo& info);
 
-// Writes each outcome as a CSV row
-// (index,model,worker,hit,arrival_s,start_s,completion_s,load_delay_s,queue_delay_s,exec_s).
+// Writes each outcome as a CSV row: index,model, the shared timeline columns
+// (core/timeline_csv.hpp: hit,arrival_s,load_start_s,ready_s,start_s,end_s,load_delay_s,
+// queue_delay_s,exec_s,latency_s), then worker.
 class CsvOutcomeWriter final : public OutcomeSink {
  public:
   CsvOutcomeWriter(const std::string& path, const ModelTable& models);

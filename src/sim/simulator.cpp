@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <map>
 #include <memory>
+#include <queue>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -103,6 +106,20 @@ class CompletionRing {
   std::size_t count_ = 0;
 };
 
+// --parallel-load: a request waiting for its turn on an execution lane.
+struct Runnable {
+  double runnable_s;  // its model ready and the request arrived
+  std::size_t index;
+  double exec_s;
+  std::uint32_t worker;
+  RequestTimeline timeline;  // up to ready_s
+  ModelId model;
+  // Earliest runnable first, then request order (a min-heap through std::priority_queue).
+  bool operator<(const Runnable& other) const {
+    return runnable_s != other.runnable_s ? runnable_s > other.runnable_s : index > other.index;
+  }
+};
+
 struct Worker {
   Worker(std::uint64_t memory_bytes, const ModelTable& models, std::unique_ptr<Policy> policy)
       : cache(memory_bytes, models, std::move(policy)) {}
@@ -110,7 +127,37 @@ struct Worker {
   CompletionRing pending;
   double exec_free_at_s = 0.0;    // when the (serial) worker, or its execution lane, is next free
   double loader_free_at_s = 0.0;  // --parallel-load: when its loading lane is next free
+  // --parallel-load with interference: where each lane's current busy stretch began (the lane
+  // is busy from there until its free time).
+  double exec_busy_from_s = 0.0;
+  double loader_busy_from_s = 0.0;
+  std::priority_queue<Runnable> runnable;  // --parallel-load: requests not yet executed
 };
+
+// The work of the last load of a model (unloads, then the load): when it began and when the
+// model was ready. A request arriving before `ready_s` shares that load.
+struct LoadWindow {
+  double start_s = 0.0;
+  double ready_s = 0.0;
+};
+
+// How long `work_s` of work takes from `start_s` on one lane when the other lane's work, busy
+// over [busy_from_s, busy_until_s), slows it by `factor` meanwhile (a fluid model: progress at
+// rate 1 / factor during the overlap, 1 outside it).
+double stretched_s(double work_s, double start_s, double busy_from_s, double busy_until_s,
+                   double factor) {
+  if (factor == 1.0 || busy_until_s <= start_s || work_s <= 0.0) return work_s;
+  double now_s = start_s;
+  double left_s = work_s;
+  if (busy_from_s > now_s) {
+    if (left_s <= busy_from_s - now_s) return work_s;
+    left_s -= busy_from_s - now_s;
+    now_s = busy_from_s;
+  }
+  const double overlap_s = busy_until_s - now_s;
+  if (left_s * factor <= overlap_s) return now_s + left_s * factor - start_s;
+  return busy_until_s + (left_s - overlap_s / factor) - start_s;
+}
 
 class Simulation {
  public:
@@ -138,7 +185,18 @@ class Simulation {
       hot_[m].size_bytes = models[m].size_bytes;
     }
     where_.assign(models.size(), kNoWorker);
-    if (config.parallel_load) ready_at_s_.assign(models.size(), 0.0);
+    if (config.queueing) windows_.assign(models.size(), LoadWindow{});
+    if (config.queueing && config.parallel_load) {
+      for (std::size_t m = 0; m < std::min(models.size(), config.interference.size()); ++m) {
+        const ModelInterference& measured = config.interference[m];
+        if (!measured.measured()) continue;
+        if (contention_.empty()) contention_.assign(models.size(), Contention{});
+        contention_[m].exec_factor = measured.exec_factor(models[m].exec_latency_s);
+        contention_[m].load_factor = measured.load_factor(models[m].load_latency_s);
+        contention_[m].first_exec_extra_s = measured.first_exec_extra_s(models[m].exec_latency_s);
+      }
+      if (!contention_.empty()) fresh_.assign(models.size(), 0);
+    }
     evicted_.reserve(64);
   }
 
@@ -178,11 +236,11 @@ class Simulation {
     Worker& first = *workers_[0];
     Policy& first_policy = first.cache.policy();
     CacheState& first_state = first.cache.state();
-    RequestOutcome outcome;
     for (std::size_t i = 0; i < n; ++i) {
       const ModelId model = model_column[i];
       const double arrival_s = time_column[i];
       if constexpr (kQueueing) {
+        if (config_.parallel_load) [[unlikely]] run_lanes(arrival_s);
         if constexpr (kSingle) {
           finish_until(first, arrival_s);
         } else {
@@ -201,6 +259,7 @@ class Simulation {
         event.upcoming = ahead;
         __builtin_prefetch(&hot_[ahead]);
         __builtin_prefetch(&where_[ahead]);
+        if constexpr (kQueueing) __builtin_prefetch(&windows_[ahead]);  // a pinned hit reads it
         // The policy reads size and latencies (not the name at the front) when the model loads.
         __builtin_prefetch(&models_[ahead].load_latency_s);
         if constexpr (kSingle) {
@@ -211,9 +270,9 @@ class Simulation {
       }
       const HotModel& hot = hot_[model];
       std::uint32_t worker = where_[model];
-      const bool hit = worker != kNoWorker;
+      const bool cached = worker != kNoWorker;  // resident, or its load decided (the policy's hit)
       if constexpr (kSingle) {
-        event.hit = hit;
+        event.hit = cached;
         first_policy.on_request(event);
       } else {
         for (std::uint32_t w = 0; w < workers_.size(); ++w) {
@@ -221,71 +280,142 @@ class Simulation {
           workers_[w]->cache.policy().on_request(event);
         }
       }
+      RequestTimeline timeline;
+      timeline.arrival_s = arrival_s;
+      timeline.hit = cached;
+      timeline.ready_s = arrival_s;
       double decision_s = arrival_s;
       double unload_s = 0.0;
       double load_s = 0.0;
-      if (hit) {
-        ++summary_.hits;
-      } else {
+      if (!cached) {
         if constexpr (kQueueing) decision_s = std::max(arrival_s, decision_floor_s_);
         worker = admit(model, hot.size_bytes, decision_s, unload_s);
         load_s = latencies_.draw(hot.load_s);
         if constexpr (kQueueing) decision_floor_s_ = decision_s;
       }
       const double exec_s = latencies_.draw(hot.exec_s);
-      double queue_delay_s = 0.0;
-      double load_delay_s = 0.0;
       if constexpr (kQueueing) {
         Worker& target = kSingle ? first : *workers_[worker];
-        double exec_start_s;
+        if (cached) {
+          // Its load may still be queued or running: then the request shares it (a miss). Only
+          // a pinned model, or one unpinned by a decision made past this arrival, can be so.
+          if (target.cache.state().pinned(model) || arrival_s < decision_floor_s_) {
+            const LoadWindow& window = windows_[model];
+            if (window.ready_s > arrival_s) {
+              timeline.hit = false;
+              timeline.load_start_s = window.start_s;
+              timeline.ready_s = window.ready_s;
+            }
+          }
+        }
         if (!config_.parallel_load) {
           // Serial FIFO worker: [queue] unloads, load, exec.
-          const double start_s = std::max(decision_s, target.exec_free_at_s);
-          queue_delay_s = start_s - arrival_s;
-          load_delay_s = unload_s + load_s;
-          exec_start_s = start_s + load_delay_s;
-        } else {
-          // Loader lane (unloads + load) in parallel with the execution lane.
-          double ready_s;
-          if (!hit) {
-            const double load_start_s = std::max(decision_s, target.loader_free_at_s);
-            ready_s = load_start_s + unload_s + load_s;
-            target.loader_free_at_s = ready_s;
-            ready_at_s_[model] = ready_s;
-          } else {
-            ready_s = ready_at_s_[model];
+          const double begin_s = std::max(decision_s, target.exec_free_at_s);
+          timeline.start_s = begin_s;
+          if (!cached) {
+            timeline.load_start_s = begin_s;
+            timeline.ready_s = begin_s + (unload_s + load_s);
+            timeline.start_s = timeline.ready_s;
+            windows_[model] = {begin_s, timeline.ready_s};
           }
-          const double lane_free_s = std::max(decision_s, target.exec_free_at_s);
-          exec_start_s = std::max(lane_free_s, ready_s);
-          queue_delay_s = lane_free_s - arrival_s;
-          load_delay_s = exec_start_s - lane_free_s;
+        } else {
+          // A loading lane (unloads + load, FIFO) beside the execution lane; the request runs
+          // once its model is ready, in the order requests became runnable (run_lanes).
+          if (!cached) {
+            const double load_start_s = std::max(decision_s, target.loader_free_at_s);
+            double load_work_s = unload_s + load_s;
+            if (!contention_.empty()) {
+              load_work_s = stretched_s(load_work_s, load_start_s, target.exec_busy_from_s,
+                                        target.exec_free_at_s, contention_[model].load_factor);
+              if (load_start_s > target.loader_free_at_s) target.loader_busy_from_s = load_start_s;
+              fresh_[model] = 1;
+            }
+            timeline.load_start_s = load_start_s;
+            timeline.ready_s = load_start_s + load_work_s;
+            target.loader_free_at_s = timeline.ready_s;
+            windows_[model] = {load_start_s, timeline.ready_s};
+          }
+          target.cache.state().pin(model);
+          target.runnable.push({std::max(arrival_s, timeline.ready_s), i, exec_s, worker, timeline,
+                                model});
+          continue;
         }
-        const double completion_s = exec_start_s + exec_s;
-        target.exec_free_at_s = completion_s;
+        timeline.end_s = timeline.start_s + exec_s;
+        target.exec_free_at_s = timeline.end_s;
         target.cache.state().pin(model);
-        target.pending.push({completion_s, model});
+        target.pending.push({timeline.end_s, model});
       } else {
-        load_delay_s = load_s;
+        // Pure cache: a hit executes at once, a miss after its load.
+        if (!cached) {
+          timeline.load_start_s = arrival_s;
+          timeline.ready_s = arrival_s + load_s;
+        }
+        timeline.start_s = timeline.ready_s;
+        timeline.end_s = timeline.start_s + exec_s;
       }
-      const double latency_s = queue_delay_s + load_delay_s + exec_s;
-      summary_.total_load_delay_s += load_delay_s;
-      summary_.total_queue_delay_s += queue_delay_s;
-      summary_.total_exec_s += exec_s;
-      histogram_.add(latency_s);
-      if (sink_) {
-        outcome.index = i;
-        outcome.model = model;
-        outcome.worker = worker;
-        outcome.hit = hit;
-        outcome.arrival_s = arrival_s;
-        outcome.queue_delay_s = queue_delay_s;
-        outcome.start_s = arrival_s + queue_delay_s;
-        outcome.load_delay_s = load_delay_s;
-        outcome.exec_s = exec_s;
-        outcome.completion_s = arrival_s + latency_s;
-        sink_->on_outcome(outcome);
+      record(i, model, worker, timeline);
+    }
+    if (config_.parallel_load) run_lanes(std::numeric_limits<double>::infinity());
+  }
+
+  // Adds a finished request to the totals and hands it to the sink, in request order.
+  void record(std::size_t index, ModelId model, std::uint32_t worker,
+              const RequestTimeline& timeline) {
+    const RequestDelays delays = derive_delays(timeline);
+    summary_.hits += timeline.hit ? 1 : 0;
+    summary_.total_load_delay_s += delays.load_delay_s;
+    summary_.total_queue_delay_s += delays.queue_delay_s;
+    summary_.total_exec_s += delays.exec_s;
+    histogram_.add(delays.latency_s);
+    if (!sink_) return;
+    RequestOutcome outcome;
+    outcome.index = index;
+    outcome.model = model;
+    outcome.worker = worker;
+    outcome.timeline = timeline;
+    outcome.delays = delays;
+    if (!config_.parallel_load) return sink_->on_outcome(outcome);
+    // --parallel-load finishes requests out of order: hold them until their turn.
+    waiting_outcomes_.emplace(index, outcome);
+    for (auto it = waiting_outcomes_.begin();
+         it != waiting_outcomes_.end() && it->first == next_outcome_;
+         it = waiting_outcomes_.erase(it), ++next_outcome_) {
+      sink_->on_outcome(it->second);
+    }
+  }
+
+  // --parallel-load: each worker's execution lane runs its runnable requests (model ready) in the
+  // order they became runnable, one at a time, like the server's executor. A request whose
+  // runnable time is at or before `until_s` is fixed now: no later arrival can be runnable
+  // before it. Its inference is slowed while the loading lane is busy, and the first inference
+  // after a load costs extra (catalog figures, if profiled).
+  void run_lanes(double until_s) {
+    for (auto& worker : workers_) {
+      while (!worker->runnable.empty() && worker->runnable.top().runnable_s <= until_s) {
+        execute_next(*worker);
       }
     }
+  }
+  void execute_next(Worker& lane) {
+    Runnable next = lane.runnable.top();
+    lane.runnable.pop();
+    RequestTimeline& timeline = next.timeline;
+    timeline.start_s = std::max(lane.exec_free_at_s, next.runnable_s);
+    double exec_s = next.exec_s;
+    if (!contention_.empty()) {
+      const Contention& contention = contention_[next.model];
+      if (fresh_[next.model]) {
+        fresh_[next.model] = 0;
+        exec_s += contention.first_exec_extra_s;
+      }
+      exec_s = stretched_s(exec_s, timeline.start_s, lane.loader_busy_from_s,
+                           lane.loader_free_at_s, contention.exec_factor);
+      if (timeline.start_s > lane.exec_free_at_s) lane.exec_busy_from_s = timeline.start_s;
+    }
+    timeline.end_s = timeline.start_s + exec_s;
+    lane.exec_free_at_s = timeline.end_s;
+    lane.pending.push({timeline.end_s, next.model});
+    record(next.index, next.model, next.worker, timeline);
   }
 
   // Completions at or before `time_s` unpin their models.
@@ -372,6 +502,12 @@ class Simulation {
 
   // Every worker is too pinned: move the decision to the next completion anywhere.
   void wait_for_earliest_completion(double& decision_s) {
+    if (config_.parallel_load) {
+      // Requests still waiting for their lane will complete too: fix the next one's execution.
+      for (auto& worker : workers_) {
+        if (worker->pending.empty() && !worker->runnable.empty()) execute_next(*worker);
+      }
+    }
     Worker* earliest = nullptr;
     for (auto& worker : workers_) {
       if (worker->pending.empty()) continue;
@@ -393,7 +529,17 @@ class Simulation {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<HotModel> hot_;
   std::vector<std::uint32_t> where_;  // worker holding each model, or kNoWorker
-  std::vector<double> ready_at_s_;       // --parallel-load: when each model's last load ends
+  std::vector<LoadWindow> windows_;  // queueing: each model's last load
+  // --parallel-load with a measured catalog: per model, what interference does to it.
+  struct Contention {
+    double exec_factor = 1.0;
+    double load_factor = 1.0;
+    double first_exec_extra_s = 0.0;
+  };
+  std::vector<Contention> contention_;  // empty: no interference
+  std::vector<char> fresh_;             // loaded and not yet executed (with contention_)
+  std::map<std::uint64_t, RequestOutcome> waiting_outcomes_;  // --parallel-load, for the sink
+  std::uint64_t next_outcome_ = 0;
   std::vector<ModelId> evicted_;
   std::uint64_t used_bytes_ = 0;
   double decision_floor_s_ = 0.0;

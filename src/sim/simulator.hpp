@@ -6,8 +6,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/interference.hpp"
 #include "core/model_info.hpp"
 #include "core/policy.hpp"
+#include "core/timeline.hpp"
 #include "sim/compact_trace.hpp"
 
 namespace brulee::sim {
@@ -28,20 +30,22 @@ struct SimConfig {
   double latency_cv = 0.1;
   std::uint64_t seed = 1;
   CostMode cost_mode = CostMode::kDirect;
+  // --parallel-load: per model (index = ModelId), how a load and an inference running at once
+  // slow each other and what the first inference after a load costs (docs/fidelity.md).
+  // Empty, or all zero for a model: no interference, the catalog's figures as they are.
+  std::vector<ModelInterference> interference;
 };
 
-// What happened to one request (written out on demand). Times in seconds of virtual time.
+// What happened to one request (written out on demand), on the timeline the server records too
+// (core/timeline.hpp), in virtual time. timeline.hit: the model was loaded when the request
+// arrived; a request arriving while its model's load is queued or running shares that load and
+// is a miss, as on the server (the policy still sees it as a cache hit: no new load).
 struct RequestOutcome {
   std::uint64_t index = 0;
   ModelId model = kNoModel;
   std::uint32_t worker = 0;
-  bool hit = false;
-  double arrival_s = 0.0;
-  double start_s = 0.0;       // arrival + queue delay
-  double completion_s = 0.0;  // start + load delay + exec
-  double load_delay_s = 0.0;  // waiting caused by loading (and unloading for) this request's model
-  double queue_delay_s = 0.0;  // waiting behind earlier work
-  double exec_s = 0.0;
+  RequestTimeline timeline;
+  RequestDelays delays;  // derive_delays(timeline)
 };
 
 // Receives every outcome in request order. Only called when given to simulate().
@@ -60,8 +64,8 @@ struct SimSummary {
   bool parallel_load = false;
   // Counts
   std::uint64_t requests = 0;
-  std::uint64_t hits = 0;
-  std::uint64_t misses = 0;
+  std::uint64_t hits = 0;    // the model was loaded at the request's arrival
+  std::uint64_t misses = 0;  // requests - hits: loads, and requests sharing a load in flight
   std::uint64_t loads = 0;
   std::uint64_t evictions = 0;
   std::uint64_t bytes_loaded = 0;
@@ -82,6 +86,10 @@ struct SimSummary {
   double bound_load_cost_s = -1.0;
 
   double hit_ratio() const { return requests ? static_cast<double>(hits) / static_cast<double>(requests) : 0.0; }
+  // The policy's view: requests that caused no load (their model resident or already loading).
+  double cache_hit_ratio() const {
+    return requests ? 1.0 - static_cast<double>(loads) / static_cast<double>(requests) : 0.0;
+  }
   double mean_load_delay_s() const { return requests ? total_load_delay_s / static_cast<double>(requests) : 0.0; }
   double mean_queue_delay_s() const { return requests ? total_queue_delay_s / static_cast<double>(requests) : 0.0; }
   double mean_exec_s() const { return requests ? total_exec_s / static_cast<double>(requests) : 0.0; }

@@ -80,6 +80,11 @@ std::uint64_t size_field(const json& value, bool megabytes, const std::string& s
   return megabytes ? mb_to_bytes(number) : static_cast<std::uint64_t>(std::llround(number));
 }
 
+// Optional interference fields (docs/formats.md, docs/fidelity.md).
+constexpr const char* kExecBesideLoad = "exec_beside_load_s";
+constexpr const char* kLoadBesideExec = "load_beside_exec_s";
+constexpr const char* kFirstExec = "first_exec_s";
+
 bool is_percentile_key(const std::string& key) {
   // <load|exec|unload>_latency_p<digits>_s
   for (const char* prefix : {"load_latency_p", "exec_latency_p", "unload_latency_p"}) {
@@ -120,6 +125,7 @@ ModelId Catalog::add(ModelInfo model) {
   index.emplace(model.name, id);
   models.push_back(std::move(model));
   percentiles.resize(models.size());
+  interference.resize(models.size());
   return id;
 }
 
@@ -235,6 +241,10 @@ Catalog parse_catalog_json(std::string_view text, const std::string& source) {
       if (!is_percentile_key(key)) continue;
       catalog.percentiles[id][key] = number_field(entry, key.c_str(), source, where, true);
     }
+    ModelInterference& measured = catalog.interference[id];
+    measured.exec_beside_load_s = number_field(entry, kExecBesideLoad, source, where, false);
+    measured.load_beside_exec_s = number_field(entry, kLoadBesideExec, source, where, false);
+    measured.first_exec_s = number_field(entry, kFirstExec, source, where, false);
   }
   return catalog;
 }
@@ -265,6 +275,12 @@ void write_catalog(const std::string& path, const Catalog& catalog, bool paper_f
     entry["unload_latency_s"] = model.unload_latency_s;
     if (m < catalog.percentiles.size()) {
       for (const auto& [key, value] : catalog.percentiles[m]) entry[key] = value;
+    }
+    if (m < catalog.interference.size()) {  // written only when measured
+      const ModelInterference& measured = catalog.interference[m];
+      if (measured.exec_beside_load_s > 0) entry[kExecBesideLoad] = measured.exec_beside_load_s;
+      if (measured.load_beside_exec_s > 0) entry[kLoadBesideExec] = measured.load_beside_exec_s;
+      if (measured.first_exec_s > 0) entry[kFirstExec] = measured.first_exec_s;
     }
     if (paper_fields) {
       entry["avg_load_latency"] = model.load_latency_s;

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/interference.hpp"
 #include "core/model_info.hpp"
 
 namespace brulee::workload {
@@ -19,6 +20,9 @@ struct Catalog {
   std::unordered_map<std::string, ModelId> index;  // name -> id
   // Added: optional latency percentiles per model (index = ModelId), e.g. "load_latency_p99_s".
   std::vector<std::map<std::string, double>> percentiles;
+  // Added: per model (index = ModelId), the profiler's interference figures; all zero when the
+  // catalog has none (exec_beside_load_s, load_beside_exec_s, first_exec_s).
+  std::vector<ModelInterference> interference;
 
   std::optional<ModelId> find(const std::string& name) const;
   ModelId add(ModelInfo model);  // throws UsageError on a duplicate name

@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -51,12 +52,21 @@ class FakeKServe {
         return;
       }
       const bool hit = counts_[model] > 1;
+      // brulee's report: the timeline from the request's arrival and the delays derived from
+      // it. A miss waits 0.05 s for room, loads 0.05..0.30, waits 0.01, executes 0.31..0.36.
+      json params = {{"hit", hit}, {"load_s", hit ? 0.0 : 0.25}, {"queue_s", hit ? 0.01 : 0.06},
+                     {"exec_s", 0.05}};
+      if (model != "legacy") {  // an older server reports the three figures only
+        params["ready_s"] = hit ? 0.0 : 0.30;
+        params["start_s"] = hit ? 0.01 : 0.31;
+        params["end_s"] = hit ? 0.06 : 0.36;
+        if (!hit) params["load_start_s"] = 0.05;
+      }
       json answer = {
           {"model_name", model},
           {"outputs",
            {{{"name", "y"}, {"datatype", "FP32"}, {"shape", {1, 2}}, {"data", {0.5, 0.5}}}}},
-          {"parameters",
-           {{"hit", hit}, {"load_s", hit ? 0.0 : 0.25}, {"queue_s", 0.01}, {"exec_s", 0.05}}}};
+          {"parameters", params}};
       res.set_content(answer.dump(), "application/json");
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
@@ -103,6 +113,14 @@ std::string write_trace(const std::string& name, const std::vector<std::string>&
   return path.string();
 }
 
+// Options replaying `trace` against `server`.
+replay::ReplayOptions options_for(const FakeKServe& server, const std::string& trace) {
+  replay::ReplayOptions options;
+  options.url = server.url();
+  options.trace_path = trace;
+  return options;
+}
+
 }  // namespace
 
 TEST(Replay, OpenLoopSendsEveryRequestAndReadsServerReports) {
@@ -125,12 +143,31 @@ TEST(Replay, OpenLoopSendsEveryRequestAndReadsServerReports) {
   EXPECT_EQ(summary.misses, 2u);  // the first request of each model
   EXPECT_EQ(summary.hits, 3u);
   EXPECT_NEAR(summary.mean_load_s, 2 * 0.25 / 5, 1e-9);
+  EXPECT_NEAR(summary.mean_queue_s, (2 * 0.06 + 3 * 0.01) / 5, 1e-9);
   EXPECT_NEAR(summary.mean_exec_s, 0.05, 1e-9);
+  EXPECT_NEAR(summary.mean_server_latency_s, (2 * 0.36 + 3 * 0.06) / 5, 1e-9);
   ASSERT_EQ(results.size(), 5u);
   // Open loop: request 4 is scheduled at 0.4 s / 4 = 0.1 s and not sent before its time.
   EXPECT_DOUBLE_EQ(results[4].scheduled_s, 0.1);
   EXPECT_GE(results[4].sent_s, 0.1);
-  for (const auto& r : results) EXPECT_GT(r.latency_s, 0.0);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    EXPECT_EQ(r.index, i);
+    EXPECT_GT(r.latency_s, 0.0);
+    ASSERT_TRUE(r.timed) << i;
+    // The server's timeline sits on the replay's clock, between the send and the answer (the
+    // fake answers at once, faster than the latency it reports: then it arrives at the send).
+    EXPECT_GE(r.timeline.arrival_s, r.sent_s);
+    EXPECT_LE(r.timeline.end_s, std::max(r.sent_s + r.latency_s, r.timeline.arrival_s + 0.36 + 1e-9));
+    EXPECT_NEAR(r.timeline.end_s - r.timeline.arrival_s, r.delays.latency_s, 1e-9);
+  }
+  // A miss: load start 0.05 after arrival, ready at 0.30: load delay 0.25, queue 0.05 + 0.01.
+  EXPECT_FALSE(results[0].timeline.hit);
+  EXPECT_NEAR(results[0].timeline.load_start_s - results[0].timeline.arrival_s, 0.05, 1e-9);
+  EXPECT_NEAR(results[0].delays.load_delay_s, 0.25, 1e-9);
+  EXPECT_NEAR(results[0].delays.queue_delay_s, 0.06, 1e-9);
+  EXPECT_TRUE(results[2].timeline.hit);
+  EXPECT_TRUE(std::isnan(results[2].timeline.load_start_s));
   EXPECT_LE(summary.latency_p50_s, summary.latency_p99_s);
   // Inputs follow the model's metadata, dynamic dimensions as 1.
   for (const auto& shape : server.inputs_seen()) EXPECT_EQ(shape, json({1, 3, 1}));
@@ -143,14 +180,53 @@ TEST(Replay, OpenLoopSendsEveryRequestAndReadsServerReports) {
   EXPECT_EQ(by_index[1]["next_request_index"], 4);
   EXPECT_EQ(by_index[2]["next_request_index"], 3);
   EXPECT_FALSE(by_index[3].contains("next_request_index"));
-  // The per-request CSV has a header and one row per request.
+  // The per-request CSV has a header and one row per request; its first columns are the ones
+  // `brulee simulate --requests-out` writes.
   std::ifstream csv(options.out_csv);
   std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line.rfind("index,model,hit,arrival_s,load_start_s,ready_s,start_s,end_s,load_delay_s,"
+                       "queue_delay_s,exec_s,latency_s,",
+                       0),
+            0u)
+      << line;
   int lines = 0;
   while (std::getline(csv, line)) ++lines;
-  EXPECT_EQ(lines, 6);
+  EXPECT_EQ(lines, 5);
   std::filesystem::remove(trace);
   std::filesystem::remove(options.out_csv);
+}
+
+TEST(Replay, AnOlderServersThreeFiguresBecomeTheTimelineTheyDescribe) {
+  FakeKServe server;
+  const std::string trace = write_trace("legacy", {"legacy"}, {{0.0, 0}, {0.01, 0}});
+  replay::ReplayOptions options = options_for(server, trace);
+  options.concurrency = 1;
+  std::vector<replay::RequestResult> results;
+  const auto summary = replay::run_replay(options, &results);
+  ASSERT_EQ(summary.ok, 2u);
+  // load_s (arrival -> ready) is all load delay; queue_s the rest of the wait.
+  EXPECT_NEAR(results[0].delays.load_delay_s, 0.25, 1e-9);
+  EXPECT_NEAR(results[0].delays.queue_delay_s, 0.06, 1e-9);
+  EXPECT_NEAR(results[0].delays.latency_s, 0.36, 1e-9);
+  EXPECT_TRUE(results[1].timeline.hit);
+  EXPECT_NEAR(results[1].delays.queue_delay_s, 0.01, 1e-9);
+  std::filesystem::remove(trace);
+}
+
+TEST(Replay, ReadsTheTimelineFromParametersWithDeriveDelays) {
+  RequestTimeline t;
+  // A miss that arrived while its model's load (started 0.2 s earlier) ran: only the rest counts.
+  ASSERT_TRUE(replay::timeline_from_parameters(
+      R"({"hit":false,"load_start_s":-0.2,"ready_s":0.3,"start_s":0.5,"end_s":0.6})", t));
+  const RequestDelays d = derive_delays(t);
+  EXPECT_FALSE(t.hit);
+  EXPECT_DOUBLE_EQ(d.load_delay_s, 0.3);
+  EXPECT_DOUBLE_EQ(d.queue_delay_s, 0.2);
+  EXPECT_NEAR(d.exec_s, 0.1, 1e-12);
+  EXPECT_DOUBLE_EQ(d.latency_s, 0.6);
+  EXPECT_FALSE(replay::timeline_from_parameters(R"({"request_index":3})", t));
+  EXPECT_FALSE(replay::timeline_from_parameters("not json", t));
 }
 
 TEST(Replay, ClosedLoopIgnoresTimestamps) {
@@ -174,9 +250,7 @@ TEST(Replay, ClosedLoopIgnoresTimestamps) {
 TEST(Replay, CountsServerErrorsWithTheirReason) {
   FakeKServe server;
   const std::string trace = write_trace("errors", {"ok", "broken"}, {{0, 0}, {0, 1}, {0, 1}});
-  replay::ReplayOptions options;
-  options.url = server.url();
-  options.trace_path = trace;
+  replay::ReplayOptions options = options_for(server, trace);
   options.speed = 100;
   std::vector<replay::RequestResult> results;
   const auto summary = replay::run_replay(options, &results);

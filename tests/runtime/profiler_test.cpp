@@ -1,6 +1,11 @@
 // The profiler: statistics by hand, and the measurement loop on tiny models.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+
 #include "core/error.hpp"
 #include "runtime/profiler.hpp"
 #include "test_util.hpp"
@@ -34,6 +39,9 @@ TEST(RuntimeProfiler, MeasuresEveryRoundOfEachModel) {
     EXPECT_TRUE(profile.error.empty()) << profile.error;
     EXPECT_EQ(profile.load.samples, 2u);
     EXPECT_EQ(profile.exec.samples, 6u);
+    EXPECT_EQ(profile.first_exec.samples, 2u);
+    EXPECT_EQ(profile.load_beside_exec.samples, 2u);
+    EXPECT_GT(profile.load_beside_exec.mean_s, 0);
     EXPECT_EQ(profile.unload.samples, 2u);
     EXPECT_GT(profile.load.mean_s, 0);
     EXPECT_GT(profile.exec.p50_s, 0);
@@ -64,6 +72,113 @@ TEST(RuntimeProfiler, BadRequestsAreUsageErrorsAndBrokenModelsAreReported) {
   EXPECT_NE(profiles[0].error.find("not a valid ONNX model"), std::string::npos) << profiles[0].error;
   EXPECT_TRUE(profiles[1].error.empty());
   EXPECT_EQ(profiles[1].load.samples, 2u);
+}
+
+TEST(RuntimeProfiler, MeanDuringWeighsEachInferenceByItsOverlapWithTheLoad) {
+  // The load runs 1..3. Inferences 0..2 (half inside), 2..2.5 and 2.5..3 (inside), 3..4 (none).
+  const std::vector<TimedInterval> inferences = {{0.0, 2.0}, {2.0, 2.5}, {2.5, 3.0}, {3.0, 4.0}};
+  // Overlaps 1 + 0.5 + 0.5 = 2 s over shares 0.5 + 1 + 1 = 2.5 inferences: 0.8 s each.
+  EXPECT_DOUBLE_EQ(mean_during(inferences, 1.0, 3.0), 0.8);
+  EXPECT_DOUBLE_EQ(mean_during(inferences, 5.0, 6.0), 0.0);
+  EXPECT_DOUBLE_EQ(mean_during({{0.0, 4.0}}, 1.0, 2.0), 4.0);  // one inference spans the load
+}
+
+// A backend whose slowdowns are known: work advances in 1 ms steps, at 1 / factor per step
+// while the other kind of work runs somewhere (an inference beside a load, or a load beside an
+// inference), and the first inference after a load does extra work.
+class Contention {
+ public:
+  std::atomic<int> loads{0};
+  std::atomic<int> inferences{0};
+  static constexpr double kStepS = 0.001;
+  // Runs `work_s` of work, slowed by `factor` while `other` is non-zero; returns the wall time.
+  static double run(double work_s, double factor, const std::atomic<int>& other) {
+    const auto start = std::chrono::steady_clock::now();
+    for (double done_s = 0.0; done_s < work_s;) {
+      const bool slowed = other.load() > 0;
+      std::this_thread::sleep_for(std::chrono::duration<double>(kStepS));
+      done_s += slowed ? kStepS / factor : kStepS;
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+};
+
+class SlowedModel final : public LoadedModel {
+ public:
+  SlowedModel(Contention& contention, double exec_s, double exec_factor, double first_extra_s,
+              double load_time_s)
+      : contention_(contention),
+        exec_s_(exec_s),
+        exec_factor_(exec_factor),
+        first_extra_s_(first_extra_s),
+        load_time_s_(load_time_s),
+        specs_{TensorSpec{"x", DType::kFloat32, {1, 2}}} {}
+  const std::vector<TensorSpec>& inputs() const override { return specs_; }
+  const std::vector<TensorSpec>& outputs() const override { return specs_; }
+  std::vector<Tensor> infer(const std::vector<Tensor>&) override {
+    ++contention_.inferences;
+    const double work_s = exec_s_ + (first_ ? first_extra_s_ : 0.0);
+    first_ = false;
+    Contention::run(work_s, exec_factor_, contention_.loads);
+    --contention_.inferences;
+    return {};
+  }
+  double load_time_s() const override { return load_time_s_; }
+  std::uint64_t resident_bytes() const override { return 1000; }
+
+ private:
+  Contention& contention_;
+  double exec_s_, exec_factor_, first_extra_s_, load_time_s_;
+  bool first_ = true;
+  std::vector<TensorSpec> specs_;
+};
+
+ProfileSubject slowed_subject(Contention& contention, double load_s, double load_factor,
+                              double exec_s, double exec_factor, double first_extra_s) {
+  ProfileSubject subject;
+  subject.name = "slowed";
+  subject.backend = "fake";
+  subject.load = [&contention, load_s, load_factor, exec_s, exec_factor, first_extra_s] {
+    ++contention.loads;
+    const double took_s = Contention::run(load_s, load_factor, contention.inferences);
+    --contention.loads;
+    return std::make_unique<SlowedModel>(contention, exec_s, exec_factor, first_extra_s, took_s);
+  };
+  return subject;
+}
+
+TEST(RuntimeProfiler, InterferenceOfAFakeBackendWithKnownSlowdowns) {
+  // Load 0.12 s alone, 2x beside inferences; inference 0.02 s alone, 3x beside a load; the
+  // first inference after a load does 0.03 s more work. The bounds are wide (half to twice the
+  // known factors): they check what is measured, not how fast this machine is.
+  Contention contention;
+  ProfileOptions options;
+  options.runs = 2;
+  options.execs_per_load = 3;
+  const auto profiles =
+      profile_subjects({slowed_subject(contention, 0.12, 2.0, 0.02, 3.0, 0.03)}, options);
+  ASSERT_EQ(profiles.size(), 1u);
+  const ModelProfile& p = profiles[0];
+  ASSERT_TRUE(p.error.empty()) << p.error;
+  EXPECT_EQ(p.load.samples, 2u);
+  EXPECT_EQ(p.exec.samples, 6u);
+  EXPECT_EQ(p.first_exec.samples, 2u);
+  EXPECT_EQ(p.load_beside_exec.samples, 2u);
+  EXPECT_EQ(p.exec_beside_load.samples, 2u);
+  const double exec_factor = p.exec_beside_load.mean_s / p.exec.mean_s;
+  const double load_factor = p.load_beside_exec.mean_s / p.load.mean_s;
+  const double first_extra_s = p.first_exec.mean_s - p.exec.mean_s;
+  EXPECT_GT(exec_factor, 1.5) << exec_factor;
+  EXPECT_LT(exec_factor, 6.0) << exec_factor;
+  EXPECT_GT(load_factor, 1.3) << load_factor;
+  EXPECT_LT(load_factor, 4.0) << load_factor;
+  EXPECT_GT(first_extra_s, 0.015) << first_extra_s;
+  // Without interference the measurement is skipped.
+  options.interference = false;
+  const auto plain =
+      profile_subjects({slowed_subject(contention, 0.12, 2.0, 0.02, 3.0, 0.03)}, options);
+  EXPECT_EQ(plain[0].exec_beside_load.samples, 0u);
+  EXPECT_EQ(plain[0].load_beside_exec.samples, 0u);
 }
 
 }  // namespace

@@ -115,11 +115,37 @@ TEST(SimCli, RequestsOutHasOneRowPerRequest) {
   std::ifstream in(path);
   std::string line;
   std::getline(in, line);
-  EXPECT_EQ(line.rfind("index,model,worker,hit,arrival_s", 0), 0u);
+  // The columns `brulee replay --out` writes too (core/timeline_csv.hpp), then the worker.
+  EXPECT_EQ(line,
+            "index,model,hit,arrival_s,load_start_s,ready_s,start_s,end_s,load_delay_s,"
+            "queue_delay_s,exec_s,latency_s,worker");
   int rows = 0;
   while (std::getline(in, line)) ++rows;
   EXPECT_EQ(rows, 3000);
   EXPECT_NE(r.out.find("hit ratio"), std::string::npos);
+}
+
+TEST(SimCli, ParallelLoadUsesTheCatalogsInterferenceFigures) {
+  // The paper's catalog, then the same with every model's inference 2x slower beside a load.
+  const auto dir = test_dir();
+  workload::Catalog catalog = workload::load_catalog("paper");
+  workload::write_catalog((dir / "plain.json").string(), catalog);
+  for (std::size_t m = 0; m < catalog.models.size(); ++m) {
+    catalog.interference[m].exec_beside_load_s = 2 * catalog.models[m].exec_latency_s;
+  }
+  workload::write_catalog((dir / "slowed.json").string(), catalog);
+  const std::string args = "--trace " + paper_trace() + " --memory 30% --policy lru --json ";
+  const auto mean_exec = [&](const std::string& more) {
+    const CliRun r = run(args + more);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out)["mean_exec_s"].get<double>();
+  };
+  const double plain = mean_exec("--parallel-load --catalog " + (dir / "plain.json").string());
+  EXPECT_EQ(plain, mean_exec("--parallel-load --catalog paper"));  // no figures: as before
+  EXPECT_GT(mean_exec("--parallel-load --catalog " + (dir / "slowed.json").string()), plain);
+  // The serial worker never loads beside an inference: the figures change nothing there.
+  EXPECT_EQ(mean_exec("--catalog " + (dir / "slowed.json").string()),
+            mean_exec("--catalog " + (dir / "plain.json").string()));
 }
 
 void expect_usage_error(const std::string& args, const std::string& mention) {

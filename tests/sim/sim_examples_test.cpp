@@ -34,17 +34,18 @@ TEST(SimExamples, PureCacheLruEvictsLeastRecent) {
   EXPECT_EQ(s.peak_used_bytes, 2u);
   EXPECT_DOUBLE_EQ(s.load_cost_s, 26.0);
   EXPECT_DOUBLE_EQ(s.total_load_delay_s, 26.0);
-  EXPECT_DOUBLE_EQ(s.total_exec_s, 0.5);
+  // Exec is derived from the timeline (end - start), so sums carry rounding of the times.
+  EXPECT_NEAR(s.total_exec_s, 0.5, 1e-12);
   EXPECT_DOUBLE_EQ(s.latency_mean_s, 26.5 / 5);
-  EXPECT_DOUBLE_EQ(s.load_exec_ratio(), 52.0);
+  EXPECT_NEAR(s.load_exec_ratio(), 52.0, 1e-9);
   EXPECT_DOUBLE_EQ(s.total_queue_delay_s, 0.0);
   ASSERT_EQ(sink.outcomes.size(), 5u);
   const bool expected_hits[] = {false, false, true, false, false};
   const double expected_load[] = {1.0, 10.0, 0.0, 5.0, 10.0};
   for (std::size_t i = 0; i < 5; ++i) {
-    EXPECT_EQ(sink.outcomes[i].hit, expected_hits[i]) << i;
-    EXPECT_DOUBLE_EQ(sink.outcomes[i].load_delay_s, expected_load[i]) << i;
-    EXPECT_DOUBLE_EQ(sink.outcomes[i].completion_s, static_cast<double>(i) + expected_load[i] + 0.1);
+    EXPECT_EQ(sink.outcomes[i].timeline.hit, expected_hits[i]) << i;
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].delays.load_delay_s, expected_load[i]) << i;
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].timeline.end_s, static_cast<double>(i) + expected_load[i] + 0.1);
   }
 }
 
@@ -71,11 +72,13 @@ TEST(SimExamples, PureCacheCremeBruleeKeepsTheExpensiveModel) {
 
 // One serial FIFO worker holding one model. A: load 2, exec 1, unload 0.5; B: load 3, exec 1,
 // unload 0.5. Requests: A@0, A@1, B@2, A@10.
-//  r0 A miss: starts 0, loads 2, executes 1, completes 3.
-//  r1 A hit (its load is queued ahead): waits for the worker until 3, completes 4.
+//  r0 A miss: its load runs 0..2, it executes 2..3.
+//  r1 A@1 arrives while A's load runs: a miss sharing that load (as on the server; the policy
+//     still sees a cache hit, no new load). Waits for the worker until 3 (its load delay is the
+//     rest of the load, 1..2; queue 2..3), executes 3..4.
 //  r2 B miss: A is pinned by r0 and r1 until 4, so B's admission waits until 4; then unload A
-//     (0.5) + load B (3) + exec 1: completes 8.5.
-//  r3 A miss at 10 (B unpinned at 8.5): unload B 0.5 + load A 2 + exec 1: completes 13.5.
+//     (0.5) + load B (3) 4..7.5, exec 7.5..8.5.
+//  r3 A miss at 10 (B unpinned at 8.5): unload B 0.5 + load A 2 10..12.5, exec 12.5..13.5.
 TEST(SimExamples, SerialQueueWaitsForPinsAndRunsInOrder) {
   const ModelTable models = {model("A", 1, 2.0, 1.0, 0.5), model("B", 1, 3.0, 1.0, 0.5)};
   const CompactTrace trace = make_trace({{0.0, 0}, {1.0, 0}, {2.0, 1}, {10.0, 0}}, models.size());
@@ -83,24 +86,30 @@ TEST(SimExamples, SerialQueueWaitsForPinsAndRunsInOrder) {
     CollectingSink sink;
     const SimSummary s = simulate(models, trace, config(policy, 1, true), &sink);
     ASSERT_EQ(sink.outcomes.size(), 4u);
-    const bool hits[] = {false, true, false, false};
-    const double start[] = {0.0, 3.0, 4.0, 10.0};
-    const double queue[] = {0.0, 2.0, 2.0, 0.0};
-    const double load[] = {2.0, 0.0, 3.5, 2.5};
+    const double load_start[] = {0.0, 0.0, 4.0, 10.0};
+    const double ready[] = {2.0, 2.0, 7.5, 12.5};
+    const double start[] = {2.0, 3.0, 7.5, 12.5};
+    const double queue[] = {0.0, 1.0, 2.0, 0.0};
+    const double load[] = {2.0, 1.0, 3.5, 2.5};
     const double completion[] = {3.0, 4.0, 8.5, 13.5};
     for (std::size_t i = 0; i < 4; ++i) {
       const RequestOutcome& o = sink.outcomes[i];
-      EXPECT_EQ(o.hit, hits[i]) << policy << " request " << i;
-      EXPECT_DOUBLE_EQ(o.start_s, start[i]) << policy << " request " << i;
-      EXPECT_DOUBLE_EQ(o.queue_delay_s, queue[i]) << policy << " request " << i;
-      EXPECT_DOUBLE_EQ(o.load_delay_s, load[i]) << policy << " request " << i;
-      EXPECT_DOUBLE_EQ(o.completion_s, completion[i]) << policy << " request " << i;
-      EXPECT_DOUBLE_EQ(o.exec_s, 1.0);
+      EXPECT_FALSE(o.timeline.hit) << policy << " request " << i;
+      EXPECT_DOUBLE_EQ(o.timeline.load_start_s, load_start[i]) << policy << " request " << i;
+      EXPECT_DOUBLE_EQ(o.timeline.ready_s, ready[i]) << policy << " request " << i;
+      EXPECT_DOUBLE_EQ(o.timeline.start_s, start[i]) << policy << " request " << i;
+      EXPECT_DOUBLE_EQ(o.delays.queue_delay_s, queue[i]) << policy << " request " << i;
+      EXPECT_DOUBLE_EQ(o.delays.load_delay_s, load[i]) << policy << " request " << i;
+      EXPECT_DOUBLE_EQ(o.timeline.end_s, completion[i]) << policy << " request " << i;
+      EXPECT_DOUBLE_EQ(o.delays.exec_s, 1.0);
     }
-    EXPECT_EQ(s.hits, 1u);
+    EXPECT_EQ(s.hits, 0u);
+    EXPECT_EQ(s.misses, 4u);
+    EXPECT_EQ(s.loads, 3u);
+    EXPECT_DOUBLE_EQ(s.cache_hit_ratio(), 0.25);  // r1 caused no load
     EXPECT_EQ(s.evictions, 2u);
-    EXPECT_DOUBLE_EQ(s.total_load_delay_s, 8.0);
-    EXPECT_DOUBLE_EQ(s.total_queue_delay_s, 4.0);
+    EXPECT_DOUBLE_EQ(s.total_load_delay_s, 9.0);
+    EXPECT_DOUBLE_EQ(s.total_queue_delay_s, 3.0);
     EXPECT_DOUBLE_EQ(s.load_cost_s, 7.0);  // loads only, no unloads
     EXPECT_DOUBLE_EQ(s.latency_mean_s, 4.0);
     // Latencies 3, 3, 6.5, 3.5: the histogram reports within 0.2%.
@@ -110,11 +119,33 @@ TEST(SimExamples, SerialQueueWaitsForPinsAndRunsInOrder) {
   }
 }
 
-// Loads on a loading lane, in parallel with execution (memory for both models, no unloads).
+// The simulator's timeline gives the same delays as derive_delays on the hand-made timelines of
+// core's tests: a hit waits only behind requests, a miss's wait for room is queueing.
+TEST(SimExamples, HitAfterTheLoadIsAHitWithQueueingOnly) {
+  const ModelTable models = {model("A", 1, 2.0, 1.0)};
+  const CompactTrace trace = make_trace({{0.0, 0}, {2.5, 0}, {5.0, 0}}, models.size());
+  CollectingSink sink;
+  const SimSummary s = simulate(models, trace, config("lru", 1, true), &sink);
+  // r1 arrives after A is ready (2) but while r0 executes (2..3): a hit, queue 0.5.
+  EXPECT_TRUE(sink.outcomes[1].timeline.hit);
+  EXPECT_TRUE(std::isnan(sink.outcomes[1].timeline.load_start_s));
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].timeline.ready_s, 2.5);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].delays.queue_delay_s, 0.5);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].delays.load_delay_s, 0.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].delays.latency_s, 1.5);
+  EXPECT_TRUE(sink.outcomes[2].timeline.hit);
+  EXPECT_DOUBLE_EQ(sink.outcomes[2].delays.latency_s, 1.0);
+  EXPECT_EQ(s.hits, 2u);
+  EXPECT_EQ(s.misses, 1u);
+}
+
+// Loads on a loading lane, in parallel with execution (memory for both models, no unloads). The
+// execution lane runs requests in the order they became runnable (model ready), like the
+// server's executor: a request waiting for a load does not hold up one whose model is ready.
 //  r0 A@0 miss: load 0..2, exec 2..3.
-//  r1 B@0 miss: load 2..5 (after A's load), exec lane free at 3: waits 3 (queue), then 2 more
-//     for its load (load delay), exec 5..6.
-//  r2 A@0.5 hit: exec lane free at 6: queue 5.5, exec 6..7.
+//  r1 B@0 miss: its load waits for the loader (queue 0..2), loads 2..5 (load delay 3), exec 5..6.
+//  r2 A@0.5 arrives during A's load: a miss sharing it (load delay 0.5..2 = 1.5); runnable at 2
+//     like r0, after it: queue 2..3, exec 3..4 (before r1, whose model is not ready).
 TEST(SimExamples, ParallelLoadOverlapsLoadingWithExecution) {
   const ModelTable models = {model("A", 1, 2.0, 1.0), model("B", 1, 3.0, 1.0)};
   const CompactTrace trace = make_trace({{0.0, 0}, {0.0, 1}, {0.5, 0}}, models.size());
@@ -123,22 +154,66 @@ TEST(SimExamples, ParallelLoadOverlapsLoadingWithExecution) {
   CollectingSink sink;
   const SimSummary s = simulate(models, trace, c, &sink);
   ASSERT_EQ(sink.outcomes.size(), 3u);
-  const double queue[] = {0.0, 3.0, 5.5};
-  const double load[] = {2.0, 2.0, 0.0};
-  const double completion[] = {3.0, 6.0, 7.0};
+  const double queue[] = {0.0, 2.0, 1.0};
+  const double load[] = {2.0, 3.0, 1.5};
+  const double completion[] = {3.0, 6.0, 4.0};
   for (std::size_t i = 0; i < 3; ++i) {
-    EXPECT_DOUBLE_EQ(sink.outcomes[i].queue_delay_s, queue[i]) << i;
-    EXPECT_DOUBLE_EQ(sink.outcomes[i].load_delay_s, load[i]) << i;
-    EXPECT_DOUBLE_EQ(sink.outcomes[i].completion_s, completion[i]) << i;
+    EXPECT_EQ(sink.outcomes[i].index, i);  // handed over in request order
+    EXPECT_FALSE(sink.outcomes[i].timeline.hit) << i;
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].delays.queue_delay_s, queue[i]) << i;
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].delays.load_delay_s, load[i]) << i;
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].timeline.end_s, completion[i]) << i;
   }
   EXPECT_TRUE(s.parallel_load);
-  // The same trace on a serial worker: r1 starts at 3, loads 3, completes 7; r2 completes 8.
+  EXPECT_EQ(s.loads, 2u);
+  EXPECT_DOUBLE_EQ(s.latency_mean_s, (3.0 + 6.0 + 3.5) / 3);
+  // The same trace on a serial worker: r1 starts at 3, loads 3, completes 7; r2 completes 8,
+  // its load delay still the rest of A's load (1.5), the rest queueing.
   sink.outcomes.clear();
   simulate(models, trace, config("lru", 2, true), &sink);
-  EXPECT_DOUBLE_EQ(sink.outcomes[1].completion_s, 7.0);
-  EXPECT_DOUBLE_EQ(sink.outcomes[1].load_delay_s, 3.0);
-  EXPECT_DOUBLE_EQ(sink.outcomes[2].completion_s, 8.0);
-  EXPECT_DOUBLE_EQ(sink.outcomes[2].queue_delay_s, 6.5);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].timeline.end_s, 7.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].delays.load_delay_s, 3.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[2].timeline.end_s, 8.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[2].delays.load_delay_s, 1.5);
+  EXPECT_DOUBLE_EQ(sink.outcomes[2].delays.queue_delay_s, 5.0);
+}
+
+// --parallel-load with profiled interference. A and B: load 2, exec 1; beside a load an
+// inference takes 2 (x2), beside inferences a load takes 3 (x1.5); the first inference after a
+// load takes 1.5 (+0.5). Requests A@0, A@4, B@4, A@5.
+//  r0 A miss: load 0..2 (nothing runs beside it), first inference 2..3.5.
+//  r1 A@4 hit: 4..5.
+//  r2 B@4 miss: its load starts at 4 beside r1 (busy until 5): 1 s at x1.5 does 2/3 of the work,
+//     the remaining 4/3 alone: ready at 5 + 4/3 = 19/3. First inference (1.5) after r3.
+//  r3 A@5 hit: runs from 5 beside B's load (until 19/3): 4/3 s at x2 does 2/3 of its work, the
+//     remaining 1/3 alone: ends at 20/3. Then r2 runs 20/3..20/3 + 1.5.
+TEST(SimExamples, ParallelLoadUsesProfiledInterference) {
+  const ModelTable models = {model("A", 1, 2.0, 1.0), model("B", 1, 2.0, 1.0)};
+  const CompactTrace trace = make_trace({{0.0, 0}, {4.0, 0}, {4.0, 1}, {5.0, 0}}, models.size());
+  SimConfig c = config("lru", 2, true);
+  c.parallel_load = true;
+  CollectingSink plain;
+  const SimSummary without = simulate(models, trace, c, &plain);
+  c.interference.assign(2, ModelInterference{2.0, 3.0, 1.5});
+  CollectingSink sink;
+  const SimSummary with = simulate(models, trace, c, &sink);
+  ASSERT_EQ(sink.outcomes.size(), 4u);
+  const double end[] = {3.5, 5.0, 20.0 / 3 + 1.5, 20.0 / 3};
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_NEAR(sink.outcomes[i].timeline.end_s, end[i], 1e-9) << i;
+  EXPECT_NEAR(sink.outcomes[2].timeline.ready_s, 19.0 / 3, 1e-9);
+  EXPECT_NEAR(sink.outcomes[2].delays.load_delay_s, 7.0 / 3, 1e-9);
+  EXPECT_NEAR(sink.outcomes[3].delays.exec_s, 5.0 / 3, 1e-9);
+  // Without the figures (an older catalog): the catalog's latencies as they are.
+  const double plain_end[] = {3.0, 5.0, 7.0, 6.0};
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_DOUBLE_EQ(plain.outcomes[i].timeline.end_s, plain_end[i]) << i;
+  EXPECT_GT(with.total_exec_s, without.total_exec_s);
+  // All-zero figures change nothing; the serial mode ignores them.
+  c.interference.assign(2, ModelInterference{});
+  EXPECT_EQ(simulate(models, trace, c).latency_cdf, without.latency_cdf);
+  SimConfig serial = config("lru", 2, true);
+  const SimSummary serial_plain = simulate(models, trace, serial);
+  serial.interference.assign(2, ModelInterference{2.0, 3.0, 1.5});
+  EXPECT_EQ(simulate(models, trace, serial).latency_cdf, serial_plain.latency_cdf);
 }
 
 // Two workers of one byte each. A: load 1, B: load 2, C: load 1; exec 1 each.
@@ -163,10 +238,10 @@ TEST(SimExamples, WorkersRouteToHolderFreeSpaceThenEarliestQueue) {
   const bool hits[] = {false, false, false, false, true};
   for (std::size_t i = 0; i < 5; ++i) {
     EXPECT_EQ(sink.outcomes[i].worker, worker[i]) << i;
-    EXPECT_DOUBLE_EQ(sink.outcomes[i].completion_s, completion[i]) << i;
-    EXPECT_EQ(sink.outcomes[i].hit, hits[i]) << i;
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].timeline.end_s, completion[i]) << i;
+    EXPECT_EQ(sink.outcomes[i].timeline.hit, hits[i]) << i;
   }
-  EXPECT_DOUBLE_EQ(sink.outcomes[2].queue_delay_s, 2.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[2].delays.queue_delay_s, 2.0);
   EXPECT_EQ(s.evictions, 2u);
   EXPECT_EQ(s.peak_used_bytes, 2u);
 }

@@ -1,0 +1,31 @@
+#pragma once
+// How a model's loading and its inference disturb each other when both run at once on one
+// machine, and what its first inference after a load costs: measured by `brulee profile`,
+// kept in the catalog, used by the simulator's --parallel-load mode (docs/fidelity.md).
+#include <algorithm>
+
+namespace brulee {
+
+struct ModelInterference {
+  // Zero means "not measured": the factors below are then 1 and the extra cost 0.
+  double exec_beside_load_s = 0.0;  // mean inference while a load runs on another thread
+  double load_beside_exec_s = 0.0;  // mean load while inferences run on another thread
+  double first_exec_s = 0.0;        // the first inference after a load (after its warm-up)
+
+  bool measured() const {
+    return exec_beside_load_s > 0.0 || load_beside_exec_s > 0.0 || first_exec_s > 0.0;
+  }
+  // Slowdowns (>= 1 in practice, never below 0) relative to the model's lone figures.
+  double exec_factor(double exec_alone_s) const {
+    return exec_beside_load_s > 0.0 && exec_alone_s > 0.0 ? exec_beside_load_s / exec_alone_s : 1.0;
+  }
+  double load_factor(double load_alone_s) const {
+    return load_beside_exec_s > 0.0 && load_alone_s > 0.0 ? load_beside_exec_s / load_alone_s : 1.0;
+  }
+  // What the first inference after a load costs beyond a steady one.
+  double first_exec_extra_s(double exec_alone_s) const {
+    return first_exec_s > 0.0 ? std::max(0.0, first_exec_s - exec_alone_s) : 0.0;
+  }
+};
+
+}  // namespace brulee
