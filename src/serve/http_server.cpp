@@ -607,6 +607,8 @@ class HttpServer::Impl {
     }
     ex.request.body() = std::string();  // the tensors hold the data now
     parsing.leave();
+    // From the header read to the submission: reading the body, then parsing it into tensors.
+    const double parse_s = seconds_since(ex.arrival);
     const auto outcome = co_await submit(ex, *id, std::move(parsed.inputs), oracle);
     if (!outcome) co_return;
     const ServedModel& served = scheduler_.model(*id);
@@ -618,7 +620,8 @@ class HttpServer::Impl {
                       {"exec_s", outcome->delays.exec_s},
                       {"ready_s", t.ready_s},
                       {"start_s", t.start_s},
-                      {"end_s", t.end_s}};
+                      {"end_s", t.end_s},
+                      {"parse_s", parse_s}};
       if (!std::isnan(t.load_start_s)) parameters["load_start_s"] = t.load_start_s;
       // The answer's bytes, charged before it is encoded.
       if (!ex.charge.add(infer_response_bytes(served.name, served.version, parsed,
