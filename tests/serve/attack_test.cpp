@@ -44,14 +44,7 @@ int stream_request(int port, const std::string& head, std::uint64_t body_bytes, 
            static_cast<ssize_t>(piece.size());
   }
   ::shutdown(fd, SHUT_WR);
-  std::string answer;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
-    if (got <= 0) break;
-    answer.append(buffer, static_cast<std::size_t>(got));
-    if (answer.find("\r\n\r\n") != std::string::npos) break;
-  }
+  const std::string answer = read_answer(fd, false);
   ::close(fd);
   return status_of(answer);
 }

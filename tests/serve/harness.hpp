@@ -100,6 +100,29 @@ inline int connect_loopback(int port) {
   return fd;
 }
 
+// Reads what the server answers on `fd` (up to 10 s of silence): the header only, or with
+// `whole_body` until the declared body has arrived or the server closes.
+inline std::string read_answer(int fd, bool whole_body) {
+  timeval timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string answer;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
+    if (got <= 0) break;
+    answer.append(buffer, static_cast<std::size_t>(got));
+    const auto header_end = answer.find("\r\n\r\n");
+    if (header_end == std::string::npos) continue;
+    if (!whole_body) break;
+    const auto pos = answer.find("Content-Length: ");
+    if (pos != std::string::npos && pos < header_end) {
+      const auto length = std::stoul(answer.substr(pos + 16));
+      if (answer.size() >= header_end + 4 + length) break;
+    }
+  }
+  return answer;
+}
+
 inline std::string raw_exchange(int port, const std::string& raw, std::size_t chunk = 0,
                                 std::chrono::milliseconds pause = std::chrono::milliseconds(0)) {
   const int fd = connect_loopback(port);
@@ -110,24 +133,7 @@ inline std::string raw_exchange(int port, const std::string& raw, std::size_t ch
     if (::send(fd, raw.data() + i, n, MSG_NOSIGNAL) != static_cast<ssize_t>(n)) break;
     if (pause.count() > 0) std::this_thread::sleep_for(pause);
   }
-  timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  std::string answer;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
-    if (got <= 0) break;
-    answer.append(buffer, static_cast<std::size_t>(got));
-    if (answer.find("\r\n\r\n") != std::string::npos) {
-      // Stop once the declared body has arrived.
-      const auto header_end = answer.find("\r\n\r\n") + 4;
-      const auto pos = answer.find("Content-Length: ");
-      if (pos != std::string::npos && pos < header_end) {
-        const auto length = std::stoul(answer.substr(pos + 16));
-        if (answer.size() >= header_end + length) break;
-      }
-    }
-  }
+  std::string answer = read_answer(fd, true);
   ::close(fd);
   return answer;
 }
