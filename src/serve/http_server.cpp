@@ -1000,14 +1000,23 @@ class HttpServer::Impl {
       }
       bool over_ceiling = false;
       // A chunked body is charged as it arrives.
+      // What is charged is the body's capacity, grown here explicitly (doubling), so that the
+      // charge is the allocation and not the bytes: a string grown by appends alone may hold
+      // twice what it was charged.
       auto on_chunk = [&](std::uint64_t, beast::string_view data,
                           boost::system::error_code& chunk_ec) -> std::size_t {
-        if (!charge.add(data.size())) {
-          over_ceiling = true;
-          chunk_ec = http::error::body_limit;
-          return 0;
+        std::string& body = parser.get().body();
+        const std::size_t needed = body.size() + data.size();
+        if (needed > body.capacity()) {
+          const std::size_t grown = std::max(needed, 2 * body.capacity());
+          if (!charge.add(grown - body.capacity())) {
+            over_ceiling = true;
+            chunk_ec = http::error::body_limit;
+            return 0;
+          }
+          body.reserve(grown);
         }
-        parser.get().body().append(data.data(), data.size());
+        body.append(data.data(), data.size());
         return data.size();
       };
       if (parser.chunked()) parser.on_chunk_body(on_chunk);
