@@ -46,8 +46,11 @@ std::string dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
+double seconds_since(Clock::time_point start) { return seconds_between(start, Clock::now()); }
+
+// The address to listen on: an IPv4 or IPv6 literal, or "localhost". Sets ec otherwise.
+asio::ip::address listen_address(const std::string& host, boost::system::error_code& ec) {
+  return asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
 }
 
 Clock::duration seconds(double value) {
@@ -232,7 +235,7 @@ void validate(const HttpOptions& o) {
   if (o.default_top_k == 0) throw UsageError("top-k must be at least 1");
   if (o.max_image_pixels == 0) throw UsageError("--max-image-pixels must be at least 1");
   boost::system::error_code ec;
-  asio::ip::make_address(o.host == "localhost" ? "127.0.0.1" : o.host, ec);
+  listen_address(o.host, ec);
   if (ec) throw UsageError("--host must be an IPv4 or IPv6 address (got \"" + o.host + "\")");
 }
 
@@ -268,11 +271,10 @@ class HttpServer::Impl {
   int bind() {
     if (port_ >= 0) return port_;
     raise_descriptor_limit();
-    const auto address = asio::ip::make_address(options_.host == "localhost" ? "127.0.0.1"
-                                                                               : options_.host);
-    const tcp::endpoint endpoint(address, static_cast<std::uint16_t>(options_.port));
     boost::system::error_code ec;
-    acceptor_.open(endpoint.protocol(), ec);
+    const tcp::endpoint endpoint(listen_address(options_.host, ec),
+                                 static_cast<std::uint16_t>(options_.port));  // validated
+    if (!ec) acceptor_.open(endpoint.protocol(), ec);
     // SO_REUSEADDR only (restart past TIME_WAIT); never SO_REUSEPORT, so a second server on
     // the same port fails here instead of silently taking half the connections.
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);

@@ -29,6 +29,10 @@ namespace brulee::serve {
 
 using Clock = std::chrono::steady_clock;
 
+inline double seconds_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
 // One model the server can serve (from the repository, or a test).
 struct ServedModel {
   std::string name;

@@ -54,8 +54,6 @@ class Service {
  public:
   explicit Service(Scheduler& scheduler);
 
-  Scheduler& scheduler() { return scheduler_; }
-
   // A model by name and optional version ("" = any). kNotFound when there is none.
   std::optional<ModelId> find(std::string_view name, std::string_view version,
                               Problem& problem) const;
