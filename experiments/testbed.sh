@@ -107,7 +107,7 @@ for run in $(seq 1 "$runs"); do
     sampler=$!
     busy_before=$(machine_busy_s)
     wall_before=$(date +%s.%N)
-    "$brulee" serve --repo "$zoo" --port 0 --memory "$memory" --policy "$policy" \
+    "$brulee" serve --repo "$zoo" --port 0 --grpc-port 0 --memory "$memory" --policy "$policy" \
       --catalog "$out/catalog.json" --exec-threads "${EXEC_THREADS:-1}" \
       --loader-threads "${LOADER_THREADS:-1}" --intra-op-threads "${INTRA_OP_THREADS:-0}" \
       --max-inflight-bytes "${MAX_INFLIGHT:-2GiB}" \

@@ -12,7 +12,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 seconds="${1:-${FUZZ_SECONDS:-20}}"
 shift || true
 targets=("$@")
-if ((${#targets[@]} == 0)); then targets=(infer_request json_scan image http_request); fi
+if ((${#targets[@]} == 0)); then targets=(infer_request json_scan image http_request grpc_infer_request); fi
 build="${FUZZ_BUILD_DIR:-$root/build/fuzz}"
 
 if ! command -v clang++-14 > /dev/null; then
@@ -32,7 +32,8 @@ cmake -S "$root/fuzz" -B "$build" "${generator[@]}" -DCMAKE_CXX_COMPILER=clang++
 nice -n 10 cmake --build "$build" -- -j 2 > "$build/build.log" 2>&1 || { cat "$build/build.log"; exit 1; }
 
 # Per-target input size limits: JSON bodies up to 8 KiB, images up to 32 KiB.
-declare -A max_len=([infer_request]=8192 [json_scan]=8192 [image]=32768 [http_request]=20000)
+declare -A max_len=([infer_request]=8192 [json_scan]=8192 [image]=32768 [http_request]=20000
+  [grpc_infer_request]=8192)
 status=0
 for target in "${targets[@]}"; do
   work="$build/corpus/$target"

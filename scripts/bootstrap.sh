@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 packages=(
   # build tools and test frameworks
   g++ cmake ninja-build pkg-config clang-format
-  # the network layer: Boost.Beast and Asio (header-only)
-  libboost-dev
+  # the network layer: Boost.Beast and Asio (header-only); gRPC and protobuf (the gRPC front,
+  # protoc and its gRPC plugin generate the service from src/serve/proto/inference.proto)
+  libboost-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev
   # command line, JSON, HTTP (zlib: the image tests write PNGs)
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev zlib1g-dev

@@ -25,7 +25,7 @@ fi
 
 log=$(mktemp /tmp/brulee_demo.XXXXXX.log)
 out=$(mktemp /tmp/brulee_demo.XXXXXX.out)
-"$brulee" serve --repo "$zoo" --port 0 --memory "$memory" --policy "$policy" >"$out" 2>"$log" &
+"$brulee" serve --repo "$zoo" --port 0 --grpc-port 0 --memory "$memory" --policy "$policy" >"$out" 2>"$log" &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$out"; }
 trap cleanup EXIT

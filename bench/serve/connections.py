@@ -71,7 +71,7 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     server = subprocess.Popen(
-        [args.brulee, "serve", "--repo", args.repo, "--memory", "1GiB", "--port", "0",
+        [args.brulee, "serve", "--repo", args.repo, "--memory", "1GiB", "--port", "0", "--grpc-port", "0",
          "--preload", args.model, "--max-connections", str(args.connections + 100),
          "--idle-timeout", "600", "--header-timeout", "600"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -32,12 +32,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$brulee" serve --repo "$repo" --memory 1GiB --port 0 --preload "$model" --log-format json \
+"$brulee" serve --repo "$repo" --memory 1GiB --port 0 --grpc-port 0 --preload "$model" --log-format json \
   ${BRULEE_SERVE_FLAGS:-} \
   > "$work/serve.out" 2> "$work/serve.log" &
 server_pid=$!
 for _ in $(seq 100); do grep -q listening "$work/serve.out" 2> /dev/null && break; sleep 0.1; done
-brulee_port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$work/serve.out")
+brulee_port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/serve.out")
 base="http://127.0.0.1:$brulee_port"
 
 # A request of zeros shaped like the model's first input.

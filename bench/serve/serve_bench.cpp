@@ -29,6 +29,7 @@
 
 #include "runtime/repository.hpp"
 #include "serve/http_server.hpp"
+#include "serve/service.hpp"
 #include "serve/kserve.hpp"
 
 using namespace brulee;
@@ -271,7 +272,8 @@ int run(const Args& args) {
   serve::Scheduler scheduler(models, loader, options, events);
   serve::HttpOptions http_options;
   http_options.port = 0;
-  serve::HttpServer http(scheduler, http_options, logger);
+  serve::Service service(scheduler);
+  serve::HttpServer http(service, http_options, logger);
   const int port = http.bind();
   http.start();
   auto client = [port] {

@@ -53,12 +53,16 @@ nlohmann::json summary_json(const replay::ReplaySummary& s) {
 const CommandRegistration kRegistration(60, [](CLI::App& root) {
   auto* cmd = root.add_subcommand(
       "replay",
-      "Replay a trace against a running server (KServe v2 HTTP): open loop at the "
+      "Replay a trace against a running server (KServe v2 REST or gRPC): open loop at the "
       "trace's timestamps, or closed loop");
   auto opts = std::make_shared<replay::ReplayOptions>();
   auto as_json = std::make_shared<bool>(false);
   auto quiet = std::make_shared<bool>(false);
-  cmd->add_option("--url", opts->url, "Server address, http://HOST:PORT")->required();
+  cmd->add_option("--url", opts->url,
+                  "Server address: http://HOST:PORT (REST), grpc://HOST:PORT or HOST:PORT (gRPC)")
+      ->required();
+  cmd->add_option("--protocol", opts->protocol, "http (KServe v2 REST) or grpc")
+      ->capture_default_str();
   cmd->add_option("--trace", opts->trace_path, "Trace to replay (CSV or binary)")->required();
   cmd->add_option("--speed", opts->speed, "Time scale (2 = twice as fast)")->capture_default_str();
   cmd->add_option("--concurrency", opts->concurrency,

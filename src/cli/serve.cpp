@@ -1,4 +1,4 @@
-// `brulee serve`: the inference server (KServe v2 over HTTP) over a model repository, loading
+// `brulee serve`: the inference server (KServe v2 over REST and gRPC) over a model repository, loading
 // models on demand under a memory budget and evicting by policy. docs/server.md, docs/api.md.
 #include <pthread.h>
 #include <signal.h>
@@ -17,8 +17,10 @@
 #include "core/error.hpp"
 #include "core/units.hpp"
 #include "runtime/repository.hpp"
+#include "serve/grpc_server.hpp"
 #include "serve/http_server.hpp"
 #include "serve/scheduler.hpp"
+#include "serve/service.hpp"
 #include "workload/catalog.hpp"
 
 namespace brulee::cli {
@@ -28,6 +30,12 @@ struct ServeOptions {
   std::string repo;
   std::string host = "127.0.0.1";
   int port = 8000;
+  int grpc_port = 8001;
+  std::string grpc_max_message = "64MiB";
+  std::uint32_t grpc_max_streams = 128;
+  std::uint32_t grpc_stream_inflight = 16;
+  std::string grpc_transport_memory = "256MiB";
+  double grpc_idle_timeout_s = 300.0;
   std::string memory = "4GiB";
   std::string policy = "cremebrulee";
   std::string cost_mode = "direct";
@@ -86,12 +94,29 @@ void run_serve(const ServeOptions& opts) {
   const std::uint64_t max_header_bytes = parse_bytes(opts.max_header);
   http_options.max_header_bytes =
       static_cast<std::uint32_t>(std::min<std::uint64_t>(max_header_bytes, 1ull << 31));
-  http_options.max_inflight_bytes = parse_bytes(opts.max_inflight);
   http_options.request_timeout_s = opts.request_timeout_s;
   http_options.header_timeout_s = opts.header_timeout_s;
   http_options.idle_timeout_s = opts.idle_timeout_s;
   http_options.max_image_pixels = opts.max_image_pixels;
   serve::validate(http_options);  // every flag checked before anything starts
+  const std::uint64_t max_inflight_bytes = parse_bytes(opts.max_inflight);
+  if (max_inflight_bytes < serve::kMinInflightBytes) {
+    throw UsageError("--max-inflight-bytes must be at least " +
+                     format_bytes(serve::kMinInflightBytes));
+  }
+  serve::GrpcOptions grpc_options;
+  grpc_options.host = opts.host;
+  grpc_options.port = std::max(opts.grpc_port, 0);
+  grpc_options.max_message_bytes = parse_bytes(opts.grpc_max_message);
+  grpc_options.max_concurrent_streams = opts.grpc_max_streams;
+  grpc_options.max_stream_inflight = opts.grpc_stream_inflight;
+  grpc_options.transport_memory_bytes = parse_bytes(opts.grpc_transport_memory);
+  grpc_options.request_timeout_s = opts.request_timeout_s;
+  grpc_options.idle_timeout_s = opts.grpc_idle_timeout_s;
+  if (opts.grpc_port < -1 || opts.grpc_port > 65535) {
+    throw UsageError("--grpc-port must be in 0..65535, or -1 for no gRPC");
+  }
+  serve::validate(grpc_options);
   if (!std::isfinite(opts.drain_timeout_s) || opts.drain_timeout_s < 0 ||
       opts.drain_timeout_s > 86400) {
     throw UsageError("--drain-timeout must be a number of seconds in [0, 86400]");
@@ -190,15 +215,23 @@ void run_serve(const ServeOptions& opts) {
   };
   serve::Scheduler scheduler(models, loader, scheduler_options, events);
 
-  serve::HttpServer http(scheduler, http_options, logger);
+  serve::Service service(scheduler, max_inflight_bytes);
+  serve::HttpServer http(service, http_options, logger);
   const int port = http.bind();
+  std::unique_ptr<serve::GrpcServer> grpc;
+  int grpc_port = -1;
+  if (opts.grpc_port >= 0) {
+    grpc = std::make_unique<serve::GrpcServer>(service, grpc_options, logger);
+    grpc_port = grpc->start();
+  }
   logger.log("info", "serving",
              {{"models", std::to_string(models.size())},
               {"memory", format_bytes(scheduler_options.memory_bytes)},
               {"footprint", format_bytes(footprint_bytes)},
               {"policy", opts.policy},
               {"exec_threads", std::to_string(opts.exec_threads)},
-              {"http_threads", std::to_string(opts.http_threads)}});
+              {"http_threads", std::to_string(opts.http_threads)},
+              {"grpc_port", std::to_string(grpc_port)}});
 
   for (const auto& name : split_list(opts.preload)) {
     auto id = scheduler.find(name);
@@ -213,9 +246,13 @@ void run_serve(const ServeOptions& opts) {
     int received = 0;
     sigwait(&signals, &received);
     logger.log("info", "shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    // The REST front drains the shared scheduler (gRPC calls are refused from the moment the
+    // Service drains) and stops it, which answers every gRPC call still waiting.
     http.shutdown(std::chrono::milliseconds(static_cast<long>(opts.drain_timeout_s * 1000)));
+    if (grpc) grpc->shutdown(std::chrono::seconds(1));
   });
   std::printf("listening on %s:%d\n", opts.host.c_str(), port);
+  if (grpc) std::printf("grpc listening on %s:%d\n", opts.host.c_str(), grpc_port);
   std::fflush(stdout);
   http.run();
   signal_thread.join();
@@ -225,13 +262,32 @@ void run_serve(const ServeOptions& opts) {
 const CommandRegistration kRegistration(40, [](CLI::App& root) {
   auto* cmd = root.add_subcommand(
       "serve",
-      "Serve a model repository over HTTP (KServe v2), loading models on demand under a "
+      "Serve a model repository over REST and gRPC (KServe v2), loading models on demand under a "
       "memory budget and evicting by policy");
   auto opts = std::make_shared<ServeOptions>();
   cmd->add_option("--repo", opts->repo, "Model repository folder (<model>/<version>/model.onnx)")
       ->required();
   cmd->add_option("--host", opts->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", opts->port, "Port (0: any free port; printed on stdout)")
+      ->capture_default_str();
+  cmd->add_option("--grpc-port", opts->grpc_port,
+                  "gRPC port (KServe v2 GRPCInferenceService; 0: any free port, printed on "
+                  "stdout; -1: no gRPC)")
+      ->capture_default_str();
+  cmd->add_option("--grpc-max-message", opts->grpc_max_message,
+                  "Largest gRPC message received or sent (RESOURCE_EXHAUSTED above)")
+      ->capture_default_str();
+  cmd->add_option("--grpc-max-streams", opts->grpc_max_streams,
+                  "gRPC calls open at once on one connection (HTTP/2 streams)")
+      ->capture_default_str();
+  cmd->add_option("--grpc-stream-inflight", opts->grpc_stream_inflight,
+                  "ModelStreamInfer: requests of one stream in progress at once")
+      ->capture_default_str();
+  cmd->add_option("--grpc-transport-memory", opts->grpc_transport_memory,
+                  "Memory for gRPC's own buffers, all connections")
+      ->capture_default_str();
+  cmd->add_option("--grpc-idle-timeout", opts->grpc_idle_timeout_s,
+                  "Seconds a gRPC connection with no call stays open")
       ->capture_default_str();
   cmd->add_option("--memory", opts->memory,
                   "Memory budget: bytes, 512MiB, 4GiB, or 50% of the repository's footprint")

@@ -1,5 +1,6 @@
 #include "replay/replay.hpp"
 
+#include <grpcpp/grpcpp.h>
 #include <httplib.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <deque>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -18,6 +20,7 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "core/timeline_csv.hpp"
+#include "serve/proto/inference.grpc.pb.h"
 #include "workload/trace.hpp"
 
 namespace brulee::replay {
@@ -31,12 +34,16 @@ struct Endpoint {
   int port = 80;
 };
 
-Endpoint parse_url(const std::string& url) {
-  const std::string prefix = "http://";
-  if (url.rfind(prefix, 0) != 0) {
-    throw UsageError("invalid --url '" + url + "': expected http://HOST:PORT");
+// http://HOST:PORT for REST; grpc://HOST:PORT or HOST:PORT for gRPC.
+Endpoint parse_url(const std::string& url, bool grpc) {
+  const std::string expected = grpc ? "grpc://HOST:PORT or HOST:PORT" : "http://HOST:PORT";
+  std::string rest = url;
+  const std::string prefix = grpc ? "grpc://" : "http://";
+  if (rest.rfind(prefix, 0) == 0) {
+    rest = rest.substr(prefix.size());
+  } else if (!grpc || rest.find("://") != std::string::npos) {
+    throw UsageError("invalid --url '" + url + "': expected " + expected);
   }
-  std::string rest = url.substr(prefix.size());
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
   const auto colon = rest.rfind(':');
   Endpoint endpoint;
@@ -49,9 +56,11 @@ Endpoint parse_url(const std::string& url) {
       throw UsageError("invalid --url '" + url + "': bad port '" + port + "'");
     }
     endpoint.port = static_cast<int>(value);
+  } else if (grpc) {
+    throw UsageError("invalid --url '" + url + "': expected " + expected);
   }
   if (endpoint.host.empty() || endpoint.host.find('/') != std::string::npos) {
-    throw UsageError("invalid --url '" + url + "': expected http://HOST:PORT");
+    throw UsageError("invalid --url '" + url + "': expected " + expected);
   }
   return endpoint;
 }
@@ -60,35 +69,101 @@ double seconds_since(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
 
-// A request body for the model: every input filled with seeded random values of its dtype and
-// shape (dynamic dimensions become 1).
-std::string make_request_body(const json& metadata, Rng& rng) {
-  json inputs = json::array();
+// One input the server describes, filled with seeded random values of its dtype and shape
+// (dynamic dimensions become 1). Floats are drawn as FP32 whatever the width.
+struct InputValues {
+  std::string name;
+  std::string datatype;
+  std::vector<std::int64_t> shape;
+  std::vector<double> values;
+};
+
+std::vector<InputValues> make_inputs(const json& metadata, Rng& rng) {
+  std::vector<InputValues> inputs;
   for (const auto& input : metadata.at("inputs")) {
-    json shape = json::array();
+    InputValues values;
+    values.name = input.at("name").get<std::string>();
+    values.datatype = input.at("datatype").get<std::string>();
     std::uint64_t count = 1;
     for (const auto& dim : input.at("shape")) {
       const std::int64_t size = std::max<std::int64_t>(1, dim.get<std::int64_t>());
-      shape.push_back(size);
+      values.shape.push_back(size);
       count *= static_cast<std::uint64_t>(size);
     }
-    const std::string dtype = input.at("datatype").get<std::string>();
-    json data = json::array();
+    const std::string& dtype = values.datatype;
     for (std::uint64_t i = 0; i < count; ++i) {
       if (dtype == "FP32" || dtype == "FP64" || dtype == "FP16") {
-        data.push_back(static_cast<float>(rng.uniform()));
+        values.values.push_back(static_cast<float>(rng.uniform()));
       } else if (dtype == "BOOL") {
-        data.push_back(rng.below(2) == 1);
+        values.values.push_back(rng.below(2) == 1 ? 1.0 : 0.0);
       } else {
-        data.push_back(static_cast<std::int64_t>(rng.below(10)));
+        values.values.push_back(static_cast<double>(rng.below(10)));
       }
     }
-    inputs.push_back({{"name", input.at("name")},
-                      {"shape", shape},
-                      {"datatype", dtype},
-                      {"data", std::move(data)}});
+    inputs.push_back(std::move(values));
   }
-  return json{{"inputs", std::move(inputs)}}.dump();
+  return inputs;
+}
+
+// The REST body: '{"inputs":[...]}' with the values as JSON data.
+std::string http_body(const std::vector<InputValues>& inputs) {
+  json list = json::array();
+  for (const auto& input : inputs) {
+    json data = json::array();
+    for (const double v : input.values) {
+      if (input.datatype == "FP32" || input.datatype == "FP64" || input.datatype == "FP16") {
+        data.push_back(v);
+      } else if (input.datatype == "BOOL") {
+        data.push_back(v != 0.0);
+      } else {
+        data.push_back(static_cast<std::int64_t>(v));
+      }
+    }
+    list.push_back({{"name", input.name},
+                    {"shape", input.shape},
+                    {"datatype", input.datatype},
+                    {"data", std::move(data)}});
+  }
+  return json{{"inputs", std::move(list)}}.dump();
+}
+
+template <typename T>
+void append_raw(std::string& out, T value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+// The gRPC request: the same values as raw_input_contents (little-endian, row-major).
+inference::ModelInferRequest grpc_request(const std::string& model,
+                                          const std::vector<InputValues>& inputs) {
+  inference::ModelInferRequest request;
+  request.set_model_name(model);
+  for (const auto& input : inputs) {
+    auto* tensor = request.add_inputs();
+    tensor->set_name(input.name);
+    tensor->set_datatype(input.datatype);
+    for (const auto dim : input.shape) tensor->add_shape(dim);
+    std::string& raw = *request.add_raw_input_contents();
+    for (const double v : input.values) {
+      const std::string& t = input.datatype;
+      if (t == "FP32") {
+        append_raw(raw, static_cast<float>(v));
+      } else if (t == "FP64") {
+        append_raw(raw, v);
+      } else if (t == "INT64") {
+        append_raw(raw, static_cast<std::int64_t>(v));
+      } else if (t == "INT32") {
+        append_raw(raw, static_cast<std::int32_t>(v));
+      } else if (t == "INT8") {
+        append_raw(raw, static_cast<std::int8_t>(v));
+      } else if (t == "UINT8" || t == "BOOL") {
+        append_raw(raw, static_cast<std::uint8_t>(v));
+      } else {
+        throw UsageError("model '" + model + "' has input " + input.name + " of datatype " + t +
+                         ", which the gRPC replay does not send");
+      }
+    }
+  }
+  return request;
 }
 
 double number_or(const json& object, const char* key, double fallback) {
@@ -127,6 +202,8 @@ bool read_timeline(const json& params, RequestTimeline& timeline) {
   return true;
 }
 
+void place_timeline(const json& params, RequestResult& result);
+
 // Reads what the server reported of the request (brulee puts it in the response's
 // "parameters", docs/api.md); other servers leave it unknown.
 void read_response(const std::string& body, RequestResult& result) {
@@ -141,14 +218,18 @@ void read_response(const std::string& body, RequestResult& result) {
   }
   const auto params = root.find("parameters");
   if (params == root.end() || !params->is_object()) return;
+  place_timeline(*params, result);
+}
+
+// The server's timeline (from an answer's parameters) on the replay's clock.
+void place_timeline(const json& params, RequestResult& result) {
   RequestTimeline t;
-  if (!read_timeline(*params, t)) return;
+  if (!read_timeline(params, t)) return;
   // On the replay's clock. Reading and parsing the request body happens before the server's
   // arrival and can take longer than the inference (docs/fidelity.md), while the answer (class
   // scores) is small: so the arrival is placed as late as the client's observation allows,
   // the server's latency before the answer came back, and never before the send.
-  const double shift_s =
-      result.sent_s + std::max(0.0, result.latency_s - (t.end_s - t.arrival_s));
+  const double shift_s = result.sent_s + std::max(0.0, result.latency_s - (t.end_s - t.arrival_s));
   t.arrival_s += shift_s;
   if (!std::isnan(t.load_start_s)) t.load_start_s += shift_s;
   t.ready_s += shift_s;
@@ -158,6 +239,179 @@ void read_response(const std::string& body, RequestResult& result) {
   result.timeline = t;
   result.delays = derive_delays(t);
 }
+
+// The answer's gRPC parameters as the JSON object read_timeline reads.
+json parameters_json(const google::protobuf::Map<std::string, inference::InferParameter>& map) {
+  json params = json::object();
+  for (const auto& [key, value] : map) {
+    switch (value.parameter_choice_case()) {
+      case inference::InferParameter::kBoolParam:
+        params[key] = value.bool_param();
+        break;
+      case inference::InferParameter::kDoubleParam:
+        params[key] = value.double_param();
+        break;
+      case inference::InferParameter::kInt64Param:
+        params[key] = value.int64_param();
+        break;
+      case inference::InferParameter::kUint64Param:
+        params[key] = value.uint64_param();
+        break;
+      case inference::InferParameter::kStringParam:
+        params[key] = value.string_param();
+        break;
+      default:
+        break;
+    }
+  }
+  return params;
+}
+
+// The HTTP status a gRPC code stands for in the per-request file (docs/replay.md).
+int http_equivalent(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return 200;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return 400;
+    case grpc::StatusCode::NOT_FOUND:
+      return 404;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return 409;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    case grpc::StatusCode::UNAVAILABLE:
+      return 503;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return 504;
+    case grpc::StatusCode::INTERNAL:
+      return 500;
+    default:
+      return 0;
+  }
+}
+
+// One client connection of the replay: sends request i of the trace and fills its result.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  // The model's metadata as the REST route answers it ({"inputs": [...]}); throws UsageError.
+  virtual json metadata(const std::string& model) = 0;
+  virtual void infer(std::uint64_t index, std::uint64_t next_index, RequestResult& result) = 0;
+};
+
+class HttpConnection final : public Connection {
+ public:
+  HttpConnection(const Endpoint& endpoint, const std::string& url, double timeout_s,
+                 const std::unordered_map<std::string, std::string>* bodies)
+      : client_(endpoint.host, endpoint.port), url_(url), bodies_(bodies) {
+    client_.set_keep_alive(true);
+    client_.set_connection_timeout(5);
+    const auto timeout = static_cast<time_t>(std::max(1.0, timeout_s));
+    client_.set_read_timeout(timeout);
+    client_.set_write_timeout(timeout);
+  }
+  json metadata(const std::string& name) override {
+    auto response = client_.Get(("/v2/models/" + name).c_str());
+    if (!response) {
+      throw UsageError("cannot reach " + url_ + ": " + httplib::to_string(response.error()));
+    }
+    if (response->status != 200) {
+      throw UsageError("the trace names model '" + name + "' but " + url_ + " answered " +
+                       std::to_string(response->status) + " for its metadata");
+    }
+    return json::parse(response->body, nullptr, false);
+  }
+  void infer(std::uint64_t index, std::uint64_t next_index, RequestResult& result) override {
+    const std::string& body = bodies_->at(result.model);  // '{"inputs":...}'
+    std::string with_index = "{\"parameters\":{\"request_index\":" + std::to_string(index);
+    if (next_index != kNeverAgain) {
+      with_index += ",\"next_request_index\":" + std::to_string(next_index);
+    }
+    with_index += "},";
+    with_index.append(body, 1, std::string::npos);
+    const auto before = SteadyClock::now();
+    auto response = client_.Post(("/v2/models/" + result.model + "/infer").c_str(), with_index,
+                                 "application/json");
+    result.latency_s = seconds_since(before);
+    if (!response) {
+      result.status = 0;
+      result.error = httplib::to_string(response.error());
+    } else {
+      result.status = response->status;
+      read_response(response->body, result);
+    }
+  }
+
+ private:
+  httplib::Client client_;
+  std::string url_;
+  const std::unordered_map<std::string, std::string>* bodies_;
+};
+
+class GrpcConnection final : public Connection {
+ public:
+  GrpcConnection(const Endpoint& endpoint, const std::string& url, double timeout_s,
+                 const std::unordered_map<std::string, inference::ModelInferRequest>* requests)
+      : url_(url), timeout_s_(std::max(1.0, timeout_s)), requests_(requests) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    args.SetMaxSendMessageSize(-1);
+    // A connection of its own, as each REST client has (channels share one by default).
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    const std::string target = endpoint.host + ":" + std::to_string(endpoint.port);
+    stub_ = inference::GRPCInferenceService::NewStub(
+        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+  }
+  json metadata(const std::string& name) override {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    inference::ModelMetadataRequest request;
+    request.set_name(name);
+    inference::ModelMetadataResponse response;
+    const grpc::Status status = stub_->ModelMetadata(&context, request, &response);
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      throw UsageError("cannot reach " + url_ + ": " + status.error_message());
+    }
+    if (!status.ok()) {
+      throw UsageError("the trace names model '" + name + "' but " + url_ + " answered " +
+                       status.error_message() + " for its metadata");
+    }
+    json inputs = json::array();
+    for (const auto& input : response.inputs()) {
+      inputs.push_back(
+          {{"name", input.name()},
+           {"datatype", input.datatype()},
+           {"shape", std::vector<std::int64_t>(input.shape().begin(), input.shape().end())}});
+    }
+    return json{{"inputs", std::move(inputs)}};
+  }
+  void infer(std::uint64_t index, std::uint64_t next_index, RequestResult& result) override {
+    inference::ModelInferRequest request = requests_->at(result.model);
+    auto& parameters = *request.mutable_parameters();
+    parameters["request_index"].set_uint64_param(index);
+    if (next_index != kNeverAgain) parameters["next_request_index"].set_uint64_param(next_index);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                             std::chrono::duration<double>(timeout_s_)));
+    inference::ModelInferResponse response;
+    const auto before = SteadyClock::now();
+    const grpc::Status status = stub_->ModelInfer(&context, request, &response);
+    result.latency_s = seconds_since(before);
+    result.status = http_equivalent(status.error_code());
+    if (!status.ok()) {
+      result.error = status.error_message().substr(0, 200);
+      return;
+    }
+    place_timeline(parameters_json(response.parameters()), result);
+  }
+
+ private:
+  std::string url_;
+  double timeout_s_;
+  const std::unordered_map<std::string, inference::ModelInferRequest>* requests_;
+  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
+};
 
 }  // namespace
 
@@ -172,37 +426,45 @@ ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult
   if (options.concurrency == 0 || options.concurrency > 4096) {
     throw UsageError("--concurrency must be in 1..4096");
   }
-  const Endpoint endpoint = parse_url(options.url);
+  if (options.protocol != "http" && options.protocol != "grpc") {
+    throw UsageError("--protocol must be http or grpc (got '" + options.protocol + "')");
+  }
+  const bool grpc = options.protocol == "grpc";
+  const Endpoint endpoint = parse_url(options.url, grpc);
   workload::Trace trace = workload::read_trace(options.trace_path);
   std::size_t total = trace.size();
   if (options.max_requests > 0) total = std::min<std::size_t>(total, options.max_requests);
   if (total == 0) throw UsageError(options.trace_path + ": the trace has no requests");
 
-  // One request body per model the trace uses, from the server's own metadata.
-  std::vector<std::string> bodies(trace.model_names.size());
+  // One payload per model the trace uses, from the server's own metadata.
+  std::unordered_map<std::string, std::string> bodies;
+  std::unordered_map<std::string, inference::ModelInferRequest> grpc_requests;
+  auto connect = [&]() -> std::unique_ptr<Connection> {
+    if (grpc) {
+      return std::make_unique<GrpcConnection>(endpoint, options.url, options.timeout_s,
+                                              &grpc_requests);
+    }
+    return std::make_unique<HttpConnection>(endpoint, options.url, options.timeout_s, &bodies);
+  };
   {
-    httplib::Client client(endpoint.host, endpoint.port);
-    client.set_connection_timeout(5);
-    client.set_read_timeout(30);
+    auto connection = connect();
     Rng rng(options.seed);
+    std::vector<bool> prepared(trace.model_names.size(), false);
     for (std::size_t i = 0; i < total; ++i) {
       const ModelId model = trace.model[i];
-      if (!bodies[model].empty()) continue;
+      if (prepared[model]) continue;
+      prepared[model] = true;
       const std::string& name = trace.model_names[model];
-      auto response = client.Get(("/v2/models/" + name).c_str());
-      if (!response) {
-        throw UsageError("cannot reach " + options.url + ": " +
-                         httplib::to_string(response.error()));
-      }
-      if (response->status != 200) {
-        throw UsageError("the trace names model '" + name + "' but " + options.url + " answered " +
-                         std::to_string(response->status) + " for its metadata");
-      }
-      const json metadata = json::parse(response->body, nullptr, false);
+      const json metadata = connection->metadata(name);
       if (metadata.is_discarded() || !metadata.contains("inputs")) {
         throw UsageError(options.url + " sent malformed metadata for model '" + name + "'");
       }
-      bodies[model] = make_request_body(metadata, rng);
+      const std::vector<InputValues> inputs = make_inputs(metadata, rng);
+      if (grpc) {
+        grpc_requests.emplace(name, grpc_request(name, inputs));
+      } else {
+        bodies.emplace(name, http_body(inputs));
+      }
     }
   }
 
@@ -234,40 +496,17 @@ ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult
   std::atomic<std::uint64_t> sent{0}, done{0}, errors{0};
   const auto start = SteadyClock::now();
 
-  auto send_one = [&](httplib::Client& client, std::size_t i) {
+  auto send_one = [&](Connection& connection, std::size_t i) {
     RequestResult& result = results[i];
-    const ModelId model = trace.model[i];
     result.sent_s = seconds_since(start);
     ++sent;
-    const auto before = SteadyClock::now();
-    const std::string& body = bodies[model];  // '{"inputs":...}'
-    std::string with_index = "{\"parameters\":{\"request_index\":" + std::to_string(i);
-    if (next_index[i] != kNeverAgain) {
-      with_index += ",\"next_request_index\":" + std::to_string(next_index[i]);
-    }
-    with_index += "},";
-    with_index.append(body, 1, std::string::npos);
-    auto response = client.Post(("/v2/models/" + result.model + "/infer").c_str(), with_index,
-                                "application/json");
-    result.latency_s = seconds_since(before);
-    if (!response) {
-      result.status = 0;
-      result.error = httplib::to_string(response.error());
-    } else {
-      result.status = response->status;
-      read_response(response->body, result);
-    }
+    connection.infer(i, next_index[i], result);
     if (result.status != 200) ++errors;
     ++done;
   };
 
   auto worker = [&] {
-    httplib::Client client(endpoint.host, endpoint.port);
-    client.set_keep_alive(true);
-    client.set_connection_timeout(5);
-    const auto timeout = static_cast<time_t>(std::max(1.0, options.timeout_s));
-    client.set_read_timeout(timeout);
-    client.set_write_timeout(timeout);
+    const auto connection = connect();
     for (;;) {
       std::size_t i = 0;
       if (options.closed_loop) {
@@ -280,7 +519,7 @@ ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult
         i = queue.front();
         queue.pop_front();
       }
-      send_one(client, i);
+      send_one(*connection, i);
     }
   };
 

@@ -1,5 +1,5 @@
 #pragma once
-// Replays a brulee trace against a KServe v2 server (docs/replay.md): open loop at the trace's
+// Replays a brulee trace against a KServe v2 server over REST or gRPC (docs/replay.md): open loop at the trace's
 // timestamps (time-scaled), or closed loop for saturation tests.
 #include <cstdint>
 #include <functional>
@@ -11,7 +11,8 @@
 namespace brulee::replay {
 
 struct ReplayOptions {
-  std::string url;  // http://HOST:PORT
+  std::string url;                 // http://HOST:PORT (REST), grpc://HOST:PORT (gRPC)
+  std::string protocol = "http";   // http (KServe v2 REST) or grpc (GRPCInferenceService)
   std::string trace_path;
   double speed = 1.0;              // time scale: 2 = twice as fast as the trace
   unsigned concurrency = 16;       // connections (open loop) or clients (closed loop)
@@ -30,7 +31,10 @@ struct RequestResult {
   double scheduled_s = 0.0;  // when the trace says to send it (scaled), from the start
   double sent_s = 0.0;       // when it was sent, from the start
   double latency_s = 0.0;    // client-observed: send -> full response
-  int status = 0;            // HTTP status; 0 = no response (connection error, timeout)
+  // HTTP status; 0 = no response (connection error, timeout). Over gRPC, the HTTP status the
+  // gRPC code stands for (OK 200, INVALID_ARGUMENT 400, NOT_FOUND 404, UNAVAILABLE and
+  // RESOURCE_EXHAUSTED 503, DEADLINE_EXCEEDED 504, INTERNAL 500; others 0).
+  int status = 0;
   // The server's timeline of the request (core/timeline.hpp), reported relative to the
   // request's arrival at the server and placed here on the replay's clock with its end as late
   // as the answer allows: arrival_s = sent_s + max(0, latency_s - server latency); and the

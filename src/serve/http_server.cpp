@@ -24,6 +24,7 @@
 #include "serve/http_target.hpp"
 #include "serve/image.hpp"
 #include "serve/kserve.hpp"
+#include "serve/inflight.hpp"
 #include "serve/service.hpp"
 
 namespace brulee::serve {
@@ -85,65 +86,11 @@ void add_counters(json& object, const ModelCounters& counters) {
       [&](const CounterInfo& info, auto value) { object[std::string(info.key)] = value; });
 }
 
-std::string repository_state(const ModelSnapshot& m) {
-  switch (m.state) {
-    case ModelState::kReady:
-      return "READY";
-    case ModelState::kLoading:
-    case ModelState::kWaiting:
-      return "LOADING";
-    case ModelState::kUnloading:
-      return "UNLOADING";
-    case ModelState::kAbsent:
-    case ModelState::kFailed:
-      return "UNAVAILABLE";
-  }
-  return "UNAVAILABLE";
-}
 
 // Triton's model configuration names a tensor's type "TYPE_FP32", where KServe v2 says "FP32".
 std::string config_type(runtime::DType dtype) {
   return "TYPE_" + std::string(kserve_dtype(dtype));
 }
-
-// The bytes a request or response may still allocate, shared by all requests in flight.
-class InflightBudget {
- public:
-  explicit InflightBudget(std::uint64_t limit_bytes) : limit_bytes_(limit_bytes) {}
-  bool try_charge(std::uint64_t bytes) {
-    std::uint64_t used = used_.load(std::memory_order_relaxed);
-    do {
-      if (bytes > limit_bytes_ || used > limit_bytes_ - bytes) return false;
-    } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
-    return true;
-  }
-  void release(std::uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
-  std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
-  std::uint64_t limit() const { return limit_bytes_; }
-
- private:
-  const std::uint64_t limit_bytes_;
-  std::atomic<std::uint64_t> used_{0};
-};
-
-// What one request has charged to the budget; given back when the request is done.
-class Charge {
- public:
-  explicit Charge(InflightBudget& budget) : budget_(budget) {}
-  ~Charge() { budget_.release(bytes_); }
-  Charge(const Charge&) = delete;
-  Charge& operator=(const Charge&) = delete;
-  bool add(std::uint64_t bytes) {
-    if (!budget_.try_charge(bytes)) return false;
-    bytes_ += bytes;
-    return true;
-  }
-  std::uint64_t bytes() const { return bytes_; }
-
- private:
-  InflightBudget& budget_;
-  std::uint64_t bytes_ = 0;
-};
 
 // Waits, without holding a thread, for a callback-style operation to deliver a T, or for the
 // deadline. `start(done)` begins the operation; `done` may be called from any thread, once.
@@ -228,10 +175,6 @@ void validate(const HttpOptions& o) {
   if (o.max_header_bytes < 1024 || o.max_header_bytes > (1u << 20)) {
     throw UsageError("--max-header must be in 1KiB..1MiB");
   }
-  if (o.max_inflight_bytes < kRequestOverheadBytes * 4) {
-    throw UsageError("--max-inflight-bytes must be at least " +
-                     format_bytes(kRequestOverheadBytes * 4));
-  }
   if (o.default_top_k == 0) throw UsageError("top-k must be at least 1");
   if (o.max_image_pixels == 0) throw UsageError("--max-image-pixels must be at least 1");
   boost::system::error_code ec;
@@ -251,13 +194,11 @@ struct Exchange {
 
 class HttpServer::Impl {
  public:
-  Impl(Scheduler& scheduler, HttpOptions options, Logger& logger)
-      : scheduler_(scheduler),
-        service_(scheduler),
+  Impl(Service& service, HttpOptions options, Logger& logger)
+      : scheduler_(service.scheduler()),
+        service_(service),
         options_(std::move(options)),
         logger_(logger),
-        metrics_(scheduler.model_count()),
-        budget_(options_.max_inflight_bytes),
         contexts_(make_contexts(options_.network_threads)),
         acceptor_(*contexts_.front()) {
     validate(options_);
@@ -338,9 +279,9 @@ class HttpServer::Impl {
   }
 
   int port() const { return port_; }
-  Metrics& metrics() { return metrics_; }
+  Metrics& metrics() { return service_.metrics(); }
   std::size_t connections() const { return connections_.load(); }
-  std::uint64_t inflight_bytes() const { return budget_.used(); }
+  std::uint64_t inflight_bytes() const { return service_.budget().used(); }
 
  private:
   using Handler = asio::awaitable<void> (Impl::*)(Exchange&);
@@ -644,7 +585,7 @@ class HttpServer::Impl {
       reply_error(ex, http::status::bad_request, e.what());
       co_return;
     }
-    metrics_.observe_request(*id, seconds_since(ex.arrival));
+    service_.metrics().observe_request(*id, seconds_since(ex.arrival));
   }
 
   // Hands tensors to the scheduler and waits for the outcome; answers the error itself.
@@ -744,7 +685,7 @@ class HttpServer::Impl {
       co_return;
     }
     reply(ex, http::status::ok, dump(body));
-    metrics_.observe_request(*id, seconds_since(ex.arrival));
+    service_.metrics().observe_request(*id, seconds_since(ex.arrival));
   }
 
   asio::awaitable<void> repository_index(Exchange& ex) {
@@ -756,14 +697,11 @@ class HttpServer::Impl {
       co_return;
     }
     json index = json::array();
-    for (const auto& m : scheduler_.snapshot().models) {
-      if (ready_only && m.state != ModelState::kReady) continue;
-      json entry{{"name", m.name}, {"version", m.version}, {"state", repository_state(m)},
-                 {"reason", ""}};
-      if (m.state == ModelState::kAbsent || m.state == ModelState::kFailed) {
-        entry["reason"] = m.last_error.empty() ? "unloaded" : m.last_error;
-      }
-      index.push_back(std::move(entry));
+    for (const auto& entry : service_.repository_index(ready_only)) {
+      index.push_back({{"name", entry.name},
+                       {"version", entry.version},
+                       {"state", entry.state},
+                       {"reason", entry.reason}});
     }
     reply(ex, http::status::ok, dump(index));
   }
@@ -803,8 +741,8 @@ class HttpServer::Impl {
               {"queued", snap.queued},
               {"executing", snap.executing},
               {"loading", snap.loading},
-              {"inflight_bytes", budget_.used()},
-              {"max_inflight_bytes", budget_.limit()},
+              {"inflight_bytes", service_.budget().used()},
+              {"max_inflight_bytes", service_.budget().limit()},
               {"connections", connections_.load()},
               {"models", json::array()}};
     for (const auto& m : snap.models) {
@@ -833,7 +771,7 @@ class HttpServer::Impl {
   }
 
   asio::awaitable<void> prometheus(Exchange& ex) {
-    std::string text = metrics_.render(scheduler_.snapshot());
+    std::string text = service_.metrics().render(scheduler_.snapshot());
     text += "# HELP brulee_http_connections Open HTTP connections.\n"
             "# TYPE brulee_http_connections gauge\n"
             "brulee_http_connections " +
@@ -845,11 +783,11 @@ class HttpServer::Impl {
             std::to_string(refused_.load()) +
             "\n# HELP brulee_inflight_bytes Bytes of requests and answers in flight, charged to "
             "--max-inflight-bytes.\n# TYPE brulee_inflight_bytes gauge\nbrulee_inflight_bytes " +
-            std::to_string(budget_.used()) +
+            std::to_string(service_.budget().used()) +
             "\n# HELP brulee_inflight_limit_bytes The in-flight ceiling "
             "(--max-inflight-bytes).\n# TYPE brulee_inflight_limit_bytes gauge\n"
             "brulee_inflight_limit_bytes " +
-            std::to_string(budget_.limit()) + "\n";
+            std::to_string(service_.budget().limit()) + "\n";
     reply(ex, http::status::ok, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
     co_return;
   }
@@ -911,13 +849,13 @@ class HttpServer::Impl {
   asio::awaitable<void> refuse(beast::tcp_stream& stream, unsigned version, http::status status,
                                std::string_view message, double retry_after_s = 0.0) {
     HttpRequest dummy;
-    Charge none(budget_);
+    Charge none(service_.budget());
     Exchange ex{dummy, {}, none, Clock::now(), {}, {}, {}};
     ex.response.version(version);
     reply_error(ex, status, message, retry_after_s);
     ex.response.keep_alive(false);
     ex.response.prepare_payload();
-    metrics_.count_response(static_cast<int>(status));
+    service_.metrics().count_response(static_cast<int>(status));
     stream.expires_after(seconds(options_.write_timeout_s));
     boost::system::error_code ec;
     co_await http::async_write(stream, ex.response, asio::redirect_error(asio::use_awaitable, ec));
@@ -949,7 +887,7 @@ class HttpServer::Impl {
         if (ec) break;  // closed, reset or idle too long
         buffer.commit(got);
       }
-      Charge charge(budget_);
+      Charge charge(service_.budget());
       http::request_parser<http::string_body> parser;
       parser.header_limit(options_.max_header_bytes);
       parser.body_limit(options_.max_body_bytes);
@@ -1069,7 +1007,7 @@ class HttpServer::Impl {
       const bool stay = keep_alive && !service_.draining();
       ex.response.keep_alive(stay);
       ex.response.prepare_payload();
-      metrics_.count_response(static_cast<int>(ex.response.result_int()));
+      service_.metrics().count_response(static_cast<int>(ex.response.result_int()));
       stream.expires_after(seconds(options_.write_timeout_s));
       co_await http::async_write(stream, ex.response, token);
       if (ec || !stay) break;
@@ -1103,11 +1041,9 @@ class HttpServer::Impl {
   }
 
   Scheduler& scheduler_;
-  Service service_;
+  Service& service_;
   HttpOptions options_;
   Logger& logger_;
-  Metrics metrics_;
-  InflightBudget budget_;
   InferLimits infer_limits_;
   // One io_context per network thread (concurrency hint 1): a connection's reads, handlers and
   // writes all run on its own thread, with no hand-off between threads on the way.
@@ -1125,8 +1061,8 @@ class HttpServer::Impl {
   bool finished_ = false;
 };
 
-HttpServer::HttpServer(Scheduler& scheduler, HttpOptions options, Logger& logger)
-    : impl_(std::make_unique<Impl>(scheduler, std::move(options), logger)) {}
+HttpServer::HttpServer(Service& service, HttpOptions options, Logger& logger)
+    : impl_(std::make_unique<Impl>(service, std::move(options), logger)) {}
 HttpServer::~HttpServer() = default;
 int HttpServer::bind() { return impl_->bind(); }
 void HttpServer::run() { impl_->run(); }

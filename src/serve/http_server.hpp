@@ -24,9 +24,6 @@ struct HttpOptions {
   std::size_t max_connections = 10000;  // open connections; more are closed at accept
   std::uint64_t max_body_bytes = 64ull << 20;
   std::uint32_t max_header_bytes = 16u << 10;  // request line + all headers
-  // Request and response buffers of all requests in flight (bodies, parsed documents, decoded
-  // images, tensors, encoded answers); a request that would go past it is answered 503.
-  std::uint64_t max_inflight_bytes = 512ull << 20;
   double request_timeout_s = 60.0;  // arrival -> answer, including any load
   double header_timeout_s = 10.0;   // first byte of a request -> its whole header
   double idle_timeout_s = 60.0;     // a connection with no request in progress is closed after
@@ -41,8 +38,9 @@ void validate(const HttpOptions& options);
 
 class HttpServer {
  public:
-  // Throws UsageError on invalid options.
-  HttpServer(Scheduler& scheduler, HttpOptions options, Logger& logger);
+  // Serves `service` (shared with any other front-end; it outlives the server). Throws
+  // UsageError on invalid options.
+  HttpServer(Service& service, HttpOptions options, Logger& logger);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

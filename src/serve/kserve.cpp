@@ -537,6 +537,15 @@ std::uint64_t response_bound(const std::string& model_name, const std::string& v
 
 }  // namespace
 
+std::uint64_t checked_element_count(const std::vector<std::int64_t>& shape,
+                                    const std::string& tensor) {
+  return element_count(shape, tensor);
+}
+
+void check_distinct_names(std::vector<std::string_view> names, const char* what) {
+  check_distinct(std::move(names), what);
+}
+
 std::string_view kserve_dtype(DType dtype) {
   for (const auto& entry : kDTypes) {
     if (entry.dtype == dtype) return entry.name;

@@ -23,6 +23,13 @@ std::size_t element_bytes(runtime::DType dtype);
 
 inline constexpr std::size_t kMaxTensorRank = 32;
 
+// Elements of the tensor named `tensor` with this shape: each dimension non-negative, the
+// product at most 2^40. Throws UsageError naming the tensor otherwise.
+std::uint64_t checked_element_count(const std::vector<std::int64_t>& shape,
+                                    const std::string& tensor);
+// Throws UsageError when a name appears twice (`what` names the kind: "input", "output").
+void check_distinct_names(std::vector<std::string_view> names, const char* what);
+
 struct InferLimits {
   JsonLimits json;                // the JSON part: nesting depth, document bytes
   std::size_t max_inputs = 256;   // entries of "inputs"

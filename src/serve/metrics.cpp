@@ -54,6 +54,13 @@ void Metrics::count_response(int status) {
   ++responses_[status];
 }
 
+void Metrics::count_grpc_status(std::string_view code) {
+  std::lock_guard lock(mutex_);
+  auto it = grpc_statuses_.find(code);
+  if (it == grpc_statuses_.end()) it = grpc_statuses_.emplace(std::string(code), 0).first;
+  ++it->second;
+}
+
 std::string Metrics::render(const CacheSnapshot& snap) const {
   std::ostringstream out;
   auto family = [&](const char* name, const char* type, const char* help) {
@@ -125,6 +132,10 @@ std::string Metrics::render(const CacheSnapshot& snap) const {
   family("brulee_http_responses_total", "counter", "HTTP responses by status code.");
   for (const auto& [status, count] : responses_) {
     out << "brulee_http_responses_total{code=\"" << status << "\"} " << count << '\n';
+  }
+  family("brulee_grpc_responses_total", "counter", "gRPC answers by status code.");
+  for (const auto& [code, count] : grpc_statuses_) {
+    out << "brulee_grpc_responses_total{code=\"" << code << "\"} " << count << '\n';
   }
   return out.str();
 }

@@ -1,12 +1,13 @@
 #pragma once
 // Prometheus text exposition of the server's counters (docs/api.md#metrics): the scheduler's
 // per-model counters come from a CacheSnapshot; latency histograms and response codes are
-// recorded here by the HTTP layer.
+// recorded here by the front-ends (REST and gRPC).
 #include <array>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "serve/scheduler.hpp"
@@ -21,7 +22,8 @@ class Metrics {
 
   // One answered inference request for `model` (kNoModel: not attributable to a model).
   void observe_request(ModelId model, double seconds);
-  void count_response(int status);
+  void count_response(int status);           // an HTTP status code
+  void count_grpc_status(std::string_view code);  // a gRPC status code's name ("OK")
   std::string render(const CacheSnapshot& snapshot) const;
 
  private:
@@ -33,6 +35,7 @@ class Metrics {
   mutable std::mutex mutex_;
   std::vector<Histogram> latency_;  // per model
   std::map<int, std::uint64_t> responses_;
+  std::map<std::string, std::uint64_t, std::less<>> grpc_statuses_;
 };
 
 }  // namespace brulee::serve

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "core/units.hpp"
+
 namespace brulee::serve {
 
 namespace {
@@ -22,8 +24,46 @@ std::string_view backend_library(std::string_view backend) {
   return backend;
 }
 
-Service::Service(Scheduler& scheduler)
-    : scheduler_(scheduler), counters_(scheduler.model_count()) {}
+Service::Service(Scheduler& scheduler, std::uint64_t max_inflight_bytes)
+    : scheduler_(scheduler),
+      budget_(max_inflight_bytes),
+      metrics_(scheduler.model_count()),
+      counters_(scheduler.model_count()) {
+  if (max_inflight_bytes < kMinInflightBytes) {
+    throw UsageError("--max-inflight-bytes must be at least " + format_bytes(kMinInflightBytes));
+  }
+}
+
+namespace {
+std::string repository_state(const ModelSnapshot& m) {
+  switch (m.state) {
+    case ModelState::kReady:
+      return "READY";
+    case ModelState::kLoading:
+    case ModelState::kWaiting:
+      return "LOADING";
+    case ModelState::kUnloading:
+      return "UNLOADING";
+    case ModelState::kAbsent:
+    case ModelState::kFailed:
+      return "UNAVAILABLE";
+  }
+  return "UNAVAILABLE";
+}
+}  // namespace
+
+std::vector<RepositoryEntry> Service::repository_index(bool ready_only) const {
+  std::vector<RepositoryEntry> index;
+  for (const auto& m : scheduler_.snapshot().models) {
+    if (ready_only && m.state != ModelState::kReady) continue;
+    RepositoryEntry entry{m.name, m.version, repository_state(m), ""};
+    if (m.state == ModelState::kAbsent || m.state == ModelState::kFailed) {
+      entry.reason = m.last_error.empty() ? "unloaded" : m.last_error;
+    }
+    index.push_back(std::move(entry));
+  }
+  return index;
+}
 
 std::optional<ModelId> Service::find(std::string_view name, std::string_view version,
                                      Problem& problem) const {
@@ -55,10 +95,10 @@ std::optional<ModelMetadata> Service::metadata(ModelId id) const {
 }
 
 void Service::record(ModelId id, const InferOutcome& outcome, double total_s) {
-  const auto now_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const auto now_ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
   std::lock_guard lock(mutex_);
   Counters& c = counters_[id];
   c.last_inference_ms = now_ms;

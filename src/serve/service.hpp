@@ -1,6 +1,7 @@
 #pragma once
 // The server's operations, one per request kind, independent of the protocol that carries them
-// (docs/server.md, "Front-ends"). The REST front (http_server.cpp) and any other front-end call
+// (docs/server.md, "Front-ends"), and the state every front-end shares: the in-flight ceiling
+// and the metrics. The REST front (http_server.cpp) and the gRPC front (grpc_server.cpp) call
 // these and map Status to their own codes; none of them talks to the scheduler's internals.
 #include <atomic>
 #include <cstdint>
@@ -12,6 +13,8 @@
 
 #include "core/error.hpp"
 #include "runtime/backend.hpp"
+#include "serve/inflight.hpp"
+#include "serve/metrics.hpp"
 #include "serve/scheduler.hpp"
 
 namespace brulee::serve {
@@ -50,9 +53,23 @@ struct ModelStatistics {
   ModelSnapshot scheduler;  // brulee's own: loads, load time, evictions, state
 };
 
+// One model's line in the repository index (Triton's model repository extension).
+struct RepositoryEntry {
+  std::string name;
+  std::string version;
+  std::string state;   // READY, LOADING, UNLOADING, UNAVAILABLE
+  std::string reason;  // why it is unavailable ("unloaded" or the last load error); else empty
+};
+
 class Service {
  public:
-  explicit Service(Scheduler& scheduler);
+  // Throws UsageError when max_inflight_bytes is below kMinInflightBytes.
+  explicit Service(Scheduler& scheduler, std::uint64_t max_inflight_bytes = kDefaultInflightBytes);
+
+  Scheduler& scheduler() { return scheduler_; }
+  // Request and response memory of every request in flight, on any protocol.
+  InflightBudget& budget() { return budget_; }
+  Metrics& metrics() { return metrics_; }
 
   // A model by name and optional version ("" = any). kNotFound when there is none.
   std::optional<ModelId> find(std::string_view name, std::string_view version,
@@ -74,6 +91,13 @@ class Service {
   void record(ModelId id, const InferOutcome& outcome, double total_s);
   // Every model's statistics, or one model's.
   std::vector<ModelStatistics> statistics(std::optional<ModelId> only = std::nullopt) const;
+  // Every model, or only those resident and ready.
+  std::vector<RepositoryEntry> repository_index(bool ready_only) const;
+
+  // The oracle hint from a request's parameters, already read as integers (nullopt: absent).
+  // Throws UsageError when the next index is not after the request's own.
+  static std::optional<OracleHint> oracle_hint(std::optional<std::uint64_t> index,
+                                               std::optional<std::uint64_t> next_index);
 
   // parameters.request_index / next_request_index (sent by `brulee replay`): the request's place
   // in a known trace, for oracle policies. Throws UsageError when present but malformed.
@@ -88,30 +112,39 @@ class Service {
     std::uint64_t hits = 0, hit_ns = 0, misses = 0, miss_ns = 0;
   };
   Scheduler& scheduler_;
+  InflightBudget budget_;
+  Metrics metrics_;
   std::atomic<bool> draining_{false};
   mutable std::mutex mutex_;
   std::vector<Counters> counters_;
 };
 
+inline std::optional<OracleHint> Service::oracle_hint(std::optional<std::uint64_t> index,
+                                                      std::optional<std::uint64_t> next_index) {
+  if (!index) return std::nullopt;
+  OracleHint hint;
+  hint.index = *index;
+  if (next_index) {
+    hint.next_index = *next_index;
+    if (hint.next_index <= hint.index) {
+      throw UsageError("parameters.next_request_index must be after request_index");
+    }
+  }
+  return hint;
+}
+
 template <typename Json>
 std::optional<OracleHint> Service::oracle_hint(const Json& parameters) {
   if (!parameters.is_object() || !parameters.contains("request_index")) return std::nullopt;
-  const auto index_of = [&](const char* key) {
+  const auto index_of = [&](const char* key) -> std::optional<std::uint64_t> {
+    if (!parameters.contains(key)) return std::nullopt;
     const Json& value = parameters.at(key);
     if (!value.is_number_unsigned()) {
       throw UsageError(std::string("parameters.") + key + " must be a non-negative integer");
     }
     return value.template get<std::uint64_t>();
   };
-  OracleHint hint;
-  hint.index = index_of("request_index");
-  if (parameters.contains("next_request_index")) {
-    hint.next_index = index_of("next_request_index");
-    if (hint.next_index <= hint.index) {
-      throw UsageError("parameters.next_request_index must be after request_index");
-    }
-  }
-  return hint;
+  return oracle_hint(index_of("request_index"), index_of("next_request_index"));
 }
 
 }  // namespace brulee::serve

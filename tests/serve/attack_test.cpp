@@ -65,10 +65,9 @@ TEST(ServeAttack, PeakRssStaysUnderTheInflightCeilingPlusAConstant) {
   // Client buffers, thread stacks, the allocator's arenas and the model: a stated constant.
   constexpr std::uint64_t kConstant = 64 * kMiB;
   HttpOptions http;
-  http.max_inflight_bytes = kCeiling;
   http.max_body_bytes = 128 * kMiB;
   http.max_header_bytes = 16 << 10;
-  Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http);
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http, kCeiling);
   ASSERT_EQ(h.client()->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status,
             200);
   // (An image declaring 14000x14000 pixels needs an image model: image_test refuses it from its

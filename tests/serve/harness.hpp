@@ -16,6 +16,7 @@
 
 #include "fake_model.hpp"
 #include "serve/http_server.hpp"
+#include "serve/service.hpp"
 
 namespace brulee::serve::testing {
 
@@ -25,15 +26,17 @@ struct Harness {
   FakeLoader loader;
   Logger logger{LogFormat::kText, false};
   std::unique_ptr<Scheduler> scheduler;
+  std::unique_ptr<Service> service;
   std::unique_ptr<HttpServer> http;
   int port = 0;
 
   Harness(std::vector<ServedModel> models, SchedulerOptions scheduler_options,
-          HttpOptions http_options = {}) {
+          HttpOptions http_options = {}, std::uint64_t max_inflight_bytes = kDefaultInflightBytes) {
     http_options.host = "127.0.0.1";
     http_options.port = 0;
     scheduler = std::make_unique<Scheduler>(std::move(models), loader, scheduler_options);
-    http = std::make_unique<HttpServer>(*scheduler, http_options, logger);
+    service = std::make_unique<Service>(*scheduler, max_inflight_bytes);
+    http = std::make_unique<HttpServer>(*service, http_options, logger);
     port = http->bind();
     http->start();
   }

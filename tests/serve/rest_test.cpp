@@ -257,9 +257,8 @@ TEST(ServeLimits, ChunkedBodiesAreBoundedWhileReading) {
 
 TEST(ServeLimits, InflightCeilingAnswers503) {
   HttpOptions http;
-  http.max_inflight_bytes = 1 * kMiB;
   http.max_body_bytes = 8 * kMiB;
-  Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http);
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http, 1 * kMiB);
   // A declared body above the ceiling is refused before it is read.
   const std::string big = raw_exchange(
       h.port, "POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n");
@@ -357,9 +356,10 @@ TEST(ServeLimits, ASecondServerOnTheSamePortFailsToStart) {
   FakeLoader loader;
   Logger logger{LogFormat::kText, false};
   Scheduler scheduler(fake_models(1, kMiB), loader, options_with(4 * kMiB));
+  Service service(scheduler);
   HttpOptions http;
   http.port = h.port;
-  HttpServer second(scheduler, http, logger);
+  HttpServer second(service, http, logger);
   EXPECT_THROW(second.bind(), std::runtime_error);
   EXPECT_TRUE(h.alive());
 }
@@ -368,14 +368,16 @@ TEST(ServeLimits, OptionsAreValidated) {
   FakeLoader loader;
   Logger logger{LogFormat::kText, false};
   Scheduler scheduler(fake_models(1, kMiB), loader, options_with(4 * kMiB));
+  Service service(scheduler);
   for (double bad : {std::nan(""), HUGE_VAL, 1e10, 0.0, -1.0}) {
     HttpOptions http;
     http.request_timeout_s = bad;
-    EXPECT_THROW(HttpServer(scheduler, http, logger), UsageError) << bad;
+    EXPECT_THROW(HttpServer(service, http, logger), UsageError) << bad;
   }
   HttpOptions bad_host;
   bad_host.host = "999.1.1.1";
-  EXPECT_THROW(HttpServer(scheduler, bad_host, logger), UsageError);
+  EXPECT_THROW(HttpServer(service, bad_host, logger), UsageError);
+  EXPECT_THROW(Service(scheduler, 1024), UsageError);
 }
 
 

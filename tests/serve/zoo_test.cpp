@@ -33,7 +33,7 @@ class ServerProcess {
     int out[2];
     if (::pipe(out) != 0) return;
     std::vector<std::string> args{BRULEE_BINARY, "serve",     "--repo", BRULEE_TINY_ZOO_DIR,
-                                  "--host",      "127.0.0.1", "--port", "0"};
+                                  "--host",      "127.0.0.1", "--port", "0", "--grpc-port", "0"};
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -275,7 +275,7 @@ TEST(ServeZoo, ASecondServerOnAPortInUseExitsOne) {
   ServerProcess first({"--memory", "64MiB"});
   ASSERT_GT(first.port(), 0);
   const int status = std::system((std::string(BRULEE_BINARY) + " serve --repo " + zoo +
-                                  " --port " + std::to_string(first.port()) +
+                                  " --port " + std::to_string(first.port()) + " --grpc-port 0" +
                                   " > /dev/null 2>&1")
                                      .c_str());
   EXPECT_EQ(WEXITSTATUS(status), 1);
