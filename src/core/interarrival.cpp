@@ -1,0 +1,95 @@
+#include "core/interarrival.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+namespace brulee {
+namespace {
+constexpr std::array<double, InterArrivalPredictor::kBins + 1> make_edges() {
+  std::array<double, InterArrivalPredictor::kBins + 1> edges{};
+  double edge = InterArrivalPredictor::kFirstEdgeS;
+  for (auto& e : edges) {
+    e = edge;
+    edge *= 4;
+  }
+  edges[0] = 0.0;
+  return edges;
+}
+constexpr auto kEdges = make_edges();  // kEdges[k] = lower edge of bin k, kEdges[16] = top
+}  // namespace
+
+int InterArrivalPredictor::bin_of(double gap_s) {
+  // floor(log2(gap / first edge)) / 2, from the double's exponent (no log call).
+  const double scaled = gap_s * (1.0 / kFirstEdgeS);
+  if (!(scaled >= 4.0)) return 0;
+  if (scaled >= 4294967296.0) return kBins - 1;  // 4^16
+  const auto exponent =
+      static_cast<int>((std::bit_cast<std::uint64_t>(scaled) >> 52) & 0x7ff) - 1023;
+  return std::min(exponent / 2, kBins - 1);
+}
+
+double InterArrivalPredictor::lower_edge_s(int bin) {
+  return kEdges[static_cast<std::size_t>(bin)];
+}
+
+void InterArrivalPredictor::halve(History& h) {
+  std::uint32_t total = 0;
+  for (auto& count : h.bins) {
+    count = static_cast<std::uint16_t>((count + 1) / 2);
+    total += count;
+  }
+  h.gaps = static_cast<std::uint16_t>(total);
+}
+
+double InterArrivalPredictor::remaining_s(ModelId model, double now_s) const {
+  const History& h = history_.get(model);
+  if (h.count == 0) return std::numeric_limits<double>::infinity();
+  const double idle = now_s > h.last_s ? now_s - h.last_s : 0.0;
+  const double span = std::max(now_s - origin_s_, kFloorS);
+  const double prior = span / h.count;
+  if (h.gaps == 0) return std::max(prior, kFloorS);
+  // One pass: the mean gap (all bins) and the mean remaining gap given idle > e (bins from e's).
+  const int first = bin_of(idle);
+  double all_sum = 0.0;
+  double mass = 0.0;
+  double sum = 0.0;
+  for (int k = 0; k < kBins; ++k) {
+    const unsigned n = h.bins[static_cast<std::size_t>(k)];
+    if (n == 0) continue;
+    const double lower = kEdges[static_cast<std::size_t>(k)];
+    const double upper = kEdges[static_cast<std::size_t>(k) + 1];
+    const double middle = k == 0 ? 0.5 * upper : 2.0 * lower;  // geometric middle (bin 0: half)
+    all_sum += n * middle;
+    if (k < first) continue;
+    const double at = k == first ? 0.5 * (std::max(idle, lower) + upper) : middle;
+    mass += n;
+    sum += n * (at - idle);
+  }
+  double ratio = 1.0;
+  if (mass > 0) {
+    const double weight = mass / (mass + kPriorWeight);
+    ratio = weight * (sum / mass) / (all_sum / h.gaps) + (1.0 - weight);
+  }
+  return std::max(prior * ratio, kFloorS);
+}
+
+double InterArrivalPredictor::share_within_s(ModelId model, double window_s) const {
+  const History& h = history_.get(model);
+  if (h.gaps == 0) return 0.0;
+  const int last = bin_of(window_s);
+  double within = 0.0;
+  for (int k = 0; k < last; ++k) within += h.bins[static_cast<std::size_t>(k)];
+  const double lower = kEdges[static_cast<std::size_t>(last)];
+  const double upper = kEdges[static_cast<std::size_t>(last) + 1];
+  if (last == kBins - 1 || window_s >= upper) {
+    within += h.bins[static_cast<std::size_t>(last)];
+  } else if (window_s > lower) {
+    // Bin 0 is linear from 0; the others log-spaced (a factor 4: log base 4 of the ratio).
+    const double part = last == 0 ? window_s / upper : std::log2(window_s / lower) / 2.0;
+    within += part * h.bins[static_cast<std::size_t>(last)];
+  }
+  return within / h.gaps;
+}
+
+}  // namespace brulee
