@@ -6,9 +6,9 @@
 
 namespace brulee {
 namespace {
-constexpr std::array<double, InterArrivalPredictor::kBins + 1> make_edges() {
-  std::array<double, InterArrivalPredictor::kBins + 1> edges{};
-  double edge = InterArrivalPredictor::kFirstEdgeS;
+constexpr std::array<double, InterArrivalHistory::kBins + 1> make_edges() {
+  std::array<double, InterArrivalHistory::kBins + 1> edges{};
+  double edge = InterArrivalHistory::kFirstEdgeS;
   for (auto& e : edges) {
     e = edge;
     edge *= 4;
@@ -19,7 +19,7 @@ constexpr std::array<double, InterArrivalPredictor::kBins + 1> make_edges() {
 constexpr auto kEdges = make_edges();  // kEdges[k] = lower edge of bin k, kEdges[16] = top
 }  // namespace
 
-int InterArrivalPredictor::bin_of(double gap_s) {
+int InterArrivalHistory::bin_of(double gap_s) {
   // floor(log2(gap / first edge)) / 2, from the double's exponent (no log call).
   const double scaled = gap_s * (1.0 / kFirstEdgeS);
   if (!(scaled >= 4.0)) return 0;
@@ -29,26 +29,25 @@ int InterArrivalPredictor::bin_of(double gap_s) {
   return std::min(exponent / 2, kBins - 1);
 }
 
-double InterArrivalPredictor::lower_edge_s(int bin) {
-  return kEdges[static_cast<std::size_t>(bin)];
-}
+double InterArrivalHistory::lower_edge_s(int bin) { return kEdges[static_cast<std::size_t>(bin)]; }
 
-void InterArrivalPredictor::halve(History& h) {
+void InterArrivalHistory::halve() {
   std::uint32_t total = 0;
-  for (auto& count : h.bins) {
-    count = static_cast<std::uint16_t>((count + 1) / 2);
-    total += count;
+  for (auto& n : bins) {
+    n = static_cast<std::uint16_t>((n + 1) / 2);
+    total += n;
   }
-  h.gaps = static_cast<std::uint16_t>(total);
+  gaps = static_cast<std::uint16_t>(total);
 }
 
-double InterArrivalPredictor::remaining_s(ModelId model, double now_s) const {
-  const History& h = history_.get(model);
+double InterArrivalHistory::remaining_s(double now_s, double origin_s) const {
+  const InterArrivalHistory& h = *this;
   if (h.count == 0) return std::numeric_limits<double>::infinity();
   const double idle = now_s > h.last_s ? now_s - h.last_s : 0.0;
-  const double span = std::max(now_s - origin_s_, kFloorS);
+  const double span = std::max(now_s - origin_s, kFloorS);
   const double prior = span / h.count;
-  if (h.gaps == 0) return std::max(prior, kFloorS);
+  // Just requested (or never gapped): the histogram's shape is 1, the rate says it all.
+  if (h.gaps == 0 || idle == 0.0) return std::max(prior, kFloorS);
   // One pass: the mean gap (all bins) and the mean remaining gap given idle > e (bins from e's).
   const int first = bin_of(idle);
   double all_sum = 0.0;
@@ -74,8 +73,8 @@ double InterArrivalPredictor::remaining_s(ModelId model, double now_s) const {
   return std::max(prior * ratio, kFloorS);
 }
 
-double InterArrivalPredictor::share_within_s(ModelId model, double window_s) const {
-  const History& h = history_.get(model);
+double InterArrivalHistory::share_within_s(double window_s) const {
+  const InterArrivalHistory& h = *this;
   if (h.gaps == 0) return 0.0;
   const int last = bin_of(window_s);
   double within = 0.0;
@@ -90,6 +89,20 @@ double InterArrivalPredictor::share_within_s(ModelId model, double window_s) con
     within += part * h.bins[static_cast<std::size_t>(last)];
   }
   return within / h.gaps;
+}
+
+double predicted_miss_cost(const InterArrivalHistory& history, double load_latency_s, double cost) {
+  constexpr double kMaxFollowers = 64.0;
+  const double q = history.share_within_s(load_latency_s);
+  const double followers =
+      q >= kMaxFollowers / (1.0 + kMaxFollowers) ? kMaxFollowers : q / (1.0 - q);
+  return cost * (1.0 + 0.5 * followers);
+}
+
+double predicted_utility(const InterArrivalHistory& history, double origin_s, double load_latency_s,
+                         double cost, double size_bytes, double now_s) {
+  return predicted_miss_cost(history, load_latency_s, cost) /
+         (std::max(1.0, size_bytes) * history.remaining_s(now_s, origin_s));
 }
 
 }  // namespace brulee

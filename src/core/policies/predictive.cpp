@@ -1,8 +1,9 @@
 // predictive: CremeBrulee's oracle utility with the future predicted online.
 //   U(m) = C(m) / (S(m) * D(m, now))
-// C = load cost, S = size, D = the expected time until m's next request, from m's idle-time
-// histogram, a rate prior and how long m has been idle (core/interarrival.hpp). Lowest utility
-// first, then the victim set is trimmed largest first, as CremeBrulee's.
+// C = the predicted cost of a miss (the load cost, plus the share of the load the requests
+// expected to arrive during it wait too), S = size, D = the expected time until m's next request,
+// from m's idle-time histogram, a rate prior and how long m has been idle (core/interarrival.hpp).
+// Lowest utility first, then the victim set is trimmed largest first, as CremeBrulee's.
 //
 // D depends on "now", so keys go stale as time passes, up or down. Keys are set on every request
 // and load (eagerly), and at each selection the policy re-keys kRefresh resident models in turn
@@ -23,12 +24,21 @@ class Predictive final : public HeapPolicy<Predictive> {
   using HeapPolicy<Predictive>::HeapPolicy;
   std::string_view name() const override { return "predictive"; }
 
+  void on_load(ModelId model) override {
+    reweigh(model);
+    HeapPolicy<Predictive>::on_load(model);
+  }
+  void on_cost_update(ModelId model) override {
+    reweigh(model);
+    HeapPolicy<Predictive>::on_cost_update(model);
+  }
   void select_victims(const CacheState& cache, std::uint64_t needed_bytes,
                       std::vector<ModelId>& victims) override {
     vacate();
     const auto resident = cache.resident_models();
     const std::size_t count = resident.size();
-    const std::size_t refresh = std::min(count, kRefresh);
+    // Every key when few models are resident (exact), else a few in turn.
+    const std::size_t refresh = count <= kRefreshAll ? count : kRefresh;
     for (std::size_t k = 0; k < refresh; ++k) {
       if (hand_ >= count) hand_ = 0;
       rekey(resident[hand_++]);
@@ -41,41 +51,50 @@ class Predictive final : public HeapPolicy<Predictive> {
     }
     HeapPolicy<Predictive>::select_victims(cache, needed_bytes, victims);
   }
-  void prefetch(ModelId model) const { predictor_.prefetch(model); }  // used by HeapPolicy
+  void prefetch(ModelId model) const { state_.prefetch(model); }  // used by HeapPolicy
 
   // Used by HeapPolicy (CRTP).
-  static constexpr bool kKeysOnlyGrow = false;
+  // Not strictly true (an idle model's key can fall as well as rise), but it makes a hit O(1):
+  // the hit marks the model stale and a selection re-keys stale entries it meets; keys that
+  // fell are caught by the hand above and by the top checks.
+  static constexpr bool kKeysOnlyGrow = true;
   static constexpr bool kTrimsVictims = true;
   void observe(const RequestEvent& request) {
     now_s_ = std::max(now_s_, request.time_s);
-    predictor_.observe(request.model, request.time_s);
+    clock_.note_time(request.time_s);
+    state_[request.model].history.observe(request.time_s);
   }
   HeapKey key_for(ModelId model) const {
-    const ModelInfo& m = info(model);
-    const double size = std::max(1.0, static_cast<double>(m.size_bytes));
-    const double utility = cost(model, m) / (size * predictor_.remaining_s(model, now_s_));
+    const State& state = state_.get(model);
+    const double utility = predicted_utility(state.history, clock_.origin_s(), state.load_latency_s,
+                                             state.cost, state.size, now_s_);
     // Ties: the least recently requested first (a non-negative double's bits order as it does).
-    return {utility, std::bit_cast<std::uint64_t>(predictor_.history(model).last_s + 0.0)};
+    return {utility, std::bit_cast<std::uint64_t>(state.history.last_s + 0.0)};
   }
 
  private:
-  static constexpr std::size_t kRefresh = 32;
-  static constexpr int kTopChecks = 4;
-  // The predicted cost of a miss: the load, plus the part of it that the requests expected to
-  // arrive while it runs wait too (each about half of it). With q = the share of m's gaps
-  // shorter than its load latency, the requests following the next one within the load number
-  // about q / (1 - q) (each gap is short with probability q), capped at kMaxFollowers.
-  double cost(ModelId model, const ModelInfo& m) const {
-    const double q = predictor_.share_within_s(model, m.load_latency_s);
-    const double followers =
-        q >= kMaxFollowers / (1.0 + kMaxFollowers) ? kMaxFollowers : q / (1.0 - q);
-    return cost_of(model) * (1.0 + 0.5 * followers);
-  }
-  static constexpr double kMaxFollowers = 64.0;
+  static constexpr std::size_t kRefreshAll = 32;
+  static constexpr std::size_t kRefresh = 4;
+  static constexpr int kTopChecks = 2;
   void rekey(ModelId model) {
     if (heap_.contains(model)) heap_.set(model, key_for(model));
   }
-  InterArrivalPredictor predictor_;
+  // C, S and L cached per model: refreshed on load and on cost updates.
+  void reweigh(ModelId model) {
+    State& state = state_[model];
+    state.cost = cost_of(model);
+    state.size = static_cast<float>(std::max<std::uint64_t>(1, info(model).size_bytes));
+    state.load_latency_s = static_cast<float>(info(model).load_latency_s);
+  }
+  struct State {
+    InterArrivalHistory history;
+    double cost = 0.0;
+    float size = 1.0f;
+    float load_latency_s = 0.0f;
+  };
+  static_assert(sizeof(State) == 64);
+  PerModel<State> state_;        // one cache line per model
+  InterArrivalPredictor clock_;  // its origin only: the histories live in state_
   double now_s_ = 0.0;
   std::size_t hand_ = 0;
 };
