@@ -49,7 +49,7 @@ ModelId Prefetcher::choose(const CacheState& cache, double now_s, std::vector<Mo
   for (ModelId model : cache.resident_models()) {
     if (cache.pinned(model)) continue;
     const double u = utility(model, now_s);
-    if (u < best_utility) residents_.push_back({u, model});
+    if (u * kMargin < best_utility) residents_.push_back({u, model});
   }
   std::sort(residents_.begin(), residents_.end(), [](const Scored& a, const Scored& b) {
     return a.utility < b.utility || (a.utility == b.utility && a.model < b.model);

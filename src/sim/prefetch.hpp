@@ -17,6 +17,9 @@ class Prefetcher {
  public:
   // Candidates: the kGhosts models most recently evicted (distinct).
   static constexpr std::size_t kGhosts = 32;
+  // A victim's predicted utility must be below the candidate's divided by this (hysteresis:
+  // close utilities are noise, and a cancelled prefetch's victims stay evicted).
+  static constexpr double kMargin = 2.0;
 
   Prefetcher(const ModelTable& models, CostMode cost_mode)
       : models_(models), cost_mode_(cost_mode) {}
@@ -28,7 +31,7 @@ class Prefetcher {
 
   // The decision at `now_s`: the candidate with the highest predicted utility that is not
   // resident, and the unpinned resident models to evict for it (lowest predicted utility first,
-  // each strictly lower than the candidate's, trimmed largest first), or kNoModel if no candidate
+  // each below the candidate's / kMargin, trimmed largest first), or kNoModel if no candidate
   // qualifies. Changes nothing.
   ModelId choose(const CacheState& cache, double now_s, std::vector<ModelId>& victims);
 

@@ -17,7 +17,7 @@ using namespace brulee::sim;
 using namespace brulee::sim::testing;
 
 // Random histories and residency: every victim the prefetcher names is resident, unpinned and
-// of strictly lower predicted utility than the model it makes room for, and they free enough.
+// of predicted utility below the model's it makes room for (by kMargin), and they free enough.
 TEST(SimPrefetch, NeverEvictsAModelWithHigherPredictedUtility) {
   int decisions = 0;
   int with_victims = 0;
@@ -60,7 +60,7 @@ TEST(SimPrefetch, NeverEvictsAModelWithHigherPredictedUtility) {
     for (ModelId v : victims) {
       EXPECT_TRUE(cache.state().resident(v));
       EXPECT_FALSE(cache.state().pinned(v));
-      EXPECT_LT(prefetcher.utility(v, at), u) << "seed " << seed;
+      EXPECT_LT(prefetcher.utility(v, at) * Prefetcher::kMargin, u) << "seed " << seed;
       freed += cache.state().bytes_of(v);
     }
     EXPECT_GE(freed, models[chosen].size_bytes);
@@ -85,33 +85,41 @@ CompactTrace alternating(int requests) {
 }
 }  // namespace
 
+// A, B, C in turn every 5 s (each every 15 s); memory holds two; load 2 s, exec 1 s. On demand
+// every request misses. With prefetching, once the histograms outweigh the rate prior, the model
+// due next (idle 11 s of its 15, predicted in ~2.5 s) is loaded in place of the one just served
+// (predicted in ~7 s: below half its utility) while the worker is idle, and every request hits.
 TEST(SimPrefetch, PeriodicTraceHidesEveryLoadAfterWarmUp) {
-  const ModelTable models = {model("A", 1, 2.0, 1.0), model("B", 1, 2.0, 1.0)};
-  const CompactTrace trace = alternating(200);
+  const ModelTable models = {model("A", 1, 2.0, 1.0), model("B", 1, 2.0, 1.0),
+                             model("C", 1, 2.0, 1.0)};
+  std::vector<std::pair<double, ModelId>> r;
+  for (int i = 0; i < 600; ++i) r.push_back({5.0 * i, static_cast<ModelId>(i % 3)});
+  const CompactTrace trace = make_trace(r, models.size());
+  // Warm-up: until each model's histogram outweighs the rate prior (kPriorWeight = 8 gaps) enough
+  // for the factor 2 the prefetch rule asks.
+  constexpr std::size_t kWarmUp = 240;
   for (bool parallel : {false, true}) {
     SCOPED_TRACE(parallel ? "parallel-load" : "serial");
     for (const char* policy : {"cremebrulee", "predictive", "lru"}) {
       SCOPED_TRACE(policy);
-      SimConfig c = config(policy, 1, true);
+      SimConfig c = config(policy, 2, true);
       c.parallel_load = parallel;
       const SimSummary off = simulate(models, trace, c);
-      EXPECT_EQ(off.hits, 0u);  // demand loading misses every time
+      EXPECT_LT(off.hits, trace.size() / 2);
       c.prefetch = true;
       CollectingSink sink;
       const SimSummary on = simulate(models, trace, c, &sink);
       ASSERT_EQ(sink.outcomes.size(), trace.size());
-      // Warm-up: until each model's histogram outweighs the rate prior (kPriorWeight gaps), the
-      // model just requested (one more request) looks likelier than the other.
-      constexpr std::size_t kWarmUp = 40;
+      std::size_t misses = 0;
       for (std::size_t i = kWarmUp; i < sink.outcomes.size(); ++i) {
-        EXPECT_TRUE(sink.outcomes[i].timeline.hit) << "request " << i;
+        misses += sink.outcomes[i].timeline.hit ? 0 : 1;
         EXPECT_EQ(sink.outcomes[i].delays.load_delay_s, 0.0) << "request " << i;
       }
-      EXPECT_GE(on.prefetches_used, trace.size() - kWarmUp);
+      EXPECT_EQ(misses, 0u);
+      EXPECT_GE(on.prefetches_used, (trace.size() - kWarmUp) / 3);
       EXPECT_EQ(on.prefetches_cancelled, 0u);
       EXPECT_LE(on.prefetch_wasted_s, 2.0 * kWarmUp);  // at most the warm-up's
       EXPECT_LE(on.total_load_delay_s, 2.0 * kWarmUp);
-      EXPECT_EQ(on.loads, off.loads - on.prefetches_used);
     }
   }
 }
