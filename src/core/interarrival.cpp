@@ -41,20 +41,22 @@ void InterArrivalHistory::halve() {
 }
 
 double InterArrivalHistory::remaining_s(double now_s, double origin_s) const {
-  const InterArrivalHistory& h = *this;
-  if (h.count == 0) return std::numeric_limits<double>::infinity();
-  const double idle = now_s > h.last_s ? now_s - h.last_s : 0.0;
+  if (count == 0) return std::numeric_limits<double>::infinity();
   const double span = std::max(now_s - origin_s, kFloorS);
-  const double prior = span / h.count;
+  return std::max(span / count * shape_factor(now_s), kFloorS);
+}
+
+double InterArrivalHistory::shape_factor(double now_s) const {
+  const double idle = now_s > last_s ? now_s - last_s : 0.0;
   // Just requested (or never gapped): the histogram's shape is 1, the rate says it all.
-  if (h.gaps == 0 || idle == 0.0) return std::max(prior, kFloorS);
+  if (gaps == 0 || idle == 0.0) return 1.0;
   // One pass: the mean gap (all bins) and the mean remaining gap given idle > e (bins from e's).
   const int first = bin_of(idle);
   double all_sum = 0.0;
   double mass = 0.0;
   double sum = 0.0;
   for (int k = 0; k < kBins; ++k) {
-    const unsigned n = h.bins[static_cast<std::size_t>(k)];
+    const unsigned n = bins[static_cast<std::size_t>(k)];
     if (n == 0) continue;
     const double lower = kEdges[static_cast<std::size_t>(k)];
     const double upper = kEdges[static_cast<std::size_t>(k) + 1];
@@ -65,12 +67,9 @@ double InterArrivalHistory::remaining_s(double now_s, double origin_s) const {
     mass += n;
     sum += n * (at - idle);
   }
-  double ratio = 1.0;
-  if (mass > 0) {
-    const double weight = mass / (mass + kPriorWeight);
-    ratio = weight * (sum / mass) / (all_sum / h.gaps) + (1.0 - weight);
-  }
-  return std::max(prior * ratio, kFloorS);
+  if (mass == 0) return 1.0;
+  const double weight = mass / (mass + kPriorWeight);
+  return weight * (sum / mass) / (all_sum / gaps) + (1.0 - weight);
 }
 
 double InterArrivalHistory::share_within_s(double window_s) const {
@@ -84,8 +83,8 @@ double InterArrivalHistory::share_within_s(double window_s) const {
   if (last == kBins - 1 || window_s >= upper) {
     within += h.bins[static_cast<std::size_t>(last)];
   } else if (window_s > lower) {
-    // Bin 0 is linear from 0; the others log-spaced (a factor 4: log base 4 of the ratio).
-    const double part = last == 0 ? window_s / upper : std::log2(window_s / lower) / 2.0;
+    // The straddled bin in proportion to the overlap (linear: cheap, and within a bin's width).
+    const double part = (window_s - lower) / (upper - lower);
     within += part * h.bins[static_cast<std::size_t>(last)];
   }
   return within / h.gaps;
@@ -97,6 +96,12 @@ double predicted_miss_cost(const InterArrivalHistory& history, double load_laten
   const double followers =
       q >= kMaxFollowers / (1.0 + kMaxFollowers) ? kMaxFollowers : q / (1.0 - q);
   return cost * (1.0 + 0.5 * followers);
+}
+
+double relative_utility(const InterArrivalHistory& history, double load_latency_s, double cost,
+                        double size_bytes, double now_s) {
+  return predicted_miss_cost(history, load_latency_s, cost) * history.count /
+         (std::max(1.0, size_bytes) * history.shape_factor(now_s));
 }
 
 double predicted_utility(const InterArrivalHistory& history, double origin_s, double load_latency_s,

@@ -56,8 +56,10 @@ struct InterArrivalHistory {
   // Expected seconds from `now_s` until the next request (>= kFloorS), `origin_s` being the
   // time of the first request the predictor saw; +infinity if never requested.
   double remaining_s(double now_s, double origin_s) const;
+  // remaining_s / prior: w * shape + 1 - w (1 when just requested or idle past every gap).
+  double shape_factor(double now_s) const;
   // The share of the recorded gaps shorter than `window_s` (a bin straddling it counts in
-  // proportion to the overlap on a log scale); 0 without gaps.
+  // proportion to the overlap); 0 without gaps.
   double share_within_s(double window_s) const;
 
   static int bin_of(double gap_s);
@@ -119,5 +121,11 @@ double predicted_miss_cost(const InterArrivalHistory& history, double load_laten
 //   predicted_miss_cost / (size x remaining_s(model, now)); 0 for a model never requested.
 double predicted_utility(const InterArrivalHistory& history, double origin_s, double load_latency_s,
                          double cost, double size_bytes, double now_s);
+
+// predicted_utility times (now - origin), which is common to every model at a given time: the
+// same order at any instant, but a key computed earlier stays comparable with one computed now
+// (as CremeBrulee's count is), so a lazy heap can keep it. 0 for a model never requested.
+double relative_utility(const InterArrivalHistory& history, double load_latency_s, double cost,
+                        double size_bytes, double now_s);
 
 }  // namespace brulee

@@ -5,12 +5,13 @@
 // from m's idle-time histogram, a rate prior and how long m has been idle (core/interarrival.hpp).
 // Lowest utility first, then the victim set is trimmed largest first, as CremeBrulee's.
 //
-// D depends on "now", so keys go stale as time passes, up or down. Keys are set on every request
-// and load (eagerly), and at each selection the policy re-keys kRefresh resident models in turn
-// (a hand going round the resident set) and then the heap's top until it holds: with up to
-// kRefresh resident models (the paper's 26-model catalog) every key is fresh at every selection
-// and the order is exact; with thousands, a model's key is at most (residents / kRefresh)
-// selections old. docs/policies.md.
+// The key is U times (now - first request seen), a factor common to every model at any instant
+// (core/interarrival.hpp, relative_utility): the same order, but a key computed earlier stays
+// comparable with one computed now, as CremeBrulee's count does. It still drifts with m's idle
+// time (D's shape factor), up or down, so: a hit only updates m's history and marks it stale
+// (a lazy heap, like CremeBrulee's); a selection re-keys the stale entries it meets, every
+// resident model when there are at most 32 (the order is then exact: the paper's 26-model
+// catalog), else the heap's top once. docs/policies.md.
 #include <algorithm>
 #include <bit>
 
@@ -36,12 +37,9 @@ class Predictive final : public HeapPolicy<Predictive> {
                       std::vector<ModelId>& victims) override {
     vacate();
     const auto resident = cache.resident_models();
-    const std::size_t count = resident.size();
-    // Every key when few models are resident (exact), else a few in turn.
-    const std::size_t refresh = count <= kRefreshAll ? count : kRefresh;
-    for (std::size_t k = 0; k < refresh; ++k) {
-      if (hand_ >= count) hand_ = 0;
-      rekey(resident[hand_++]);
+    // Every key when few models are resident (the order is then exact), else only the top's.
+    if (resident.size() <= kRefreshAll) {
+      for (ModelId model : resident) rekey(model);
     }
     for (int k = 0; k < kTopChecks && !heap_.empty(); ++k) {
       const IndexedHeap::Entry top = heap_.top();
@@ -54,28 +52,26 @@ class Predictive final : public HeapPolicy<Predictive> {
   void prefetch(ModelId model) const { state_.prefetch(model); }  // used by HeapPolicy
 
   // Used by HeapPolicy (CRTP).
-  // Not strictly true (an idle model's key can fall as well as rise), but it makes a hit O(1):
-  // the hit marks the model stale and a selection re-keys stale entries it meets; keys that
-  // fell are caught by the hand above and by the top checks.
+  // Not strictly true (an idle model's key can fall as well as rise with its shape factor), but
+  // it makes a hit O(1); keys that fell are caught by the re-keying above.
   static constexpr bool kKeysOnlyGrow = true;
   static constexpr bool kTrimsVictims = true;
   void observe(const RequestEvent& request) {
     now_s_ = std::max(now_s_, request.time_s);
-    clock_.note_time(request.time_s);
     state_[request.model].history.observe(request.time_s);
   }
   HeapKey key_for(ModelId model) const {
     const State& state = state_.get(model);
-    const double utility = predicted_utility(state.history, clock_.origin_s(), state.load_latency_s,
-                                             state.cost, state.size, now_s_);
+    // The time-invariant form (times the span common to all models): docs/policies.md.
+    const double utility =
+        relative_utility(state.history, state.load_latency_s, state.cost, state.size, now_s_);
     // Ties: the least recently requested first (a non-negative double's bits order as it does).
     return {utility, std::bit_cast<std::uint64_t>(state.history.last_s + 0.0)};
   }
 
  private:
   static constexpr std::size_t kRefreshAll = 32;
-  static constexpr std::size_t kRefresh = 4;
-  static constexpr int kTopChecks = 2;
+  static constexpr int kTopChecks = 1;
   void rekey(ModelId model) {
     if (heap_.contains(model)) heap_.set(model, key_for(model));
   }
@@ -94,9 +90,7 @@ class Predictive final : public HeapPolicy<Predictive> {
   };
   static_assert(sizeof(State) == 64);
   PerModel<State> state_;        // one cache line per model
-  InterArrivalPredictor clock_;  // its origin only: the histories live in state_
   double now_s_ = 0.0;
-  std::size_t hand_ = 0;
 };
 }  // namespace
 
