@@ -42,6 +42,7 @@ struct SimulateOptions {
   unsigned threads = 0;
   bool no_bound = false;
   bool timing = false;
+  bool prefetch = false;
 };
 
 std::vector<std::string> split_list(const std::string& text, const char* what) {
@@ -99,6 +100,8 @@ void run_simulate(const SimulateOptions& opts) {
   }
   base.seed = opts.seed;
   base.cost_mode = parse_cost_mode(opts.cost_mode);
+  base.prefetch = opts.prefetch;
+  if (opts.prefetch && opts.workers != 1) throw UsageError("--prefetch needs --workers 1");
 
   const workload::Catalog catalog = workload::load_catalog(opts.catalog);
   if (catalog.models.empty()) throw UsageError("catalog " + opts.catalog + " holds no models");
@@ -245,6 +248,9 @@ const CommandRegistration kRegistration(20, [](CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--threads", opts->threads, "Threads: sweep runs in parallel, or a single run beside the bound (0 = all cores)")->capture_default_str();
   cmd->add_flag("--no-bound", opts->no_bound, "Skip the offline lower bound");
+  cmd->add_flag("--prefetch", opts->prefetch,
+                "Load models predicted to be requested while the loading lane is idle "
+                "(docs/prefetch.md; one worker)");
   cmd->add_flag("--timing", opts->timing, "Print wall-clock time and throughput on stderr");
   cmd->callback([opts] { run_simulate(*opts); });
 });

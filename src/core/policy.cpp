@@ -91,6 +91,7 @@ std::unique_ptr<Policy> make_belady_size(const ModelTable&, const PolicyOptions&
 std::unique_ptr<Policy> make_cremebrulee(const ModelTable&, const PolicyOptions&);
 std::unique_ptr<Policy> make_cremebrulee_increase(const ModelTable&, const PolicyOptions&);
 std::unique_ptr<Policy> make_cremebrulee_oracle(const ModelTable&, const PolicyOptions&);
+std::unique_ptr<Policy> make_predictive(const ModelTable&, const PolicyOptions&);
 
 namespace {
 const PolicyFactory kFactories[] = {
@@ -113,6 +114,8 @@ const PolicyFactory kFactories[] = {
      &make_cremebrulee_increase},
     {"cremebrulee-oracle", "CremeBrulee with B = 1 / distance to next use (oracle)", true,
      &make_cremebrulee_oracle},
+    {"predictive", "cost / (size x predicted time to next use), from per-model idle histograms",
+     false, &make_predictive},
 };
 }  // namespace
 

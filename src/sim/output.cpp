@@ -79,6 +79,13 @@ nlohmann::ordered_json summary_json(const SimSummary& s, const RunInfo& info) {
     j["bound_load_cost_s"] = nullptr;
     j["cost_over_bound"] = nullptr;
   }
+  if (s.prefetch) {  // only with --prefetch: the outputs without it are unchanged
+    j["prefetches"] = s.prefetches;
+    j["prefetches_used"] = s.prefetches_used;
+    j["prefetches_cancelled"] = s.prefetches_cancelled;
+    j["prefetch_load_s"] = s.prefetch_load_s;
+    j["prefetch_wasted_s"] = s.prefetch_wasted_s;
+  }
   return j;
 }
 
@@ -101,6 +108,13 @@ std::string sweep_csv(const std::vector<SimSummary>& results, const RunInfo& inf
       "evictions,bytes_loaded,peak_used_bytes,total_load_delay_s,mean_load_delay_s,mean_exec_s,"
       "load_exec_ratio,mean_queue_delay_s,latency_mean_s,latency_p50_s,latency_p95_s,"
       "latency_p99_s,load_cost_s,bound_load_cost_s,cost_over_bound\n";
+  // Prefetch columns only when a run prefetched: the outputs without --prefetch are unchanged.
+  const bool prefetch =
+      std::any_of(results.begin(), results.end(), [](const SimSummary& s) { return s.prefetch; });
+  if (prefetch) {
+    out.pop_back();
+    out += ",prefetches,prefetches_used,prefetches_cancelled,prefetch_load_s,prefetch_wasted_s\n";
+  }
   for (const auto& s : results) {
     out += s.policy + "," + std::to_string(s.memory_bytes) + "," +
            number(memory_fraction(s, info)) + "," + std::to_string(s.workers) + "," +
@@ -116,6 +130,12 @@ std::string sweep_csv(const std::vector<SimSummary>& results, const RunInfo& inf
            number(s.latency_p99_s) + "," + number(s.load_cost_s, 12) + "," +
            (s.bound_load_cost_s >= 0 ? number(s.bound_load_cost_s, 12) : "") + "," +
            (s.bound_load_cost_s >= 0 ? number(s.cost_over_bound()) : "") + "\n";
+    if (prefetch) {
+      out.pop_back();  // the line's end
+      out += "," + std::to_string(s.prefetches) + "," + std::to_string(s.prefetches_used) + "," +
+             std::to_string(s.prefetches_cancelled) + "," + number(s.prefetch_load_s, 12) + "," +
+             number(s.prefetch_wasted_s, 12) + "\n";
+    }
   }
   return out;
 }
@@ -156,6 +176,13 @@ std::string summary_text(const SimSummary& s, const RunInfo& info) {
     add("offline bound (s)", number(s.bound_load_cost_s, 9));
     add("cost / bound", number(s.cost_over_bound(), 6));
   }
+  if (s.prefetch) {
+    add("prefetches made / used",
+        std::to_string(s.prefetches) + " / " + std::to_string(s.prefetches_used));
+    add("prefetches cancelled", std::to_string(s.prefetches_cancelled));
+    add("prefetch load time (s)", number(s.prefetch_load_s, 9));
+    add("prefetch wasted (s)", number(s.prefetch_wasted_s, 9));
+  }
   return out;
 }
 
@@ -166,6 +193,13 @@ std::string sweep_text(const std::vector<SimSummary>& results, const RunInfo& in
                 "memory", "mem %", "hit ratio", "mean load (s)", "load/exec", "p99 (s)",
                 "evictions", "cost/bound");
   out += line;
+  const bool prefetch =
+      std::any_of(results.begin(), results.end(), [](const SimSummary& s) { return s.prefetch; });
+  if (prefetch) {  // one more column block, only with --prefetch
+    out.pop_back();
+    std::snprintf(line, sizeof line, " %10s %10s %12s\n", "prefetches", "used", "wasted (s)");
+    out += line;
+  }
   for (const auto& s : results) {
     std::snprintf(line, sizeof line, "%-22s %12s %8.2f %9.4f %14.6g %10.4g %10.4g %10llu %11s\n",
                   s.policy.c_str(), format_bytes(s.memory_bytes).c_str(),
@@ -174,6 +208,13 @@ std::string sweep_text(const std::vector<SimSummary>& results, const RunInfo& in
                   static_cast<unsigned long long>(s.evictions),
                   s.bound_load_cost_s >= 0 ? number(s.cost_over_bound(), 5).c_str() : "-");
     out += line;
+    if (prefetch) {
+      out.pop_back();
+      std::snprintf(line, sizeof line, " %10llu %10llu %12.6g\n",
+                    static_cast<unsigned long long>(s.prefetches),
+                    static_cast<unsigned long long>(s.prefetches_used), s.prefetch_wasted_s);
+      out += line;
+    }
   }
   return out;
 }

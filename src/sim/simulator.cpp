@@ -15,6 +15,7 @@
 #include "core/rng.hpp"
 #include "core/units.hpp"
 #include "sim/latency_histogram.hpp"
+#include "sim/prefetch.hpp"
 
 namespace brulee::sim {
 
@@ -198,6 +199,12 @@ class Simulation {
       if (!contention_.empty()) fresh_.assign(models.size(), 0);
     }
     evicted_.reserve(64);
+    if (config.prefetch) {
+      if (config.workers != 1) throw UsageError("--prefetch needs --workers 1");
+      prefetcher_ = std::make_unique<Prefetcher>(models, config.cost_mode);
+      prefetched_.assign(models.size(), 0);
+      prefetch_work_.assign(models.size(), 0.0);
+    }
   }
 
   SimSummary run() {
@@ -208,6 +215,14 @@ class Simulation {
       single ? run_loop<true, true>() : run_loop<true, false>();
     } else {
       single ? run_loop<false, true>() : run_loop<false, false>();
+    }
+    if (prefetcher_) {
+      // Prefetched models never requested by the end (in flight or resident) were wasted.
+      if (inflight_.model != kNoModel) summary_.prefetch_load_s += inflight_.work_s;
+      for (std::size_t m = 0; m < prefetched_.size(); ++m) {
+        if (prefetched_[m]) summary_.prefetch_wasted_s += prefetch_work_[m];
+      }
+      summary_.prefetch = true;
     }
     SimSummary summary = summary_;
     summary.policy = config_.policy;
@@ -247,6 +262,8 @@ class Simulation {
           finish_until(arrival_s);
         }
       }
+      if (prefetcher_) [[unlikely]]
+        prefetch_before(model, arrival_s);
       RequestEvent event;
       event.model = model;
       event.time_s = arrival_s;
@@ -449,6 +466,8 @@ class Simulation {
     for (ModelId victim : evicted_) {
       where_[victim] = kNoWorker;
       if (timed) unload_s += latencies_.draw(hot_[victim].unload_s);
+      if (prefetcher_) [[unlikely]]
+        prefetch_evicted(victim);
     }
     where_[model] = worker;
     summary_.evictions += evicted_.size();
@@ -521,6 +540,107 @@ class Simulation {
     earliest->pending.pop();
   }
 
+  // ---- prefetching (docs/prefetch.md); one worker ----
+
+  // Before request `model` arriving at `arrival_s` is handled: settle the prefetch in flight,
+  // start prefetches while the lane is idle before the arrival, then let the arrival meet a
+  // prefetch still running (share it, cancel it, or let it run beside a hit's execution).
+  void prefetch_before(ModelId model, double arrival_s) {
+    Worker& worker = *workers_[0];
+    const bool timed = config_.queueing;
+    double& lane = config_.parallel_load ? worker.loader_free_at_s : worker.exec_free_at_s;
+    if (inflight_.model != kNoModel && inflight_.end_s <= arrival_s) {
+      worker.cache.state().unpin(inflight_.model);
+      summary_.prefetch_load_s += inflight_.work_s;
+      lane = std::max(lane, inflight_.end_s);
+      inflight_.model = kNoModel;
+    }
+    if (inflight_.model == kNoModel && seen_arrival_) {
+      // Decisions at the lane's idle time, never before the last arrival (the predictor has seen
+      // it). Pure cache mode has no lane: prefetches complete between two requests.
+      double now_s = timed ? std::max(lane, last_arrival_s_) : last_arrival_s_;
+      for (int n = 0; n < kMaxPrefetchesPerGap && (!timed || now_s < arrival_s); ++n) {
+        if (timed) finish_until(worker, now_s);
+        const ModelId chosen = prefetcher_->choose(worker.cache.state(), now_s, prefetch_victims_);
+        if (chosen == kNoModel) break;
+        double work_s = 0.0;
+        for (ModelId victim : prefetch_victims_) {
+          worker.cache.evict(victim);
+          where_[victim] = kNoWorker;
+          ++summary_.evictions;
+          if (timed) work_s += latencies_.draw(hot_[victim].unload_s);
+          prefetch_evicted(victim);
+        }
+        evicted_.clear();
+        worker.cache.admit(chosen, hot_[chosen].size_bytes, evicted_);  // fits: evicts nothing
+        used_bytes_ = worker.cache.state().used_bytes();  // one worker
+        summary_.peak_used_bytes = std::max(summary_.peak_used_bytes, used_bytes_);
+        where_[chosen] = 0;
+        work_s += latencies_.draw(hot_[chosen].load_s);
+        ++summary_.prefetches;
+        prefetched_[chosen] = 1;
+        prefetch_work_[chosen] = work_s;
+        if (!timed) {
+          summary_.prefetch_load_s += work_s;
+          continue;
+        }
+        const double end_s = now_s + work_s;
+        windows_[chosen] = {now_s, end_s};
+        if (end_s <= arrival_s) {
+          summary_.prefetch_load_s += work_s;
+          lane = std::max(lane, end_s);
+          now_s = end_s;
+          continue;
+        }
+        worker.cache.state().pin(chosen);
+        inflight_ = {chosen, now_s, end_s, work_s};
+        break;
+      }
+    }
+    if (inflight_.model != kNoModel) {
+      // The arrival meets a prefetch in progress.
+      if (model == inflight_.model) {
+        // Its request shares the load (a miss with the rest of the load as its load delay):
+        // from here on the load is the request's, and the lane is busy until it ends.
+        worker.cache.state().unpin(model);
+        summary_.prefetch_load_s += inflight_.work_s;
+        lane = std::max(lane, inflight_.end_s);
+        inflight_.model = kNoModel;
+      } else if (!config_.parallel_load || where_[model] == kNoWorker) {
+        // The request needs the lane (a serial worker, or a miss on the loading lane): the
+        // prefetch is cancelled at once; its work so far is wasted, its victims stay evicted.
+        const ModelId cancelled = inflight_.model;
+        worker.cache.state().unpin(cancelled);
+        worker.cache.evict(cancelled);
+        where_[cancelled] = kNoWorker;
+        prefetched_[cancelled] = 0;
+        const double spent_s = arrival_s - inflight_.start_s;
+        windows_[cancelled] = {inflight_.start_s, arrival_s};
+        summary_.prefetch_load_s += spent_s;
+        summary_.prefetch_wasted_s += spent_s;
+        ++summary_.prefetches_cancelled;
+        used_bytes_ = worker.cache.state().used_bytes();
+        inflight_.model = kNoModel;
+      }
+      // Otherwise (--parallel-load, a hit) the prefetch runs on beside the execution.
+    }
+    if (prefetched_[model]) {
+      prefetched_[model] = 0;
+      ++summary_.prefetches_used;
+    }
+    prefetcher_->observe(model, arrival_s);
+    last_arrival_s_ = arrival_s;
+    seen_arrival_ = true;
+  }
+  // A model left memory for a load: a prefetched one never requested was wasted.
+  void prefetch_evicted(ModelId victim) {
+    prefetcher_->on_evicted(victim);
+    if (prefetched_[victim]) {
+      prefetched_[victim] = 0;
+      summary_.prefetch_wasted_s += prefetch_work_[victim];
+    }
+  }
+
   const ModelTable& models_;
   const CompactTrace& trace_;
   const SimConfig& config_;
@@ -543,6 +663,21 @@ class Simulation {
   std::vector<ModelId> evicted_;
   std::uint64_t used_bytes_ = 0;
   double decision_floor_s_ = 0.0;
+  // Prefetching
+  static constexpr int kMaxPrefetchesPerGap = 8;
+  std::unique_ptr<Prefetcher> prefetcher_;
+  struct InFlight {
+    ModelId model = kNoModel;
+    double start_s = 0.0;
+    double end_s = 0.0;
+    double work_s = 0.0;
+  };
+  InFlight inflight_;
+  std::vector<char> prefetched_;       // prefetched and not yet requested
+  std::vector<double> prefetch_work_;  // the lane time of each model's last prefetch
+  std::vector<ModelId> prefetch_victims_;
+  double last_arrival_s_ = 0.0;
+  bool seen_arrival_ = false;
   SimSummary summary_;
   LatencyHistogram histogram_;
 };

@@ -34,6 +34,8 @@ struct SimConfig {
   // slow each other and what the first inference after a load costs (docs/fidelity.md).
   // Empty, or all zero for a model: no interference, the catalog's figures as they are.
   std::vector<ModelInterference> interference;
+  // Prefetch idle memory by predicted utility (docs/prefetch.md); one worker only.
+  bool prefetch = false;
 };
 
 // What happened to one request (written out on demand), on the timeline the server records too
@@ -81,6 +83,17 @@ struct SimSummary {
   double latency_p99_s = 0.0;
   double latency_max_s = 0.0;
   std::vector<std::pair<double, double>> latency_cdf;  // (latency_s, fraction), <= 200 points
+  // Prefetching (SimConfig::prefetch; docs/prefetch.md). `loads`, `bytes_loaded` and
+  // `load_cost_s` count demand loads only; `evictions` counts every model that left memory for
+  // a load, demand or prefetch.
+  bool prefetch = false;
+  std::uint64_t prefetches = 0;            // prefetch loads started
+  std::uint64_t prefetches_used = 0;       // ... whose model was requested before it left memory
+  std::uint64_t prefetches_cancelled = 0;  // ... stopped by a demand request needing the lane
+  double prefetch_load_s =
+      0.0;  // lane time spent on prefetches (unloads + load, or until cancelled)
+  double prefetch_wasted_s =
+      0.0;  // ... on prefetches never used (cancelled, evicted or left unused)
   // Offline lower bound on load_cost_s for this memory (filled by callers that compute it;
   // negative when not computed).
   double bound_load_cost_s = -1.0;

@@ -87,6 +87,27 @@ TEST(SimCli, SingleRunJsonSummary) {
   EXPECT_EQ(json["mode"], "queueing");
 }
 
+// --prefetch adds its counters to the JSON (consistent with each other); without it, none.
+// Pure cache mode: this trace keeps a serial worker busy, so its lane is never idle.
+TEST(SimCli, PrefetchReportsItsCounters) {
+  const std::string args =
+      "--trace " + paper_trace() + " --catalog paper --memory 25% --json --no-queueing";
+  const CliRun off = run(args + " --policy predictive");
+  const CliRun on = run(args + " --policy predictive --prefetch");
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  ASSERT_EQ(on.exit_code, 0) << on.err;
+  const auto a = nlohmann::json::parse(off.out);
+  const auto b = nlohmann::json::parse(on.out);
+  EXPECT_FALSE(a.contains("prefetches"));
+  ASSERT_TRUE(b.contains("prefetches"));
+  const auto made = b["prefetches"].get<std::uint64_t>();
+  EXPECT_GT(made, 0u);
+  EXPECT_LE(b["prefetches_used"].get<std::uint64_t>(), made);
+  EXPECT_EQ(b["prefetches_cancelled"].get<std::uint64_t>(), 0u);  // no lane to cancel on
+  EXPECT_LE(b["prefetch_wasted_s"].get<double>(), b["prefetch_load_s"].get<double>() + 1e-9);
+  EXPECT_EQ(a["requests"], b["requests"]);
+}
+
 TEST(SimCli, SweepIsByteForByteDeterministicWithReport) {
   const auto dir = test_dir();
   const std::string args = "--trace " + paper_trace() +
@@ -168,6 +189,7 @@ TEST(SimCli, BadInputExitsTwoWithOneLine) {
   expect_usage_error("--trace " + trace + " --memory 1GiB,2GiB", "--sweep");
   expect_usage_error("--trace " + trace + " --memory 1KiB", "more than the memory");
   expect_usage_error("--trace " + trace + " --memory 1GiB --latency wobbly", "wobbly");
+  expect_usage_error("--trace " + trace + " --memory 1GiB --prefetch --workers 2", "--prefetch");
   // A trace naming a model the catalog lacks.
   const auto unknown = test_dir() / "unknown.csv";
   std::ofstream(unknown) << "request_id,time_s,model\n0,0.5,NoSuchNet\n";

@@ -1,0 +1,113 @@
+#include "core/interarrival.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+namespace brulee {
+namespace {
+constexpr std::array<double, InterArrivalHistory::kBins + 1> make_edges() {
+  std::array<double, InterArrivalHistory::kBins + 1> edges{};
+  double edge = InterArrivalHistory::kFirstEdgeS;
+  for (auto& e : edges) {
+    e = edge;
+    edge *= 4;
+  }
+  edges[0] = 0.0;
+  return edges;
+}
+constexpr auto kEdges = make_edges();  // kEdges[k] = lower edge of bin k, kEdges[16] = top
+}  // namespace
+
+int InterArrivalHistory::bin_of(double gap_s) {
+  // floor(log2(gap / first edge)) / 2, from the double's exponent (no log call).
+  const double scaled = gap_s * (1.0 / kFirstEdgeS);
+  if (!(scaled >= 4.0)) return 0;
+  if (scaled >= 4294967296.0) return kBins - 1;  // 4^16
+  const auto exponent =
+      static_cast<int>((std::bit_cast<std::uint64_t>(scaled) >> 52) & 0x7ff) - 1023;
+  return std::min(exponent / 2, kBins - 1);
+}
+
+double InterArrivalHistory::lower_edge_s(int bin) { return kEdges[static_cast<std::size_t>(bin)]; }
+
+void InterArrivalHistory::halve() {
+  std::uint32_t total = 0;
+  for (auto& n : bins) {
+    n = static_cast<std::uint16_t>((n + 1) / 2);
+    total += n;
+  }
+  gaps = static_cast<std::uint16_t>(total);
+}
+
+double InterArrivalHistory::remaining_s(double now_s, double origin_s) const {
+  if (count == 0) return std::numeric_limits<double>::infinity();
+  const double span = std::max(now_s - origin_s, kFloorS);
+  return std::max(span / count * shape_factor(now_s), kFloorS);
+}
+
+double InterArrivalHistory::shape_factor(double now_s) const {
+  const double idle = now_s > last_s ? now_s - last_s : 0.0;
+  // Just requested (or never gapped): the histogram's shape is 1, the rate says it all.
+  if (gaps == 0 || idle == 0.0) return 1.0;
+  // One pass: the mean gap (all bins) and the mean remaining gap given idle > e (bins from e's).
+  const int first = bin_of(idle);
+  double all_sum = 0.0;
+  double mass = 0.0;
+  double sum = 0.0;
+  for (int k = 0; k < kBins; ++k) {
+    const unsigned n = bins[static_cast<std::size_t>(k)];
+    if (n == 0) continue;
+    const double lower = kEdges[static_cast<std::size_t>(k)];
+    const double upper = kEdges[static_cast<std::size_t>(k) + 1];
+    const double middle = k == 0 ? 0.5 * upper : 2.0 * lower;  // geometric middle (bin 0: half)
+    all_sum += n * middle;
+    if (k < first) continue;
+    const double at = k == first ? 0.5 * (std::max(idle, lower) + upper) : middle;
+    mass += n;
+    sum += n * (at - idle);
+  }
+  if (mass == 0) return 1.0;
+  const double weight = mass / (mass + kPriorWeight);
+  return weight * (sum / mass) / (all_sum / gaps) + (1.0 - weight);
+}
+
+double InterArrivalHistory::share_within_s(double window_s) const {
+  const InterArrivalHistory& h = *this;
+  if (h.gaps == 0) return 0.0;
+  const int last = bin_of(window_s);
+  double within = 0.0;
+  for (int k = 0; k < last; ++k) within += h.bins[static_cast<std::size_t>(k)];
+  const double lower = kEdges[static_cast<std::size_t>(last)];
+  const double upper = kEdges[static_cast<std::size_t>(last) + 1];
+  if (last == kBins - 1 || window_s >= upper) {
+    within += h.bins[static_cast<std::size_t>(last)];
+  } else if (window_s > lower) {
+    // The straddled bin in proportion to the overlap (linear: cheap, and within a bin's width).
+    const double part = (window_s - lower) / (upper - lower);
+    within += part * h.bins[static_cast<std::size_t>(last)];
+  }
+  return within / h.gaps;
+}
+
+double predicted_miss_cost(const InterArrivalHistory& history, double load_latency_s, double cost) {
+  constexpr double kMaxFollowers = 64.0;
+  const double q = history.share_within_s(load_latency_s);
+  const double followers =
+      q >= kMaxFollowers / (1.0 + kMaxFollowers) ? kMaxFollowers : q / (1.0 - q);
+  return cost * (1.0 + 0.5 * followers);
+}
+
+double relative_utility(const InterArrivalHistory& history, double load_latency_s, double cost,
+                        double size_bytes, double now_s) {
+  return predicted_miss_cost(history, load_latency_s, cost) * history.count /
+         (std::max(1.0, size_bytes) * history.shape_factor(now_s));
+}
+
+double predicted_utility(const InterArrivalHistory& history, double origin_s, double load_latency_s,
+                         double cost, double size_bytes, double now_s) {
+  return predicted_miss_cost(history, load_latency_s, cost) /
+         (std::max(1.0, size_bytes) * history.remaining_s(now_s, origin_s));
+}
+
+}  // namespace brulee

@@ -1,0 +1,131 @@
+#pragma once
+// A per-model inter-arrival predictor: how long until a model's next request, learnt online from
+// the idle times between its past requests. Shared by the `predictive` policy and by prefetching
+// (the simulator's, and the server's when it follows docs/prefetch.md). No I/O, threads or
+// clocks: times are passed in (seconds, non-decreasing per model).
+//
+// Each model keeps a histogram of its idle times (gaps between consecutive requests) in 16
+// log-spaced bins, a factor 4 wide from 1/64 s (bin 0 also holds shorter gaps, bin 15 longer
+// ones), as the keep-alive policy of Shahrad et al., "Serverless in the Wild", ATC 2020, does
+// per application. When the histogram holds kWindow gaps every bin is halved (rounding up), so
+// it follows a model whose pattern changes. The prediction, at `now` with e = now - last request:
+//   prior = span / count: the model's mean gap over everything seen since the first request of
+//           any model (its long-run rate, the quantity CremeBrulee's count ranks by);
+//   shape = (expected remaining idle time given idle > e) / (mean gap), both from the histogram
+//           (a bin's gaps sit at its geometric middle; e's own bin at the middle of [e, upper)),
+//           so the bins' coarseness cancels out: for a memoryless (Poisson) model shape ~ 1;
+//   remaining = prior * (w * shape + 1 - w), w = n / (n + kPriorWeight), n = gaps at or above e.
+// A model seen once, or idle longer than any gap it ever had, is predicted by its rate alone.
+// docs/policies.md ("predictive") and docs/prefetch.md give the reasons.
+#include <array>
+#include <cstdint>
+#include <limits>
+
+#include "core/model_info.hpp"
+#include "core/policy_util.hpp"
+
+namespace brulee {
+
+// One model's history: everything a prediction for it needs but the predictor's origin. 48
+// bytes, so a policy can keep it in one cache line with its own per-model fields.
+struct InterArrivalHistory {
+  static constexpr int kBins = 16;
+  static constexpr double kFirstEdgeS = 1.0 / 64;  // bin k: [kFirstEdgeS 4^k, kFirstEdgeS 4^(k+1))
+  static constexpr std::uint16_t kWindow = 256;    // gaps kept before every bin is halved
+  static constexpr double kPriorWeight = 8.0;      // pseudo-gaps of the rate prior
+  static constexpr double kFloorS = 1e-3;          // predictions are at least this
+
+  double last_s = 0.0;      // time of the last request
+  std::uint32_t count = 0;  // requests so far (all time)
+  std::uint16_t gaps = 0;   // sum of bins
+  std::uint16_t unused = 0;
+  std::array<std::uint16_t, kBins> bins{};
+
+  // Records a request at `time_s`.
+  void observe(double time_s) {
+    if (count > 0) {
+      const double gap = time_s > last_s ? time_s - last_s : 0.0;
+      if (gaps >= kWindow) [[unlikely]]
+        halve();
+      ++bins[static_cast<std::size_t>(bin_of(gap))];
+      ++gaps;
+    }
+    last_s = time_s;
+    ++count;
+  }
+  // Expected seconds from `now_s` until the next request (>= kFloorS), `origin_s` being the
+  // time of the first request the predictor saw; +infinity if never requested.
+  double remaining_s(double now_s, double origin_s) const;
+  // remaining_s / prior: w * shape + 1 - w (1 when just requested or idle past every gap).
+  double shape_factor(double now_s) const;
+  // The share of the recorded gaps shorter than `window_s` (a bin straddling it counts in
+  // proportion to the overlap); 0 without gaps.
+  double share_within_s(double window_s) const;
+
+  static int bin_of(double gap_s);
+  static double lower_edge_s(int bin);  // 0 for bin 0
+
+ private:
+  void halve();
+};
+static_assert(sizeof(InterArrivalHistory) == 48);
+
+// Histories of every model, and the origin of time (the first request seen).
+class InterArrivalPredictor {
+ public:
+  using History = InterArrivalHistory;
+  static constexpr int kBins = History::kBins;
+  static constexpr std::uint16_t kWindow = History::kWindow;
+
+  // Records a request for `model` at `time_s`.
+  void observe(ModelId model, double time_s) {
+    note_time(time_s);
+    history_[model].observe(time_s);
+  }
+  // For callers that keep the histories themselves: the origin follows the first time seen.
+  void note_time(double time_s) {
+    if (!started_) [[unlikely]] {
+      started_ = true;
+      origin_s_ = time_s;
+    }
+  }
+  double origin_s() const { return origin_s_; }
+  // Expected seconds from `now_s` until the model's next request (>= kFloorS); +infinity for a
+  // model never requested.
+  double remaining_s(ModelId model, double now_s) const {
+    return history_.get(model).remaining_s(now_s, origin_s_);
+  }
+  double share_within_s(ModelId model, double window_s) const {
+    return history_.get(model).share_within_s(window_s);
+  }
+  // Predicted next request time (now_s + remaining_s), +infinity if never requested.
+  double next_s(ModelId model, double now_s) const { return now_s + remaining_s(model, now_s); }
+
+  const History& history(ModelId model) const { return history_.get(model); }
+  void prefetch(ModelId model) const { history_.prefetch(model); }
+  static int bin_of(double gap_s) { return History::bin_of(gap_s); }
+  static double lower_edge_s(int bin) { return History::lower_edge_s(bin); }
+
+ private:
+  PerModel<History> history_;
+  double origin_s_ = 0.0;
+  bool started_ = false;
+};
+
+// The predicted cost of a miss for `model`: `cost` (its load cost), plus the part of the load
+// that the requests expected to arrive while it runs wait too (each about half of it). With q =
+// the share of the model's gaps shorter than its load latency, the requests following the next
+// one within the load number about q / (1 - q), capped at 64.
+double predicted_miss_cost(const InterArrivalHistory& history, double load_latency_s, double cost);
+// Predicted utility, the quantity `predictive` evicts lowest first and prefetching ranks by:
+//   predicted_miss_cost / (size x remaining_s(model, now)); 0 for a model never requested.
+double predicted_utility(const InterArrivalHistory& history, double origin_s, double load_latency_s,
+                         double cost, double size_bytes, double now_s);
+
+// predicted_utility times (now - origin), which is common to every model at a given time: the
+// same order at any instant, but a key computed earlier stays comparable with one computed now
+// (as CremeBrulee's count is), so a lazy heap can keep it. 0 for a model never requested.
+double relative_utility(const InterArrivalHistory& history, double load_latency_s, double cost,
+                        double size_bytes, double now_s);
+
+}  // namespace brulee
