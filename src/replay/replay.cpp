@@ -296,7 +296,9 @@ class Connection {
   virtual ~Connection() = default;
   // The model's metadata as the REST route answers it ({"inputs": [...]}); throws UsageError.
   virtual json metadata(const std::string& model) = 0;
-  virtual void infer(std::uint64_t index, std::uint64_t next_index, RequestResult& result) = 0;
+  // Sends the request with its place in the trace: index, its model's next index, its time.
+  virtual void infer(std::uint64_t index, std::uint64_t next_index, double time_s,
+                     RequestResult& result) = 0;
 };
 
 class HttpConnection final : public Connection {
@@ -321,9 +323,13 @@ class HttpConnection final : public Connection {
     }
     return json::parse(response->body, nullptr, false);
   }
-  void infer(std::uint64_t index, std::uint64_t next_index, RequestResult& result) override {
+  void infer(std::uint64_t index, std::uint64_t next_index, double time_s,
+             RequestResult& result) override {
     const std::string& body = bodies_->at(result.model);  // '{"inputs":...}'
     std::string with_index = "{\"parameters\":{\"request_index\":" + std::to_string(index);
+    char time_text[64];
+    std::snprintf(time_text, sizeof time_text, ",\"request_time_s\":%.17g", time_s);
+    with_index += time_text;
     if (next_index != kNeverAgain) {
       with_index += ",\"next_request_index\":" + std::to_string(next_index);
     }
@@ -385,10 +391,12 @@ class GrpcConnection final : public Connection {
     }
     return json{{"inputs", std::move(inputs)}};
   }
-  void infer(std::uint64_t index, std::uint64_t next_index, RequestResult& result) override {
+  void infer(std::uint64_t index, std::uint64_t next_index, double time_s,
+             RequestResult& result) override {
     inference::ModelInferRequest request = requests_->at(result.model);
     auto& parameters = *request.mutable_parameters();
     parameters["request_index"].set_uint64_param(index);
+    parameters["request_time_s"].set_double_param(time_s);
     if (next_index != kNeverAgain) parameters["next_request_index"].set_uint64_param(next_index);
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
@@ -500,7 +508,7 @@ ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult
     RequestResult& result = results[i];
     result.sent_s = seconds_since(start);
     ++sent;
-    connection.infer(i, next_index[i], result);
+    connection.infer(i, next_index[i], trace.time_s[i], result);
     if (result.status != 200) ++errors;
     ++done;
   };

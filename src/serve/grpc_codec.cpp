@@ -55,6 +55,23 @@ std::optional<std::uint64_t> index_parameter(const ModelInferRequest& request, c
   throw UsageError(std::string("parameters.") + key + " must be a non-negative integer");
 }
 
+std::optional<double> time_parameter(const ModelInferRequest& request, const char* key) {
+  const auto& parameters = request.parameters();
+  const auto found = parameters.find(key);
+  if (found == parameters.end()) return std::nullopt;
+  const InferParameter& value = found->second;
+  switch (value.parameter_choice_case()) {
+    case InferParameter::kDoubleParam:
+      return value.double_param();
+    case InferParameter::kInt64Param:
+      return static_cast<double>(value.int64_param());
+    case InferParameter::kUint64Param:
+      return static_cast<double>(value.uint64_param());
+    default:
+      throw UsageError(std::string("parameters.") + key + " must be a number of seconds");
+  }
+}
+
 template <typename Wire, typename Stored>
 void copy_values(const google::protobuf::RepeatedField<Wire>& values, Tensor& tensor,
                  const char* range_error) {
@@ -193,7 +210,8 @@ GrpcInferRequest parse_grpc_infer_request(const ModelInferRequest& request,
 
   GrpcInferRequest parsed;
   parsed.oracle = Service::oracle_hint(index_parameter(request, "request_index"),
-                                       index_parameter(request, "next_request_index"));
+                                       index_parameter(request, "next_request_index"),
+                                       time_parameter(request, "request_time_s"));
   parsed.inputs.reserve(static_cast<std::size_t>(request.inputs_size()));
   for (int i = 0; i < request.inputs_size(); ++i) {
     const auto& input = request.inputs(i);

@@ -353,6 +353,7 @@ RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
   if (oracle) {
     event.index = oracle->index;
     event.next_index = oracle->next_index;
+    if (std::isfinite(oracle->time_s)) event.time_s = oracle->time_s;
   }
   request->hit = cache_->record(event) && slot.state == ModelState::kReady;
   ++slot.counters.requests;

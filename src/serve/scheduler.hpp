@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -133,6 +134,11 @@ struct RequestTicket {
 struct OracleHint {
   std::uint64_t index = 0;
   std::uint64_t next_index = kNeverAgain;
+  // The request's time in the stream (seconds, as the trace has it), given to the policy instead
+  // of the server's clock, so that time-aware policies decide as the simulator does on the same
+  // trace (docs/fidelity.md, "Parity"). NaN: the server's clock. A replay gives it for every
+  // request or for none.
+  double time_s = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct LoadOutcome {

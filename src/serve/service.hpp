@@ -4,6 +4,7 @@
 // and the metrics. The REST front (http_server.cpp) and the gRPC front (grpc_server.cpp) call
 // these and map Status to their own codes; none of them talks to the scheduler's internals.
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -96,8 +97,10 @@ class Service {
 
   // The oracle hint from a request's parameters, already read as integers (nullopt: absent).
   // Throws UsageError when the next index is not after the request's own.
+  // request_time_s (the request's time in the stream) must be finite and non-negative.
   static std::optional<OracleHint> oracle_hint(std::optional<std::uint64_t> index,
-                                               std::optional<std::uint64_t> next_index);
+                                               std::optional<std::uint64_t> next_index,
+                                               std::optional<double> request_time_s = {});
 
   // parameters.request_index / next_request_index (sent by `brulee replay`): the request's place
   // in a known trace, for oracle policies. Throws UsageError when present but malformed.
@@ -120,10 +123,20 @@ class Service {
 };
 
 inline std::optional<OracleHint> Service::oracle_hint(std::optional<std::uint64_t> index,
-                                                      std::optional<std::uint64_t> next_index) {
-  if (!index) return std::nullopt;
+                                                      std::optional<std::uint64_t> next_index,
+                                                      std::optional<double> request_time_s) {
+  if (!index) {
+    if (request_time_s) throw UsageError("parameters.request_time_s needs request_index");
+    return std::nullopt;
+  }
   OracleHint hint;
   hint.index = *index;
+  if (request_time_s) {
+    if (!std::isfinite(*request_time_s) || *request_time_s < 0) {
+      throw UsageError("parameters.request_time_s must be a finite number of seconds >= 0");
+    }
+    hint.time_s = *request_time_s;
+  }
   if (next_index) {
     hint.next_index = *next_index;
     if (hint.next_index <= hint.index) {
@@ -135,7 +148,10 @@ inline std::optional<OracleHint> Service::oracle_hint(std::optional<std::uint64_
 
 template <typename Json>
 std::optional<OracleHint> Service::oracle_hint(const Json& parameters) {
-  if (!parameters.is_object() || !parameters.contains("request_index")) return std::nullopt;
+  if (!parameters.is_object() ||
+      (!parameters.contains("request_index") && !parameters.contains("request_time_s"))) {
+    return std::nullopt;
+  }
   const auto index_of = [&](const char* key) -> std::optional<std::uint64_t> {
     if (!parameters.contains(key)) return std::nullopt;
     const Json& value = parameters.at(key);
@@ -144,7 +160,15 @@ std::optional<OracleHint> Service::oracle_hint(const Json& parameters) {
     }
     return value.template get<std::uint64_t>();
   };
-  return oracle_hint(index_of("request_index"), index_of("next_request_index"));
+  std::optional<double> time_s;
+  if (parameters.contains("request_time_s")) {
+    const Json& value = parameters.at("request_time_s");
+    if (!value.is_number()) {
+      throw UsageError("parameters.request_time_s must be a finite number of seconds >= 0");
+    }
+    time_s = value.template get<double>();
+  }
+  return oracle_hint(index_of("request_index"), index_of("next_request_index"), time_s);
 }
 
 }  // namespace brulee::serve

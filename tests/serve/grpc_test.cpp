@@ -298,6 +298,18 @@ TEST(Grpc, BadTensorsAreRefusedWithInvalidArgument) {
        }},
       {"malformed request_index",
        [](auto& r) { (*r.mutable_parameters())["request_index"].set_string_param("3"); }},
+      {"request time not a number",
+       [](auto& r) {
+         (*r.mutable_parameters())["request_index"].set_int64_param(1);
+         (*r.mutable_parameters())["request_time_s"].set_string_param("soon");
+       }},
+      {"negative request time",
+       [](auto& r) {
+         (*r.mutable_parameters())["request_index"].set_int64_param(1);
+         (*r.mutable_parameters())["request_time_s"].set_double_param(-1.0);
+       }},
+      {"request time without an index",
+       [](auto& r) { (*r.mutable_parameters())["request_time_s"].set_double_param(1.0); }},
       {"next before current",
        [](auto& r) {
          (*r.mutable_parameters())["request_index"].set_int64_param(5);
