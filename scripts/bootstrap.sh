@@ -13,6 +13,8 @@ packages=(
   # the network layer: Boost.Beast and Asio (header-only)
   libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the flow bound of the simulator: LEMON's min-cost flow (header templates)
+  liblemon-dev
   # command line, JSON, HTTP (zlib: the image tests write PNGs)
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev zlib1g-dev
   # fuzzing the request parsers (fuzz/run.sh): clang with libFuzzer and the sanitizers

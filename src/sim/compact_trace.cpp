@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/next_use.hpp"
 #include "workload/trace.hpp"
 
 namespace brulee::sim {
@@ -17,17 +18,7 @@ void compute_next_use(CompactTrace& trace, std::size_t model_count) {
                      std::to_string(kMaxTraceRequests));
   }
   trace.next_use.resize(n);
-  std::vector<std::uint32_t> seen(model_count, kNoNextUse);
-  for (std::size_t i = n; i-- > 0;) {
-    const ModelId model = trace.model[i];
-    if (model >= model_count) {
-      throw UsageError("request " + std::to_string(i) + " names model id " +
-                       std::to_string(model) + ", but the catalog has " +
-                       std::to_string(model_count) + " models");
-    }
-    trace.next_use[i] = seen[model];
-    seen[model] = static_cast<std::uint32_t>(i);
-  }
+  fill_next_use<std::uint32_t>(trace.model, model_count, trace.next_use, kNoNextUse);
 }
 
 void validate_trace(const CompactTrace& trace, std::size_t model_count, const std::string& source) {
@@ -53,7 +44,7 @@ void validate_trace(const CompactTrace& trace, std::size_t model_count, const st
   }
 }
 
-CompactTrace load_trace(const std::string& path, const ModelTable& models) {
+CompactTrace load_trace(const std::string& path, const ModelTable& models, bool with_next_use) {
   workload::TraceReader reader(path);
   CompactTrace trace;
   if (reader.size_hint() > kMaxTraceRequests) {
@@ -107,7 +98,7 @@ CompactTrace load_trace(const std::string& path, const ModelTable& models) {
     }
   }
   if (trace.size() == 0) throw InputError(path, 0, "the trace holds no requests");
-  compute_next_use(trace, models.size());
+  if (with_next_use) compute_next_use(trace, models.size());
   return trace;
 }
 

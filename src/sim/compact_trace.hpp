@@ -36,7 +36,9 @@ void validate_trace(const CompactTrace& trace, std::size_t model_count, const st
 
 // Reads a brulee trace (CSV or binary, via workload::TraceReader) into compact form, mapping
 // its model names to ids of `models` (by name). Streams in blocks: the trace text is never held
-// in memory. Throws InputError naming the file on unknown models or bad rows. Fills next_use.
-CompactTrace load_trace(const std::string& path, const ModelTable& models);
+// in memory. Throws InputError naming the file on unknown models or bad rows. Fills next_use
+// when `with_next_use` (oracle policies and the bounds need it; the others do not).
+CompactTrace load_trace(const std::string& path, const ModelTable& models,
+                        bool with_next_use = true);
 
 }  // namespace brulee::sim
