@@ -1,6 +1,8 @@
 #include "sim/compact_trace.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -52,20 +54,27 @@ CompactTrace load_trace(const std::string& path, const ModelTable& models, bool 
                                   " requests; the simulator handles at most " +
                                   std::to_string(kMaxTraceRequests));
   }
-  if (reader.size_hint() > 0) {
-    const auto n = static_cast<std::size_t>(reader.size_hint());
-    trace.model.reserve(n);
-    trace.time_s.reserve(n);
-  }
   // Catalog ids by name; trace ids are mapped lazily (CSV traces name models as they appear).
   std::unordered_map<std::string, ModelId> by_name;
   by_name.reserve(models.size());
   for (std::size_t m = 0; m < models.size(); ++m) by_name.emplace(models[m].name, static_cast<ModelId>(m));
   std::vector<ModelId> to_catalog;
-  std::vector<workload::TraceRecord> block(1 << 16);
+  // The columns are filled in place, a block at a time (a binary trace: all of it at once,
+  // decoded from a mapping of the file), then the block's ids are mapped to the catalog's.
+  constexpr std::size_t kBlock = std::size_t{1} << 16;
+  const auto known = static_cast<std::size_t>(reader.size_hint());
+  std::size_t size = 0;
   double previous_s = -INFINITY;
   for (;;) {
-    const std::size_t got = reader.read(block);
+    if (trace.model.size() - size < kBlock && (known == 0 || trace.model.size() < known)) {
+      const std::size_t grown = known ? known : std::max(2 * trace.model.size(), size + kBlock);
+      trace.model.resize(grown);
+      trace.time_s.resize(grown);
+    }
+    const std::size_t room = trace.model.size() - size;
+    const std::size_t got =
+        reader.read_columns(std::span<double>(trace.time_s.data() + size, room),
+                            std::span<ModelId>(trace.model.data() + size, room));
     if (got == 0) break;
     const auto& names = reader.model_names();
     while (to_catalog.size() < names.size()) {
@@ -73,30 +82,37 @@ CompactTrace load_trace(const std::string& path, const ModelTable& models, bool 
       const auto found = by_name.find(name);
       to_catalog.push_back(found == by_name.end() ? kNoModel : found->second);
     }
+    ModelId* ids = trace.model.data() + size;
+    const double* times = trace.time_s.data() + size;
     for (std::size_t r = 0; r < got; ++r) {
-      const workload::TraceRecord& record = block[r];
-      const std::size_t index = trace.size();
-      if (record.model >= to_catalog.size()) {
-        throw InputError(path, 0, "request " + std::to_string(index) + ": model id " +
-                                      std::to_string(record.model) + " is not in the trace's table");
+      const ModelId raw = ids[r];
+      const std::size_t index = size + r;
+      if (raw >= to_catalog.size()) {
+        throw InputError(path, 0,
+                         "request " + std::to_string(index) + ": model id " + std::to_string(raw) +
+                             " is not in the trace's table");
       }
-      const ModelId model = to_catalog[record.model];
+      const ModelId model = to_catalog[raw];
       if (model == kNoModel) {
-        throw InputError(path, 0, "request " + std::to_string(index) + ": model '" +
-                                      names[record.model] + "' is not in the catalog");
+        throw InputError(path, 0,
+                         "request " + std::to_string(index) + ": model '" + names[raw] +
+                             "' is not in the catalog");
       }
-      if (!std::isfinite(record.time_s) || record.time_s < previous_s) {
+      if (!std::isfinite(times[r]) || times[r] < previous_s) {
         throw InputError(path, 0, "request " + std::to_string(index) +
                                       ": time is not finite or goes backwards");
       }
-      previous_s = record.time_s;
+      previous_s = times[r];
       if (index >= kMaxTraceRequests) {
         throw InputError(path, 0, "more than " + std::to_string(kMaxTraceRequests) +
                                       " requests; the simulator cannot index them");
       }
-      trace.push_back(model, record.time_s);
+      ids[r] = model;
     }
+    size += got;
   }
+  trace.model.resize(size);
+  trace.time_s.resize(size);
   if (trace.size() == 0) throw InputError(path, 0, "the trace holds no requests");
   if (with_next_use) compute_next_use(trace, models.size());
   return trace;
