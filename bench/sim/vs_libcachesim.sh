@@ -17,7 +17,9 @@ if [ ! -f s20m.oracleGeneral.bin ]; then
 fi
 # 10% of the footprint, in bytes (both tools take the same number).
 memory=$(/usr/bin/python3 -c "import json; print(sum(m['size_bytes'] for m in json.load(open('s20m.catalog.json'))['models']) // 10)")
-wall() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
+timing=$(mktemp)
+trap 'rm -f "$timing"' EXIT
+wall() { /usr/bin/time -f %e -o "$timing" "$@" >/dev/null 2>&1; cat "$timing"; }
 for policy in $policies; do
   b_ratio=$("$brulee" simulate --trace s20m.bin --catalog s20m.unit.catalog.json --memory "$memory" \
     --policy "$policy" --no-queueing --bound none | awk '/^cache hit ratio/ {printf "%.6f", 1 - $NF}')

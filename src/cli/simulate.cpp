@@ -141,13 +141,9 @@ void run_simulate(const SimulateOptions& opts) {
   info.catalog = opts.catalog;
   info.requests = trace.size();
   {
-    std::vector<bool> seen(catalog.models.size(), false);
-    for (ModelId model : trace.model) {
-      if (!seen[model]) {
-        seen[model] = true;
-        ++info.models_requested;
-      }
-    }
+    std::vector<std::uint8_t> seen(catalog.models.size(), 0);
+    for (ModelId model : trace.model) seen[model] = 1;  // no branch per request
+    for (std::uint8_t requested : seen) info.models_requested += requested;
   }
   info.footprint_bytes = footprint;
   info.seed = opts.seed;

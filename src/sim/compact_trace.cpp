@@ -1,7 +1,11 @@
 #include "sim/compact_trace.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <new>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -12,6 +16,28 @@
 #include "workload/trace.hpp"
 
 namespace brulee::sim {
+
+namespace {
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+constexpr std::size_t kLargeColumn = std::size_t{4} << 20;
+}  // namespace
+
+void* allocate_column(std::size_t bytes) {
+  if (bytes < kLargeColumn) return ::operator new(bytes);
+  const std::size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  void* data = std::aligned_alloc(kHugePage, rounded);
+  if (!data) throw std::bad_alloc();
+  ::madvise(data, rounded, MADV_HUGEPAGE);  // a hint: without it, ordinary pages
+  return data;
+}
+
+void free_column(void* data, std::size_t bytes) noexcept {
+  if (bytes < kLargeColumn) {
+    ::operator delete(data);
+  } else {
+    std::free(data);
+  }
+}
 
 void compute_next_use(CompactTrace& trace, std::size_t model_count) {
   const std::size_t n = trace.size();
