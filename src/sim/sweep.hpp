@@ -20,10 +20,10 @@ struct SweepSpec {
 
 // `--bound` names: "flow", "interval", "none". Throws UsageError on anything else.
 BoundKind parse_bound(const std::string& text);
-// Requests up to which the default bound is the flow bound (above it, the interval bound): a
-// flow solve per memory size then takes seconds to a minute (docs/simulator.md, "The flow
-// bound", has the measurements).
-inline constexpr std::uint64_t kFlowBoundDefaultMaxRequests = 1'000'000;
+// Requests up to which the default bound is the flow bound (above it, the interval bound): one
+// flow solve per memory size then takes at most about 20 s on this project's 2-core machine, a
+// few seconds on 100k requests (docs/simulator.md, "The flow bound", has the measurements).
+inline constexpr std::uint64_t kFlowBoundDefaultMaxRequests = 500'000;
 BoundKind default_bound(std::uint64_t requests);
 
 // The bound of `kind` on the load cost with `total_memory_bytes` (all workers); -1 for kNone.
