@@ -91,6 +91,7 @@ CompactTrace load_trace(const std::string& path, const ModelTable& models, bool 
   const auto known = static_cast<std::size_t>(reader.size_hint());
   std::size_t size = 0;
   double previous_s = -INFINITY;
+  const bool binary = reader.format() == workload::TraceFormat::kBinary;
   for (;;) {
     if (trace.model.size() - size < kBlock && (known == 0 || trace.model.size() < known)) {
       const std::size_t grown = known ? known : std::max(2 * trace.model.size(), size + kBlock);
@@ -110,30 +111,44 @@ CompactTrace load_trace(const std::string& path, const ModelTable& models, bool 
     }
     ModelId* ids = trace.model.data() + size;
     const double* times = trace.time_s.data() + size;
-    for (std::size_t r = 0; r < got; ++r) {
+    const auto unknown = [&](std::size_t r) {
       const ModelId raw = ids[r];
-      const std::size_t index = size + r;
       if (raw >= to_catalog.size()) {
-        throw InputError(path, 0,
-                         "request " + std::to_string(index) + ": model id " + std::to_string(raw) +
-                             " is not in the trace's table");
+        return InputError(path, 0,
+                          "request " + std::to_string(size + r) + ": model id " +
+                              std::to_string(raw) + " is not in the trace's table");
       }
-      const ModelId model = to_catalog[raw];
-      if (model == kNoModel) {
-        throw InputError(path, 0,
-                         "request " + std::to_string(index) + ": model '" + names[raw] +
-                             "' is not in the catalog");
+      return InputError(path, 0,
+                        "request " + std::to_string(size + r) + ": model '" + names[raw] +
+                            "' is not in the catalog");
+    };
+    if (binary && size + got <= kMaxTraceRequests) {
+      // The binary reader has checked every time (finite, in order) and every id (in its table):
+      // only the mapping to the catalog is left.
+      for (std::size_t r = 0; r < got; ++r) {
+        const ModelId model = to_catalog[ids[r]];
+        if (model == kNoModel) [[unlikely]]
+          throw unknown(r);
+        ids[r] = model;
       }
-      if (!std::isfinite(times[r]) || times[r] < previous_s) {
-        throw InputError(path, 0, "request " + std::to_string(index) +
-                                      ": time is not finite or goes backwards");
+      previous_s = times[got - 1];
+    } else {
+      for (std::size_t r = 0; r < got; ++r) {
+        const std::size_t index = size + r;
+        if (ids[r] >= to_catalog.size() || to_catalog[ids[r]] == kNoModel) throw unknown(r);
+        if (!std::isfinite(times[r]) || times[r] < previous_s) {
+          throw InputError(
+              path, 0,
+              "request " + std::to_string(index) + ": time is not finite or goes backwards");
+        }
+        previous_s = times[r];
+        if (index >= kMaxTraceRequests) {
+          throw InputError(path, 0,
+                           "more than " + std::to_string(kMaxTraceRequests) +
+                               " requests; the simulator cannot index them");
+        }
+        ids[r] = to_catalog[ids[r]];
       }
-      previous_s = times[r];
-      if (index >= kMaxTraceRequests) {
-        throw InputError(path, 0, "more than " + std::to_string(kMaxTraceRequests) +
-                                      " requests; the simulator cannot index them");
-      }
-      ids[r] = model;
     }
     size += got;
   }
