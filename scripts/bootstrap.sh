@@ -14,6 +14,8 @@ packages=(
   # protoc and its gRPC plugin generate the service from src/serve/proto/inference.proto)
   libboost-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the flow bound of the simulator: LEMON's min-cost flow (header templates)
+  liblemon-dev
   # command line, JSON, HTTP (zlib: the image tests write PNGs)
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev zlib1g-dev
   # fuzzing the request parsers (fuzz/run.sh): clang with libFuzzer and the sanitizers

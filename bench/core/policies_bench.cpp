@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/model_cache.hpp"
+#include "core/next_use.hpp"
 #include "core/rng.hpp"
 
 namespace brulee {
@@ -57,12 +58,7 @@ const Workload& workload() {
       const auto rank = std::lower_bound(cdf.begin(), cdf.end(), rng.uniform() * sum) - cdf.begin();
       model = rank_to_model[static_cast<std::size_t>(rank)];
     }
-    out.next.assign(kRequests, kNeverAgain);
-    std::vector<std::uint64_t> seen(kModels, kNeverAgain);
-    for (std::size_t i = kRequests; i-- > 0;) {
-      out.next[i] = seen[out.stream[i]];
-      seen[out.stream[i]] = i;
-    }
+    out.next = next_use_indices(out.stream, kModels);
     return out;
   }();
   return w;

@@ -9,6 +9,7 @@
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "core/model_cache.hpp"
+#include "core/next_use.hpp"
 #include "core/rng.hpp"
 #include "core/units.hpp"
 
@@ -54,12 +55,7 @@ void run_demo(const DemoOptions& opts) {
     const double u = rng.uniform() * sum;
     model = static_cast<ModelId>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
   }
-  std::vector<std::uint64_t> next(stream.size(), kNeverAgain);
-  std::vector<std::uint64_t> seen(models.size(), kNeverAgain);
-  for (std::size_t i = stream.size(); i-- > 0;) {
-    next[i] = seen[stream[i]];
-    seen[stream[i]] = i;
-  }
+  const std::vector<std::uint64_t> next = next_use_indices(stream, models.size());
   const auto capacity =
       static_cast<std::uint64_t>(opts.memory_fraction * static_cast<double>(total_bytes));
   std::printf("%llu requests, %llu models (Zipf %.2f), footprint %s, memory %s (%.0f%%)\n\n",

@@ -12,7 +12,6 @@
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "core/units.hpp"
-#include "sim/offline_bound.hpp"
 #include "sim/output.hpp"
 #include "sim/simulator.hpp"
 #include "sim/sweep.hpp"
@@ -40,6 +39,7 @@ struct SimulateOptions {
   double latency_cv = 0.1;
   std::string cost_mode = "direct";
   unsigned threads = 0;
+  std::string bound;  // flow | interval | none; empty: flow for small traces, else interval
   bool no_bound = false;
   bool timing = false;
   bool prefetch = false;
@@ -122,7 +122,21 @@ void run_simulate(const SimulateOptions& opts) {
     throw UsageError("--requests-out writes one run; it cannot be combined with --sweep");
   }
 
-  const sim::CompactTrace trace = sim::load_trace(opts.trace, catalog.models);
+  if (opts.no_bound && !opts.bound.empty() && opts.bound != "none") {
+    throw UsageError("--no-bound contradicts --bound " + opts.bound);
+  }
+  std::optional<sim::BoundKind> asked_bound;
+  if (opts.no_bound) asked_bound = sim::BoundKind::kNone;
+  if (!opts.bound.empty()) asked_bound = sim::parse_bound(opts.bound);
+
+  // The next-use column is read by oracle policies and the bounds only: skip it otherwise.
+  sim::CompactTrace trace = sim::load_trace(opts.trace, catalog.models, false);
+  const sim::BoundKind bound_kind = asked_bound ? *asked_bound : sim::default_bound(trace.size());
+  bool oracle = false;
+  for (const auto& name : policies) oracle = oracle || find_policy(name).oracle;
+  if (oracle || bound_kind != sim::BoundKind::kNone) {
+    sim::compute_next_use(trace, catalog.models.size());
+  }
   const auto loaded = Clock::now();
 
   sim::RunInfo info;
@@ -130,18 +144,15 @@ void run_simulate(const SimulateOptions& opts) {
   info.catalog = opts.catalog;
   info.requests = trace.size();
   {
-    std::vector<bool> seen(catalog.models.size(), false);
-    for (ModelId model : trace.model) {
-      if (!seen[model]) {
-        seen[model] = true;
-        ++info.models_requested;
-      }
-    }
+    std::vector<std::uint8_t> seen(catalog.models.size(), 0);
+    for (ModelId model : trace.model) seen[model] = 1;  // no branch per request
+    for (std::uint8_t requested : seen) info.models_requested += requested;
   }
   info.footprint_bytes = footprint;
   info.seed = opts.seed;
 
   std::vector<sim::SimSummary> results;
+  double bound_s = 0.0;  // the bound's own time (single run), for --timing
   if (!opts.sweep) {
     base.policy = policies.front();
     base.memory_bytes = memories.front();
@@ -149,16 +160,22 @@ void run_simulate(const SimulateOptions& opts) {
     if (!opts.requests_out.empty()) {
       writer = std::make_unique<sim::CsvOutcomeWriter>(opts.requests_out, catalog.models);
     }
-    // The bound (a sort of the trace's reuse intervals) runs on a second core while the run
-    // simulates, unless --threads 1 asks for one core.
-    std::optional<sim::OfflineBound> bound;
+    // The bound (a sort of the trace's reuse intervals, or a min-cost flow) runs on a second
+    // core while the run simulates, unless --threads 1 asks for one core.
+    const std::uint64_t total_memory = base.memory_bytes * static_cast<std::uint64_t>(base.workers);
+    std::optional<double> bound;
     std::exception_ptr bound_error;
     std::thread bound_thread;
+    const auto compute = [&] {
+      const auto begin = Clock::now();
+      bound = sim::compute_bound(bound_kind, catalog.models, trace, total_memory);
+      bound_s = std::chrono::duration<double>(Clock::now() - begin).count();
+    };
     const unsigned cores = opts.threads ? opts.threads : std::thread::hardware_concurrency();
-    if (!opts.no_bound && cores > 1) {
+    if (bound_kind != sim::BoundKind::kNone && cores > 1) {
       bound_thread = std::thread([&] {
         try {
-          bound.emplace(catalog.models, trace);
+          compute();
         } catch (...) {
           bound_error = std::current_exception();
         }
@@ -173,18 +190,18 @@ void run_simulate(const SimulateOptions& opts) {
     if (writer) writer->close();
     if (bound_thread.joinable()) bound_thread.join();
     if (bound_error) std::rethrow_exception(bound_error);
-    if (!opts.no_bound) {
-      if (!bound) bound.emplace(catalog.models, trace);
-      results.back().bound_load_cost_s =
-          bound->lower_bound_s(base.memory_bytes * static_cast<std::uint64_t>(base.workers));
+    if (bound_kind != sim::BoundKind::kNone) {
+      if (!bound) compute();
+      results.back().bound_load_cost_s = *bound;
     }
+    results.back().bound = bound_kind;
   } else {
     sim::SweepSpec spec;
     spec.policies = policies;
     spec.memory_bytes = memories;
     spec.base = base;
     spec.threads = opts.threads;
-    spec.bound = !opts.no_bound;
+    spec.bound = bound_kind;
     results = sim::run_sweep(catalog.models, trace, spec);
   }
   const auto simulated = Clock::now();
@@ -209,6 +226,10 @@ void run_simulate(const SimulateOptions& opts) {
                  "(%.2f M requests/s over all runs)\n",
                  load_s, results.size(), trace.size(), run_s,
                  simulated_requests / std::max(run_s, 1e-9) / 1e6);
+    if (!opts.sweep && bound_kind != sim::BoundKind::kNone) {
+      std::fprintf(stderr, "timing: %s bound in %.3f s (within the runs' time)\n",
+                   sim::bound_name(bound_kind), bound_s);
+    }
   }
 }
 
@@ -247,7 +268,12 @@ const CommandRegistration kRegistration(20, [](CLI::App& root) {
   cmd->add_option("--cost-mode", opts->cost_mode, "direct | increase (cost-weighted policies)")
       ->capture_default_str();
   cmd->add_option("--threads", opts->threads, "Threads: sweep runs in parallel, or a single run beside the bound (0 = all cores)")->capture_default_str();
-  cmd->add_flag("--no-bound", opts->no_bound, "Skip the offline lower bound");
+  cmd->add_option("--bound", opts->bound,
+                  "Offline lower bound: flow (min-cost flow LP, tight), interval (fast), none; "
+                  "default flow up to " +
+                      std::to_string(sim::kFlowBoundDefaultMaxRequests) +
+                      " requests, else interval");
+  cmd->add_flag("--no-bound", opts->no_bound, "Skip the offline lower bound (--bound none)");
   cmd->add_flag("--prefetch", opts->prefetch,
                 "Load models predicted to be requested while the loading lane is idle "
                 "(docs/prefetch.md; one worker)");

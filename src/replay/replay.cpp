@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
+#include "core/next_use.hpp"
 #include "core/rng.hpp"
 #include "core/timeline_csv.hpp"
 #include "serve/proto/inference.grpc.pb.h"
@@ -479,14 +480,8 @@ ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult
   // Each request also carries its position in the trace and the position of its model's next
   // request, so a server running an oracle policy (belady, cremebrulee-oracle) can use the
   // future exactly as the simulator does. Other servers ignore the parameters.
-  std::vector<std::uint64_t> next_index(total, kNeverAgain);
-  {
-    std::vector<std::uint64_t> seen(trace.model_names.size(), kNeverAgain);
-    for (std::size_t i = total; i-- > 0;) {
-      next_index[i] = seen[trace.model[i]];
-      seen[trace.model[i]] = i;
-    }
-  }
+  const std::vector<std::uint64_t> next_index =
+      next_use_indices(trace.model, trace.model_names.size());
 
   std::vector<RequestResult> results(total);
   for (std::size_t i = 0; i < total; ++i) {

@@ -1,14 +1,43 @@
 #include "sim/compact_trace.hpp"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <new>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/next_use.hpp"
 #include "workload/trace.hpp"
 
 namespace brulee::sim {
+
+namespace {
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+constexpr std::size_t kLargeColumn = std::size_t{4} << 20;
+}  // namespace
+
+void* allocate_column(std::size_t bytes) {
+  if (bytes < kLargeColumn) return ::operator new(bytes);
+  const std::size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  void* data = std::aligned_alloc(kHugePage, rounded);
+  if (!data) throw std::bad_alloc();
+  ::madvise(data, rounded, MADV_HUGEPAGE);  // a hint: without it, ordinary pages
+  return data;
+}
+
+void free_column(void* data, std::size_t bytes) noexcept {
+  if (bytes < kLargeColumn) {
+    ::operator delete(data);
+  } else {
+    std::free(data);
+  }
+}
 
 void compute_next_use(CompactTrace& trace, std::size_t model_count) {
   const std::size_t n = trace.size();
@@ -17,17 +46,7 @@ void compute_next_use(CompactTrace& trace, std::size_t model_count) {
                      std::to_string(kMaxTraceRequests));
   }
   trace.next_use.resize(n);
-  std::vector<std::uint32_t> seen(model_count, kNoNextUse);
-  for (std::size_t i = n; i-- > 0;) {
-    const ModelId model = trace.model[i];
-    if (model >= model_count) {
-      throw UsageError("request " + std::to_string(i) + " names model id " +
-                       std::to_string(model) + ", but the catalog has " +
-                       std::to_string(model_count) + " models");
-    }
-    trace.next_use[i] = seen[model];
-    seen[model] = static_cast<std::uint32_t>(i);
-  }
+  fill_next_use<std::uint32_t>(trace.model, model_count, trace.next_use, kNoNextUse);
 }
 
 void validate_trace(const CompactTrace& trace, std::size_t model_count, const std::string& source) {
@@ -53,7 +72,7 @@ void validate_trace(const CompactTrace& trace, std::size_t model_count, const st
   }
 }
 
-CompactTrace load_trace(const std::string& path, const ModelTable& models) {
+CompactTrace load_trace(const std::string& path, const ModelTable& models, bool with_next_use) {
   workload::TraceReader reader(path);
   CompactTrace trace;
   if (reader.size_hint() > kMaxTraceRequests) {
@@ -61,20 +80,28 @@ CompactTrace load_trace(const std::string& path, const ModelTable& models) {
                                   " requests; the simulator handles at most " +
                                   std::to_string(kMaxTraceRequests));
   }
-  if (reader.size_hint() > 0) {
-    const auto n = static_cast<std::size_t>(reader.size_hint());
-    trace.model.reserve(n);
-    trace.time_s.reserve(n);
-  }
   // Catalog ids by name; trace ids are mapped lazily (CSV traces name models as they appear).
   std::unordered_map<std::string, ModelId> by_name;
   by_name.reserve(models.size());
   for (std::size_t m = 0; m < models.size(); ++m) by_name.emplace(models[m].name, static_cast<ModelId>(m));
   std::vector<ModelId> to_catalog;
-  std::vector<workload::TraceRecord> block(1 << 16);
+  // The columns are filled in place, a block at a time (a binary trace: all of it at once,
+  // decoded from a mapping of the file), then the block's ids are mapped to the catalog's.
+  constexpr std::size_t kBlock = std::size_t{1} << 16;
+  const auto known = static_cast<std::size_t>(reader.size_hint());
+  std::size_t size = 0;
   double previous_s = -INFINITY;
+  const bool binary = reader.format() == workload::TraceFormat::kBinary;
   for (;;) {
-    const std::size_t got = reader.read(block);
+    if (trace.model.size() - size < kBlock && (known == 0 || trace.model.size() < known)) {
+      const std::size_t grown = known ? known : std::max(2 * trace.model.size(), size + kBlock);
+      trace.model.resize(grown);
+      trace.time_s.resize(grown);
+    }
+    const std::size_t room = trace.model.size() - size;
+    const std::size_t got =
+        reader.read_columns(std::span<double>(trace.time_s.data() + size, room),
+                            std::span<ModelId>(trace.model.data() + size, room));
     if (got == 0) break;
     const auto& names = reader.model_names();
     while (to_catalog.size() < names.size()) {
@@ -82,32 +109,53 @@ CompactTrace load_trace(const std::string& path, const ModelTable& models) {
       const auto found = by_name.find(name);
       to_catalog.push_back(found == by_name.end() ? kNoModel : found->second);
     }
-    for (std::size_t r = 0; r < got; ++r) {
-      const workload::TraceRecord& record = block[r];
-      const std::size_t index = trace.size();
-      if (record.model >= to_catalog.size()) {
-        throw InputError(path, 0, "request " + std::to_string(index) + ": model id " +
-                                      std::to_string(record.model) + " is not in the trace's table");
+    ModelId* ids = trace.model.data() + size;
+    const double* times = trace.time_s.data() + size;
+    const auto unknown = [&](std::size_t r) {
+      const ModelId raw = ids[r];
+      if (raw >= to_catalog.size()) {
+        return InputError(path, 0,
+                          "request " + std::to_string(size + r) + ": model id " +
+                              std::to_string(raw) + " is not in the trace's table");
       }
-      const ModelId model = to_catalog[record.model];
-      if (model == kNoModel) {
-        throw InputError(path, 0, "request " + std::to_string(index) + ": model '" +
-                                      names[record.model] + "' is not in the catalog");
+      return InputError(path, 0,
+                        "request " + std::to_string(size + r) + ": model '" + names[raw] +
+                            "' is not in the catalog");
+    };
+    if (binary && size + got <= kMaxTraceRequests) {
+      // The binary reader has checked every time (finite, in order) and every id (in its table):
+      // only the mapping to the catalog is left.
+      for (std::size_t r = 0; r < got; ++r) {
+        const ModelId model = to_catalog[ids[r]];
+        if (model == kNoModel) [[unlikely]]
+          throw unknown(r);
+        ids[r] = model;
       }
-      if (!std::isfinite(record.time_s) || record.time_s < previous_s) {
-        throw InputError(path, 0, "request " + std::to_string(index) +
-                                      ": time is not finite or goes backwards");
+      previous_s = times[got - 1];
+    } else {
+      for (std::size_t r = 0; r < got; ++r) {
+        const std::size_t index = size + r;
+        if (ids[r] >= to_catalog.size() || to_catalog[ids[r]] == kNoModel) throw unknown(r);
+        if (!std::isfinite(times[r]) || times[r] < previous_s) {
+          throw InputError(
+              path, 0,
+              "request " + std::to_string(index) + ": time is not finite or goes backwards");
+        }
+        previous_s = times[r];
+        if (index >= kMaxTraceRequests) {
+          throw InputError(path, 0,
+                           "more than " + std::to_string(kMaxTraceRequests) +
+                               " requests; the simulator cannot index them");
+        }
+        ids[r] = to_catalog[ids[r]];
       }
-      previous_s = record.time_s;
-      if (index >= kMaxTraceRequests) {
-        throw InputError(path, 0, "more than " + std::to_string(kMaxTraceRequests) +
-                                      " requests; the simulator cannot index them");
-      }
-      trace.push_back(model, record.time_s);
     }
+    size += got;
   }
+  trace.model.resize(size);
+  trace.time_s.resize(size);
   if (trace.size() == 0) throw InputError(path, 0, "the trace holds no requests");
-  compute_next_use(trace, models.size());
+  if (with_next_use) compute_next_use(trace, models.size());
   return trace;
 }
 

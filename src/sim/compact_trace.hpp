@@ -1,9 +1,12 @@
 #pragma once
 // The simulator's in-memory trace: three parallel columns, 16 bytes per request
 // (u32 model + f64 arrival time + u32 next-use index). Model ids index the catalog's ModelTable.
+#include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/model_info.hpp"
@@ -15,10 +18,40 @@ inline constexpr std::uint32_t kNoNextUse = std::numeric_limits<std::uint32_t>::
 // Largest trace the u32 columns can index (next_use needs one value for "never").
 inline constexpr std::uint64_t kMaxTraceRequests = kNoNextUse - 1ULL;
 
+// The columns' allocator: elements are left uninitialised on resize (the reader overwrites
+// them: no pass of zeroes over hundreds of MB), and columns of 4 MiB or more are 2 MiB aligned
+// and advised to use transparent huge pages (fewer page faults while the trace is read, fewer
+// TLB misses while it is walked). Defined in compact_trace.cpp.
+void* allocate_column(std::size_t bytes);
+void free_column(void* data, std::size_t bytes) noexcept;
+template <typename T>
+struct ColumnAllocator {
+  using value_type = T;
+  ColumnAllocator() = default;
+  template <typename U>
+  ColumnAllocator(const ColumnAllocator<U>&) noexcept {}  // NOLINT: converting, as allocators are
+  T* allocate(std::size_t n) { return static_cast<T*>(allocate_column(n * sizeof(T))); }
+  void deallocate(T* data, std::size_t n) noexcept { free_column(data, n * sizeof(T)); }
+  template <typename U, typename... Args>
+  void construct(U* at, Args&&... args) {
+    if constexpr (sizeof...(Args) == 0) {
+      ::new (static_cast<void*>(at)) U;  // default-initialised: no zeroing
+    } else {
+      ::new (static_cast<void*>(at)) U(std::forward<Args>(args)...);
+    }
+  }
+  template <typename U>
+  bool operator==(const ColumnAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+template <typename T>
+using Column = std::vector<T, ColumnAllocator<T>>;
+
 struct CompactTrace {
-  std::vector<ModelId> model;
-  std::vector<double> time_s;
-  std::vector<std::uint32_t> next_use;  // index of the model's next request, or kNoNextUse
+  Column<ModelId> model;
+  Column<double> time_s;
+  Column<std::uint32_t> next_use;  // index of the model's next request, or kNoNextUse
   std::size_t size() const { return model.size(); }
   void push_back(ModelId model_id, double arrival_s) {
     model.push_back(model_id);
@@ -36,7 +69,9 @@ void validate_trace(const CompactTrace& trace, std::size_t model_count, const st
 
 // Reads a brulee trace (CSV or binary, via workload::TraceReader) into compact form, mapping
 // its model names to ids of `models` (by name). Streams in blocks: the trace text is never held
-// in memory. Throws InputError naming the file on unknown models or bad rows. Fills next_use.
-CompactTrace load_trace(const std::string& path, const ModelTable& models);
+// in memory. Throws InputError naming the file on unknown models or bad rows. Fills next_use
+// when `with_next_use` (oracle policies and the bounds need it; the others do not).
+CompactTrace load_trace(const std::string& path, const ModelTable& models,
+                        bool with_next_use = true);
 
 }  // namespace brulee::sim

@@ -43,6 +43,19 @@ double memory_fraction(const SimSummary& s, const RunInfo& info) {
                               : 0.0;
 }
 
+// What the text outputs say of the bound.
+const char* bound_description(BoundKind kind) {
+  switch (kind) {
+    case BoundKind::kFlow:
+      return "flow (min-cost flow LP, FOO)";
+    case BoundKind::kInterval:
+      return "interval (relaxation, looser)";
+    case BoundKind::kNone:
+      break;
+  }
+  return "none";
+}
+
 }  // namespace
 
 nlohmann::ordered_json summary_json(const SimSummary& s, const RunInfo& info) {
@@ -79,6 +92,7 @@ nlohmann::ordered_json summary_json(const SimSummary& s, const RunInfo& info) {
     j["bound_load_cost_s"] = nullptr;
     j["cost_over_bound"] = nullptr;
   }
+  j["bound"] = bound_name(s.bound);
   if (s.prefetch) {  // only with --prefetch: the outputs without it are unchanged
     j["prefetches"] = s.prefetches;
     j["prefetches_used"] = s.prefetches_used;
@@ -97,6 +111,7 @@ nlohmann::ordered_json sweep_json(const std::vector<SimSummary>& results, const 
   j["models_requested"] = info.models_requested;
   j["footprint_bytes"] = info.footprint_bytes;
   j["seed"] = info.seed;
+  j["bound"] = bound_name(results.empty() ? BoundKind::kNone : results.front().bound);
   j["results"] = nlohmann::ordered_json::array();
   for (const auto& s : results) j["results"].push_back(summary_json(s, info));
   return j;
@@ -107,7 +122,7 @@ std::string sweep_csv(const std::vector<SimSummary>& results, const RunInfo& inf
       "policy,memory_bytes,memory_fraction,workers,mode,requests,hits,misses,hit_ratio,loads,"
       "evictions,bytes_loaded,peak_used_bytes,total_load_delay_s,mean_load_delay_s,mean_exec_s,"
       "load_exec_ratio,mean_queue_delay_s,latency_mean_s,latency_p50_s,latency_p95_s,"
-      "latency_p99_s,load_cost_s,bound_load_cost_s,cost_over_bound\n";
+      "latency_p99_s,load_cost_s,bound_load_cost_s,cost_over_bound,bound\n";
   // Prefetch columns only when a run prefetched: the outputs without --prefetch are unchanged.
   const bool prefetch =
       std::any_of(results.begin(), results.end(), [](const SimSummary& s) { return s.prefetch; });
@@ -118,18 +133,19 @@ std::string sweep_csv(const std::vector<SimSummary>& results, const RunInfo& inf
   for (const auto& s : results) {
     out += s.policy + "," + std::to_string(s.memory_bytes) + "," +
            number(memory_fraction(s, info)) + "," + std::to_string(s.workers) + "," +
-           (!s.queueing ? "no-queueing" : (s.parallel_load ? "parallel-load" : "queueing")) +
-           "," + std::to_string(s.requests) + "," + std::to_string(s.hits) + "," +
-           std::to_string(s.misses) + "," + number(s.hit_ratio()) + "," +
-           std::to_string(s.loads) + "," + std::to_string(s.evictions) + "," +
-           std::to_string(s.bytes_loaded) + "," + std::to_string(s.peak_used_bytes) + "," +
-           number(s.total_load_delay_s, 12) + "," + number(s.mean_load_delay_s()) + "," +
-           number(s.mean_exec_s()) + "," + number(s.load_exec_ratio()) + "," +
-           number(s.mean_queue_delay_s()) + "," + number(s.latency_mean_s) + "," +
-           number(s.latency_p50_s) + "," + number(s.latency_p95_s) + "," +
-           number(s.latency_p99_s) + "," + number(s.load_cost_s, 12) + "," +
+           (!s.queueing ? "no-queueing" : (s.parallel_load ? "parallel-load" : "queueing")) + "," +
+           std::to_string(s.requests) + "," + std::to_string(s.hits) + "," +
+           std::to_string(s.misses) + "," + number(s.hit_ratio()) + "," + std::to_string(s.loads) +
+           "," + std::to_string(s.evictions) + "," + std::to_string(s.bytes_loaded) + "," +
+           std::to_string(s.peak_used_bytes) + "," + number(s.total_load_delay_s, 12) + "," +
+           number(s.mean_load_delay_s()) + "," + number(s.mean_exec_s()) + "," +
+           number(s.load_exec_ratio()) + "," + number(s.mean_queue_delay_s()) + "," +
+           number(s.latency_mean_s) + "," + number(s.latency_p50_s) + "," +
+           number(s.latency_p95_s) + "," + number(s.latency_p99_s) + "," +
+           number(s.load_cost_s, 12) + "," +
            (s.bound_load_cost_s >= 0 ? number(s.bound_load_cost_s, 12) : "") + "," +
-           (s.bound_load_cost_s >= 0 ? number(s.cost_over_bound()) : "") + "\n";
+           (s.bound_load_cost_s >= 0 ? number(s.cost_over_bound()) : "") + "," +
+           bound_name(s.bound) + "\n";
     if (prefetch) {
       out.pop_back();  // the line's end
       out += "," + std::to_string(s.prefetches) + "," + std::to_string(s.prefetches_used) + "," +
@@ -176,6 +192,7 @@ std::string summary_text(const SimSummary& s, const RunInfo& info) {
     add("offline bound (s)", number(s.bound_load_cost_s, 9));
     add("cost / bound", number(s.cost_over_bound(), 6));
   }
+  add("bound", bound_description(s.bound));
   if (s.prefetch) {
     add("prefetches made / used",
         std::to_string(s.prefetches) + " / " + std::to_string(s.prefetches_used));
@@ -216,6 +233,8 @@ std::string sweep_text(const std::vector<SimSummary>& results, const RunInfo& in
       out += line;
     }
   }
+  out += std::string("bound: ") +
+         bound_description(results.empty() ? BoundKind::kNone : results.front().bound) + "\n";
   return out;
 }
 
@@ -397,7 +416,8 @@ void write_report(const std::string& dir, const std::vector<SimSummary>& results
   if (!results.empty()) {
     const auto& s = results.front();
     html += ", " + std::to_string(s.workers) + " worker(s), mode " +
-            (!s.queueing ? "no-queueing" : (s.parallel_load ? "parallel-load" : "queueing"));
+            (!s.queueing ? "no-queueing" : (s.parallel_load ? "parallel-load" : "queueing")) +
+            ", offline bound " + bound_description(s.bound);
   }
   html += ".</p>\n<div class=\"figs\">\n";
   html += svg_chart("Mean load delay per request", x_label, "seconds", load, false);

@@ -19,6 +19,18 @@
 
 namespace brulee::sim {
 
+const char* bound_name(BoundKind kind) {
+  switch (kind) {
+    case BoundKind::kInterval:
+      return "interval";
+    case BoundKind::kFlow:
+      return "flow";
+    case BoundKind::kNone:
+      break;
+  }
+  return "none";
+}
+
 LatencyMode parse_latency_mode(const std::string& text) {
   if (text == "profiled") return LatencyMode::kProfiled;
   if (text == "sampled") return LatencyMode::kSampled;
@@ -167,10 +179,12 @@ class Simulation {
       : models_(models), trace_(trace), config_(config), sink_(sink), latencies_(config) {
     if (config.workers == 0) throw UsageError("--workers must be at least 1");
     if (config.memory_bytes == 0) throw UsageError("memory per worker must be more than 0 bytes");
-    if (trace.next_use.size() != trace.size() || trace.time_s.size() != trace.size()) {
+    const PolicyFactory& factory = find_policy(config.policy);
+    // Only oracle policies read the future; the others run without the next-use column.
+    if (trace.time_s.size() != trace.size() ||
+        (factory.oracle && trace.next_use.size() != trace.size())) {
       throw std::logic_error("simulate: trace columns differ in length (next_use not computed?)");
     }
-    const PolicyFactory& factory = find_policy(config.policy);
     PolicyOptions options;
     options.cost_mode = config.cost_mode;
     for (std::uint32_t w = 0; w < config.workers; ++w) {
@@ -247,7 +261,9 @@ class Simulation {
     const std::size_t n = trace_.size();
     const ModelId* model_column = trace_.model.data();
     const double* time_column = trace_.time_s.data();
-    const std::uint32_t* next_column = trace_.next_use.data();
+    // Null when the trace has no next-use column (no oracle policy asked for it).
+    const std::uint32_t* next_column =
+        trace_.next_use.size() == n ? trace_.next_use.data() : nullptr;
     Worker& first = *workers_[0];
     Policy& first_policy = first.cache.policy();
     CacheState& first_state = first.cache.state();
@@ -268,7 +284,8 @@ class Simulation {
       event.model = model;
       event.time_s = arrival_s;
       event.index = i;
-      event.next_index = next_column[i] == kNoNextUse ? kNeverAgain : next_column[i];
+      if (next_column)
+        event.next_index = next_column[i] == kNoNextUse ? kNeverAgain : next_column[i];
       if (i + kPrefetchAhead < n) {
         // The trace says which models come next: start their random loads now (the policy
         // warms its own records on being told, in on_request).

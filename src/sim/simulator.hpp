@@ -57,6 +57,14 @@ class OutcomeSink {
   virtual void on_outcome(const RequestOutcome& outcome) = 0;
 };
 
+// Which offline lower bound filled SimSummary::bound_load_cost_s (docs/simulator.md).
+enum class BoundKind {
+  kNone,      // not computed
+  kInterval,  // the interval relaxation (offline_bound.hpp): fast, loose
+  kFlow,      // the min-cost flow LP (flow_bound.hpp): tight, slower
+};
+const char* bound_name(BoundKind kind);  // "none" | "interval" | "flow"
+
 struct SimSummary {
   // The run
   std::string policy;
@@ -97,6 +105,7 @@ struct SimSummary {
   // Offline lower bound on load_cost_s for this memory (filled by callers that compute it;
   // negative when not computed).
   double bound_load_cost_s = -1.0;
+  BoundKind bound = BoundKind::kNone;  // which bound that is
 
   double hit_ratio() const { return requests ? static_cast<double>(hits) / static_cast<double>(requests) : 0.0; }
   // The policy's view: requests that caused no load (their model resident or already loading).
@@ -112,7 +121,8 @@ struct SimSummary {
   double cost_over_bound() const { return bound_load_cost_s > 0 ? load_cost_s / bound_load_cost_s : 0.0; }
 };
 
-// Replays `trace` (next_use filled) against config.policy. Throws UsageError on an unknown
+// Replays `trace` against config.policy; trace.next_use must be filled for an oracle policy
+// (PolicyFactory::oracle) and may be empty otherwise. Throws UsageError on an unknown
 // policy, zero workers or memory, or a requested model larger than one worker's memory.
 SimSummary simulate(const ModelTable& models, const CompactTrace& trace, const SimConfig& config,
                     OutcomeSink* sink = nullptr);

@@ -7,9 +7,34 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "sim/flow_bound.hpp"
 #include "sim/offline_bound.hpp"
 
 namespace brulee::sim {
+
+BoundKind parse_bound(const std::string& text) {
+  if (text == "flow") return BoundKind::kFlow;
+  if (text == "interval") return BoundKind::kInterval;
+  if (text == "none") return BoundKind::kNone;
+  throw UsageError("unknown bound '" + text + "' (flow, interval or none)");
+}
+
+BoundKind default_bound(std::uint64_t requests) {
+  return requests <= kFlowBoundDefaultMaxRequests ? BoundKind::kFlow : BoundKind::kInterval;
+}
+
+double compute_bound(BoundKind kind, const ModelTable& models, const CompactTrace& trace,
+                     std::uint64_t total_memory_bytes) {
+  switch (kind) {
+    case BoundKind::kInterval:
+      return OfflineBound(models, trace).lower_bound_s(total_memory_bytes);
+    case BoundKind::kFlow:
+      return FlowBound(models, trace).lower_bound_s(total_memory_bytes);
+    case BoundKind::kNone:
+      break;
+  }
+  return -1.0;
+}
 
 std::vector<SimSummary> run_sweep(const ModelTable& models, const CompactTrace& trace,
                                   const SweepSpec& spec) {
@@ -20,7 +45,6 @@ std::vector<SimSummary> run_sweep(const ModelTable& models, const CompactTrace& 
   std::vector<SimSummary> results(runs);
   std::vector<std::exception_ptr> errors(runs);
   unsigned threads = spec.threads ? spec.threads : std::thread::hardware_concurrency();
-  threads = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(runs) + 1));
 
   // Runs start smallest memory first: those miss most and take longest, so the short runs fill
   // in at the end and no core waits long on a late big one. Results keep their places.
@@ -30,24 +54,40 @@ std::vector<SimSummary> run_sweep(const ModelTable& models, const CompactTrace& 
     return spec.memory_bytes[a % spec.memory_bytes.size()] <
            spec.memory_bytes[b % spec.memory_bytes.size()];
   });
-  // The bound is computed by one thread while the others simulate (job index 0).
-  std::optional<OfflineBound> bound;
-  std::exception_ptr bound_error;
+  // Bound jobs come first, run by threads while the others simulate: the interval bound is one
+  // job (one sort serves every memory size); the flow bound is one solve per memory size.
+  std::optional<OfflineBound> interval;
+  std::optional<FlowBound> flow;
+  std::vector<double> flow_values;
+  std::size_t bound_jobs = 0;
+  if (spec.bound == BoundKind::kInterval) {
+    bound_jobs = 1;
+  } else if (spec.bound == BoundKind::kFlow) {
+    flow.emplace(models, trace);  // O(N) scan; the solves are the jobs
+    bound_jobs = spec.memory_bytes.size();
+    flow_values.assign(bound_jobs, -1.0);
+  }
+  std::vector<std::exception_ptr> bound_errors(bound_jobs);
+  threads = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(runs + bound_jobs)));
   std::atomic<std::size_t> next_job{0};
-  const std::size_t jobs = runs + (spec.bound ? 1 : 0);
+  const std::size_t jobs = runs + bound_jobs;
   auto worker = [&] {
     for (;;) {
       const std::size_t job = next_job.fetch_add(1);
       if (job >= jobs) return;
-      if (spec.bound && job == 0) {
+      if (job < bound_jobs) {
         try {
-          bound.emplace(models, trace);
+          if (spec.bound == BoundKind::kInterval) {
+            interval.emplace(models, trace);
+          } else {
+            flow_values[job] = flow->lower_bound_s(spec.memory_bytes[job] * spec.base.workers);
+          }
         } catch (...) {
-          bound_error = std::current_exception();
+          bound_errors[job] = std::current_exception();
         }
         continue;
       }
-      const std::size_t run = order[spec.bound ? job - 1 : job];
+      const std::size_t run = order[job - bound_jobs];
       SimConfig config = spec.base;
       config.policy = spec.policies[run / spec.memory_bytes.size()];
       config.memory_bytes = spec.memory_bytes[run % spec.memory_bytes.size()];
@@ -65,11 +105,17 @@ std::vector<SimSummary> run_sweep(const ModelTable& models, const CompactTrace& 
   for (const auto& error : errors) {
     if (error) std::rethrow_exception(error);
   }
-  if (bound_error) std::rethrow_exception(bound_error);
-  if (bound) {
-    for (auto& result : results) {
-      result.bound_load_cost_s = bound->lower_bound_s(result.memory_bytes * result.workers);
+  for (const auto& error : bound_errors) {
+    if (error) std::rethrow_exception(error);
+  }
+  for (std::size_t run = 0; run < runs; ++run) {
+    SimSummary& result = results[run];
+    if (spec.bound == BoundKind::kInterval) {
+      result.bound_load_cost_s = interval->lower_bound_s(result.memory_bytes * result.workers);
+    } else if (spec.bound == BoundKind::kFlow) {
+      result.bound_load_cost_s = flow_values[run % spec.memory_bytes.size()];
     }
+    result.bound = spec.bound;
   }
   return results;
 }

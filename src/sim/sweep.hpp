@@ -15,8 +15,21 @@ struct SweepSpec {
   std::vector<std::uint64_t> memory_bytes;  // per worker
   SimConfig base;                           // policy and memory_bytes are overwritten per run
   unsigned threads = 0;                     // 0: std::thread::hardware_concurrency()
-  bool bound = true;                        // compute the offline lower bound per memory size
+  BoundKind bound = BoundKind::kInterval;   // the offline lower bound per memory size, or none
 };
+
+// `--bound` names: "flow", "interval", "none". Throws UsageError on anything else.
+BoundKind parse_bound(const std::string& text);
+// Requests up to which the default bound is the flow bound (above it, the interval bound): one
+// flow solve per memory size then takes at most about 20 s on this project's 2-core machine, a
+// few seconds on 100k requests (docs/simulator.md, "The flow bound", has the measurements).
+inline constexpr std::uint64_t kFlowBoundDefaultMaxRequests = 500'000;
+BoundKind default_bound(std::uint64_t requests);
+
+// The bound of `kind` on the load cost with `total_memory_bytes` (all workers); -1 for kNone.
+// trace.next_use must be filled unless kind is kNone.
+double compute_bound(BoundKind kind, const ModelTable& models, const CompactTrace& trace,
+                     std::uint64_t total_memory_bytes);
 
 // Runs every (policy, memory) pair; result k is policy k / memory_bytes.size(), memory k % size.
 // Exceptions of a run are rethrown (the first one, in run order) after all threads stop.

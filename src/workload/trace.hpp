@@ -46,6 +46,11 @@ class TraceReader {
   std::uint64_t size_hint() const;
   // Fills up to out.size() records; returns how many were read (0 at the end).
   std::size_t read(std::span<TraceRecord> out);
+  // Added: the same records as read() with the same checks and errors, straight into two
+  // columns (request ids are not kept); up to min(time_s.size(), model.size()). Binary records
+  // are decoded from the read block straight into the columns. Use either read() or
+  // read_columns() on one reader, not both (std::logic_error).
+  std::size_t read_columns(std::span<double> time_s, std::span<ModelId> model);
 
   // Added: make model ids index `names` (e.g. a catalog's models, in catalog order) instead of
   // the trace's own table. A model the trace names that is not in `names` is an InputError

@@ -165,6 +165,10 @@ struct TraceReader::Impl {
   std::size_t record_bytes = kImplicitRecordBytes;
   bool explicit_ids = false;
   std::vector<ModelId> remap;  // header id -> output id (restrict_models); size = header models
+  std::uint64_t names_bytes = 0;
+  bool by_records = false;                // read() was used
+  bool by_columns = false;                // read_columns() was used
+  std::vector<TraceRecord> column_block;  // read_columns of a CSV trace
 
   void fill() {
     if (begin > 0) {
@@ -194,7 +198,7 @@ struct TraceReader::Impl {
     header_model_count = model_count;
     const auto record_size = load_le<std::uint32_t>(header + 28);
     first_request_id = load_le<std::uint64_t>(header + 32);
-    const auto names_bytes = load_le<std::uint64_t>(header + 40);
+    names_bytes = load_le<std::uint64_t>(header + 40);
     explicit_ids = (flags & kTraceFlagExplicitIds) != 0;
     record_bytes = explicit_ids ? kExplicitRecordBytes : kImplicitRecordBytes;
     if (record_size != record_bytes) throw InputError(path, 0, "header record size does not match its flags");
@@ -271,6 +275,51 @@ struct TraceReader::Impl {
       }
       if (!remap.empty()) {
         for (std::size_t i = 0; i < n; ++i) dst[i].model = remap[dst[i].model];
+      }
+      last_time_s = last;
+      begin += n * record_bytes;
+      produced += n;
+      records_done += n;
+    }
+    return produced;
+  }
+
+  // Binary records decoded from the block straight into two columns, with the checks of
+  // read_binary.
+  std::size_t read_binary_columns(std::span<double> time_out, std::span<ModelId> model_out) {
+    const std::size_t want = std::min(time_out.size(), model_out.size());
+    const std::size_t id_bytes = explicit_ids ? 8 : 0;
+    const ModelId model_count = header_model_count;
+    std::size_t produced = 0;
+    while (produced < want && records_done < record_count) {
+      if (end - begin < record_bytes) {
+        fill();
+        if (end - begin < record_bytes) {
+          throw InputError(path, 0,
+                           "binary trace ends early at record " + std::to_string(records_done));
+        }
+      }
+      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(
+          {(end - begin) / record_bytes, want - produced, record_count - records_done}));
+      const unsigned char* p = buffer.data() + begin + id_bytes;
+      double* times = time_out.data() + produced;
+      ModelId* models = model_out.data() + produced;
+      double last = last_time_s;
+      for (std::size_t i = 0; i < n; ++i, p += record_bytes) {
+        const double time_s = load_le<double>(p);
+        const auto model = load_le<std::uint32_t>(p + 8);
+        if (!(time_s >= last) || model >= model_count || !std::isfinite(time_s)) {
+          TraceRecord record;
+          record.time_s = time_s;
+          record.model = model;
+          diagnose_binary(record, records_done + i, last, model_count);
+        }
+        last = time_s;
+        times[i] = time_s;
+        models[i] = model;
+      }
+      if (!remap.empty()) {
+        for (std::size_t i = 0; i < n; ++i) models[i] = remap[models[i]];
       }
       last_time_s = last;
       begin += n * record_bytes;
@@ -420,8 +469,37 @@ const std::string& TraceReader::path() const { return impl_->path; }
 
 std::size_t TraceReader::read(std::span<TraceRecord> out) {
   auto& s = *impl_;
+  if (s.by_columns) throw std::logic_error("TraceReader::read after read_columns");
   s.started = true;
+  s.by_records = true;
   return s.format == TraceFormat::kBinary ? s.read_binary(out) : s.read_csv(out);
+}
+
+std::size_t TraceReader::read_columns(std::span<double> time_s, std::span<ModelId> model) {
+  auto& s = *impl_;
+  if (s.by_records) throw std::logic_error("TraceReader::read_columns after read");
+  s.started = true;
+  s.by_columns = true;
+  if (s.format == TraceFormat::kBinary) return s.read_binary_columns(time_s, model);
+  // CSV: through the record reader, a block at a time.
+  const std::size_t want = std::min(time_s.size(), model.size());
+  if (s.column_block.size() < std::min<std::size_t>(want, 1 << 16)) {
+    s.column_block.resize(std::min<std::size_t>(want, 1 << 16));
+  }
+  std::size_t done = 0;
+  while (done < want) {
+    const std::size_t ask = std::min(want - done, s.column_block.size());
+    const std::size_t got = s.format == TraceFormat::kBinary
+                                ? s.read_binary(std::span<TraceRecord>(s.column_block.data(), ask))
+                                : s.read_csv(std::span<TraceRecord>(s.column_block.data(), ask));
+    for (std::size_t i = 0; i < got; ++i) {
+      time_s[done + i] = s.column_block[i].time_s;
+      model[done + i] = s.column_block[i].model;
+    }
+    done += got;
+    if (got < ask) break;
+  }
+  return done;
 }
 
 void TraceReader::restrict_models(const std::vector<std::string>& names) {

@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/model_cache.hpp"
+#include "core/next_use.hpp"
 
 using namespace brulee;
 
@@ -37,12 +38,7 @@ class Replay {
   std::vector<std::string> run(const std::vector<std::string>& trace) {
     std::vector<ModelId> stream;
     for (const auto& name : trace) stream.push_back(ids_.at(name));
-    std::vector<std::uint64_t> next(stream.size(), kNeverAgain);
-    std::map<ModelId, std::uint64_t> seen;
-    for (std::size_t i = stream.size(); i-- > 0;) {
-      if (seen.count(stream[i])) next[i] = seen[stream[i]];
-      seen[stream[i]] = i;
-    }
+    const std::vector<std::uint64_t> next = next_use_indices(stream, models_.size());
     std::vector<std::string> log;
     std::vector<ModelId> evicted;
     for (std::size_t i = 0; i < stream.size(); ++i) {

@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/model_cache.hpp"
+#include "core/next_use.hpp"
 #include "core/rng.hpp"
 #include "random_catalog.hpp"
 
@@ -43,12 +44,7 @@ Outcome run_random(std::string_view policy, std::uint64_t seed) {
     const double u = rng.uniform();
     model = static_cast<ModelId>(static_cast<double>(model_count) * u * u * u);
   }
-  std::vector<std::uint64_t> next(length, kNeverAgain);
-  std::vector<std::uint64_t> seen(model_count, kNeverAgain);
-  for (std::size_t i = length; i-- > 0;) {
-    next[i] = seen[stream[i]];
-    seen[stream[i]] = i;
-  }
+  const std::vector<std::uint64_t> next = next_use_indices(stream, model_count);
 
   Outcome outcome;
   test_support::Pins pins;

@@ -169,6 +169,44 @@ TEST(SimCli, ParallelLoadUsesTheCatalogsInterferenceFigures) {
             mean_exec("--catalog " + (dir / "plain.json").string()));
 }
 
+TEST(SimCli, BoundFlagNamesTheBoundInEveryOutput) {
+  const auto dir = test_dir();
+  const std::string args = "--trace " + paper_trace() + " --catalog paper --policy lru ";
+  const auto bound_of = [&](const std::string& more) {
+    const CliRun r = run(args + "--memory 30% --json " + more);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  };
+  // 3,000 requests: the default is the flow bound.
+  const auto by_default = bound_of("");
+  EXPECT_EQ(by_default["bound"], "flow");
+  const auto flow = bound_of("--bound flow");
+  const auto interval = bound_of("--bound interval");
+  EXPECT_EQ(flow, by_default);
+  EXPECT_EQ(interval["bound"], "interval");
+  EXPECT_GE(flow["bound_load_cost_s"].get<double>(),
+            interval["bound_load_cost_s"].get<double>() * (1 - 1e-9));
+  EXPECT_LE(flow["bound_load_cost_s"].get<double>(), flow["load_cost_s"].get<double>());
+  const auto none = bound_of("--bound none");
+  EXPECT_EQ(none["bound"], "none");
+  EXPECT_TRUE(none["bound_load_cost_s"].is_null());
+  EXPECT_EQ(bound_of("--no-bound"), none);
+  // Text, CSV and the sweep's JSON say it too.
+  const CliRun text = run(args + "--memory 30% --bound interval");
+  EXPECT_NE(text.out.find("\nbound                        interval"), std::string::npos)
+      << text.out;
+  const CliRun sweep = run(args + "--sweep --memory 20%,40% --bound flow --json --csv " +
+                           (dir / "bound.csv").string());
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
+  const auto json = nlohmann::json::parse(sweep.out);
+  EXPECT_EQ(json["bound"], "flow");
+  for (const auto& result : json["results"]) EXPECT_EQ(result["bound"], "flow");
+  const std::string csv = read_file(dir / "bound.csv");
+  EXPECT_NE(csv.find(",cost_over_bound,bound\n"), std::string::npos) << csv;
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);
+  EXPECT_NE(csv.find(",flow\n"), std::string::npos) << csv;
+}
+
 void expect_usage_error(const std::string& args, const std::string& mention) {
   const CliRun r = run(args);
   EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
@@ -190,6 +228,8 @@ TEST(SimCli, BadInputExitsTwoWithOneLine) {
   expect_usage_error("--trace " + trace + " --memory 1KiB", "more than the memory");
   expect_usage_error("--trace " + trace + " --memory 1GiB --latency wobbly", "wobbly");
   expect_usage_error("--trace " + trace + " --memory 1GiB --prefetch --workers 2", "--prefetch");
+  expect_usage_error("--trace " + trace + " --memory 1GiB --bound tight", "tight");
+  expect_usage_error("--trace " + trace + " --memory 1GiB --no-bound --bound flow", "--no-bound");
   // A trace naming a model the catalog lacks.
   const auto unknown = test_dir() / "unknown.csv";
   std::ofstream(unknown) << "request_id,time_s,model\n0,0.5,NoSuchNet\n";

@@ -33,7 +33,7 @@ TEST(SimTrace, NextUseIsTheModelsNextRequest) {
   CompactTrace trace;
   for (ModelId m : {0u, 1u, 0u, 2u, 1u, 0u}) trace.push_back(m, 0.0);
   compute_next_use(trace, 3);
-  const std::vector<std::uint32_t> expected = {2, 4, 5, kNoNextUse, kNoNextUse, kNoNextUse};
+  const Column<std::uint32_t> expected = {2, 4, 5, kNoNextUse, kNoNextUse, kNoNextUse};
   EXPECT_EQ(trace.next_use, expected);
   CompactTrace bad;
   bad.push_back(7, 0.0);
@@ -67,9 +67,9 @@ TEST(SimTrace, LoadsCsvAndBinaryMappingNamesToCatalogIds) {
     }
     const CompactTrace trace = load_trace(path, models);
     ASSERT_EQ(trace.size(), 3u);
-    EXPECT_EQ(trace.model, (std::vector<ModelId>{2, 0, 2}));
-    EXPECT_EQ(trace.time_s, (std::vector<double>{0.5, 1.0, 1.5}));
-    EXPECT_EQ(trace.next_use, (std::vector<std::uint32_t>{2, kNoNextUse, kNoNextUse}));
+    EXPECT_EQ(trace.model, (Column<ModelId>{2, 0, 2}));
+    EXPECT_EQ(trace.time_s, (Column<double>{0.5, 1.0, 1.5}));
+    EXPECT_EQ(trace.next_use, (Column<std::uint32_t>{2, kNoNextUse, kNoNextUse}));
   }
 }
 

@@ -3,6 +3,8 @@
 
 #include <cstring>
 #include <functional>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -127,6 +129,58 @@ TEST(TraceIo, StreamsInSmallBlocks) {
     }
     EXPECT_EQ(seen, n);
   }
+}
+
+TEST(TraceIo, ReadColumnsGivesWhatReadGives) {
+  TempDir dir;
+  const std::vector<std::string> names = {"m0", "m1", "m2"};
+  for (const std::string name : {"c.csv", "i.bin", "e.bin"}) {
+    const std::string path = dir.file(name);
+    const auto format = name.ends_with(".csv") ? TraceFormat::kCsv : TraceFormat::kBinary;
+    {
+      TraceWriter writer(path, format, names,
+                         TraceWriterOptions{.explicit_request_ids = name == "e.bin"});
+      for (std::uint64_t i = 0; i < 200000; ++i) {
+        writer.write(TraceRecord{name == "e.bin" ? i * 3 : i, static_cast<double>(i / 2) * 0.25,
+                                 static_cast<ModelId>((i * i) % 3)});
+      }
+      writer.close();
+    }
+    const Trace whole = read_trace(path);
+    TraceReader reader(path);
+    reader.restrict_models({"m2", "m0", "m1"});
+    std::vector<double> times(whole.size() + 5);
+    std::vector<ModelId> models(whole.size() + 5);
+    std::size_t done = 0;
+    // Uneven pieces, some smaller than a record block, some across blocks.
+    for (std::size_t piece = 1; done < times.size(); piece = piece * 3 + 1) {
+      const std::size_t ask = std::min(piece, times.size() - done);
+      const std::size_t got = reader.read_columns(std::span<double>(times.data() + done, ask),
+                                                  std::span<ModelId>(models.data() + done, ask));
+      done += got;
+      if (got < ask) break;
+    }
+    ASSERT_EQ(done, whole.size()) << name;
+    for (std::size_t i = 0; i < whole.size(); ++i) {
+      ASSERT_EQ(times[i], whole.time_s[i]) << name << " " << i;
+      ASSERT_EQ(models[i], (whole.model[i] + 1) % 3) << name << " " << i;  // m0 -> 1, m2 -> 0
+    }
+    std::vector<TraceRecord> block(4);
+    EXPECT_THROW(reader.read(block), std::logic_error);
+  }
+  // The same errors as read().
+  write_trace(dir.file("t.bin"), sample_trace(), TraceFormat::kBinary);
+  std::string bytes = slurp(dir.file("t.bin"));
+  bytes[bytes.size() - 8 * 12 + 5 * 12 + 8] = 7;
+  dir.write("model.bin", bytes);
+  std::vector<double> times(16);
+  std::vector<ModelId> models(16);
+  expect_input_error(
+      [&] {
+        TraceReader reader(dir.file("model.bin"));
+        reader.read_columns(times, models);
+      },
+      0, "record 5: model id 7 out of range");
 }
 
 TEST(TraceIo, RestrictModelsUsesCatalogIds) {
