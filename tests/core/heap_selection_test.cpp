@@ -29,22 +29,21 @@ using KeyFn = std::function<double(const ModelTable&, const Counters&, ModelId)>
 
 struct Case {
   std::string policy;
-  bool trims;
   KeyFn key;  // the policy's primary key; the secondary is always the last request index
 };
 
 std::vector<Case> cases() {
   return {
-      {"cremebrulee", true,
+      {"cremebrulee",
        [](const ModelTable& models, const Counters& c, ModelId m) {
          return static_cast<double>(c.count[m]) * models[m].load_latency_s /
                 std::max(1.0, static_cast<double>(models[m].size_bytes));
        }},
-      {"lfu", false,
+      {"lfu",
        [](const ModelTable&, const Counters& c, ModelId m) { return static_cast<double>(c.count[m]); }},
-      {"loadtime", false,
+      {"loadtime",
        [](const ModelTable& models, const Counters&, ModelId m) { return models[m].load_latency_s; }},
-      {"size", false,
+      {"size",
        [](const ModelTable& models, const Counters&, ModelId m) {
          return -static_cast<double>(models[m].size_bytes);
        }},
@@ -66,7 +65,7 @@ std::vector<ModelId> scan_victims(const Case& c, const ModelTable& models, const
     victims.push_back(m);
     freed += state.bytes_of(m);
   }
-  if (c.trims) {
+  if (find_policy(c.policy).trims) {
     std::stable_sort(victims.begin(), victims.end(), [&](ModelId a, ModelId b) {
       return state.bytes_of(a) > state.bytes_of(b);
     });

@@ -15,8 +15,8 @@
 #include <algorithm>
 #include <bit>
 
+#include "core/heap_policy.hpp"
 #include "core/interarrival.hpp"
-#include "core/policy_util.hpp"
 
 namespace brulee {
 namespace {
