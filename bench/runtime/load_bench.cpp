@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,11 @@ double backend_load_s(const RepositoryModel& model) {
 
 double direct_load_s(const RepositoryModel& model) {
   const auto& shape = model.config.inputs.at(0).shape;
-  return model.backend == "onnx" ? direct::onnx_load_and_warm_s(model.path, shape)
-                                 : direct::torchscript_load_and_warm_s(model.path, shape);
+  // The library called directly, per backend: a backend without a baseline here is refused
+  // rather than timed against another library's.
+  if (model.backend == "onnx") return direct::onnx_load_and_warm_s(model.path, shape);
+  if (model.backend == "torchscript") return direct::torchscript_load_and_warm_s(model.path, shape);
+  throw std::runtime_error("no direct baseline for backend '" + model.backend + "' (runtime/direct.hpp)");
 }
 }  // namespace
 

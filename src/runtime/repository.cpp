@@ -77,7 +77,7 @@ ModelConfig read_model_config(const std::string& config_path) {
   try {
     if (json.contains("backend")) {
       config.backend = json["backend"].get<std::string>();
-      backend(config.backend);  // UsageError on an unknown backend
+      find_backend(config.backend);  // UsageError on an unknown backend
     }
     if (json.contains("inputs")) config.inputs = parse_specs(json["inputs"], config_path, "inputs");
     if (json.contains("outputs")) config.outputs = parse_specs(json["outputs"], config_path, "outputs");
@@ -124,7 +124,7 @@ RepositoryModel resolve_model(const std::string& root, std::string_view name) {
       model.config.backend.empty() ? backend_names() : std::vector<std::string>{model.config.backend};
   for (const auto& [version, dir] : versions) {
     for (const auto& backend_name : backends) {
-      const fs::path file = dir / std::string(backend(backend_name).file_name());
+      const fs::path file = dir / std::string(find_backend(backend_name).file_name);
       if (!fs::is_regular_file(file, error)) continue;
       const fs::path real_file = fs::canonical(file, error);
       if (error || !inside(root_path, real_file)) {
@@ -140,7 +140,7 @@ RepositoryModel resolve_model(const std::string& root, std::string_view name) {
   }
   std::string wanted;
   for (const auto& backend_name : backends) {
-    wanted += (wanted.empty() ? "" : " or ") + std::string(backend(backend_name).file_name());
+    wanted += (wanted.empty() ? "" : " or ") + std::string(find_backend(backend_name).file_name);
   }
   throw UsageError("model '" + model.name + "' has no <version>/" + wanted + " in " + model_dir.string());
 }

@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "runtime/backend.hpp"
+#include "runtime/backend_util.hpp"
 #include "runtime/repository.hpp"
 #include "test_util.hpp"
 
@@ -31,15 +32,40 @@ TEST(RuntimeDType, NamesRoundTripAndUnknownNamesAreUsageErrors) {
 }
 
 TEST(RuntimeRegistry, KnowsBothBackendsAndRejectsUnknownOnes) {
-  EXPECT_EQ(backend("onnx").name(), "onnx");
-  EXPECT_EQ(backend("onnx").file_name(), "model.onnx");
-  EXPECT_EQ(backend("torchscript").file_name(), "model.pt");
+  EXPECT_EQ(find_backend("onnx").file_name, "model.onnx");
+  EXPECT_EQ(find_backend("torchscript").file_name, "model.pt");
+  EXPECT_EQ(&backend("onnx"), &find_backend("onnx").instance());
+  EXPECT_NE(&backend("onnx"), &backend("torchscript"));
   EXPECT_EQ(backend_names(), (std::vector<std::string>{"onnx", "torchscript"}));
   try {
     backend("tensorflow");
     FAIL() << "no exception";
   } catch (const UsageError& error) {
-    EXPECT_NE(std::string(error.what()).find("unknown backend 'tensorflow'"), std::string::npos);
+    // The error lists every entry of the table.
+    const std::string what = error.what();
+    EXPECT_NE(what.find("unknown backend 'tensorflow'"), std::string::npos);
+    for (const auto& entry : backend_entries()) {
+      EXPECT_NE(what.find(std::string(entry.name)), std::string::npos) << entry.name;
+    }
+  }
+}
+
+TEST(RuntimeDType, ElementCountsStopAtOneLimit) {
+  const auto limit = static_cast<std::int64_t>(kMaxTensorElements);
+  EXPECT_EQ(count_elements(std::vector<std::int64_t>{limit}).count, kMaxTensorElements);
+  EXPECT_EQ(count_elements(std::vector<std::int64_t>{limit, 0}).count, 0u);
+  EXPECT_EQ(count_elements(std::vector<std::int64_t>{limit + 1}).problem, ShapeProblem::kTooLarge);
+  EXPECT_EQ(count_elements(std::vector<std::int64_t>{2, -1}).problem,
+            ShapeProblem::kNegativeDimension);
+  // A shape whose bytes wrap around 2^64 (2^62 FP32 elements) is refused, not matched by an
+  // empty buffer.
+  const std::vector<TensorSpec> specs{{"x", DType::kFloat32, {-1}}};
+  Tensor huge{"x", DType::kFloat32, {std::int64_t{1} << 62}, {}};
+  try {
+    match_inputs(specs, {huge});
+    FAIL() << "no exception";
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what()).find("too large"), std::string::npos) << error.what();
   }
 }
 

@@ -171,9 +171,6 @@ class OnnxModel final : public LoadedModel {
 
 class OnnxBackend final : public Backend {
  public:
-  std::string_view name() const override { return "onnx"; }
-  std::string_view file_name() const override { return "model.onnx"; }
-
   std::unique_ptr<LoadedModel> load(const std::string& path, const LoadOptions& options) override {
     std::lock_guard lock(load_mutex());
     apply_threads(options.intra_op_threads);

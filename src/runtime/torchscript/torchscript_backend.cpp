@@ -164,9 +164,6 @@ class ScriptModel final : public LoadedModel {
 
 class ScriptBackend final : public Backend {
  public:
-  std::string_view name() const override { return "torchscript"; }
-  std::string_view file_name() const override { return "model.pt"; }
-
   std::unique_ptr<LoadedModel> load(const std::string& path, const LoadOptions& options) override {
     std::lock_guard lock(load_mutex());
     apply_threads(options.intra_op_threads);
