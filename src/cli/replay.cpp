@@ -50,7 +50,7 @@ nlohmann::json summary_json(const replay::ReplaySummary& s) {
           {"max_send_lag_s", s.max_send_lag_s}};
 }
 
-const CommandRegistration kRegistration(60, [](CLI::App& root) {
+const CommandRegistration kRegistration(50, [](CLI::App& root) {
   auto* cmd = root.add_subcommand(
       "replay",
       "Replay a trace against a running server (KServe v2 REST or gRPC): open loop at the "
