@@ -15,11 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "core/seconds.hpp"
 #include "runtime/direct.hpp"
 #include "runtime/repository.hpp"
 
 namespace {
 using namespace brulee::runtime;
+using brulee::seconds_since;
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -30,7 +32,7 @@ double median(std::vector<double> values) {
 double backend_load_s(const RepositoryModel& model) {
   const auto start = std::chrono::steady_clock::now();
   auto loaded = load_model(model);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = seconds_since(start);
   loaded.reset();
   return seconds;
 }

@@ -27,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/seconds.hpp"
 #include "runtime/repository.hpp"
 #include "serve/http_server.hpp"
 #include "serve/service.hpp"
@@ -166,7 +167,7 @@ bool fork_burst_clients(BurstChild& child, const std::vector<std::string>& names
       auto res =
           c.Post(("/v2/models/" + names[m] + "/infer").c_str(), bodies[m], "application/json");
       latency[static_cast<std::size_t>(t)] =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
+          seconds_since(s0);
       if (!res || res->status != 200) {
         ++errors;
         std::fprintf(stderr, "  error: %s\n",
@@ -306,7 +307,7 @@ int run(const Args& args) {
           const auto t0 = std::chrono::steady_clock::now();
           auto res = c->Post(("/v2/models/" + name + "/infer").c_str(), body, "application/json");
           const double seconds =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+              seconds_since(t0);
           if (!res || res->status != 200) {
             ++errors;
             continue;
@@ -359,7 +360,7 @@ int run(const Args& args) {
     ::waitpid(burst_child.pid, &child_status, 0);
     if (!read_all) errors = burst_child.clients;
     const double wall_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        seconds_since(t0);
     sampling = false;
     sampler.join();
     const json cache = json::parse(client()->Get("/v2/cache")->body);

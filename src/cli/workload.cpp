@@ -12,6 +12,7 @@
 
 #include "cli/command.hpp"
 #include "core/error.hpp"
+#include "core/seconds.hpp"
 #include "core/units.hpp"
 #include "workload/catalog.hpp"
 #include "workload/generators.hpp"
@@ -80,9 +81,6 @@ void print_summary(const char* what, const WorkloadSummary& s, const std::string
   std::printf("  took        %.2f s\n", elapsed_s);
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 struct FilterFlags {
   std::string mapping = "random";

@@ -1,4 +1,5 @@
 #include "runtime/memory.hpp"
+#include "core/seconds.hpp"
 
 #include <malloc.h>
 #include <unistd.h>
@@ -58,7 +59,7 @@ LoadMeasurement::LoadMeasurement() : start_(std::chrono::steady_clock::now()) {
 }
 
 double LoadMeasurement::elapsed_s() const {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  return seconds_since(start_);
 }
 
 std::uint64_t LoadMeasurement::grown_bytes() const {

@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "core/seconds.hpp"
 #include "runtime/backend_util.hpp"
 
 namespace brulee::runtime {
@@ -20,9 +21,6 @@ double percentile(const std::vector<double>& sorted, double fraction) {
   const auto low = static_cast<std::size_t>(std::floor(rank));
   const std::size_t high = std::min(low + 1, sorted.size() - 1);
   return sorted[low] + (sorted[high] - sorted[low]) * (rank - static_cast<double>(low));
-}
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 }  // namespace
 
@@ -67,7 +65,7 @@ void measure_interference(const ProfileSubject& subject, LoadedModel& model,
   using Clock = std::chrono::steady_clock;
   const auto origin = Clock::now();
   const auto since = [&origin] {
-    return std::chrono::duration<double>(Clock::now() - origin).count();
+    return seconds_since(origin);
   };
   std::atomic<bool> started{false}, done{false};
   double load_start_s = 0.0, load_end_s = 0.0, load_s = 0.0;

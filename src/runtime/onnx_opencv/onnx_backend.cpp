@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "core/seconds.hpp"
 #include "runtime/backend_util.hpp"
 #include "runtime/direct.hpp"
 #include "runtime/memory.hpp"
@@ -236,7 +237,7 @@ double direct::onnx_load_and_warm_s(const std::string& path, const std::vector<s
   cv::Mat zeros(static_cast<int>(sizes.size()), sizes.data(), CV_32F, cv::Scalar(0));
   net.setInput(zeros);
   cv::Mat result = net.forward();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return seconds_since(start);
 }
 
 }  // namespace brulee::runtime

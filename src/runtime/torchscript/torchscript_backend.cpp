@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "core/seconds.hpp"
 #include "runtime/backend_util.hpp"
 #include "runtime/direct.hpp"
 #include "runtime/memory.hpp"
@@ -223,7 +224,7 @@ double direct::torchscript_load_and_warm_s(const std::string& path,
   c10::InferenceMode inference_mode;
   std::vector<c10::IValue> arguments{torch::zeros(input_shape)};
   const c10::IValue result = module.forward(arguments);
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return seconds_since(start);
 }
 
 }  // namespace brulee::runtime
