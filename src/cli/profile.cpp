@@ -40,7 +40,7 @@ void run_profile(const ProfileCliOptions& opts) {
   options.seed = opts.seed;
   options.load.intra_op_threads = opts.threads;
   options.interference = !opts.no_interference;
-  options.models = split_list(opts.models);
+  options.models = split_list(opts.models, "--models");
   if (!opts.quiet) {
     options.progress = [](const std::string& line) { std::fprintf(stderr, "profile: %s\n", line.c_str()); };
   }
