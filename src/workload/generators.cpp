@@ -269,100 +269,146 @@ std::vector<double> azure_calibrated_rates_per_min(std::uint64_t n) {
 // ---------------------------------------------------------------------------------------------
 // Azure Functions 2019: invocations_per_function_md.anon.dNN.csv
 
-WorkloadSummary generate_azure2019(const Azure2019Options& options, const Catalog& catalog,
-                                   const std::string& out_trace, Catalog& out_catalog) {
+namespace {
+
+// The minutes of the day files to use, 1-based and inclusive, checked against the files given.
+struct MinuteWindow {
+  std::uint32_t days;
+  std::uint32_t first;
+  std::uint32_t last;
+  std::uint32_t minutes() const { return last - first + 1; }
+};
+
+MinuteWindow azure2019_window(const Azure2019Options& options) {
   if (options.inputs.empty()) throw UsageError("azure2019: give at least one --input day file");
-  const auto days = static_cast<std::uint32_t>(options.inputs.size());
-  const std::uint32_t first = options.first_minute;
-  const std::uint32_t last = options.last_minute == 0 ? days * kMinutesPerDay : options.last_minute;
-  if (first < 1 || first > last || last > days * kMinutesPerDay) {
-    throw UsageError("--minutes " + std::to_string(first) + "-" + std::to_string(last) + " is outside 1-" +
-                     std::to_string(days * kMinutesPerDay) + " (" + std::to_string(days) + " day file(s))");
+  MinuteWindow window;
+  window.days = static_cast<std::uint32_t>(options.inputs.size());
+  window.first = options.first_minute;
+  window.last = options.last_minute == 0 ? window.days * kMinutesPerDay : options.last_minute;
+  if (window.first < 1 || window.first > window.last ||
+      window.last > window.days * kMinutesPerDay) {
+    throw UsageError("--minutes " + std::to_string(window.first) + "-" +
+                     std::to_string(window.last) + " is outside 1-" +
+                     std::to_string(window.days * kMinutesPerDay) + " (" +
+                     std::to_string(window.days) + " day file(s))");
   }
+  return window;
+}
+
+// Every function's non-zero per-minute counts inside the window, functions numbered in order
+// of first appearance.
+struct FunctionCounts {
   struct Entry {
     std::uint32_t minute;  // 0-based within the window
     std::uint32_t count;
   };
-  std::unordered_map<std::string, std::uint32_t> function_index;
-  std::vector<std::string> keys;
+  std::vector<std::string> keys;  // "owner,app,function"
   std::vector<std::vector<Entry>> entries;
   std::vector<std::uint64_t> totals;
+};
+
+constexpr std::size_t kAzure2019Columns = 4 + kMinutesPerDay;
+constexpr const char* kAzure2019Keys[] = {"HashOwner", "HashApp", "HashFunction", "Trigger"};
+
+void check_azure2019_header(const std::string& path, const std::vector<std::string_view>& fields) {
+  bool header_ok = fields.size() == kAzure2019Columns;
+  for (std::size_t c = 0; header_ok && c < 4; ++c) header_ok = fields[c] == kAzure2019Keys[c];
+  for (std::size_t c = 4; header_ok && c < kAzure2019Columns; ++c) {
+    header_ok = fields[c] == std::to_string(c - 3);
+  }
+  if (!header_ok) {
+    throw InputError(path, 1,
+                     "expected the header HashOwner,HashApp,HashFunction,Trigger,1,...,1440 (found " +
+                         std::to_string(fields.size()) + " columns)");
+  }
+}
+
+// Reads one day file into `counts`. Every row is checked, also rows outside the window or of
+// other triggers: a malformed file is never used silently.
+void read_azure2019_day(const Azure2019Options& options, const MinuteWindow& window,
+                        std::uint32_t day, FunctionCounts& counts,
+                        std::unordered_map<std::string, std::uint32_t>& function_index) {
+  const std::string& path = options.inputs[day];
+  detail::LineReader reader(path);
+  std::string_view line;
+  if (!reader.next(line)) throw InputError(path, 0, "empty file");
   std::vector<std::string_view> fields;
-  constexpr std::size_t kColumns = 4 + kMinutesPerDay;
-  for (std::uint32_t day = 0; day < days; ++day) {
-    const std::string& path = options.inputs[day];
-    detail::LineReader reader(path);
-    std::string_view line;
-    if (!reader.next(line)) throw InputError(path, 0, "empty file");
+  split(line, fields);
+  check_azure2019_header(path, fields);
+  // Columns of this day inside the window.
+  const std::uint32_t day_start = day * kMinutesPerDay + 1;  // global minute of column "1"
+  const std::uint32_t lo = std::max(window.first, day_start);
+  const std::uint32_t hi = std::min(window.last, day_start + kMinutesPerDay - 1);
+  std::string key;
+  while (reader.next(line)) {
+    if (line.empty()) throw InputError(path, reader.line_number(), "empty line");
     split(line, fields);
-    static const char* kFirst[] = {"HashOwner", "HashApp", "HashFunction", "Trigger"};
-    bool header_ok = fields.size() == kColumns;
-    for (std::size_t c = 0; header_ok && c < 4; ++c) header_ok = fields[c] == kFirst[c];
-    for (std::size_t c = 4; header_ok && c < kColumns; ++c) header_ok = fields[c] == std::to_string(c - 3);
-    if (!header_ok) {
-      throw InputError(path, 1, "expected the header HashOwner,HashApp,HashFunction,Trigger,1,...,1440 (found " +
-                                    std::to_string(fields.size()) + " columns)");
+    if (fields.size() != kAzure2019Columns) {
+      throw InputError(path, reader.line_number(),
+                       "expected " + std::to_string(kAzure2019Columns) + " columns, found " +
+                           std::to_string(fields.size()));
     }
-    // Columns of this day inside the window.
-    const std::uint32_t day_start = day * kMinutesPerDay + 1;  // global minute of column "1"
-    const std::uint32_t lo = std::max(first, day_start);
-    const std::uint32_t hi = std::min(last, day_start + kMinutesPerDay - 1);
-    std::string key;
-    while (reader.next(line)) {
-      if (line.empty()) throw InputError(path, reader.line_number(), "empty line");
-      split(line, fields);
-      if (fields.size() != kColumns) {
+    for (std::size_t c = 0; c < 4; ++c) {
+      if (fields[c].empty()) {
+        throw InputError(path, reader.line_number(), std::string("empty ") + kAzure2019Keys[c]);
+      }
+    }
+    std::uint32_t minute_counts[kMinutesPerDay];
+    for (std::size_t c = 0; c < kMinutesPerDay; ++c) {
+      if (!parse_count(fields[4 + c], minute_counts[c])) {
         throw InputError(path, reader.line_number(),
-                         "expected " + std::to_string(kColumns) + " columns, found " + std::to_string(fields.size()));
-      }
-      for (std::size_t c = 0; c < 4; ++c) {
-        if (fields[c].empty()) {
-          throw InputError(path, reader.line_number(), std::string("empty ") + kFirst[c]);
-        }
-      }
-      // Validate every count, also those outside the window: a malformed file is never used silently.
-      std::uint32_t counts[kMinutesPerDay];
-      for (std::size_t c = 0; c < kMinutesPerDay; ++c) {
-        if (!parse_count(fields[4 + c], counts[c])) {
-          throw InputError(path, reader.line_number(),
-                           "minute " + std::to_string(c + 1) + ": count '" + std::string(fields[4 + c]) +
-                               "' is not a non-negative integer");
-        }
-      }
-      if (options.http_only && fields[3] != "http") continue;
-      if (lo > hi) continue;
-      key.assign(fields[0]).append(",").append(fields[1]).append(",").append(fields[2]);
-      auto [it, inserted] = function_index.emplace(key, static_cast<std::uint32_t>(keys.size()));
-      if (inserted) {
-        keys.push_back(key);
-        entries.emplace_back();
-        totals.push_back(0);
-      }
-      const std::uint32_t f = it->second;
-      for (std::uint32_t minute = lo; minute <= hi; ++minute) {
-        const std::uint32_t count = counts[minute - day_start];
-        if (count == 0) continue;
-        entries[f].push_back(Entry{minute - first, count});
-        totals[f] += count;
+                         "minute " + std::to_string(c + 1) + ": count '" +
+                             std::string(fields[4 + c]) + "' is not a non-negative integer");
       }
     }
+    if (options.http_only && fields[3] != "http") continue;
+    if (lo > hi) continue;
+    key.assign(fields[0]).append(",").append(fields[1]).append(",").append(fields[2]);
+    auto [it, inserted] =
+        function_index.emplace(key, static_cast<std::uint32_t>(counts.keys.size()));
+    if (inserted) {
+      counts.keys.push_back(key);
+      counts.entries.emplace_back();
+      counts.totals.push_back(0);
+    }
+    const std::uint32_t f = it->second;
+    for (std::uint32_t minute = lo; minute <= hi; ++minute) {
+      const std::uint32_t count = minute_counts[minute - day_start];
+      if (count == 0) continue;
+      counts.entries[f].push_back({minute - window.first, count});
+      counts.totals[f] += count;
+    }
   }
-  WorkloadSummary summary;
-  const auto function_model = plan_functions(totals, keys, options.filter, catalog, out_catalog, summary);
-  const std::uint32_t window = last - first + 1;
-  // Bucket by minute; within a minute, functions in index order (deterministic).
-  struct Slot {
-    std::uint32_t function;
-    std::uint32_t count;
-  };
-  std::vector<std::vector<Slot>> by_minute(window);
-  for (std::uint32_t f = 0; f < entries.size(); ++f) {
+}
+
+// One function's invocations in one minute.
+struct MinuteCount {
+  std::uint32_t function;
+  std::uint32_t count;
+};
+
+// The counts of the kept functions (mapped to a model), bucketed by minute; within a minute,
+// functions in index order (deterministic). Frees the per-function entries as it goes.
+std::vector<std::vector<MinuteCount>> bucket_by_minute(FunctionCounts& counts,
+                                                       const std::vector<ModelId>& function_model,
+                                                       std::uint32_t minutes) {
+  std::vector<std::vector<MinuteCount>> by_minute(minutes);
+  for (std::uint32_t f = 0; f < counts.entries.size(); ++f) {
     if (function_model[f] == kNoModel) continue;
-    for (const auto& entry : entries[f]) by_minute[entry.minute].push_back(Slot{f, entry.count});
+    for (const auto& entry : counts.entries[f]) {
+      by_minute[entry.minute].push_back(MinuteCount{f, entry.count});
+    }
   }
-  entries.clear();
-  entries.shrink_to_fit();
-  BlockWriter writer(out_trace, names_of(out_catalog));
+  counts.entries.clear();
+  counts.entries.shrink_to_fit();
+  return by_minute;
+}
+
+// Spreads each minute's invocations over the minute (evenly, or uniformly at random with
+// --poisson), keeps each with probability sample_fraction, and writes them in time order.
+void write_minute_events(const std::vector<std::vector<MinuteCount>>& by_minute,
+                         const std::vector<ModelId>& function_model,
+                         const Azure2019Options& options, BlockWriter& writer) {
   Rng rng(options.filter.seed);
   const double fraction = options.filter.sample_fraction;
   struct Event {
@@ -370,14 +416,15 @@ WorkloadSummary generate_azure2019(const Azure2019Options& options, const Catalo
     std::uint32_t function;
   };
   std::vector<Event> events;
-  for (std::uint32_t minute = 0; minute < window; ++minute) {
+  for (std::uint32_t minute = 0; minute < by_minute.size(); ++minute) {
     events.clear();
     const double start_s = 60.0 * minute;
-    for (const auto& slot : by_minute[minute]) {
-      for (std::uint32_t k = 0; k < slot.count; ++k) {
-        const double offset_s = options.poisson ? 60.0 * rng.uniform() : 60.0 * (k + 0.5) / slot.count;
+    for (const auto& bucket : by_minute[minute]) {
+      for (std::uint32_t k = 0; k < bucket.count; ++k) {
+        const double offset_s =
+            options.poisson ? 60.0 * rng.uniform() : 60.0 * (k + 0.5) / bucket.count;
         if (fraction < 1.0 && rng.uniform() >= fraction) continue;
-        events.push_back(Event{start_s + offset_s, slot.function});
+        events.push_back(Event{start_s + offset_s, bucket.function});
       }
     }
     std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
@@ -385,9 +432,27 @@ WorkloadSummary generate_azure2019(const Azure2019Options& options, const Catalo
     });
     for (const auto& event : events) writer.add(event.time_s, function_model[event.function]);
   }
+}
+
+}  // namespace
+
+WorkloadSummary generate_azure2019(const Azure2019Options& options, const Catalog& catalog,
+                                   const std::string& out_trace, Catalog& out_catalog) {
+  const MinuteWindow window = azure2019_window(options);
+  FunctionCounts counts;
+  std::unordered_map<std::string, std::uint32_t> function_index;
+  for (std::uint32_t day = 0; day < window.days; ++day) {
+    read_azure2019_day(options, window, day, counts, function_index);
+  }
+  WorkloadSummary summary;
+  const auto function_model =
+      plan_functions(counts.totals, counts.keys, options.filter, catalog, out_catalog, summary);
+  const auto by_minute = bucket_by_minute(counts, function_model, window.minutes());
+  BlockWriter writer(out_trace, names_of(out_catalog));
+  write_minute_events(by_minute, function_model, options, writer);
   writer.close();
   summary.requests = writer.requests();
-  summary.duration_s = 60.0 * window;
+  summary.duration_s = 60.0 * window.minutes();
   summary.mean_rate_per_s = static_cast<double>(summary.requests) / summary.duration_s;
   fill_popularity(summary, writer.counts());
   return summary;

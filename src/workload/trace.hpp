@@ -47,7 +47,7 @@ class TraceReader {
   // Fills up to out.size() records; returns how many were read (0 at the end).
   std::size_t read(std::span<TraceRecord> out);
 
-  // Added: make model ids index `names` (e.g. a catalog's models, in catalog order) instead of
+  // Makes model ids index `names` (e.g. a catalog's models, in catalog order) instead of
   // the trace's own table. A model the trace names that is not in `names` is an InputError
   // (CSV: with its line). Call before the first read().
   void restrict_models(const std::vector<std::string>& names);
@@ -58,7 +58,7 @@ class TraceReader {
   std::unique_ptr<Impl> impl_;
 };
 
-// Added: binary layout choices (docs/formats.md). By default request ids are implied by
+// Binary layout choices (docs/formats.md). By default request ids are implied by
 // position (first id + index, 12-byte records); explicit ids store them (20-byte records).
 struct TraceWriterOptions {
   bool explicit_request_ids = false;
@@ -85,7 +85,7 @@ void write_trace(const std::string& path, const Trace& trace, TraceFormat format
 // ".csv" -> CSV, anything else -> binary (".bin", ".brt", ...).
 TraceFormat format_for_path(const std::string& path);
 
-// Added: binary layout constants (docs/formats.md).
+// Binary layout constants (docs/formats.md).
 inline constexpr char kTraceMagic[8] = {'B', 'R', 'U', 'L', 'T', 'R', 'C', '\0'};
 inline constexpr std::uint32_t kTraceVersion = 1;
 inline constexpr std::uint32_t kTraceFlagExplicitIds = 1;
