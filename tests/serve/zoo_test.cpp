@@ -19,10 +19,13 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "run_binary.hpp"
+
 namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
+namespace test_support = brulee::test_support;
 
 // One `brulee serve` child; stderr (the log) goes to a file.
 class ServerProcess {
@@ -265,8 +268,7 @@ TEST(ServeZoo, BadCommandLinesExitTwo) {
            " serve --repo " + zoo + " --host 999.1.1.1",
            " serve --repo " + zoo + " --http-threads 0",
            " serve --repo " + zoo + " --max-inflight-bytes 1KiB"}) {
-    const int status = std::system((binary + args + " > /dev/null 2>&1").c_str());
-    EXPECT_EQ(WEXITSTATUS(status), 2) << args;
+    EXPECT_EQ(test_support::run_binary(test_support::words(binary + args)).exit_code, 2) << args;
   }
 }
 
@@ -274,11 +276,9 @@ TEST(ServeZoo, ASecondServerOnAPortInUseExitsOne) {
   const std::string zoo = BRULEE_TINY_ZOO_DIR;
   ServerProcess first({"--memory", "64MiB"});
   ASSERT_GT(first.port(), 0);
-  const int status = std::system((std::string(BRULEE_BINARY) + " serve --repo " + zoo +
-                                  " --port " + std::to_string(first.port()) + " --grpc-port 0" +
-                                  " > /dev/null 2>&1")
-                                     .c_str());
-  EXPECT_EQ(WEXITSTATUS(status), 1);
+  const auto second = test_support::run_binary({BRULEE_BINARY, "serve", "--repo", zoo, "--port",
+                                                std::to_string(first.port()), "--grpc-port", "0"});
+  EXPECT_EQ(second.exit_code, 1) << second.err;
   EXPECT_EQ(first.terminate(), 0);
 }
 

@@ -1,34 +1,24 @@
 // `brulee workload ...` end to end: the real binary, its exit codes and its one-line errors.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <string>
 
 #include "azure_files.hpp"
+#include "run_binary.hpp"
 #include "test_util.hpp"
 #include "workload/trace.hpp"
 
 namespace brulee::workload {
 namespace {
 
-using testing::slurp;
+using testing::read_file;
 using testing::TempDir;
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out, err;
-};
+using CliResult = test_support::RunResult;
 
-CliResult run(const TempDir& dir, const std::string& args) {
-  const std::string out = dir.file("stdout.txt"), err = dir.file("stderr.txt");
-  const std::string command = std::string(BRULEE_BINARY) + " workload " + args + " >" + out + " 2>" + err;
-  const int status = std::system(command.c_str());
-  CliResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = slurp(out);
-  result.err = slurp(err);
-  return result;
+CliResult run(const TempDir&, const std::string& args) {
+  return test_support::run_binary(test_support::words(std::string(BRULEE_BINARY) + " workload " + args));
 }
 
 void expect_usage_error(const CliResult& r, const std::string& fragment) {
@@ -42,12 +32,12 @@ TEST(WorkloadCli, SynthStatsConvertRoundTrip) {
   CliResult r = run(dir, "synth --requests 5000 --zipf 0.8 --seed 3 --out " + dir.file("t.bin"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("requests    5000"), std::string::npos) << r.out;
-  EXPECT_FALSE(slurp(dir.file("t.catalog.json")).empty());
+  EXPECT_FALSE(read_file(dir.file("t.catalog.json")).empty());
   r = run(dir, "convert " + dir.file("t.bin") + " " + dir.file("t.csv"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = run(dir, "convert --catalog " + dir.file("t.catalog.json") + " " + dir.file("t.csv") + " " + dir.file("u.bin"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(slurp(dir.file("t.bin")), slurp(dir.file("u.bin")));  // byte-identical round trip
+  EXPECT_EQ(read_file(dir.file("t.bin")), read_file(dir.file("u.bin")));  // byte-identical round trip
   r = run(dir, "stats --json --catalog " + dir.file("t.catalog.json") + " " + dir.file("t.csv"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\"requests\": 5000"), std::string::npos);

@@ -20,7 +20,7 @@ using testing::AzureRow;
 using testing::azure2019_file;
 using testing::azure2019_header;
 using testing::azure2019_row;
-using testing::slurp;
+using testing::read_file;
 using testing::TempDir;
 
 void expect_input_error(const std::function<void()>& action, std::uint64_t line, const std::string& fragment) {
@@ -140,10 +140,10 @@ TEST(Azure2019, PoissonSpreadSamplingAndDeterminism) {
   Catalog out;
   const auto a = generate_azure2019(options, three_models(), dir.file("a.bin"), out);
   generate_azure2019(options, three_models(), dir.file("b.bin"), out);
-  EXPECT_EQ(slurp(dir.file("a.bin")), slurp(dir.file("b.bin")));  // same seed, same bytes
+  EXPECT_EQ(read_file(dir.file("a.bin")), read_file(dir.file("b.bin")));  // same seed, same bytes
   options.filter.seed = 43;
   generate_azure2019(options, three_models(), dir.file("c.bin"), out);
-  EXPECT_NE(slurp(dir.file("a.bin")), slurp(dir.file("c.bin")));
+  EXPECT_NE(read_file(dir.file("a.bin")), read_file(dir.file("c.bin")));
   double total = 0;
   for (const auto& row : rows) {
     for (const auto& [minute, count] : row.counts) total += count;
@@ -273,10 +273,10 @@ TEST(Synth, DeterministicAndLimited) {
   const auto a = generate_synth(options, paper, dir.file("a.bin"), out);
   generate_synth(options, paper, dir.file("b.bin"), out);
   EXPECT_EQ(a.requests, 20000u);
-  EXPECT_EQ(slurp(dir.file("a.bin")), slurp(dir.file("b.bin")));
+  EXPECT_EQ(read_file(dir.file("a.bin")), read_file(dir.file("b.bin")));
   options.seed = 10;
   generate_synth(options, paper, dir.file("c.bin"), out);
-  EXPECT_NE(slurp(dir.file("a.bin")), slurp(dir.file("c.bin")));
+  EXPECT_NE(read_file(dir.file("a.bin")), read_file(dir.file("c.bin")));
   // Mean rate 10/s by default: 20000 requests take about 2000 s.
   EXPECT_NEAR(a.duration_s, 2000.0, 200.0);
   // A duration limit stops earlier.

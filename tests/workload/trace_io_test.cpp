@@ -13,7 +13,7 @@
 namespace brulee::workload {
 namespace {
 
-using testing::slurp;
+using testing::read_file;
 using testing::TempDir;
 
 // Runs `action`, expects an InputError whose line and message match.
@@ -62,7 +62,7 @@ TEST(TraceIo, CsvRoundTripIsExact) {
   TempDir dir;
   const Trace trace = sample_trace();
   write_trace(dir.file("t.csv"), trace, TraceFormat::kCsv);
-  EXPECT_EQ(slurp(dir.file("t.csv")).substr(0, 24), "request_id,time_s,model\n");
+  EXPECT_EQ(read_file(dir.file("t.csv")).substr(0, 24), "request_id,time_s,model\n");
   const Trace back = read_trace(dir.file("t.csv"));
   expect_same(trace, back);
 }
@@ -72,7 +72,7 @@ TEST(TraceIo, BinaryRoundTripImplicitIds) {
   const Trace trace = sample_trace();
   write_trace(dir.file("t.bin"), trace, TraceFormat::kBinary);
   // header + names (3 x 4 bytes + lengths) + 8 records x 12 bytes
-  const std::string bytes = slurp(dir.file("t.bin"));
+  const std::string bytes = read_file(dir.file("t.bin"));
   EXPECT_EQ(bytes.size(), kTraceHeaderBytes + 12 + 8 + 5 + 9 + 8 * 12);
   EXPECT_EQ(bytes.substr(0, 7), "BRULTRC");
   TraceReader reader(dir.file("t.bin"));
@@ -87,7 +87,7 @@ TEST(TraceIo, BinaryKeepsArbitraryIdsWithExplicitLayout) {
   Trace trace = sample_trace();
   trace.request_id[3] = 999999;  // not consecutive any more
   write_trace(dir.file("t.bin"), trace, TraceFormat::kBinary);
-  EXPECT_EQ(slurp(dir.file("t.bin")).size(), kTraceHeaderBytes + 12 + 8 + 5 + 9 + 8 * 20);
+  EXPECT_EQ(read_file(dir.file("t.bin")).size(), kTraceHeaderBytes + 12 + 8 + 5 + 9 + 8 * 20);
   expect_same(trace, read_trace(dir.file("t.bin")));
   // The compact layout refuses ids it cannot imply.
   TraceWriter writer(dir.file("u.bin"), TraceFormat::kBinary, {"a"});
@@ -101,7 +101,7 @@ TEST(TraceIo, CsvToBinaryToCsvIsLossless) {
   dir.write("in.csv", sorted);
   write_trace(dir.file("mid.bin"), read_trace(dir.file("in.csv")), TraceFormat::kBinary);
   write_trace(dir.file("out.csv"), read_trace(dir.file("mid.bin")), TraceFormat::kCsv);
-  EXPECT_EQ(slurp(dir.file("out.csv")), sorted);
+  EXPECT_EQ(read_file(dir.file("out.csv")), sorted);
 }
 
 TEST(TraceIo, StreamsInSmallBlocks) {
@@ -207,7 +207,7 @@ TEST(TraceIoBadInput, NegativeTimeAndEmptyName) {
 TEST(TraceIoBadInput, CorruptBinary) {
   TempDir dir;
   write_trace(dir.file("t.bin"), sample_trace(), TraceFormat::kBinary);
-  std::string bytes = slurp(dir.file("t.bin"));
+  std::string bytes = read_file(dir.file("t.bin"));
   dir.write("short.bin", bytes.substr(0, bytes.size() - 5));
   expect_input_error([&] { read_trace(dir.file("short.bin")); }, 0, "truncated");
   std::string bad_version = bytes;
