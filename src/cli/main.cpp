@@ -68,8 +68,8 @@ bool open_plugin_if_needed(int argc, char** argv, std::string& error) {
   const std::string path = plugin_path();
   if (dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL) != nullptr) return true;
   const char* reason = dlerror();
-  error = "'" + std::string(first) + "' needs the runtime plugin: " +
-          (reason ? std::string(reason) : "cannot open " + path);
+  error = "'" + std::string(first) +
+          "' needs the runtime plugin: " + (reason ? std::string(reason) : "cannot open " + path);
   return !command;  // a listing goes on without those commands
 }
 }  // namespace

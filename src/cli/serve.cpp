@@ -1,5 +1,6 @@
-// `brulee serve`: the inference server (KServe v2 over REST and gRPC) over a model repository, loading
-// models on demand under a memory budget and evicting by policy. docs/server.md, docs/api.md.
+// `brulee serve`: the inference server (KServe v2 over REST and gRPC) over a model repository,
+// loading models on demand under a memory budget and evicting by policy. docs/server.md,
+// docs/api.md.
 #include <pthread.h>
 #include <signal.h>
 
@@ -340,8 +341,7 @@ const CommandRegistration kRegistration(40, [](CLI::App& root) {
   cmd->add_option("--header-timeout", opts->header_timeout_s,
                   "Seconds from a request's first byte to its whole header (408 after)")
       ->capture_default_str();
-  cmd->add_option("--idle-timeout", opts->idle_timeout_s,
-                  "Seconds an idle connection stays open")
+  cmd->add_option("--idle-timeout", opts->idle_timeout_s, "Seconds an idle connection stays open")
       ->capture_default_str();
   cmd->add_option("--max-image-pixels", opts->max_image_pixels,
                   "Largest image /classify decodes, in pixels (400 above)")

@@ -34,8 +34,12 @@ class CacheState {
   bool resident(ModelId model) const {
     return model < records_.size() && records_[model].position != kAbsent;
   }
-  std::uint64_t bytes_of(ModelId model) const { return resident(model) ? records_[model].bytes : 0; }
-  std::uint32_t pins(ModelId model) const { return model < records_.size() ? records_[model].pins : 0; }
+  std::uint64_t bytes_of(ModelId model) const {
+    return resident(model) ? records_[model].bytes : 0;
+  }
+  std::uint32_t pins(ModelId model) const {
+    return model < records_.size() ? records_[model].pins : 0;
+  }
   bool pinned(ModelId model) const { return pins(model) > 0; }
   void prefetch(ModelId model) const {
     if (model < records_.size()) __builtin_prefetch(&records_[model]);
@@ -58,7 +62,8 @@ class CacheState {
   }
   // Removes a resident, unpinned model. Throws CacheError otherwise.
   void remove(ModelId model) {
-    if (!resident(model) || records_[model].pins > 0) [[unlikely]] fail_remove(model);
+    if (!resident(model) || records_[model].pins > 0) [[unlikely]]
+      fail_remove(model);
     Record& record = records_[model];
     const ModelId last = resident_.back();
     resident_[record.position] = last;
@@ -77,12 +82,14 @@ class CacheState {
   // is resident (a request waiting on its load).
   // Inline: the simulator pins and unpins once per request.
   void pin(ModelId model) {
-    if (model >= records_.size()) [[unlikely]] return pin_slow(model);
+    if (model >= records_.size()) [[unlikely]]
+      return pin_slow(model);
     Record& record = records_[model];
     if (record.pins++ == 0 && record.position != kAbsent) evictable_bytes_ -= record.bytes;
   }
   void unpin(ModelId model) {  // throws CacheError if the model has no pin
-    if (model >= records_.size() || records_[model].pins == 0) [[unlikely]] fail_unpin(model);
+    if (model >= records_.size() || records_[model].pins == 0) [[unlikely]]
+      fail_unpin(model);
     Record& record = records_[model];
     if (--record.pins == 0 && record.position != kAbsent) {
       evictable_bytes_ += record.bytes;

@@ -58,9 +58,7 @@ LoadMeasurement::LoadMeasurement() : start_(std::chrono::steady_clock::now()) {
   }
 }
 
-double LoadMeasurement::elapsed_s() const {
-  return seconds_since(start_);
-}
+double LoadMeasurement::elapsed_s() const { return seconds_since(start_); }
 
 std::uint64_t LoadMeasurement::grown_bytes() const {
   if (!heap_stats_available()) {

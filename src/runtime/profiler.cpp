@@ -29,7 +29,8 @@ LatencyStats summarize(std::vector<double> samples_s) {
   if (samples_s.empty()) return stats;
   std::sort(samples_s.begin(), samples_s.end());
   stats.samples = samples_s.size();
-  stats.mean_s = std::accumulate(samples_s.begin(), samples_s.end(), 0.0) / static_cast<double>(samples_s.size());
+  stats.mean_s = std::accumulate(samples_s.begin(), samples_s.end(), 0.0) /
+                 static_cast<double>(samples_s.size());
   stats.p50_s = percentile(samples_s, 0.5);
   stats.p95_s = percentile(samples_s, 0.95);
   return stats;
@@ -64,9 +65,7 @@ void measure_interference(const ProfileSubject& subject, LoadedModel& model,
                           const std::vector<Tensor>& inputs, Samples& samples) {
   using Clock = std::chrono::steady_clock;
   const auto origin = Clock::now();
-  const auto since = [&origin] {
-    return seconds_since(origin);
-  };
+  const auto since = [&origin] { return seconds_since(origin); };
   std::atomic<bool> started{false}, done{false};
   double load_start_s = 0.0, load_end_s = 0.0, load_s = 0.0;
   std::exception_ptr failure;
@@ -150,8 +149,8 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
         const auto start = std::chrono::steady_clock::now();
         model.reset();
         samples[m].unload_s.push_back(seconds_since(start));
-        say("run " + std::to_string(run + 1) + "/" + std::to_string(options.runs) + " " + profile.name +
-            ": load " + std::to_string(samples[m].load_s.back()) + " s");
+        say("run " + std::to_string(run + 1) + "/" + std::to_string(options.runs) + " " +
+            profile.name + ": load " + std::to_string(samples[m].load_s.back()) + " s");
       } catch (const std::exception& error) {
         profile.error = error.what();
         say("run " + std::to_string(run + 1) + " " + profile.name + ": failed: " + profile.error);
@@ -174,7 +173,8 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
   return profiles;
 }
 
-std::vector<ModelProfile> profile_models(const Repository& repository, const ProfileOptions& options) {
+std::vector<ModelProfile> profile_models(const Repository& repository,
+                                         const ProfileOptions& options) {
   if (options.runs == 0) throw UsageError("--runs must be at least 1");
   std::vector<RepositoryModel> models;
   if (options.models.empty()) {

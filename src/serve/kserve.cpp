@@ -396,7 +396,8 @@ class BoundSink {
   void integer(std::uint64_t) { bytes_ += 20; }
   void integer(std::int64_t) { bytes_ += 20; }
   void data(const Tensor& tensor) {
-    bytes_ += tensor.data.size() / runtime::dtype_bytes(tensor.dtype) * max_text_chars(tensor.dtype);
+    bytes_ +=
+        tensor.data.size() / runtime::dtype_bytes(tensor.dtype) * max_text_chars(tensor.dtype);
   }
   std::uint64_t bytes() const { return bytes_; }
 
@@ -551,8 +552,8 @@ DType parse_kserve_dtype(std::string_view name) {
   for (const auto& entry : runtime::kDTypes) {
     if (name == entry.name) return entry.dtype;
   }
-  throw UsageError("unsupported datatype \"" + shown(name) + "\" (supported: " +
-                   runtime::dtype_names() + ")");
+  throw UsageError("unsupported datatype \"" + shown(name) +
+                   "\" (supported: " + runtime::dtype_names() + ")");
 }
 
 std::size_t element_bytes(DType dtype) { return runtime::dtype_bytes(dtype); }

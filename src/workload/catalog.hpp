@@ -36,7 +36,8 @@ Catalog paper_catalog();
 void write_catalog(const std::string& path, const Catalog& catalog, bool paper_fields = false);
 
 // The paper's profile table (CSV: name,avg_load_latency_s,avg_exec_latency_s,
-// avg_unload_latency_s,weights_mb[,...]); size = weights_mb * 1e6 bytes. `source` names it in errors.
+// avg_unload_latency_s,weights_mb[,...]); size = weights_mb * 1e6 bytes. `source` names it in
+// errors.
 Catalog parse_paper_csv(std::string_view text, const std::string& source);
 // A catalog from JSON text (either schema); `source` names it in errors.
 Catalog parse_catalog_json(std::string_view text, const std::string& source);

@@ -85,7 +85,8 @@ void fill_popularity(WorkloadSummary& summary, const std::vector<std::uint64_t>&
   summary.top1_share = static_cast<double>(used[0]) / total;
   const std::size_t top = std::max<std::size_t>(1, (used.size() + 9) / 10);
   summary.top10pct_share =
-      static_cast<double>(std::accumulate(used.begin(), used.begin() + static_cast<long>(top), std::uint64_t{0})) /
+      static_cast<double>(
+          std::accumulate(used.begin(), used.begin() + static_cast<long>(top), std::uint64_t{0})) /
       total;
   // Gini over ascending counts: sum_i (2i - n - 1) x_i / (n sum x), i = 1..n.
   const auto n = static_cast<double>(used.size());
@@ -99,10 +100,12 @@ void fill_popularity(WorkloadSummary& summary, const std::vector<std::uint64_t>&
 
 // Rank functions by popularity, filter them, and map the kept ones to models.
 // Returns function index -> model id (kNoModel when dropped); fills out_catalog.
-std::vector<ModelId> plan_functions(const std::vector<std::uint64_t>& totals, const std::vector<std::string>& keys,
-                                    const FunctionFilter& filter, const Catalog& catalog, Catalog& out_catalog,
-                                    WorkloadSummary& summary) {
-  if (filter.min_quantile < 0 || filter.max_quantile > 1 || filter.min_quantile > filter.max_quantile) {
+std::vector<ModelId> plan_functions(const std::vector<std::uint64_t>& totals,
+                                    const std::vector<std::string>& keys,
+                                    const FunctionFilter& filter, const Catalog& catalog,
+                                    Catalog& out_catalog, WorkloadSummary& summary) {
+  if (filter.min_quantile < 0 || filter.max_quantile > 1 ||
+      filter.min_quantile > filter.max_quantile) {
     throw UsageError("popularity quantiles must satisfy 0 <= min <= max <= 1");
   }
   if (!(filter.sample_fraction > 0 && filter.sample_fraction <= 1)) {
@@ -124,11 +127,13 @@ std::vector<ModelId> plan_functions(const std::vector<std::uint64_t>& totals, co
   const auto n = order.size();
   for (std::size_t i = n; i-- > 0;) {
     const double quantile = n == 1 ? 1.0 : static_cast<double>(i) / static_cast<double>(n - 1);
-    if (quantile >= filter.min_quantile && quantile <= filter.max_quantile) kept.push_back(order[i]);
+    if (quantile >= filter.min_quantile && quantile <= filter.max_quantile)
+      kept.push_back(order[i]);
   }
   summary.functions_read = totals.size();
   summary.functions_kept = kept.size();
-  if (kept.empty()) throw UsageError("no function is left after the trigger, minute and popularity filters");
+  if (kept.empty())
+    throw UsageError("no function is left after the trigger, minute and popularity filters");
 
   std::vector<ModelId> ordered(catalog.models.size());
   std::iota(ordered.begin(), ordered.end(), ModelId{0});
@@ -158,10 +163,17 @@ std::vector<ModelId> plan_functions(const std::vector<std::uint64_t>& totals, co
   for (std::uint64_t r = 0; r < k; ++r) {
     std::uint64_t slot = 0;
     switch (filter.mapping) {
-      case Mapping::kRandom: slot = rng.below(models); break;
-      case Mapping::kRoundRobin: slot = r % models; break;
-      case Mapping::kQuantiles: slot = r * models / k; break;
-      case Mapping::kPerFunction: break;
+      case Mapping::kRandom:
+        slot = rng.below(models);
+        break;
+      case Mapping::kRoundRobin:
+        slot = r % models;
+        break;
+      case Mapping::kQuantiles:
+        slot = r * models / k;
+        break;
+      case Mapping::kPerFunction:
+        break;
     }
     function_model[kept[r]] = ordered[slot];
   }
@@ -226,7 +238,8 @@ AliasTable::AliasTable(const std::vector<double>& weights) {
   if (n == 0 || n > kNoModel) throw UsageError("alias table: need 1 .. 2^32-1 weights");
   double sum = 0;
   for (const double w : weights) {
-    if (!(w >= 0) || !std::isfinite(w)) throw UsageError("alias table: weights must be finite and >= 0");
+    if (!(w >= 0) || !std::isfinite(w))
+      throw UsageError("alias table: weights must be finite and >= 0");
     sum += w;
   }
   if (!(sum > 0)) throw UsageError("alias table: all weights are zero");
@@ -317,9 +330,10 @@ void check_azure2019_header(const std::string& path, const std::vector<std::stri
     header_ok = fields[c] == std::to_string(c - 3);
   }
   if (!header_ok) {
-    throw InputError(path, 1,
-                     "expected the header HashOwner,HashApp,HashFunction,Trigger,1,...,1440 (found " +
-                         std::to_string(fields.size()) + " columns)");
+    throw InputError(
+        path, 1,
+        "expected the header HashOwner,HashApp,HashFunction,Trigger,1,...,1440 (found " +
+            std::to_string(fields.size()) + " columns)");
   }
 }
 
@@ -486,16 +500,20 @@ WorkloadSummary generate_azure2021(const Azure2021Options& options, const Catalo
     if (line.empty()) throw InputError(options.input, at, "empty line");
     split(line, fields);
     if (fields.size() != 4) {
-      throw InputError(options.input, at, "expected 4 columns (app,func,end_timestamp,duration), found " +
-                                              std::to_string(fields.size()));
+      throw InputError(options.input, at,
+                       "expected 4 columns (app,func,end_timestamp,duration), found " +
+                           std::to_string(fields.size()));
     }
-    if (fields[0].empty() || fields[1].empty()) throw InputError(options.input, at, "empty app or func");
+    if (fields[0].empty() || fields[1].empty())
+      throw InputError(options.input, at, "empty app or func");
     double end_s = 0, duration_s = 0;
     if (!parse_double(fields[2], end_s)) {
-      throw InputError(options.input, at, "end_timestamp '" + std::string(fields[2]) + "' is not a number");
+      throw InputError(options.input, at,
+                       "end_timestamp '" + std::string(fields[2]) + "' is not a number");
     }
     if (!parse_double(fields[3], duration_s) || duration_s < 0) {
-      throw InputError(options.input, at, "duration '" + std::string(fields[3]) + "' is not a non-negative number");
+      throw InputError(options.input, at,
+                       "duration '" + std::string(fields[3]) + "' is not a non-negative number");
     }
     key.assign(fields[0]).append(",").append(fields[1]);
     auto [it, inserted] = function_index.emplace(key, static_cast<std::uint32_t>(keys.size()));
@@ -510,9 +528,11 @@ WorkloadSummary generate_azure2021(const Azure2021Options& options, const Catalo
   }
   if (invocations.empty()) throw InputError(options.input, 0, "no invocations after the header");
   WorkloadSummary summary;
-  const auto function_model = plan_functions(totals, keys, options.filter, catalog, out_catalog, summary);
-  std::stable_sort(invocations.begin(), invocations.end(),
-                   [](const Invocation& a, const Invocation& b) { return a.arrival_s < b.arrival_s; });
+  const auto function_model =
+      plan_functions(totals, keys, options.filter, catalog, out_catalog, summary);
+  std::stable_sort(
+      invocations.begin(), invocations.end(),
+      [](const Invocation& a, const Invocation& b) { return a.arrival_s < b.arrival_s; });
   BlockWriter writer(out_trace, names_of(out_catalog));
   Rng rng(options.filter.seed);
   const double fraction = options.filter.sample_fraction;
@@ -525,7 +545,8 @@ WorkloadSummary generate_azure2021(const Azure2021Options& options, const Catalo
   writer.close();
   summary.requests = writer.requests();
   summary.duration_s = invocations.back().arrival_s - earliest_s;
-  summary.mean_rate_per_s = summary.duration_s > 0 ? static_cast<double>(summary.requests) / summary.duration_s : 0;
+  summary.mean_rate_per_s =
+      summary.duration_s > 0 ? static_cast<double>(summary.requests) / summary.duration_s : 0;
   fill_popularity(summary, writer.counts());
   return summary;
 }
@@ -533,20 +554,25 @@ WorkloadSummary generate_azure2021(const Azure2021Options& options, const Catalo
 // ---------------------------------------------------------------------------------------------
 // Synthetic workloads
 
-WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catalog, const std::string& out_trace,
-                               Catalog& out_catalog) {
+WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catalog,
+                               const std::string& out_trace, Catalog& out_catalog) {
   if (catalog.models.empty()) throw UsageError("the catalog has no models");
-  if (options.requests == 0 && !(options.duration_s > 0)) throw UsageError("synth: give --requests N or --duration S");
-  if (options.duration_s < 0 || !std::isfinite(options.duration_s)) throw UsageError("--duration must be >= 0");
-  if (options.popularity == Popularity::kZipf && (!(options.zipf_alpha >= 0) || options.zipf_alpha > 10)) {
+  if (options.requests == 0 && !(options.duration_s > 0))
+    throw UsageError("synth: give --requests N or --duration S");
+  if (options.duration_s < 0 || !std::isfinite(options.duration_s))
+    throw UsageError("--duration must be >= 0");
+  if (options.popularity == Popularity::kZipf &&
+      (!(options.zipf_alpha >= 0) || options.zipf_alpha > 10)) {
     throw UsageError("--zipf must be in [0, 10]");
   }
-  if (options.rate_per_s < 0 || !std::isfinite(options.rate_per_s)) throw UsageError("--rate must be >= 0");
+  if (options.rate_per_s < 0 || !std::isfinite(options.rate_per_s))
+    throw UsageError("--rate must be >= 0");
   if (!(options.diurnal_amplitude >= 0 && options.diurnal_amplitude <= 1)) {
     throw UsageError("--diurnal must be in [0, 1]");
   }
   if (!(options.diurnal_period_s > 0)) throw UsageError("--diurnal-period must be > 0");
-  if (options.arrivals == ArrivalProcess::kOnOff && !(options.on_mean_s > 0 && options.off_mean_s >= 0)) {
+  if (options.arrivals == ArrivalProcess::kOnOff &&
+      !(options.on_mean_s > 0 && options.off_mean_s >= 0)) {
     throw UsageError("--on must be > 0 and --off >= 0");
   }
   const std::uint64_t n = options.models == 0 ? catalog.models.size() : options.models;
@@ -564,14 +590,16 @@ WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catal
   std::vector<double> by_rank(n);
   double natural_rate_per_s = 10.0;
   if (options.popularity == Popularity::kZipf) {
-    for (std::uint64_t r = 0; r < n; ++r) by_rank[r] = 1.0 / std::pow(static_cast<double>(r + 1), options.zipf_alpha);
+    for (std::uint64_t r = 0; r < n; ++r)
+      by_rank[r] = 1.0 / std::pow(static_cast<double>(r + 1), options.zipf_alpha);
   } else {
     by_rank = azure_calibrated_rates_per_min(n);
     natural_rate_per_s = std::accumulate(by_rank.begin(), by_rank.end(), 0.0) / 60.0;
   }
   std::vector<ModelId> rank_to_model(n);
   std::iota(rank_to_model.begin(), rank_to_model.end(), ModelId{0});
-  for (std::uint64_t i = n; i > 1; --i) std::swap(rank_to_model[i - 1], rank_to_model[rng.below(i)]);
+  for (std::uint64_t i = n; i > 1; --i)
+    std::swap(rank_to_model[i - 1], rank_to_model[rng.below(i)]);
   std::vector<double> weights(n);
   for (std::uint64_t r = 0; r < n; ++r) weights[rank_to_model[r]] = by_rank[r];
   const AliasTable table(weights);
@@ -589,7 +617,8 @@ WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catal
     next_switch_s.resize(n);
     for (std::uint64_t m = 0; m < n; ++m) {
       is_on[m] = rng.uniform() < duty ? 1 : 0;
-      next_switch_s[m] = rng.exponential(1.0 / (is_on[m] ? options.on_mean_s : std::max(options.off_mean_s, 1e-12)));
+      next_switch_s[m] = rng.exponential(
+          1.0 / (is_on[m] ? options.on_mean_s : std::max(options.off_mean_s, 1e-12)));
     }
   }
   const double amplitude = options.diurnal_amplitude;
@@ -603,11 +632,14 @@ WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catal
     t += rng.exponential(candidate_rate);
     if (t >= stop_s) break;
     const ModelId model = table.sample(rng);
-    if (amplitude > 0 && rng.uniform() * (1.0 + amplitude) >= 1.0 + amplitude * std::sin(angular * t)) continue;
+    if (amplitude > 0 &&
+        rng.uniform() * (1.0 + amplitude) >= 1.0 + amplitude * std::sin(angular * t))
+      continue;
     if (on_off) {
       while (next_switch_s[model] <= t) {
         is_on[model] ^= 1;
-        next_switch_s[model] += rng.exponential(1.0 / (is_on[model] ? options.on_mean_s : std::max(options.off_mean_s, 1e-12)));
+        next_switch_s[model] += rng.exponential(
+            1.0 / (is_on[model] ? options.on_mean_s : std::max(options.off_mean_s, 1e-12)));
       }
       if (!is_on[model]) continue;
     }
@@ -619,7 +651,8 @@ WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catal
   summary.functions_read = n;
   summary.functions_kept = n;
   summary.duration_s = options.duration_s > 0 ? options.duration_s : writer.last_time_s();
-  summary.mean_rate_per_s = summary.duration_s > 0 ? static_cast<double>(summary.requests) / summary.duration_s : 0;
+  summary.mean_rate_per_s =
+      summary.duration_s > 0 ? static_cast<double>(summary.requests) / summary.duration_s : 0;
   fill_popularity(summary, writer.counts());
   return summary;
 }

@@ -70,7 +70,7 @@ class TraceWriter {
   TraceWriter(const std::string& path, TraceFormat format, std::vector<std::string> model_names);
   TraceWriter(const std::string& path, TraceFormat format, std::vector<std::string> model_names,
               TraceWriterOptions options);  // added
-  ~TraceWriter();  // closes; errors are reported by close()
+  ~TraceWriter();                           // closes; errors are reported by close()
   void write(const TraceRecord& record);
   void write(std::span<const TraceRecord> records);
   void close();  // flushes; throws on an I/O error

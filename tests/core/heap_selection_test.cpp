@@ -39,14 +39,12 @@ std::vector<Case> cases() {
          return static_cast<double>(c.count[m]) * models[m].load_latency_s /
                 std::max(1.0, static_cast<double>(models[m].size_bytes));
        }},
-      {"lfu",
-       [](const ModelTable&, const Counters& c, ModelId m) { return static_cast<double>(c.count[m]); }},
-      {"loadtime",
-       [](const ModelTable& models, const Counters&, ModelId m) { return models[m].load_latency_s; }},
-      {"size",
-       [](const ModelTable& models, const Counters&, ModelId m) {
-         return -static_cast<double>(models[m].size_bytes);
-       }},
+      {"lfu", [](const ModelTable&, const Counters& c,
+                 ModelId m) { return static_cast<double>(c.count[m]); }},
+      {"loadtime", [](const ModelTable& models, const Counters&,
+                      ModelId m) { return models[m].load_latency_s; }},
+      {"size", [](const ModelTable& models, const Counters&,
+                  ModelId m) { return -static_cast<double>(models[m].size_bytes); }},
   };
 }
 
@@ -66,11 +64,11 @@ std::vector<ModelId> scan_victims(const Case& c, const ModelTable& models, const
     freed += state.bytes_of(m);
   }
   if (find_policy(c.policy).trims) {
-    std::stable_sort(victims.begin(), victims.end(), [&](ModelId a, ModelId b) {
-      return state.bytes_of(a) > state.bytes_of(b);
-    });
+    std::stable_sort(victims.begin(), victims.end(),
+                     [&](ModelId a, ModelId b) { return state.bytes_of(a) > state.bytes_of(b); });
     std::size_t keep = 0;
-    for (freed = 0; keep < victims.size() && freed < needed; ++keep) freed += state.bytes_of(victims[keep]);
+    for (freed = 0; keep < victims.size() && freed < needed; ++keep)
+      freed += state.bytes_of(victims[keep]);
     victims.resize(keep);
   }
   return victims;
@@ -82,7 +80,8 @@ std::vector<ModelId> scan_victims(const Case& c, const ModelTable& models, const
 void run(const Case& c, std::uint64_t seed, bool many_pins = false) {
   SCOPED_TRACE(c.policy + " seed " + std::to_string(seed) + (many_pins ? " many pins" : ""));
   Rng rng(seed);
-  const test_support::RandomCatalog catalog = test_support::random_catalog(rng, many_pins ? 600 : 60);
+  const test_support::RandomCatalog catalog =
+      test_support::random_catalog(rng, many_pins ? 600 : 60);
   const ModelTable& models = catalog.models;
   const std::size_t model_count = models.size();
   const std::uint64_t capacity = catalog.capacity;

@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/zoo_locator.hpp"
 #include "run_binary.hpp"
+#include "runtime/zoo_locator.hpp"
 #include "test_util.hpp"
 #include "workload/catalog.hpp"
 
@@ -65,8 +65,10 @@ TEST(RuntimeCli, OnlyTheRuntimeCommandsNeedThePlugin) {
 TEST(RuntimeCli, ZooRejectsBadOptionsWithOneLine) {
   testing::TempDir dir;
   const auto out = (dir.path() / "zoo").string();
-  expect_one_line_error(brulee({"zoo", "--tiny", "--families", "bogus", "--out", out}), "unknown family 'bogus'");
-  expect_one_line_error(brulee({"zoo", "--models", "resnet9000", "--out", out}), "unknown architecture 'resnet9000'");
+  expect_one_line_error(brulee({"zoo", "--tiny", "--families", "bogus", "--out", out}),
+                        "unknown family 'bogus'");
+  expect_one_line_error(brulee({"zoo", "--models", "resnet9000", "--out", out}),
+                        "unknown architecture 'resnet9000'");
   expect_one_line_error(brulee({"zoo", "--format", "tflite", "--out", out}), "--format");
   expect_one_line_error(brulee({"zoo", "--budget", "lots", "--out", out}), "lots");
   expect_one_line_error(brulee({"zoo", "--tiny"}), "--out");
@@ -74,7 +76,8 @@ TEST(RuntimeCli, ZooRejectsBadOptionsWithOneLine) {
 
 TEST(RuntimeCli, ZooWithoutAnInterpreterFailsClearly) {
   testing::TempDir dir;
-  const auto result = brulee({"zoo", "--tiny", "--python", "/nonexistent/python3", "--out", dir.path().string()});
+  const auto result =
+      brulee({"zoo", "--tiny", "--python", "/nonexistent/python3", "--out", dir.path().string()});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("cannot run /nonexistent/python3"), std::string::npos) << result.err;
 }
@@ -83,7 +86,8 @@ TEST(RuntimeCli, ZooHonoursTheBudget) {
   testing::TempDir dir;
   // A budget smaller than any tiny model: everything is skipped, nothing written but the catalog.
   const auto out = dir.path() / "zoo";
-  const auto result = brulee({"zoo", "--tiny", "--budget", "1KiB", "--format", "onnx", "--out", out.string()});
+  const auto result =
+      brulee({"zoo", "--tiny", "--budget", "1KiB", "--format", "onnx", "--out", out.string()});
   EXPECT_EQ(result.exit_code, 0) << result.err;
   std::ifstream in(out / "zoo_catalog.json");
   const auto catalog = nlohmann::json::parse(in);
@@ -94,8 +98,9 @@ TEST(RuntimeCli, ZooHonoursTheBudget) {
 TEST(RuntimeCli, ProfileWritesACatalogTheSimulatorReads) {
   testing::TempDir dir;
   const auto out = (dir.path() / "catalog.json").string();
-  const auto result = brulee({"profile", "--repo", testing::tiny_zoo(), "--runs", "2", "--execs", "1", "--models",
-                              "tiny_resnet-onnx,tiny_densenet-pt", "--format", "paper", "--out", out, "--quiet"});
+  const auto result =
+      brulee({"profile", "--repo", testing::tiny_zoo(), "--runs", "2", "--execs", "1", "--models",
+              "tiny_resnet-onnx,tiny_densenet-pt", "--format", "paper", "--out", out, "--quiet"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto catalog = workload::load_catalog(out);
   ASSERT_EQ(catalog.models.size(), 2u);
@@ -117,12 +122,17 @@ TEST(RuntimeCli, ProfileWritesACatalogTheSimulatorReads) {
 
 TEST(RuntimeCli, ProfileRejectsBadInputWithOneLine) {
   expect_one_line_error(brulee({"profile", "--repo", "/nonexistent/repo"}), "not a directory");
-  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--models", "../etc"}), "'..'");
-  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--models", "nope"}), "no model 'nope'");
-  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--models", "tiny_cnn-onnx,,nope"}),
-                        "empty item in --models list 'tiny_cnn-onnx,,nope'");
-  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--runs", "0"}), "--runs");
-  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--format", "keras"}), "--format");
+  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--models", "../etc"}),
+                        "'..'");
+  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--models", "nope"}),
+                        "no model 'nope'");
+  expect_one_line_error(
+      brulee({"profile", "--repo", testing::tiny_zoo(), "--models", "tiny_cnn-onnx,,nope"}),
+      "empty item in --models list 'tiny_cnn-onnx,,nope'");
+  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--runs", "0"}),
+                        "--runs");
+  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--format", "keras"}),
+                        "--format");
 }
 
 TEST(RuntimeCli, ProfileOfABrokenModelExitsOneAndStillWritesTheRest) {
@@ -131,8 +141,8 @@ TEST(RuntimeCli, ProfileOfABrokenModelExitsOneAndStillWritesTheRest) {
   testing::write_file(dir.path() / "repo" / "fine" / "1" / "model.onnx",
                       testing::read_file(testing::tiny_model_path("tiny_cnn-onnx")));
   const auto out = (dir.path() / "catalog.json").string();
-  const auto result = brulee({"profile", "--repo", (dir.path() / "repo").string(), "--runs", "1", "--out", out,
-                              "--quiet"});
+  const auto result = brulee({"profile", "--repo", (dir.path() / "repo").string(), "--runs", "1",
+                              "--out", out, "--quiet"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("broken failed"), std::string::npos) << result.err;
   EXPECT_EQ(workload::load_catalog(out).models.size(), 1u);

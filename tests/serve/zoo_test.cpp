@@ -35,8 +35,8 @@ class ServerProcess {
                                              "_" + std::to_string(counter_++) + ".log");
     int out[2];
     if (::pipe(out) != 0) return;
-    std::vector<std::string> args{BRULEE_BINARY, "serve",     "--repo", BRULEE_TINY_ZOO_DIR,
-                                  "--host",      "127.0.0.1", "--port", "0", "--grpc-port", "0"};
+    std::vector<std::string> args{BRULEE_BINARY, "serve",  "--repo", BRULEE_TINY_ZOO_DIR, "--host",
+                                  "127.0.0.1",   "--port", "0",      "--grpc-port",       "0"};
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -259,8 +259,7 @@ TEST(ServeZoo, BadCommandLinesExitTwo) {
   const std::string zoo = BRULEE_TINY_ZOO_DIR;
   for (const std::string& args : std::vector<std::string>{
            " serve --repo /nonexistent/dir", " serve --repo " + zoo + " --policy nope",
-           " serve --repo " + zoo + " --memory 12XB",
-           " serve --repo " + zoo + " --log-format xml",
+           " serve --repo " + zoo + " --memory 12XB", " serve --repo " + zoo + " --log-format xml",
            " serve --repo " + zoo + " --request-timeout nan",
            " serve --repo " + zoo + " --request-timeout inf",
            " serve --repo " + zoo + " --request-timeout 1e10",
