@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/heap_policy.hpp"
 #include "core/model_cache.hpp"
 #include "core/rng.hpp"
 #include "random_catalog.hpp"
@@ -156,6 +157,59 @@ TEST(HeapSelection, MatchesAFullScanWithManyPinnedModels) {
   for (const Case& c : cases()) {
     for (std::uint64_t seed = 1; seed <= 10; ++seed) run(c, seed, true);
   }
+}
+
+// The smallest policy HeapPolicy takes (what a new heap policy writes): the model requested
+// longest ago goes first. Its hooks are what HeapPolicyHooks asks for; a policy missing one is
+// refused at compile time with the static_assert's message.
+class OldestRequest final : public HeapPolicy<OldestRequest> {
+ public:
+  using HeapPolicy<OldestRequest>::HeapPolicy;
+  std::string_view name() const override { return "oldest-request"; }
+  static constexpr bool kKeysOnlyGrow = true;
+  static constexpr bool kTrimsVictims = false;
+  void observe(const RequestEvent& request) { last_[request.model] = request.index + 1; }
+  HeapKey key_for(ModelId model) const { return {0.0, last_.get(model)}; }
+
+ private:
+  PerModel<std::uint64_t> last_;
+};
+static_assert(HeapPolicyHooks<OldestRequest>);
+
+struct NoTrimFlag {
+  static constexpr bool kKeysOnlyGrow = true;
+  void observe(const RequestEvent&) {}
+  HeapKey key_for(ModelId) const { return {}; }
+};
+struct KeyOfAnotherType {
+  static constexpr bool kKeysOnlyGrow = true;
+  static constexpr bool kTrimsVictims = false;
+  void observe(const RequestEvent&) {}
+  double key_for(ModelId) const { return 0.0; }
+};
+struct FlagsNotConstant {
+  [[maybe_unused]] static inline bool kKeysOnlyGrow = true;
+  [[maybe_unused]] static inline bool kTrimsVictims = false;
+  void observe(const RequestEvent&) {}
+  HeapKey key_for(ModelId) const { return {}; }
+};
+static_assert(!HeapPolicyHooks<NoTrimFlag>);
+static_assert(!HeapPolicyHooks<KeyOfAnotherType>);
+static_assert(!HeapPolicyHooks<FlagsNotConstant>);
+
+TEST(HeapPolicyBase, AMinimalPolicyEvictsItsLowestKeys) {
+  const ModelTable models(4, ModelInfo{"m", 10, 1.0, 0.1, 0.0});
+  ModelCache cache(30, models, std::make_unique<OldestRequest>(models, PolicyOptions{}));
+  std::vector<ModelId> evicted;
+  std::uint64_t index = 0;
+  for (ModelId m : {0u, 1u, 2u, 0u}) {  // 1 is now the one requested longest ago
+    cache.record({.model = m, .index = index++});
+    if (!cache.state().resident(m)) cache.admit(m, evicted);
+  }
+  ASSERT_TRUE(evicted.empty());
+  cache.record({.model = 3, .index = index++});
+  cache.admit(3, evicted);
+  EXPECT_EQ(evicted, std::vector<ModelId>{1});
 }
 
 }  // namespace
