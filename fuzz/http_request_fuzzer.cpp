@@ -34,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t used = parser.put(boost::asio::buffer(pending), ec);
     if (ec == http::error::need_more) ec = {};
     pending.erase(0, used);
-    if (pending.size() > kHeaderLimit + piece + 4096) fail("unparsed bytes grew past the header limit");
+    if (pending.size() > kHeaderLimit + piece + 4096)
+      fail("unparsed bytes grew past the header limit");
   }
   if (parser.get().body().size() > kBodyLimit) fail("the body passed the body limit");
   if (!parser.is_header_done()) return 0;

@@ -27,10 +27,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/seconds.hpp"
 #include "runtime/repository.hpp"
 #include "serve/http_server.hpp"
-#include "serve/service.hpp"
 #include "serve/kserve.hpp"
+#include "serve/service.hpp"
 
 using namespace brulee;
 using nlohmann::json;
@@ -165,8 +166,7 @@ bool fork_burst_clients(BurstChild& child, const std::vector<std::string>& names
       const auto s0 = std::chrono::steady_clock::now();
       auto res =
           c.Post(("/v2/models/" + names[m] + "/infer").c_str(), bodies[m], "application/json");
-      latency[static_cast<std::size_t>(t)] =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
+      latency[static_cast<std::size_t>(t)] = seconds_since(s0);
       if (!res || res->status != 200) {
         ++errors;
         std::fprintf(stderr, "  error: %s\n",
@@ -305,8 +305,7 @@ int run(const Args& args) {
         for (int i = 0; i < per_client + 20; ++i) {
           const auto t0 = std::chrono::steady_clock::now();
           auto res = c->Post(("/v2/models/" + name + "/infer").c_str(), body, "application/json");
-          const double seconds =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          const double seconds = seconds_since(t0);
           if (!res || res->status != 200) {
             ++errors;
             continue;
@@ -358,8 +357,7 @@ int run(const Args& args) {
     int child_status = 0;
     ::waitpid(burst_child.pid, &child_status, 0);
     if (!read_all) errors = burst_child.clients;
-    const double wall_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double wall_s = seconds_since(t0);
     sampling = false;
     sampler.join();
     const json cache = json::parse(client()->Get("/v2/cache")->body);

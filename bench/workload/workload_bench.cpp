@@ -15,7 +15,9 @@ namespace {
 
 constexpr std::uint64_t kRequests = 4'000'000;
 
-std::string temp_path(const char* name) { return "/tmp/brulee_bench_" + std::to_string(::getpid()) + "_" + name; }
+std::string temp_path(const char* name) {
+  return "/tmp/brulee_bench_" + std::to_string(::getpid()) + "_" + name;
+}
 
 void write_file(const std::string& path, TraceFormat format) {
   std::vector<std::string> names;

@@ -68,8 +68,8 @@ bool open_plugin_if_needed(int argc, char** argv, std::string& error) {
   const std::string path = plugin_path();
   if (dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL) != nullptr) return true;
   const char* reason = dlerror();
-  error = "'" + std::string(first) + "' needs the runtime plugin: " +
-          (reason ? std::string(reason) : "cannot open " + path);
+  error = "'" + std::string(first) +
+          "' needs the runtime plugin: " + (reason ? std::string(reason) : "cannot open " + path);
   return !command;  // a listing goes on without those commands
 }
 }  // namespace
@@ -94,6 +94,13 @@ int main(int argc, char** argv) {
   auto& entries = registry();
   std::stable_sort(entries.begin(), entries.end(),
                    [](const Entry& a, const Entry& b) { return a.order < b.order; });
+  for (std::size_t i = 1; i < entries.size(); ++i) {
+    if (entries[i - 1].order == entries[i].order) {  // a programming error (command.hpp)
+      std::fprintf(stderr, "brulee: internal error: two commands share order %d\n",
+                   entries[i].order);
+      return 1;
+    }
+  }
   for (auto& entry : entries) entry.setup(app);
   try {
     app.parse(argc, argv);

@@ -33,16 +33,19 @@ void run_profile(const ProfileCliOptions& opts) {
   if (opts.repo.empty()) throw UsageError("profile: --repo DIR is required");
   if (opts.threads < 0) throw UsageError("profile: --threads must be >= 0");
   const runtime::Repository repository(opts.repo);
-  for (const auto& problem : repository.problems()) std::fprintf(stderr, "profile: skipped: %s\n", problem.c_str());
+  for (const auto& problem : repository.problems())
+    std::fprintf(stderr, "profile: skipped: %s\n", problem.c_str());
   runtime::ProfileOptions options;
   options.runs = opts.runs;
   options.execs_per_load = opts.execs;
   options.seed = opts.seed;
   options.load.intra_op_threads = opts.threads;
   options.interference = !opts.no_interference;
-  options.models = split_list(opts.models);
+  options.models = split_list(opts.models, "--models");
   if (!opts.quiet) {
-    options.progress = [](const std::string& line) { std::fprintf(stderr, "profile: %s\n", line.c_str()); };
+    options.progress = [](const std::string& line) {
+      std::fprintf(stderr, "profile: %s\n", line.c_str());
+    };
   }
   const auto profiles = runtime::profile_models(repository, options);
 
@@ -59,7 +62,8 @@ void run_profile(const ProfileCliOptions& opts) {
     }
     ModelInfo info;
     info.name = profile.name;
-    info.size_bytes = profile.resident_bytes > 0 ? profile.resident_bytes : std::max<std::uint64_t>(1, profile.file_bytes);
+    info.size_bytes = profile.resident_bytes > 0 ? profile.resident_bytes
+                                                 : std::max<std::uint64_t>(1, profile.file_bytes);
     info.load_latency_s = profile.load.mean_s;
     info.exec_latency_s = profile.exec.mean_s;
     info.unload_latency_s = profile.unload.mean_s;
@@ -77,16 +81,18 @@ void run_profile(const ProfileCliOptions& opts) {
     const double ratio = profile.exec.mean_s > 0 ? profile.load.mean_s / profile.exec.mean_s : 0.0;
     // Slowdowns: the first inference after a load, an inference beside a load, a load beside
     // inferences, each over the model's lone figure (0 when not measured).
-    const double first_x = profile.exec.mean_s > 0 ? profile.first_exec.mean_s / profile.exec.mean_s : 0.0;
+    const double first_x =
+        profile.exec.mean_s > 0 ? profile.first_exec.mean_s / profile.exec.mean_s : 0.0;
     std::printf("%-28s %-11s %10s %9.4f %9.4f %9.4f %9.4f %9.4f %10.1f %9.2f %9.2f %9.2f\n",
-                profile.name.c_str(), profile.backend.c_str(), format_bytes(info.size_bytes).c_str(),
-                profile.load.mean_s, profile.load.p95_s, profile.exec.mean_s, profile.exec.p95_s,
-                profile.unload.mean_s, ratio, first_x,
+                profile.name.c_str(), profile.backend.c_str(),
+                format_bytes(info.size_bytes).c_str(), profile.load.mean_s, profile.load.p95_s,
+                profile.exec.mean_s, profile.exec.p95_s, profile.unload.mean_s, ratio, first_x,
                 measured.exec_beside_load_s > 0 ? measured.exec_factor(info.exec_latency_s) : 0.0,
                 measured.load_beside_exec_s > 0 ? measured.load_factor(info.load_latency_s) : 0.0);
   }
   if (!catalog.models.empty()) {
-    const std::string out = opts.out.empty() ? repository.root() + "/profile_catalog.json" : opts.out;
+    const std::string out =
+        opts.out.empty() ? repository.root() + "/profile_catalog.json" : opts.out;
     workload::write_catalog(out, catalog, opts.format == "paper");
     std::printf("wrote %s (%zu models, %llu runs each)\n", out.c_str(), catalog.models.size(),
                 static_cast<unsigned long long>(opts.runs));
@@ -95,21 +101,26 @@ void run_profile(const ProfileCliOptions& opts) {
 }
 
 const CommandRegistration kRegistration(61, [](CLI::App& root) {
-  auto* cmd = root.add_subcommand("profile",
-                                  "Measure load/exec/unload latency and loaded bytes of a repository's "
-                                  "models and write a catalog");
+  auto* cmd =
+      root.add_subcommand("profile",
+                          "Measure load/exec/unload latency and loaded bytes of a repository's "
+                          "models and write a catalog");
   auto opts = std::make_shared<ProfileCliOptions>();
   cmd->add_option("--repo", opts->repo, "Model repository (e.g. made by brulee zoo)");
-  cmd->add_option("--runs", opts->runs, "Rounds: each loads, runs and unloads every model once, in random order")
+  cmd->add_option("--runs", opts->runs,
+                  "Rounds: each loads, runs and unloads every model once, in random order")
       ->capture_default_str();
-  cmd->add_option("--execs", opts->execs, "Timed inferences per load (after the warm-up)")->capture_default_str();
-  cmd->add_option("--out", opts->out, "Catalog JSON to write (default <repo>/profile_catalog.json)");
+  cmd->add_option("--execs", opts->execs, "Timed inferences per load (after the warm-up)")
+      ->capture_default_str();
+  cmd->add_option("--out", opts->out,
+                  "Catalog JSON to write (default <repo>/profile_catalog.json)");
   cmd->add_option("--format", opts->format, "brulee, or paper (also the paper's field names)")
       ->check(CLI::IsMember({"brulee", "paper"}))
       ->capture_default_str();
   cmd->add_option("--models", opts->models, "Comma-separated model names (default: all)");
   cmd->add_option("--seed", opts->seed, "Seed of the random order")->capture_default_str();
-  cmd->add_option("--threads", opts->threads, "Intra-op threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--threads", opts->threads, "Intra-op threads (0 = all cores)")
+      ->capture_default_str();
   cmd->add_flag("--quiet", opts->quiet, "No progress lines on stderr");
   cmd->add_flag("--no-interference", opts->no_interference,
                 "Skip measuring a load beside inferences and inferences beside a load");

@@ -22,11 +22,11 @@ void print_summary(const replay::ReplaySummary& s) {
     std::printf("server        hits %llu, misses %llu (hit ratio %.3f)\n",
                 static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
                 static_cast<double>(s.hits) / static_cast<double>(s.hits + s.misses));
-    std::printf("per request   load %.1f ms, queue %.1f ms, exec %.1f ms (load/exec %.3f), "
-                "server latency %.1f ms\n",
-                s.mean_load_s * 1e3, s.mean_queue_s * 1e3, s.mean_exec_s * 1e3,
-                s.mean_exec_s > 0 ? s.mean_load_s / s.mean_exec_s : 0.0,
-                s.mean_server_latency_s * 1e3);
+    std::printf(
+        "per request   load %.1f ms, queue %.1f ms, exec %.1f ms (load/exec %.3f), "
+        "server latency %.1f ms\n",
+        s.mean_load_s * 1e3, s.mean_queue_s * 1e3, s.mean_exec_s * 1e3,
+        s.mean_exec_s > 0 ? s.mean_load_s / s.mean_exec_s : 0.0, s.mean_server_latency_s * 1e3);
   }
   std::printf("send lag      max %.1f ms behind the trace\n", s.max_send_lag_s * 1e3);
 }
@@ -50,7 +50,7 @@ nlohmann::json summary_json(const replay::ReplaySummary& s) {
           {"max_send_lag_s", s.max_send_lag_s}};
 }
 
-const CommandRegistration kRegistration(60, [](CLI::App& root) {
+const CommandRegistration kRegistration(50, [](CLI::App& root) {
   auto* cmd = root.add_subcommand(
       "replay",
       "Replay a trace against a running server (KServe v2 REST or gRPC): open loop at the "

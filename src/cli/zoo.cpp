@@ -53,8 +53,8 @@ void run_zoo(const ZooOptions& opts) {
   if (!opts.budget.empty()) {
     argv.insert(argv.end(), {"--budget", std::to_string(parse_bytes(opts.budget))});
   }
-  argv.insert(argv.end(), {"--format", opts.format, "--seed", std::to_string(opts.seed), "--threads",
-                           std::to_string(opts.threads)});
+  argv.insert(argv.end(), {"--format", opts.format, "--seed", std::to_string(opts.seed),
+                           "--threads", std::to_string(opts.threads)});
   std::fflush(stdout);
   const auto result = runtime::run_process(argv, false);
   if (result.exit_code == 0) return;
@@ -66,12 +66,14 @@ void run_zoo(const ZooOptions& opts) {
 
 const CommandRegistration kRegistration(60, [](CLI::App& root) {
   auto* cmd = root.add_subcommand(
-      "zoo", "Export real architectures with random weights into a model repository (ONNX + TorchScript)");
+      "zoo",
+      "Export real architectures with random weights into a model repository (ONNX + TorchScript)");
   auto opts = std::make_shared<ZooOptions>();
   cmd->add_option("--out", opts->out, "Repository folder to write (created if missing)");
   cmd->add_flag("--tiny", opts->tiny, "Tiny test models only (< 1 MB each, seconds to make)");
-  cmd->add_option("--families", opts->families,
-                  "Comma-separated families: resnet,vgg,densenet,mobilenet,efficientnet,inception,nas,mobile");
+  cmd->add_option(
+      "--families", opts->families,
+      "Comma-separated families: resnet,vgg,densenet,mobilenet,efficientnet,inception,nas,mobile");
   cmd->add_option("--models", opts->models, "Comma-separated architectures (see --list)");
   cmd->add_option("--format", opts->format, "onnx, torchscript or both")
       ->check(CLI::IsMember({"onnx", "torchscript", "both"}))
@@ -83,7 +85,8 @@ const CommandRegistration kRegistration(60, [](CLI::App& root) {
   cmd->add_flag("--force", opts->force, "Re-export models already in the repository");
   cmd->add_flag("--list", opts->list, "List the architectures and their families");
   cmd->add_option("--script", opts->script, "Path of zoo/export.py (default: found automatically)");
-  cmd->add_option("--python", opts->python, "Python interpreter (default $BRULEE_PYTHON or /usr/bin/python3)");
+  cmd->add_option("--python", opts->python,
+                  "Python interpreter (default $BRULEE_PYTHON or /usr/bin/python3)");
   cmd->callback([opts] { run_zoo(*opts); });
 });
 

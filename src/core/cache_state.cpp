@@ -7,16 +7,16 @@
 namespace brulee {
 
 CacheState::CacheState(std::uint64_t capacity_bytes, std::size_t model_count)
-    : capacity_bytes_(capacity_bytes), slots_(model_count) {}
+    : capacity_bytes_(capacity_bytes), records_(model_count) {}
 
 void CacheState::ensure(ModelId model) {
   if (model == kNoModel) throw CacheError("invalid model id");
-  if (model >= slots_.size()) slots_.resize(static_cast<std::size_t>(model) + 1);
+  if (model >= records_.size()) records_.resize(static_cast<std::size_t>(model) + 1);
 }
 
 void CacheState::insert_slow(ModelId model, std::uint64_t bytes) {
   ensure(model);
-  if (slots_[model].position != kAbsent) {
+  if (records_[model].position != kAbsent) {
     throw CacheError("model " + std::to_string(model) + " is already resident");
   }
   if (bytes > free_bytes()) {
@@ -33,14 +33,14 @@ void CacheState::fail_remove(ModelId model) const {
 
 void CacheState::resize(ModelId model, std::uint64_t bytes) {
   if (!resident(model)) throw CacheError("model " + std::to_string(model) + " is not resident");
-  Slot& slot = slots_[model];
-  if (bytes > slot.bytes && bytes - slot.bytes > free_bytes()) {
+  Record& record = records_[model];
+  if (bytes > record.bytes && bytes - record.bytes > free_bytes()) {
     throw CacheError("model " + std::to_string(model) + " cannot grow to " + std::to_string(bytes) +
                      " bytes: only " + std::to_string(free_bytes()) + " are free");
   }
-  used_bytes_ = used_bytes_ - slot.bytes + bytes;
-  if (slot.pins == 0) evictable_bytes_ = evictable_bytes_ - slot.bytes + bytes;
-  slot.bytes = bytes;
+  used_bytes_ = used_bytes_ - record.bytes + bytes;
+  if (record.pins == 0) evictable_bytes_ = evictable_bytes_ - record.bytes + bytes;
+  record.bytes = bytes;
 }
 
 void CacheState::pin_slow(ModelId model) {

@@ -83,7 +83,8 @@ class IndexedHeap {
       // it usually belongs near the bottom, so this saves comparing it on the way down.
       std::uint32_t hole = at;
       const auto count = static_cast<std::uint32_t>(heap_.size());
-      for (std::uint32_t first = first_child_of(hole); first < count; first = first_child_of(hole)) {
+      for (std::uint32_t first = first_child_of(hole); first < count;
+           first = first_child_of(hole)) {
         const std::uint32_t child = smallest_child(first, count);
         heap_[hole] = heap_[child];
         position_[heap_[hole].model] = hole;
@@ -96,7 +97,8 @@ class IndexedHeap {
 
   // Gives `old_model`'s slot to `new_model` (not in the heap) with `key`, then restores order.
   void replace(ModelId old_model, ModelId new_model, HeapKey key) {
-    if (new_model >= position_.size()) position_.resize(static_cast<std::size_t>(new_model) + 1, kAbsent);
+    if (new_model >= position_.size())
+      position_.resize(static_cast<std::size_t>(new_model) + 1, kAbsent);
     const std::uint32_t at = position_[old_model];
     position_[old_model] = kAbsent;
     heap_[at] = {key, new_model};

@@ -22,7 +22,7 @@
 #include <limits>
 
 #include "core/model_info.hpp"
-#include "core/policy_util.hpp"
+#include "core/per_model.hpp"
 
 namespace brulee {
 

@@ -51,11 +51,13 @@ void ModelCache::make_room(std::uint64_t bytes, std::vector<ModelId>& evicted) {
     }
     if (pairwise) {
       for (std::size_t j = 0; j < i; ++j) {
-        if (victims_[j] == victim) [[unlikely]] fail_repeated(victim);
+        if (victims_[j] == victim) [[unlikely]]
+          fail_repeated(victim);
       }
     } else {
       if (victim >= marks_.size()) marks_.resize(static_cast<std::size_t>(victim) + 1, 0);
-      if (marks_[victim] == epoch_) [[unlikely]] fail_repeated(victim);
+      if (marks_[victim] == epoch_) [[unlikely]]
+        fail_repeated(victim);
       marks_[victim] = epoch_;
     }
     freed += state_.bytes_of(victim);

@@ -89,6 +89,9 @@ struct PolicyFactory {
   const char* name;
   const char* summary;
   bool oracle;  // needs RequestEvent::next_index (knowledge of the future)
+  // Trims its victims largest first (keep_largest_needed): every victim is needed, no single
+  // one could stay resident and the rest still free enough.
+  bool trims;
   std::unique_ptr<Policy> (*make)(const ModelTable&, const PolicyOptions&);
 };
 

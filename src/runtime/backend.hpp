@@ -1,20 +1,19 @@
 #pragma once
 // One small interface over the inference libraries (docs/runtime.md). A new backend is one new
-// folder under src/runtime/ plus one registry line; the server never changes for it.
+// folder under src/runtime/ (its sources and library added in src/runtime/CMakeLists.txt) plus
+// one line in the table in backend.cpp; the server never changes for it.
 // This header is the contract between the runtime, the profiler and the server.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace brulee::runtime {
+#include "runtime/dtype.hpp"
 
-enum class DType { kFloat32, kFloat64, kInt32, kInt64, kUInt8, kInt8, kBool };
-std::string_view dtype_name(DType dtype);         // KServe v2 names: "FP32", "INT64", ...
-DType parse_dtype(std::string_view kserve_name);  // throws UsageError
-std::size_t dtype_bytes(DType dtype);
+namespace brulee::runtime {
 
 struct TensorSpec {
   std::string name;
@@ -57,15 +56,21 @@ class LoadedModel {
 class Backend {
  public:
   virtual ~Backend() = default;
-  virtual std::string_view name() const = 0;         // "onnx", "torchscript"
-  virtual std::string_view file_name() const = 0;    // "model.onnx", "model.pt"
   // Throws std::runtime_error with the library's reason if the file cannot be loaded.
   virtual std::unique_ptr<LoadedModel> load(const std::string& path,
                                             const LoadOptions& options) = 0;
 };
 
-// Registry by name ("onnx", "torchscript"); throws UsageError on an unknown name.
-Backend& backend(std::string_view name);
+// The registry: one entry per backend, in the order a repository tries them.
+struct BackendEntry {
+  std::string_view name;       // config.json "backend": "onnx", "torchscript"
+  std::string_view file_name;  // the file it loads in a version folder: "model.onnx"
+  Backend& (*instance)();      // the backend (one per process, made on first use)
+};
+std::span<const BackendEntry> backend_entries();
+// Throws UsageError naming the known backends if `name` is unknown.
+const BackendEntry& find_backend(std::string_view name);
+Backend& backend(std::string_view name);  // find_backend(name).instance()
 std::vector<std::string> backend_names();
 
 }  // namespace brulee::runtime

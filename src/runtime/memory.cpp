@@ -1,4 +1,5 @@
 #include "runtime/memory.hpp"
+#include "core/seconds.hpp"
 
 #include <malloc.h>
 #include <unistd.h>
@@ -57,9 +58,7 @@ LoadMeasurement::LoadMeasurement() : start_(std::chrono::steady_clock::now()) {
   }
 }
 
-double LoadMeasurement::elapsed_s() const {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-}
+double LoadMeasurement::elapsed_s() const { return seconds_since(start_); }
 
 std::uint64_t LoadMeasurement::grown_bytes() const {
   if (!heap_stats_available()) {

@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
+#include "core/seconds.hpp"
 #include "runtime/backend_util.hpp"
 
 namespace brulee::runtime {
@@ -21,9 +22,6 @@ double percentile(const std::vector<double>& sorted, double fraction) {
   const std::size_t high = std::min(low + 1, sorted.size() - 1);
   return sorted[low] + (sorted[high] - sorted[low]) * (rank - static_cast<double>(low));
 }
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 }  // namespace
 
 LatencyStats summarize(std::vector<double> samples_s) {
@@ -31,7 +29,8 @@ LatencyStats summarize(std::vector<double> samples_s) {
   if (samples_s.empty()) return stats;
   std::sort(samples_s.begin(), samples_s.end());
   stats.samples = samples_s.size();
-  stats.mean_s = std::accumulate(samples_s.begin(), samples_s.end(), 0.0) / static_cast<double>(samples_s.size());
+  stats.mean_s = std::accumulate(samples_s.begin(), samples_s.end(), 0.0) /
+                 static_cast<double>(samples_s.size());
   stats.p50_s = percentile(samples_s, 0.5);
   stats.p95_s = percentile(samples_s, 0.95);
   return stats;
@@ -66,9 +65,7 @@ void measure_interference(const ProfileSubject& subject, LoadedModel& model,
                           const std::vector<Tensor>& inputs, Samples& samples) {
   using Clock = std::chrono::steady_clock;
   const auto origin = Clock::now();
-  const auto since = [&origin] {
-    return std::chrono::duration<double>(Clock::now() - origin).count();
-  };
+  const auto since = [&origin] { return seconds_since(origin); };
   std::atomic<bool> started{false}, done{false};
   double load_start_s = 0.0, load_end_s = 0.0, load_s = 0.0;
   std::exception_ptr failure;
@@ -152,8 +149,8 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
         const auto start = std::chrono::steady_clock::now();
         model.reset();
         samples[m].unload_s.push_back(seconds_since(start));
-        say("run " + std::to_string(run + 1) + "/" + std::to_string(options.runs) + " " + profile.name +
-            ": load " + std::to_string(samples[m].load_s.back()) + " s");
+        say("run " + std::to_string(run + 1) + "/" + std::to_string(options.runs) + " " +
+            profile.name + ": load " + std::to_string(samples[m].load_s.back()) + " s");
       } catch (const std::exception& error) {
         profile.error = error.what();
         say("run " + std::to_string(run + 1) + " " + profile.name + ": failed: " + profile.error);
@@ -176,7 +173,8 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
   return profiles;
 }
 
-std::vector<ModelProfile> profile_models(const Repository& repository, const ProfileOptions& options) {
+std::vector<ModelProfile> profile_models(const Repository& repository,
+                                         const ProfileOptions& options) {
   if (options.runs == 0) throw UsageError("--runs must be at least 1");
   std::vector<RepositoryModel> models;
   if (options.models.empty()) {

@@ -38,7 +38,7 @@ struct ModelProfile {
   LatencyStats first_exec;        // the first inference after each load (after its warm-up)
   LatencyStats exec_beside_load;  // per round: mean inference while a load ran (see below)
   LatencyStats load_beside_exec;  // per round: a load while inferences ran throughout
-  std::string error;  // non-empty: the model failed (library's reason); no figures
+  std::string error;              // non-empty: the model failed (library's reason); no figures
 };
 
 struct ProfileOptions {
@@ -47,7 +47,7 @@ struct ProfileOptions {
   std::uint64_t seed = 1;
   bool interference = true;  // measure exec beside a load and load beside execs
   LoadOptions load;
-  std::vector<std::string> models;  // empty = every model of the repository
+  std::vector<std::string> models;                   // empty = every model of the repository
   std::function<void(const std::string&)> progress;  // one line per step, optional
 };
 
@@ -76,6 +76,7 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
 
 // Profiles the models; a model that fails is reported in its ModelProfile::error and dropped
 // from later rounds. Throws UsageError on an unknown model name or runs == 0.
-std::vector<ModelProfile> profile_models(const Repository& repository, const ProfileOptions& options);
+std::vector<ModelProfile> profile_models(const Repository& repository,
+                                         const ProfileOptions& options);
 
 }  // namespace brulee::runtime

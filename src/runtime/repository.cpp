@@ -23,19 +23,22 @@ bool inside(const fs::path& root, const fs::path& candidate) {
   return true;
 }
 
-std::vector<TensorSpec> parse_specs(const nlohmann::json& list, const std::string& file, const char* key) {
+std::vector<TensorSpec> parse_specs(const nlohmann::json& list, const std::string& file,
+                                    const char* key) {
   if (!list.is_array()) throw InputError(file, 0, std::string("'") + key + "' must be a list");
   std::vector<TensorSpec> specs;
   for (const auto& item : list) {
     if (!item.is_object() || !item.contains("name") || !item.contains("shape")) {
-      throw InputError(file, 0, std::string("each entry of '") + key + "' needs 'name' and 'shape'");
+      throw InputError(file, 0,
+                       std::string("each entry of '") + key + "' needs 'name' and 'shape'");
     }
     TensorSpec spec;
     spec.name = item["name"].get<std::string>();
     spec.dtype = parse_dtype(item.value("dtype", std::string("FP32")));
     spec.shape = item["shape"].get<std::vector<std::int64_t>>();
     for (const auto dim : spec.shape) {
-      if (dim == 0 || dim < -1) throw InputError(file, 0, "input '" + spec.name + "' has a bad dimension");
+      if (dim == 0 || dim < -1)
+        throw InputError(file, 0, "input '" + spec.name + "' has a bad dimension");
     }
     specs.push_back(std::move(spec));
   }
@@ -55,9 +58,10 @@ void validate_model_name(std::string_view name) {
   }
   if (name.front() == '.') throw UsageError("model name '" + shown + "' must not start with '.'");
   for (const char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                    c == '-' || c == '.';
-    if (!ok) throw UsageError("model name '" + shown + "' may only use letters, digits, '_', '-' and '.'");
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.';
+    if (!ok)
+      throw UsageError("model name '" + shown + "' may only use letters, digits, '_', '-' and '.'");
   }
 }
 
@@ -77,10 +81,11 @@ ModelConfig read_model_config(const std::string& config_path) {
   try {
     if (json.contains("backend")) {
       config.backend = json["backend"].get<std::string>();
-      backend(config.backend);  // UsageError on an unknown backend
+      find_backend(config.backend);  // UsageError on an unknown backend
     }
     if (json.contains("inputs")) config.inputs = parse_specs(json["inputs"], config_path, "inputs");
-    if (json.contains("outputs")) config.outputs = parse_specs(json["outputs"], config_path, "outputs");
+    if (json.contains("outputs"))
+      config.outputs = parse_specs(json["outputs"], config_path, "outputs");
     if (json.contains("preprocessing")) config.preprocessing = json["preprocessing"];
     if (json.contains("labels")) config.labels = json["labels"].get<std::vector<std::string>>();
   } catch (const InputError&) {
@@ -120,15 +125,17 @@ RepositoryModel resolve_model(const std::string& root, std::string_view name) {
     versions.emplace_back(std::stoull(version), entry.path());
   }
   std::sort(versions.rbegin(), versions.rend());
-  const std::vector<std::string> backends =
-      model.config.backend.empty() ? backend_names() : std::vector<std::string>{model.config.backend};
+  const std::vector<std::string> backends = model.config.backend.empty()
+                                                ? backend_names()
+                                                : std::vector<std::string>{model.config.backend};
   for (const auto& [version, dir] : versions) {
     for (const auto& backend_name : backends) {
-      const fs::path file = dir / std::string(backend(backend_name).file_name());
+      const fs::path file = dir / std::string(find_backend(backend_name).file_name);
       if (!fs::is_regular_file(file, error)) continue;
       const fs::path real_file = fs::canonical(file, error);
       if (error || !inside(root_path, real_file)) {
-        throw UsageError("model '" + model.name + "': " + file.string() + " resolves outside the repository");
+        throw UsageError("model '" + model.name + "': " + file.string() +
+                         " resolves outside the repository");
       }
       model.backend = backend_name;
       model.version = version;
@@ -140,14 +147,16 @@ RepositoryModel resolve_model(const std::string& root, std::string_view name) {
   }
   std::string wanted;
   for (const auto& backend_name : backends) {
-    wanted += (wanted.empty() ? "" : " or ") + std::string(backend(backend_name).file_name());
+    wanted += (wanted.empty() ? "" : " or ") + std::string(find_backend(backend_name).file_name);
   }
-  throw UsageError("model '" + model.name + "' has no <version>/" + wanted + " in " + model_dir.string());
+  throw UsageError("model '" + model.name + "' has no <version>/" + wanted + " in " +
+                   model_dir.string());
 }
 
 Repository::Repository(std::string root) {
   std::error_code error;
-  if (!fs::is_directory(root, error)) throw UsageError("model repository '" + root + "' is not a directory");
+  if (!fs::is_directory(root, error))
+    throw UsageError("model repository '" + root + "' is not a directory");
   root_ = fs::canonical(root, error).string();
   refresh();
 }
@@ -182,11 +191,12 @@ std::string contained_model_file(const RepositoryModel& model) {
   std::error_code error;
   const fs::path real_file = fs::canonical(model.path, error);
   if (error) {
-    throw UsageError("model '" + model.name + "': cannot resolve " + model.path + ": " + error.message());
+    throw UsageError("model '" + model.name + "': cannot resolve " + model.path + ": " +
+                     error.message());
   }
   if (!model.root.empty() && !inside(fs::path(model.root), real_file)) {
-    throw UsageError("model '" + model.name + "': " + model.path + " resolves outside the repository " +
-                     model.root);
+    throw UsageError("model '" + model.name + "': " + model.path +
+                     " resolves outside the repository " + model.root);
   }
   if (!fs::is_regular_file(real_file, error)) {
     throw UsageError("model '" + model.name + "': " + model.path + " is not a regular file");

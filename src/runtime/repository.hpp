@@ -22,19 +22,19 @@
 namespace brulee::runtime {
 
 struct ModelConfig {
-  std::string backend;              // "" = from the file name
-  std::vector<TensorSpec> inputs;   // empty = from the model file
+  std::string backend;             // "" = from the file name
+  std::vector<TensorSpec> inputs;  // empty = from the model file
   std::vector<TensorSpec> outputs;
-  nlohmann::json preprocessing;     // free-form, passed through
+  nlohmann::json preprocessing;  // free-form, passed through
   std::vector<std::string> labels;
 };
 
 struct RepositoryModel {
   std::string name;
-  std::string backend;       // "onnx", "torchscript"
+  std::string backend;  // "onnx", "torchscript"
   std::uint64_t version = 0;
-  std::string path;          // the model file
-  std::string root;          // the repository's real path, which the file must stay inside
+  std::string path;  // the model file
+  std::string root;  // the repository's real path, which the file must stay inside
   std::uint64_t file_bytes = 0;
   ModelConfig config;
 };

@@ -26,7 +26,8 @@ std::vector<std::string> zoo_script_candidates() {
       candidates.push_back((dir / "zoo" / "export.py").string());
       if (dir == dir.root_path()) break;
     }
-    candidates.push_back((exe.parent_path().parent_path() / "share" / "brulee" / "zoo" / "export.py").string());
+    candidates.push_back(
+        (exe.parent_path().parent_path() / "share" / "brulee" / "zoo" / "export.py").string());
   }
 #ifdef BRULEE_SOURCE_DIR
   candidates.push_back(std::string(BRULEE_SOURCE_DIR) + "/zoo/export.py");
@@ -45,8 +46,8 @@ std::string find_zoo_script() {
   }
   std::string searched;
   for (const auto& candidate : candidates) searched += (searched.empty() ? "" : ", ") + candidate;
-  throw std::runtime_error("cannot find the zoo exporter zoo/export.py (set BRULEE_ZOO_SCRIPT); searched " +
-                           searched);
+  throw std::runtime_error(
+      "cannot find the zoo exporter zoo/export.py (set BRULEE_ZOO_SCRIPT); searched " + searched);
 }
 
 std::string zoo_python() {
@@ -56,7 +57,8 @@ std::string zoo_python() {
 
 ProcessResult run_process(const std::vector<std::string>& argv, bool echo_stderr) {
   int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0)
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
@@ -79,7 +81,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, bool echo_stderr
     if (count <= 0) break;
     result.error_text.append(buffer, static_cast<std::size_t>(count));
     if (echo_stderr) {
-      [[maybe_unused]] const ssize_t written = write(STDERR_FILENO, buffer, static_cast<std::size_t>(count));
+      [[maybe_unused]] const ssize_t written =
+          write(STDERR_FILENO, buffer, static_cast<std::size_t>(count));
     }
   }
   close(pipe_fds[0]);

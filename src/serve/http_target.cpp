@@ -42,8 +42,7 @@ std::optional<RequestTarget> parse_target(std::string_view target, std::string& 
   std::size_t start = 0;
   for (;;) {
     if (parsed.segments.size() == kMaxTargetSegments) {
-      error = "the request path has more than " + std::to_string(kMaxTargetSegments) +
-              " segments";
+      error = "the request path has more than " + std::to_string(kMaxTargetSegments) + " segments";
       return std::nullopt;
     }
     const auto slash = target.find('/', start);

@@ -16,26 +16,26 @@ using runtime::Tensor;
 
 namespace {
 
-struct DTypeName {
-  DType dtype;
-  const char* name;
-  std::size_t bytes;
-  std::size_t max_text_chars;  // the longest JSON text of one element, its comma included
-};
-// Floats are written as the shortest text that reads back the same double, with ".0" added to
-// integral values: "-2.2250738585072014e-308" is 24 characters, "-1234567890123456700000.0" 25.
-constexpr DTypeName kDTypes[] = {
-    {DType::kFloat32, "FP32", 4, 27}, {DType::kFloat64, "FP64", 8, 27},
-    {DType::kInt32, "INT32", 4, 12},  {DType::kInt64, "INT64", 8, 21},
-    {DType::kUInt8, "UINT8", 1, 4},   {DType::kInt8, "INT8", 1, 5},
-    {DType::kBool, "BOOL", 1, 6},
-};
-
-const DTypeName& dtype_entry(DType dtype) {
-  for (const auto& entry : kDTypes) {
-    if (entry.dtype == dtype) return entry;
+// The longest JSON text of one element, its comma included. Floats are written as the shortest
+// text that reads back the same double, with ".0" added to integral values:
+// "-2.2250738585072014e-308" is 24 characters, "-1234567890123456700000.0" 25.
+constexpr std::size_t max_text_chars(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32:
+    case DType::kFloat64:
+      return 27;
+    case DType::kInt32:
+      return 12;
+    case DType::kInt64:
+      return 21;
+    case DType::kUInt8:
+      return 4;
+    case DType::kInt8:
+      return 5;
+    case DType::kBool:
+      return 6;
   }
-  return kDTypes[0];
+  return 27;
 }
 
 // A name as quoted in an error message: at most 64 bytes of it.
@@ -105,16 +105,16 @@ T integer_leaf(const json& leaf, const std::string& input, std::size_t index) {
 }
 
 std::uint64_t element_count(const std::vector<std::int64_t>& shape, const std::string& input) {
-  std::uint64_t count = 1;
-  for (std::int64_t dim : shape) {
-    if (dim < 0) throw UsageError("input " + shown(input) + ": shape has a negative dimension");
-    const auto udim = static_cast<std::uint64_t>(dim);
-    if (udim != 0 && count > (std::uint64_t{1} << 40) / udim) {
-      throw UsageError("input " + shown(input) + ": shape is too large");
-    }
-    count *= udim;
+  const runtime::ElementCount counted = runtime::count_elements(shape);
+  switch (counted.problem) {
+    case runtime::ShapeProblem::kNone:
+      return counted.count;
+    case runtime::ShapeProblem::kNegativeDimension:
+      throw UsageError("input " + shown(input) + ": shape has a negative dimension");
+    case runtime::ShapeProblem::kTooLarge:
+      break;
   }
-  return count;
+  throw UsageError("input " + shown(input) + ": shape is too large");
 }
 
 // Leaves of (possibly nested) JSON data; the recursion is at most kMaxTensorRank deep.
@@ -396,8 +396,8 @@ class BoundSink {
   void integer(std::uint64_t) { bytes_ += 20; }
   void integer(std::int64_t) { bytes_ += 20; }
   void data(const Tensor& tensor) {
-    const DTypeName& entry = dtype_entry(tensor.dtype);
-    bytes_ += tensor.data.size() / entry.bytes * entry.max_text_chars;
+    bytes_ +=
+        tensor.data.size() / runtime::dtype_bytes(tensor.dtype) * max_text_chars(tensor.dtype);
   }
   std::uint64_t bytes() const { return bytes_; }
 
@@ -546,22 +546,17 @@ void check_distinct_names(std::vector<std::string_view> names, const char* what)
   check_distinct(std::move(names), what);
 }
 
-std::string_view kserve_dtype(DType dtype) {
-  for (const auto& entry : kDTypes) {
-    if (entry.dtype == dtype) return entry.name;
-  }
-  return "UNKNOWN";
-}
+std::string_view kserve_dtype(DType dtype) { return runtime::dtype_name(dtype); }
 
 DType parse_kserve_dtype(std::string_view name) {
-  for (const auto& entry : kDTypes) {
+  for (const auto& entry : runtime::kDTypes) {
     if (name == entry.name) return entry.dtype;
   }
   throw UsageError("unsupported datatype \"" + shown(name) +
-                   "\" (supported: FP32, FP64, INT32, INT64, UINT8, INT8, BOOL)");
+                   "\" (supported: " + runtime::dtype_names() + ")");
 }
 
-std::size_t element_bytes(DType dtype) { return dtype_entry(dtype).bytes; }
+std::size_t element_bytes(DType dtype) { return runtime::dtype_bytes(dtype); }
 
 bool binary_output(const InferRequest& request, const RequestedOutput& output) {
   return output.binary_data.value_or(request.binary_outputs);

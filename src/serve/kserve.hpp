@@ -11,12 +11,13 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/backend.hpp"
+#include "runtime/dtype.hpp"
 #include "serve/json_limits.hpp"
 
 namespace brulee::serve {
 
-// "FP32" <-> DType, local to the wire format so the server does not depend on the runtime's
-// library for names. Throws UsageError on an unknown or unsupported datatype (e.g. BYTES).
+// "FP32" <-> DType, from the table in runtime/dtype.hpp (header-only: the server does not link
+// the runtime's library). Throws UsageError on an unknown or unsupported datatype (e.g. BYTES).
 std::string_view kserve_dtype(runtime::DType dtype);
 runtime::DType parse_kserve_dtype(std::string_view name);
 std::size_t element_bytes(runtime::DType dtype);
@@ -24,7 +25,8 @@ std::size_t element_bytes(runtime::DType dtype);
 inline constexpr std::size_t kMaxTensorRank = 32;
 
 // Elements of the tensor named `tensor` with this shape: each dimension non-negative, the
-// product at most 2^40. Throws UsageError naming the tensor otherwise.
+// product at most runtime::kMaxTensorElements (2^40). Throws UsageError naming the tensor
+// otherwise.
 std::uint64_t checked_element_count(const std::vector<std::int64_t>& shape,
                                     const std::string& tensor);
 // Throws UsageError when a name appears twice (`what` names the kind: "input", "output").

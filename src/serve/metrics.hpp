@@ -22,7 +22,7 @@ class Metrics {
 
   // One answered inference request for `model` (kNoModel: not attributable to a model).
   void observe_request(ModelId model, double seconds);
-  void count_response(int status);           // an HTTP status code
+  void count_response(int status);                // an HTTP status code
   void count_grpc_status(std::string_view code);  // a gRPC status code's name ("OK")
   std::string render(const CacheSnapshot& snapshot) const;
 

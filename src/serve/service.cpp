@@ -100,7 +100,7 @@ void Service::record(ModelId id, const InferOutcome& outcome, double total_s) {
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count());
   std::lock_guard lock(mutex_);
-  Counters& c = counters_[id];
+  RequestCounters& c = counters_[id];
   c.last_inference_ms = now_ms;
   if (outcome.status != Status::kOk) {
     ++c.fail_count;
@@ -126,21 +126,10 @@ std::vector<ModelStatistics> Service::statistics(std::optional<ModelId> only) co
   std::lock_guard lock(mutex_);
   for (std::size_t i = 0; i < snapshot.models.size(); ++i) {
     if (only && *only != static_cast<ModelId>(i)) continue;
-    const Counters& c = counters_[i];
     ModelStatistics s;
+    static_cast<RequestCounters&>(s) = counters_[i];
     s.name = snapshot.models[i].name;
     s.version = snapshot.models[i].version;
-    s.last_inference_ms = c.last_inference_ms;
-    s.success_count = c.success_count;
-    s.success_ns = c.success_ns;
-    s.fail_count = c.fail_count;
-    s.fail_ns = c.fail_ns;
-    s.queue_ns = c.queue_ns;
-    s.infer_ns = c.infer_ns;
-    s.hits = c.hits;
-    s.hit_ns = c.hit_ns;
-    s.misses = c.misses;
-    s.miss_ns = c.miss_ns;
     s.scheduler = snapshot.models[i];
     out.push_back(std::move(s));
   }

@@ -41,16 +41,21 @@ struct ModelMetadata {
   std::vector<runtime::TensorSpec> inputs, outputs;
 };
 
-// Per-model request statistics in the shape of Triton's statistics extension.
-struct ModelStatistics {
-  std::string name;
-  std::string version;
+// A model's answered requests as the Service counts them (Service::record), listed once: the
+// statistics below carry them as they are.
+struct RequestCounters {
   std::uint64_t last_inference_ms = 0;  // Unix time of the last answered inference
   std::uint64_t success_count = 0, success_ns = 0;
   std::uint64_t fail_count = 0, fail_ns = 0;
   std::uint64_t queue_ns = 0;  // queue delay + load delay of successful requests
   std::uint64_t infer_ns = 0;  // execution of successful requests
   std::uint64_t hits = 0, hit_ns = 0, misses = 0, miss_ns = 0;
+};
+
+// Per-model request statistics in the shape of Triton's statistics extension.
+struct ModelStatistics : RequestCounters {
+  std::string name;
+  std::string version;
   ModelSnapshot scheduler;  // brulee's own: loads, load time, evictions, state
 };
 
@@ -108,18 +113,12 @@ class Service {
   static std::optional<OracleHint> oracle_hint(const Json& parameters);
 
  private:
-  struct Counters {
-    std::uint64_t last_inference_ms = 0;
-    std::uint64_t success_count = 0, success_ns = 0, fail_count = 0, fail_ns = 0;
-    std::uint64_t queue_ns = 0, infer_ns = 0;
-    std::uint64_t hits = 0, hit_ns = 0, misses = 0, miss_ns = 0;
-  };
   Scheduler& scheduler_;
   InflightBudget budget_;
   Metrics metrics_;
   std::atomic<bool> draining_{false};
   mutable std::mutex mutex_;
-  std::vector<Counters> counters_;
+  std::vector<RequestCounters> counters_;
 };
 
 inline std::optional<OracleHint> Service::oracle_hint(std::optional<std::uint64_t> index,

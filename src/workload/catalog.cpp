@@ -19,19 +19,23 @@ using nlohmann::json;
 
 constexpr double kBytesPerMb = 1e6;  // the paper's sizes are decimal megabytes
 
-std::uint64_t mb_to_bytes(double mb) { return static_cast<std::uint64_t>(std::llround(mb * kBytesPerMb)); }
+std::uint64_t mb_to_bytes(double mb) {
+  return static_cast<std::uint64_t>(std::llround(mb * kBytesPerMb));
+}
 
 void check_name(const std::string& name, const std::string& source, std::uint64_t line,
                 const std::string& where) {
   if (name.empty()) throw InputError(source, line, where + "empty model name");
   for (const char c : name) {
     if (c == ',' || c == '\n' || c == '\r' || c == '"') {
-      throw InputError(source, line, where + "model name '" + name + "' contains a comma, quote or newline");
+      throw InputError(source, line,
+                       where + "model name '" + name + "' contains a comma, quote or newline");
     }
   }
 }
 
-void check_costs(const ModelInfo& model, const std::string& source, std::uint64_t line, const std::string& where) {
+void check_costs(const ModelInfo& model, const std::string& source, std::uint64_t line,
+                 const std::string& where) {
   if (model.size_bytes == 0) throw InputError(source, line, where + "size must be > 0");
   for (const double value : {model.load_latency_s, model.exec_latency_s, model.unload_latency_s}) {
     if (!std::isfinite(value) || value < 0) {
@@ -42,7 +46,8 @@ void check_costs(const ModelInfo& model, const std::string& source, std::uint64_
 
 std::string read_file(const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) throw UsageError("catalog " + path + ": no such file (give a JSON file or 'paper')");
+  if (file == nullptr)
+    throw UsageError("catalog " + path + ": no such file (give a JSON file or 'paper')");
   std::string text;
   char block[1 << 16];
   std::size_t got = 0;
@@ -53,20 +58,23 @@ std::string read_file(const std::string& path) {
   return text;
 }
 
-double number_field(const json& entry, const char* key, const std::string& source, const std::string& where,
-                    bool required) {
+double number_field(const json& entry, const char* key, const std::string& source,
+                    const std::string& where, bool required) {
   const auto found = entry.find(key);
   if (found == entry.end()) {
     if (required) throw InputError(source, 0, where + "missing field '" + key + "'");
     return 0.0;
   }
-  if (!found->is_number()) throw InputError(source, 0, where + "field '" + key + "' is not a number");
+  if (!found->is_number())
+    throw InputError(source, 0, where + "field '" + key + "' is not a number");
   const double value = found->get<double>();
-  if (!std::isfinite(value) || value < 0) throw InputError(source, 0, where + "field '" + key + "' must be >= 0");
+  if (!std::isfinite(value) || value < 0)
+    throw InputError(source, 0, where + "field '" + key + "' must be >= 0");
   return value;
 }
 
-std::uint64_t size_field(const json& value, bool megabytes, const std::string& source, const std::string& where) {
+std::uint64_t size_field(const json& value, bool megabytes, const std::string& source,
+                         const std::string& where) {
   if (value.is_string()) {
     try {
       return parse_bytes(value.get<std::string>());
@@ -74,9 +82,11 @@ std::uint64_t size_field(const json& value, bool megabytes, const std::string& s
       throw InputError(source, 0, where + e.what());
     }
   }
-  if (!value.is_number()) throw InputError(source, 0, where + "size is neither a number nor a size string");
+  if (!value.is_number())
+    throw InputError(source, 0, where + "size is neither a number nor a size string");
   const double number = value.get<double>();
-  if (!std::isfinite(number) || number < 0 || number > 1.8e19) throw InputError(source, 0, where + "bad size");
+  if (!std::isfinite(number) || number < 0 || number > 1.8e19)
+    throw InputError(source, 0, where + "bad size");
   return megabytes ? mb_to_bytes(number) : static_cast<std::uint64_t>(std::llround(number));
 }
 
@@ -91,7 +101,8 @@ bool is_percentile_key(const std::string& key) {
     const std::string_view p(prefix);
     if (key.size() > p.size() + 2 && key.compare(0, p.size(), p) == 0 && key.ends_with("_s")) {
       const auto digits = std::string_view(key).substr(p.size(), key.size() - p.size() - 2);
-      if (!digits.empty() && digits.find_first_not_of("0123456789.") == std::string_view::npos) return true;
+      if (!digits.empty() && digits.find_first_not_of("0123456789.") == std::string_view::npos)
+        return true;
     }
   }
   return false;
@@ -120,7 +131,8 @@ std::optional<ModelId> Catalog::find(const std::string& name) const {
 }
 
 ModelId Catalog::add(ModelInfo model) {
-  if (index.count(model.name) != 0) throw UsageError("catalog: model '" + model.name + "' given twice");
+  if (index.count(model.name) != 0)
+    throw UsageError("catalog: model '" + model.name + "' given twice");
   const auto id = static_cast<ModelId>(models.size());
   index.emplace(model.name, id);
   models.push_back(std::move(model));
@@ -159,21 +171,25 @@ Catalog parse_paper_csv(std::string_view text, const std::string& source) {
         if (f == "weights_mb" || f == "loaded_size") col_mb = c;
       }
       if (col_name < 0 || col_load < 0 || col_exec < 0 || col_unload < 0 || col_mb < 0) {
-        throw InputError(source, line_number,
-                         "expected columns name,avg_load_latency_s,avg_exec_latency_s,avg_unload_latency_s,weights_mb");
+        throw InputError(
+            source, line_number,
+            "expected columns "
+            "name,avg_load_latency_s,avg_exec_latency_s,avg_unload_latency_s,weights_mb");
       }
       continue;
     }
     if (fields.size() != header.size()) {
-      throw InputError(source, line_number, "expected " + std::to_string(header.size()) + " columns, found " +
-                                                std::to_string(fields.size()));
+      throw InputError(source, line_number,
+                       "expected " + std::to_string(header.size()) + " columns, found " +
+                           std::to_string(fields.size()));
     }
     const auto number = [&](int column) {
       const auto f = fields[static_cast<std::size_t>(column)];
       double value = 0;
       const auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), value);
       if (ec != std::errc() || end != f.data() + f.size() || !std::isfinite(value) || value < 0) {
-        throw InputError(source, line_number, "'" + std::string(f) + "' is not a non-negative number");
+        throw InputError(source, line_number,
+                         "'" + std::string(f) + "' is not a non-negative number");
       }
       return value;
     };
@@ -185,7 +201,8 @@ Catalog parse_paper_csv(std::string_view text, const std::string& source) {
     model.unload_latency_s = number(col_unload);
     model.size_bytes = mb_to_bytes(number(col_mb));
     check_costs(model, source, line_number, "");
-    if (catalog.find(model.name)) throw InputError(source, line_number, "model '" + model.name + "' given twice");
+    if (catalog.find(model.name))
+      throw InputError(source, line_number, "model '" + model.name + "' given twice");
     catalog.add(std::move(model));
   }
   if (catalog.models.empty()) throw InputError(source, 0, "no models");
@@ -202,7 +219,8 @@ Catalog parse_catalog_json(std::string_view text, const std::string& source) {
   const json* list = &document;
   if (document.is_object()) {
     const auto found = document.find("models");
-    if (found == document.end()) throw InputError(source, 0, "expected a list of models or an object with \"models\"");
+    if (found == document.end())
+      throw InputError(source, 0, "expected a list of models or an object with \"models\"");
     list = &*found;
   }
   if (!list->is_array()) throw InputError(source, 0, "\"models\" is not a list");
@@ -213,12 +231,14 @@ Catalog parse_catalog_json(std::string_view text, const std::string& source) {
     std::string where = "model #" + std::to_string(position++) + ": ";
     if (!entry.is_object()) throw InputError(source, 0, where + "not an object");
     const auto name = entry.find("name");
-    if (name == entry.end() || !name->is_string()) throw InputError(source, 0, where + "missing string field 'name'");
+    if (name == entry.end() || !name->is_string())
+      throw InputError(source, 0, where + "missing string field 'name'");
     ModelInfo model;
     model.name = name->get<std::string>();
     where = "model '" + model.name + "': ";
     check_name(model.name, source, 0, where);
-    const bool paper_schema = entry.contains("avg_load_latency") && !entry.contains("load_latency_s");
+    const bool paper_schema =
+        entry.contains("avg_load_latency") && !entry.contains("load_latency_s");
     if (paper_schema) {
       model.load_latency_s = number_field(entry, "avg_load_latency", source, where, true);
       model.exec_latency_s = number_field(entry, "avg_exec_latency", source, where, true);
@@ -255,7 +275,8 @@ Catalog load_catalog(const std::string& path_or_builtin) {
   if (path_or_builtin == "paper") return paper_catalog();
   if (path_or_builtin.empty()) throw UsageError("empty catalog path (give a JSON file or 'paper')");
   const std::string text = read_file(path_or_builtin);
-  if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw InputError(path_or_builtin, 0, "empty file");
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw InputError(path_or_builtin, 0, "empty file");
   const auto dot = path_or_builtin.rfind('.');
   if (dot != std::string::npos && path_or_builtin.substr(dot) == ".csv") {
     return parse_paper_csv(text, path_or_builtin);

@@ -18,9 +18,9 @@ namespace brulee::workload {
 struct Catalog {
   ModelTable models;
   std::unordered_map<std::string, ModelId> index;  // name -> id
-  // Added: optional latency percentiles per model (index = ModelId), e.g. "load_latency_p99_s".
+  // Optional latency percentiles per model (index = ModelId), e.g. "load_latency_p99_s".
   std::vector<std::map<std::string, double>> percentiles;
-  // Added: per model (index = ModelId), the profiler's interference figures; all zero when the
+  // Per model (index = ModelId), the profiler's interference figures; all zero when the
   // catalog has none (exec_beside_load_s, load_beside_exec_s, first_exec_s).
   std::vector<ModelInterference> interference;
 
@@ -35,10 +35,11 @@ Catalog paper_catalog();
 // `paper_fields` also writes avg_load_latency, avg_exec_latency, avg_unload_latency, loaded_size.
 void write_catalog(const std::string& path, const Catalog& catalog, bool paper_fields = false);
 
-// Added: the paper's profile table (CSV: name,avg_load_latency_s,avg_exec_latency_s,
-// avg_unload_latency_s,weights_mb[,...]); size = weights_mb * 1e6 bytes. `source` names it in errors.
+// The paper's profile table (CSV: name,avg_load_latency_s,avg_exec_latency_s,
+// avg_unload_latency_s,weights_mb[,...]); size = weights_mb * 1e6 bytes. `source` names it in
+// errors.
 Catalog parse_paper_csv(std::string_view text, const std::string& source);
-// Added: a catalog from JSON text (either schema); `source` names it in errors.
+// A catalog from JSON text (either schema); `source` names it in errors.
 Catalog parse_catalog_json(std::string_view text, const std::string& source);
 
 }  // namespace brulee::workload

@@ -85,7 +85,8 @@ void fill_popularity(WorkloadSummary& summary, const std::vector<std::uint64_t>&
   summary.top1_share = static_cast<double>(used[0]) / total;
   const std::size_t top = std::max<std::size_t>(1, (used.size() + 9) / 10);
   summary.top10pct_share =
-      static_cast<double>(std::accumulate(used.begin(), used.begin() + static_cast<long>(top), std::uint64_t{0})) /
+      static_cast<double>(
+          std::accumulate(used.begin(), used.begin() + static_cast<long>(top), std::uint64_t{0})) /
       total;
   // Gini over ascending counts: sum_i (2i - n - 1) x_i / (n sum x), i = 1..n.
   const auto n = static_cast<double>(used.size());
@@ -99,10 +100,12 @@ void fill_popularity(WorkloadSummary& summary, const std::vector<std::uint64_t>&
 
 // Rank functions by popularity, filter them, and map the kept ones to models.
 // Returns function index -> model id (kNoModel when dropped); fills out_catalog.
-std::vector<ModelId> plan_functions(const std::vector<std::uint64_t>& totals, const std::vector<std::string>& keys,
-                                    const FunctionFilter& filter, const Catalog& catalog, Catalog& out_catalog,
-                                    WorkloadSummary& summary) {
-  if (filter.min_quantile < 0 || filter.max_quantile > 1 || filter.min_quantile > filter.max_quantile) {
+std::vector<ModelId> plan_functions(const std::vector<std::uint64_t>& totals,
+                                    const std::vector<std::string>& keys,
+                                    const FunctionFilter& filter, const Catalog& catalog,
+                                    Catalog& out_catalog, WorkloadSummary& summary) {
+  if (filter.min_quantile < 0 || filter.max_quantile > 1 ||
+      filter.min_quantile > filter.max_quantile) {
     throw UsageError("popularity quantiles must satisfy 0 <= min <= max <= 1");
   }
   if (!(filter.sample_fraction > 0 && filter.sample_fraction <= 1)) {
@@ -124,11 +127,13 @@ std::vector<ModelId> plan_functions(const std::vector<std::uint64_t>& totals, co
   const auto n = order.size();
   for (std::size_t i = n; i-- > 0;) {
     const double quantile = n == 1 ? 1.0 : static_cast<double>(i) / static_cast<double>(n - 1);
-    if (quantile >= filter.min_quantile && quantile <= filter.max_quantile) kept.push_back(order[i]);
+    if (quantile >= filter.min_quantile && quantile <= filter.max_quantile)
+      kept.push_back(order[i]);
   }
   summary.functions_read = totals.size();
   summary.functions_kept = kept.size();
-  if (kept.empty()) throw UsageError("no function is left after the trigger, minute and popularity filters");
+  if (kept.empty())
+    throw UsageError("no function is left after the trigger, minute and popularity filters");
 
   std::vector<ModelId> ordered(catalog.models.size());
   std::iota(ordered.begin(), ordered.end(), ModelId{0});
@@ -158,10 +163,17 @@ std::vector<ModelId> plan_functions(const std::vector<std::uint64_t>& totals, co
   for (std::uint64_t r = 0; r < k; ++r) {
     std::uint64_t slot = 0;
     switch (filter.mapping) {
-      case Mapping::kRandom: slot = rng.below(models); break;
-      case Mapping::kRoundRobin: slot = r % models; break;
-      case Mapping::kQuantiles: slot = r * models / k; break;
-      case Mapping::kPerFunction: break;
+      case Mapping::kRandom:
+        slot = rng.below(models);
+        break;
+      case Mapping::kRoundRobin:
+        slot = r % models;
+        break;
+      case Mapping::kQuantiles:
+        slot = r * models / k;
+        break;
+      case Mapping::kPerFunction:
+        break;
     }
     function_model[kept[r]] = ordered[slot];
   }
@@ -226,7 +238,8 @@ AliasTable::AliasTable(const std::vector<double>& weights) {
   if (n == 0 || n > kNoModel) throw UsageError("alias table: need 1 .. 2^32-1 weights");
   double sum = 0;
   for (const double w : weights) {
-    if (!(w >= 0) || !std::isfinite(w)) throw UsageError("alias table: weights must be finite and >= 0");
+    if (!(w >= 0) || !std::isfinite(w))
+      throw UsageError("alias table: weights must be finite and >= 0");
     sum += w;
   }
   if (!(sum > 0)) throw UsageError("alias table: all weights are zero");
@@ -269,100 +282,147 @@ std::vector<double> azure_calibrated_rates_per_min(std::uint64_t n) {
 // ---------------------------------------------------------------------------------------------
 // Azure Functions 2019: invocations_per_function_md.anon.dNN.csv
 
-WorkloadSummary generate_azure2019(const Azure2019Options& options, const Catalog& catalog,
-                                   const std::string& out_trace, Catalog& out_catalog) {
+namespace {
+
+// The minutes of the day files to use, 1-based and inclusive, checked against the files given.
+struct MinuteWindow {
+  std::uint32_t days;
+  std::uint32_t first;
+  std::uint32_t last;
+  std::uint32_t minutes() const { return last - first + 1; }
+};
+
+MinuteWindow azure2019_window(const Azure2019Options& options) {
   if (options.inputs.empty()) throw UsageError("azure2019: give at least one --input day file");
-  const auto days = static_cast<std::uint32_t>(options.inputs.size());
-  const std::uint32_t first = options.first_minute;
-  const std::uint32_t last = options.last_minute == 0 ? days * kMinutesPerDay : options.last_minute;
-  if (first < 1 || first > last || last > days * kMinutesPerDay) {
-    throw UsageError("--minutes " + std::to_string(first) + "-" + std::to_string(last) + " is outside 1-" +
-                     std::to_string(days * kMinutesPerDay) + " (" + std::to_string(days) + " day file(s))");
+  MinuteWindow window;
+  window.days = static_cast<std::uint32_t>(options.inputs.size());
+  window.first = options.first_minute;
+  window.last = options.last_minute == 0 ? window.days * kMinutesPerDay : options.last_minute;
+  if (window.first < 1 || window.first > window.last ||
+      window.last > window.days * kMinutesPerDay) {
+    throw UsageError("--minutes " + std::to_string(window.first) + "-" +
+                     std::to_string(window.last) + " is outside 1-" +
+                     std::to_string(window.days * kMinutesPerDay) + " (" +
+                     std::to_string(window.days) + " day file(s))");
   }
+  return window;
+}
+
+// Every function's non-zero per-minute counts inside the window, functions numbered in order
+// of first appearance.
+struct FunctionCounts {
   struct Entry {
     std::uint32_t minute;  // 0-based within the window
     std::uint32_t count;
   };
-  std::unordered_map<std::string, std::uint32_t> function_index;
-  std::vector<std::string> keys;
+  std::vector<std::string> keys;  // "owner,app,function"
   std::vector<std::vector<Entry>> entries;
   std::vector<std::uint64_t> totals;
+};
+
+constexpr std::size_t kAzure2019Columns = 4 + kMinutesPerDay;
+constexpr const char* kAzure2019Keys[] = {"HashOwner", "HashApp", "HashFunction", "Trigger"};
+
+void check_azure2019_header(const std::string& path, const std::vector<std::string_view>& fields) {
+  bool header_ok = fields.size() == kAzure2019Columns;
+  for (std::size_t c = 0; header_ok && c < 4; ++c) header_ok = fields[c] == kAzure2019Keys[c];
+  for (std::size_t c = 4; header_ok && c < kAzure2019Columns; ++c) {
+    header_ok = fields[c] == std::to_string(c - 3);
+  }
+  if (!header_ok) {
+    throw InputError(
+        path, 1,
+        "expected the header HashOwner,HashApp,HashFunction,Trigger,1,...,1440 (found " +
+            std::to_string(fields.size()) + " columns)");
+  }
+}
+
+// Reads one day file into `counts`. Every row is checked, also rows outside the window or of
+// other triggers: a malformed file is never used silently.
+void read_azure2019_day(const Azure2019Options& options, const MinuteWindow& window,
+                        std::uint32_t day, FunctionCounts& counts,
+                        std::unordered_map<std::string, std::uint32_t>& function_index) {
+  const std::string& path = options.inputs[day];
+  detail::LineReader reader(path);
+  std::string_view line;
+  if (!reader.next(line)) throw InputError(path, 0, "empty file");
   std::vector<std::string_view> fields;
-  constexpr std::size_t kColumns = 4 + kMinutesPerDay;
-  for (std::uint32_t day = 0; day < days; ++day) {
-    const std::string& path = options.inputs[day];
-    detail::LineReader reader(path);
-    std::string_view line;
-    if (!reader.next(line)) throw InputError(path, 0, "empty file");
+  split(line, fields);
+  check_azure2019_header(path, fields);
+  // Columns of this day inside the window.
+  const std::uint32_t day_start = day * kMinutesPerDay + 1;  // global minute of column "1"
+  const std::uint32_t lo = std::max(window.first, day_start);
+  const std::uint32_t hi = std::min(window.last, day_start + kMinutesPerDay - 1);
+  std::string key;
+  while (reader.next(line)) {
+    if (line.empty()) throw InputError(path, reader.line_number(), "empty line");
     split(line, fields);
-    static const char* kFirst[] = {"HashOwner", "HashApp", "HashFunction", "Trigger"};
-    bool header_ok = fields.size() == kColumns;
-    for (std::size_t c = 0; header_ok && c < 4; ++c) header_ok = fields[c] == kFirst[c];
-    for (std::size_t c = 4; header_ok && c < kColumns; ++c) header_ok = fields[c] == std::to_string(c - 3);
-    if (!header_ok) {
-      throw InputError(path, 1, "expected the header HashOwner,HashApp,HashFunction,Trigger,1,...,1440 (found " +
-                                    std::to_string(fields.size()) + " columns)");
+    if (fields.size() != kAzure2019Columns) {
+      throw InputError(path, reader.line_number(),
+                       "expected " + std::to_string(kAzure2019Columns) + " columns, found " +
+                           std::to_string(fields.size()));
     }
-    // Columns of this day inside the window.
-    const std::uint32_t day_start = day * kMinutesPerDay + 1;  // global minute of column "1"
-    const std::uint32_t lo = std::max(first, day_start);
-    const std::uint32_t hi = std::min(last, day_start + kMinutesPerDay - 1);
-    std::string key;
-    while (reader.next(line)) {
-      if (line.empty()) throw InputError(path, reader.line_number(), "empty line");
-      split(line, fields);
-      if (fields.size() != kColumns) {
+    for (std::size_t c = 0; c < 4; ++c) {
+      if (fields[c].empty()) {
+        throw InputError(path, reader.line_number(), std::string("empty ") + kAzure2019Keys[c]);
+      }
+    }
+    std::uint32_t minute_counts[kMinutesPerDay];
+    for (std::size_t c = 0; c < kMinutesPerDay; ++c) {
+      if (!parse_count(fields[4 + c], minute_counts[c])) {
         throw InputError(path, reader.line_number(),
-                         "expected " + std::to_string(kColumns) + " columns, found " + std::to_string(fields.size()));
-      }
-      for (std::size_t c = 0; c < 4; ++c) {
-        if (fields[c].empty()) {
-          throw InputError(path, reader.line_number(), std::string("empty ") + kFirst[c]);
-        }
-      }
-      // Validate every count, also those outside the window: a malformed file is never used silently.
-      std::uint32_t counts[kMinutesPerDay];
-      for (std::size_t c = 0; c < kMinutesPerDay; ++c) {
-        if (!parse_count(fields[4 + c], counts[c])) {
-          throw InputError(path, reader.line_number(),
-                           "minute " + std::to_string(c + 1) + ": count '" + std::string(fields[4 + c]) +
-                               "' is not a non-negative integer");
-        }
-      }
-      if (options.http_only && fields[3] != "http") continue;
-      if (lo > hi) continue;
-      key.assign(fields[0]).append(",").append(fields[1]).append(",").append(fields[2]);
-      auto [it, inserted] = function_index.emplace(key, static_cast<std::uint32_t>(keys.size()));
-      if (inserted) {
-        keys.push_back(key);
-        entries.emplace_back();
-        totals.push_back(0);
-      }
-      const std::uint32_t f = it->second;
-      for (std::uint32_t minute = lo; minute <= hi; ++minute) {
-        const std::uint32_t count = counts[minute - day_start];
-        if (count == 0) continue;
-        entries[f].push_back(Entry{minute - first, count});
-        totals[f] += count;
+                         "minute " + std::to_string(c + 1) + ": count '" +
+                             std::string(fields[4 + c]) + "' is not a non-negative integer");
       }
     }
+    if (options.http_only && fields[3] != "http") continue;
+    if (lo > hi) continue;
+    key.assign(fields[0]).append(",").append(fields[1]).append(",").append(fields[2]);
+    auto [it, inserted] =
+        function_index.emplace(key, static_cast<std::uint32_t>(counts.keys.size()));
+    if (inserted) {
+      counts.keys.push_back(key);
+      counts.entries.emplace_back();
+      counts.totals.push_back(0);
+    }
+    const std::uint32_t f = it->second;
+    for (std::uint32_t minute = lo; minute <= hi; ++minute) {
+      const std::uint32_t count = minute_counts[minute - day_start];
+      if (count == 0) continue;
+      counts.entries[f].push_back({minute - window.first, count});
+      counts.totals[f] += count;
+    }
   }
-  WorkloadSummary summary;
-  const auto function_model = plan_functions(totals, keys, options.filter, catalog, out_catalog, summary);
-  const std::uint32_t window = last - first + 1;
-  // Bucket by minute; within a minute, functions in index order (deterministic).
-  struct Slot {
-    std::uint32_t function;
-    std::uint32_t count;
-  };
-  std::vector<std::vector<Slot>> by_minute(window);
-  for (std::uint32_t f = 0; f < entries.size(); ++f) {
+}
+
+// One function's invocations in one minute.
+struct MinuteCount {
+  std::uint32_t function;
+  std::uint32_t count;
+};
+
+// The counts of the kept functions (mapped to a model), bucketed by minute; within a minute,
+// functions in index order (deterministic). Frees the per-function entries as it goes.
+std::vector<std::vector<MinuteCount>> bucket_by_minute(FunctionCounts& counts,
+                                                       const std::vector<ModelId>& function_model,
+                                                       std::uint32_t minutes) {
+  std::vector<std::vector<MinuteCount>> by_minute(minutes);
+  for (std::uint32_t f = 0; f < counts.entries.size(); ++f) {
     if (function_model[f] == kNoModel) continue;
-    for (const auto& entry : entries[f]) by_minute[entry.minute].push_back(Slot{f, entry.count});
+    for (const auto& entry : counts.entries[f]) {
+      by_minute[entry.minute].push_back(MinuteCount{f, entry.count});
+    }
   }
-  entries.clear();
-  entries.shrink_to_fit();
-  BlockWriter writer(out_trace, names_of(out_catalog));
+  counts.entries.clear();
+  counts.entries.shrink_to_fit();
+  return by_minute;
+}
+
+// Spreads each minute's invocations over the minute (evenly, or uniformly at random with
+// --poisson), keeps each with probability sample_fraction, and writes them in time order.
+void write_minute_events(const std::vector<std::vector<MinuteCount>>& by_minute,
+                         const std::vector<ModelId>& function_model,
+                         const Azure2019Options& options, BlockWriter& writer) {
   Rng rng(options.filter.seed);
   const double fraction = options.filter.sample_fraction;
   struct Event {
@@ -370,14 +430,15 @@ WorkloadSummary generate_azure2019(const Azure2019Options& options, const Catalo
     std::uint32_t function;
   };
   std::vector<Event> events;
-  for (std::uint32_t minute = 0; minute < window; ++minute) {
+  for (std::uint32_t minute = 0; minute < by_minute.size(); ++minute) {
     events.clear();
     const double start_s = 60.0 * minute;
-    for (const auto& slot : by_minute[minute]) {
-      for (std::uint32_t k = 0; k < slot.count; ++k) {
-        const double offset_s = options.poisson ? 60.0 * rng.uniform() : 60.0 * (k + 0.5) / slot.count;
+    for (const auto& bucket : by_minute[minute]) {
+      for (std::uint32_t k = 0; k < bucket.count; ++k) {
+        const double offset_s =
+            options.poisson ? 60.0 * rng.uniform() : 60.0 * (k + 0.5) / bucket.count;
         if (fraction < 1.0 && rng.uniform() >= fraction) continue;
-        events.push_back(Event{start_s + offset_s, slot.function});
+        events.push_back(Event{start_s + offset_s, bucket.function});
       }
     }
     std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
@@ -385,9 +446,27 @@ WorkloadSummary generate_azure2019(const Azure2019Options& options, const Catalo
     });
     for (const auto& event : events) writer.add(event.time_s, function_model[event.function]);
   }
+}
+
+}  // namespace
+
+WorkloadSummary generate_azure2019(const Azure2019Options& options, const Catalog& catalog,
+                                   const std::string& out_trace, Catalog& out_catalog) {
+  const MinuteWindow window = azure2019_window(options);
+  FunctionCounts counts;
+  std::unordered_map<std::string, std::uint32_t> function_index;
+  for (std::uint32_t day = 0; day < window.days; ++day) {
+    read_azure2019_day(options, window, day, counts, function_index);
+  }
+  WorkloadSummary summary;
+  const auto function_model =
+      plan_functions(counts.totals, counts.keys, options.filter, catalog, out_catalog, summary);
+  const auto by_minute = bucket_by_minute(counts, function_model, window.minutes());
+  BlockWriter writer(out_trace, names_of(out_catalog));
+  write_minute_events(by_minute, function_model, options, writer);
   writer.close();
   summary.requests = writer.requests();
-  summary.duration_s = 60.0 * window;
+  summary.duration_s = 60.0 * window.minutes();
   summary.mean_rate_per_s = static_cast<double>(summary.requests) / summary.duration_s;
   fill_popularity(summary, writer.counts());
   return summary;
@@ -421,16 +500,20 @@ WorkloadSummary generate_azure2021(const Azure2021Options& options, const Catalo
     if (line.empty()) throw InputError(options.input, at, "empty line");
     split(line, fields);
     if (fields.size() != 4) {
-      throw InputError(options.input, at, "expected 4 columns (app,func,end_timestamp,duration), found " +
-                                              std::to_string(fields.size()));
+      throw InputError(options.input, at,
+                       "expected 4 columns (app,func,end_timestamp,duration), found " +
+                           std::to_string(fields.size()));
     }
-    if (fields[0].empty() || fields[1].empty()) throw InputError(options.input, at, "empty app or func");
+    if (fields[0].empty() || fields[1].empty())
+      throw InputError(options.input, at, "empty app or func");
     double end_s = 0, duration_s = 0;
     if (!parse_double(fields[2], end_s)) {
-      throw InputError(options.input, at, "end_timestamp '" + std::string(fields[2]) + "' is not a number");
+      throw InputError(options.input, at,
+                       "end_timestamp '" + std::string(fields[2]) + "' is not a number");
     }
     if (!parse_double(fields[3], duration_s) || duration_s < 0) {
-      throw InputError(options.input, at, "duration '" + std::string(fields[3]) + "' is not a non-negative number");
+      throw InputError(options.input, at,
+                       "duration '" + std::string(fields[3]) + "' is not a non-negative number");
     }
     key.assign(fields[0]).append(",").append(fields[1]);
     auto [it, inserted] = function_index.emplace(key, static_cast<std::uint32_t>(keys.size()));
@@ -445,9 +528,11 @@ WorkloadSummary generate_azure2021(const Azure2021Options& options, const Catalo
   }
   if (invocations.empty()) throw InputError(options.input, 0, "no invocations after the header");
   WorkloadSummary summary;
-  const auto function_model = plan_functions(totals, keys, options.filter, catalog, out_catalog, summary);
-  std::stable_sort(invocations.begin(), invocations.end(),
-                   [](const Invocation& a, const Invocation& b) { return a.arrival_s < b.arrival_s; });
+  const auto function_model =
+      plan_functions(totals, keys, options.filter, catalog, out_catalog, summary);
+  std::stable_sort(
+      invocations.begin(), invocations.end(),
+      [](const Invocation& a, const Invocation& b) { return a.arrival_s < b.arrival_s; });
   BlockWriter writer(out_trace, names_of(out_catalog));
   Rng rng(options.filter.seed);
   const double fraction = options.filter.sample_fraction;
@@ -460,7 +545,8 @@ WorkloadSummary generate_azure2021(const Azure2021Options& options, const Catalo
   writer.close();
   summary.requests = writer.requests();
   summary.duration_s = invocations.back().arrival_s - earliest_s;
-  summary.mean_rate_per_s = summary.duration_s > 0 ? static_cast<double>(summary.requests) / summary.duration_s : 0;
+  summary.mean_rate_per_s =
+      summary.duration_s > 0 ? static_cast<double>(summary.requests) / summary.duration_s : 0;
   fill_popularity(summary, writer.counts());
   return summary;
 }
@@ -468,20 +554,25 @@ WorkloadSummary generate_azure2021(const Azure2021Options& options, const Catalo
 // ---------------------------------------------------------------------------------------------
 // Synthetic workloads
 
-WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catalog, const std::string& out_trace,
-                               Catalog& out_catalog) {
+WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catalog,
+                               const std::string& out_trace, Catalog& out_catalog) {
   if (catalog.models.empty()) throw UsageError("the catalog has no models");
-  if (options.requests == 0 && !(options.duration_s > 0)) throw UsageError("synth: give --requests N or --duration S");
-  if (options.duration_s < 0 || !std::isfinite(options.duration_s)) throw UsageError("--duration must be >= 0");
-  if (options.popularity == Popularity::kZipf && (!(options.zipf_alpha >= 0) || options.zipf_alpha > 10)) {
+  if (options.requests == 0 && !(options.duration_s > 0))
+    throw UsageError("synth: give --requests N or --duration S");
+  if (options.duration_s < 0 || !std::isfinite(options.duration_s))
+    throw UsageError("--duration must be >= 0");
+  if (options.popularity == Popularity::kZipf &&
+      (!(options.zipf_alpha >= 0) || options.zipf_alpha > 10)) {
     throw UsageError("--zipf must be in [0, 10]");
   }
-  if (options.rate_per_s < 0 || !std::isfinite(options.rate_per_s)) throw UsageError("--rate must be >= 0");
+  if (options.rate_per_s < 0 || !std::isfinite(options.rate_per_s))
+    throw UsageError("--rate must be >= 0");
   if (!(options.diurnal_amplitude >= 0 && options.diurnal_amplitude <= 1)) {
     throw UsageError("--diurnal must be in [0, 1]");
   }
   if (!(options.diurnal_period_s > 0)) throw UsageError("--diurnal-period must be > 0");
-  if (options.arrivals == ArrivalProcess::kOnOff && !(options.on_mean_s > 0 && options.off_mean_s >= 0)) {
+  if (options.arrivals == ArrivalProcess::kOnOff &&
+      !(options.on_mean_s > 0 && options.off_mean_s >= 0)) {
     throw UsageError("--on must be > 0 and --off >= 0");
   }
   const std::uint64_t n = options.models == 0 ? catalog.models.size() : options.models;
@@ -499,14 +590,16 @@ WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catal
   std::vector<double> by_rank(n);
   double natural_rate_per_s = 10.0;
   if (options.popularity == Popularity::kZipf) {
-    for (std::uint64_t r = 0; r < n; ++r) by_rank[r] = 1.0 / std::pow(static_cast<double>(r + 1), options.zipf_alpha);
+    for (std::uint64_t r = 0; r < n; ++r)
+      by_rank[r] = 1.0 / std::pow(static_cast<double>(r + 1), options.zipf_alpha);
   } else {
     by_rank = azure_calibrated_rates_per_min(n);
     natural_rate_per_s = std::accumulate(by_rank.begin(), by_rank.end(), 0.0) / 60.0;
   }
   std::vector<ModelId> rank_to_model(n);
   std::iota(rank_to_model.begin(), rank_to_model.end(), ModelId{0});
-  for (std::uint64_t i = n; i > 1; --i) std::swap(rank_to_model[i - 1], rank_to_model[rng.below(i)]);
+  for (std::uint64_t i = n; i > 1; --i)
+    std::swap(rank_to_model[i - 1], rank_to_model[rng.below(i)]);
   std::vector<double> weights(n);
   for (std::uint64_t r = 0; r < n; ++r) weights[rank_to_model[r]] = by_rank[r];
   const AliasTable table(weights);
@@ -524,7 +617,8 @@ WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catal
     next_switch_s.resize(n);
     for (std::uint64_t m = 0; m < n; ++m) {
       is_on[m] = rng.uniform() < duty ? 1 : 0;
-      next_switch_s[m] = rng.exponential(1.0 / (is_on[m] ? options.on_mean_s : std::max(options.off_mean_s, 1e-12)));
+      next_switch_s[m] = rng.exponential(
+          1.0 / (is_on[m] ? options.on_mean_s : std::max(options.off_mean_s, 1e-12)));
     }
   }
   const double amplitude = options.diurnal_amplitude;
@@ -538,11 +632,14 @@ WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catal
     t += rng.exponential(candidate_rate);
     if (t >= stop_s) break;
     const ModelId model = table.sample(rng);
-    if (amplitude > 0 && rng.uniform() * (1.0 + amplitude) >= 1.0 + amplitude * std::sin(angular * t)) continue;
+    if (amplitude > 0 &&
+        rng.uniform() * (1.0 + amplitude) >= 1.0 + amplitude * std::sin(angular * t))
+      continue;
     if (on_off) {
       while (next_switch_s[model] <= t) {
         is_on[model] ^= 1;
-        next_switch_s[model] += rng.exponential(1.0 / (is_on[model] ? options.on_mean_s : std::max(options.off_mean_s, 1e-12)));
+        next_switch_s[model] += rng.exponential(
+            1.0 / (is_on[model] ? options.on_mean_s : std::max(options.off_mean_s, 1e-12)));
       }
       if (!is_on[model]) continue;
     }
@@ -554,7 +651,8 @@ WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catal
   summary.functions_read = n;
   summary.functions_kept = n;
   summary.duration_s = options.duration_s > 0 ? options.duration_s : writer.last_time_s();
-  summary.mean_rate_per_s = summary.duration_s > 0 ? static_cast<double>(summary.requests) / summary.duration_s : 0;
+  summary.mean_rate_per_s =
+      summary.duration_s > 0 ? static_cast<double>(summary.requests) / summary.duration_s : 0;
   fill_popularity(summary, writer.counts());
   return summary;
 }

@@ -25,14 +25,14 @@ enum class CostOrder {
   kCheapFirst,   // most popular functions -> lowest load latency
   kCostlyFirst,  // most popular functions -> highest load latency
 };
-Mapping parse_mapping(const std::string& text);      // UsageError on anything unknown
+Mapping parse_mapping(const std::string& text);  // UsageError on anything unknown
 CostOrder parse_cost_order(const std::string& text);
 
 // Selection and mapping of functions, shared by both Azure readers.
 struct FunctionFilter {
-  double min_quantile = 0.0;  // keep functions whose popularity quantile lies in [min, max]
-  double max_quantile = 1.0;  // (0 = least popular, 1 = most popular)
-  bool drop_one_hit = false;  // drop functions invoked once in the selected window
+  double min_quantile = 0.0;     // keep functions whose popularity quantile lies in [min, max]
+  double max_quantile = 1.0;     // (0 = least popular, 1 = most popular)
+  bool drop_one_hit = false;     // drop functions invoked once in the selected window
   double sample_fraction = 1.0;  // keep each invocation with this probability (seeded)
   Mapping mapping = Mapping::kRandom;
   CostOrder cost_order = CostOrder::kCatalog;
@@ -42,15 +42,15 @@ struct FunctionFilter {
 // What a generator produced (printed as the one-screen summary).
 struct WorkloadSummary {
   std::uint64_t requests = 0;
-  std::uint64_t functions_read = 0;   // Azure: distinct functions passing the trigger filter
-  std::uint64_t functions_kept = 0;   // after popularity filters
-  std::uint64_t models = 0;           // models in the output catalog
-  std::uint64_t models_used = 0;      // models with at least one request
-  double duration_s = 0.0;            // time of the last request
+  std::uint64_t functions_read = 0;  // Azure: distinct functions passing the trigger filter
+  std::uint64_t functions_kept = 0;  // after popularity filters
+  std::uint64_t models = 0;          // models in the output catalog
+  std::uint64_t models_used = 0;     // models with at least one request
+  double duration_s = 0.0;           // time of the last request
   double mean_rate_per_s = 0.0;
-  double top1_share = 0.0;            // share of requests to the most popular model
-  double top10pct_share = 0.0;        // ... to the most popular 10% of used models
-  double gini = 0.0;                  // Gini coefficient of per-model request counts
+  double top1_share = 0.0;      // share of requests to the most popular model
+  double top10pct_share = 0.0;  // ... to the most popular 10% of used models
+  double gini = 0.0;            // Gini coefficient of per-model request counts
 };
 
 struct Azure2019Options {
@@ -73,16 +73,16 @@ ArrivalProcess parse_arrivals(const std::string& text);
 Popularity parse_popularity(const std::string& text);
 
 struct SynthOptions {
-  std::uint64_t models = 0;       // 0: every catalog model; more than the catalog: copies
-  std::uint64_t requests = 0;     // stop after this many requests (0: no limit)
-  double duration_s = 0.0;        // stop at this time (0: no limit); one of the two is required
+  std::uint64_t models = 0;    // 0: every catalog model; more than the catalog: copies
+  std::uint64_t requests = 0;  // stop after this many requests (0: no limit)
+  double duration_s = 0.0;     // stop at this time (0: no limit); one of the two is required
   Popularity popularity = Popularity::kZipf;
   double zipf_alpha = 1.0;
-  double rate_per_s = 0.0;        // mean total rate; 0: 10/s (Zipf) or calibrated (Azure)
+  double rate_per_s = 0.0;  // mean total rate; 0: 10/s (Zipf) or calibrated (Azure)
   ArrivalProcess arrivals = ArrivalProcess::kPoisson;
-  double on_mean_s = 60.0;        // on/off: mean length of a model's busy and idle periods
+  double on_mean_s = 60.0;  // on/off: mean length of a model's busy and idle periods
   double off_mean_s = 600.0;
-  double diurnal_amplitude = 0.0; // rate * (1 + a sin(2 pi t / period)), 0 <= a <= 1
+  double diurnal_amplitude = 0.0;  // rate * (1 + a sin(2 pi t / period)), 0 <= a <= 1
   double diurnal_period_s = 86400.0;
   std::uint64_t seed = 1;
 };

@@ -14,7 +14,9 @@ namespace brulee::workload::detail {
 LineReader::LineReader(const std::string& path) : path_(path) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) {
-    throw InputError(path, 0, errno == ENOENT ? "no such file" : std::string("cannot open: ") + std::strerror(errno));
+    throw InputError(
+        path, 0,
+        errno == ENOENT ? "no such file" : std::string("cannot open: ") + std::strerror(errno));
   }
   struct stat info {};
   if (::fstat(fd_, &info) == 0 && S_ISDIR(info.st_mode)) {
@@ -56,7 +58,8 @@ bool LineReader::next(std::string_view& line) {
     char* start = buffer_.get() + begin_;
     auto* newline = static_cast<char*>(std::memchr(start, '\n', end_ - begin_));
     if (newline != nullptr || (eof_ && begin_ < end_)) {
-      const std::size_t length = newline ? static_cast<std::size_t>(newline - start) : end_ - begin_;
+      const std::size_t length =
+          newline ? static_cast<std::size_t>(newline - start) : end_ - begin_;
       begin_ += newline ? length + 1 : length;
       line = std::string_view(start, length);
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -65,7 +68,8 @@ bool LineReader::next(std::string_view& line) {
     }
     if (eof_) return false;
     if (begin_ == 0 && end_ == capacity_) {
-      throw InputError(path_, line_number_ + 1, "line longer than " + std::to_string(capacity_) + " bytes");
+      throw InputError(path_, line_number_ + 1,
+                       "line longer than " + std::to_string(capacity_) + " bytes");
     }
     fill();
   }

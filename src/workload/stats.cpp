@@ -31,7 +31,8 @@ class LogHistogram {
       return;
     }
     const double position = (std::log10(value) - kMinExp) * kBinsPerDecade;
-    const auto bin = static_cast<std::size_t>(std::clamp(position, 0.0, static_cast<double>(bins_.size() - 1)));
+    const auto bin =
+        static_cast<std::size_t>(std::clamp(position, 0.0, static_cast<double>(bins_.size() - 1)));
     ++bins_[bin];
   }
   double quantile(double q) const {
@@ -41,7 +42,8 @@ class LogHistogram {
     for (std::size_t b = 0; b < bins_.size(); ++b) {
       seen += bins_[b];
       if (seen >= target) {
-        const double middle = std::pow(10.0, kMinExp + (static_cast<double>(b) + 0.5) / kBinsPerDecade);
+        const double middle =
+            std::pow(10.0, kMinExp + (static_cast<double>(b) + 0.5) / kBinsPerDecade);
         return std::clamp(middle, min_, max_);
       }
     }
@@ -98,7 +100,8 @@ Distribution from_histogram(const std::vector<std::uint64_t>& histogram) {
   if (d.count == 0) return d;
   d.mean = sum / static_cast<double>(d.count);
   const auto at = [&](double q) {
-    const auto target = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(d.count))));
+    const auto target = std::max<std::uint64_t>(
+        1, static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(d.count))));
     std::uint64_t seen = 0;
     for (std::size_t v = 0; v < histogram.size(); ++v) {
       seen += histogram[v];
@@ -171,8 +174,8 @@ class StackDistance {
 };
 
 nlohmann::json to_json(const Distribution& d) {
-  return {{"count", d.count}, {"mean", d.mean}, {"min", d.min}, {"p50", d.p50}, {"p90", d.p90},
-          {"p99", d.p99},     {"p999", d.p999}, {"max", d.max}};
+  return {{"count", d.count}, {"mean", d.mean}, {"min", d.min},   {"p50", d.p50},
+          {"p90", d.p90},     {"p99", d.p99},   {"p999", d.p999}, {"max", d.max}};
 }
 
 std::string format(const char* pattern, double value) {
@@ -191,7 +194,8 @@ std::string seconds(double value) {
 }  // namespace
 
 TraceStats compute_stats(const std::string& trace_path, const StatsOptions& options) {
-  if (!(options.window_s > 0) || !std::isfinite(options.window_s)) throw UsageError("--window must be > 0");
+  if (!(options.window_s > 0) || !std::isfinite(options.window_s))
+    throw UsageError("--window must be > 0");
   TraceReader reader(trace_path);
   TraceStats stats;
   stats.path = trace_path;
@@ -226,7 +230,8 @@ TraceStats compute_stats(const std::string& trace_path, const StatsOptions& opti
   };
   const auto sample = [&](double at_s) {
     if (series.size() >= 20'000'000) {
-      throw UsageError("--window " + std::to_string(options.window_s) + " s is too small for this trace (over 20M steps)");
+      throw UsageError("--window " + std::to_string(options.window_s) +
+                       " s is too small for this trace (over 20M steps)");
     }
     WorkingSetPoint point;
     point.time_s = at_s;
@@ -282,8 +287,10 @@ TraceStats compute_stats(const std::string& trace_path, const StatsOptions& opti
   const double span_s = stats.last_time_s - stats.first_time_s;
   stats.mean_rate_per_s = span_s > 0 ? static_cast<double>(stats.requests) / span_s : 0;
   stats.models_in_table = names.size();
-  stats.minutes = stats.requests == 0 ? 0
-                                      : static_cast<std::uint64_t>(std::floor(stats.last_time_s / 60.0)) - first_minute + 1;
+  stats.minutes =
+      stats.requests == 0
+          ? 0
+          : static_cast<std::uint64_t>(std::floor(stats.last_time_s / 60.0)) - first_minute + 1;
   std::vector<double> used, idle;
   stats.models.resize(names.size());
   for (std::size_t m = 0; m < names.size(); ++m) {
@@ -292,7 +299,8 @@ TraceStats compute_stats(const std::string& trace_path, const StatsOptions& opti
     model.requests = counts[m];
     model.size_bytes = sizes.empty() ? 0 : sizes[m];
     model.idle_fraction = stats.minutes == 0 ? 1.0
-                                             : 1.0 - static_cast<double>(busy_minutes[m]) / static_cast<double>(stats.minutes);
+                                             : 1.0 - static_cast<double>(busy_minutes[m]) /
+                                                         static_cast<double>(stats.minutes);
     idle.push_back(model.idle_fraction);
     if (counts[m] > 0) used.push_back(static_cast<double>(counts[m]));
   }
@@ -303,10 +311,12 @@ TraceStats compute_stats(const std::string& trace_path, const StatsOptions& opti
     const double total = static_cast<double>(stats.requests);
     stats.top1_share = used[0] / total;
     const std::size_t top = std::max<std::size_t>(1, (used.size() + 9) / 10);
-    stats.top10pct_share = std::accumulate(used.begin(), used.begin() + static_cast<long>(top), 0.0) / total;
+    stats.top10pct_share =
+        std::accumulate(used.begin(), used.begin() + static_cast<long>(top), 0.0) / total;
     const auto k = static_cast<double>(used.size());
     double weighted = 0;
-    for (std::size_t i = 0; i < used.size(); ++i) weighted += (2 * (k - static_cast<double>(i)) - k - 1) * used[i];
+    for (std::size_t i = 0; i < used.size(); ++i)
+      weighted += (2 * (k - static_cast<double>(i)) - k - 1) * used[i];
     stats.gini = weighted / (k * total);
   }
   stats.interarrival_s = interarrival.summary();
@@ -314,7 +324,8 @@ TraceStats compute_stats(const std::string& trace_path, const StatsOptions& opti
   stats.idle_fraction = exact(idle);
   if (!idle.empty()) {
     const auto share = [&](double threshold) {
-      return static_cast<double>(std::count_if(idle.begin(), idle.end(), [&](double v) { return v >= threshold; })) /
+      return static_cast<double>(std::count_if(idle.begin(), idle.end(),
+                                               [&](double v) { return v >= threshold; })) /
              static_cast<double>(idle.size());
     };
     stats.share_idle_90pct = share(0.9);
@@ -325,7 +336,8 @@ TraceStats compute_stats(const std::string& trace_path, const StatsOptions& opti
   if (series.size() > options.series_points && options.series_points > 0) {
     std::vector<WorkingSetPoint> thinned;
     for (std::size_t k = 0; k < options.series_points; ++k) {
-      thinned.push_back(series[k * (series.size() - 1) / std::max<std::size_t>(1, options.series_points - 1)]);
+      thinned.push_back(
+          series[k * (series.size() - 1) / std::max<std::size_t>(1, options.series_points - 1)]);
     }
     series = std::move(thinned);
   }
@@ -343,7 +355,9 @@ std::string stats_json(const TraceStats& stats) {
   doc["last_time_s"] = stats.last_time_s;
   doc["mean_rate_per_s"] = stats.mean_rate_per_s;
   doc["requests_per_model"] = to_json(stats.requests_per_model);
-  doc["popularity"] = {{"top1_share", stats.top1_share}, {"top10pct_share", stats.top10pct_share}, {"gini", stats.gini}};
+  doc["popularity"] = {{"top1_share", stats.top1_share},
+                       {"top10pct_share", stats.top10pct_share},
+                       {"gini", stats.gini}};
   doc["interarrival_s"] = to_json(stats.interarrival_s);
   doc["reuse_distance"] = to_json(stats.reuse_distance);
   doc["reuse_distance"]["cold_requests"] = stats.cold_requests;
@@ -351,7 +365,8 @@ std::string stats_json(const TraceStats& stats) {
                  {"idle_fraction", to_json(stats.idle_fraction)},
                  {"share_idle_90pct", stats.share_idle_90pct},
                  {"share_idle_99pct", stats.share_idle_99pct}};
-  nlohmann::json working_set = {{"window_s", stats.window_s}, {"models", to_json(stats.working_set_models)}};
+  nlohmann::json working_set = {{"window_s", stats.window_s},
+                                {"models", to_json(stats.working_set_models)}};
   if (stats.has_sizes) {
     working_set["bytes"] = to_json(stats.working_set_bytes);
     working_set["catalog_bytes"] = stats.catalog_bytes;
@@ -366,7 +381,8 @@ std::string stats_json(const TraceStats& stats) {
   doc["working_set"] = std::move(working_set);
   nlohmann::json models = nlohmann::json::array();
   for (const auto& model : stats.models) {
-    nlohmann::json m = {{"name", model.name}, {"requests", model.requests}, {"idle_fraction", model.idle_fraction}};
+    nlohmann::json m = {
+        {"name", model.name}, {"requests", model.requests}, {"idle_fraction", model.idle_fraction}};
     if (stats.has_sizes) m["size_bytes"] = model.size_bytes;
     models.push_back(std::move(m));
   }
@@ -384,40 +400,48 @@ std::string stats_table(const TraceStats& s) {
   const auto llu = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
   add("trace        %s\n", s.path.c_str());
   add("requests     %llu over %s (%.4g req/s), %llu of %llu models used\n", llu(s.requests),
-      seconds(s.last_time_s - s.first_time_s).c_str(), s.mean_rate_per_s, llu(s.models_used), llu(s.models_in_table));
+      seconds(s.last_time_s - s.first_time_s).c_str(), s.mean_rate_per_s, llu(s.models_used),
+      llu(s.models_in_table));
   const auto& c = s.requests_per_model;
-  add("per model    requests min %.0f  p50 %.0f  p90 %.0f  p99 %.0f  max %.0f  (mean %.1f)\n", c.min, c.p50, c.p90,
-      c.p99, c.max, c.mean);
-  add("popularity   top model %.1f%%, top 10%% of models %.1f%% of requests, Gini %.3f\n", 100 * s.top1_share,
-      100 * s.top10pct_share, s.gini);
+  add("per model    requests min %.0f  p50 %.0f  p90 %.0f  p99 %.0f  max %.0f  (mean %.1f)\n",
+      c.min, c.p50, c.p90, c.p99, c.max, c.mean);
+  add("popularity   top model %.1f%%, top 10%% of models %.1f%% of requests, Gini %.3f\n",
+      100 * s.top1_share, 100 * s.top10pct_share, s.gini);
   const auto& ia = s.interarrival_s;
-  add("inter-arrival p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", seconds(ia.p50).c_str(), seconds(ia.p90).c_str(),
-      seconds(ia.p99).c_str(), seconds(ia.p999).c_str(), seconds(ia.max).c_str());
+  add("inter-arrival p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", seconds(ia.p50).c_str(),
+      seconds(ia.p90).c_str(), seconds(ia.p99).c_str(), seconds(ia.p999).c_str(),
+      seconds(ia.max).c_str());
   const auto& rd = s.reuse_distance;
-  add("reuse dist.  p50 %.0f  p90 %.0f  p99 %.0f  max %.0f distinct models between reuses (%llu cold)\n", rd.p50,
-      rd.p90, rd.p99, rd.max, llu(s.cold_requests));
-  add("idle         over %llu minutes: mean idle %.1f%%, median %.1f%%; %.1f%% of models idle >= 90%%, %.1f%% >= 99%%\n",
-      llu(s.minutes), 100 * s.idle_fraction.mean, 100 * s.idle_fraction.p50, 100 * s.share_idle_90pct,
-      100 * s.share_idle_99pct);
+  add("reuse dist.  p50 %.0f  p90 %.0f  p99 %.0f  max %.0f distinct models between reuses (%llu "
+      "cold)\n",
+      rd.p50, rd.p90, rd.p99, rd.max, llu(s.cold_requests));
+  add("idle         over %llu minutes: mean idle %.1f%%, median %.1f%%; %.1f%% of models idle >= "
+      "90%%, %.1f%% >= 99%%\n",
+      llu(s.minutes), 100 * s.idle_fraction.mean, 100 * s.idle_fraction.p50,
+      100 * s.share_idle_90pct, 100 * s.share_idle_99pct);
   const auto& wm = s.working_set_models;
-  add("working set  W=%s: models p50 %.0f  p90 %.0f  max %.0f (mean %.1f)\n", seconds(s.window_s).c_str(), wm.p50,
-      wm.p90, wm.max, wm.mean);
+  add("working set  W=%s: models p50 %.0f  p90 %.0f  max %.0f (mean %.1f)\n",
+      seconds(s.window_s).c_str(), wm.p50, wm.p90, wm.max, wm.mean);
   if (s.has_sizes) {
     const auto& wb = s.working_set_bytes;
     add("             bytes p50 %s  p90 %s  max %s  (catalog %s)\n",
-        format_bytes(static_cast<std::uint64_t>(wb.p50)).c_str(), format_bytes(static_cast<std::uint64_t>(wb.p90)).c_str(),
-        format_bytes(static_cast<std::uint64_t>(wb.max)).c_str(), format_bytes(s.catalog_bytes).c_str());
+        format_bytes(static_cast<std::uint64_t>(wb.p50)).c_str(),
+        format_bytes(static_cast<std::uint64_t>(wb.p90)).c_str(),
+        format_bytes(static_cast<std::uint64_t>(wb.max)).c_str(),
+        format_bytes(s.catalog_bytes).c_str());
   }
   std::vector<std::size_t> order(s.models.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return s.models[a].requests > s.models[b].requests; });
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return s.models[a].requests > s.models[b].requests;
+  });
   const std::size_t shown = std::min<std::size_t>(10, order.size());
   add("\n%-32s %12s %8s %9s\n", "model (top 10 by requests)", "requests", "share", "idle");
   for (std::size_t k = 0; k < shown; ++k) {
     const auto& m = s.models[order[k]];
     add("%-32.32s %12llu %7.2f%% %8.1f%%\n", m.name.c_str(), llu(m.requests),
-        s.requests ? 100.0 * static_cast<double>(m.requests) / static_cast<double>(s.requests) : 0.0,
+        s.requests ? 100.0 * static_cast<double>(m.requests) / static_cast<double>(s.requests)
+                   : 0.0,
         100 * m.idle_fraction);
   }
   if (order.size() > shown) add("... %zu more models (--json lists all)\n", order.size() - shown);

@@ -52,7 +52,7 @@ class TraceReader {
   // read_columns() on one reader, not both (std::logic_error).
   std::size_t read_columns(std::span<double> time_s, std::span<ModelId> model);
 
-  // Added: make model ids index `names` (e.g. a catalog's models, in catalog order) instead of
+  // Makes model ids index `names` (e.g. a catalog's models, in catalog order) instead of
   // the trace's own table. A model the trace names that is not in `names` is an InputError
   // (CSV: with its line). Call before the first read().
   void restrict_models(const std::vector<std::string>& names);
@@ -63,7 +63,7 @@ class TraceReader {
   std::unique_ptr<Impl> impl_;
 };
 
-// Added: binary layout choices (docs/formats.md). By default request ids are implied by
+// Binary layout choices (docs/formats.md). By default request ids are implied by
 // position (first id + index, 12-byte records); explicit ids store them (20-byte records).
 struct TraceWriterOptions {
   bool explicit_request_ids = false;
@@ -75,7 +75,7 @@ class TraceWriter {
   TraceWriter(const std::string& path, TraceFormat format, std::vector<std::string> model_names);
   TraceWriter(const std::string& path, TraceFormat format, std::vector<std::string> model_names,
               TraceWriterOptions options);  // added
-  ~TraceWriter();  // closes; errors are reported by close()
+  ~TraceWriter();                           // closes; errors are reported by close()
   void write(const TraceRecord& record);
   void write(std::span<const TraceRecord> records);
   void close();  // flushes; throws on an I/O error
@@ -90,7 +90,7 @@ void write_trace(const std::string& path, const Trace& trace, TraceFormat format
 // ".csv" -> CSV, anything else -> binary (".bin", ".brt", ...).
 TraceFormat format_for_path(const std::string& path);
 
-// Added: binary layout constants (docs/formats.md).
+// Binary layout constants (docs/formats.md).
 inline constexpr char kTraceMagic[8] = {'B', 'R', 'U', 'L', 'T', 'R', 'C', '\0'};
 inline constexpr std::uint32_t kTraceVersion = 1;
 inline constexpr std::uint32_t kTraceFlagExplicitIds = 1;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/heap_policy.hpp"
 #include "core/model_cache.hpp"
 #include "core/rng.hpp"
 #include "random_catalog.hpp"
@@ -29,25 +30,22 @@ using KeyFn = std::function<double(const ModelTable&, const Counters&, ModelId)>
 
 struct Case {
   std::string policy;
-  bool trims;
   KeyFn key;  // the policy's primary key; the secondary is always the last request index
 };
 
 std::vector<Case> cases() {
   return {
-      {"cremebrulee", true,
+      {"cremebrulee",
        [](const ModelTable& models, const Counters& c, ModelId m) {
          return static_cast<double>(c.count[m]) * models[m].load_latency_s /
                 std::max(1.0, static_cast<double>(models[m].size_bytes));
        }},
-      {"lfu", false,
-       [](const ModelTable&, const Counters& c, ModelId m) { return static_cast<double>(c.count[m]); }},
-      {"loadtime", false,
-       [](const ModelTable& models, const Counters&, ModelId m) { return models[m].load_latency_s; }},
-      {"size", false,
-       [](const ModelTable& models, const Counters&, ModelId m) {
-         return -static_cast<double>(models[m].size_bytes);
-       }},
+      {"lfu", [](const ModelTable&, const Counters& c,
+                 ModelId m) { return static_cast<double>(c.count[m]); }},
+      {"loadtime", [](const ModelTable& models, const Counters&,
+                      ModelId m) { return models[m].load_latency_s; }},
+      {"size", [](const ModelTable& models, const Counters&,
+                  ModelId m) { return -static_cast<double>(models[m].size_bytes); }},
   };
 }
 
@@ -66,12 +64,12 @@ std::vector<ModelId> scan_victims(const Case& c, const ModelTable& models, const
     victims.push_back(m);
     freed += state.bytes_of(m);
   }
-  if (c.trims) {
-    std::stable_sort(victims.begin(), victims.end(), [&](ModelId a, ModelId b) {
-      return state.bytes_of(a) > state.bytes_of(b);
-    });
+  if (find_policy(c.policy).trims) {
+    std::stable_sort(victims.begin(), victims.end(),
+                     [&](ModelId a, ModelId b) { return state.bytes_of(a) > state.bytes_of(b); });
     std::size_t keep = 0;
-    for (freed = 0; keep < victims.size() && freed < needed; ++keep) freed += state.bytes_of(victims[keep]);
+    for (freed = 0; keep < victims.size() && freed < needed; ++keep)
+      freed += state.bytes_of(victims[keep]);
     victims.resize(keep);
   }
   return victims;
@@ -83,7 +81,8 @@ std::vector<ModelId> scan_victims(const Case& c, const ModelTable& models, const
 void run(const Case& c, std::uint64_t seed, bool many_pins = false) {
   SCOPED_TRACE(c.policy + " seed " + std::to_string(seed) + (many_pins ? " many pins" : ""));
   Rng rng(seed);
-  const test_support::RandomCatalog catalog = test_support::random_catalog(rng, many_pins ? 600 : 60);
+  const test_support::RandomCatalog catalog =
+      test_support::random_catalog(rng, many_pins ? 600 : 60);
   const ModelTable& models = catalog.models;
   const std::size_t model_count = models.size();
   const std::uint64_t capacity = catalog.capacity;
@@ -158,6 +157,59 @@ TEST(HeapSelection, MatchesAFullScanWithManyPinnedModels) {
   for (const Case& c : cases()) {
     for (std::uint64_t seed = 1; seed <= 10; ++seed) run(c, seed, true);
   }
+}
+
+// The smallest policy HeapPolicy takes (what a new heap policy writes): the model requested
+// longest ago goes first. Its hooks are what HeapPolicyHooks asks for; a policy missing one is
+// refused at compile time with the static_assert's message.
+class OldestRequest final : public HeapPolicy<OldestRequest> {
+ public:
+  using HeapPolicy<OldestRequest>::HeapPolicy;
+  std::string_view name() const override { return "oldest-request"; }
+  static constexpr bool kKeysOnlyGrow = true;
+  static constexpr bool kTrimsVictims = false;
+  void observe(const RequestEvent& request) { last_[request.model] = request.index + 1; }
+  HeapKey key_for(ModelId model) const { return {0.0, last_.get(model)}; }
+
+ private:
+  PerModel<std::uint64_t> last_;
+};
+static_assert(HeapPolicyHooks<OldestRequest>);
+
+struct NoTrimFlag {
+  static constexpr bool kKeysOnlyGrow = true;
+  void observe(const RequestEvent&) {}
+  HeapKey key_for(ModelId) const { return {}; }
+};
+struct KeyOfAnotherType {
+  static constexpr bool kKeysOnlyGrow = true;
+  static constexpr bool kTrimsVictims = false;
+  void observe(const RequestEvent&) {}
+  double key_for(ModelId) const { return 0.0; }
+};
+struct FlagsNotConstant {
+  [[maybe_unused]] static inline bool kKeysOnlyGrow = true;
+  [[maybe_unused]] static inline bool kTrimsVictims = false;
+  void observe(const RequestEvent&) {}
+  HeapKey key_for(ModelId) const { return {}; }
+};
+static_assert(!HeapPolicyHooks<NoTrimFlag>);
+static_assert(!HeapPolicyHooks<KeyOfAnotherType>);
+static_assert(!HeapPolicyHooks<FlagsNotConstant>);
+
+TEST(HeapPolicyBase, AMinimalPolicyEvictsItsLowestKeys) {
+  const ModelTable models(4, ModelInfo{"m", 10, 1.0, 0.1, 0.0});
+  ModelCache cache(30, models, std::make_unique<OldestRequest>(models, PolicyOptions{}));
+  std::vector<ModelId> evicted;
+  std::uint64_t index = 0;
+  for (ModelId m : {0u, 1u, 2u, 0u}) {  // 1 is now the one requested longest ago
+    cache.record({.model = m, .index = index++});
+    if (!cache.state().resident(m)) cache.admit(m, evicted);
+  }
+  ASSERT_TRUE(evicted.empty());
+  cache.record({.model = 3, .index = index++});
+  cache.admit(3, evicted);
+  EXPECT_EQ(evicted, std::vector<ModelId>{1});
 }
 
 }  // namespace

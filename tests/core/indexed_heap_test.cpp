@@ -16,8 +16,17 @@ namespace brulee {
 namespace {
 
 TEST(HeapKey, OrdersByPrimaryThenSecondaryIncludingNegatives) {
-  const double values[] = {-std::numeric_limits<double>::infinity(), -1e300, -2.5, -1.0, -1e-300,
-                           0.0, 1e-300, 1.0, 2.5, 1e300, std::numeric_limits<double>::infinity()};
+  const double values[] = {-std::numeric_limits<double>::infinity(),
+                           -1e300,
+                           -2.5,
+                           -1.0,
+                           -1e-300,
+                           0.0,
+                           1e-300,
+                           1.0,
+                           2.5,
+                           1e300,
+                           std::numeric_limits<double>::infinity()};
   for (double a : values) {
     for (double b : values) {
       EXPECT_EQ(HeapKey(a, 7) < HeapKey(b, 7), a < b) << a << " vs " << b;

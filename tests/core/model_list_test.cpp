@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "core/policy_util.hpp"
+#include "core/model_list.hpp"
 #include "core/rng.hpp"
 
 namespace brulee {

@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "runtime/backend.hpp"
+#include "runtime/backend_util.hpp"
 #include "runtime/repository.hpp"
 #include "test_util.hpp"
 
@@ -16,12 +17,12 @@ using testing::floats;
 using testing::random_tensor;
 using testing::tiny_model_path;
 
-const std::vector<std::string> kTinyArchitectures{"tiny_cnn", "tiny_resnet", "tiny_mobilenet", "tiny_densenet",
-                                                  "tiny_mlp"};
+const std::vector<std::string> kTinyArchitectures{"tiny_cnn", "tiny_resnet", "tiny_mobilenet",
+                                                  "tiny_densenet", "tiny_mlp"};
 
 TEST(RuntimeDType, NamesRoundTripAndUnknownNamesAreUsageErrors) {
-  for (const auto dtype : {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64, DType::kUInt8,
-                           DType::kInt8, DType::kBool}) {
+  for (const auto dtype : {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64,
+                           DType::kUInt8, DType::kInt8, DType::kBool}) {
     EXPECT_EQ(parse_dtype(dtype_name(dtype)), dtype);
   }
   EXPECT_EQ(dtype_name(DType::kFloat32), "FP32");
@@ -31,15 +32,40 @@ TEST(RuntimeDType, NamesRoundTripAndUnknownNamesAreUsageErrors) {
 }
 
 TEST(RuntimeRegistry, KnowsBothBackendsAndRejectsUnknownOnes) {
-  EXPECT_EQ(backend("onnx").name(), "onnx");
-  EXPECT_EQ(backend("onnx").file_name(), "model.onnx");
-  EXPECT_EQ(backend("torchscript").file_name(), "model.pt");
+  EXPECT_EQ(find_backend("onnx").file_name, "model.onnx");
+  EXPECT_EQ(find_backend("torchscript").file_name, "model.pt");
+  EXPECT_EQ(&backend("onnx"), &find_backend("onnx").instance());
+  EXPECT_NE(&backend("onnx"), &backend("torchscript"));
   EXPECT_EQ(backend_names(), (std::vector<std::string>{"onnx", "torchscript"}));
   try {
     backend("tensorflow");
     FAIL() << "no exception";
   } catch (const UsageError& error) {
-    EXPECT_NE(std::string(error.what()).find("unknown backend 'tensorflow'"), std::string::npos);
+    // The error lists every entry of the table.
+    const std::string what = error.what();
+    EXPECT_NE(what.find("unknown backend 'tensorflow'"), std::string::npos);
+    for (const auto& entry : backend_entries()) {
+      EXPECT_NE(what.find(std::string(entry.name)), std::string::npos) << entry.name;
+    }
+  }
+}
+
+TEST(RuntimeDType, ElementCountsStopAtOneLimit) {
+  const auto limit = static_cast<std::int64_t>(kMaxTensorElements);
+  EXPECT_EQ(count_elements(std::vector<std::int64_t>{limit}).count, kMaxTensorElements);
+  EXPECT_EQ(count_elements(std::vector<std::int64_t>{limit, 0}).count, 0u);
+  EXPECT_EQ(count_elements(std::vector<std::int64_t>{limit + 1}).problem, ShapeProblem::kTooLarge);
+  EXPECT_EQ(count_elements(std::vector<std::int64_t>{2, -1}).problem,
+            ShapeProblem::kNegativeDimension);
+  // A shape whose bytes wrap around 2^64 (2^62 FP32 elements) is refused, not matched by an
+  // empty buffer.
+  const std::vector<TensorSpec> specs{{"x", DType::kFloat32, {-1}}};
+  Tensor huge{"x", DType::kFloat32, {std::int64_t{1} << 62}, {}};
+  try {
+    match_inputs(specs, {huge});
+    FAIL() << "no exception";
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what()).find("too large"), std::string::npos) << error.what();
   }
 }
 
@@ -108,7 +134,8 @@ TEST(RuntimeBackend, MeasuredBytesCoverTheWeights) {
 
 TEST(RuntimeBackend, WrongShapeDtypeSizeOrNameAreUsageErrorsAndTheModelKeepsWorking) {
   for (const std::string name : {"tiny_cnn-onnx", "tiny_cnn-pt"}) {
-    auto model = backend(name.ends_with("onnx") ? "onnx" : "torchscript").load(tiny_model_path(name), {});
+    auto model =
+        backend(name.ends_with("onnx") ? "onnx" : "torchscript").load(tiny_model_path(name), {});
     const Tensor good = random_tensor(model->inputs()[0]);
 
     Tensor wrong_shape = good;
@@ -133,7 +160,8 @@ TEST(RuntimeBackend, WrongShapeDtypeSizeOrNameAreUsageErrorsAndTheModelKeepsWork
       model->infer({wrong_name});
       ADD_FAILURE() << "no exception";
     } catch (const UsageError& error) {
-      EXPECT_NE(std::string(error.what()).find("missing input 'input'"), std::string::npos) << error.what();
+      EXPECT_NE(std::string(error.what()).find("missing input 'input'"), std::string::npos)
+          << error.what();
     }
     EXPECT_THROW(model->infer({good, good}), UsageError) << name;
     EXPECT_THROW(model->infer({}), UsageError) << name;
@@ -156,8 +184,10 @@ TEST(RuntimeBackend, ThreadCountAndSkippedWarmUpAreHonoured) {
   options.intra_op_threads = 1;
   options.warm_up = false;
   for (const std::string name : {"tiny_resnet-onnx", "tiny_resnet-pt"}) {
-    auto model = backend(name.ends_with("onnx") ? "onnx" : "torchscript").load(tiny_model_path(name), options);
-    EXPECT_EQ(model->infer({random_tensor(model->inputs()[0])})[0].shape, (std::vector<std::int64_t>{1, 10}));
+    auto model = backend(name.ends_with("onnx") ? "onnx" : "torchscript")
+                     .load(tiny_model_path(name), options);
+    EXPECT_EQ(model->infer({random_tensor(model->inputs()[0])})[0].shape,
+              (std::vector<std::int64_t>{1, 10}));
   }
 }
 
@@ -173,7 +203,10 @@ TEST(RuntimeBackend, InputSpecsFromOptionsOverrideTheFile) {
 
 TEST(RuntimeBackend, ManyHandlesOfOneModelAreIndependent) {
   std::vector<std::unique_ptr<LoadedModel>> models;
-  for (int i = 0; i < 4; ++i) models.push_back(backend("onnx").load(tiny_model_path("tiny_dense" "net-onnx"), {}));
+  for (int i = 0; i < 4; ++i)
+    models.push_back(backend("onnx").load(tiny_model_path("tiny_dense"
+                                                          "net-onnx"),
+                                          {}));
   const Tensor input = random_tensor(models[0]->inputs()[0]);
   const auto expected = floats(models[0]->infer({input})[0]);
   models.erase(models.begin());

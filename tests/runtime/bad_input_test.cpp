@@ -69,7 +69,8 @@ TEST(RuntimeBadInput, OnnxGraphOpenCvRejectsFailsWithOpenCvReason) {
   auto bytes = read_file(tiny_model_path("tiny_cnn-onnx"));
   const std::string op = "Gemm";
   ASSERT_NE(bytes.find(op), std::string::npos);
-  for (auto at = bytes.find(op); at != std::string::npos; at = bytes.find(op, at)) bytes.replace(at, op.size(), "Qemm");
+  for (auto at = bytes.find(op); at != std::string::npos; at = bytes.find(op, at))
+    bytes.replace(at, op.size(), "Qemm");
   const auto path = (dir.path() / "model.onnx").string();
   write_file(path, bytes);
   const auto error = load_error("onnx", path);
@@ -105,9 +106,11 @@ TEST(RuntimeBadInput, EmptyAndMissingFilesFail) {
   EXPECT_NE(load_error("onnx", empty).find("empty file"), std::string::npos);
   const auto missing = (dir.path() / "nothing.onnx").string();
   EXPECT_NE(load_error("onnx", missing).find("cannot open"), std::string::npos);
-  EXPECT_NE(load_error("torchscript", (dir.path() / "nothing.pt").string()).find("cannot open"), std::string::npos);
+  EXPECT_NE(load_error("torchscript", (dir.path() / "nothing.pt").string()).find("cannot open"),
+            std::string::npos);
   // A directory is not a model file.
-  EXPECT_NE(load_error("torchscript", dir.path().string()).find("not a regular file"), std::string::npos);
+  EXPECT_NE(load_error("torchscript", dir.path().string()).find("not a regular file"),
+            std::string::npos);
   expect_good_load_still_works();
 }
 

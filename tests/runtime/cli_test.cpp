@@ -1,6 +1,5 @@
 // `brulee zoo` and `brulee profile` as a user runs them: exit codes, one-line errors, the catalog.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "run_binary.hpp"
 #include "runtime/zoo_locator.hpp"
 #include "test_util.hpp"
 #include "workload/catalog.hpp"
@@ -17,58 +17,45 @@
 namespace brulee::runtime {
 namespace {
 
-ProcessResult brulee(std::vector<std::string> args) {
+using test_support::RunResult;
+
+RunResult brulee(std::vector<std::string> args) {
   args.insert(args.begin(), BRULEE_BINARY);
-  return run_process(args, false);
+  return test_support::run_binary(args);
 }
 
-void expect_one_line_error(const ProcessResult& result, const std::string& needle) {
-  EXPECT_EQ(result.exit_code, 2) << result.error_text;
-  ASSERT_FALSE(result.error_text.empty());
-  EXPECT_EQ(result.error_text.find('\n'), result.error_text.size() - 1) << result.error_text;
-  EXPECT_NE(result.error_text.find(needle), std::string::npos) << result.error_text;
+void expect_one_line_error(const RunResult& result, const std::string& needle) {
+  EXPECT_EQ(result.exit_code, 2) << result.err;
+  ASSERT_FALSE(result.err.empty());
+  EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << result.err;
+  EXPECT_NE(result.err.find(needle), std::string::npos) << result.err;
 }
 
 // The runtime commands live in a plugin beside the binary (src/cli/CMakeLists.txt). A copy of
 // the binary alone still runs every other command, and a runtime command fails in one line.
-struct Captured {
-  int exit_code = -1;
-  std::string out, err;
-};
-Captured capture(const std::filesystem::path& binary, const std::string& args,
-                 const std::filesystem::path& err_file) {
-  Captured result;
-  const std::string command = binary.string() + " " + args + " 2>" + err_file.string();
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  std::size_t got = 0;
-  while ((got = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.out.append(buffer, got);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(err_file);
-  result.err.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return result;
+RunResult capture(const std::filesystem::path& binary, const std::string& args) {
+  auto argv = test_support::words(args);
+  argv.insert(argv.begin(), binary.string());
+  return test_support::run_binary(argv);
 }
 
 TEST(RuntimeCli, OnlyTheRuntimeCommandsNeedThePlugin) {
   testing::TempDir dir;
   const auto lone = dir.path() / "brulee";
-  const auto err = dir.path() / "stderr.txt";
   std::filesystem::copy_file(BRULEE_BINARY, lone);
-  const auto policies = capture(lone, "policies", err);
+  const auto policies = capture(lone, "policies");
   EXPECT_EQ(policies.exit_code, 0) << policies.err;
   EXPECT_NE(policies.out.find("cremebrulee"), std::string::npos);
-  const auto listing = capture(lone, "--help", err);  // goes on without the runtime commands
+  const auto listing = capture(lone, "--help");  // goes on without the runtime commands
   EXPECT_EQ(listing.exit_code, 0) << listing.err;
   EXPECT_NE(listing.out.find("  simulate "), std::string::npos);
   EXPECT_EQ(listing.out.find("  serve "), std::string::npos);
-  const auto serve = capture(lone, "serve --help", err);
+  const auto serve = capture(lone, "serve --help");
   EXPECT_EQ(serve.exit_code, 1);
   EXPECT_EQ(serve.err.find('\n'), serve.err.size() - 1) << serve.err;
   EXPECT_NE(serve.err.find("'serve' needs the runtime plugin"), std::string::npos) << serve.err;
   // Beside the plugin, every command is there.
-  const auto full = capture(BRULEE_BINARY, "--help", err);
+  const auto full = capture(BRULEE_BINARY, "--help");
   EXPECT_EQ(full.exit_code, 0) << full.err;
   for (const char* command : {"  serve ", "  zoo ", "  profile ", "  simulate "}) {
     EXPECT_NE(full.out.find(command), std::string::npos) << command;
@@ -78,8 +65,10 @@ TEST(RuntimeCli, OnlyTheRuntimeCommandsNeedThePlugin) {
 TEST(RuntimeCli, ZooRejectsBadOptionsWithOneLine) {
   testing::TempDir dir;
   const auto out = (dir.path() / "zoo").string();
-  expect_one_line_error(brulee({"zoo", "--tiny", "--families", "bogus", "--out", out}), "unknown family 'bogus'");
-  expect_one_line_error(brulee({"zoo", "--models", "resnet9000", "--out", out}), "unknown architecture 'resnet9000'");
+  expect_one_line_error(brulee({"zoo", "--tiny", "--families", "bogus", "--out", out}),
+                        "unknown family 'bogus'");
+  expect_one_line_error(brulee({"zoo", "--models", "resnet9000", "--out", out}),
+                        "unknown architecture 'resnet9000'");
   expect_one_line_error(brulee({"zoo", "--format", "tflite", "--out", out}), "--format");
   expect_one_line_error(brulee({"zoo", "--budget", "lots", "--out", out}), "lots");
   expect_one_line_error(brulee({"zoo", "--tiny"}), "--out");
@@ -87,17 +76,19 @@ TEST(RuntimeCli, ZooRejectsBadOptionsWithOneLine) {
 
 TEST(RuntimeCli, ZooWithoutAnInterpreterFailsClearly) {
   testing::TempDir dir;
-  const auto result = brulee({"zoo", "--tiny", "--python", "/nonexistent/python3", "--out", dir.path().string()});
+  const auto result =
+      brulee({"zoo", "--tiny", "--python", "/nonexistent/python3", "--out", dir.path().string()});
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_NE(result.error_text.find("cannot run /nonexistent/python3"), std::string::npos) << result.error_text;
+  EXPECT_NE(result.err.find("cannot run /nonexistent/python3"), std::string::npos) << result.err;
 }
 
 TEST(RuntimeCli, ZooHonoursTheBudget) {
   testing::TempDir dir;
   // A budget smaller than any tiny model: everything is skipped, nothing written but the catalog.
   const auto out = dir.path() / "zoo";
-  const auto result = brulee({"zoo", "--tiny", "--budget", "1KiB", "--format", "onnx", "--out", out.string()});
-  EXPECT_EQ(result.exit_code, 0) << result.error_text;
+  const auto result =
+      brulee({"zoo", "--tiny", "--budget", "1KiB", "--format", "onnx", "--out", out.string()});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
   std::ifstream in(out / "zoo_catalog.json");
   const auto catalog = nlohmann::json::parse(in);
   EXPECT_TRUE(catalog["models"].empty());
@@ -107,9 +98,10 @@ TEST(RuntimeCli, ZooHonoursTheBudget) {
 TEST(RuntimeCli, ProfileWritesACatalogTheSimulatorReads) {
   testing::TempDir dir;
   const auto out = (dir.path() / "catalog.json").string();
-  const auto result = brulee({"profile", "--repo", testing::tiny_zoo(), "--runs", "2", "--execs", "1", "--models",
-                              "tiny_resnet-onnx,tiny_densenet-pt", "--format", "paper", "--out", out, "--quiet"});
-  ASSERT_EQ(result.exit_code, 0) << result.error_text;
+  const auto result =
+      brulee({"profile", "--repo", testing::tiny_zoo(), "--runs", "2", "--execs", "1", "--models",
+              "tiny_resnet-onnx,tiny_densenet-pt", "--format", "paper", "--out", out, "--quiet"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto catalog = workload::load_catalog(out);
   ASSERT_EQ(catalog.models.size(), 2u);
   for (const auto& model : catalog.models) {
@@ -130,10 +122,17 @@ TEST(RuntimeCli, ProfileWritesACatalogTheSimulatorReads) {
 
 TEST(RuntimeCli, ProfileRejectsBadInputWithOneLine) {
   expect_one_line_error(brulee({"profile", "--repo", "/nonexistent/repo"}), "not a directory");
-  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--models", "../etc"}), "'..'");
-  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--models", "nope"}), "no model 'nope'");
-  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--runs", "0"}), "--runs");
-  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--format", "keras"}), "--format");
+  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--models", "../etc"}),
+                        "'..'");
+  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--models", "nope"}),
+                        "no model 'nope'");
+  expect_one_line_error(
+      brulee({"profile", "--repo", testing::tiny_zoo(), "--models", "tiny_cnn-onnx,,nope"}),
+      "empty item in --models list 'tiny_cnn-onnx,,nope'");
+  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--runs", "0"}),
+                        "--runs");
+  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--format", "keras"}),
+                        "--format");
 }
 
 TEST(RuntimeCli, ProfileOfABrokenModelExitsOneAndStillWritesTheRest) {
@@ -142,10 +141,10 @@ TEST(RuntimeCli, ProfileOfABrokenModelExitsOneAndStillWritesTheRest) {
   testing::write_file(dir.path() / "repo" / "fine" / "1" / "model.onnx",
                       testing::read_file(testing::tiny_model_path("tiny_cnn-onnx")));
   const auto out = (dir.path() / "catalog.json").string();
-  const auto result = brulee({"profile", "--repo", (dir.path() / "repo").string(), "--runs", "1", "--out", out,
-                              "--quiet"});
+  const auto result = brulee({"profile", "--repo", (dir.path() / "repo").string(), "--runs", "1",
+                              "--out", out, "--quiet"});
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_NE(result.error_text.find("broken failed"), std::string::npos) << result.error_text;
+  EXPECT_NE(result.err.find("broken failed"), std::string::npos) << result.err;
   EXPECT_EQ(workload::load_catalog(out).models.size(), 1u);
 }
 

@@ -12,11 +12,13 @@ namespace brulee::runtime {
 namespace {
 
 std::string small_model(const std::string& name) {
-  return (std::filesystem::path(BRULEE_SMALL_ZOO) / name / "1" / (name.ends_with("-onnx") ? "model.onnx" : "model.pt"))
+  return (std::filesystem::path(BRULEE_SMALL_ZOO) / name / "1" /
+          (name.ends_with("-onnx") ? "model.onnx" : "model.pt"))
       .string();
 }
 std::string tiny_model(const std::string& name) {
-  return (std::filesystem::path(BRULEE_TINY_ZOO) / name / "1" / (name.ends_with("-onnx") ? "model.onnx" : "model.pt"))
+  return (std::filesystem::path(BRULEE_TINY_ZOO) / name / "1" /
+          (name.ends_with("-onnx") ? "model.onnx" : "model.pt"))
       .string();
 }
 
@@ -43,16 +45,20 @@ TEST_P(MemoryCycles, TwentyLoadUnloadCyclesKeepRssWithinTenPercent) {
   for (int cycle = 0; cycle < kCycles; ++cycle) {
     SCOPED_TRACE("cycle " + std::to_string(cycle));
     EXPECT_LE(static_cast<double>(loaded_rss[cycle]), 1.10 * static_cast<double>(loaded_rss[0]));
-    EXPECT_LE(static_cast<double>(unloaded_rss[cycle]), 1.10 * static_cast<double>(unloaded_rss[0]));
+    EXPECT_LE(static_cast<double>(unloaded_rss[cycle]),
+              1.10 * static_cast<double>(unloaded_rss[0]));
     // The weights alone are ~45 MB: an unload that kept them would not drop RSS this much.
-    EXPECT_GE(static_cast<double>(loaded_rss[cycle] - std::min(loaded_rss[cycle], unloaded_rss[cycle])),
-              0.8 * static_cast<double>(weights_bytes));
+    EXPECT_GE(
+        static_cast<double>(loaded_rss[cycle] - std::min(loaded_rss[cycle], unloaded_rss[cycle])),
+        0.8 * static_cast<double>(weights_bytes));
     EXPECT_GE(static_cast<double>(bytes[cycle]), 0.9 * static_cast<double>(weights_bytes));
   }
   const auto mb = [](std::uint64_t value) { return static_cast<double>(value) / 1e6; };
-  std::printf("%s: RSS loaded first %.1f MB last %.1f MB; unloaded first %.1f MB last %.1f MB; bytes %.1f MB\n",
-              name.c_str(), mb(loaded_rss.front()), mb(loaded_rss.back()), mb(unloaded_rss.front()),
-              mb(unloaded_rss.back()), mb(bytes.back()));
+  std::printf(
+      "%s: RSS loaded first %.1f MB last %.1f MB; unloaded first %.1f MB last %.1f MB; bytes %.1f "
+      "MB\n",
+      name.c_str(), mb(loaded_rss.front()), mb(loaded_rss.back()), mb(unloaded_rss.front()),
+      mb(unloaded_rss.back()), mb(bytes.back()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Runtime, MemoryCycles, ::testing::Values("resnet18-onnx", "resnet18-pt"));
@@ -71,12 +77,13 @@ TEST_P(BytesAgainstRss, MeasuredBytesTrackRssGrowth) {
   auto model = chosen.load(small_model(name), {});
   const auto growth = static_cast<double>(resident_set_bytes() - before);
   const auto measured = static_cast<double>(model->resident_bytes());
-  std::printf("%s: measured %.2f MB, RSS growth %.2f MB, error %+.1f%%\n", name.c_str(), measured / 1e6,
-              growth / 1e6, 100 * (measured - growth) / growth);
+  std::printf("%s: measured %.2f MB, RSS growth %.2f MB, error %+.1f%%\n", name.c_str(),
+              measured / 1e6, growth / 1e6, 100 * (measured - growth) / growth);
   EXPECT_NEAR(measured, growth, 0.10 * growth);
 }
 
-INSTANTIATE_TEST_SUITE_P(Runtime, BytesAgainstRss, ::testing::Values("resnet18-onnx", "resnet18-pt"));
+INSTANTIATE_TEST_SUITE_P(Runtime, BytesAgainstRss,
+                         ::testing::Values("resnet18-onnx", "resnet18-pt"));
 
 }  // namespace
 }  // namespace brulee::runtime

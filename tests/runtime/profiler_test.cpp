@@ -69,7 +69,8 @@ TEST(RuntimeProfiler, BadRequestsAreUsageErrorsAndBrokenModelsAreReported) {
   options.runs = 2;
   const auto profiles = profile_models(mixed, options);
   ASSERT_EQ(profiles.size(), 2u);
-  EXPECT_NE(profiles[0].error.find("not a valid ONNX model"), std::string::npos) << profiles[0].error;
+  EXPECT_NE(profiles[0].error.find("not a valid ONNX model"), std::string::npos)
+      << profiles[0].error;
   EXPECT_TRUE(profiles[1].error.empty());
   EXPECT_EQ(profiles[1].load.samples, 2u);
 }

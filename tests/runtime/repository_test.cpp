@@ -43,8 +43,9 @@ TEST(RuntimeRepository, ScansTheTinyZoo) {
 }
 
 TEST(RuntimeRepository, ModelNamesAreValidated) {
-  for (const std::string& bad : std::vector<std::string>{"", "..", "../etc", "a/b", "/abs", "a\\b", ".hidden", "with space", "x;rm",
-                                std::string(200, 'a')}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "..", "../etc", "a/b", "/abs", "a\\b", ".hidden", "with space",
+                                "x;rm", std::string(200, 'a')}) {
     EXPECT_THROW(validate_model_name(bad), UsageError) << bad;
   }
   for (const std::string good : {"resnet50-onnx", "tiny_cnn-pt", "model.v2", "A1"}) {
@@ -52,8 +53,10 @@ TEST(RuntimeRepository, ModelNamesAreValidated) {
   }
   const Repository repository(testing::tiny_zoo());
   EXPECT_NE(usage_error([&] { repository.find("../tiny_zoo"); }).find("'..'"), std::string::npos);
-  EXPECT_NE(usage_error([&] { repository.find("tiny_cnn-onnx/1"); }).find("'/'"), std::string::npos);
-  EXPECT_NE(usage_error([&] { repository.find("resnet9000"); }).find("no model 'resnet9000'"), std::string::npos);
+  EXPECT_NE(usage_error([&] { repository.find("tiny_cnn-onnx/1"); }).find("'/'"),
+            std::string::npos);
+  EXPECT_NE(usage_error([&] { repository.find("resnet9000"); }).find("no model 'resnet9000'"),
+            std::string::npos);
 }
 
 TEST(RuntimeRepository, MissingRepositoryIsAUsageError) {
@@ -70,7 +73,9 @@ TEST(RuntimeRepository, FolderWithoutModelIsReportedNotLoaded) {
   ASSERT_EQ(repository.models().size(), 1u);
   EXPECT_EQ(repository.models()[0].name, "good");
   EXPECT_EQ(repository.problems().size(), 3u);
-  EXPECT_NE(usage_error([&] { repository.find("empty"); }).find("has no <version>/model.onnx or model.pt"),
+  EXPECT_NE(usage_error([&] {
+              repository.find("empty");
+            }).find("has no <version>/model.onnx or model.pt"),
             std::string::npos);
 }
 
@@ -79,7 +84,7 @@ TEST(RuntimeRepository, HighestVersionWithAModelWins) {
   const auto onnx = read_file(tiny_model_path("tiny_cnn-onnx"));
   write_file(dir.path() / "m" / "1" / "model.onnx", onnx);
   write_file(dir.path() / "m" / "2" / "model.onnx", onnx);
-  fs::create_directories(dir.path() / "m" / "10");  // empty: skipped
+  fs::create_directories(dir.path() / "m" / "10");      // empty: skipped
   fs::create_directories(dir.path() / "m" / "latest");  // not a number: ignored
   const Repository repository(dir.path().string());
   ASSERT_EQ(repository.models().size(), 1u);
@@ -93,7 +98,8 @@ TEST(RuntimeRepository, ConfigChoosesTheBackendAndBadConfigsAreInputErrors) {
   TempDir dir;
   write_file(dir.path() / "m" / "1" / "model.onnx", read_file(tiny_model_path("tiny_cnn-onnx")));
   write_file(dir.path() / "m" / "1" / "model.pt", read_file(tiny_model_path("tiny_cnn-pt")));
-  write_file(dir.path() / "m" / "config.json", R"({"backend": "torchscript", "labels": ["a", "b"]})");
+  write_file(dir.path() / "m" / "config.json",
+             R"({"backend": "torchscript", "labels": ["a", "b"]})");
   auto model = resolve_model(dir.path().string(), "m");
   EXPECT_EQ(model.backend, "torchscript");
   EXPECT_EQ(model.config.labels, (std::vector<std::string>{"a", "b"}));
@@ -105,9 +111,11 @@ TEST(RuntimeRepository, ConfigChoosesTheBackendAndBadConfigsAreInputErrors) {
 
   write_file(dir.path() / "m" / "config.json", R"({"backend": )");
   EXPECT_THROW(resolve_model(dir.path().string(), "m"), InputError);
-  write_file(dir.path() / "m" / "config.json", R"({"inputs": [{"name": "input", "shape": [1, 0]}]})");
+  write_file(dir.path() / "m" / "config.json",
+             R"({"inputs": [{"name": "input", "shape": [1, 0]}]})");
   EXPECT_THROW(resolve_model(dir.path().string(), "m"), InputError);
-  write_file(dir.path() / "m" / "config.json", R"({"inputs": [{"name": "input", "dtype": "FP77", "shape": [1]}]})");
+  write_file(dir.path() / "m" / "config.json",
+             R"({"inputs": [{"name": "input", "dtype": "FP77", "shape": [1]}]})");
   EXPECT_THROW(resolve_model(dir.path().string(), "m"), InputError);
 
   // Both files, no config: the first backend in registry order (onnx).
@@ -133,8 +141,10 @@ TEST(RuntimeRepository, SymlinksEscapingTheRepositoryAreRefused) {
   for (const auto& model : repository.models()) names.push_back(model.name);
   EXPECT_EQ(names, (std::vector<std::string>{"alias", "real"}));
   EXPECT_EQ(repository.problems().size(), 2u);
-  EXPECT_NE(usage_error([&] { repository.find("escape"); }).find("outside the repository"), std::string::npos);
-  EXPECT_NE(usage_error([&] { repository.find("filelink"); }).find("outside the repository"), std::string::npos);
+  EXPECT_NE(usage_error([&] { repository.find("escape"); }).find("outside the repository"),
+            std::string::npos);
+  EXPECT_NE(usage_error([&] { repository.find("filelink"); }).find("outside the repository"),
+            std::string::npos);
 }
 
 // Whatever a load throws (backend errors are std::runtime_error, refusals UsageError).
@@ -180,7 +190,8 @@ TEST(RuntimeRepository, EveryLoadChecksTheFileAgain) {
   // Not a regular file.
   fs::remove(repo / "m" / "1");
   fs::create_directories(file);
-  EXPECT_NE(usage_error([&] { load_model(model); }).find("is not a regular file"), std::string::npos);
+  EXPECT_NE(usage_error([&] { load_model(model); }).find("is not a regular file"),
+            std::string::npos);
   // Gone.
   fs::remove_all(repo / "m" / "1");
   EXPECT_NE(usage_error([&] { load_model(model); }).find("cannot resolve"), std::string::npos);

@@ -1,5 +1,6 @@
 #pragma once
-// Helpers for the runtime tests: the tiny zoo's location, temp folders, deterministic inputs.
+// Helpers for the runtime tests: the tiny zoo's location, deterministic inputs, and the shared
+// temporary folder (tests/support/temp_dir.hpp).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +13,7 @@
 
 #include "runtime/backend.hpp"
 #include "runtime/repository.hpp"
+#include "temp_dir.hpp"
 
 namespace brulee::runtime::testing {
 
@@ -22,36 +24,9 @@ inline std::string tiny_model_path(const std::string& name) {
       .string();
 }
 
-// A fresh folder under the system temp dir, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            ("brulee_runtime_" + std::string(info ? info->name() : "x") + "_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code error;
-    std::filesystem::remove_all(path_, error);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-inline void write_file(const std::filesystem::path& path, const std::string& bytes) {
-  std::filesystem::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-}
-
-inline std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using test_support::read_file;
+using test_support::TempDir;
+using test_support::write_file;
 
 // FP32 tensor with values drawn uniformly from [0, 1) by a fixed seed.
 inline Tensor random_tensor(const TensorSpec& spec, unsigned seed = 7) {

@@ -40,8 +40,8 @@ int stream_request(int port, const std::string& head, std::uint64_t body_bytes, 
     piece.clear();
     fill(piece, std::min<std::uint64_t>(64 << 10, body_bytes - offset), offset);
     // The server may answer and close early (413, 503): stop sending then.
-    sent = ::send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) ==
-           static_cast<ssize_t>(piece.size());
+    sent =
+        ::send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(piece.size());
   }
   ::shutdown(fd, SHUT_WR);
   const std::string answer = read_answer(fd, false);
@@ -103,12 +103,11 @@ TEST(ServeAttack, PeakRssStaysUnderTheInflightCeilingPlusAConstant) {
        }},
       {"gzip body declaring 256 MB",
        [port] {
-         return stream_request(port,
-                               post_head("/v2/models/m0/infer", 1 * kMiB,
-                                         "Content-Encoding: gzip\r\n"),
-                               1 * kMiB, [](std::string& piece, std::uint64_t bytes, std::uint64_t) {
-                                 piece.assign(bytes, '\0');
-                               });
+         return stream_request(
+             port, post_head("/v2/models/m0/infer", 1 * kMiB, "Content-Encoding: gzip\r\n"),
+             1 * kMiB, [](std::string& piece, std::uint64_t bytes, std::uint64_t) {
+               piece.assign(bytes, '\0');
+             });
        }},
       {"chunked 100 MB body",
        [port] {
@@ -119,13 +118,13 @@ TEST(ServeAttack, PeakRssStaysUnderTheInflightCeilingPlusAConstant) {
                // One chunk per piece: "<hex size>\r\n" data "\r\n", exactly `bytes` long.
                char size[32];
                std::uint64_t data = bytes > 8 ? bytes - 8 : 0;
-               int digits = std::snprintf(size, sizeof size, "%llx",
-                                          static_cast<unsigned long long>(data));
+               int digits =
+                   std::snprintf(size, sizeof size, "%llx", static_cast<unsigned long long>(data));
                data = bytes > static_cast<std::uint64_t>(digits) + 4
                           ? bytes - static_cast<std::uint64_t>(digits) - 4
                           : 0;
-               digits = std::snprintf(size, sizeof size, "%llx",
-                                      static_cast<unsigned long long>(data));
+               digits =
+                   std::snprintf(size, sizeof size, "%llx", static_cast<unsigned long long>(data));
                piece = std::string(size) + "\r\n";
                piece.append(data, 'x');
                piece += "\r\n";
@@ -135,7 +134,8 @@ TEST(ServeAttack, PeakRssStaysUnderTheInflightCeilingPlusAConstant) {
       {"length-less 100 MB body",
        [port] {
          return stream_request(port, "POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\n\r\n",
-                               100 * kMiB, [](std::string& piece, std::uint64_t bytes, std::uint64_t) {
+                               100 * kMiB,
+                               [](std::string& piece, std::uint64_t bytes, std::uint64_t) {
                                  piece.assign(bytes, 'x');
                                });
        }},

@@ -1,8 +1,8 @@
 #pragma once
 // A test double of the runtime: a model that doubles its FP32 input "x" into output "y", with
-// controllable load time, execution gate, measured size and load failures (a model whose path is
-// "corrupt", or whose name is set failing), and a count of load attempts per model. Everything
-// else (sockets, HTTP, scheduler, policy) is real.
+// controllable load time, execution and unload gates, measured size and load failures (a model
+// whose path is "corrupt", or whose name is set failing), and a count of load attempts per model.
+// Everything else (sockets, HTTP, scheduler, policy) is real.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -57,12 +57,18 @@ class Gate {
 
 class FakeModel : public runtime::LoadedModel {
  public:
-  FakeModel(std::uint64_t bytes, Gate& exec_gate, std::atomic<int>& executing,
+  FakeModel(std::uint64_t bytes, Gate& exec_gate, Gate& unload_gate, std::atomic<int>& executing,
             std::atomic<int>& max_executing)
-      : bytes_(bytes), exec_gate_(exec_gate), executing_(executing), max_executing_(max_executing) {
+      : bytes_(bytes),
+        exec_gate_(exec_gate),
+        unload_gate_(unload_gate),
+        executing_(executing),
+        max_executing_(max_executing) {
     inputs_.push_back({"x", runtime::DType::kFloat32, {-1}});
     outputs_.push_back({"y", runtime::DType::kFloat32, {-1}});
   }
+  // Dropping the model (an unload or eviction) waits at the unload gate.
+  ~FakeModel() override { unload_gate_.wait(); }
   const std::vector<runtime::TensorSpec>& inputs() const override { return inputs_; }
   const std::vector<runtime::TensorSpec>& outputs() const override { return outputs_; }
   std::vector<runtime::Tensor> infer(const std::vector<runtime::Tensor>& inputs) override {
@@ -90,6 +96,7 @@ class FakeModel : public runtime::LoadedModel {
  private:
   std::uint64_t bytes_;
   Gate& exec_gate_;
+  Gate& unload_gate_;
   std::atomic<int>& executing_;
   std::atomic<int>& max_executing_;
   std::vector<runtime::TensorSpec> inputs_, outputs_;
@@ -115,7 +122,7 @@ class FakeLoader : public ModelLoader {
       auto it = measured.find(model.name);
       if (it != measured.end()) bytes = it->second;
     }
-    return std::make_unique<FakeModel>(bytes, exec_gate, executing, max_executing);
+    return std::make_unique<FakeModel>(bytes, exec_gate, unload_gate, executing, max_executing);
   }
   // Load attempts so far (failed ones included).
   int loads(const std::string& name) {
@@ -134,6 +141,7 @@ class FakeLoader : public ModelLoader {
 
   Gate load_gate;
   Gate exec_gate;
+  Gate unload_gate;
   std::atomic<int> executing{0};
   std::atomic<int> max_executing{0};
   std::map<std::string, std::uint64_t> measured;  // measured size differs from the estimate

@@ -43,6 +43,7 @@ struct Harness {
   ~Harness() {
     loader.load_gate.open();
     loader.exec_gate.open();
+    loader.unload_gate.open();
     http->shutdown(std::chrono::seconds(5));
   }
   std::unique_ptr<httplib::Client> client() const {

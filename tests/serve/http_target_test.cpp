@@ -31,8 +31,9 @@ TEST(HttpTarget, SplitsDecodesAndIgnoresOneTrailingSlash) {
 }
 
 TEST(HttpTarget, RefusesWhatCouldEscapeOrConfuse) {
-  for (const char* bad : {"v2", "", "?x", "/v2/models/..%2Fetc/infer", "/v2/models/m%00/infer",
-                          "/v2/models/m%2", "/v2/models/m%zz", "/%", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q"}) {
+  for (const char* bad :
+       {"v2", "", "?x", "/v2/models/..%2Fetc/infer", "/v2/models/m%00/infer", "/v2/models/m%2",
+        "/v2/models/m%zz", "/%", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q"}) {
     std::string error;
     EXPECT_FALSE(parse_target(bad, error)) << bad;
     EXPECT_FALSE(error.empty()) << bad;

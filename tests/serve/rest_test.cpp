@@ -33,8 +33,7 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
   bool ok() const { return fd_ >= 0; }
   bool send(std::string_view data) {
-    return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) ==
-           static_cast<ssize_t>(data.size());
+    return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
   }
   // Reads one whole answer (header + Content-Length body). Empty on close or timeout.
   std::string read_answer() {
@@ -43,7 +42,8 @@ class Connection {
       if (header_end != std::string::npos) {
         std::size_t length = 0;
         const auto pos = pending_.find("Content-Length: ");
-        if (pos != std::string::npos && pos < header_end) length = std::stoul(pending_.substr(pos + 16));
+        if (pos != std::string::npos && pos < header_end)
+          length = std::stoul(pending_.substr(pos + 16));
         if (pending_.size() >= header_end + 4 + length) {
           std::string answer = pending_.substr(0, header_end + 4 + length);
           pending_.erase(0, header_end + 4 + length);
@@ -208,9 +208,10 @@ TEST(ServeRest, ExpectContinueIsAnswered) {
   Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
   const std::string body = infer_body({1});
   Connection c(h.port);
-  ASSERT_TRUE(c.send("POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                     "Content-Length: " +
-                     std::to_string(body.size()) + "\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+             "Content-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n"));
   const std::string interim = c.read_answer();
   EXPECT_EQ(status_of(interim), 100) << interim;
   ASSERT_TRUE(c.send(body));
@@ -303,9 +304,8 @@ TEST(ServeLimits, SlowAndIdleConnectionsDoNotLockOthersOut) {
   for (int round = 0; round < 3; ++round) {
     for (auto& c : slow) c->send("E");
     EXPECT_TRUE(h.alive());  // health checks are still served
-    EXPECT_EQ(
-        h.client()->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status,
-        200);
+    EXPECT_EQ(h.client()->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status,
+              200);
   }
   for (auto& c : idle) EXPECT_TRUE(c->ok());
   const auto expected = static_cast<std::size_t>(idle_count) + slow.size();
@@ -380,7 +380,6 @@ TEST(ServeLimits, OptionsAreValidated) {
   EXPECT_THROW(Service(scheduler, 1024), UsageError);
 }
 
-
 TEST(ServeRest, InlineHitsAnswerLikeHandedOffOnes) {
   SchedulerOptions options = options_with(4 * kMiB);
   options.inline_exec_max_s = 1.0;  // the fake model qualifies once it has run once
@@ -388,8 +387,8 @@ TEST(ServeRest, InlineHitsAnswerLikeHandedOffOnes) {
   Harness h(fake_models(1, kMiB), options);
   auto c = h.client();
   for (int i = 0; i < 20; ++i) {
-    auto res = c->Post("/v2/models/m0/infer", infer_body({static_cast<float>(i)}),
-                       "application/json");
+    auto res =
+        c->Post("/v2/models/m0/infer", infer_body({static_cast<float>(i)}), "application/json");
     ASSERT_TRUE(res);
     ASSERT_EQ(res->status, 200) << res->body;
     EXPECT_EQ(json::parse(res->body)["outputs"][0]["data"][0].get<double>(), 2.0 * i);
@@ -399,7 +398,6 @@ TEST(ServeRest, InlineHitsAnswerLikeHandedOffOnes) {
   EXPECT_EQ(m0["pins"], 0);
   EXPECT_EQ(h.cache()["executing"], 0);
 }
-
 
 TEST(ServeRest, AModelWhoseLoadsKeepFailingBacksOffThenIsNotReady) {
   SchedulerOptions options = options_with(4 * kMiB);
@@ -428,11 +426,9 @@ TEST(ServeRest, AModelWhoseLoadsKeepFailingBacksOffThenIsNotReady) {
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->status, 503);
   EXPECT_EQ(json::parse(ready->body)["ready"], false);
-  EXPECT_NE(h.model_entry("m1")["last_error"].get<std::string>().find("corrupt"),
-            std::string::npos)
+  EXPECT_NE(h.model_entry("m1")["last_error"].get<std::string>().find("corrupt"), std::string::npos)
       << h.model_entry("m1").dump();
-  const json index =
-      json::parse(c->Post("/v2/repository/index", "", "application/json")->body);
+  const json index = json::parse(c->Post("/v2/repository/index", "", "application/json")->body);
   EXPECT_EQ(index[1]["state"], "UNAVAILABLE");
   EXPECT_FALSE(index[1]["reason"].get<std::string>().empty());
   // The other model is untouched; an operator's explicit load (fixed model) clears the mark.

@@ -496,5 +496,91 @@ TEST(ServeScheduler, OraclePoliciesUseTheReplayedFuture) {
   EXPECT_TRUE(h.alive());
 }
 
+// Polls /v2/cache until `done` holds for it (at most ~10 s); returns whether it did.
+template <typename Done>
+bool cache_becomes(const Harness& h, Done done) {
+  for (int i = 0; i < 1000; ++i) {
+    if (done(h.cache())) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+TEST(ServeRepository, UnloadIsRefusedWhileTheModelServesOrLoads) {
+  Harness h(fake_models(2, kMiB), options_with(4 * kMiB));
+  auto c = h.client();
+  ASSERT_EQ(c->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status, 200);
+  // A request executing on m0 pins it: the unload is a conflict, and m0 stays.
+  h.loader.exec_gate.close();
+  auto running = std::async(std::launch::async, [&h] {
+    return h.client()->Post("/v2/models/m0/infer", infer_body({3}), "application/json");
+  });
+  h.loader.exec_gate.await_waiters(1);
+  auto refused = c->Post("/v2/repository/models/m0/unload", "", "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 409) << refused->body;
+  const json error = json::parse(refused->body, nullptr, false);
+  ASSERT_TRUE(error.is_object()) << refused->body;
+  EXPECT_NE(error["error"].get<std::string>().find("serving requests"), std::string::npos)
+      << refused->body;
+  EXPECT_EQ(h.model_entry("m0")["state"], "ready");
+  h.loader.exec_gate.open();
+  auto answer = running.get();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200) << answer->body;
+  // Idle again: the same unload goes through.
+  EXPECT_EQ(c->Post("/v2/repository/models/m0/unload", "", "application/json")->status, 200);
+  EXPECT_EQ(h.model_entry("m0")["state"], "absent");
+
+  // A model still loading cannot be unloaded either.
+  h.loader.load_gate.close();
+  auto loading = std::async(std::launch::async, [&h] {
+    return h.client()->Post("/v2/models/m1/infer", infer_body({1}), "application/json");
+  });
+  h.loader.load_gate.await_waiters(1);
+  auto during_load = c->Post("/v2/repository/models/m1/unload", "", "application/json");
+  ASSERT_TRUE(during_load);
+  EXPECT_EQ(during_load->status, 409) << during_load->body;
+  EXPECT_NE(during_load->body.find("loading"), std::string::npos) << during_load->body;
+  h.loader.load_gate.open();
+  auto loaded = loading.get();
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->status, 200) << loaded->body;
+}
+
+TEST(ServeRepository, ARequestArrivingDuringAnUnloadIsServedByAFreshLoad) {
+  Harness h(fake_models(2, kMiB), options_with(4 * kMiB));
+  auto c = h.client();
+  ASSERT_EQ(c->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status, 200);
+  ASSERT_EQ(h.loader.loads("m0"), 1);
+  // The unload holds in the middle (the model is being dropped) ...
+  h.loader.unload_gate.close();
+  auto unloading = std::async(std::launch::async, [&h] {
+    return h.client()->Post("/v2/repository/models/m0/unload", "", "application/json");
+  });
+  h.loader.unload_gate.await_waiters(1);
+  EXPECT_EQ(h.model_entry("m0")["state"], "unloading");
+  // ... when a request for the model arrives: it waits, it is neither lost nor failed.
+  auto request = std::async(std::launch::async, [&h] {
+    return h.client()->Post("/v2/models/m0/infer", infer_body({4, -1}), "application/json");
+  });
+  ASSERT_TRUE(cache_becomes(h, [](const json& cache) {
+    return cache.is_object() && cache["queued"].get<std::uint64_t>() >= 1;
+  }));
+  EXPECT_EQ(h.loader.loads("m0"), 1);  // no load of a model still being dropped
+  h.loader.unload_gate.open();
+  auto unloaded = unloading.get();
+  ASSERT_TRUE(unloaded);
+  EXPECT_EQ(unloaded->status, 200) << unloaded->body;
+  auto answer = request.get();
+  ASSERT_TRUE(answer);
+  ASSERT_EQ(answer->status, 200) << answer->body;
+  const json body = json::parse(answer->body);
+  EXPECT_EQ(body["parameters"]["hit"], false);  // it paid for the new load
+  EXPECT_EQ(body["outputs"][0]["data"], json({8.0, -2.0}));
+  EXPECT_EQ(h.loader.loads("m0"), 2);
+  EXPECT_EQ(h.model_entry("m0")["state"], "ready");
+}
+
 }  // namespace
 }  // namespace brulee::serve::testing

@@ -19,10 +19,13 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "run_binary.hpp"
+
 namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
+namespace test_support = brulee::test_support;
 
 // One `brulee serve` child; stderr (the log) goes to a file.
 class ServerProcess {
@@ -32,8 +35,8 @@ class ServerProcess {
                                              "_" + std::to_string(counter_++) + ".log");
     int out[2];
     if (::pipe(out) != 0) return;
-    std::vector<std::string> args{BRULEE_BINARY, "serve",     "--repo", BRULEE_TINY_ZOO_DIR,
-                                  "--host",      "127.0.0.1", "--port", "0", "--grpc-port", "0"};
+    std::vector<std::string> args{BRULEE_BINARY, "serve",  "--repo", BRULEE_TINY_ZOO_DIR, "--host",
+                                  "127.0.0.1",   "--port", "0",      "--grpc-port",       "0"};
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -256,8 +259,7 @@ TEST(ServeZoo, BadCommandLinesExitTwo) {
   const std::string zoo = BRULEE_TINY_ZOO_DIR;
   for (const std::string& args : std::vector<std::string>{
            " serve --repo /nonexistent/dir", " serve --repo " + zoo + " --policy nope",
-           " serve --repo " + zoo + " --memory 12XB",
-           " serve --repo " + zoo + " --log-format xml",
+           " serve --repo " + zoo + " --memory 12XB", " serve --repo " + zoo + " --log-format xml",
            " serve --repo " + zoo + " --request-timeout nan",
            " serve --repo " + zoo + " --request-timeout inf",
            " serve --repo " + zoo + " --request-timeout 1e10",
@@ -265,8 +267,7 @@ TEST(ServeZoo, BadCommandLinesExitTwo) {
            " serve --repo " + zoo + " --host 999.1.1.1",
            " serve --repo " + zoo + " --http-threads 0",
            " serve --repo " + zoo + " --max-inflight-bytes 1KiB"}) {
-    const int status = std::system((binary + args + " > /dev/null 2>&1").c_str());
-    EXPECT_EQ(WEXITSTATUS(status), 2) << args;
+    EXPECT_EQ(test_support::run_binary(test_support::words(binary + args)).exit_code, 2) << args;
   }
 }
 
@@ -274,11 +275,9 @@ TEST(ServeZoo, ASecondServerOnAPortInUseExitsOne) {
   const std::string zoo = BRULEE_TINY_ZOO_DIR;
   ServerProcess first({"--memory", "64MiB"});
   ASSERT_GT(first.port(), 0);
-  const int status = std::system((std::string(BRULEE_BINARY) + " serve --repo " + zoo +
-                                  " --port " + std::to_string(first.port()) + " --grpc-port 0" +
-                                  " > /dev/null 2>&1")
-                                     .c_str());
-  EXPECT_EQ(WEXITSTATUS(status), 1);
+  const auto second = test_support::run_binary({BRULEE_BINARY, "serve", "--repo", zoo, "--port",
+                                                std::to_string(first.port()), "--grpc-port", "0"});
+  EXPECT_EQ(second.exit_code, 1) << second.err;
   EXPECT_EQ(first.terminate(), 0);
 }
 

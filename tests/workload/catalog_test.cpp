@@ -104,12 +104,15 @@ TEST(Catalog, PaperSchema) {
 
 TEST(Catalog, PaperCsvFile) {
   TempDir dir;
-  const std::string path = dir.write("p.csv",
-                                     "name,avg_load_latency_s,avg_exec_latency_s,avg_unload_latency_s,weights_mb\n"
-                                     "X,1,2,3,4.5\n");
+  const std::string path =
+      dir.write("p.csv",
+                "name,avg_load_latency_s,avg_exec_latency_s,avg_unload_latency_s,weights_mb\n"
+                "X,1,2,3,4.5\n");
   const Catalog catalog = load_catalog(path);
   EXPECT_EQ(catalog.models.at(0).size_bytes, 4'500'000u);
-  dir.write("bad.csv", "name,avg_load_latency_s,avg_exec_latency_s,avg_unload_latency_s,weights_mb\nX,1,2,3\n");
+  dir.write(
+      "bad.csv",
+      "name,avg_load_latency_s,avg_exec_latency_s,avg_unload_latency_s,weights_mb\nX,1,2,3\n");
   try {
     load_catalog(dir.file("bad.csv"));
     FAIL();
@@ -130,19 +133,26 @@ TEST(Catalog, BadInput) {
   dir.write("none.json", "[]");
   expect_error_containing([&] { load_catalog(dir.file("none.json")); }, "no models");
   dir.write("missing_field.json", R"([{"name": "a", "size_bytes": 1, "exec_latency_s": 1}])");
-  expect_error_containing([&] { load_catalog(dir.file("missing_field.json")); }, "missing field 'load_latency_s'");
-  dir.write("negative.json", R"([{"name": "a", "size_bytes": 1, "load_latency_s": -1, "exec_latency_s": 1}])");
+  expect_error_containing([&] { load_catalog(dir.file("missing_field.json")); },
+                          "missing field 'load_latency_s'");
+  dir.write("negative.json",
+            R"([{"name": "a", "size_bytes": 1, "load_latency_s": -1, "exec_latency_s": 1}])");
   expect_error_containing([&] { load_catalog(dir.file("negative.json")); }, "must be >= 0");
-  dir.write("string.json", R"([{"name": "a", "size_bytes": 1, "load_latency_s": "x", "exec_latency_s": 1}])");
+  dir.write("string.json",
+            R"([{"name": "a", "size_bytes": 1, "load_latency_s": "x", "exec_latency_s": 1}])");
   expect_error_containing([&] { load_catalog(dir.file("string.json")); }, "is not a number");
-  dir.write("size.json", R"([{"name": "a", "size_bytes": "lots", "load_latency_s": 1, "exec_latency_s": 1}])");
+  dir.write("size.json",
+            R"([{"name": "a", "size_bytes": "lots", "load_latency_s": 1, "exec_latency_s": 1}])");
   expect_error_containing([&] { load_catalog(dir.file("size.json")); }, "invalid size 'lots'");
-  dir.write("dup.json", R"([{"name": "a", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1},
+  dir.write("dup.json",
+            R"([{"name": "a", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1},
                             {"name": "a", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1}])");
   expect_error_containing([&] { load_catalog(dir.file("dup.json")); }, "given twice");
-  dir.write("comma.json", R"([{"name": "a,b", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1}])");
+  dir.write("comma.json",
+            R"([{"name": "a,b", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1}])");
   expect_error_containing([&] { load_catalog(dir.file("comma.json")); }, "contains a comma");
-  dir.write("zero.json", R"([{"name": "a", "size_bytes": 0, "load_latency_s": 1, "exec_latency_s": 1}])");
+  dir.write("zero.json",
+            R"([{"name": "a", "size_bytes": 0, "load_latency_s": 1, "exec_latency_s": 1}])");
   expect_error_containing([&] { load_catalog(dir.file("zero.json")); }, "size must be > 0");
   // Errors name the file.
   expect_error_containing([&] { load_catalog(dir.file("zero.json")); }, dir.file("zero.json"));

@@ -1,34 +1,25 @@
 // `brulee workload ...` end to end: the real binary, its exit codes and its one-line errors.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <string>
 
 #include "azure_files.hpp"
+#include "run_binary.hpp"
 #include "test_util.hpp"
 #include "workload/trace.hpp"
 
 namespace brulee::workload {
 namespace {
 
-using testing::slurp;
+using testing::read_file;
 using testing::TempDir;
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out, err;
-};
+using CliResult = test_support::RunResult;
 
-CliResult run(const TempDir& dir, const std::string& args) {
-  const std::string out = dir.file("stdout.txt"), err = dir.file("stderr.txt");
-  const std::string command = std::string(BRULEE_BINARY) + " workload " + args + " >" + out + " 2>" + err;
-  const int status = std::system(command.c_str());
-  CliResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = slurp(out);
-  result.err = slurp(err);
-  return result;
+CliResult run(const TempDir&, const std::string& args) {
+  return test_support::run_binary(
+      test_support::words(std::string(BRULEE_BINARY) + " workload " + args));
 }
 
 void expect_usage_error(const CliResult& r, const std::string& fragment) {
@@ -42,12 +33,14 @@ TEST(WorkloadCli, SynthStatsConvertRoundTrip) {
   CliResult r = run(dir, "synth --requests 5000 --zipf 0.8 --seed 3 --out " + dir.file("t.bin"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("requests    5000"), std::string::npos) << r.out;
-  EXPECT_FALSE(slurp(dir.file("t.catalog.json")).empty());
+  EXPECT_FALSE(read_file(dir.file("t.catalog.json")).empty());
   r = run(dir, "convert " + dir.file("t.bin") + " " + dir.file("t.csv"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = run(dir, "convert --catalog " + dir.file("t.catalog.json") + " " + dir.file("t.csv") + " " + dir.file("u.bin"));
+  r = run(dir, "convert --catalog " + dir.file("t.catalog.json") + " " + dir.file("t.csv") + " " +
+                   dir.file("u.bin"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(slurp(dir.file("t.bin")), slurp(dir.file("u.bin")));  // byte-identical round trip
+  EXPECT_EQ(read_file(dir.file("t.bin")),
+            read_file(dir.file("u.bin")));  // byte-identical round trip
   r = run(dir, "stats --json --catalog " + dir.file("t.catalog.json") + " " + dir.file("t.csv"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\"requests\": 5000"), std::string::npos);
@@ -61,10 +54,13 @@ TEST(WorkloadCli, SynthStatsConvertRoundTrip) {
 
 TEST(WorkloadCli, Azure2019EndToEnd) {
   TempDir dir;
-  const std::string day = dir.write(
-      "d01.csv", testing::azure2019_file({{"o", "a", "f1", "http", {{1, 3}, {2, 1}}}, {"o", "a", "f2", "queue", {{1, 2}}}}));
-  const CliResult r = run(dir, "azure2019 --input " + day + " --trigger all --minutes 1-2 --mapping quantiles --catalog paper --out " +
-                             dir.file("t.csv"));
+  const std::string day =
+      dir.write("d01.csv", testing::azure2019_file({{"o", "a", "f1", "http", {{1, 3}, {2, 1}}},
+                                                    {"o", "a", "f2", "queue", {{1, 2}}}}));
+  const CliResult r =
+      run(dir, "azure2019 --input " + day +
+                   " --trigger all --minutes 1-2 --mapping quantiles --catalog paper --out " +
+                   dir.file("t.csv"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("requests    6"), std::string::npos) << r.out;
   EXPECT_EQ(read_trace(dir.file("t.csv")).size(), 6u);
@@ -76,28 +72,37 @@ TEST(WorkloadCli, BadInputExitsTwoWithOneLine) {
   dir.write("empty.csv", "");
   expect_usage_error(run(dir, "stats " + dir.file("empty.csv")), "empty.csv: empty file");
   dir.write("unsorted.csv", "request_id,time_s,model\n0,5,a\n1,4,a\n");
-  expect_usage_error(run(dir, "check " + dir.file("unsorted.csv")), "unsorted.csv:3: trace is not sorted");
+  expect_usage_error(run(dir, "check " + dir.file("unsorted.csv")),
+                     "unsorted.csv:3: trace is not sorted");
   dir.write("cols.csv", "request_id,time_s,model\n0,5\n");
   expect_usage_error(run(dir, "check " + dir.file("cols.csv")), "cols.csv:2: expected 3 columns");
   dir.write("num.csv", "request_id,time_s,model\n0,five,a\n");
-  expect_usage_error(run(dir, "convert " + dir.file("num.csv") + " " + dir.file("out.bin")), "num.csv:2:");
+  expect_usage_error(run(dir, "convert " + dir.file("num.csv") + " " + dir.file("out.bin")),
+                     "num.csv:2:");
   dir.write("unknown.csv", "request_id,time_s,model\n0,1,ResNet50\n1,2,NoSuchNet\n");
-  expect_usage_error(run(dir, "stats --catalog paper " + dir.file("unknown.csv")), "unknown.csv:3: unknown model 'NoSuchNet'");
-  std::string bad_day = testing::azure2019_header() + testing::azure2019_row({"o", "a", "f", "http", {{5, 1}}});
+  expect_usage_error(run(dir, "stats --catalog paper " + dir.file("unknown.csv")),
+                     "unknown.csv:3: unknown model 'NoSuchNet'");
+  std::string bad_day =
+      testing::azure2019_header() + testing::azure2019_row({"o", "a", "f", "http", {{5, 1}}});
   bad_day.insert(bad_day.rfind(",http,") + 6 + 8, "-");  // minute 5: "-1"
   dir.write("bad_day.csv", bad_day);
-  expect_usage_error(run(dir, "azure2019 --input " + dir.file("bad_day.csv") + " --out " + dir.file("t.csv")),
-                     "bad_day.csv:2: minute 5: count '-1'");
-  expect_usage_error(run(dir, "azure2019 --input " + dir.file("bad_day.csv") + " --minutes 5-2 --out " + dir.file("t.csv")),
+  expect_usage_error(
+      run(dir, "azure2019 --input " + dir.file("bad_day.csv") + " --out " + dir.file("t.csv")),
+      "bad_day.csv:2: minute 5: count '-1'");
+  expect_usage_error(run(dir, "azure2019 --input " + dir.file("bad_day.csv") +
+                                  " --minutes 5-2 --out " + dir.file("t.csv")),
                      "--minutes");
   expect_usage_error(run(dir, "synth --out " + dir.file("t.bin")), "--requests");
-  expect_usage_error(run(dir, "synth --requests lots --out " + dir.file("t.bin")), "--requests: 'lots'");
-  expect_usage_error(run(dir, "synth --requests 10 --catalog " + dir.file("nope.json") + " --out " + dir.file("t.bin")),
+  expect_usage_error(run(dir, "synth --requests lots --out " + dir.file("t.bin")),
+                     "--requests: 'lots'");
+  expect_usage_error(run(dir, "synth --requests 10 --catalog " + dir.file("nope.json") + " --out " +
+                                  dir.file("t.bin")),
                      "no such file");
   expect_usage_error(run(dir, "synth --requests 10 --mapping x --out " + dir.file("t.bin")), "");
   dir.write("in.txt", "app,func,end_timestamp,duration\na,f,1,x\n");
-  expect_usage_error(run(dir, "azure2021 --input " + dir.file("in.txt") + " --out " + dir.file("t.csv")),
-                     "in.txt:2: duration 'x'");
+  expect_usage_error(
+      run(dir, "azure2021 --input " + dir.file("in.txt") + " --out " + dir.file("t.csv")),
+      "in.txt:2: duration 'x'");
 }
 
 }  // namespace

@@ -16,14 +16,15 @@
 namespace brulee::workload {
 namespace {
 
-using testing::AzureRow;
 using testing::azure2019_file;
 using testing::azure2019_header;
 using testing::azure2019_row;
-using testing::slurp;
+using testing::AzureRow;
+using testing::read_file;
 using testing::TempDir;
 
-void expect_input_error(const std::function<void()>& action, std::uint64_t line, const std::string& fragment) {
+void expect_input_error(const std::function<void()>& action, std::uint64_t line,
+                        const std::string& fragment) {
   try {
     action();
     FAIL() << "no error; expected one containing '" << fragment << "'";
@@ -49,11 +50,11 @@ std::map<std::string, std::uint64_t> per_model(const Trace& trace) {
 
 std::vector<AzureRow> day_rows() {
   return {
-      {"o1", "a1", "hot", "http", {{1, 6}, {2, 3}, {1440, 1}}},   // 10 invocations
-      {"o1", "a1", "warm", "http", {{1, 2}, {3, 2}}},              // 4
-      {"o2", "a2", "once", "http", {{2, 1}}},                      // 1 (a one-hit wonder)
-      {"o2", "a2", "timer", "timer", {{1, 5}}},                    // not http
-      {"o3", "a3", "never", "http", {}},                           // no invocations
+      {"o1", "a1", "hot", "http", {{1, 6}, {2, 3}, {1440, 1}}},  // 10 invocations
+      {"o1", "a1", "warm", "http", {{1, 2}, {3, 2}}},            // 4
+      {"o2", "a2", "once", "http", {{2, 1}}},                    // 1 (a one-hit wonder)
+      {"o2", "a2", "timer", "timer", {{1, 5}}},                  // not http
+      {"o3", "a3", "never", "http", {}},                         // no invocations
   };
 }
 
@@ -65,7 +66,7 @@ TEST(Azure2019, EvenSpreadHttpOnly) {
   options.filter.mapping = Mapping::kRoundRobin;
   Catalog out_catalog;
   const auto summary = generate_azure2019(options, three_models(), dir.file("t.csv"), out_catalog);
-  EXPECT_EQ(summary.requests, 15u);  // 10 + 4 + 1, timer excluded
+  EXPECT_EQ(summary.requests, 15u);       // 10 + 4 + 1, timer excluded
   EXPECT_EQ(summary.functions_read, 4u);  // http functions, including the idle one
   EXPECT_EQ(summary.functions_kept, 3u);
   EXPECT_DOUBLE_EQ(summary.duration_s, 1440 * 60.0);
@@ -89,7 +90,8 @@ TEST(Azure2019, EvenSpreadHttpOnly) {
 TEST(Azure2019, FiltersAndMinuteRangesAcrossDays) {
   TempDir dir;
   const std::string d1 = dir.write("d01.csv", azure2019_file(day_rows()));
-  const std::string d2 = dir.write("d02.csv", azure2019_file({{"o1", "a1", "hot", "http", {{1, 4}}}}));
+  const std::string d2 =
+      dir.write("d02.csv", azure2019_file({{"o1", "a1", "hot", "http", {{1, 4}}}}));
   Azure2019Options options;
   options.inputs = {d1, d2};
   options.http_only = false;
@@ -140,10 +142,10 @@ TEST(Azure2019, PoissonSpreadSamplingAndDeterminism) {
   Catalog out;
   const auto a = generate_azure2019(options, three_models(), dir.file("a.bin"), out);
   generate_azure2019(options, three_models(), dir.file("b.bin"), out);
-  EXPECT_EQ(slurp(dir.file("a.bin")), slurp(dir.file("b.bin")));  // same seed, same bytes
+  EXPECT_EQ(read_file(dir.file("a.bin")), read_file(dir.file("b.bin")));  // same seed, same bytes
   options.filter.seed = 43;
   generate_azure2019(options, three_models(), dir.file("c.bin"), out);
-  EXPECT_NE(slurp(dir.file("a.bin")), slurp(dir.file("c.bin")));
+  EXPECT_NE(read_file(dir.file("a.bin")), read_file(dir.file("c.bin")));
   double total = 0;
   for (const auto& row : rows) {
     for (const auto& [minute, count] : row.counts) total += count;
@@ -158,7 +160,8 @@ TEST(Azure2019, PoissonSpreadSamplingAndDeterminism) {
 TEST(Azure2019, MappingsQuantilesAndPerFunction) {
   TempDir dir;
   std::vector<AzureRow> rows;
-  for (int f = 0; f < 6; ++f) rows.push_back({"o", "a", "f" + std::to_string(f), "http", {{1, 10 * (f + 1)}}});
+  for (int f = 0; f < 6; ++f)
+    rows.push_back({"o", "a", "f" + std::to_string(f), "http", {{1, 10 * (f + 1)}}});
   const std::string day = dir.write("d.csv", azure2019_file(rows));
   Azure2019Options options;
   options.inputs = {day};
@@ -199,8 +202,10 @@ TEST(Azure2019BadInput, EachCaseNamesFileAndLine) {
   const std::string good = azure2019_row({"o", "a", "f", "http", {{1, 1}}});
   expect_input_error([&] { run("empty.csv", ""); }, 0, "empty file");
   options.inputs = {dir.file("missing.csv")};
-  expect_input_error([&] { generate_azure2019(options, three_models(), dir.file("t.csv"), out); }, 0, "no such file");
-  expect_input_error([&] { run("header.csv", "HashOwner,HashApp\n" + good); }, 1, "expected the header");
+  expect_input_error([&] { generate_azure2019(options, three_models(), dir.file("t.csv"), out); },
+                     0, "no such file");
+  expect_input_error([&] { run("header.csv", "HashOwner,HashApp\n" + good); }, 1,
+                     "expected the header");
   std::string short_row = good.substr(0, good.rfind(','));
   expect_input_error([&] { run("short.csv", azure2019_header() + good + short_row + "\n"); }, 3,
                      "expected 1444 columns, found 1443");
@@ -216,7 +221,8 @@ TEST(Azure2019BadInput, EachCaseNamesFileAndLine) {
   expect_input_error([&] { run("fraction.csv", azure2019_header() + fraction); }, 2, "count '1.5'");
   expect_input_error([&] { run("blank.csv", azure2019_header() + "\n" + good); }, 2, "empty line");
   std::string no_owner = good.substr(1);
-  expect_input_error([&] { run("owner.csv", azure2019_header() + no_owner); }, 2, "empty HashOwner");
+  expect_input_error([&] { run("owner.csv", azure2019_header() + no_owner); }, 2,
+                     "empty HashOwner");
   // Only non-http rows, with --trigger http: nothing left is a usage error, not an empty trace.
   EXPECT_THROW(run("timer.csv", azure2019_file({{"o", "a", "f", "timer", {{1, 3}}}})), UsageError);
 }
@@ -258,7 +264,8 @@ TEST(Azure2021BadInput, EachCaseNamesFileAndLine) {
   expect_input_error([&] { run("empty.txt", ""); }, 0, "empty file");
   expect_input_error([&] { run("header.txt", "app,func\n"); }, 1, "expected the header");
   expect_input_error([&] { run("columns.txt", header + "a,f,1\n"); }, 2, "expected 4 columns");
-  expect_input_error([&] { run("number.txt", header + "a,f,1,0\na,f,abc,0\n"); }, 3, "end_timestamp 'abc'");
+  expect_input_error([&] { run("number.txt", header + "a,f,1,0\na,f,abc,0\n"); }, 3,
+                     "end_timestamp 'abc'");
   expect_input_error([&] { run("negative.txt", header + "a,f,1,-0.5\n"); }, 2, "duration '-0.5'");
   expect_input_error([&] { run("only.txt", header); }, 0, "no invocations");
 }
@@ -273,10 +280,10 @@ TEST(Synth, DeterministicAndLimited) {
   const auto a = generate_synth(options, paper, dir.file("a.bin"), out);
   generate_synth(options, paper, dir.file("b.bin"), out);
   EXPECT_EQ(a.requests, 20000u);
-  EXPECT_EQ(slurp(dir.file("a.bin")), slurp(dir.file("b.bin")));
+  EXPECT_EQ(read_file(dir.file("a.bin")), read_file(dir.file("b.bin")));
   options.seed = 10;
   generate_synth(options, paper, dir.file("c.bin"), out);
-  EXPECT_NE(slurp(dir.file("a.bin")), slurp(dir.file("c.bin")));
+  EXPECT_NE(read_file(dir.file("a.bin")), read_file(dir.file("c.bin")));
   // Mean rate 10/s by default: 20000 requests take about 2000 s.
   EXPECT_NEAR(a.duration_s, 2000.0, 200.0);
   // A duration limit stops earlier.
@@ -304,7 +311,8 @@ TEST(Synth, ZipfPopularityMatchesTheory) {
   for (int r = 1; r <= 26; ++r) harmonic += 1.0 / r;
   for (int r = 0; r < 5; ++r) {
     const double expected = 200000.0 / (r + 1) / harmonic;
-    EXPECT_NEAR(counts[static_cast<std::size_t>(r)], expected, 6 * std::sqrt(expected)) << "rank " << r;
+    EXPECT_NEAR(counts[static_cast<std::size_t>(r)], expected, 6 * std::sqrt(expected))
+        << "rank " << r;
   }
 }
 
@@ -326,8 +334,8 @@ TEST(Synth, MoreModelsThanCatalogOnOffAndDiurnal) {
   EXPECT_NEAR(summary.mean_rate_per_s, 2.0, 0.4);
   const Trace trace = read_trace(dir.file("o.bin"));
   // Diurnal: the first half-period (sin > 0) carries clearly more than the second.
-  const auto half = static_cast<std::size_t>(std::lower_bound(trace.time_s.begin(), trace.time_s.end(), 43200.0) -
-                                             trace.time_s.begin());
+  const auto half = static_cast<std::size_t>(
+      std::lower_bound(trace.time_s.begin(), trace.time_s.end(), 43200.0) - trace.time_s.begin());
   EXPECT_GT(static_cast<double>(half), 1.5 * static_cast<double>(trace.size() - half));
 }
 
@@ -364,7 +372,8 @@ TEST(AzureCalibration, MatchesThePublishedQuantiles) {
   // Shahrad et al. (ATC 2020): 45% invoked at most once per hour, 81% at most once per minute.
   const auto rates = azure_calibrated_rates_per_min(10000);
   const auto share_at_most = [&](double per_min) {
-    return static_cast<double>(std::count_if(rates.begin(), rates.end(), [&](double r) { return r <= per_min; })) /
+    return static_cast<double>(
+               std::count_if(rates.begin(), rates.end(), [&](double r) { return r <= per_min; })) /
            static_cast<double>(rates.size());
   };
   EXPECT_NEAR(share_at_most(1.0 / 60), 0.45, 0.005);

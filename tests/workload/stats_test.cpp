@@ -12,8 +12,7 @@ namespace {
 using testing::TempDir;
 
 // a at 0, b at 10, a at 20, c at 30, b at 40, a at 200 (seconds)
-const char* kTrace =
-    "request_id,time_s,model\n0,0,a\n1,10,b\n2,20,a\n3,30,c\n4,40,b\n5,200,a\n";
+const char* kTrace = "request_id,time_s,model\n0,0,a\n1,10,b\n2,20,a\n3,30,c\n4,40,b\n5,200,a\n";
 
 TEST(Stats, HandComputedSmallTrace) {
   TempDir dir;
@@ -102,7 +101,8 @@ TEST(Stats, StackDistanceSurvivesSlotCompaction) {
   const std::vector<std::string> names = {"m0", "m1", "m2", "m3", "m4"};
   {
     TraceWriter writer(dir.file("t.bin"), TraceFormat::kBinary, names);
-    for (std::uint64_t i = 0; i < 50000; ++i) writer.write(TraceRecord{i, static_cast<double>(i), static_cast<ModelId>(i % 5)});
+    for (std::uint64_t i = 0; i < 50000; ++i)
+      writer.write(TraceRecord{i, static_cast<double>(i), static_cast<ModelId>(i % 5)});
     writer.close();
   }
   const TraceStats s = compute_stats(dir.file("t.bin"), StatsOptions{});

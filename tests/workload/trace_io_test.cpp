@@ -15,11 +15,12 @@
 namespace brulee::workload {
 namespace {
 
-using testing::slurp;
+using testing::read_file;
 using testing::TempDir;
 
 // Runs `action`, expects an InputError whose line and message match.
-void expect_input_error(const std::function<void()>& action, std::uint64_t line, const std::string& fragment) {
+void expect_input_error(const std::function<void()>& action, std::uint64_t line,
+                        const std::string& fragment) {
   try {
     action();
     FAIL() << "no error; expected one containing '" << fragment << "'";
@@ -64,7 +65,7 @@ TEST(TraceIo, CsvRoundTripIsExact) {
   TempDir dir;
   const Trace trace = sample_trace();
   write_trace(dir.file("t.csv"), trace, TraceFormat::kCsv);
-  EXPECT_EQ(slurp(dir.file("t.csv")).substr(0, 24), "request_id,time_s,model\n");
+  EXPECT_EQ(read_file(dir.file("t.csv")).substr(0, 24), "request_id,time_s,model\n");
   const Trace back = read_trace(dir.file("t.csv"));
   expect_same(trace, back);
 }
@@ -74,7 +75,7 @@ TEST(TraceIo, BinaryRoundTripImplicitIds) {
   const Trace trace = sample_trace();
   write_trace(dir.file("t.bin"), trace, TraceFormat::kBinary);
   // header + names (3 x 4 bytes + lengths) + 8 records x 12 bytes
-  const std::string bytes = slurp(dir.file("t.bin"));
+  const std::string bytes = read_file(dir.file("t.bin"));
   EXPECT_EQ(bytes.size(), kTraceHeaderBytes + 12 + 8 + 5 + 9 + 8 * 12);
   EXPECT_EQ(bytes.substr(0, 7), "BRULTRC");
   TraceReader reader(dir.file("t.bin"));
@@ -89,7 +90,7 @@ TEST(TraceIo, BinaryKeepsArbitraryIdsWithExplicitLayout) {
   Trace trace = sample_trace();
   trace.request_id[3] = 999999;  // not consecutive any more
   write_trace(dir.file("t.bin"), trace, TraceFormat::kBinary);
-  EXPECT_EQ(slurp(dir.file("t.bin")).size(), kTraceHeaderBytes + 12 + 8 + 5 + 9 + 8 * 20);
+  EXPECT_EQ(read_file(dir.file("t.bin")).size(), kTraceHeaderBytes + 12 + 8 + 5 + 9 + 8 * 20);
   expect_same(trace, read_trace(dir.file("t.bin")));
   // The compact layout refuses ids it cannot imply.
   TraceWriter writer(dir.file("u.bin"), TraceFormat::kBinary, {"a"});
@@ -99,11 +100,12 @@ TEST(TraceIo, BinaryKeepsArbitraryIdsWithExplicitLayout) {
 
 TEST(TraceIo, CsvToBinaryToCsvIsLossless) {
   TempDir dir;
-  const std::string sorted = "request_id,time_s,model\n0,0,a\n1,0.001,c\n2,0.5,b\n3,0.5,a\n4,17.25,b\n";
+  const std::string sorted =
+      "request_id,time_s,model\n0,0,a\n1,0.001,c\n2,0.5,b\n3,0.5,a\n4,17.25,b\n";
   dir.write("in.csv", sorted);
   write_trace(dir.file("mid.bin"), read_trace(dir.file("in.csv")), TraceFormat::kBinary);
   write_trace(dir.file("out.csv"), read_trace(dir.file("mid.bin")), TraceFormat::kCsv);
-  EXPECT_EQ(slurp(dir.file("out.csv")), sorted);
+  EXPECT_EQ(read_file(dir.file("out.csv")), sorted);
 }
 
 TEST(TraceIo, StreamsInSmallBlocks) {
@@ -114,7 +116,8 @@ TEST(TraceIo, StreamsInSmallBlocks) {
     const std::uint64_t n = 300000;  // several 4 MiB blocks of CSV text
     {
       TraceWriter writer(path, format, names);
-      for (std::uint64_t i = 0; i < n; ++i) writer.write(TraceRecord{i, static_cast<double>(i) * 0.001, static_cast<ModelId>(i % 4)});
+      for (std::uint64_t i = 0; i < n; ++i)
+        writer.write(TraceRecord{i, static_cast<double>(i) * 0.001, static_cast<ModelId>(i % 4)});
       writer.close();
     }
     TraceReader reader(path);
@@ -187,7 +190,8 @@ TEST(TraceIo, RestrictModelsUsesCatalogIds) {
   TempDir dir;
   dir.write("t.csv", "request_id,time_s,model\n0,0,b\n1,1,a\n");
   for (const std::string& path : {dir.file("t.csv"), dir.file("t.bin")}) {
-    if (path.ends_with(".bin")) write_trace(path, read_trace(dir.file("t.csv")), TraceFormat::kBinary);
+    if (path.ends_with(".bin"))
+      write_trace(path, read_trace(dir.file("t.csv")), TraceFormat::kBinary);
     TraceReader reader(path);
     reader.restrict_models({"a", "x", "b"});
     std::vector<TraceRecord> block(8);
@@ -261,13 +265,14 @@ TEST(TraceIoBadInput, NegativeTimeAndEmptyName) {
 TEST(TraceIoBadInput, CorruptBinary) {
   TempDir dir;
   write_trace(dir.file("t.bin"), sample_trace(), TraceFormat::kBinary);
-  std::string bytes = slurp(dir.file("t.bin"));
+  std::string bytes = read_file(dir.file("t.bin"));
   dir.write("short.bin", bytes.substr(0, bytes.size() - 5));
   expect_input_error([&] { read_trace(dir.file("short.bin")); }, 0, "truncated");
   std::string bad_version = bytes;
   bad_version[8] = 9;
   dir.write("version.bin", bad_version);
-  expect_input_error([&] { read_trace(dir.file("version.bin")); }, 0, "unsupported binary trace version");
+  expect_input_error([&] { read_trace(dir.file("version.bin")); }, 0,
+                     "unsupported binary trace version");
   // Make record 2 earlier than record 1: unsorted.
   std::string unsorted = bytes;
   const std::size_t records = bytes.size() - 8 * 12;
@@ -275,15 +280,22 @@ TEST(TraceIoBadInput, CorruptBinary) {
   std::memcpy(unsorted.data() + records + 2 * 12, &early, sizeof early);
   std::memcpy(unsorted.data() + records + 1 * 12, "\0\0\0\0\0\0\xf0\x3f", 8);  // 1.0
   dir.write("unsorted.bin", unsorted);
-  expect_input_error([&] { read_trace(dir.file("unsorted.bin")); }, 0, "record 2: trace is not sorted");
+  expect_input_error([&] { read_trace(dir.file("unsorted.bin")); }, 0,
+                     "record 2: trace is not sorted");
   std::string bad_model = bytes;
   bad_model[records + 5 * 12 + 8] = 7;
   dir.write("model.bin", bad_model);
-  expect_input_error([&] { read_trace(dir.file("model.bin")); }, 0, "record 5: model id 7 out of range");
-  expect_input_error([&] { TraceReader reader(dir.file("t.bin"), TraceFormat::kBinary); reader.restrict_models({}); }, 0,
-                     "unknown model");
+  expect_input_error([&] { read_trace(dir.file("model.bin")); }, 0,
+                     "record 5: model id 7 out of range");
+  expect_input_error(
+      [&] {
+        TraceReader reader(dir.file("t.bin"), TraceFormat::kBinary);
+        reader.restrict_models({});
+      },
+      0, "unknown model");
   dir.write("notbin.bin", "request_id,time_s,model\n");
-  expect_input_error([&] { TraceReader reader(dir.file("notbin.bin"), TraceFormat::kBinary); }, 0, "not a brulee binary trace");
+  expect_input_error([&] { TraceReader reader(dir.file("notbin.bin"), TraceFormat::kBinary); }, 0,
+                     "not a brulee binary trace");
 }
 
 TEST(TraceIoBadInput, IncompleteBinaryIsRefused) {

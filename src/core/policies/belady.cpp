@@ -1,6 +1,6 @@
 // belady: the offline optimum for uniform sizes and costs (Belady 1966): evict the model whose
 // next request is furthest in the future. The driver supplies each request's next-use index.
-#include "core/policy_util.hpp"
+#include "core/heap_policy.hpp"
 
 namespace brulee {
 namespace {

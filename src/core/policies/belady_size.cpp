@@ -1,6 +1,8 @@
 // belady-size: oracle, size-aware Belady: evict the largest (distance to next use) * size first.
 // The order changes as time passes, so victims are found by a scan at eviction time.
-#include "core/policy_util.hpp"
+#include "core/per_model.hpp"
+#include "core/policy.hpp"
+#include "core/victim_selection.hpp"
 
 namespace brulee {
 namespace {

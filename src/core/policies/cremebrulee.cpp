@@ -7,7 +7,7 @@
 // heap keep it in O(log n) per request.
 #include <algorithm>
 
-#include "core/policy_util.hpp"
+#include "core/heap_policy.hpp"
 
 namespace brulee {
 namespace {

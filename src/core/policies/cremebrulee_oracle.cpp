@@ -2,7 +2,9 @@
 //   U(m) = B(m) * C(m) / S(m),  B = 1 / (requests until m's next request)
 // A model never requested again has U = 0. Lowest utility first, then the victim set is trimmed
 // largest first. B depends on "now", so victims are found by a scan at eviction time.
-#include "core/policy_util.hpp"
+#include "core/per_model.hpp"
+#include "core/policy.hpp"
+#include "core/victim_selection.hpp"
 
 namespace brulee {
 namespace {

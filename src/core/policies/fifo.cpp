@@ -1,5 +1,5 @@
 // fifo: evict in load order; hits do not refresh a model.
-#include "core/policy_util.hpp"
+#include "core/model_list.hpp"
 
 namespace brulee {
 namespace {

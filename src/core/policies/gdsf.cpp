@@ -5,7 +5,7 @@
 // unused age relative to newcomers.
 #include <algorithm>
 
-#include "core/policy_util.hpp"
+#include "core/heap_policy.hpp"
 
 namespace brulee {
 namespace {

@@ -1,6 +1,6 @@
 // lfu: evict the model with the fewest requests so far (the paper's "popularity"). Counts are
 // global (kept while a model is out of memory too); ties go to the least recently used.
-#include "core/policy_util.hpp"
+#include "core/heap_policy.hpp"
 
 namespace brulee {
 namespace {

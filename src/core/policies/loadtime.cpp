@@ -1,6 +1,6 @@
 // loadtime: evict the model that is cheapest to load again first (lowest load latency);
 // ties go to the least recently used.
-#include "core/policy_util.hpp"
+#include "core/heap_policy.hpp"
 
 namespace brulee {
 namespace {

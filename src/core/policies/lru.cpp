@@ -1,5 +1,5 @@
 // lru: evict the least recently requested model (the paper's "recent").
-#include "core/policy_util.hpp"
+#include "core/model_list.hpp"
 
 namespace brulee {
 namespace {

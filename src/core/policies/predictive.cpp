@@ -15,8 +15,8 @@
 #include <algorithm>
 #include <bit>
 
+#include "core/heap_policy.hpp"
 #include "core/interarrival.hpp"
-#include "core/policy_util.hpp"
 
 namespace brulee {
 namespace {
@@ -89,7 +89,7 @@ class Predictive final : public HeapPolicy<Predictive> {
     float load_latency_s = 0.0f;
   };
   static_assert(sizeof(State) == 64);
-  PerModel<State> state_;        // one cache line per model
+  PerModel<State> state_;  // one cache line per model
   double now_s_ = 0.0;
 };
 }  // namespace

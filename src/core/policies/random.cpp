@@ -1,7 +1,8 @@
 // random: evict uniformly random unpinned resident models, from a seeded generator.
 #include <algorithm>
 
-#include "core/policy_util.hpp"
+#include "core/per_model.hpp"
+#include "core/policy.hpp"
 #include "core/rng.hpp"
 
 namespace brulee {

@@ -6,7 +6,8 @@
 // head, otherwise it goes. S is evicted from while it holds more than its target.
 #include <deque>
 
-#include "core/policy_util.hpp"
+#include "core/model_list.hpp"
+#include "core/per_model.hpp"
 
 namespace brulee {
 namespace {

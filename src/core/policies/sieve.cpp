@@ -1,7 +1,8 @@
 // sieve: SIEVE (Zhang et al., NSDI 2024). Models sit in load order with a "visited" bit set by
 // hits. A hand moves from the oldest model toward the newest: a visited model has its bit
 // cleared and survives, an unvisited one is evicted. The hand keeps its place between evictions.
-#include "core/policy_util.hpp"
+#include "core/model_list.hpp"
+#include "core/per_model.hpp"
 
 namespace brulee {
 namespace {

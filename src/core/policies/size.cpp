@@ -1,5 +1,5 @@
 // size: evict the largest model first; ties go to the least recently used.
-#include "core/policy_util.hpp"
+#include "core/heap_policy.hpp"
 
 namespace brulee {
 namespace {

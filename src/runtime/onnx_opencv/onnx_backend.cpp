@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "core/seconds.hpp"
 #include "runtime/backend_util.hpp"
 #include "runtime/direct.hpp"
 #include "runtime/memory.hpp"
@@ -31,14 +32,16 @@ class MappedFile {
  public:
   explicit MappedFile(const std::string& path) {
     std::error_code error;
-    if (!std::filesystem::exists(path, error)) throw std::runtime_error(path + ": cannot open: no such file");
+    if (!std::filesystem::exists(path, error))
+      throw std::runtime_error(path + ": cannot open: no such file");
     if (!std::filesystem::is_regular_file(path, error)) {
       throw std::runtime_error(path + ": cannot open: not a regular file");
     }
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
     struct stat info {};
-    if (::fstat(fd_, &info) != 0) throw std::runtime_error(path + ": cannot stat: " + std::strerror(errno));
+    if (::fstat(fd_, &info) != 0)
+      throw std::runtime_error(path + ": cannot stat: " + std::strerror(errno));
     if (info.st_size <= 0) {
       ::close(fd_);
       throw std::runtime_error(path + ": empty file");
@@ -74,23 +77,37 @@ std::string opencv_reason(const cv::Exception& error) {
 
 int cv_depth(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return CV_32F;
-    case DType::kFloat64: return CV_64F;
-    case DType::kInt32: return CV_32S;
-    case DType::kUInt8: return CV_8U;
-    case DType::kInt8: return CV_8S;
-    default: throw std::runtime_error("OpenCV DNN cannot take " + std::string(dtype_name(dtype)) + " tensors");
+    case DType::kFloat32:
+      return CV_32F;
+    case DType::kFloat64:
+      return CV_64F;
+    case DType::kInt32:
+      return CV_32S;
+    case DType::kUInt8:
+      return CV_8U;
+    case DType::kInt8:
+      return CV_8S;
+    default:
+      throw std::runtime_error("OpenCV DNN cannot take " + std::string(dtype_name(dtype)) +
+                               " tensors");
   }
 }
 
 DType dtype_of(int depth) {
   switch (depth) {
-    case CV_32F: return DType::kFloat32;
-    case CV_64F: return DType::kFloat64;
-    case CV_32S: return DType::kInt32;
-    case CV_8U: return DType::kUInt8;
-    case CV_8S: return DType::kInt8;
-    default: throw std::runtime_error("OpenCV DNN returned an unsupported element type " + std::to_string(depth));
+    case CV_32F:
+      return DType::kFloat32;
+    case CV_64F:
+      return DType::kFloat64;
+    case CV_32S:
+      return DType::kInt32;
+    case CV_8U:
+      return DType::kUInt8;
+    case CV_8S:
+      return DType::kInt8;
+    default:
+      throw std::runtime_error("OpenCV DNN returned an unsupported element type " +
+                               std::to_string(depth));
   }
 }
 
@@ -139,7 +156,8 @@ std::vector<Tensor> run(OnnxGraph& graph, const std::vector<Tensor>& inputs) {
     graph.net.forward(results, graph.output_layers);
     std::vector<Tensor> outputs;
     for (std::size_t o = 0; o < results.size(); ++o) {
-      const std::string name = o < graph.outputs.size() ? graph.outputs[o].name : graph.output_layers[o];
+      const std::string name =
+          o < graph.outputs.size() ? graph.outputs[o].name : graph.output_layers[o];
       outputs.push_back(to_tensor(name, results[o]));
     }
     return outputs;
@@ -159,7 +177,9 @@ class OnnxModel final : public LoadedModel {
   }
   const std::vector<TensorSpec>& inputs() const override { return graph_.inputs; }
   const std::vector<TensorSpec>& outputs() const override { return graph_.outputs; }
-  std::vector<Tensor> infer(const std::vector<Tensor>& inputs) override { return run(graph_, inputs); }
+  std::vector<Tensor> infer(const std::vector<Tensor>& inputs) override {
+    return run(graph_, inputs);
+  }
   double load_time_s() const override { return load_time_s_; }
   std::uint64_t resident_bytes() const override { return resident_bytes_; }
 
@@ -171,9 +191,6 @@ class OnnxModel final : public LoadedModel {
 
 class OnnxBackend final : public Backend {
  public:
-  std::string_view name() const override { return "onnx"; }
-  std::string_view file_name() const override { return "model.onnx"; }
-
   std::unique_ptr<LoadedModel> load(const std::string& path, const LoadOptions& options) override {
     std::lock_guard lock(load_mutex());
     apply_threads(options.intra_op_threads);
@@ -198,7 +215,8 @@ class OnnxBackend final : public Backend {
       graph.net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
       graph.inputs = options.inputs.empty() ? signature.inputs : options.inputs;
       graph.outputs = signature.outputs;
-      for (const auto& input : graph.inputs) cv_depth(input.dtype);  // rejects what OpenCV cannot take
+      for (const auto& input : graph.inputs)
+        cv_depth(input.dtype);  // rejects what OpenCV cannot take
       bool outputs_are_layers = true;
       for (const auto& output : graph.outputs) {
         outputs_are_layers = outputs_are_layers && graph.net.getLayerId(output.name) >= 0;
@@ -232,14 +250,15 @@ Backend& onnx_opencv_backend() {
   return instance;
 }
 
-double direct::onnx_load_and_warm_s(const std::string& path, const std::vector<std::int64_t>& input_shape) {
+double direct::onnx_load_and_warm_s(const std::string& path,
+                                    const std::vector<std::int64_t>& input_shape) {
   const auto start = std::chrono::steady_clock::now();
   cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
   std::vector<int> sizes(input_shape.begin(), input_shape.end());
   cv::Mat zeros(static_cast<int>(sizes.size()), sizes.data(), CV_32F, cv::Scalar(0));
   net.setInput(zeros);
   cv::Mat result = net.forward();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return seconds_since(start);
 }
 
 }  // namespace brulee::runtime

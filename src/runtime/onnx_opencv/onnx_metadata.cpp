@@ -70,14 +70,22 @@ class Reader {
 
 std::optional<DType> onnx_dtype(std::uint64_t elem_type) {
   switch (elem_type) {
-    case 1: return DType::kFloat32;
-    case 2: return DType::kUInt8;
-    case 3: return DType::kInt8;
-    case 6: return DType::kInt32;
-    case 7: return DType::kInt64;
-    case 9: return DType::kBool;
-    case 11: return DType::kFloat64;
-    default: return std::nullopt;
+    case 1:
+      return DType::kFloat32;
+    case 2:
+      return DType::kUInt8;
+    case 3:
+      return DType::kInt8;
+    case 6:
+      return DType::kInt32;
+    case 7:
+      return DType::kInt64;
+    case 9:
+      return DType::kBool;
+    case 11:
+      return DType::kFloat64;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -100,7 +108,8 @@ TensorSpec read_value_info(std::string_view bytes) {
         if (field == 1 && wire == kVarint) {
           const auto dtype = onnx_dtype(number);
           if (!dtype) {
-            throw std::runtime_error("input/output '" + spec.name + "' has unsupported ONNX element type " +
+            throw std::runtime_error("input/output '" + spec.name +
+                                     "' has unsupported ONNX element type " +
                                      std::to_string(number));
           }
           spec.dtype = *dtype;
@@ -143,13 +152,14 @@ GraphSignature read_signature(std::string_view model_bytes) {
   Reader graph_reader(graph);
   while (graph_reader.next(field, wire, payload, number)) {
     if (wire != kLengthDelimited) continue;
-    if (field == 11) inputs.push_back(read_value_info(payload));  // GraphProto.input
+    if (field == 11) inputs.push_back(read_value_info(payload));             // GraphProto.input
     if (field == 12) signature.outputs.push_back(read_value_info(payload));  // .output
     if (field == 5) {  // GraphProto.initializer: TensorProto, name is field 8
       Reader tensor(payload);
       std::string_view tensor_payload;
       while (tensor.next(field, wire, tensor_payload, number)) {
-        if (field == 8 && wire == kLengthDelimited) initializers.insert(std::string(tensor_payload));
+        if (field == 8 && wire == kLengthDelimited)
+          initializers.insert(std::string(tensor_payload));
       }
     }
   }

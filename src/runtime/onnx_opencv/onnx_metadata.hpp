@@ -9,7 +9,7 @@
 namespace brulee::runtime::onnx {
 
 struct GraphSignature {
-  std::vector<TensorSpec> inputs;   // graph inputs that are not initializers
+  std::vector<TensorSpec> inputs;  // graph inputs that are not initializers
   std::vector<TensorSpec> outputs;
 };
 

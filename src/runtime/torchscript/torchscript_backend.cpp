@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "core/seconds.hpp"
 #include "runtime/backend_util.hpp"
 #include "runtime/direct.hpp"
 #include "runtime/memory.hpp"
@@ -32,28 +33,43 @@ std::string torch_reason(const c10::Error& error) {
 
 c10::ScalarType scalar_type(DType dtype) {
   switch (dtype) {
-    case DType::kFloat32: return c10::kFloat;
-    case DType::kFloat64: return c10::kDouble;
-    case DType::kInt32: return c10::kInt;
-    case DType::kInt64: return c10::kLong;
-    case DType::kUInt8: return c10::kByte;
-    case DType::kInt8: return c10::kChar;
-    case DType::kBool: return c10::kBool;
+    case DType::kFloat32:
+      return c10::kFloat;
+    case DType::kFloat64:
+      return c10::kDouble;
+    case DType::kInt32:
+      return c10::kInt;
+    case DType::kInt64:
+      return c10::kLong;
+    case DType::kUInt8:
+      return c10::kByte;
+    case DType::kInt8:
+      return c10::kChar;
+    case DType::kBool:
+      return c10::kBool;
   }
   return c10::kFloat;
 }
 
 DType dtype_of(c10::ScalarType type) {
   switch (type) {
-    case c10::kFloat: return DType::kFloat32;
-    case c10::kDouble: return DType::kFloat64;
-    case c10::kInt: return DType::kInt32;
-    case c10::kLong: return DType::kInt64;
-    case c10::kByte: return DType::kUInt8;
-    case c10::kChar: return DType::kInt8;
-    case c10::kBool: return DType::kBool;
-    default: throw std::runtime_error(std::string("libtorch returned an unsupported element type ") +
-                                      c10::toString(type));
+    case c10::kFloat:
+      return DType::kFloat32;
+    case c10::kDouble:
+      return DType::kFloat64;
+    case c10::kInt:
+      return DType::kInt32;
+    case c10::kLong:
+      return DType::kInt64;
+    case c10::kByte:
+      return DType::kUInt8;
+    case c10::kChar:
+      return DType::kInt8;
+    case c10::kBool:
+      return DType::kBool;
+    default:
+      throw std::runtime_error(std::string("libtorch returned an unsupported element type ") +
+                               c10::toString(type));
   }
 }
 
@@ -105,7 +121,8 @@ std::vector<Tensor> run(Script& script, const std::vector<Tensor>& inputs) {
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     for (const auto& input : inputs) {  // unknown metadata: still check data against shape
       if (input.data.size() != element_count(input.shape) * dtype_bytes(input.dtype)) {
-        throw UsageError("input '" + input.name + "': data size does not match shape " + shape_text(input.shape));
+        throw UsageError("input '" + input.name + "': data size does not match shape " +
+                         shape_text(input.shape));
       }
     }
   } else {
@@ -116,7 +133,8 @@ std::vector<Tensor> run(Script& script, const std::vector<Tensor>& inputs) {
     std::vector<c10::IValue> arguments;
     for (const auto index : order) {
       const Tensor& input = inputs[index];
-      auto tensor = torch::empty(input.shape, torch::TensorOptions().dtype(scalar_type(input.dtype)));
+      auto tensor =
+          torch::empty(input.shape, torch::TensorOptions().dtype(scalar_type(input.dtype)));
       std::memcpy(tensor.data_ptr(), input.data.data(), input.data.size());
       arguments.emplace_back(std::move(tensor));
     }
@@ -127,8 +145,9 @@ std::vector<Tensor> run(Script& script, const std::vector<Tensor>& inputs) {
     for (std::size_t o = 0; o < tensors.size(); ++o) {
       const at::Tensor dense = tensors[o].contiguous();
       Tensor output;
-      output.name = o < script.outputs.size() ? script.outputs[o].name
-                                              : (o == 0 ? std::string("output") : "output_" + std::to_string(o));
+      output.name = o < script.outputs.size()
+                        ? script.outputs[o].name
+                        : (o == 0 ? std::string("output") : "output_" + std::to_string(o));
       output.dtype = dtype_of(dense.scalar_type());
       output.shape.assign(dense.sizes().begin(), dense.sizes().end());
       output.data.resize(dense.numel() * dense.element_size());
@@ -152,7 +171,9 @@ class ScriptModel final : public LoadedModel {
   }
   const std::vector<TensorSpec>& inputs() const override { return script_.inputs; }
   const std::vector<TensorSpec>& outputs() const override { return script_.outputs; }
-  std::vector<Tensor> infer(const std::vector<Tensor>& inputs) override { return run(script_, inputs); }
+  std::vector<Tensor> infer(const std::vector<Tensor>& inputs) override {
+    return run(script_, inputs);
+  }
   double load_time_s() const override { return load_time_s_; }
   std::uint64_t resident_bytes() const override { return resident_bytes_; }
 
@@ -164,9 +185,6 @@ class ScriptModel final : public LoadedModel {
 
 class ScriptBackend final : public Backend {
  public:
-  std::string_view name() const override { return "torchscript"; }
-  std::string_view file_name() const override { return "model.pt"; }
-
   std::unique_ptr<LoadedModel> load(const std::string& path, const LoadOptions& options) override {
     std::lock_guard lock(load_mutex());
     apply_threads(options.intra_op_threads);
@@ -191,7 +209,8 @@ class ScriptBackend final : public Backend {
         if (metadata.contains("inputs")) script.inputs = parse_specs(metadata["inputs"]);
         if (metadata.contains("outputs")) script.outputs = parse_specs(metadata["outputs"]);
       } catch (const std::exception& error) {
-        throw std::runtime_error(path + ": bad " + kMetadataFile + " inside the model: " + error.what());
+        throw std::runtime_error(path + ": bad " + kMetadataFile +
+                                 " inside the model: " + error.what());
       }
     }
     if (!options.inputs.empty()) script.inputs = options.inputs;
@@ -226,7 +245,7 @@ double direct::torchscript_load_and_warm_s(const std::string& path,
   c10::InferenceMode inference_mode;
   std::vector<c10::IValue> arguments{torch::zeros(input_shape)};
   const c10::IValue result = module.forward(arguments);
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return seconds_since(start);
 }
 
 }  // namespace brulee::runtime

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Fails (exit 1, listing the files) when a tracked C++ file differs from what clang-format makes
+# of it with the repository's .clang-format. `scripts/check_format.sh --fix` rewrites them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+format=clang-format
+command -v clang-format-14 > /dev/null && format=clang-format-14
+
+# Rooms being rewritten in parallel when the check was introduced (issue 17): they are left out
+# until those changes are merged, then the lead removes these lines and formats them.
+excluded='^(src/sim/|tests/sim/|bench/sim/|src/replay/|tests/replay/'
+excluded+='|src/workload/trace_io\.cpp$|src/cli/simulate\.cpp$|src/cli/policies\.cpp$'
+excluded+='|src/serve/scheduler\.(hpp|cpp)$|src/serve/grpc_[^/]*\.(hpp|cpp)$'
+excluded+='|src/serve/http_server\.(hpp|cpp)$|tests/serve/grpc_test\.cpp$'
+excluded+='|tests/serve/scheduler_test\.cpp$)'
+
+mapfile -t files < <(git ls-files '*.cpp' '*.hpp' '*.h' '*.cc' | grep -Ev "$excluded")
+if [[ "${1:-}" == "--fix" ]]; then
+  "$format" -i "${files[@]}"
+  exit 0
+fi
+unformatted=()
+for file in "${files[@]}"; do
+  if ! "$format" --dry-run --Werror "$file" > /dev/null 2>&1; then unformatted+=("$file"); fi
+done
+if (( ${#unformatted[@]} > 0 )); then
+  echo "not formatted (scripts/check_format.sh --fix):" >&2
+  printf '  %s\n' "${unformatted[@]}" >&2
+  exit 1
+fi
+echo "format: ${#files[@]} files clean"

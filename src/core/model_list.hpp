@@ -1,0 +1,94 @@
+#pragma once
+// A doubly linked list of models over dense arrays (the order under LRU, FIFO, SIEVE and
+// S3-FIFO), and ListPolicy, the base of the policies that evict from its tail.
+#include <cstdint>
+#include <vector>
+
+#include "core/model_info.hpp"
+#include "core/policy.hpp"
+
+namespace brulee {
+
+// A doubly linked list of models over dense arrays: O(1) push, unlink and move, no allocation
+// per operation. Head = most recent; tail = oldest.
+class ModelList {
+ public:
+  bool contains(ModelId model) const { return model < links_.size() && links_[model].linked; }
+  // Inline: LRU moves a model on every hit and links one on every load.
+  void push_front(ModelId model) {  // no-op if linked
+    if (model >= links_.size()) [[unlikely]]
+      grow(model);
+    Link& link = links_[model];
+    if (link.linked) return;
+    link = {kNoModel, head_, true};
+    if (head_ != kNoModel) links_[head_].prev = model;
+    head_ = model;
+    if (tail_ == kNoModel) tail_ = model;
+  }
+  void unlink(ModelId model) {  // no-op if not linked
+    if (!contains(model)) return;
+    detach(links_[model]);
+    links_[model] = {};
+  }
+  void move_to_front(ModelId model) {  // no-op if not linked
+    if (model == head_ || !contains(model)) return;
+    Link& link = links_[model];
+    detach(link);  // not the head, so the list keeps a head
+    link.prev = kNoModel;
+    link.next = head_;
+    links_[head_].prev = model;
+    head_ = model;
+  }
+  ModelId front() const { return head_; }
+  ModelId back() const { return tail_; }
+  ModelId prev(ModelId model) const { return links_[model].prev; }  // toward the head
+  ModelId next(ModelId model) const { return links_[model].next; }  // toward the tail
+  void prefetch(ModelId model) const {
+    if (model < links_.size()) __builtin_prefetch(&links_[model]);
+  }
+
+ private:
+  struct Link {
+    ModelId prev = kNoModel;
+    ModelId next = kNoModel;
+    bool linked = false;
+  };
+  // Joins a linked model's neighbours (or moves the ends); leaves its own fields as they were.
+  void detach(const Link& link) {
+    if (link.prev != kNoModel) {
+      links_[link.prev].next = link.next;
+    } else {
+      head_ = link.next;
+    }
+    if (link.next != kNoModel) {
+      links_[link.next].prev = link.prev;
+    } else {
+      tail_ = link.prev;
+    }
+  }
+  void grow(ModelId model);  // room for `model` (throws CacheError on kNoModel)
+  std::vector<Link> links_;
+  ModelId head_ = kNoModel;
+  ModelId tail_ = kNoModel;
+};
+
+// Evicts from the tail of a list: LRU (a hit moves the model to the head) or FIFO (it does not).
+class ListPolicy : public Policy {
+ public:
+  ListPolicy(const ModelTable& models, const PolicyOptions& options, bool move_on_hit)
+      : Policy(models, options), move_on_hit_(move_on_hit) {}
+  void on_request(const RequestEvent& request) override {
+    list_.prefetch(request.upcoming);
+    if (move_on_hit_) list_.move_to_front(request.model);
+  }
+  void on_load(ModelId model) override { list_.push_front(model); }
+  void on_evict(ModelId model) override { list_.unlink(model); }
+  void select_victims(const CacheState& cache, std::uint64_t needed_bytes,
+                      std::vector<ModelId>& victims) override;
+
+ private:
+  ModelList list_;
+  bool move_on_hit_;
+};
+
+}  // namespace brulee

@@ -1,0 +1,18 @@
+#pragma once
+// Seconds between steady-clock instants, as a double: the one conversion every timing site uses
+// (runtime, server, CLI, benchmarks). It sits in core only because every layer links core; the
+// policies and the rest of core read no clock.
+#include <chrono>
+
+namespace brulee {
+
+inline double seconds_between(std::chrono::steady_clock::time_point from,
+                              std::chrono::steady_clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return seconds_between(start, std::chrono::steady_clock::now());
+}
+
+}  // namespace brulee
