@@ -6,15 +6,7 @@ cd "$(dirname "$0")/.."
 format=clang-format
 command -v clang-format-14 > /dev/null && format=clang-format-14
 
-# Rooms being rewritten in parallel when the check was introduced (issue 17): they are left out
-# until those changes are merged, then the lead removes these lines and formats them.
-excluded='^(src/sim/|tests/sim/|bench/sim/|src/replay/|tests/replay/'
-excluded+='|src/workload/trace_io\.cpp$|src/cli/simulate\.cpp$|src/cli/policies\.cpp$'
-excluded+='|src/serve/scheduler\.(hpp|cpp)$|src/serve/grpc_[^/]*\.(hpp|cpp)$'
-excluded+='|src/serve/http_server\.(hpp|cpp)$|tests/serve/grpc_test\.cpp$'
-excluded+='|tests/serve/scheduler_test\.cpp$)'
-
-mapfile -t files < <(git ls-files '*.cpp' '*.hpp' '*.h' '*.cc' | grep -Ev "$excluded")
+mapfile -t files < <(git ls-files '*.cpp' '*.hpp' '*.h' '*.cc')
 if [[ "${1:-}" == "--fix" ]]; then
   "$format" -i "${files[@]}"
   exit 0

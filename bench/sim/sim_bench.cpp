@@ -33,7 +33,8 @@ const Workload& workload() {
     Workload out;
     const std::size_t model_count = 10000;
     std::size_t requests = 20'000'000;
-    if (const char* text = std::getenv("BRULEE_BENCH_REQUESTS")) requests = std::strtoull(text, nullptr, 10);
+    if (const char* text = std::getenv("BRULEE_BENCH_REQUESTS"))
+      requests = std::strtoull(text, nullptr, 10);
     Rng rng(42);
     for (std::size_t m = 0; m < model_count; ++m) {
       const auto size = static_cast<std::uint64_t>((10 + rng.uniform() * 540) * 1e6);
@@ -49,13 +50,15 @@ const Workload& workload() {
     // without bound and pins every model; docs/simulator.md).
     std::vector<ModelId> rank_to_model(model_count);
     for (std::size_t m = 0; m < model_count; ++m) rank_to_model[m] = static_cast<ModelId>(m);
-    for (std::size_t m = model_count; m-- > 1;) std::swap(rank_to_model[m], rank_to_model[rng.below(m + 1)]);
+    for (std::size_t m = model_count; m-- > 1;)
+      std::swap(rank_to_model[m], rank_to_model[rng.below(m + 1)]);
     out.trace.model.reserve(requests);
     out.trace.time_s.reserve(requests);
     double time_s = 0;
     for (std::size_t i = 0; i < requests; ++i) {
       const double u = rng.uniform() * sum;
-      const auto rank = static_cast<std::size_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
+      const auto rank =
+          static_cast<std::size_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
       time_s += rng.exponential(0.5);
       out.trace.push_back(rank_to_model[std::min(rank, model_count - 1)], time_s);
     }
@@ -105,7 +108,8 @@ void BM_Sweep8x10(benchmark::State& state) {
   const Workload& w = workload();
   SweepSpec spec;
   spec.policies = {"lru", "lfu", "random", "fifo", "gdsf", "sieve", "cremebrulee", "belady"};
-  for (int k = 1; k <= 10; ++k) spec.memory_bytes.push_back(w.footprint / 20 * static_cast<std::uint64_t>(k));
+  for (int k = 1; k <= 10; ++k)
+    spec.memory_bytes.push_back(w.footprint / 20 * static_cast<std::uint64_t>(k));
   spec.base.queueing = state.range(0) != 0;
   spec.threads = 2;
   for (auto _ : state) benchmark::DoNotOptimize(run_sweep(w.models, w.trace, spec).size());
@@ -116,7 +120,8 @@ BENCHMARK(BM_Sweep8x10)->Arg(0)->Arg(1)->Unit(benchmark::kSecond)->UseRealTime()
 // One run of the sweep: policy (index into the sweep's list) x memory (k * 5% of the footprint),
 // queueing mode. Shows which runs dominate the sweep.
 void BM_SweepRun(benchmark::State& state) {
-  static const char* const kPolicies[] = {"lru", "lfu", "random", "fifo", "gdsf", "sieve", "cremebrulee", "belady"};
+  static const char* const kPolicies[] = {"lru",  "lfu",   "random",      "fifo",
+                                          "gdsf", "sieve", "cremebrulee", "belady"};
   const Workload& w = workload();
   SimConfig config;
   config.policy = kPolicies[state.range(0)];
@@ -126,7 +131,11 @@ void BM_SweepRun(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * w.trace.size()));
   state.SetLabel(config.policy);
 }
-BENCHMARK(BM_SweepRun)->ArgsProduct({{0, 1, 2, 3, 4, 5, 6, 7}, {1, 5, 10}})->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1);
+BENCHMARK(BM_SweepRun)
+    ->ArgsProduct({{0, 1, 2, 3, 4, 5, 6, 7}, {1, 5, 10}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
 
 }  // namespace
 

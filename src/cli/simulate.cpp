@@ -51,7 +51,8 @@ std::vector<std::string> split_list(const std::string& text, const char* what) {
   while (begin <= text.size()) {
     const std::size_t end = std::min(text.find(',', begin), text.size());
     std::string item = text.substr(begin, end - begin);
-    if (item.empty()) throw UsageError(std::string("empty item in ") + what + " list '" + text + "'");
+    if (item.empty())
+      throw UsageError(std::string("empty item in ") + what + " list '" + text + "'");
     items.push_back(item);
     begin = end + 1;
   }
@@ -207,7 +208,8 @@ void run_simulate(const SimulateOptions& opts) {
   const auto simulated = Clock::now();
 
   if (opts.json) {
-    const auto json = opts.sweep ? sim::sweep_json(results, info) : sim::summary_json(results.front(), info);
+    const auto json =
+        opts.sweep ? sim::sweep_json(results, info) : sim::summary_json(results.front(), info);
     std::printf("%s\n", json.dump(2).c_str());
   } else if (opts.sweep) {
     std::printf("%s", sim::sweep_text(results, info).c_str());
@@ -215,12 +217,14 @@ void run_simulate(const SimulateOptions& opts) {
     std::printf("%s", sim::summary_text(results.front(), info).c_str());
   }
   if (!opts.csv_out.empty()) write_text_file(opts.csv_out, sim::sweep_csv(results, info));
-  if (!opts.json_out.empty()) write_text_file(opts.json_out, sim::sweep_json(results, info).dump(2) + "\n");
+  if (!opts.json_out.empty())
+    write_text_file(opts.json_out, sim::sweep_json(results, info).dump(2) + "\n");
   if (!opts.report_dir.empty()) sim::write_report(opts.report_dir, results, info);
   if (opts.timing) {
     const double load_s = std::chrono::duration<double>(loaded - started).count();
     const double run_s = std::chrono::duration<double>(simulated - loaded).count();
-    const double simulated_requests = static_cast<double>(trace.size()) * static_cast<double>(results.size());
+    const double simulated_requests =
+        static_cast<double>(trace.size()) * static_cast<double>(results.size());
     std::fprintf(stderr,
                  "timing: trace read in %.3f s; %zu run(s) x %zu requests in %.3f s "
                  "(%.2f M requests/s over all runs)\n",
@@ -235,18 +239,21 @@ void run_simulate(const SimulateOptions& opts) {
 
 const CommandRegistration kRegistration(20, [](CLI::App& root) {
   auto* cmd = root.add_subcommand(
-      "simulate", "Replay a trace against eviction policies in virtual time (the paper's edge "
-                  "server: workers, FIFO queues, loads and executions)");
+      "simulate",
+      "Replay a trace against eviction policies in virtual time (the paper's edge "
+      "server: workers, FIFO queues, loads and executions)");
   auto opts = std::make_shared<SimulateOptions>();
   cmd->add_option("--trace", opts->trace, "brulee trace (CSV or binary)")->required();
-  cmd->add_option("--catalog", opts->catalog, "Model catalog JSON, or 'paper'")->capture_default_str();
+  cmd->add_option("--catalog", opts->catalog, "Model catalog JSON, or 'paper'")
+      ->capture_default_str();
   cmd->add_option("--memory", opts->memory,
                   "Memory per worker: bytes, 4GiB, or 50% of the catalog's footprint; "
                   "a comma list with --sweep");
   cmd->add_option("--policy", opts->policy,
                   "Policy name, a comma list, 'all' or 'online' (non-oracle); see brulee policies")
       ->capture_default_str();
-  cmd->add_option("--workers", opts->workers, "Workers, each with --memory bytes")->capture_default_str();
+  cmd->add_option("--workers", opts->workers, "Workers, each with --memory bytes")
+      ->capture_default_str();
   cmd->add_flag("--no-queueing", opts->no_queueing,
                 "Pure cache mode: a request is a hit, or a miss costing its load latency");
   cmd->add_flag("--parallel-load", opts->parallel_load,
@@ -267,7 +274,10 @@ const CommandRegistration kRegistration(20, [](CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--cost-mode", opts->cost_mode, "direct | increase (cost-weighted policies)")
       ->capture_default_str();
-  cmd->add_option("--threads", opts->threads, "Threads: sweep runs in parallel, or a single run beside the bound (0 = all cores)")->capture_default_str();
+  cmd->add_option(
+         "--threads", opts->threads,
+         "Threads: sweep runs in parallel, or a single run beside the bound (0 = all cores)")
+      ->capture_default_str();
   cmd->add_option("--bound", opts->bound,
                   "Offline lower bound: flow (min-cost flow LP, tight), interval (fast), none; "
                   "default flow up to " +

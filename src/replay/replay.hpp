@@ -1,6 +1,6 @@
 #pragma once
-// Replays a brulee trace against a KServe v2 server over REST or gRPC (docs/replay.md): open loop at the trace's
-// timestamps (time-scaled), or closed loop for saturation tests.
+// Replays a brulee trace against a KServe v2 server over REST or gRPC (docs/replay.md): open loop
+// at the trace's timestamps (time-scaled), or closed loop for saturation tests.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -11,8 +11,8 @@
 namespace brulee::replay {
 
 struct ReplayOptions {
-  std::string url;                 // http://HOST:PORT (REST), grpc://HOST:PORT (gRPC)
-  std::string protocol = "http";   // http (KServe v2 REST) or grpc (GRPCInferenceService)
+  std::string url;                // http://HOST:PORT (REST), grpc://HOST:PORT (gRPC)
+  std::string protocol = "http";  // http (KServe v2 REST) or grpc (GRPCInferenceService)
   std::string trace_path;
   double speed = 1.0;              // time scale: 2 = twice as fast as the trace
   unsigned concurrency = 16;       // connections (open loop) or clients (closed loop)
@@ -61,7 +61,7 @@ struct ReplaySummary {
   double mean_exec_s = 0.0;
   double mean_queue_s = 0.0;
   double mean_server_latency_s = 0.0;  // arrival at the server -> end of execution
-  double max_send_lag_s = 0.0;  // open loop: the latest a request was sent after its time
+  double max_send_lag_s = 0.0;         // open loop: the latest a request was sent after its time
 };
 
 struct Progress {

@@ -23,8 +23,8 @@
 #include "core/units.hpp"
 #include "serve/http_target.hpp"
 #include "serve/image.hpp"
-#include "serve/kserve.hpp"
 #include "serve/inflight.hpp"
+#include "serve/kserve.hpp"
 #include "serve/service.hpp"
 
 namespace brulee::serve {
@@ -86,11 +86,8 @@ void add_counters(json& object, const ModelCounters& counters) {
       [&](const CounterInfo& info, auto value) { object[std::string(info.key)] = value; });
 }
 
-
 // Triton's model configuration names a tensor's type "TYPE_FP32", where KServe v2 says "FP32".
-std::string config_type(runtime::DType dtype) {
-  return "TYPE_" + std::string(kserve_dtype(dtype));
-}
+std::string config_type(runtime::DType dtype) { return "TYPE_" + std::string(kserve_dtype(dtype)); }
 
 // Waits, without holding a thread, for a callback-style operation to deliver a T, or for the
 // deadline. `start(done)` begins the operation; `done` may be called from any thread, once.
@@ -107,11 +104,10 @@ asio::awaitable<std::optional<T>> await_callback(Clock::time_point deadline, Sta
   auto rendezvous = std::make_shared<Rendezvous<T>>(executor);
   rendezvous->timer.expires_at(deadline);
   start([rendezvous](T value) {
-    asio::post(rendezvous->timer.get_executor(),
-               [rendezvous, value = std::move(value)]() mutable {
-                 rendezvous->value = std::move(value);
-                 rendezvous->timer.cancel();
-               });
+    asio::post(rendezvous->timer.get_executor(), [rendezvous, value = std::move(value)]() mutable {
+      rendezvous->value = std::move(value);
+      rendezvous->timer.cancel();
+    });
   });
   boost::system::error_code ec;
   co_await rendezvous->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -490,23 +486,22 @@ class HttpServer::Impl {
     json list = json::array();
     for (const auto& s : service_.statistics(only)) {
       const ModelSnapshot& m = s.scheduler;
-      list.push_back(
-          {{"name", s.name},
-           {"version", s.version},
-           {"last_inference", s.last_inference_ms},
-           {"inference_count", s.success_count},
-           {"execution_count", s.success_count},
-           {"inference_stats",
-            {{"success", duration(s.success_count, s.success_ns)},
-             {"fail", duration(s.fail_count, s.fail_ns)},
-             {"queue", duration(s.success_count, s.queue_ns)},
-             {"compute_input", duration(s.success_count, 0)},
-             {"compute_infer", duration(s.success_count, s.infer_ns)},
-             {"compute_output", duration(s.success_count, 0)},
-             {"cache_hit", duration(s.hits, s.hit_ns)},
-             {"cache_miss", duration(s.misses, s.miss_ns)}}},
-           {"batch_stats", json::array()},
-           {"brulee", brulee_statistics(m)}});
+      list.push_back({{"name", s.name},
+                      {"version", s.version},
+                      {"last_inference", s.last_inference_ms},
+                      {"inference_count", s.success_count},
+                      {"execution_count", s.success_count},
+                      {"inference_stats",
+                       {{"success", duration(s.success_count, s.success_ns)},
+                        {"fail", duration(s.fail_count, s.fail_ns)},
+                        {"queue", duration(s.success_count, s.queue_ns)},
+                        {"compute_input", duration(s.success_count, 0)},
+                        {"compute_infer", duration(s.success_count, s.infer_ns)},
+                        {"compute_output", duration(s.success_count, 0)},
+                        {"cache_hit", duration(s.hits, s.hit_ns)},
+                        {"cache_miss", duration(s.misses, s.miss_ns)}}},
+                      {"batch_stats", json::array()},
+                      {"brulee", brulee_statistics(m)}});
     }
     reply(ex, http::status::ok, dump(json{{"model_stats", std::move(list)}}));
   }
@@ -567,14 +562,14 @@ class HttpServer::Impl {
                       {"parse_s", parse_s}};
       if (!std::isnan(t.load_start_s)) parameters["load_start_s"] = t.load_start_s;
       // The answer's bytes, charged before it is encoded.
-      if (!ex.charge.add(infer_response_bytes(served.name, served.version, parsed,
-                                              outcome->outputs, parameters))) {
+      if (!ex.charge.add(infer_response_bytes(served.name, served.version, parsed, outcome->outputs,
+                                              parameters))) {
         reply_error(ex, http::status::service_unavailable,
                     "the server's in-flight memory ceiling is reached; retry later");
         co_return;
       }
-      EncodedResponse encoded = encode_infer_response(served.name, served.version, parsed,
-                                                      outcome->outputs, parameters);
+      EncodedResponse encoded =
+          encode_infer_response(served.name, served.version, parsed, outcome->outputs, parameters);
       if (encoded.json_bytes) {
         ex.response.set("Inference-Header-Content-Length", std::to_string(*encoded.json_bytes));
         reply(ex, http::status::ok, std::move(encoded.body), "application/octet-stream");
@@ -596,8 +591,8 @@ class HttpServer::Impl {
     // The scheduler answers a timeout itself when execution would start late; the extra second
     // covers an execution that began just before the deadline.
     RequestTicket ticket;
-    auto outcome = co_await await_callback<InferOutcome>(
-        deadline + std::chrono::seconds(1), [&](auto done) {
+    auto outcome =
+        co_await await_callback<InferOutcome>(deadline + std::chrono::seconds(1), [&](auto done) {
           ticket = scheduler_.submit(id, std::move(inputs), deadline, oracle, std::move(done));
         });
     if (!outcome) {
@@ -772,22 +767,23 @@ class HttpServer::Impl {
 
   asio::awaitable<void> prometheus(Exchange& ex) {
     std::string text = service_.metrics().render(scheduler_.snapshot());
-    text += "# HELP brulee_http_connections Open HTTP connections.\n"
-            "# TYPE brulee_http_connections gauge\n"
-            "brulee_http_connections " +
-            std::to_string(connections_.load()) +
-            "\n# HELP brulee_http_connections_refused_total Connections closed at accept "
-            "(--max-connections reached).\n"
-            "# TYPE brulee_http_connections_refused_total counter\n"
-            "brulee_http_connections_refused_total " +
-            std::to_string(refused_.load()) +
-            "\n# HELP brulee_inflight_bytes Bytes of requests and answers in flight, charged to "
-            "--max-inflight-bytes.\n# TYPE brulee_inflight_bytes gauge\nbrulee_inflight_bytes " +
-            std::to_string(service_.budget().used()) +
-            "\n# HELP brulee_inflight_limit_bytes The in-flight ceiling "
-            "(--max-inflight-bytes).\n# TYPE brulee_inflight_limit_bytes gauge\n"
-            "brulee_inflight_limit_bytes " +
-            std::to_string(service_.budget().limit()) + "\n";
+    text +=
+        "# HELP brulee_http_connections Open HTTP connections.\n"
+        "# TYPE brulee_http_connections gauge\n"
+        "brulee_http_connections " +
+        std::to_string(connections_.load()) +
+        "\n# HELP brulee_http_connections_refused_total Connections closed at accept "
+        "(--max-connections reached).\n"
+        "# TYPE brulee_http_connections_refused_total counter\n"
+        "brulee_http_connections_refused_total " +
+        std::to_string(refused_.load()) +
+        "\n# HELP brulee_inflight_bytes Bytes of requests and answers in flight, charged to "
+        "--max-inflight-bytes.\n# TYPE brulee_inflight_bytes gauge\nbrulee_inflight_bytes " +
+        std::to_string(service_.budget().used()) +
+        "\n# HELP brulee_inflight_limit_bytes The in-flight ceiling "
+        "(--max-inflight-bytes).\n# TYPE brulee_inflight_limit_bytes gauge\n"
+        "brulee_inflight_limit_bytes " +
+        std::to_string(service_.budget().limit()) + "\n";
     reply(ex, http::status::ok, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
     co_return;
   }
@@ -902,9 +898,9 @@ class HttpServer::Impl {
       const auto arrival = Clock::now();
       if (ec) {
         if (ec == http::error::body_limit) {  // a declared Content-Length above the limit
-          co_await refuse(stream, 11, http::status::payload_too_large,
-                          "request body is larger than the limit of " +
-                              format_bytes(options_.max_body_bytes));
+          co_await refuse(
+              stream, 11, http::status::payload_too_large,
+              "request body is larger than the limit of " + format_bytes(options_.max_body_bytes));
         } else if (ec == http::error::header_limit) {
           co_await refuse(stream, 11, http::status::request_header_fields_too_large,
                           "the request line and headers are larger than " +
@@ -928,9 +924,9 @@ class HttpServer::Impl {
       }
       const auto declared = parser.content_length();
       if (declared && *declared > options_.max_body_bytes) {
-        co_await refuse(stream, version, http::status::payload_too_large,
-                        "request body is larger than the limit of " +
-                            format_bytes(options_.max_body_bytes));
+        co_await refuse(
+            stream, version, http::status::payload_too_large,
+            "request body is larger than the limit of " + format_bytes(options_.max_body_bytes));
         break;
       }
       if (!charge.add(kRequestOverheadBytes + (declared ? *declared : 0))) {
@@ -980,9 +976,9 @@ class HttpServer::Impl {
           co_await refuse(stream, version, http::status::service_unavailable,
                           "the server's in-flight memory ceiling is reached; retry later", 1.0);
         } else if (ec == http::error::body_limit) {
-          co_await refuse(stream, version, http::status::payload_too_large,
-                          "request body is larger than the limit of " +
-                              format_bytes(options_.max_body_bytes));
+          co_await refuse(
+              stream, version, http::status::payload_too_large,
+              "request body is larger than the limit of " + format_bytes(options_.max_body_bytes));
         } else if (ec != http::error::partial_message && ec != asio::error::eof &&
                    ec != asio::error::connection_reset && ec != beast::error::timeout) {
           co_await refuse(stream, version, http::status::bad_request,

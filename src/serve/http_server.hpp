@@ -19,16 +19,16 @@ class Service;
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
-  int port = 8000;              // 0: any free port (read it back with port())
+  int port = 8000;               // 0: any free port (read it back with port())
   unsigned network_threads = 2;  // threads running the network layer, whatever the connections
   std::size_t max_connections = 10000;  // open connections; more are closed at accept
   std::uint64_t max_body_bytes = 64ull << 20;
   std::uint32_t max_header_bytes = 16u << 10;  // request line + all headers
-  double request_timeout_s = 60.0;  // arrival -> answer, including any load
-  double header_timeout_s = 10.0;   // first byte of a request -> its whole header
-  double idle_timeout_s = 60.0;     // a connection with no request in progress is closed after
-  double body_timeout_s = 60.0;     // header -> whole body
-  double write_timeout_s = 30.0;    // an answer the client does not read is dropped after
+  double request_timeout_s = 60.0;             // arrival -> answer, including any load
+  double header_timeout_s = 10.0;              // first byte of a request -> its whole header
+  double idle_timeout_s = 60.0;   // a connection with no request in progress is closed after
+  double body_timeout_s = 60.0;   // header -> whole body
+  double write_timeout_s = 30.0;  // an answer the client does not read is dropped after
   std::size_t default_top_k = 5;
   std::uint64_t max_image_pixels = 4096ull * 4096ull;
 };

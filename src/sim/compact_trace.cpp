@@ -42,7 +42,8 @@ void free_column(void* data, std::size_t bytes) noexcept {
 void compute_next_use(CompactTrace& trace, std::size_t model_count) {
   const std::size_t n = trace.size();
   if (n > kMaxTraceRequests) {
-    throw UsageError("trace has " + std::to_string(n) + " requests; the simulator handles at most " +
+    throw UsageError("trace has " + std::to_string(n) +
+                     " requests; the simulator handles at most " +
                      std::to_string(kMaxTraceRequests));
   }
   trace.next_use.resize(n);
@@ -57,17 +58,20 @@ void validate_trace(const CompactTrace& trace, std::size_t model_count, const st
   for (std::size_t i = 0; i < trace.size(); ++i) {
     const double time_s = trace.time_s[i];
     if (!std::isfinite(time_s) || time_s < 0) {
-      throw InputError(source, 0, "request " + std::to_string(i) + ": time " +
-                                      std::to_string(time_s) + " is not a finite time >= 0");
+      throw InputError(source, 0,
+                       "request " + std::to_string(i) + ": time " + std::to_string(time_s) +
+                           " is not a finite time >= 0");
     }
     if (time_s < previous_s) {
-      throw InputError(source, 0, "request " + std::to_string(i) + ": time " +
-                                      std::to_string(time_s) + " is before the previous request's");
+      throw InputError(source, 0,
+                       "request " + std::to_string(i) + ": time " + std::to_string(time_s) +
+                           " is before the previous request's");
     }
     previous_s = time_s;
     if (trace.model[i] >= model_count) {
-      throw InputError(source, 0, "request " + std::to_string(i) + ": model id " +
-                                      std::to_string(trace.model[i]) + " is not in the catalog");
+      throw InputError(source, 0,
+                       "request " + std::to_string(i) + ": model id " +
+                           std::to_string(trace.model[i]) + " is not in the catalog");
     }
   }
 }
@@ -76,14 +80,16 @@ CompactTrace load_trace(const std::string& path, const ModelTable& models, bool 
   workload::TraceReader reader(path);
   CompactTrace trace;
   if (reader.size_hint() > kMaxTraceRequests) {
-    throw InputError(path, 0, "trace has " + std::to_string(reader.size_hint()) +
-                                  " requests; the simulator handles at most " +
-                                  std::to_string(kMaxTraceRequests));
+    throw InputError(path, 0,
+                     "trace has " + std::to_string(reader.size_hint()) +
+                         " requests; the simulator handles at most " +
+                         std::to_string(kMaxTraceRequests));
   }
   // Catalog ids by name; trace ids are mapped lazily (CSV traces name models as they appear).
   std::unordered_map<std::string, ModelId> by_name;
   by_name.reserve(models.size());
-  for (std::size_t m = 0; m < models.size(); ++m) by_name.emplace(models[m].name, static_cast<ModelId>(m));
+  for (std::size_t m = 0; m < models.size(); ++m)
+    by_name.emplace(models[m].name, static_cast<ModelId>(m));
   std::vector<ModelId> to_catalog;
   // The columns are filled in place, a block at a time (a binary trace: all of it at once,
   // decoded from a mapping of the file), then the block's ids are mapped to the catalog's.

@@ -12,7 +12,8 @@ void LatencyHistogram::merge(const LatencyHistogram& other) {
   other.settle();
   for (std::size_t b = 0; b < kScratch; ++b) {
     if (other.counts_[b] > std::numeric_limits<std::uint32_t>::max() - counts_[b]) {
-      throw std::overflow_error("latency histogram: a bucket would hold more than 2^32 - 1 requests");
+      throw std::overflow_error(
+          "latency histogram: a bucket would hold more than 2^32 - 1 requests");
     }
   }
   for (std::size_t b = 0; b < kScratch; ++b) counts_[b] += other.counts_[b];

@@ -16,8 +16,8 @@ class LatencyHistogram {
   static constexpr int kMantissaBits = 8;
   static constexpr int kMinExponent = -30;  // 2^-30 s ~ 0.93 ns
   static constexpr int kMaxExponent = 24;   // 2^24 s ~ 194 days
-  static constexpr std::size_t kBuckets =
-      static_cast<std::size_t>(kMaxExponent - kMinExponent) << kMantissaBits;
+  static constexpr std::size_t kBuckets = static_cast<std::size_t>(kMaxExponent - kMinExponent)
+                                          << kMantissaBits;
 
   LatencyHistogram() : counts_(kBuckets + 2, 0) {}
 
@@ -33,7 +33,8 @@ class LatencyHistogram {
     ++counts_[pending_];
     pending_ = bucket;
   }
-  void merge(const LatencyHistogram& other);  // throws std::overflow_error if a bucket would pass 2^32 - 1
+  void merge(
+      const LatencyHistogram& other);  // throws std::overflow_error if a bucket would pass 2^32 - 1
 
   std::uint64_t count() const { return count_; }
   double sum() const { return sum_; }
@@ -49,8 +50,8 @@ class LatencyHistogram {
 
  private:
   static std::size_t bucket_of(double seconds) {
-    constexpr std::uint64_t kBase =
-        static_cast<std::uint64_t>(1023 + kMinExponent) << kMantissaBits;
+    constexpr std::uint64_t kBase = static_cast<std::uint64_t>(1023 + kMinExponent)
+                                    << kMantissaBits;
     if (!(seconds >= 0x1.0p-30)) return 0;  // also NaN and negatives
     const std::uint64_t key = std::bit_cast<std::uint64_t>(seconds) >> (52 - kMantissaBits);
     const std::uint64_t index = key - kBase + 1;

@@ -20,7 +20,8 @@ OfflineBound::OfflineBound(const ModelTable& models, const CompactTrace& trace)
   // Pass 1: costs, and how many reuse intervals each model has.
   const std::size_t model_count = models.size();
   std::vector<bool> seen(model_count, false);
-  std::vector<std::size_t> first_of(model_count + 1, 0);  // model m's lengths: [first_of[m], first_of[m+1])
+  std::vector<std::size_t> first_of(model_count + 1,
+                                    0);  // model m's lengths: [first_of[m], first_of[m+1])
   for (std::size_t i = 0; i < trace.size(); ++i) {
     const ModelId model = trace.model[i];
     if (!seen[model]) {
@@ -80,7 +81,8 @@ OfflineBound::OfflineBound(const ModelTable& models, const CompactTrace& trace)
 }
 
 double OfflineBound::lower_bound_s(std::uint64_t total_memory_bytes) const {
-  long double budget = static_cast<long double>(total_memory_bytes) * static_cast<long double>(steps_);
+  long double budget =
+      static_cast<long double>(total_memory_bytes) * static_cast<long double>(steps_);
   long double saving = 0.0L;
   for (const Interval& interval : intervals_) {
     if (budget <= 0.0L) break;
@@ -95,8 +97,7 @@ double OfflineBound::lower_bound_s(std::uint64_t total_memory_bytes) const {
       budget = 0.0L;
     }
   }
-  const long double bound =
-      static_cast<long double>(compulsory_cost_s_) + reuse_cost_s_ - saving;
+  const long double bound = static_cast<long double>(compulsory_cost_s_) + reuse_cost_s_ - saving;
   return std::max(0.0, static_cast<double>(bound));
 }
 

@@ -40,9 +40,9 @@ class OfflineBound {
     std::uint32_t length;  // request steps the model must stay resident
     ModelId model;
   };
-  std::vector<Interval> intervals_;     // by saving per byte-step, best first
-  std::vector<double> cost_s_;          // per model
-  std::vector<double> size_bytes_;      // per model
+  std::vector<Interval> intervals_;  // by saving per byte-step, best first
+  std::vector<double> cost_s_;       // per model
+  std::vector<double> size_bytes_;   // per model
   std::uint64_t steps_ = 0;
   double compulsory_cost_s_ = 0.0;
   double reuse_cost_s_ = 0.0;

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -27,11 +27,20 @@ std::string escape_html(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -164,13 +173,15 @@ std::string summary_text(const SimSummary& s, const RunInfo& info) {
     out += line;
   };
   add("policy", s.policy);
-  add("mode", !s.queueing ? "no-queueing (pure cache)"
-                          : (s.parallel_load ? "queueing, parallel load" : "queueing (serial FIFO)"));
+  add("mode", !s.queueing
+                  ? "no-queueing (pure cache)"
+                  : (s.parallel_load ? "queueing, parallel load" : "queueing (serial FIFO)"));
   add("workers", std::to_string(s.workers));
-  add("memory per worker", format_bytes(s.memory_bytes) +
-                               (info.footprint_bytes
-                                    ? " (" + number(100 * memory_fraction(s, info), 4) + "% of footprint)"
-                                    : ""));
+  add("memory per worker",
+      format_bytes(s.memory_bytes) +
+          (info.footprint_bytes
+               ? " (" + number(100 * memory_fraction(s, info), 4) + "% of footprint)"
+               : ""));
   add("requests", std::to_string(s.requests));
   add("hit ratio", number(s.hit_ratio(), 6));
   add("cache hit ratio (no load)", number(s.cache_hit_ratio(), 6));
@@ -247,9 +258,9 @@ struct Series {
   bool dashed = false;
 };
 
-const char* const kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
-                                "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939",
-                                "#8c6d31", "#843c39"};
+const char* const kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+                                "#393b79", "#637939", "#8c6d31", "#843c39"};
 
 std::vector<double> nice_ticks(double low, double high, int target) {
   std::vector<double> ticks;
@@ -284,9 +295,10 @@ std::string svg_chart(const std::string& title, const std::string& x_label,
     }
   }
   std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + number(kWidth) +
-                    "\" height=\"" + number(kHeight) + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
-  svg += "<text x=\"" + number(kWidth / 2 - kRight / 2) + "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">" +
-         escape_html(title) + "</text>\n";
+                    "\" height=\"" + number(kHeight) +
+                    "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  svg += "<text x=\"" + number(kWidth / 2 - kRight / 2) +
+         "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">" + escape_html(title) + "</text>\n";
   if (!std::isfinite(x_low) || !std::isfinite(y_high)) {
     svg += "<text x=\"100\" y=\"100\">no data</text></svg>\n";
     return svg;
@@ -339,9 +351,10 @@ std::string svg_chart(const std::string& title, const std::string& x_label,
     svg += "<polyline fill=\"none\" stroke=\"" + std::string(color) + "\" stroke-width=\"2\"" +
            (s.dashed ? " stroke-dasharray=\"6,4\"" : "") + " points=\"" + path + "\"/>\n";
     const double ly = kTop + 10 + 18 * static_cast<double>(k);
-    svg += "<line x1=\"" + number(kWidth - kRight + 12) + "\" x2=\"" + number(kWidth - kRight + 36) +
-           "\" y1=\"" + number(ly) + "\" y2=\"" + number(ly) + "\" stroke=\"" + color +
-           "\" stroke-width=\"2\"" + (s.dashed ? " stroke-dasharray=\"6,4\"" : "") + "/>\n";
+    svg += "<line x1=\"" + number(kWidth - kRight + 12) + "\" x2=\"" +
+           number(kWidth - kRight + 36) + "\" y1=\"" + number(ly) + "\" y2=\"" + number(ly) +
+           "\" stroke=\"" + color + "\" stroke-width=\"2\"" +
+           (s.dashed ? " stroke-dasharray=\"6,4\"" : "") + "/>\n";
     svg += "<text x=\"" + number(kWidth - kRight + 42) + "\" y=\"" + number(ly + 4) + "\">" +
            escape_html(s.name) + "</text>\n";
   }
@@ -361,7 +374,8 @@ void write_report(const std::string& dir, const std::vector<SimSummary>& results
     return by_fraction ? 100 * memory_fraction(s, info)
                        : static_cast<double>(s.memory_bytes) * s.workers / (1024.0 * 1024 * 1024);
   };
-  const std::string x_label = by_fraction ? "memory (% of the catalog's footprint)" : "memory (GiB)";
+  const std::string x_label =
+      by_fraction ? "memory (% of the catalog's footprint)" : "memory (GiB)";
   // Group by policy, in first-seen order.
   std::vector<std::string> policies;
   std::map<std::string, std::vector<const SimSummary*>> by_policy;
@@ -381,7 +395,8 @@ void write_report(const std::string& dir, const std::vector<SimSummary>& results
       h.points.emplace_back(x_of(*s), s->hit_ratio());
       if (s->bound_load_cost_s > 0) b.points.emplace_back(x_of(*s), s->cost_over_bound());
       if (s->bound_load_cost_s >= 0) {
-        bound_by_memory[s->memory_bytes] = s->bound_load_cost_s / std::max<double>(1, static_cast<double>(s->requests));
+        bound_by_memory[s->memory_bytes] =
+            s->bound_load_cost_s / std::max<double>(1, static_cast<double>(s->requests));
       }
       if (s->memory_bytes == smallest_memory && c.points.empty()) c.points = s->latency_cdf;
     }
@@ -404,15 +419,16 @@ void write_report(const std::string& dir, const std::vector<SimSummary>& results
   }
 
   std::string html =
-      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>brulee simulation report</title>\n"
+      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>brulee simulation "
+      "report</title>\n"
       "<style>body{font-family:sans-serif;margin:2em;max-width:1400px}"
       "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;"
       "text-align:right}th{background:#f4f4f4}.figs{display:flex;flex-wrap:wrap;gap:12px}</style>\n"
       "</head><body>\n<h1>brulee simulation report</h1>\n<p>";
   html += "trace <code>" + escape_html(info.trace) + "</code> (" + std::to_string(info.requests) +
-          " requests, " + std::to_string(info.models_requested) + " models requested), catalog <code>" +
-          escape_html(info.catalog) + "</code> (footprint " + format_bytes(info.footprint_bytes) +
-          "), seed " + std::to_string(info.seed);
+          " requests, " + std::to_string(info.models_requested) +
+          " models requested), catalog <code>" + escape_html(info.catalog) + "</code> (footprint " +
+          format_bytes(info.footprint_bytes) + "), seed " + std::to_string(info.seed);
   if (!results.empty()) {
     const auto& s = results.front();
     html += ", " + std::to_string(s.workers) + " worker(s), mode " +
@@ -426,24 +442,26 @@ void write_report(const std::string& dir, const std::vector<SimSummary>& results
                     over_bound, false);
   html += svg_chart("Latency CDF at " + format_bytes(smallest_memory) + " per worker",
                     "latency (s, log scale)", "fraction of requests", cdf, true);
-  html += "</div>\n<h2>All runs</h2>\n<table>\n<tr><th>policy</th><th>memory</th><th>mem %</th>"
-          "<th>hit ratio</th><th>mean load delay (s)</th><th>load/exec</th><th>latency p50 (s)</th>"
-          "<th>p95 (s)</th><th>p99 (s)</th><th>evictions</th><th>load cost (s)</th>"
-          "<th>bound (s)</th><th>cost/bound</th></tr>\n";
+  html +=
+      "</div>\n<h2>All runs</h2>\n<table>\n<tr><th>policy</th><th>memory</th><th>mem %</th>"
+      "<th>hit ratio</th><th>mean load delay (s)</th><th>load/exec</th><th>latency p50 (s)</th>"
+      "<th>p95 (s)</th><th>p99 (s)</th><th>evictions</th><th>load cost (s)</th>"
+      "<th>bound (s)</th><th>cost/bound</th></tr>\n";
   for (const auto& s : results) {
     html += "<tr><td style=\"text-align:left\">" + escape_html(s.policy) + "</td><td>" +
             format_bytes(s.memory_bytes) + "</td><td>" + number(100 * memory_fraction(s, info), 4) +
-            "</td><td>" + number(s.hit_ratio(), 5) + "</td><td>" + number(s.mean_load_delay_s(), 5) +
-            "</td><td>" + number(s.load_exec_ratio(), 5) + "</td><td>" + number(s.latency_p50_s, 5) +
-            "</td><td>" + number(s.latency_p95_s, 5) + "</td><td>" + number(s.latency_p99_s, 5) +
-            "</td><td>" + std::to_string(s.evictions) + "</td><td>" + number(s.load_cost_s, 8) +
-            "</td><td>" + (s.bound_load_cost_s >= 0 ? number(s.bound_load_cost_s, 8) : "-") +
-            "</td><td>" + (s.bound_load_cost_s > 0 ? number(s.cost_over_bound(), 5) : "-") +
-            "</td></tr>\n";
+            "</td><td>" + number(s.hit_ratio(), 5) + "</td><td>" +
+            number(s.mean_load_delay_s(), 5) + "</td><td>" + number(s.load_exec_ratio(), 5) +
+            "</td><td>" + number(s.latency_p50_s, 5) + "</td><td>" + number(s.latency_p95_s, 5) +
+            "</td><td>" + number(s.latency_p99_s, 5) + "</td><td>" + std::to_string(s.evictions) +
+            "</td><td>" + number(s.load_cost_s, 8) + "</td><td>" +
+            (s.bound_load_cost_s >= 0 ? number(s.bound_load_cost_s, 8) : "-") + "</td><td>" +
+            (s.bound_load_cost_s > 0 ? number(s.cost_over_bound(), 5) : "-") + "</td></tr>\n";
   }
-  html += "</table>\n<p>Files: <a href=\"results.csv\">results.csv</a>, "
-          "<a href=\"results.json\">results.json</a>. Made by <code>brulee simulate</code>; "
-          "semantics in docs/simulator.md.</p>\n</body></html>\n";
+  html +=
+      "</table>\n<p>Files: <a href=\"results.csv\">results.csv</a>, "
+      "<a href=\"results.json\">results.json</a>. Made by <code>brulee simulate</code>; "
+      "semantics in docs/simulator.md.</p>\n</body></html>\n";
 
   auto write_file = [&](const std::string& name, const std::string& text) {
     const std::string path = (std::filesystem::path(dir) / name).string();
@@ -476,15 +494,17 @@ CsvOutcomeWriter::~CsvOutcomeWriter() {
 
 void CsvOutcomeWriter::on_outcome(const RequestOutcome& o) {
   char line[512];
-  int length = std::snprintf(line, sizeof line, "%llu,%s,",
-                             static_cast<unsigned long long>(o.index), models_[o.model].name.c_str());
+  int length =
+      std::snprintf(line, sizeof line, "%llu,%s,", static_cast<unsigned long long>(o.index),
+                    models_[o.model].name.c_str());
   length = std::clamp(length, 0, static_cast<int>(sizeof line) - 1);
   length += format_timeline_csv(line + length, sizeof line - static_cast<std::size_t>(length),
                                 o.timeline, o.delays);
   length = std::clamp(length, 0, static_cast<int>(sizeof line) - 1);
   length += std::snprintf(line + length, sizeof line - static_cast<std::size_t>(length), ",%u\n",
                           o.worker);
-  buffer_.append(line, static_cast<std::size_t>(std::clamp(length, 0, static_cast<int>(sizeof line) - 1)));
+  buffer_.append(
+      line, static_cast<std::size_t>(std::clamp(length, 0, static_cast<int>(sizeof line) - 1)));
   if (buffer_.size() >= (1 << 20)) flush();
 }
 

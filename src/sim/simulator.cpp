@@ -100,7 +100,8 @@ class CompletionRing {
     --count_;
   }
   void push(const Completion& completion) {
-    if (count_ > mask_) [[unlikely]] grow();
+    if (count_ > mask_) [[unlikely]]
+      grow();
     buffer_[(head_ + count_) & mask_] = completion;
     ++count_;
   }
@@ -271,7 +272,8 @@ class Simulation {
       const ModelId model = model_column[i];
       const double arrival_s = time_column[i];
       if constexpr (kQueueing) {
-        if (config_.parallel_load) [[unlikely]] run_lanes(arrival_s);
+        if (config_.parallel_load) [[unlikely]]
+          run_lanes(arrival_s);
         if constexpr (kSingle) {
           finish_until(first, arrival_s);
         } else {
@@ -370,8 +372,8 @@ class Simulation {
             windows_[model] = {load_start_s, timeline.ready_s};
           }
           target.cache.state().pin(model);
-          target.runnable.push({std::max(arrival_s, timeline.ready_s), i, exec_s, worker, timeline,
-                                model});
+          target.runnable.push(
+              {std::max(arrival_s, timeline.ready_s), i, exec_s, worker, timeline, model});
           continue;
         }
         timeline.end_s = timeline.start_s + exec_s;
@@ -442,8 +444,8 @@ class Simulation {
         fresh_[next.model] = 0;
         exec_s += contention.first_exec_extra_s;
       }
-      exec_s = stretched_s(exec_s, timeline.start_s, lane.loader_busy_from_s,
-                           lane.loader_free_at_s, contention.exec_factor);
+      exec_s = stretched_s(exec_s, timeline.start_s, lane.loader_busy_from_s, lane.loader_free_at_s,
+                           contention.exec_factor);
       if (timeline.start_s > lane.exec_free_at_s) lane.exec_busy_from_s = timeline.start_s;
     }
     timeline.end_s = timeline.start_s + exec_s;
@@ -500,7 +502,8 @@ class Simulation {
     if (workers_.size() == 1) {
       if (config_.queueing) {
         Worker& only = *workers_[0];
-        while (only.cache.state().free_bytes() + only.cache.state().evictable_bytes() < size_bytes) {
+        while (only.cache.state().free_bytes() + only.cache.state().evictable_bytes() <
+               size_bytes) {
           wait_for_earliest_completion(decision_s);
         }
       }
@@ -523,8 +526,7 @@ class Simulation {
       for (int pass = 0; pass < 2 && best == kNoWorker; ++pass) {
         for (std::uint32_t w = 0; w < workers_.size(); ++w) {
           const CacheState& state = workers_[w]->cache.state();
-          const std::uint64_t room =
-              state.free_bytes() + (pass == 0 ? 0 : state.evictable_bytes());
+          const std::uint64_t room = state.free_bytes() + (pass == 0 ? 0 : state.evictable_bytes());
           if (room < size_bytes) continue;
           if (best == kNoWorker || workers_[w]->exec_free_at_s < workers_[best]->exec_free_at_s) {
             best = w;
@@ -590,7 +592,7 @@ class Simulation {
         }
         evicted_.clear();
         worker.cache.admit(chosen, hot_[chosen].size_bytes, evicted_);  // fits: evicts nothing
-        used_bytes_ = worker.cache.state().used_bytes();  // one worker
+        used_bytes_ = worker.cache.state().used_bytes();                // one worker
         summary_.peak_used_bytes = std::max(summary_.peak_used_bytes, used_bytes_);
         where_[chosen] = 0;
         work_s += latencies_.draw(hot_[chosen].load_s);
@@ -666,7 +668,7 @@ class Simulation {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<HotModel> hot_;
   std::vector<std::uint32_t> where_;  // worker holding each model, or kNoWorker
-  std::vector<LoadWindow> windows_;  // queueing: each model's last load
+  std::vector<LoadWindow> windows_;   // queueing: each model's last load
   // --parallel-load with a measured catalog: per model, what interference does to it.
   struct Contention {
     double exec_factor = 1.0;

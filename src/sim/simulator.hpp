@@ -84,7 +84,8 @@ struct SimSummary {
   double total_load_delay_s = 0.0;
   double total_queue_delay_s = 0.0;
   double total_exec_s = 0.0;
-  double load_cost_s = 0.0;  // sum of the catalog's load latency over misses (what the bound bounds)
+  double load_cost_s =
+      0.0;  // sum of the catalog's load latency over misses (what the bound bounds)
   double latency_mean_s = 0.0;
   double latency_p50_s = 0.0;
   double latency_p95_s = 0.0;
@@ -107,18 +108,30 @@ struct SimSummary {
   double bound_load_cost_s = -1.0;
   BoundKind bound = BoundKind::kNone;  // which bound that is
 
-  double hit_ratio() const { return requests ? static_cast<double>(hits) / static_cast<double>(requests) : 0.0; }
+  double hit_ratio() const {
+    return requests ? static_cast<double>(hits) / static_cast<double>(requests) : 0.0;
+  }
   // The policy's view: requests that caused no load (their model resident or already loading).
   double cache_hit_ratio() const {
     return requests ? 1.0 - static_cast<double>(loads) / static_cast<double>(requests) : 0.0;
   }
-  double mean_load_delay_s() const { return requests ? total_load_delay_s / static_cast<double>(requests) : 0.0; }
-  double mean_queue_delay_s() const { return requests ? total_queue_delay_s / static_cast<double>(requests) : 0.0; }
-  double mean_exec_s() const { return requests ? total_exec_s / static_cast<double>(requests) : 0.0; }
+  double mean_load_delay_s() const {
+    return requests ? total_load_delay_s / static_cast<double>(requests) : 0.0;
+  }
+  double mean_queue_delay_s() const {
+    return requests ? total_queue_delay_s / static_cast<double>(requests) : 0.0;
+  }
+  double mean_exec_s() const {
+    return requests ? total_exec_s / static_cast<double>(requests) : 0.0;
+  }
   // The paper's headline ratio: mean load delay per request / mean execution latency.
-  double load_exec_ratio() const { return total_exec_s > 0 ? total_load_delay_s / total_exec_s : 0.0; }
+  double load_exec_ratio() const {
+    return total_exec_s > 0 ? total_load_delay_s / total_exec_s : 0.0;
+  }
   // load_cost_s / bound_load_cost_s (>= 1); 0 when the bound is unknown or zero.
-  double cost_over_bound() const { return bound_load_cost_s > 0 ? load_cost_s / bound_load_cost_s : 0.0; }
+  double cost_over_bound() const {
+    return bound_load_cost_s > 0 ? load_cost_s / bound_load_cost_s : 0.0;
+  }
 };
 
 // Replays `trace` against config.policy; trace.next_use must be filled for an oracle policy

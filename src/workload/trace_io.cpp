@@ -27,7 +27,8 @@ constexpr std::size_t kImplicitRecordBytes = 12;
 constexpr std::size_t kExplicitRecordBytes = 20;
 constexpr std::string_view kCsvHeader = "request_id,time_s,model";
 
-static_assert(std::endian::native == std::endian::little || std::endian::native == std::endian::big);
+static_assert(std::endian::native == std::endian::little ||
+              std::endian::native == std::endian::big);
 
 template <typename T>
 T load_le(const unsigned char* p) {
@@ -114,7 +115,9 @@ void check_model_name(const std::string& name, const std::string& where) {
 
 struct StringHash {
   using is_transparent = void;
-  std::size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  std::size_t operator()(std::string_view text) const {
+    return std::hash<std::string_view>{}(text);
+  }
 };
 using NameIndex = std::unordered_map<std::string, ModelId, StringHash, std::equal_to<>>;
 
@@ -188,8 +191,9 @@ struct TraceReader::Impl {
     begin += kTraceHeaderBytes;
     const auto version = load_le<std::uint32_t>(header + 8);
     if (version != kTraceVersion) {
-      throw InputError(path, 0, "unsupported binary trace version " + std::to_string(version) +
-                                    " (this build reads version " + std::to_string(kTraceVersion) + ")");
+      throw InputError(path, 0,
+                       "unsupported binary trace version " + std::to_string(version) +
+                           " (this build reads version " + std::to_string(kTraceVersion) + ")");
     }
     const auto flags = load_le<std::uint32_t>(header + 12);
     if ((flags & ~kTraceFlagExplicitIds) != 0) throw InputError(path, 0, "unknown header flags");
@@ -201,7 +205,8 @@ struct TraceReader::Impl {
     names_bytes = load_le<std::uint64_t>(header + 40);
     explicit_ids = (flags & kTraceFlagExplicitIds) != 0;
     record_bytes = explicit_ids ? kExplicitRecordBytes : kImplicitRecordBytes;
-    if (record_size != record_bytes) throw InputError(path, 0, "header record size does not match its flags");
+    if (record_size != record_bytes)
+      throw InputError(path, 0, "header record size does not match its flags");
     if (record_count == kIncompleteCount) {
       throw InputError(path, 0, "incomplete binary trace (the writer was not closed)");
     }
@@ -210,15 +215,17 @@ struct TraceReader::Impl {
     const auto file_bytes = static_cast<std::uint64_t>(info.st_size);
     if (names_bytes > file_bytes || record_count > file_bytes / record_bytes ||
         kTraceHeaderBytes + names_bytes + record_count * record_bytes != file_bytes) {
-      throw InputError(path, 0, "binary trace is truncated or has trailing bytes (header promises " +
-                                    std::to_string(record_count) + " records)");
+      throw InputError(path, 0,
+                       "binary trace is truncated or has trailing bytes (header promises " +
+                           std::to_string(record_count) + " records)");
     }
     // Name table: u32 length + bytes, model_count times.
     std::uint64_t consumed = 0;
     names.reserve(model_count);
     for (std::uint32_t m = 0; m < model_count; ++m) {
       if (end - begin < 4) fill();
-      if (end - begin < 4 || consumed + 4 > names_bytes) throw InputError(path, 0, "corrupt model name table");
+      if (end - begin < 4 || consumed + 4 > names_bytes)
+        throw InputError(path, 0, "corrupt model name table");
       const auto length = load_le<std::uint32_t>(buffer.data() + begin);
       begin += 4;
       consumed += 4;
@@ -231,7 +238,8 @@ struct TraceReader::Impl {
       begin += length;
       consumed += length;
     }
-    if (consumed != names_bytes) throw InputError(path, 0, "corrupt model name table (size mismatch)");
+    if (consumed != names_bytes)
+      throw InputError(path, 0, "corrupt model name table (size mismatch)");
     NameIndex seen;
     for (std::size_t m = 0; m < names.size(); ++m) {
       if (!seen.emplace(names[m], static_cast<ModelId>(m)).second) {
@@ -247,7 +255,8 @@ struct TraceReader::Impl {
       if (end - begin < record_bytes) {
         fill();
         if (end - begin < record_bytes) {
-          throw InputError(path, 0, "binary trace ends early at record " + std::to_string(records_done));
+          throw InputError(path, 0,
+                           "binary trace ends early at record " + std::to_string(records_done));
         }
       }
       const std::size_t available = (end - begin) / record_bytes;
@@ -268,7 +277,8 @@ struct TraceReader::Impl {
           record.model = load_le<std::uint32_t>(p + 8);
         }
         // One branch for all three checks keeps the loop tight; diagnose only on failure.
-        if (!(record.time_s >= last) || record.model >= model_count || !std::isfinite(record.time_s)) {
+        if (!(record.time_s >= last) || record.model >= model_count ||
+            !std::isfinite(record.time_s)) {
           diagnose_binary(record, records_done + i, last, model_count);
         }
         last = record.time_s;
@@ -336,11 +346,13 @@ struct TraceReader::Impl {
       throw InputError(path, 0, where + "time is negative or not finite");
     }
     if (record.time_s < last) {
-      throw InputError(path, 0, where + "trace is not sorted by time (" + std::to_string(record.time_s) +
-                                    " after " + std::to_string(last) + ")");
+      throw InputError(path, 0,
+                       where + "trace is not sorted by time (" + std::to_string(record.time_s) +
+                           " after " + std::to_string(last) + ")");
     }
-    throw InputError(path, 0, where + "model id " + std::to_string(record.model) +
-                                  " out of range (" + std::to_string(model_count) + " models)");
+    throw InputError(path, 0,
+                     where + "model id " + std::to_string(record.model) + " out of range (" +
+                         std::to_string(model_count) + " models)");
   }
 
   // Returns the next line (without the newline) or false at the end. Never copies the text
@@ -348,22 +360,26 @@ struct TraceReader::Impl {
   bool next_line(std::string_view& out) {
     for (;;) {
       const auto* start = buffer.data() + begin;
-      const auto* newline = static_cast<const unsigned char*>(std::memchr(start, '\n', end - begin));
+      const auto* newline =
+          static_cast<const unsigned char*>(std::memchr(start, '\n', end - begin));
       if (newline != nullptr) {
-        out = std::string_view(reinterpret_cast<const char*>(start), static_cast<std::size_t>(newline - start));
+        out = std::string_view(reinterpret_cast<const char*>(start),
+                               static_cast<std::size_t>(newline - start));
         begin += static_cast<std::size_t>(newline - start) + 1;
         ++line;
         return true;
       }
       if (eof) {
         if (begin == end) return false;
-        out = std::string_view(reinterpret_cast<const char*>(start), end - begin);  // no final newline
+        out = std::string_view(reinterpret_cast<const char*>(start),
+                               end - begin);  // no final newline
         begin = end;
         ++line;
         return true;
       }
       if (begin == 0 && end == buffer.size()) {
-        throw InputError(path, line + 1, "line longer than " + std::to_string(buffer.size()) + " bytes");
+        throw InputError(path, line + 1,
+                         "line longer than " + std::to_string(buffer.size()) + " bytes");
       }
       fill();
     }
@@ -373,10 +389,12 @@ struct TraceReader::Impl {
     std::string_view header;
     if (!next_line(header)) throw InputError(path, 0, "empty file");
     if (!header.empty() && header.back() == '\r') header.remove_suffix(1);
-    if (header.size() >= 3 && static_cast<unsigned char>(header[0]) == 0xEF) header.remove_prefix(3);  // BOM
+    if (header.size() >= 3 && static_cast<unsigned char>(header[0]) == 0xEF)
+      header.remove_prefix(3);  // BOM
     if (header != kCsvHeader) {
-      throw InputError(path, 1, "expected the header '" + std::string(kCsvHeader) + "', found '" +
-                                    std::string(header.substr(0, 80)) + "'");
+      throw InputError(path, 1,
+                       "expected the header '" + std::string(kCsvHeader) + "', found '" +
+                           std::string(header.substr(0, 80)) + "'");
     }
   }
 
@@ -385,39 +403,50 @@ struct TraceReader::Impl {
     std::string_view text;
     while (produced < out.size() && next_line(text)) {
       if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-      if (text.empty()) throw InputError(path, line, "empty line (expected request_id,time_s,model)");
+      if (text.empty())
+        throw InputError(path, line, "empty line (expected request_id,time_s,model)");
       const char* p = text.data();
       const char* const stop = p + text.size();
       const char* comma1 = static_cast<const char*>(std::memchr(p, ',', text.size()));
-      const char* comma2 =
-          comma1 ? static_cast<const char*>(std::memchr(comma1 + 1, ',', static_cast<std::size_t>(stop - comma1 - 1)))
-                 : nullptr;
-      if (comma2 == nullptr || std::memchr(comma2 + 1, ',', static_cast<std::size_t>(stop - comma2 - 1)) != nullptr) {
+      const char* comma2 = comma1
+                               ? static_cast<const char*>(std::memchr(
+                                     comma1 + 1, ',', static_cast<std::size_t>(stop - comma1 - 1)))
+                               : nullptr;
+      if (comma2 == nullptr ||
+          std::memchr(comma2 + 1, ',', static_cast<std::size_t>(stop - comma2 - 1)) != nullptr) {
         const auto columns = 1 + std::count(text.begin(), text.end(), ',');
-        throw InputError(path, line, "expected 3 columns (request_id,time_s,model), found " +
-                                         std::to_string(columns));
+        throw InputError(
+            path, line,
+            "expected 3 columns (request_id,time_s,model), found " + std::to_string(columns));
       }
       TraceRecord& record = out[produced];
       auto [id_end, id_ec] = std::from_chars(p, comma1, record.request_id);
       if (id_ec != std::errc() || id_end != comma1) {
-        throw InputError(path, line, "request_id '" + std::string(p, comma1) + "' is not a non-negative integer");
+        throw InputError(
+            path, line,
+            "request_id '" + std::string(p, comma1) + "' is not a non-negative integer");
       }
       auto [time_end, time_ec] = std::from_chars(comma1 + 1, comma2, record.time_s);
       if (time_ec != std::errc() || time_end != comma2 || !std::isfinite(record.time_s)) {
-        throw InputError(path, line, "time_s '" + std::string(comma1 + 1, comma2) + "' is not a number");
+        throw InputError(path, line,
+                         "time_s '" + std::string(comma1 + 1, comma2) + "' is not a number");
       }
       if (record.time_s < 0) throw InputError(path, line, "time_s is negative");
       if (record.time_s < last_time_s) {
-        throw InputError(path, line, "trace is not sorted by time (" + std::string(comma1 + 1, comma2) +
-                                         " after " + std::to_string(last_time_s) + ")");
+        throw InputError(path, line,
+                         "trace is not sorted by time (" + std::string(comma1 + 1, comma2) +
+                             " after " + std::to_string(last_time_s) + ")");
       }
       last_time_s = record.time_s;
       const std::string_view name(comma2 + 1, static_cast<std::size_t>(stop - comma2 - 1));
       if (name.empty()) throw InputError(path, line, "empty model name");
       auto found = index.find(name);
       if (found == index.end()) {
-        if (restricted) throw InputError(path, line, "unknown model '" + std::string(name) + "' (not in the catalog)");
-        if (name.find('"') != std::string_view::npos) throw InputError(path, line, "quoted fields are not supported");
+        if (restricted)
+          throw InputError(path, line,
+                           "unknown model '" + std::string(name) + "' (not in the catalog)");
+        if (name.find('"') != std::string_view::npos)
+          throw InputError(path, line, "quoted fields are not supported");
         found = index.emplace(std::string(name), static_cast<ModelId>(names.size())).first;
         names.emplace_back(name);
       }
@@ -428,7 +457,8 @@ struct TraceReader::Impl {
   }
 };
 
-TraceReader::TraceReader(const std::string& path, TraceFormat format) : impl_(std::make_unique<Impl>()) {
+TraceReader::TraceReader(const std::string& path, TraceFormat format)
+    : impl_(std::make_unique<Impl>()) {
   auto& s = *impl_;
   s.path = path;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -445,11 +475,13 @@ TraceReader::TraceReader(const std::string& path, TraceFormat format) : impl_(st
   s.buffer.resize(kBlockBytes);
   s.fill();
   if (s.end == 0) throw InputError(path, 0, "empty file");
-  const bool magic = s.end >= kTraceHeaderBytes && std::memcmp(s.buffer.data(), kTraceMagic, 8) == 0;
+  const bool magic =
+      s.end >= kTraceHeaderBytes && std::memcmp(s.buffer.data(), kTraceMagic, 8) == 0;
   if (format == TraceFormat::kAuto) format = magic ? TraceFormat::kBinary : TraceFormat::kCsv;
   s.format = format;
   if (format == TraceFormat::kBinary) {
-    if (!magic) throw InputError(path, 0, "not a brulee binary trace (bad magic or shorter than its header)");
+    if (!magic)
+      throw InputError(path, 0, "not a brulee binary trace (bad magic or shorter than its header)");
     s.open_binary();
   } else {
     s.open_csv();
@@ -511,7 +543,8 @@ void TraceReader::restrict_models(const std::vector<std::string>& names) {
     s.remap.assign(s.names.size(), kNoModel);
     for (std::size_t m = 0; m < s.names.size(); ++m) {
       const auto found = wanted.find(s.names[m]);
-      if (found == wanted.end()) throw InputError(s.path, 0, "unknown model '" + s.names[m] + "' (not in the catalog)");
+      if (found == wanted.end())
+        throw InputError(s.path, 0, "unknown model '" + s.names[m] + "' (not in the catalog)");
       s.remap[m] = found->second;
     }
     // read_binary checks ids against the header's table (remap.size()), then remaps.
@@ -550,8 +583,9 @@ struct TraceWriter::Impl {
     store_le<std::uint32_t>(header + 12, options.explicit_request_ids ? kTraceFlagExplicitIds : 0);
     store_le<std::uint64_t>(header + 16, record_count);
     store_le<std::uint32_t>(header + 24, static_cast<std::uint32_t>(names.size()));
-    store_le<std::uint32_t>(header + 28, static_cast<std::uint32_t>(
-                                             options.explicit_request_ids ? kExplicitRecordBytes : kImplicitRecordBytes));
+    store_le<std::uint32_t>(header + 28, static_cast<std::uint32_t>(options.explicit_request_ids
+                                                                        ? kExplicitRecordBytes
+                                                                        : kImplicitRecordBytes));
     store_le<std::uint64_t>(header + 32, first_request_id);
     std::uint64_t names_bytes = 0;
     for (const auto& name : names) names_bytes += 4 + name.size();
@@ -560,7 +594,8 @@ struct TraceWriter::Impl {
 
   void check(const TraceRecord& record) {
     if (record.model >= names.size()) {
-      throw UsageError("writing " + path + ": model id " + std::to_string(record.model) + " out of range");
+      throw UsageError("writing " + path + ": model id " + std::to_string(record.model) +
+                       " out of range");
     }
     if (!std::isfinite(record.time_s) || record.time_s < 0) {
       throw UsageError("writing " + path + ": request " + std::to_string(record.request_id) +
@@ -574,7 +609,8 @@ struct TraceWriter::Impl {
   }
 
   void write_binary(std::span<const TraceRecord> records) {
-    const std::size_t record_bytes = options.explicit_request_ids ? kExplicitRecordBytes : kImplicitRecordBytes;
+    const std::size_t record_bytes =
+        options.explicit_request_ids ? kExplicitRecordBytes : kImplicitRecordBytes;
     for (const auto& record : records) {
       check(record);
       if (!options.explicit_request_ids) {
@@ -582,8 +618,8 @@ struct TraceWriter::Impl {
           first_request_id = record.request_id;
         } else if (record.request_id != first_request_id + count) {
           throw UsageError("writing " + path + ": request ids are not consecutive (" +
-                           std::to_string(record.request_id) + " at position " + std::to_string(count) +
-                           "); write with explicit request ids");
+                           std::to_string(record.request_id) + " at position " +
+                           std::to_string(count) + "); write with explicit request ids");
         }
       }
       if (buffer.size() - used < record_bytes) flush();
@@ -620,11 +656,12 @@ struct TraceWriter::Impl {
   }
 };
 
-TraceWriter::TraceWriter(const std::string& path, TraceFormat format, std::vector<std::string> model_names)
+TraceWriter::TraceWriter(const std::string& path, TraceFormat format,
+                         std::vector<std::string> model_names)
     : TraceWriter(path, format, std::move(model_names), TraceWriterOptions{}) {}
 
-TraceWriter::TraceWriter(const std::string& path, TraceFormat format, std::vector<std::string> model_names,
-                         TraceWriterOptions options)
+TraceWriter::TraceWriter(const std::string& path, TraceFormat format,
+                         std::vector<std::string> model_names, TraceWriterOptions options)
     : impl_(std::make_unique<Impl>()) {
   auto& s = *impl_;
   s.path = path;
@@ -672,7 +709,9 @@ TraceWriter::~TraceWriter() {
   }
 }
 
-void TraceWriter::write(const TraceRecord& record) { write(std::span<const TraceRecord>(&record, 1)); }
+void TraceWriter::write(const TraceRecord& record) {
+  write(std::span<const TraceRecord>(&record, 1));
+}
 
 void TraceWriter::write(std::span<const TraceRecord> records) {
   auto& s = *impl_;
@@ -692,7 +731,8 @@ void TraceWriter::close() {
   if (s.format == TraceFormat::kBinary) {
     unsigned char header[kTraceHeaderBytes];
     s.header_bytes(header, s.count);
-    if (::pwrite(s.fd.get(), header, kTraceHeaderBytes, 0) != static_cast<ssize_t>(kTraceHeaderBytes)) {
+    if (::pwrite(s.fd.get(), header, kTraceHeaderBytes, 0) !=
+        static_cast<ssize_t>(kTraceHeaderBytes)) {
       throw std::runtime_error("writing " + s.path + ": " + errno_text());
     }
   }

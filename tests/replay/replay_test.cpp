@@ -54,7 +54,9 @@ class FakeKServe {
       const bool hit = counts_[model] > 1;
       // brulee's report: the timeline from the request's arrival and the delays derived from
       // it. A miss waits 0.05 s for room, loads 0.05..0.30, waits 0.01, executes 0.31..0.36.
-      json params = {{"hit", hit}, {"load_s", hit ? 0.0 : 0.25}, {"queue_s", hit ? 0.01 : 0.06},
+      json params = {{"hit", hit},
+                     {"load_s", hit ? 0.0 : 0.25},
+                     {"queue_s", hit ? 0.01 : 0.06},
                      {"exec_s", 0.05}};
       if (model != "legacy") {  // an older server reports the three figures only
         params["ready_s"] = hit ? 0.0 : 0.30;
@@ -158,7 +160,8 @@ TEST(Replay, OpenLoopSendsEveryRequestAndReadsServerReports) {
     // The server's timeline sits on the replay's clock, between the send and the answer (the
     // fake answers at once, faster than the latency it reports: then it arrives at the send).
     EXPECT_GE(r.timeline.arrival_s, r.sent_s);
-    EXPECT_LE(r.timeline.end_s, std::max(r.sent_s + r.latency_s, r.timeline.arrival_s + 0.36 + 1e-9));
+    EXPECT_LE(r.timeline.end_s,
+              std::max(r.sent_s + r.latency_s, r.timeline.arrival_s + 0.36 + 1e-9));
     EXPECT_NEAR(r.timeline.end_s - r.timeline.arrival_s, r.delays.latency_s, 1e-9);
   }
   // A miss: load start 0.05 after arrival, ready at 0.30: load delay 0.25, queue 0.05 + 0.01.

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <future>
 #include <string>
 #include <thread>
@@ -18,9 +18,9 @@
 #include "core/units.hpp"
 #include "harness.hpp"
 #include "replay/replay.hpp"
-#include "workload/trace.hpp"
 #include "serve/grpc_server.hpp"
 #include "serve/proto/inference.grpc.pb.h"
+#include "workload/trace.hpp"
 
 namespace brulee::serve::testing {
 namespace {

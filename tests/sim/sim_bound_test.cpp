@@ -88,8 +88,8 @@ TEST(SimBound, NeverExceedsAnyPolicyInAnyMode) {
     std::uint64_t largest = 0;
     for (const auto& m : c.models) largest = std::max(largest, m.size_bytes);
     for (double fraction : {0.1, 0.3, 0.6, 1.0}) {
-      const std::uint64_t memory =
-          std::max(largest, static_cast<std::uint64_t>(fraction * static_cast<double>(c.footprint)));
+      const std::uint64_t memory = std::max(
+          largest, static_cast<std::uint64_t>(fraction * static_cast<double>(c.footprint)));
       for (const auto& factory : policy_factories()) {
         for (int mode = 0; mode < 3; ++mode) {
           SimConfig config;
@@ -163,8 +163,8 @@ TEST(SimBound, BeladyMatchesBruteForceWithUniformSizesAndCosts) {
     const OfflineBound bound(c.models, c.trace);
     for (int capacity = 1; capacity < static_cast<int>(c.models.size()); ++capacity) {
       const std::uint64_t optimum = brute_force_min_misses(c.trace, capacity);
-      const SimSummary belady =
-          simulate(c.models, c.trace, config("belady", static_cast<std::uint64_t>(capacity), false));
+      const SimSummary belady = simulate(
+          c.models, c.trace, config("belady", static_cast<std::uint64_t>(capacity), false));
       EXPECT_EQ(belady.misses, optimum) << "seed " << seed << " capacity " << capacity;
       EXPECT_LE(bound.lower_bound_s(static_cast<std::uint64_t>(capacity)),
                 static_cast<double>(optimum) + 1e-12);

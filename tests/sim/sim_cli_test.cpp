@@ -22,8 +22,8 @@ using namespace brulee;
 namespace {
 
 std::filesystem::path test_dir() {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("brulee_sim_cli_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("brulee_sim_cli_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   return dir;
 }
@@ -46,8 +46,8 @@ CliRun run(const std::string& args) {
   const auto dir = test_dir();
   const auto out = dir / ("out" + std::to_string(counter) + ".txt");
   const auto err = dir / ("err" + std::to_string(counter++) + ".txt");
-  const std::string command = std::string(BRULEE_BINARY) + " simulate " + args + " >" +
-                              out.string() + " 2>" + err.string();
+  const std::string command =
+      std::string(BRULEE_BINARY) + " simulate " + args + " >" + out.string() + " 2>" + err.string();
   const int status = std::system(command.c_str());
   CliRun result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -76,7 +76,8 @@ std::string paper_trace() {
 }
 
 TEST(SimCli, SingleRunJsonSummary) {
-  const CliRun r = run("--trace " + paper_trace() + " --catalog paper --memory 25% --policy lru --json");
+  const CliRun r =
+      run("--trace " + paper_trace() + " --catalog paper --memory 25% --policy lru --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto json = nlohmann::json::parse(r.out);
   EXPECT_EQ(json["policy"], "lru");
@@ -114,9 +115,9 @@ TEST(SimCli, SweepIsByteForByteDeterministicWithReport) {
                            " --catalog paper --memory 20%,40%,60% --policy lru,random,cremebrulee "
                            "--sweep --seed 4 --latency sampled --threads 2";
   const CliRun a = run(args + " --json --csv " + (dir / "a.csv").string() + " --report " +
-                    (dir / "report_a").string());
+                       (dir / "report_a").string());
   const CliRun b = run(args + " --json --csv " + (dir / "b.csv").string() + " --report " +
-                    (dir / "report_b").string());
+                       (dir / "report_b").string());
   ASSERT_EQ(a.exit_code, 0) << a.err;
   ASSERT_EQ(b.exit_code, 0) << b.err;
   EXPECT_EQ(a.out, b.out);
@@ -130,8 +131,10 @@ TEST(SimCli, SweepIsByteForByteDeterministicWithReport) {
 
 TEST(SimCli, RequestsOutHasOneRowPerRequest) {
   const auto path = test_dir() / "requests.csv";
-  const CliRun r = run("--trace " + paper_trace() + " --memory 2GiB --policy cremebrulee "
-                    "--parallel-load --requests-out " + path.string());
+  const CliRun r = run("--trace " + paper_trace() +
+                       " --memory 2GiB --policy cremebrulee "
+                       "--parallel-load --requests-out " +
+                       path.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::ifstream in(path);
   std::string line;

@@ -45,7 +45,8 @@ TEST(SimExamples, PureCacheLruEvictsLeastRecent) {
   for (std::size_t i = 0; i < 5; ++i) {
     EXPECT_EQ(sink.outcomes[i].timeline.hit, expected_hits[i]) << i;
     EXPECT_DOUBLE_EQ(sink.outcomes[i].delays.load_delay_s, expected_load[i]) << i;
-    EXPECT_DOUBLE_EQ(sink.outcomes[i].timeline.end_s, static_cast<double>(i) + expected_load[i] + 0.1);
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].timeline.end_s,
+                     static_cast<double>(i) + expected_load[i] + 0.1);
   }
 }
 
@@ -199,13 +200,15 @@ TEST(SimExamples, ParallelLoadUsesProfiledInterference) {
   const SimSummary with = simulate(models, trace, c, &sink);
   ASSERT_EQ(sink.outcomes.size(), 4u);
   const double end[] = {3.5, 5.0, 20.0 / 3 + 1.5, 20.0 / 3};
-  for (std::size_t i = 0; i < 4; ++i) EXPECT_NEAR(sink.outcomes[i].timeline.end_s, end[i], 1e-9) << i;
+  for (std::size_t i = 0; i < 4; ++i)
+    EXPECT_NEAR(sink.outcomes[i].timeline.end_s, end[i], 1e-9) << i;
   EXPECT_NEAR(sink.outcomes[2].timeline.ready_s, 19.0 / 3, 1e-9);
   EXPECT_NEAR(sink.outcomes[2].delays.load_delay_s, 7.0 / 3, 1e-9);
   EXPECT_NEAR(sink.outcomes[3].delays.exec_s, 5.0 / 3, 1e-9);
   // Without the figures (an older catalog): the catalog's latencies as they are.
   const double plain_end[] = {3.0, 5.0, 7.0, 6.0};
-  for (std::size_t i = 0; i < 4; ++i) EXPECT_DOUBLE_EQ(plain.outcomes[i].timeline.end_s, plain_end[i]) << i;
+  for (std::size_t i = 0; i < 4; ++i)
+    EXPECT_DOUBLE_EQ(plain.outcomes[i].timeline.end_s, plain_end[i]) << i;
   EXPECT_GT(with.total_exec_s, without.total_exec_s);
   // All-zero figures change nothing; the serial mode ignores them.
   c.interference.assign(2, ModelInterference{});

@@ -27,7 +27,8 @@ inline CompactTrace make_trace(const std::vector<std::pair<double, ModelId>>& re
 // Models only, arrivals one second apart.
 inline CompactTrace make_trace(const std::vector<ModelId>& models, std::size_t model_count) {
   CompactTrace trace;
-  for (std::size_t i = 0; i < models.size(); ++i) trace.push_back(models[i], static_cast<double>(i));
+  for (std::size_t i = 0; i < models.size(); ++i)
+    trace.push_back(models[i], static_cast<double>(i));
   compute_next_use(trace, model_count);
   return trace;
 }

@@ -2,11 +2,11 @@
 // reader (CSV and binary, name mapping, errors), the latency histogram, and sweep determinism.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
@@ -23,8 +23,8 @@ using namespace brulee::sim::testing;
 namespace {
 
 std::string temp_path(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("brulee_sim_test_" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("brulee_sim_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   return (dir / name).string();
 }
@@ -54,7 +54,8 @@ TEST(SimTrace, ValidateNamesTheBadRequest) {
 
 TEST(SimTrace, LoadsCsvAndBinaryMappingNamesToCatalogIds) {
   // The trace names models in its own order; the catalog orders them differently.
-  const ModelTable models = {model("alpha", 1, 1, 1), model("beta", 1, 1, 1), model("gamma", 1, 1, 1)};
+  const ModelTable models = {model("alpha", 1, 1, 1), model("beta", 1, 1, 1),
+                             model("gamma", 1, 1, 1)};
   for (auto format : {workload::TraceFormat::kCsv, workload::TraceFormat::kBinary}) {
     const std::string path =
         temp_path(format == workload::TraceFormat::kCsv ? "mapped.csv" : "mapped.bin");
@@ -163,7 +164,8 @@ TEST(SimSweep, SameResultsWhateverTheThreadCount) {
 }
 
 TEST(SimReport, WritesHtmlWithFiguresCsvAndJson) {
-  const ModelTable models = {model("A", 1, 1.0, 0.1), model("B", 1, 10.0, 0.1), model("C", 1, 5.0, 0.1)};
+  const ModelTable models = {model("A", 1, 1.0, 0.1), model("B", 1, 10.0, 0.1),
+                             model("C", 1, 5.0, 0.1)};
   const CompactTrace trace = make_trace(std::vector<ModelId>{0, 1, 0, 2, 1, 0, 2}, models.size());
   SweepSpec spec;
   spec.policies = {"lru", "cremebrulee"};
