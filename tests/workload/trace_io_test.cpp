@@ -173,7 +173,7 @@ TEST(TraceIo, ReadColumnsGivesWhatReadGives) {
   }
   // The same errors as read().
   write_trace(dir.file("t.bin"), sample_trace(), TraceFormat::kBinary);
-  std::string bytes = slurp(dir.file("t.bin"));
+  std::string bytes = read_file(dir.file("t.bin"));
   bytes[bytes.size() - 8 * 12 + 5 * 12 + 8] = 7;
   dir.write("model.bin", bytes);
   std::vector<double> times(16);
