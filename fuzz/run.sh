@@ -24,6 +24,7 @@ if ! clang++-14 -print-file-name=libclang_rt.fuzzer-x86_64.a | grep -q /; then
   exit 77
 fi
 
+mkdir -p "$(dirname "$build")"  # the configure log goes beside the build folder
 generator=()
 if command -v ninja > /dev/null; then generator=(-G Ninja); fi
 cmake -S "$root/fuzz" -B "$build" "${generator[@]}" -DCMAKE_CXX_COMPILER=clang++-14 \

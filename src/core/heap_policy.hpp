@@ -38,7 +38,7 @@ struct HeapWalk {
   std::vector<ModelId> set_aside;  // pinned models met on the way (set aside if many)
 };
 
-// Returns true when the last victim was left in the heap (see HeapPolicy's vacancy); every
+// Returns true when the last victim was left in the heap (HeapPolicy's kept victim); every
 // other victim has left it.
 template <typename FreshKey>
 bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache,
@@ -171,11 +171,11 @@ concept HeapPolicyHooks = requires(P& policy, const P& view, const RequestEvent&
 // the heap keeps the old key, a lower bound, and a selection re-keys a stale entry before using
 // it. Unmarked entries are known fresh, so a selection reads per-model state only for marked ones.
 //
-// The vacancy: the driver usually loads a model right after evicting the victims. The last
-// victim's entry stays in the heap until on_load hands its slot to the new model, which sifts
+// The kept victim: the driver usually loads a model right after evicting the victims. The last
+// victim's entry is kept in the heap until on_load hands its slot to the new model, which sifts
 // from there: one heap operation instead of an erase plus an insert. Any call that could see
-// that entry (a selection, a re-key, a load that did not follow the eviction) first takes it
-// out, so the heap never holds it for anyone else.
+// that entry (a selection, a re-key, a load that did not follow the eviction) first drops it
+// (drop_kept_victim), so the heap never holds it for anyone else.
 template <typename Derived>
 class HeapPolicy : public Policy {
  public:
@@ -190,38 +190,38 @@ class HeapPolicy : public Policy {
     if constexpr (Derived::kKeysOnlyGrow) {
       stale_.mark(request.model);
     } else {
-      vacate();
+      drop_kept_victim();
       if (heap_.contains(request.model)) heap_.set(request.model, self().key_for(request.model));
     }
   }
   void on_load(ModelId model) override {
-    if (vacated_ != kNoModel && vacated_gone_) {
-      heap_.replace(vacated_, model, current_key(model));
-      vacated_ = kNoModel;
+    if (kept_victim_ != kNoModel && kept_victim_evicted_) {
+      heap_.replace(kept_victim_, model, current_key(model));
+      kept_victim_ = kNoModel;
       return;
     }
-    vacate();
+    drop_kept_victim();
     heap_.set(model, current_key(model));
   }
   void on_evict(ModelId model) override {
-    if (model == vacated_) {
-      vacated_gone_ = true;
+    if (model == kept_victim_) {
+      kept_victim_evicted_ = true;
       return;
     }
-    heap_.erase(model);  // a plain removal: the vacated entry, if any, may stay
+    heap_.erase(model);  // a plain removal: the kept victim, if any, stays
   }
   void on_cost_update(ModelId model) override {
-    vacate();
+    drop_kept_victim();
     if (heap_.contains(model)) heap_.set(model, current_key(model));
   }
   // A model select_from_heap set aside while pinned is unpinned: it returns to the heap.
   void on_unpinned(ModelId model) override {
-    vacate();
+    drop_kept_victim();
     if (!heap_.contains(model)) heap_.set(model, current_key(model));
   }
   void select_victims(const CacheState& cache, std::uint64_t needed_bytes,
                       std::vector<ModelId>& victims) override {
-    vacate();
+    drop_kept_victim();
     // An entry no request has touched since its key was set holds its true key: only marked
     // (stale) entries need the policy's per-model state.
     const auto fresh_key = [this](const IndexedHeap::Entry& entry) {
@@ -232,8 +232,8 @@ class HeapPolicy : public Policy {
     };
     if (select_from_heap(heap_, walk_, cache, needed_bytes, victims, Derived::kTrimsVictims,
                          fresh_key)) {
-      vacated_ = victims.back();
-      vacated_gone_ = false;
+      kept_victim_ = victims.back();
+      kept_victim_evicted_ = false;
     }
     // The next victims are most likely the top's children (or the new top): warm their records
     // now, while the driver evicts and loads, so the next eviction does not wait on memory.
@@ -246,12 +246,12 @@ class HeapPolicy : public Policy {
   // Derived classes with per-model state hide this to warm it (RequestEvent::upcoming, and the
   // likely next victims after a selection).
   void prefetch(ModelId /*model*/) const {}
-  // Takes a vacated entry out of the heap (no load came to take its slot).
-  void vacate() {
-    if (vacated_ == kNoModel) [[likely]]
+  // Takes the kept victim's entry out of the heap (no load came to take its slot).
+  void drop_kept_victim() {
+    if (kept_victim_ == kNoModel) [[likely]]
       return;
-    heap_.erase(vacated_);
-    vacated_ = kNoModel;
+    heap_.erase(kept_victim_);
+    kept_victim_ = kNoModel;
   }
   IndexedHeap heap_;
 
@@ -263,9 +263,9 @@ class HeapPolicy : public Policy {
     return self().key_for(model);
   }
   HeapWalk walk_;
-  ModelBits stale_;             // lazy policies: requested since its heap key was set
-  ModelId vacated_ = kNoModel;  // a chosen victim still in the heap
-  bool vacated_gone_ = false;   // ... and evicted: its slot is free for the next load
+  ModelBits stale_;                   // lazy policies: requested since its heap key was set
+  ModelId kept_victim_ = kNoModel;    // the last victim chosen, its entry still in the heap
+  bool kept_victim_evicted_ = false;  // ... and evicted: its slot is free for the next load
 };
 
 }  // namespace brulee

@@ -35,7 +35,7 @@ class Predictive final : public HeapPolicy<Predictive> {
   }
   void select_victims(const CacheState& cache, std::uint64_t needed_bytes,
                       std::vector<ModelId>& victims) override {
-    vacate();
+    drop_kept_victim();
     const auto resident = cache.resident_models();
     // Every key when few models are resident (the order is then exact), else only the top's.
     if (resident.size() <= kRefreshAll) {
