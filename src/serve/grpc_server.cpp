@@ -170,6 +170,34 @@ struct CallState {
   }
 };
 
+// The timeline figures of a successful outcome, as the answer carries them.
+AnswerFigures figures_of(const InferOutcome& outcome, double parse_s) {
+  AnswerFigures figures;
+  figures.hit = outcome.hit;
+  figures.load_s = outcome.delays.load_delay_s;
+  figures.queue_s = outcome.delays.queue_delay_s;
+  figures.exec_s = outcome.delays.exec_s;
+  figures.ready_s = outcome.timeline.ready_s;
+  figures.start_s = outcome.timeline.start_s;
+  figures.end_s = outcome.timeline.end_s;
+  figures.parse_s = parse_s;
+  if (!std::isnan(outcome.timeline.load_start_s)) {
+    figures.load_start_s = outcome.timeline.load_start_s;
+  }
+  return figures;
+}
+
+// Takes a request out of its queue (or marks it, if it has not been submitted yet).
+void withdraw(CallState& state, Scheduler& scheduler) {
+  RequestTicket ticket;
+  {
+    std::lock_guard lock(state.mutex);
+    state.cancel_requested = true;
+    ticket = state.ticket;
+  }
+  if (ticket) scheduler.cancel(ticket);
+}
+
 }  // namespace
 
 void validate(const GrpcOptions& o) {
@@ -617,17 +645,6 @@ class GrpcServer::Impl::InferCall final : public grpc::ServerUnaryReactor {
   void OnDone() override { delete this; }
 
  private:
-  // Takes the request out of its queue (or marks it, if it has not been submitted yet).
-  static void withdraw(CallState& state, Scheduler& scheduler) {
-    RequestTicket ticket;
-    {
-      std::lock_guard lock(state.mutex);
-      state.cancel_requested = true;
-      ticket = state.ticket;
-    }
-    if (ticket) scheduler.cancel(ticket);
-  }
-
   void parse_and_submit() {
     bool withdrawn = false;
     {
@@ -688,17 +705,7 @@ class GrpcServer::Impl::InferCall final : public grpc::ServerUnaryReactor {
         return answer({grpc::StatusCode::RESOURCE_EXHAUSTED,
                        "the server's in-flight memory ceiling is reached; retry later"});
       }
-      const RequestTimeline& t = outcome.timeline;
-      AnswerFigures figures;
-      figures.hit = outcome.hit;
-      figures.load_s = outcome.delays.load_delay_s;
-      figures.queue_s = outcome.delays.queue_delay_s;
-      figures.exec_s = outcome.delays.exec_s;
-      figures.ready_s = t.ready_s;
-      figures.start_s = t.start_s;
-      figures.end_s = t.end_s;
-      figures.parse_s = parse_s_;
-      if (!std::isnan(t.load_start_s)) figures.load_start_s = t.load_start_s;
+      const AnswerFigures figures = figures_of(outcome, parse_s_);
       encode_grpc_infer_response(served.name, served.version, request_.id(), parsed_,
                                  outcome.outputs, figures, response_);
     } catch (const UsageError& e) {
@@ -806,16 +813,6 @@ class GrpcServer::Impl::StreamCall final
     std::shared_ptr<CallState> state;
   };
 
-  static void withdraw(CallState& state, Scheduler& scheduler) {
-    RequestTicket ticket;
-    {
-      std::lock_guard lock(state.mutex);
-      state.cancel_requested = true;
-      ticket = state.ticket;
-    }
-    if (ticket) scheduler.cancel(ticket);
-  }
-
   // Reads the next request while fewer than max_stream_inflight are in progress.
   void read_more(std::unique_lock<std::mutex>&) {
     if (reading_ || read_closed_ || cancelled_) return;
@@ -911,18 +908,7 @@ class GrpcServer::Impl::StreamCall final
       if (!item.charge->add(grpc_response_bytes(served.name, id, *item.parsed, outcome.outputs))) {
         return reply_error(id, "the server's in-flight memory ceiling is reached; retry later");
       }
-      AnswerFigures figures;
-      figures.hit = outcome.hit;
-      figures.load_s = outcome.delays.load_delay_s;
-      figures.queue_s = outcome.delays.queue_delay_s;
-      figures.exec_s = outcome.delays.exec_s;
-      figures.ready_s = outcome.timeline.ready_s;
-      figures.start_s = outcome.timeline.start_s;
-      figures.end_s = outcome.timeline.end_s;
-      figures.parse_s = parse_s;
-      if (!std::isnan(outcome.timeline.load_start_s)) {
-        figures.load_start_s = outcome.timeline.load_start_s;
-      }
+      const AnswerFigures figures = figures_of(outcome, parse_s);
       encode_grpc_infer_response(served.name, served.version, id, *item.parsed, outcome.outputs,
                                  figures, *answer.mutable_infer_response());
     } catch (const UsageError& e) {
