@@ -15,7 +15,8 @@
 # Writes DIR/results.md, DIR/summary.json, DIR/runs.csv, per-request files DIR/runs/*.csv.
 # Env: POPULARITY (zipf|azure), RATE (requests/s), DURATION (s), MEMORY_FRACTION (0.5), SEED,
 # BUSY_SHARE (0.15), EXEC_THREADS (1), LOADER_THREADS (1), INTRA_OP_THREADS (0 = all cores),
-# MAX_INFLIGHT (2GiB: the replay's inputs are JSON lists, about 1.5 MB a request).
+# MAX_INFLIGHT (2GiB), INPUTS (binary: raw tensor bytes, the REST binary data extension; json:
+# JSON lists, about 1.5 MB a request, which the server parses beside the inferences).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +57,9 @@ popularity=${POPULARITY:-zipf}
 fraction=${MEMORY_FRACTION:-0.5}
 seed=${SEED:-7}
 busy_share=${BUSY_SHARE:-0.15}
+export INPUTS=${INPUTS:-binary}
+case "$INPUTS" in binary) input_flag=--binary-data ;; json) input_flag="" ;;
+  *) echo "testbed.sh: INPUTS must be binary or json" >&2; exit 2 ;; esac
 mkdir -p "$out/runs"
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 cores=$(nproc)
@@ -129,7 +133,7 @@ for run in $(seq 1 "$runs"); do
     fi
     /usr/bin/time -f '%U %S' -o "$out/runs/$tag.replay.cpu" \
       "$brulee" replay --url "http://127.0.0.1:$port" --trace "$out/trace.csv" --concurrency 64 \
-      --json --quiet --out "$out/runs/$tag.replay.csv" > "$out/runs/$tag.replay.json" || true
+      $input_flag --json --quiet --out "$out/runs/$tag.replay.csv" > "$out/runs/$tag.replay.json" || true
     server_cpu=$(process_cpu_s "$server")
     kill -TERM "$server"
     wait "$server" || true

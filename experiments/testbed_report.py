@@ -81,7 +81,9 @@ def main():
     out, policies, runs = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3])
     memory, total, fraction, fmt = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), sys.argv[7]
     run_info = list(csv.DictReader(open(f"{out}/runs.csv")))
-    summary = {"memory_fraction": fraction, "memory_bytes": memory, "format": fmt, "policies": {}}
+    inputs = os.environ.get("INPUTS", "json")
+    summary = {"memory_fraction": fraction, "memory_bytes": memory, "format": fmt, "inputs": inputs,
+               "policies": {}}
     rows = []
     for policy in policies:
         # The runs that finished (an interrupted testbed leaves fewer for the last policies).
@@ -116,7 +118,8 @@ def main():
     requests = measure(f"{out}/runs/{rows[0][0]}.r1.replay.csv")["requests"]
     lines = [
         f"Memory {memory / 2**20:.0f} MiB = {100 * memory / total:.0f}% of the zoo's "
-        f"{total / 2**20:.0f} MiB of measured loaded bytes ({fmt}); {requests} requests per run; "
+        f"{total / 2**20:.0f} MiB of measured loaded bytes ({fmt}); {requests} requests per run, "
+        f"inputs sent as {'raw bytes (binary data extension)' if inputs == 'binary' else 'JSON lists'}; "
         f"up to {runs} runs per policy (column runs), alternating. Testbed figures are means over runs +- their "
         "standard deviation; sim = `brulee simulate --parallel-load` on the same trace and catalog; "
         "err = (sim - testbed) / testbed. Delays and latency are the server's (arrival -> end), "

@@ -74,6 +74,8 @@ const CommandRegistration kRegistration(50, [](CLI::App& root) {
   cmd->add_option("--timeout", opts->timeout_s, "Per-request timeout in seconds")
       ->capture_default_str();
   cmd->add_option("--seed", opts->seed, "Seed of the input tensors")->capture_default_str();
+  cmd->add_flag("--binary-data", opts->binary_data,
+                "REST: send the inputs as raw bytes (binary data extension), not JSON lists");
   cmd->add_option("--out", opts->out_csv, "Per-request CSV");
   cmd->add_flag("--json", *as_json, "Print the summary as JSON");
   cmd->add_flag("--quiet", *quiet, "No progress line");

@@ -106,7 +106,8 @@ std::vector<InputValues> make_inputs(const json& metadata, Rng& rng) {
   return inputs;
 }
 
-// The REST body: '{"inputs":[...]}' with the values as JSON data.
+// The REST body: '{"inputs":[...]}' with the values as JSON data (each request prepends its own
+// parameters to what follows the first '{').
 std::string http_body(const std::vector<InputValues>& inputs) {
   json list = json::array();
   for (const auto& input : inputs) {
@@ -133,6 +134,56 @@ void append_raw(std::string& out, T value) {
   out.append(reinterpret_cast<const char*>(&value), sizeof value);
 }
 
+// An input's values as raw little-endian, row-major bytes: gRPC's raw_input_contents and the
+// REST binary data extension's payload.
+std::string raw_bytes(const std::string& model, const InputValues& input) {
+  std::string raw;
+  const std::string& t = input.datatype;
+  for (const double v : input.values) {
+    if (t == "FP32") {
+      append_raw(raw, static_cast<float>(v));
+    } else if (t == "FP64") {
+      append_raw(raw, v);
+    } else if (t == "INT64") {
+      append_raw(raw, static_cast<std::int64_t>(v));
+    } else if (t == "INT32") {
+      append_raw(raw, static_cast<std::int32_t>(v));
+    } else if (t == "INT8") {
+      append_raw(raw, static_cast<std::int8_t>(v));
+    } else if (t == "UINT8" || t == "BOOL") {
+      append_raw(raw, static_cast<std::uint8_t>(v));
+    } else {
+      throw UsageError("model '" + model + "' has input " + input.name + " of datatype " + t +
+                       ", which the replay does not send as raw bytes");
+    }
+  }
+  return raw;
+}
+
+// A model's REST request body less the request's own parameters. With the binary data
+// extension the JSON part gives each input's binary_data_size and the inputs' bytes follow it
+// (the request then says the JSON part's length in Inference-Header-Content-Length).
+struct HttpPayload {
+  std::string json_tail;  // '"inputs":[...]}' (follows '{"parameters":{...},')
+  std::string raw;        // every input's bytes, in order; empty = the values are JSON lists
+};
+
+HttpPayload http_binary_body(const std::string& model, const std::vector<InputValues>& inputs) {
+  HttpPayload body;
+  json list = json::array();
+  for (const auto& input : inputs) {
+    std::string raw = raw_bytes(model, input);
+    list.push_back({{"name", input.name},
+                    {"shape", input.shape},
+                    {"datatype", input.datatype},
+                    {"parameters", {{"binary_data_size", raw.size()}}}});
+    body.raw += raw;
+  }
+  const std::string whole = json{{"inputs", std::move(list)}}.dump();
+  body.json_tail = whole.substr(1);
+  return body;
+}
+
 // The gRPC request: the same values as raw_input_contents (little-endian, row-major).
 inference::ModelInferRequest grpc_request(const std::string& model,
                                           const std::vector<InputValues>& inputs) {
@@ -143,26 +194,7 @@ inference::ModelInferRequest grpc_request(const std::string& model,
     tensor->set_name(input.name);
     tensor->set_datatype(input.datatype);
     for (const auto dim : input.shape) tensor->add_shape(dim);
-    std::string& raw = *request.add_raw_input_contents();
-    for (const double v : input.values) {
-      const std::string& t = input.datatype;
-      if (t == "FP32") {
-        append_raw(raw, static_cast<float>(v));
-      } else if (t == "FP64") {
-        append_raw(raw, v);
-      } else if (t == "INT64") {
-        append_raw(raw, static_cast<std::int64_t>(v));
-      } else if (t == "INT32") {
-        append_raw(raw, static_cast<std::int32_t>(v));
-      } else if (t == "INT8") {
-        append_raw(raw, static_cast<std::int8_t>(v));
-      } else if (t == "UINT8" || t == "BOOL") {
-        append_raw(raw, static_cast<std::uint8_t>(v));
-      } else {
-        throw UsageError("model '" + model + "' has input " + input.name + " of datatype " + t +
-                         ", which the gRPC replay does not send");
-      }
-    }
+    *request.add_raw_input_contents() = raw_bytes(model, input);
   }
   return request;
 }
@@ -305,7 +337,7 @@ class Connection {
 class HttpConnection final : public Connection {
  public:
   HttpConnection(const Endpoint& endpoint, const std::string& url, double timeout_s,
-                 const std::unordered_map<std::string, std::string>* bodies)
+                 const std::unordered_map<std::string, HttpPayload>* bodies)
       : client_(endpoint.host, endpoint.port), url_(url), bodies_(bodies) {
     client_.set_keep_alive(true);
     client_.set_connection_timeout(5);
@@ -326,19 +358,26 @@ class HttpConnection final : public Connection {
   }
   void infer(std::uint64_t index, std::uint64_t next_index, double time_s,
              RequestResult& result) override {
-    const std::string& body = bodies_->at(result.model);  // '{"inputs":...}'
-    std::string with_index = "{\"parameters\":{\"request_index\":" + std::to_string(index);
+    const HttpPayload& body = bodies_->at(result.model);  // '"inputs":[...]}' and raw bytes
+    std::string request = "{\"parameters\":{\"request_index\":" + std::to_string(index);
     char time_text[64];
     std::snprintf(time_text, sizeof time_text, ",\"request_time_s\":%.17g", time_s);
-    with_index += time_text;
+    request += time_text;
     if (next_index != kNeverAgain) {
-      with_index += ",\"next_request_index\":" + std::to_string(next_index);
+      request += ",\"next_request_index\":" + std::to_string(next_index);
     }
-    with_index += "},";
-    with_index.append(body, 1, std::string::npos);
+    request += "},";
+    request += body.json_tail;
+    httplib::Headers headers;
+    const char* content_type = "application/json";
+    if (!body.raw.empty()) {
+      headers.emplace("Inference-Header-Content-Length", std::to_string(request.size()));
+      request += body.raw;
+      content_type = "application/octet-stream";
+    }
     const auto before = SteadyClock::now();
-    auto response = client_.Post(("/v2/models/" + result.model + "/infer").c_str(), with_index,
-                                 "application/json");
+    auto response = client_.Post(("/v2/models/" + result.model + "/infer").c_str(), headers,
+                                 request, content_type);
     result.latency_s = seconds_since(before);
     if (!response) {
       result.status = 0;
@@ -352,7 +391,7 @@ class HttpConnection final : public Connection {
  private:
   httplib::Client client_;
   std::string url_;
-  const std::unordered_map<std::string, std::string>* bodies_;
+  const std::unordered_map<std::string, HttpPayload>* bodies_;
 };
 
 class GrpcConnection final : public Connection {
@@ -446,7 +485,7 @@ ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult
   if (total == 0) throw UsageError(options.trace_path + ": the trace has no requests");
 
   // One payload per model the trace uses, from the server's own metadata.
-  std::unordered_map<std::string, std::string> bodies;
+  std::unordered_map<std::string, HttpPayload> bodies;
   std::unordered_map<std::string, inference::ModelInferRequest> grpc_requests;
   auto connect = [&]() -> std::unique_ptr<Connection> {
     if (grpc) {
@@ -472,7 +511,11 @@ ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult
       if (grpc) {
         grpc_requests.emplace(name, grpc_request(name, inputs));
       } else {
-        bodies.emplace(name, http_body(inputs));
+        if (options.binary_data) {
+          bodies.emplace(name, http_binary_body(name, inputs));
+        } else {
+          bodies.emplace(name, HttpPayload{http_body(inputs).substr(1), {}});
+        }
       }
     }
   }

@@ -21,6 +21,8 @@ struct ReplayOptions {
   double timeout_s = 600.0;        // per request
   std::uint64_t seed = 1;          // input tensors
   std::string out_csv;             // per-request CSV ("" = none)
+  // REST only: send the inputs as raw bytes (the binary data extension) instead of JSON lists.
+  bool binary_data = false;
 };
 
 // One request as the client saw it, plus what the server reported of it.

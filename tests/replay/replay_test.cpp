@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -41,11 +42,30 @@ class FakeKServe {
     server_.Post(R"(/v2/models/([A-Za-z0-9_]+)/infer)", [this](const httplib::Request& req,
                                                                httplib::Response& res) {
       const std::string model = req.matches[1];
-      const json body = json::parse(req.body);
+      // JSON values, or the binary data extension: a JSON part of the length the header says,
+      // then each input's raw bytes (FP32 here).
+      std::vector<float> values;
+      json body;
+      if (req.has_header("Inference-Header-Content-Length")) {
+        const auto json_bytes = std::stoul(req.get_header_value("Inference-Header-Content-Length"));
+        body = json::parse(req.body.substr(0, json_bytes));
+        const std::string raw = req.body.substr(json_bytes);
+        if (body["inputs"][0]["parameters"]["binary_data_size"].get<std::size_t>() != raw.size() ||
+            raw.size() % sizeof(float) != 0) {
+          res.status = 400;
+          return;
+        }
+        values.resize(raw.size() / sizeof(float));
+        std::memcpy(values.data(), raw.data(), raw.size());
+      } else {
+        body = json::parse(req.body);
+        for (const auto& v : body["inputs"][0]["data"]) values.push_back(v.get<float>());
+      }
       std::lock_guard lock(mutex_);
       ++counts_[model];
       inputs_seen_.push_back(body["inputs"][0]["shape"]);
       parameters_seen_.push_back(body["parameters"]);
+      values_seen_[body["parameters"]["request_index"].get<int>()] = values;
       if (model == "broken") {
         res.status = 500;
         res.set_content(R"({"error":"load failed: corrupt file"})", "application/json");
@@ -96,8 +116,13 @@ class FakeKServe {
   std::map<std::string, int> counts_;
   std::vector<json> inputs_seen_;
   std::vector<json> parameters_seen_;
+  std::map<int, std::vector<float>> values_seen_;  // by request_index
 
  public:
+  std::map<int, std::vector<float>> values_seen() {
+    std::lock_guard lock(mutex_);
+    return values_seen_;
+  }
   std::vector<json> parameters_seen() {
     std::lock_guard lock(mutex_);
     return parameters_seen_;
@@ -198,6 +223,27 @@ TEST(Replay, OpenLoopSendsEveryRequestAndReadsServerReports) {
   EXPECT_EQ(lines, 5);
   std::filesystem::remove(trace);
   std::filesystem::remove(options.out_csv);
+}
+
+TEST(Replay, BinaryDataSendsTheSameValuesAsRawBytes) {
+  const std::string trace = write_trace("binary", {"a", "b"}, {{0.0, 0}, {0.0, 1}, {0.0, 0}});
+  std::map<int, std::vector<float>> sent[2];
+  for (const bool binary : {false, true}) {
+    FakeKServe server;
+    replay::ReplayOptions options = options_for(server, trace);
+    options.closed_loop = true;
+    options.concurrency = 1;
+    options.binary_data = binary;
+    const auto summary = replay::run_replay(options, nullptr);
+    EXPECT_EQ(summary.ok, 3u) << binary;  // the fake answers 400 to a wrong binary_data_size
+    sent[binary] = server.values_seen();
+    for (const auto& shape : server.inputs_seen()) EXPECT_EQ(shape, json({1, 3, 1}));
+  }
+  ASSERT_EQ(sent[0].size(), 3u);
+  EXPECT_EQ(sent[0], sent[1]);  // the same seeded values, however they travel
+  EXPECT_EQ(sent[1].at(0).size(), 3u);
+  EXPECT_NE(sent[1].at(0), sent[1].at(1));  // each model has its own values
+  std::filesystem::remove(trace);
 }
 
 TEST(Replay, AnOlderServersThreeFiguresBecomeTheTimelineTheyDescribe) {
