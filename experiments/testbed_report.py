@@ -74,6 +74,8 @@ def measure(path):
     }
     if timed and "client_latency_s" in timed[0]:
         result["client_latency_mean_s"] = mean([float(r["client_latency_s"]) for r in timed])
+    if timed and timed[0].get("parse_s", "") != "":
+        result["parse_mean_s"] = mean([float(r["parse_s"]) for r in timed if r["parse_s"] != ""])
     return result
 
 
@@ -99,6 +101,7 @@ def main():
         entry["sim"] = {key: mean([m[key] for m in sim]) for key in KEYS}
         entry["spread"] = {key: spread([m[key] for m in real]) for key in KEYS}
         entry["client_latency_mean_s"] = mean([m.get("client_latency_mean_s", float("nan")) for m in real])
+        entry["parse_mean_s"] = mean([m.get("parse_mean_s", float("nan")) for m in real])
         entry["first_load_share"] = mean([m["first_load_share"] for m in real])
         entry["sim"]["first_load_share"] = mean([m["first_load_share"] for m in sim])
         entry["loads"] = mean([m["loads"] for m in real])
@@ -127,8 +130,8 @@ def main():
         "",
         "| policy | hit ratio (sim) | load delay, ms (sim, err) | queue, ms (sim) | exec, ms (sim) "
         "| latency mean, ms (sim, err) | p99, ms (sim) | load / exec | penalty vs random "
-        "| first loads / loads | client latency, ms | errors | busy runs / runs |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| first loads / loads | client latency, ms | parse, ms | errors | busy runs / runs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for policy, e, _ in rows:
         s, d = e["sim"], e["spread"]
@@ -145,7 +148,8 @@ def main():
             f"| {1e3 * e['latency_p99_s']:.0f} ({1e3 * s['latency_p99_s']:.0f}) "
             f"| {100 * ratio:.0f}% | {penalty} "
             f"| {100 * e['first_load_share']:.0f}% ({100 * s['first_load_share']:.0f}%) "
-            f"| {1e3 * e['client_latency_mean_s']:.1f} | {e['errors']} | {e['busy_runs']}/{e['runs']} |")
+            f"| {1e3 * e['client_latency_mean_s']:.1f} | {1e3 * e['parse_mean_s']:.1f} "
+            f"| {e['errors']} | {e['busy_runs']}/{e['runs']} |")
     lines += ["", "Runs (load average = 1-minute average; other CPU = share of all cores used by "
               "processes other than the server and the replay client):", "",
               "| policy | run | start | wall s | load avg at start | max | other CPU | busy |",

@@ -20,6 +20,7 @@
 #include "core/error.hpp"
 #include "core/next_use.hpp"
 #include "core/rng.hpp"
+#include "core/seconds.hpp"
 #include "core/timeline_csv.hpp"
 #include "serve/proto/inference.grpc.pb.h"
 #include "workload/trace.hpp"
@@ -64,10 +65,6 @@ Endpoint parse_url(const std::string& url, bool grpc) {
     throw UsageError("invalid --url '" + url + "': expected " + expected);
   }
   return endpoint;
-}
-
-double seconds_since(SteadyClock::time_point start) {
-  return std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
 
 // One input the server describes, filled with seeded random values of its dtype and shape
@@ -269,6 +266,7 @@ void place_timeline(const json& params, RequestResult& result) {
   t.start_s += shift_s;
   t.end_s += shift_s;
   result.timed = true;
+  result.parse_s = number_or(params, "parse_s", std::nan(""));
   result.timeline = t;
   result.delays = derive_delays(t);
 }
@@ -468,8 +466,9 @@ bool timeline_from_parameters(const std::string& parameters_json, RequestTimelin
   return !params.is_discarded() && params.is_object() && read_timeline(params, timeline);
 }
 
-ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult>* results_out,
-                         const std::function<void(const Progress&)>& on_progress) {
+namespace {
+
+void check_options(const ReplayOptions& options) {
   if (options.speed <= 0) throw UsageError("--speed must be > 0");
   if (options.concurrency == 0 || options.concurrency > 4096) {
     throw UsageError("--concurrency must be in 1..4096");
@@ -477,26 +476,29 @@ ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult
   if (options.protocol != "http" && options.protocol != "grpc") {
     throw UsageError("--protocol must be http or grpc (got '" + options.protocol + "')");
   }
-  const bool grpc = options.protocol == "grpc";
-  const Endpoint endpoint = parse_url(options.url, grpc);
-  workload::Trace trace = workload::read_trace(options.trace_path);
-  std::size_t total = trace.size();
-  if (options.max_requests > 0) total = std::min<std::size_t>(total, options.max_requests);
-  if (total == 0) throw UsageError(options.trace_path + ": the trace has no requests");
+}
 
-  // One payload per model the trace uses, from the server's own metadata.
-  std::unordered_map<std::string, HttpPayload> bodies;
-  std::unordered_map<std::string, inference::ModelInferRequest> grpc_requests;
-  auto connect = [&]() -> std::unique_ptr<Connection> {
-    if (grpc) {
-      return std::make_unique<GrpcConnection>(endpoint, options.url, options.timeout_s,
-                                              &grpc_requests);
+// One request payload per model the trace uses, built from the server's own metadata; and the
+// connections that send them.
+class Payloads {
+ public:
+  explicit Payloads(const ReplayOptions& options)
+      : options_(options),
+        grpc_(options.protocol == "grpc"),
+        endpoint_(parse_url(options.url, grpc_)) {}
+
+  std::unique_ptr<Connection> connect() const {
+    if (grpc_) {
+      return std::make_unique<GrpcConnection>(endpoint_, options_.url, options_.timeout_s,
+                                              &grpc_requests_);
     }
-    return std::make_unique<HttpConnection>(endpoint, options.url, options.timeout_s, &bodies);
-  };
-  {
-    auto connection = connect();
-    Rng rng(options.seed);
+    return std::make_unique<HttpConnection>(endpoint_, options_.url, options_.timeout_s, &http_);
+  }
+
+  // Asks the server for the metadata of every model among the first `total` requests.
+  void prepare(const workload::Trace& trace, std::size_t total) {
+    const auto connection = connect();
+    Rng rng(options_.seed);
     std::vector<bool> prepared(trace.model_names.size(), false);
     for (std::size_t i = 0; i < total; ++i) {
       const ModelId model = trace.model[i];
@@ -505,104 +507,150 @@ ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult
       const std::string& name = trace.model_names[model];
       const json metadata = connection->metadata(name);
       if (metadata.is_discarded() || !metadata.contains("inputs")) {
-        throw UsageError(options.url + " sent malformed metadata for model '" + name + "'");
+        throw UsageError(options_.url + " sent malformed metadata for model '" + name + "'");
       }
       const std::vector<InputValues> inputs = make_inputs(metadata, rng);
-      if (grpc) {
-        grpc_requests.emplace(name, grpc_request(name, inputs));
+      if (grpc_) {
+        grpc_requests_.emplace(name, grpc_request(name, inputs));
+      } else if (options_.binary_data) {
+        http_.emplace(name, http_binary_body(name, inputs));
       } else {
-        if (options.binary_data) {
-          bodies.emplace(name, http_binary_body(name, inputs));
-        } else {
-          bodies.emplace(name, HttpPayload{http_body(inputs).substr(1), {}});
-        }
+        http_.emplace(name, HttpPayload{http_body(inputs).substr(1), {}});
       }
     }
   }
 
-  // Each request also carries its position in the trace and the position of its model's next
-  // request, so a server running an oracle policy (belady, cremebrulee-oracle) can use the
-  // future exactly as the simulator does. Other servers ignore the parameters.
-  const std::vector<std::uint64_t> next_index =
-      next_use_indices(trace.model, trace.model_names.size());
+ private:
+  const ReplayOptions& options_;
+  bool grpc_;
+  Endpoint endpoint_;
+  std::unordered_map<std::string, HttpPayload> http_;
+  std::unordered_map<std::string, inference::ModelInferRequest> grpc_requests_;
+};
 
-  std::vector<RequestResult> results(total);
-  for (std::size_t i = 0; i < total; ++i) {
-    results[i].index = i;
-    results[i].request_id = trace.request_id.empty() ? i : trace.request_id[i];
-    results[i].model = trace.model_names[trace.model[i]];
-    results[i].scheduled_s = (trace.time_s[i] - trace.time_s[0]) / options.speed;
+// Sends the requests: in open loop a dispatcher releases each at its time to the connections'
+// threads; in closed loop each thread takes the next request as soon as it is free.
+class Replayer {
+ public:
+  Replayer(const ReplayOptions& options, const Payloads& payloads, const workload::Trace& trace,
+           std::size_t total)
+      : options_(options),
+        payloads_(payloads),
+        trace_(trace),
+        total_(total),
+        // Each request also carries its position in the trace and the position of its model's
+        // next request, so a server running an oracle policy (belady, cremebrulee-oracle) can
+        // use the future exactly as the simulator does. Other servers ignore the parameters.
+        next_index_(next_use_indices(trace.model, trace.model_names.size())),
+        results_(total) {
+    for (std::size_t i = 0; i < total; ++i) {
+      results_[i].index = i;
+      results_[i].request_id = trace.request_id.empty() ? i : trace.request_id[i];
+      results_[i].model = trace.model_names[trace.model[i]];
+      results_[i].scheduled_s = (trace.time_s[i] - trace.time_s[0]) / options.speed;
+    }
   }
 
-  std::mutex mutex;
-  std::condition_variable ready;
-  std::deque<std::size_t> queue;
-  bool dispatch_done = false;
-  std::atomic<std::size_t> next_closed{0};
-  std::atomic<std::uint64_t> sent{0}, done{0}, errors{0};
-  const auto start = SteadyClock::now();
+  // Runs the replay to its end; returns its duration in seconds.
+  double run(const std::function<void(const Progress&)>& on_progress) {
+    start_ = SteadyClock::now();
+    std::vector<std::thread> workers;
+    for (unsigned w = 0; w < options_.concurrency; ++w) workers.emplace_back([this] { work(); });
+    std::thread dispatcher;
+    if (!options_.closed_loop) dispatcher = std::thread([this] { dispatch(); });
+    while (done_.load() < total_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (on_progress) on_progress(progress(seconds_since(start_)));
+    }
+    if (dispatcher.joinable()) dispatcher.join();
+    for (auto& thread : workers) thread.join();
+    const double duration = seconds_since(start_);
+    if (on_progress) on_progress(progress(duration));
+    return duration;
+  }
 
-  auto send_one = [&](Connection& connection, std::size_t i) {
-    RequestResult& result = results[i];
-    result.sent_s = seconds_since(start);
-    ++sent;
-    connection.infer(i, next_index[i], trace.time_s[i], result);
-    if (result.status != 200) ++errors;
-    ++done;
-  };
+  std::vector<RequestResult>& results() { return results_; }
 
-  auto worker = [&] {
-    const auto connection = connect();
+ private:
+  Progress progress(double elapsed_s) const {
+    return {sent_.load(), done_.load(), errors_.load(), total_, elapsed_s};
+  }
+
+  void work() {
+    const auto connection = payloads_.connect();
     for (;;) {
       std::size_t i = 0;
-      if (options.closed_loop) {
-        i = next_closed++;
-        if (i >= total) return;
+      if (options_.closed_loop) {
+        i = next_closed_++;
+        if (i >= total_) return;
       } else {
-        std::unique_lock lock(mutex);
-        ready.wait(lock, [&] { return !queue.empty() || dispatch_done; });
-        if (queue.empty()) return;
-        i = queue.front();
-        queue.pop_front();
+        std::unique_lock lock(mutex_);
+        ready_.wait(lock, [&] { return !queue_.empty() || dispatch_done_; });
+        if (queue_.empty()) return;
+        i = queue_.front();
+        queue_.pop_front();
       }
-      send_one(*connection, i);
+      send(*connection, i);
     }
-  };
+  }
 
-  std::vector<std::thread> workers;
-  for (unsigned w = 0; w < options.concurrency; ++w) workers.emplace_back(worker);
+  void send(Connection& connection, std::size_t i) {
+    RequestResult& result = results_[i];
+    result.sent_s = seconds_since(start_);
+    ++sent_;
+    connection.infer(i, next_index_[i], trace_.time_s[i], result);
+    if (result.status != 200) ++errors_;
+    ++done_;
+  }
 
-  std::thread dispatcher;
-  if (!options.closed_loop) {
-    dispatcher = std::thread([&] {
-      for (std::size_t i = 0; i < total; ++i) {
-        std::this_thread::sleep_until(start +
-                                      std::chrono::duration_cast<SteadyClock::duration>(
-                                          std::chrono::duration<double>(results[i].scheduled_s)));
-        {
-          std::lock_guard lock(mutex);
-          queue.push_back(i);
-        }
-        ready.notify_one();
-      }
+  void dispatch() {
+    for (std::size_t i = 0; i < total_; ++i) {
+      std::this_thread::sleep_until(start_ +
+                                    std::chrono::duration_cast<SteadyClock::duration>(
+                                        std::chrono::duration<double>(results_[i].scheduled_s)));
       {
-        std::lock_guard lock(mutex);
-        dispatch_done = true;
+        std::lock_guard lock(mutex_);
+        queue_.push_back(i);
       }
-      ready.notify_all();
-    });
+      ready_.notify_one();
+    }
+    {
+      std::lock_guard lock(mutex_);
+      dispatch_done_ = true;
+    }
+    ready_.notify_all();
   }
 
-  while (done.load() < total) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    if (on_progress)
-      on_progress({sent.load(), done.load(), errors.load(), total, seconds_since(start)});
-  }
-  if (dispatcher.joinable()) dispatcher.join();
-  for (auto& thread : workers) thread.join();
-  const double duration = seconds_since(start);
-  if (on_progress) on_progress({sent.load(), done.load(), errors.load(), total, duration});
+  const ReplayOptions& options_;
+  const Payloads& payloads_;
+  const workload::Trace& trace_;
+  const std::size_t total_;
+  const std::vector<std::uint64_t> next_index_;
+  std::vector<RequestResult> results_;
+  SteadyClock::time_point start_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::size_t> queue_;  // released (open loop), not yet sent
+  bool dispatch_done_ = false;
+  std::atomic<std::size_t> next_closed_{0};
+  std::atomic<std::uint64_t> sent_{0}, done_{0}, errors_{0};
+};
 
+}  // namespace
+
+ReplaySummary run_replay(const ReplayOptions& options, std::vector<RequestResult>* results_out,
+                         const std::function<void(const Progress&)>& on_progress) {
+  check_options(options);
+  Payloads payloads(options);
+  const workload::Trace trace = workload::read_trace(options.trace_path);
+  std::size_t total = trace.size();
+  if (options.max_requests > 0) total = std::min<std::size_t>(total, options.max_requests);
+  if (total == 0) throw UsageError(options.trace_path + ": the trace has no requests");
+  payloads.prepare(trace, total);
+
+  Replayer replayer(options, payloads, trace, total);
+  const double duration = replayer.run(on_progress);
+  std::vector<RequestResult>& results = replayer.results();
   ReplaySummary summary = summarize(results, duration);
   if (!options.out_csv.empty()) write_results_csv(options.out_csv, results);
   if (results_out) *results_out = std::move(results);
@@ -661,7 +709,9 @@ ReplaySummary summarize(const std::vector<RequestResult>& results, double durati
 void write_results_csv(const std::string& path, const std::vector<RequestResult>& results) {
   std::FILE* file = std::fopen(path.c_str(), "w");
   if (!file) throw UsageError("cannot write " + path);
-  std::fprintf(file, "index,model,%s,request_id,scheduled_s,sent_s,status,client_latency_s,error\n",
+  std::fprintf(file,
+               "index,model,%s,request_id,scheduled_s,sent_s,status,client_latency_s,parse_s,"
+               "error\n",
                kTimelineCsvColumns);
   char timeline[512];
   for (const auto& r : results) {
@@ -673,10 +723,12 @@ void write_results_csv(const std::string& path, const std::vector<RequestResult>
     } else {
       std::snprintf(timeline, sizeof timeline, ",,,,,,,,,");  // unknown: every column empty
     }
-    std::fprintf(file, "%llu,%s,%s,%llu,%.6f,%.6f,%d,%.6f,%s\n",
+    char parse[32] = "";  // empty: the server did not say
+    if (!std::isnan(r.parse_s)) std::snprintf(parse, sizeof parse, "%.6f", r.parse_s);
+    std::fprintf(file, "%llu,%s,%s,%llu,%.6f,%.6f,%d,%.6f,%s,%s\n",
                  static_cast<unsigned long long>(r.index), r.model.c_str(), timeline,
                  static_cast<unsigned long long>(r.request_id), r.scheduled_s, r.sent_s, r.status,
-                 r.latency_s, error.c_str());
+                 r.latency_s, parse, error.c_str());
   }
   if (std::fclose(file) != 0) throw std::runtime_error("error writing " + path);
 }

@@ -3,6 +3,7 @@
 // at the trace's timestamps (time-scaled), or closed loop for saturation tests.
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct RequestResult {
   double scheduled_s = 0.0;  // when the trace says to send it (scaled), from the start
   double sent_s = 0.0;       // when it was sent, from the start
   double latency_s = 0.0;    // client-observed: send -> full response
+  // What the server took to read and parse the request before its arrival at the scheduler
+  // (brulee's `parse_s`, docs/api.md); NaN when the server does not say.
+  double parse_s = std::numeric_limits<double>::quiet_NaN();
   // HTTP status; 0 = no response (connection error, timeout). Over gRPC, the HTTP status the
   // gRPC code stands for (OK 200, INVALID_ARGUMENT 400, NOT_FOUND 404, UNAVAILABLE and
   // RESOURCE_EXHAUSTED 503, DEADLINE_EXCEEDED 504, INTERNAL 500; others 0).

@@ -83,6 +83,7 @@ class FakeKServe {
         params["start_s"] = hit ? 0.01 : 0.31;
         params["end_s"] = hit ? 0.06 : 0.36;
         if (!hit) params["load_start_s"] = 0.05;
+        params["parse_s"] = 0.02;
       }
       json answer = {
           {"model_name", model},
@@ -196,6 +197,7 @@ TEST(Replay, OpenLoopSendsEveryRequestAndReadsServerReports) {
   EXPECT_NEAR(results[0].delays.queue_delay_s, 0.06, 1e-9);
   EXPECT_TRUE(results[2].timeline.hit);
   EXPECT_TRUE(std::isnan(results[2].timeline.load_start_s));
+  EXPECT_DOUBLE_EQ(results[2].parse_s, 0.02);  // the server's reading and parsing
   EXPECT_LE(summary.latency_p50_s, summary.latency_p99_s);
   // Inputs follow the model's metadata, dynamic dimensions as 1.
   for (const auto& shape : server.inputs_seen()) EXPECT_EQ(shape, json({1, 3, 1}));
@@ -218,8 +220,12 @@ TEST(Replay, OpenLoopSendsEveryRequestAndReadsServerReports) {
                        0),
             0u)
       << line;
+  EXPECT_NE(line.find(",client_latency_s,parse_s,error"), std::string::npos) << line;
   int lines = 0;
-  while (std::getline(csv, line)) ++lines;
+  while (std::getline(csv, line)) {
+    ++lines;
+    EXPECT_NE(line.find(",0.020000,"), std::string::npos) << line;  // parse_s
+  }
   EXPECT_EQ(lines, 5);
   std::filesystem::remove(trace);
   std::filesystem::remove(options.out_csv);
@@ -260,6 +266,7 @@ TEST(Replay, AnOlderServersThreeFiguresBecomeTheTimelineTheyDescribe) {
   EXPECT_NEAR(results[0].delays.latency_s, 0.36, 1e-9);
   EXPECT_TRUE(results[1].timeline.hit);
   EXPECT_NEAR(results[1].delays.queue_delay_s, 0.01, 1e-9);
+  EXPECT_TRUE(std::isnan(results[1].parse_s));  // not reported
   std::filesystem::remove(trace);
 }
 
