@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +38,51 @@ RunResult capture(const std::filesystem::path& binary, const std::string& args) 
   auto argv = test_support::words(args);
   argv.insert(argv.begin(), binary.string());
   return test_support::run_binary(argv);
+}
+
+// `policies --demo` simulates every registered policy (pure cache mode) on one generated trace:
+// one row per policy, hit ratios in [0, 1]; with the whole footprint as memory every policy
+// loads each model once, so all rows agree.
+TEST(RuntimeCli, PoliciesDemoHasARowPerPolicy) {
+  const auto listing = capture(BRULEE_BINARY, "policies");
+  ASSERT_EQ(listing.exit_code, 0) << listing.err;
+  std::vector<std::string> names;
+  for (std::size_t at = 0; at < listing.out.size();) {
+    const auto end = listing.out.find('\n', at);
+    const std::string line = listing.out.substr(at, end - at);
+    if (!line.empty()) names.push_back(line.substr(0, line.find(' ')));
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  ASSERT_GE(names.size(), 15u);
+  for (const char* memory : {"0.3", "1"}) {
+    const auto demo = capture(BRULEE_BINARY, std::string("policies --demo --requests 3000 "
+                                                         "--models 40 --seed 5 --memory ") +
+                                                 memory);
+    ASSERT_EQ(demo.exit_code, 0) << demo.err;
+    EXPECT_NE(demo.out.find("3000 requests, 40 models"), std::string::npos) << demo.out;
+    std::set<std::string> rows;
+    for (const auto& name : names) {
+      const auto at = demo.out.find("\n" + name + " ");
+      ASSERT_NE(at, std::string::npos) << name << "\n" << demo.out;
+      double hit_ratio = -1, load_s = -1;
+      unsigned long long evictions = 0;
+      ASSERT_EQ(std::sscanf(demo.out.c_str() + at + 1 + name.size(), "%lf %llu %lf", &hit_ratio,
+                            &evictions, &load_s),
+                3)
+          << name;
+      EXPECT_GE(hit_ratio, 0.0);
+      EXPECT_LE(hit_ratio, 1.0);
+      if (std::string(memory) == "1") {
+        EXPECT_EQ(evictions, 0u) << name;
+        rows.insert(std::to_string(hit_ratio) + " " + std::to_string(load_s));
+      }
+    }
+    if (std::string(memory) == "1") {
+      EXPECT_EQ(rows.size(), 1u);  // every policy alike
+    }
+  }
+  expect_one_line_error(capture(BRULEE_BINARY, "policies --demo --memory 0"), "--memory");
 }
 
 TEST(RuntimeCli, OnlyTheRuntimeCommandsNeedThePlugin) {
