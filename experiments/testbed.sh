@@ -112,7 +112,7 @@ for run in $(seq 1 "$runs"); do
     busy_before=$(machine_busy_s)
     wall_before=$(date +%s.%N)
     "$brulee" serve --repo "$zoo" --port 0 --grpc-port 0 --memory "$memory" --policy "$policy" \
-      --catalog "$out/catalog.json" --exec-threads "${EXEC_THREADS:-1}" \
+      --seed "$run" --catalog "$out/catalog.json" --exec-threads "${EXEC_THREADS:-1}" \
       --loader-threads "${LOADER_THREADS:-1}" --intra-op-threads "${INTRA_OP_THREADS:-0}" \
       --max-inflight-bytes "${MAX_INFLIGHT:-2GiB}" \
       > "$out/runs/$tag.server.log" 2>&1 &

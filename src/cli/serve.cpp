@@ -58,6 +58,7 @@ struct ServeOptions {
   std::string memory = "4GiB";  // the command's own: no struct holds a budget
   std::string policy = kScheduler.policy;
   std::string cost_mode = "direct";
+  std::uint64_t seed = 1;  // as `simulate --seed`: the same draws for a randomised policy
   std::string catalog;
   std::string preload;
   unsigned exec_threads = kScheduler.exec_threads;
@@ -184,6 +185,7 @@ void run_serve(const ServeOptions& opts) {
   scheduler_options.memory_bytes = memory.resolve(footprint_bytes);
   scheduler_options.policy = opts.policy;
   scheduler_options.policy_options.cost_mode = parse_cost_mode(opts.cost_mode);
+  scheduler_options.policy_options.seed = opts.seed;
   scheduler_options.exec_threads = opts.exec_threads;
   if (!std::isfinite(opts.inline_exec_max_ms) || opts.inline_exec_max_ms < 0 ||
       opts.inline_exec_max_ms > 1000) {
@@ -316,6 +318,10 @@ const CommandRegistration kRegistration(40, [](CLI::App& root) {
   cmd->add_option("--policy", opts->policy, "Eviction policy (brulee policies)")
       ->capture_default_str();
   cmd->add_option("--cost-mode", opts->cost_mode, "Reload cost: direct or increase")
+      ->capture_default_str();
+  cmd->add_option("--seed", opts->seed,
+                  "Seed of a randomised policy (random): the same as simulate --seed gives the "
+                  "same draws")
       ->capture_default_str();
   cmd->add_option("--catalog", opts->catalog, "Seed sizes and latencies from a catalog JSON");
   cmd->add_option("--preload", opts->preload, "Comma-separated models to load at start");
