@@ -12,6 +12,7 @@
 #
 # --quick: 6 small models profiled twice, 2 policies (random, cremebrulee), a 30 s trace, 3 runs (about 4
 # minutes). Default: 12 models, 7 policies, a 90 s trace, 3 runs (about 35 minutes).
+# The rate is 2 requests/s, 4 in the full ONNX run.
 # Writes DIR/results.md, DIR/summary.json, DIR/runs.csv, per-request files DIR/runs/*.csv.
 # Env: POPULARITY (zipf|azure), RATE (requests/s), DURATION (s), MEMORY_FRACTION (0.5), SEED,
 # BUSY_SHARE (0.15), EXEC_THREADS (1), LOADER_THREADS (1), INTRA_OP_THREADS (0 = all cores),
@@ -52,7 +53,11 @@ else
   duration=${DURATION:-90}; profile_runs=2
   policies=${policies:-random,lru,lfu,loadtime,belady,cremebrulee-oracle,cremebrulee}
 fi
-rate=${RATE:-2}
+# ONNX at 4 requests/s in the full run (about 350 requests over 12 models, so first loads are
+# under a tenth of the loads); TorchScript's loads (1-4 s) would queue without end at that rate.
+rate=2
+[ "$quick" = 0 ] && [ "$format" = onnx ] && rate=4
+rate=${RATE:-$rate}
 popularity=${POPULARITY:-zipf}
 fraction=${MEMORY_FRACTION:-0.5}
 seed=${SEED:-7}
