@@ -362,32 +362,30 @@ std::string svg_chart(const std::string& title, const std::string& x_label,
   return svg;
 }
 
-}  // namespace
+// The report's four figures: one series per policy (first-seen order), x = memory.
+struct ReportFigures {
+  std::string x_label;
+  std::vector<Series> load, hits, over_bound, cdf;
+  std::uint64_t cdf_memory = 0;  // the latency CDFs are of this memory (the smallest)
+};
 
-void write_report(const std::string& dir, const std::vector<SimSummary>& results,
-                  const RunInfo& info) {
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) throw UsageError("cannot create report folder " + dir + ": " + error.message());
+ReportFigures report_figures(const std::vector<SimSummary>& results, const RunInfo& info) {
+  ReportFigures figures;
   const bool by_fraction = info.footprint_bytes > 0;
   auto x_of = [&](const SimSummary& s) {
     return by_fraction ? 100 * memory_fraction(s, info)
                        : static_cast<double>(s.memory_bytes) * s.workers / (1024.0 * 1024 * 1024);
   };
-  const std::string x_label =
-      by_fraction ? "memory (% of the catalog's footprint)" : "memory (GiB)";
-  // Group by policy, in first-seen order.
+  figures.x_label = by_fraction ? "memory (% of the catalog's footprint)" : "memory (GiB)";
   std::vector<std::string> policies;
   std::map<std::string, std::vector<const SimSummary*>> by_policy;
   for (const auto& s : results) {
     if (!by_policy.count(s.policy)) policies.push_back(s.policy);
     by_policy[s.policy].push_back(&s);
   }
-  std::vector<Series> load, hits, over_bound, cdf;
-  Series bound_series{"offline bound (cost)", {}, true};
-  std::map<std::uint64_t, double> bound_by_memory;
-  std::uint64_t smallest_memory = UINT64_MAX;
-  for (const auto& s : results) smallest_memory = std::min(smallest_memory, s.memory_bytes);
+  std::map<std::uint64_t, double> bound_by_memory;  // the bound's cost per request
+  figures.cdf_memory = UINT64_MAX;
+  for (const auto& s : results) figures.cdf_memory = std::min(figures.cdf_memory, s.memory_bytes);
   for (const auto& policy : policies) {
     Series l{policy, {}, false}, h{policy, {}, false}, b{policy, {}, false}, c{policy, {}, false};
     for (const SimSummary* s : by_policy[policy]) {
@@ -398,26 +396,32 @@ void write_report(const std::string& dir, const std::vector<SimSummary>& results
         bound_by_memory[s->memory_bytes] =
             s->bound_load_cost_s / std::max<double>(1, static_cast<double>(s->requests));
       }
-      if (s->memory_bytes == smallest_memory && c.points.empty()) c.points = s->latency_cdf;
+      if (s->memory_bytes == figures.cdf_memory && c.points.empty()) c.points = s->latency_cdf;
     }
     for (auto* series : {&l, &h, &b}) {
       std::sort(series->points.begin(), series->points.end());
     }
-    load.push_back(l);
-    hits.push_back(h);
-    over_bound.push_back(b);
-    cdf.push_back(c);
+    figures.load.push_back(l);
+    figures.hits.push_back(h);
+    figures.over_bound.push_back(b);
+    figures.cdf.push_back(c);
   }
+  // In pure cache mode a load's cost is its load delay: the bound goes on the load figure.
   const bool pure_cache = !results.empty() && !results.front().queueing;
   if (!bound_by_memory.empty() && pure_cache) {
+    Series bound_series{"offline bound (cost)", {}, true};
     for (const auto& s : results) {
       if (s.policy != policies.front()) continue;
       bound_series.points.emplace_back(x_of(s), bound_by_memory[s.memory_bytes]);
     }
     std::sort(bound_series.points.begin(), bound_series.points.end());
-    load.push_back(bound_series);
+    figures.load.push_back(bound_series);
   }
+  return figures;
+}
 
+// The report's opening paragraph: what was simulated.
+std::string report_header(const std::vector<SimSummary>& results, const RunInfo& info) {
   std::string html =
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>brulee simulation "
       "report</title>\n"
@@ -435,15 +439,14 @@ void write_report(const std::string& dir, const std::vector<SimSummary>& results
             (!s.queueing ? "no-queueing" : (s.parallel_load ? "parallel-load" : "queueing")) +
             ", offline bound " + bound_description(s.bound);
   }
-  html += ".</p>\n<div class=\"figs\">\n";
-  html += svg_chart("Mean load delay per request", x_label, "seconds", load, false);
-  html += svg_chart("Hit ratio", x_label, "hit ratio", hits, false);
-  html += svg_chart("Load cost / offline lower bound", x_label, "ratio (1 = best possible)",
-                    over_bound, false);
-  html += svg_chart("Latency CDF at " + format_bytes(smallest_memory) + " per worker",
-                    "latency (s, log scale)", "fraction of requests", cdf, true);
-  html +=
-      "</div>\n<h2>All runs</h2>\n<table>\n<tr><th>policy</th><th>memory</th><th>mem %</th>"
+  html += ".</p>\n";
+  return html;
+}
+
+// Every run, one row each.
+std::string report_table(const std::vector<SimSummary>& results, const RunInfo& info) {
+  std::string html =
+      "<h2>All runs</h2>\n<table>\n<tr><th>policy</th><th>memory</th><th>mem %</th>"
       "<th>hit ratio</th><th>mean load delay (s)</th><th>load/exec</th><th>latency p50 (s)</th>"
       "<th>p95 (s)</th><th>p99 (s)</th><th>evictions</th><th>load cost (s)</th>"
       "<th>bound (s)</th><th>cost/bound</th></tr>\n";
@@ -458,21 +461,43 @@ void write_report(const std::string& dir, const std::vector<SimSummary>& results
             (s.bound_load_cost_s >= 0 ? number(s.bound_load_cost_s, 8) : "-") + "</td><td>" +
             (s.bound_load_cost_s > 0 ? number(s.cost_over_bound(), 5) : "-") + "</td></tr>\n";
   }
+  html += "</table>\n";
+  return html;
+}
+
+void write_text_file(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = (std::filesystem::path(dir) / name).string();
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out) throw UsageError("cannot write " + path);
+}
+
+}  // namespace
+
+void write_report(const std::string& dir, const std::vector<SimSummary>& results,
+                  const RunInfo& info) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) throw UsageError("cannot create report folder " + dir + ": " + error.message());
+  const ReportFigures f = report_figures(results, info);
+  std::string html = report_header(results, info);
+  html += "<div class=\"figs\">\n";
+  html += svg_chart("Mean load delay per request", f.x_label, "seconds", f.load, false);
+  html += svg_chart("Hit ratio", f.x_label, "hit ratio", f.hits, false);
+  html += svg_chart("Load cost / offline lower bound", f.x_label, "ratio (1 = best possible)",
+                    f.over_bound, false);
+  html += svg_chart("Latency CDF at " + format_bytes(f.cdf_memory) + " per worker",
+                    "latency (s, log scale)", "fraction of requests", f.cdf, true);
+  html += "</div>\n";
+  html += report_table(results, info);
   html +=
-      "</table>\n<p>Files: <a href=\"results.csv\">results.csv</a>, "
+      "<p>Files: <a href=\"results.csv\">results.csv</a>, "
       "<a href=\"results.json\">results.json</a>. Made by <code>brulee simulate</code>; "
       "semantics in docs/simulator.md.</p>\n</body></html>\n";
-
-  auto write_file = [&](const std::string& name, const std::string& text) {
-    const std::string path = (std::filesystem::path(dir) / name).string();
-    std::ofstream out(path, std::ios::binary);
-    out << text;
-    out.close();
-    if (!out) throw UsageError("cannot write " + path);
-  };
-  write_file("index.html", html);
-  write_file("results.csv", sweep_csv(results, info));
-  write_file("results.json", sweep_json(results, info).dump(2) + "\n");
+  write_text_file(dir, "index.html", html);
+  write_text_file(dir, "results.csv", sweep_csv(results, info));
+  write_text_file(dir, "results.json", sweep_json(results, info).dump(2) + "\n");
 }
 
 // ---- per-request CSV ----
