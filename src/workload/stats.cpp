@@ -193,6 +193,165 @@ std::string seconds(double value) {
 
 }  // namespace
 
+namespace {
+
+// Everything compute_stats learns from the requests, one at a time (add), then the summary
+// figures (finish).
+class StatsAccumulator {
+ public:
+  StatsAccumulator(const StatsOptions& options, std::vector<std::uint64_t> sizes, TraceStats& stats)
+      : options_(options), sizes_(std::move(sizes)), stats_(stats) {}
+
+  void add(const TraceRecord& r) {
+    if (stats_.requests == 0) {
+      stats_.first_time_s = r.time_s;
+      first_minute_ = static_cast<std::uint64_t>(std::floor(r.time_s / 60.0));
+      next_sample_s_ = r.time_s + options_.window_s;
+    } else {
+      interarrival_.add(r.time_s - previous_s_);
+    }
+    while (r.time_s > next_sample_s_) {  // working set at each step boundary before this request
+      sample(next_sample_s_);
+      next_sample_s_ += options_.window_s;
+    }
+    previous_s_ = r.time_s;
+    ++stats_.requests;
+    ++counts_[r.model];
+    const auto minute = static_cast<std::uint64_t>(std::floor(r.time_s / 60.0)) - first_minute_;
+    if (last_minute_[r.model] != minute) {
+      last_minute_[r.model] = minute;
+      ++busy_minutes_[r.model];
+    }
+    last_access_s_[r.model] = r.time_s;
+    const std::int64_t distance = stack_.access(r.model);
+    if (distance < 0) {
+      ++stats_.cold_requests;
+    } else {
+      const auto d = static_cast<std::size_t>(distance);
+      if (d >= reuse_histogram_.size()) reuse_histogram_.resize(d + 1, 0);
+      ++reuse_histogram_[d];
+    }
+  }
+
+  // Room for `n` models (the reader's table grows as it meets new names).
+  void grow(std::size_t n) {
+    if (counts_.size() >= n) return;
+    counts_.resize(n, 0);
+    busy_minutes_.resize(n, 0);
+    last_minute_.resize(n, ~std::uint64_t{0});
+    last_access_s_.resize(n, -INFINITY);
+  }
+
+  void finish(const std::vector<std::string>& names) {
+    grow(names.size());
+    if (stats_.requests > 0) sample(previous_s_);  // the end of the trace
+    stats_.last_time_s = previous_s_;
+    const double span_s = stats_.last_time_s - stats_.first_time_s;
+    stats_.mean_rate_per_s = span_s > 0 ? static_cast<double>(stats_.requests) / span_s : 0;
+    stats_.models_in_table = names.size();
+    stats_.minutes =
+        stats_.requests == 0
+            ? 0
+            : static_cast<std::uint64_t>(std::floor(stats_.last_time_s / 60.0)) - first_minute_ + 1;
+    finish_models(names);
+    stats_.interarrival_s = interarrival_.summary();
+    if (!reuse_histogram_.empty()) stats_.reuse_distance = from_histogram(reuse_histogram_);
+    finish_working_set();
+  }
+
+ private:
+  void sample(double at_s) {
+    if (series_.size() >= 20'000'000) {
+      throw UsageError("--window " + std::to_string(options_.window_s) +
+                       " s is too small for this trace (over 20M steps)");
+    }
+    WorkingSetPoint point;
+    point.time_s = at_s;
+    for (std::size_t m = 0; m < last_access_s_.size(); ++m) {
+      if (last_access_s_[m] > at_s - options_.window_s) {
+        ++point.models;
+        if (!sizes_.empty()) point.bytes += sizes_[m];
+      }
+    }
+    series_.push_back(point);
+    ws_models_.push_back(static_cast<double>(point.models));
+    ws_bytes_.push_back(static_cast<double>(point.bytes));
+  }
+
+  // Per-model rows, popularity concentration (top shares, Gini) and idleness.
+  void finish_models(const std::vector<std::string>& names) {
+    std::vector<double> used, idle;
+    stats_.models.resize(names.size());
+    for (std::size_t m = 0; m < names.size(); ++m) {
+      auto& model = stats_.models[m];
+      model.name = names[m];
+      model.requests = counts_[m];
+      model.size_bytes = sizes_.empty() ? 0 : sizes_[m];
+      model.idle_fraction = stats_.minutes == 0 ? 1.0
+                                                : 1.0 - static_cast<double>(busy_minutes_[m]) /
+                                                            static_cast<double>(stats_.minutes);
+      idle.push_back(model.idle_fraction);
+      if (counts_[m] > 0) used.push_back(static_cast<double>(counts_[m]));
+    }
+    stats_.models_used = used.size();
+    stats_.requests_per_model = exact(used);
+    if (!used.empty()) {
+      std::sort(used.begin(), used.end(), std::greater<>());
+      const double total = static_cast<double>(stats_.requests);
+      stats_.top1_share = used[0] / total;
+      const std::size_t top = std::max<std::size_t>(1, (used.size() + 9) / 10);
+      stats_.top10pct_share =
+          std::accumulate(used.begin(), used.begin() + static_cast<long>(top), 0.0) / total;
+      const auto k = static_cast<double>(used.size());
+      double weighted = 0;
+      for (std::size_t i = 0; i < used.size(); ++i)
+        weighted += (2 * (k - static_cast<double>(i)) - k - 1) * used[i];
+      stats_.gini = weighted / (k * total);
+    }
+    stats_.idle_fraction = exact(idle);
+    if (!idle.empty()) {
+      const auto share = [&](double threshold) {
+        return static_cast<double>(std::count_if(idle.begin(), idle.end(),
+                                                 [&](double v) { return v >= threshold; })) /
+               static_cast<double>(idle.size());
+      };
+      stats_.share_idle_90pct = share(0.9);
+      stats_.share_idle_99pct = share(0.99);
+    }
+  }
+
+  // The working-set distributions, and its series thinned to series_points.
+  void finish_working_set() {
+    stats_.working_set_models = exact(ws_models_);
+    if (stats_.has_sizes) stats_.working_set_bytes = exact(ws_bytes_);
+    if (series_.size() > options_.series_points && options_.series_points > 0) {
+      std::vector<WorkingSetPoint> thinned;
+      for (std::size_t k = 0; k < options_.series_points; ++k) {
+        thinned.push_back(series_[k * (series_.size() - 1) /
+                                  std::max<std::size_t>(1, options_.series_points - 1)]);
+      }
+      series_ = std::move(thinned);
+    }
+    stats_.working_set = std::move(series_);
+  }
+
+  const StatsOptions& options_;
+  const std::vector<std::uint64_t> sizes_;  // by model id; empty without a catalog
+  TraceStats& stats_;
+  std::vector<std::uint64_t> counts_, busy_minutes_, last_minute_;
+  std::vector<double> last_access_s_;
+  std::vector<std::uint64_t> reuse_histogram_;
+  LogHistogram interarrival_;
+  StackDistance stack_;
+  std::vector<WorkingSetPoint> series_;
+  std::vector<double> ws_models_, ws_bytes_;
+  double previous_s_ = 0;
+  double next_sample_s_ = 0;
+  std::uint64_t first_minute_ = 0;
+};
+
+}  // namespace
+
 TraceStats compute_stats(const std::string& trace_path, const StatsOptions& options) {
   if (!(options.window_s > 0) || !std::isfinite(options.window_s))
     throw UsageError("--window must be > 0");
@@ -211,137 +370,13 @@ TraceStats compute_stats(const std::string& trace_path, const StatsOptions& opti
     stats.has_sizes = true;
     stats.catalog_bytes = options.catalog->total_bytes();
   }
-  std::vector<std::uint64_t> counts, busy_minutes, last_minute;
-  std::vector<double> last_access_s;
-  std::vector<std::uint64_t> reuse_histogram;
-  LogHistogram interarrival;
-  StackDistance stack;
-  std::vector<WorkingSetPoint> series;
-  std::vector<double> ws_models, ws_bytes;
-  double previous_s = 0;
-  double next_sample_s = 0;
-  std::uint64_t first_minute = 0;
-  const auto grow = [&](std::size_t n) {
-    if (counts.size() >= n) return;
-    counts.resize(n, 0);
-    busy_minutes.resize(n, 0);
-    last_minute.resize(n, ~std::uint64_t{0});
-    last_access_s.resize(n, -INFINITY);
-  };
-  const auto sample = [&](double at_s) {
-    if (series.size() >= 20'000'000) {
-      throw UsageError("--window " + std::to_string(options.window_s) +
-                       " s is too small for this trace (over 20M steps)");
-    }
-    WorkingSetPoint point;
-    point.time_s = at_s;
-    for (std::size_t m = 0; m < last_access_s.size(); ++m) {
-      if (last_access_s[m] > at_s - options.window_s) {
-        ++point.models;
-        if (!sizes.empty()) point.bytes += sizes[m];
-      }
-    }
-    series.push_back(point);
-    ws_models.push_back(static_cast<double>(point.models));
-    ws_bytes.push_back(static_cast<double>(point.bytes));
-  };
+  StatsAccumulator accumulator(options, std::move(sizes), stats);
   std::vector<TraceRecord> block(1 << 16);
   while (const std::size_t n = reader.read(block)) {
-    if (reader.model_names().size() > counts.size()) grow(reader.model_names().size());
-    for (std::size_t i = 0; i < n; ++i) {
-      const TraceRecord& r = block[i];
-      if (stats.requests == 0) {
-        stats.first_time_s = r.time_s;
-        first_minute = static_cast<std::uint64_t>(std::floor(r.time_s / 60.0));
-        next_sample_s = r.time_s + options.window_s;
-      } else {
-        interarrival.add(r.time_s - previous_s);
-      }
-      while (r.time_s > next_sample_s) {  // working set at each step boundary before this request
-        sample(next_sample_s);
-        next_sample_s += options.window_s;
-      }
-      previous_s = r.time_s;
-      ++stats.requests;
-      ++counts[r.model];
-      const auto minute = static_cast<std::uint64_t>(std::floor(r.time_s / 60.0)) - first_minute;
-      if (last_minute[r.model] != minute) {
-        last_minute[r.model] = minute;
-        ++busy_minutes[r.model];
-      }
-      last_access_s[r.model] = r.time_s;
-      const std::int64_t distance = stack.access(r.model);
-      if (distance < 0) {
-        ++stats.cold_requests;
-      } else {
-        const auto d = static_cast<std::size_t>(distance);
-        if (d >= reuse_histogram.size()) reuse_histogram.resize(d + 1, 0);
-        ++reuse_histogram[d];
-      }
-    }
+    accumulator.grow(reader.model_names().size());
+    for (std::size_t i = 0; i < n; ++i) accumulator.add(block[i]);
   }
-  const auto& names = reader.model_names();
-  grow(names.size());
-  if (stats.requests > 0) sample(previous_s);  // the end of the trace
-  stats.last_time_s = previous_s;
-  const double span_s = stats.last_time_s - stats.first_time_s;
-  stats.mean_rate_per_s = span_s > 0 ? static_cast<double>(stats.requests) / span_s : 0;
-  stats.models_in_table = names.size();
-  stats.minutes =
-      stats.requests == 0
-          ? 0
-          : static_cast<std::uint64_t>(std::floor(stats.last_time_s / 60.0)) - first_minute + 1;
-  std::vector<double> used, idle;
-  stats.models.resize(names.size());
-  for (std::size_t m = 0; m < names.size(); ++m) {
-    auto& model = stats.models[m];
-    model.name = names[m];
-    model.requests = counts[m];
-    model.size_bytes = sizes.empty() ? 0 : sizes[m];
-    model.idle_fraction = stats.minutes == 0 ? 1.0
-                                             : 1.0 - static_cast<double>(busy_minutes[m]) /
-                                                         static_cast<double>(stats.minutes);
-    idle.push_back(model.idle_fraction);
-    if (counts[m] > 0) used.push_back(static_cast<double>(counts[m]));
-  }
-  stats.models_used = used.size();
-  stats.requests_per_model = exact(used);
-  if (!used.empty()) {
-    std::sort(used.begin(), used.end(), std::greater<>());
-    const double total = static_cast<double>(stats.requests);
-    stats.top1_share = used[0] / total;
-    const std::size_t top = std::max<std::size_t>(1, (used.size() + 9) / 10);
-    stats.top10pct_share =
-        std::accumulate(used.begin(), used.begin() + static_cast<long>(top), 0.0) / total;
-    const auto k = static_cast<double>(used.size());
-    double weighted = 0;
-    for (std::size_t i = 0; i < used.size(); ++i)
-      weighted += (2 * (k - static_cast<double>(i)) - k - 1) * used[i];
-    stats.gini = weighted / (k * total);
-  }
-  stats.interarrival_s = interarrival.summary();
-  if (!reuse_histogram.empty()) stats.reuse_distance = from_histogram(reuse_histogram);
-  stats.idle_fraction = exact(idle);
-  if (!idle.empty()) {
-    const auto share = [&](double threshold) {
-      return static_cast<double>(std::count_if(idle.begin(), idle.end(),
-                                               [&](double v) { return v >= threshold; })) /
-             static_cast<double>(idle.size());
-    };
-    stats.share_idle_90pct = share(0.9);
-    stats.share_idle_99pct = share(0.99);
-  }
-  stats.working_set_models = exact(ws_models);
-  if (stats.has_sizes) stats.working_set_bytes = exact(ws_bytes);
-  if (series.size() > options.series_points && options.series_points > 0) {
-    std::vector<WorkingSetPoint> thinned;
-    for (std::size_t k = 0; k < options.series_points; ++k) {
-      thinned.push_back(
-          series[k * (series.size() - 1) / std::max<std::size_t>(1, options.series_points - 1)]);
-    }
-    series = std::move(thinned);
-  }
-  stats.working_set = std::move(series);
+  accumulator.finish(reader.model_names());
   return stats;
 }
 
