@@ -12,7 +12,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 seconds="${1:-${FUZZ_SECONDS:-20}}"
 shift || true
 targets=("$@")
-if ((${#targets[@]} == 0)); then targets=(infer_request json_scan image http_request grpc_infer_request); fi
+if ((${#targets[@]} == 0)); then targets=(infer_request json_scan image http_request grpc_infer_request trace_file catalog); fi
 build="${FUZZ_BUILD_DIR:-$root/build/fuzz}"
 
 if ! command -v clang++-14 > /dev/null; then

@@ -74,7 +74,7 @@ ModelConfig read_model_config(const std::string& config_path) {
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& parse_error) {
+  } catch (const nlohmann::json::exception& parse_error) {  // syntax, or a number out of range
     throw InputError(config_path, 0, std::string("not valid JSON: ") + parse_error.what());
   }
   if (!json.is_object()) throw InputError(config_path, 0, "must hold a JSON object");

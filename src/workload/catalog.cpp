@@ -213,7 +213,7 @@ Catalog parse_catalog_json(std::string_view text, const std::string& source) {
   json document;
   try {
     document = json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a syntax error, or a number out of range (406)
     throw InputError(source, 0, std::string("invalid JSON: ") + e.what());
   }
   const json* list = &document;

@@ -219,7 +219,10 @@ struct TraceReader::Impl {
                        "binary trace is truncated or has trailing bytes (header promises " +
                            std::to_string(record_count) + " records)");
     }
-    // Name table: u32 length + bytes, model_count times.
+    // Name table: u32 length + bytes, model_count times (so at least 5 bytes a name: a header
+    // cannot make the reader reserve for names the file does not hold).
+    if (std::uint64_t{model_count} * 5 > names_bytes)
+      throw InputError(path, 0, "corrupt model name table (more names than its bytes hold)");
     std::uint64_t consumed = 0;
     names.reserve(model_count);
     for (std::uint32_t m = 0; m < model_count; ++m) {
@@ -468,11 +471,19 @@ TraceReader::TraceReader(const std::string& path, TraceFormat format)
   }
   s.fd = Fd(fd);
   struct stat info {};
-  if (::fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) throw InputError(path, 0, "is a directory");
+  const bool known = ::fstat(fd, &info) == 0;
+  if (known && S_ISDIR(info.st_mode)) throw InputError(path, 0, "is a directory");
 #ifdef POSIX_FADV_SEQUENTIAL
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
-  s.buffer.resize(kBlockBytes);
+  // A small regular file gets a block that holds it whole (at least 128 KiB: a binary name of
+  // up to 64 KiB must fit), not 4 MiB.
+  std::size_t block = kBlockBytes;
+  if (known && S_ISREG(info.st_mode) && info.st_size >= 0) {
+    block = std::clamp<std::size_t>(static_cast<std::size_t>(info.st_size) + 1,
+                                    std::size_t{128} << 10, kBlockBytes);
+  }
+  s.buffer.resize(block);
   s.fill();
   if (s.end == 0) throw InputError(path, 0, "empty file");
   const bool magic =

@@ -293,6 +293,12 @@ TEST(TraceIoBadInput, CorruptBinary) {
         reader.restrict_models({});
       },
       0, "unknown model");
+  // A header claiming 2^31 models in a 15-byte name table: refused before reserving for them.
+  std::string many_models = bytes;
+  const std::uint32_t claimed = 1u << 31;
+  std::memcpy(many_models.data() + 24, &claimed, sizeof claimed);
+  dir.write("models.bin", many_models);
+  expect_input_error([&] { read_trace(dir.file("models.bin")); }, 0, "more names than its bytes");
   dir.write("notbin.bin", "request_id,time_s,model\n");
   expect_input_error([&] { TraceReader reader(dir.file("notbin.bin"), TraceFormat::kBinary); }, 0,
                      "not a brulee binary trace");
