@@ -15,7 +15,9 @@
 # The rate is 2 requests/s, 4 in the full ONNX run.
 # Writes DIR/results.md, DIR/summary.json, DIR/runs.csv, per-request files DIR/runs/*.csv.
 # Env: POPULARITY (zipf|azure), RATE (requests/s), DURATION (s), MEMORY_FRACTION (0.5), SEED,
-# BUSY_SHARE (0.15), EXEC_THREADS (1), LOADER_THREADS (1), INTRA_OP_THREADS (0 = all cores),
+# BUSY_SHARE (0.15), WAIT_QUIET (seconds to wait for a quiet machine before each run; 0),
+# RETRY_BUSY (times a run flagged busy is run again; 0), EXEC_THREADS (1), LOADER_THREADS (1),
+# INTRA_OP_THREADS (0 = all cores),
 # MAX_INFLIGHT (2GiB), INPUTS (binary: raw tensor bytes, the REST binary data extension; json:
 # JSON lists, about 1.5 MB a request, which the server parses beside the inferences).
 set -euo pipefail
@@ -107,52 +109,75 @@ server=""; sampler=""
 trap 'kill $server $sampler 2>/dev/null || true' EXIT
 
 echo "policy,run,start,wall_s,load1_start,load1_max,other_cpu_share,busy,server_cpu_s,replay_cpu_s" > "$out/runs.csv"
-for run in $(seq 1 "$runs"); do
-  for policy in ${policies//,/ }; do
-    tag="$policy.r$run"
-    load_start=$(cut -d' ' -f1 /proc/loadavg)
-    log "run $run/$runs, $policy: serve + replay (load average $load_start)"
-    (while :; do cut -d' ' -f1 /proc/loadavg; sleep 2; done) > "$out/runs/$tag.loadavg" &
-    sampler=$!
-    busy_before=$(machine_busy_s)
-    wall_before=$(date +%s.%N)
-    "$brulee" serve --repo "$zoo" --port 0 --grpc-port 0 --memory "$memory" --policy "$policy" \
-      --seed "$run" --catalog "$out/catalog.json" --exec-threads "${EXEC_THREADS:-1}" \
-      --loader-threads "${LOADER_THREADS:-1}" --intra-op-threads "${INTRA_OP_THREADS:-0}" \
-      --max-inflight-bytes "${MAX_INFLIGHT:-2GiB}" \
-      > "$out/runs/$tag.server.log" 2>&1 &
-    server=$!
-    port=""
-    for _ in $(seq 1 300); do
-      # The background server may not have created its log yet: no error then.
-      port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$out/runs/$tag.server.log" 2>/dev/null | head -n 1 || true)
-      [ -n "$port" ] && break
-      kill -0 "$server" 2>/dev/null || break
-      sleep 0.1
-    done
-    if [ -z "$port" ]; then
-      echo "testbed.sh: the server for $policy did not start:" >&2
-      tail -n 5 "$out/runs/$tag.server.log" >&2
-      kill "$server" "$sampler" 2>/dev/null || true
-      exit 1
+# The share of all cores used by every process over the next 3 s (the testbed runs nothing then).
+machine_share_now() {
+  local b0 b1
+  b0=$(machine_busy_s); sleep 3; b1=$(machine_busy_s)
+  awk -v a="$b0" -v b="$b1" -v c="$cores" 'BEGIN { printf "%.3f", (b - a) / (3 * c) }'
+}
+# WAIT_QUIET=S: before each run, wait up to S seconds for a 3 s sample with others below
+# BUSY_SHARE (the run is still flagged if they come back during it).
+wait_quiet() {
+  local limit=${WAIT_QUIET:-0} waited=0 share
+  [ "$limit" -gt 0 ] || return 0
+  while :; do
+    share=$(machine_share_now)
+    awk -v s="$share" -v b="$busy_share" 'BEGIN { exit !(s <= b) }' && return 0
+    waited=$((waited + 3))
+    if [ "$waited" -ge "$limit" ]; then
+      log "still busy after ${waited} s (others ${share} of the CPU): running anyway"
+      return 0
     fi
-    /usr/bin/time -f '%U %S' -o "$out/runs/$tag.replay.cpu" \
-      "$brulee" replay --url "http://127.0.0.1:$port" --trace "$out/trace.csv" --concurrency 64 \
-      $input_flag --json --quiet --out "$out/runs/$tag.replay.csv" > "$out/runs/$tag.replay.json" || true
-    server_cpu=$(process_cpu_s "$server")
-    kill -TERM "$server"
-    wait "$server" || true
-    server=""
-    wall_after=$(date +%s.%N)
-    busy_after=$(machine_busy_s)
-    kill "$sampler" 2>/dev/null || true
-    wait "$sampler" 2>/dev/null || true
-    sampler=""
-    # The last line (time prints a note first when the replay exits non-zero).
-    replay_cpu=$(tail -n 1 "$out/runs/$tag.replay.cpu" 2>/dev/null | awk '{print $1+$2}')
-    /usr/bin/python3 - "$out/runs.csv" "$policy" "$run" "$wall_before" "$wall_after" "$load_start" \
-      "$out/runs/$tag.loadavg" "$busy_before" "$busy_after" "$server_cpu" "$replay_cpu" "$cores" \
-      "$busy_share" <<'EOF'
+  done
+}
+
+# One run of one policy: serve + replay + simulate; appends its line to runs.csv.
+run_once() {
+  local policy=$1 run=$2
+  tag="$policy.r$run"
+  load_start=$(cut -d' ' -f1 /proc/loadavg)
+  log "run $run/$runs, $policy: serve + replay (load average $load_start)"
+  (while :; do cut -d' ' -f1 /proc/loadavg; sleep 2; done) > "$out/runs/$tag.loadavg" &
+  sampler=$!
+  busy_before=$(machine_busy_s)
+  wall_before=$(date +%s.%N)
+  "$brulee" serve --repo "$zoo" --port 0 --grpc-port 0 --memory "$memory" --policy "$policy" \
+    --seed "$run" --catalog "$out/catalog.json" --exec-threads "${EXEC_THREADS:-1}" \
+    --loader-threads "${LOADER_THREADS:-1}" --intra-op-threads "${INTRA_OP_THREADS:-0}" \
+    --max-inflight-bytes "${MAX_INFLIGHT:-2GiB}" \
+    > "$out/runs/$tag.server.log" 2>&1 &
+  server=$!
+  port=""
+  for _ in $(seq 1 300); do
+    # The background server may not have created its log yet: no error then.
+    port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$out/runs/$tag.server.log" 2>/dev/null | head -n 1 || true)
+    [ -n "$port" ] && break
+    kill -0 "$server" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$port" ]; then
+    echo "testbed.sh: the server for $policy did not start:" >&2
+    tail -n 5 "$out/runs/$tag.server.log" >&2
+    kill "$server" "$sampler" 2>/dev/null || true
+    exit 1
+  fi
+  /usr/bin/time -f '%U %S' -o "$out/runs/$tag.replay.cpu" \
+    "$brulee" replay --url "http://127.0.0.1:$port" --trace "$out/trace.csv" --concurrency 64 \
+    $input_flag --json --quiet --out "$out/runs/$tag.replay.csv" > "$out/runs/$tag.replay.json" || true
+  server_cpu=$(process_cpu_s "$server")
+  kill -TERM "$server"
+  wait "$server" || true
+  server=""
+  wall_after=$(date +%s.%N)
+  busy_after=$(machine_busy_s)
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  sampler=""
+  # The last line (time prints a note first when the replay exits non-zero).
+  replay_cpu=$(tail -n 1 "$out/runs/$tag.replay.cpu" 2>/dev/null | awk '{print $1+$2}')
+  /usr/bin/python3 - "$out/runs.csv" "$policy" "$run" "$wall_before" "$wall_after" "$load_start" \
+    "$out/runs/$tag.loadavg" "$busy_before" "$busy_after" "$server_cpu" "$replay_cpu" "$cores" \
+    "$busy_share" <<'EOF'
 import sys, time
 (path, policy, run, w0, w1, load_start, load_file, b0, b1, server_cpu, replay_cpu, cores,
  busy_share) = sys.argv[1:]
@@ -163,15 +188,33 @@ share = max(0.0, other) / (wall * int(cores)) if wall > 0 else 0.0
 busy = 1 if share > float(busy_share) else 0
 start = time.strftime("%H:%M:%S", time.localtime(float(w0)))
 with open(path, "a") as f:
-    f.write(f"{policy},{run},{start},{wall:.1f},{load_start},{max(samples):.2f},{share:.3f},{busy},"
-            f"{float(server_cpu):.1f},{float(replay_cpu):.1f}\n")
+  f.write(f"{policy},{run},{start},{wall:.1f},{load_start},{max(samples):.2f},{share:.3f},{busy},"
+          f"{float(server_cpu):.1f},{float(replay_cpu):.1f}\n")
 if busy:
-    print(f"testbed.sh: run {run} of {policy} was busy: other processes used {100 * share:.0f}% "
-          f"of the CPU", file=sys.stderr)
+  print(f"testbed.sh: run {run} of {policy} was busy: other processes used {100 * share:.0f}% "
+        f"of the CPU", file=sys.stderr)
 EOF
-    "$brulee" simulate --trace "$out/trace.csv" --catalog "$out/catalog.json" --memory "$memory" \
-      --policy "$policy" --parallel-load --seed "$run" --json \
-      --requests-out "$out/runs/$tag.sim.csv" > "$out/runs/$tag.sim.json"
+  "$brulee" simulate --trace "$out/trace.csv" --catalog "$out/catalog.json" --memory "$memory" \
+    --policy "$policy" --parallel-load --seed "$run" --json \
+    --requests-out "$out/runs/$tag.sim.csv" > "$out/runs/$tag.sim.json"
+}
+
+# RETRY_BUSY=N: a run flagged busy is run again, up to N times (its earlier line is dropped).
+for run in $(seq 1 "$runs"); do
+  for policy in ${policies//,/ }; do
+    tries=0
+    while :; do
+      wait_quiet
+      run_once "$policy" "$run"
+      busy=$(tail -n 1 "$out/runs.csv" | cut -d, -f8)
+      if [ "$busy" = 1 ] && [ "$tries" -lt "${RETRY_BUSY:-0}" ]; then
+        tries=$((tries + 1))
+        sed -i '$d' "$out/runs.csv"
+        log "run $run of $policy was busy: running it again ($tries of ${RETRY_BUSY})"
+        continue
+      fi
+      break
+    done
   done
 done
 
