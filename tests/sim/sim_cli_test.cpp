@@ -218,6 +218,16 @@ void expect_usage_error(const std::string& args, const std::string& mention) {
   EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
+// The progress line is for terminals only: with stderr a file, a sweep prints nothing there.
+TEST(SimCli, NoProgressLineWhenStderrIsNotATerminal) {
+  const CliRun r = run("--trace " + paper_trace() +
+                       " --catalog paper --memory 20%,40% --policy lru,cremebrulee --sweep "
+                       "--bound none");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_FALSE(r.out.empty());
+}
+
 TEST(SimCli, BadInputExitsTwoWithOneLine) {
   const std::string trace = paper_trace();
   expect_usage_error("--trace /nonexistent/t.bin --memory 1GiB", "/nonexistent/t.bin");
