@@ -3,7 +3,9 @@
 # cremebrulee-oracle, queueing mode, one worker, memory 15-60%.
 #   experiments/predictive_prefetch.sh [BRULEE] [OUT]      (REQUESTS=1000000 RATE=0.25 by default)
 # Workloads (brulee workload synth, docs/workloads.md): the paper catalog with Azure-calibrated
-# popularity (Poisson arrivals, and on/off arrivals), the same over 2,000 models, and Zipf(1.0).
+# popularity (Poisson arrivals, and on/off arrivals), the same over 2,000 models, both again with
+# Azure's timer share (--timers 0.16: periodic models), and Zipf(1.0).
+#   WORKLOADS="az26t az2kt" experiments/predictive_prefetch.sh ...   runs a subset
 # Prints one table per workload: mean load delay per request (s) and the comparisons.
 set -euo pipefail
 BRULEE=${1:-build/release/brulee}
@@ -20,17 +22,20 @@ synth() {  # name, extra options
 synth az26 --popularity azure
 synth az26onoff --popularity azure --arrivals onoff
 synth az2k --popularity azure --models 2000
+synth az26t --popularity azure --timers 0.16
+synth az2kt --popularity azure --models 2000 --timers 0.16
 synth zipf --popularity zipf --zipf 1.0
-for w in az26 az26onoff az2k zipf; do
+WORKLOADS=${WORKLOADS:-"az26 az26onoff az2k az26t az2kt zipf"}
+for w in $WORKLOADS; do
   "$BRULEE" simulate --trace "$OUT/$w.bin" --catalog "$OUT/$w.catalog.json" --memory "$MEMORY" \
     --policy cremebrulee,cremebrulee-oracle,predictive --sweep --no-bound --csv "$OUT/$w.csv" > /dev/null
   "$BRULEE" simulate --trace "$OUT/$w.bin" --catalog "$OUT/$w.catalog.json" --memory "$MEMORY" \
     --policy cremebrulee,predictive --sweep --no-bound --prefetch --csv "$OUT/$w.prefetch.csv" > /dev/null
 done
-python3 - "$OUT" <<'PY'
+python3 - "$OUT" $WORKLOADS <<'PY'
 import csv, sys
 out = sys.argv[1]
-for w in ["az26", "az26onoff", "az2k", "zipf"]:
+for w in sys.argv[2:]:
     d, p = {}, {}
     for x in csv.DictReader(open(f"{out}/{w}.csv")):
         d[(x["policy"], x["memory_fraction"])] = float(x["mean_load_delay_s"])

@@ -1,15 +1,18 @@
 // `brulee simulate`: replay a trace against the eviction policies in virtual time
 // (docs/simulator.md). One run, or --sweep over policies x memory sizes on all cores.
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cli/command.hpp"
+#include "cli/progress.hpp"
 #include "core/error.hpp"
 #include "core/units.hpp"
 #include "sim/output.hpp"
@@ -43,6 +46,52 @@ struct SimulateOptions {
   bool no_bound = false;
   bool timing = false;
   bool prefetch = false;
+};
+
+// Redraws the progress line from a run's counters every ProgressLine::kInterval, on its own
+// thread, until stop(). Does nothing when stderr is not a terminal.
+class RunsProgress {
+ public:
+  RunsProgress(const sim::SimProgress& progress, std::uint64_t runs, std::uint64_t requests)
+      : line_("simulate") {
+    if (!line_.enabled()) return;
+    thread_ = std::thread([this, &progress, runs, requests] {
+      std::unique_lock lock(mutex_);
+      while (!stopping_) {
+        const std::uint64_t done = progress.requests.load(std::memory_order_relaxed);
+        const std::uint64_t total = runs * requests;
+        const double elapsed = line_.elapsed_s();
+        const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
+        std::string text =
+            "simulate: " + std::to_string(progress.runs.load(std::memory_order_relaxed)) + "/" +
+            std::to_string(runs) + " runs, " +
+            ProgressLine::count(static_cast<std::uint64_t>(rate)) + " requests/s";
+        if (rate > 0 && done <= total)
+          text += ", " + ProgressLine::clock(static_cast<double>(total - done) / rate) + " left";
+        line_.show(text);
+        wake_.wait_for(lock, ProgressLine::kInterval);
+      }
+    });
+  }
+  ~RunsProgress() { stop(); }
+  bool enabled() const { return line_.enabled(); }
+  void stop() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+    line_.finish();
+  }
+
+ private:
+  ProgressLine line_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 std::vector<std::string> split_list(const std::string& text, const char* what) {
@@ -152,6 +201,13 @@ void run_simulate(const SimulateOptions& opts) {
   info.footprint_bytes = footprint;
   info.seed = opts.seed;
 
+  // On a terminal, a progress line (runs done, requests per second, time left) while the runs
+  // go; nothing at all otherwise.
+  sim::SimProgress progress;
+  const std::uint64_t total_runs = opts.sweep ? policies.size() * memories.size() : 1;
+  RunsProgress runs_progress(progress, total_runs, trace.size());
+  if (runs_progress.enabled()) base.progress = &progress;
+
   std::vector<sim::SimSummary> results;
   double bound_s = 0.0;  // the bound's own time (single run), for --timing
   if (!opts.sweep) {
@@ -205,6 +261,7 @@ void run_simulate(const SimulateOptions& opts) {
     spec.bound = bound_kind;
     results = sim::run_sweep(catalog.models, trace, spec);
   }
+  runs_progress.stop();
   const auto simulated = Clock::now();
 
   if (opts.json) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/command.hpp"
+#include "cli/progress.hpp"
 #include "core/error.hpp"
 #include "core/seconds.hpp"
 #include "core/units.hpp"
@@ -74,6 +75,14 @@ std::string default_catalog_out(const std::string& trace) {
   return stem + ".catalog.json";
 }
 
+// Hands a generator's progress to a progress line (nothing when stderr is not a terminal).
+ProgressFn progress_to(ProgressLine& line) {
+  if (!line.enabled()) return {};
+  return [&line](std::uint64_t done, std::uint64_t total, const char* what) {
+    line.update(done, total, what);
+  };
+}
+
 void print_summary(const char* what, const WorkloadSummary& s, const std::string& trace,
                    const std::string& catalog, double elapsed_s) {
   std::printf("%s -> %s (catalog %s)\n", what, trace.c_str(), catalog.c_str());
@@ -89,6 +98,13 @@ void print_summary(const char* what, const WorkloadSummary& s, const std::string
               static_cast<unsigned long long>(s.models_used));
   std::printf("  skew        top model %.1f%% of requests, top 10%% of models %.1f%%, Gini %.3f\n",
               100 * s.top1_share, 100 * s.top10pct_share, s.gini);
+  if (s.timer_models > 0) {
+    std::printf("  timers      %llu periodic models, %.2f%% of requests\n",
+                static_cast<unsigned long long>(s.timer_models),
+                s.requests > 0 ? 100.0 * static_cast<double>(s.timer_requests) /
+                                     static_cast<double>(s.requests)
+                               : 0.0);
+  }
   std::printf("  took        %.2f s\n", elapsed_s);
 }
 
@@ -171,7 +187,10 @@ void setup_azure2019(CLI::App* parent) {
     options.filter = flags->filter.build();
     const Catalog catalog = load_catalog(flags->catalog);
     Catalog out_catalog;
+    ProgressLine line("azure2019");
+    options.progress = progress_to(line);
     const auto summary = generate_azure2019(options, catalog, flags->out, out_catalog);
+    line.finish();
     const std::string catalog_out =
         flags->catalog_out.empty() ? default_catalog_out(flags->out) : flags->catalog_out;
     write_catalog(catalog_out, out_catalog);
@@ -202,7 +221,10 @@ void setup_azure2021(CLI::App* parent) {
     options.filter = flags->filter.build();
     const Catalog catalog = load_catalog(flags->catalog);
     Catalog out_catalog;
+    ProgressLine line("azure2021");
+    options.progress = progress_to(line);
     const auto summary = generate_azure2021(options, catalog, flags->out, out_catalog);
+    line.finish();
     const std::string catalog_out =
         flags->catalog_out.empty() ? default_catalog_out(flags->out) : flags->catalog_out;
     write_catalog(catalog_out, out_catalog);
@@ -217,7 +239,8 @@ void setup_synth(CLI::App* parent) {
                 arrivals = "poisson";
     std::uint64_t models = 0;
     double duration_s = 0, zipf = 1.0, rate = 0, on_s = 60, off_s = 600, diurnal = 0,
-           diurnal_period_s = 86400;
+           diurnal_period_s = 86400, timers = 0, timer_requests = kAzureTimerRequestShare,
+           timer_jitter_s = 1;
     std::uint64_t seed = 1;
   };
   auto flags = std::make_shared<Flags>();
@@ -248,6 +271,17 @@ void setup_synth(CLI::App* parent) {
       ->capture_default_str();
   cmd->add_option("--diurnal-period", flags->diurnal_period_s, "Diurnal period (s)")
       ->capture_default_str();
+  cmd->add_option("--timers", flags->timers,
+                  "azure: share of models that are timer-triggered (periodic); 0.16 as in "
+                  "Azure 2019, 0: none")
+      ->capture_default_str();
+  cmd->add_option("--timer-requests", flags->timer_requests,
+                  "The timers' share of the requests, which picks their popularity band (Azure "
+                  "2019: 0.02)")
+      ->capture_default_str();
+  cmd->add_option("--timer-jitter", flags->timer_jitter_s,
+                  "Uniform jitter of each timer firing, +- seconds (at most a quarter period)")
+      ->capture_default_str();
   cmd->add_option("--out", flags->out, "Output trace (.csv or binary)")->required();
   cmd->add_option("--catalog-out", flags->catalog_out,
                   "Catalog written for the trace (default: <out>.catalog.json)");
@@ -255,6 +289,9 @@ void setup_synth(CLI::App* parent) {
   cmd->callback([flags] {
     const auto start = std::chrono::steady_clock::now();
     SynthOptions options;
+    options.timer_share = flags->timers;
+    options.timer_request_share = flags->timer_requests;
+    options.timer_jitter_s = flags->timer_jitter_s;
     options.models = flags->models;
     if (!flags->requests.empty()) options.requests = parse_count("--requests", flags->requests);
     options.duration_s = flags->duration_s;
@@ -269,7 +306,10 @@ void setup_synth(CLI::App* parent) {
     options.seed = flags->seed;
     const Catalog catalog = load_catalog(flags->catalog);
     Catalog out_catalog;
+    ProgressLine line("synth");
+    options.progress = progress_to(line);
     const auto summary = generate_synth(options, catalog, flags->out, out_catalog);
+    line.finish();
     const std::string catalog_out =
         flags->catalog_out.empty() ? default_catalog_out(flags->out) : flags->catalog_out;
     write_catalog(catalog_out, out_catalog);
@@ -390,9 +430,15 @@ void setup_convert(CLI::App* parent) {
     if (!flags->catalog.empty()) reader.restrict_models(scanned.names);
     TraceWriter writer(flags->out, format, scanned.names, options);
     std::vector<TraceRecord> block(1 << 16);
-    while (const std::size_t n = reader.read(block))
+    ProgressLine line("convert");
+    std::uint64_t written = 0;
+    while (const std::size_t n = reader.read(block)) {
       writer.write(std::span<const TraceRecord>(block.data(), n));
+      written += n;
+      line.update(written, scanned.requests, "requests written");
+    }
     writer.close();
+    line.finish();
     std::printf("%s -> %s: %llu requests, %zu models, %s request ids, %.2f s\n", flags->in.c_str(),
                 flags->out.c_str(), static_cast<unsigned long long>(scanned.requests),
                 scanned.names.size(), options.explicit_request_ids ? "explicit" : "consecutive",

@@ -34,14 +34,25 @@ double InterArrivalHistory::lower_edge_s(int bin) { return kEdges[static_cast<st
 void InterArrivalHistory::halve() {
   std::uint32_t total = 0;
   for (auto& n : bins) {
-    n = static_cast<std::uint16_t>((n + 1) / 2);
+    n = static_cast<std::uint8_t>((n + 1) / 2);
     total += n;
   }
   gaps = static_cast<std::uint16_t>(total);
 }
 
+double InterArrivalHistory::periodic_remaining_s(double idle_s) const {
+  if (!periodic()) return -1.0;
+  const double period = gap_mean;
+  if (idle_s > kPeriodicLate * period) return -1.0;  // a firing was missed: not periodic now
+  return std::max(period - idle_s, kFloorS);
+}
+
 double InterArrivalHistory::remaining_s(double now_s, double origin_s) const {
   if (count == 0) return std::numeric_limits<double>::infinity();
+  if (const double periodic = periodic_remaining_s(now_s > last_s ? now_s - last_s : 0.0);
+      periodic > 0) [[unlikely]] {
+    return periodic;
+  }
   const double span = std::max(now_s - origin_s, kFloorS);
   return std::max(span / count * shape_factor(now_s), kFloorS);
 }
@@ -98,10 +109,18 @@ double predicted_miss_cost(const InterArrivalHistory& history, double load_laten
   return cost * (1.0 + 0.5 * followers);
 }
 
-double relative_utility(const InterArrivalHistory& history, double load_latency_s, double cost,
-                        double size_bytes, double now_s) {
-  return predicted_miss_cost(history, load_latency_s, cost) * history.count /
-         (std::max(1.0, size_bytes) * history.shape_factor(now_s));
+double relative_utility(const InterArrivalHistory& history, double origin_s, double load_latency_s,
+                        double cost, double size_bytes, double now_s) {
+  const double miss_cost = predicted_miss_cost(history, load_latency_s, cost);
+  const double size = std::max(1.0, size_bytes);
+  // A periodic model: U (now - origin) with U from the time to its next firing.
+  if (const double periodic =
+          history.periodic_remaining_s(now_s > history.last_s ? now_s - history.last_s : 0.0);
+      periodic > 0) [[unlikely]] {
+    return miss_cost * std::max(now_s - origin_s, InterArrivalHistory::kFloorS) / (size * periodic);
+  }
+  // Otherwise remaining = (span / count) shape, and the span cancels.
+  return miss_cost * history.count / (size * history.shape_factor(now_s));
 }
 
 double predicted_utility(const InterArrivalHistory& history, double origin_s, double load_latency_s,

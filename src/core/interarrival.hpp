@@ -16,8 +16,17 @@
 //           so the bins' coarseness cancels out: for a memoryless (Poisson) model shape ~ 1;
 //   remaining = prior * (w * shape + 1 - w), w = n / (n + kPriorWeight), n = gaps at or above e.
 // A model seen once, or idle longer than any gap it ever had, is predicted by its rate alone.
+// Periodic models (timer-triggered functions: a sixth of Azure's, docs/workloads.md) are told
+// apart by the spread of their gaps: a running mean m of the gaps and of their absolute
+// deviation d (plain averages over the first 8 gaps, then exponential with weight 1/8). With at
+// least kPeriodicMinGaps gaps and d <= kPeriodicSpread m (or 2-3 gaps and d <= 0.02 m), the
+// model is periodic and
+//   remaining = m - e (at least kFloorS) while e <= kPeriodicLate m,
+// the next firing; past that (a missed firing) the histogram rule above applies again. A
+// Poisson model's d/m is about 2/e = 0.74, so it is not mistaken for one.
 // docs/policies.md ("predictive") and docs/prefetch.md give the reasons.
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -31,15 +40,26 @@ namespace brulee {
 struct InterArrivalHistory {
   static constexpr int kBins = 16;
   static constexpr double kFirstEdgeS = 1.0 / 64;  // bin k: [kFirstEdgeS 4^k, kFirstEdgeS 4^(k+1))
-  static constexpr std::uint16_t kWindow = 256;    // gaps kept before every bin is halved
+  static constexpr std::uint16_t kWindow = 255;    // gaps kept before every bin is halved
   static constexpr double kPriorWeight = 8.0;      // pseudo-gaps of the rate prior
   static constexpr double kFloorS = 1e-3;          // predictions are at least this
+  // d / m at most kPeriodicSpread with kPeriodicMinGaps gaps or more, kPeriodicEarlySpread with
+  // kPeriodicEarlyGaps to kPeriodicMinGaps - 1 (two exponential gaps pass that by chance 2% of
+  // the time; a timer's gaps differ by its jitter, far less).
+  static constexpr std::uint32_t kPeriodicMinGaps = 4;
+  static constexpr float kPeriodicSpread = 0.1f;
+  static constexpr std::uint32_t kPeriodicEarlyGaps = 2;
+  static constexpr float kPeriodicEarlySpread = 0.02f;
+  static constexpr double kPeriodicLate = 1.5;  // idle past this many periods: not any more
 
   double last_s = 0.0;      // time of the last request
   std::uint32_t count = 0;  // requests so far (all time)
   std::uint16_t gaps = 0;   // sum of bins
   std::uint16_t unused = 0;
-  std::array<std::uint16_t, kBins> bins{};
+  std::array<std::uint8_t, kBins> bins{};  // at most kWindow each
+  float gap_mean = 0.0f;                   // m: running mean of the gaps
+  float gap_spread = 0.0f;                 // d: running mean absolute deviation from m
+  std::uint64_t reserved = 0;
 
   // Records a request at `time_s`.
   void observe(double time_s) {
@@ -49,9 +69,23 @@ struct InterArrivalHistory {
         halve();
       ++bins[static_cast<std::size_t>(bin_of(gap))];
       ++gaps;
+      // Plain means over the first gaps (this is gap number `count`), then weight 1/8.
+      const auto g = static_cast<float>(gap);
+      if (count == 1) {
+        gap_mean = g;
+      } else {
+        const float weight = count >= 8 ? 0.125f : kReciprocals[count];
+        gap_spread += weight * (std::fabs(g - gap_mean) - gap_spread);
+        gap_mean += weight * (g - gap_mean);
+      }
     }
     last_s = time_s;
     ++count;
+  }
+  // True when the gaps look periodic (see above).
+  bool periodic() const {
+    if (count > kPeriodicMinGaps) return gap_spread <= kPeriodicSpread * gap_mean;
+    return count > kPeriodicEarlyGaps && gap_spread <= kPeriodicEarlySpread * gap_mean;
   }
   // Expected seconds from `now_s` until the next request (>= kFloorS), `origin_s` being the
   // time of the first request the predictor saw; +infinity if never requested.
@@ -62,10 +96,17 @@ struct InterArrivalHistory {
   // proportion to the overlap); 0 without gaps.
   double share_within_s(double window_s) const;
 
+  // Expected seconds to the next firing of a periodic model idle for `idle_s`; < 0 when the
+  // model is not (or no longer) periodic.
+  double periodic_remaining_s(double idle_s) const;
+
   static int bin_of(double gap_s);
   static double lower_edge_s(int bin);  // 0 for bin 0
 
  private:
+  // 1 / (gaps so far), for gaps 2 to 7 (the first sets m and leaves d at 0).
+  static constexpr float kReciprocals[8] = {1.0f,     1.0f,     1.0f / 2, 1.0f / 3,
+                                            1.0f / 4, 1.0f / 5, 1.0f / 6, 1.0f / 7};
   void halve();
 };
 static_assert(sizeof(InterArrivalHistory) == 48);
@@ -125,7 +166,7 @@ double predicted_utility(const InterArrivalHistory& history, double origin_s, do
 // predicted_utility times (now - origin), which is common to every model at a given time: the
 // same order at any instant, but a key computed earlier stays comparable with one computed now
 // (as CremeBrulee's count is), so a lazy heap can keep it. 0 for a model never requested.
-double relative_utility(const InterArrivalHistory& history, double load_latency_s, double cost,
-                        double size_bytes, double now_s);
+double relative_utility(const InterArrivalHistory& history, double origin_s, double load_latency_s,
+                        double cost, double size_bytes, double now_s);
 
 }  // namespace brulee

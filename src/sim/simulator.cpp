@@ -268,7 +268,13 @@ class Simulation {
     Worker& first = *workers_[0];
     Policy& first_policy = first.cache.policy();
     CacheState& first_state = first.cache.state();
+    SimProgress* const progress = config_.progress;
+    std::size_t next_report = progress ? SimProgress::kProgressStep : n;
     for (std::size_t i = 0; i < n; ++i) {
+      if (i == next_report) [[unlikely]] {
+        progress->requests.fetch_add(SimProgress::kProgressStep, std::memory_order_relaxed);
+        next_report += SimProgress::kProgressStep;
+      }
       const ModelId model = model_column[i];
       const double arrival_s = time_column[i];
       if constexpr (kQueueing) {
@@ -392,6 +398,11 @@ class Simulation {
       record(i, model, worker, timeline);
     }
     if (config_.parallel_load) run_lanes(std::numeric_limits<double>::infinity());
+    if (progress) {
+      progress->requests.fetch_add(n - (next_report - SimProgress::kProgressStep),
+                                   std::memory_order_relaxed);
+      progress->runs.fetch_add(1, std::memory_order_relaxed);
+    }
   }
 
   // Adds a finished request to the totals and hands it to the sink, in request order.

@@ -1,6 +1,7 @@
 #pragma once
 // The trace-driven simulator of the paper's edge server (docs/simulator.md has the exact
 // semantics). It drives brulee::ModelCache / Policy exactly as the server does, in virtual time.
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -20,6 +21,15 @@ enum class LatencyMode {
 };
 LatencyMode parse_latency_mode(const std::string& text);  // "profiled" | "sampled"
 
+// Counters a run adds to as it goes, for a progress line (simulate on a terminal): requests
+// simulated (in steps of kProgressStep, the rest at the end) and runs finished. Read from another
+// thread; they change nothing in the results.
+struct SimProgress {
+  static constexpr std::uint64_t kProgressStep = 1 << 16;
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint32_t> runs{0};
+};
+
 struct SimConfig {
   std::string policy = "cremebrulee";
   std::uint64_t memory_bytes = 0;  // per worker
@@ -36,6 +46,7 @@ struct SimConfig {
   std::vector<ModelInterference> interference;
   // Prefetch idle memory by predicted utility (docs/prefetch.md); one worker only.
   bool prefetch = false;
+  SimProgress* progress = nullptr;  // optional; not owned
 };
 
 // What happened to one request (written out on demand), on the timeline the server records too

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <numeric>
+#include <queue>
 #include <string_view>
 #include <unordered_map>
 
@@ -35,8 +36,12 @@ void split(std::string_view line, std::vector<std::string_view>& fields) {
 // Buffers records and hands them to a TraceWriter in blocks; keeps per-model counts.
 class BlockWriter {
  public:
-  BlockWriter(const std::string& path, std::vector<std::string> names)
-      : writer_(path, format_for_path(path), names), counts_(names.size(), 0) {
+  BlockWriter(const std::string& path, std::vector<std::string> names,
+              const ProgressFn* progress = nullptr, std::uint64_t expected = 0)
+      : writer_(path, format_for_path(path), names),
+        counts_(names.size(), 0),
+        progress_(progress && *progress ? progress : nullptr),
+        expected_(expected) {
     block_.reserve(kWriteBlock);
   }
   void add(double time_s, ModelId model) {
@@ -57,10 +62,13 @@ class BlockWriter {
   void flush() {
     writer_.write(block_);
     block_.clear();
+    if (progress_) (*progress_)(next_id_, expected_, "requests written");
   }
   TraceWriter writer_;
   std::vector<TraceRecord> block_;
   std::vector<std::uint64_t> counts_;
+  const ProgressFn* progress_;
+  std::uint64_t expected_;
   std::uint64_t next_id_ = 0;
   double last_time_s_ = 0.0;
 };
@@ -456,13 +464,14 @@ WorkloadSummary generate_azure2019(const Azure2019Options& options, const Catalo
   FunctionCounts counts;
   std::unordered_map<std::string, std::uint32_t> function_index;
   for (std::uint32_t day = 0; day < window.days; ++day) {
+    if (options.progress) options.progress(day, window.days, "day files read");
     read_azure2019_day(options, window, day, counts, function_index);
   }
   WorkloadSummary summary;
   const auto function_model =
       plan_functions(counts.totals, counts.keys, options.filter, catalog, out_catalog, summary);
   const auto by_minute = bucket_by_minute(counts, function_model, window.minutes());
-  BlockWriter writer(out_trace, names_of(out_catalog));
+  BlockWriter writer(out_trace, names_of(out_catalog), &options.progress);
   write_minute_events(by_minute, function_model, options, writer);
   writer.close();
   summary.requests = writer.requests();
@@ -497,6 +506,8 @@ WorkloadSummary generate_azure2021(const Azure2021Options& options, const Catalo
   double earliest_s = INFINITY;
   while (reader.next(line)) {
     const auto at = reader.line_number();
+    if (options.progress && at % kWriteBlock == 0) [[unlikely]]
+      options.progress(at, 0, "lines read");
     if (line.empty()) throw InputError(options.input, at, "empty line");
     split(line, fields);
     if (fields.size() != 4) {
@@ -533,7 +544,8 @@ WorkloadSummary generate_azure2021(const Azure2021Options& options, const Catalo
   std::stable_sort(
       invocations.begin(), invocations.end(),
       [](const Invocation& a, const Invocation& b) { return a.arrival_s < b.arrival_s; });
-  BlockWriter writer(out_trace, names_of(out_catalog));
+  BlockWriter writer(out_trace, names_of(out_catalog), &options.progress,
+                     options.filter.sample_fraction < 1.0 ? 0 : invocations.size());
   Rng rng(options.filter.seed);
   const double fraction = options.filter.sample_fraction;
   for (const auto& invocation : invocations) {
@@ -553,6 +565,90 @@ WorkloadSummary generate_azure2021(const Azure2021Options& options, const Catalo
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic workloads
+
+namespace {
+
+// The periodic (timer-triggered) models of a synthetic workload: which, and their periods.
+struct TimerPlan {
+  std::vector<ModelId> models;
+  std::vector<double> period_s;
+  double poisson_share = 1.0;  // the share of the total rate left to the Poisson stream
+};
+
+// Makes round(share x n) models timer-triggered: the band of consecutive popularity ranks whose
+// share of the total rate is closest to options.timer_request_share (Azure: 16% of functions,
+// 2% of invocations). Their weights become 0 and their periods 1 / (their rate, rescaled as the
+// whole workload is).
+TimerPlan plan_timers(const SynthOptions& options, const std::vector<double>& by_rank,
+                      const std::vector<ModelId>& rank_to_model, double rate_per_s,
+                      std::vector<double>& weights) {
+  TimerPlan plan;
+  if (options.timer_share <= 0) return plan;
+  const std::uint64_t n = by_rank.size();
+  const auto k = std::min<std::uint64_t>(
+      n, static_cast<std::uint64_t>(std::llround(options.timer_share * static_cast<double>(n))));
+  if (k == 0) return plan;
+  const double total = std::accumulate(by_rank.begin(), by_rank.end(), 0.0);
+  // Slide a window of k ranks (most popular first); keep the one nearest the wanted share.
+  double window = std::accumulate(by_rank.begin(), by_rank.begin() + static_cast<long>(k), 0.0);
+  std::uint64_t best = 0;
+  double best_gap = std::fabs(window / total - options.timer_request_share);
+  for (std::uint64_t first = 1; first + k <= n; ++first) {
+    window += by_rank[first + k - 1] - by_rank[first - 1];
+    const double gap = std::fabs(window / total - options.timer_request_share);
+    if (gap < best_gap) {
+      best_gap = gap;
+      best = first;
+    }
+  }
+  double timer_weight = 0;
+  for (std::uint64_t r = best; r < best + k; ++r) {
+    const ModelId model = rank_to_model[r];
+    plan.models.push_back(model);
+    plan.period_s.push_back(total / (by_rank[r] * rate_per_s));  // 1 / (rescaled rate)
+    timer_weight += by_rank[r];
+    weights[model] = 0;
+  }
+  plan.poisson_share = (total - timer_weight) / total;
+  return plan;
+}
+
+// The timer models' next firings, earliest first: k period + phase + jitter.
+class TimerQueue {
+ public:
+  TimerQueue(const TimerPlan& plan, double jitter_s, std::uint64_t seed)
+      : plan_(plan), rng_(seed ^ 0x6669726573ULL) {  // "fires"
+    for (std::size_t i = 0; i < plan.models.size(); ++i) {
+      const double period = plan.period_s[i];
+      jitter_s_.push_back(std::min(jitter_s, 0.25 * period));
+      const double base = rng_.uniform() * period + jitter_s_.back();
+      base_s_.push_back(base);
+      fired_.push_back(0);
+      queue_.push({jittered(i, base), static_cast<std::uint32_t>(i)});
+    }
+  }
+  double next_s() const { return queue_.empty() ? INFINITY : queue_.top().first; }
+  ModelId pop() {
+    const auto i = queue_.top().second;
+    queue_.pop();
+    const double base = base_s_[i] + static_cast<double>(++fired_[i]) * plan_.period_s[i];
+    queue_.push({jittered(i, base), i});
+    return plan_.models[i];
+  }
+
+ private:
+  double jittered(std::size_t i, double base) {
+    return base + (2 * rng_.uniform() - 1) * jitter_s_[i];
+  }
+  const TimerPlan& plan_;
+  Rng rng_;
+  std::vector<double> jitter_s_, base_s_;
+  std::vector<std::uint64_t> fired_;
+  using Entry = std::pair<double, std::uint32_t>;
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<>> queue_;
+};
+
+}  // namespace
 
 WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catalog,
                                const std::string& out_trace, Catalog& out_catalog) {
@@ -575,6 +671,14 @@ WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catal
       !(options.on_mean_s > 0 && options.off_mean_s >= 0)) {
     throw UsageError("--on must be > 0 and --off >= 0");
   }
+  if (!(options.timer_share >= 0 && options.timer_share <= 1))
+    throw UsageError("--timers must be in [0, 1]");
+  if (!(options.timer_request_share >= 0 && options.timer_request_share <= 1))
+    throw UsageError("--timer-requests must be in [0, 1]");
+  if (!(options.timer_jitter_s >= 0) || !std::isfinite(options.timer_jitter_s))
+    throw UsageError("--timer-jitter must be >= 0");
+  if (options.timer_share > 0 && options.popularity != Popularity::kAzure)
+    throw UsageError("--timers needs --popularity azure");
   const std::uint64_t n = options.models == 0 ? catalog.models.size() : options.models;
   if (n >= kNoModel) throw UsageError("--models is too large");
   // The catalog: the first n models; beyond the catalog, copies named <model>-<k>.
@@ -602,8 +706,11 @@ WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catal
     std::swap(rank_to_model[i - 1], rank_to_model[rng.below(i)]);
   std::vector<double> weights(n);
   for (std::uint64_t r = 0; r < n; ++r) weights[rank_to_model[r]] = by_rank[r];
-  const AliasTable table(weights);
   const double rate_per_s = options.rate_per_s > 0 ? options.rate_per_s : natural_rate_per_s;
+  // Timer-triggered models leave the Poisson stream (weight 0) and fire periodically instead.
+  const TimerPlan timers = plan_timers(options, by_rank, rank_to_model, rate_per_s, weights);
+  if (timers.poisson_share <= 0) throw UsageError("--timers leaves no Poisson model");
+  const AliasTable table(weights);
 
   // On/off: each model alternates exponential busy (on) and idle (off) periods; while on it
   // runs at weight / duty so the long-run mean is unchanged. Candidates come at rate / duty
@@ -622,14 +729,31 @@ WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catal
     }
   }
   const double amplitude = options.diurnal_amplitude;
-  const double candidate_rate = rate_per_s / duty * (1.0 + amplitude);
+  const double candidate_rate = rate_per_s * timers.poisson_share / duty * (1.0 + amplitude);
   const double angular = 6.283185307179586 / options.diurnal_period_s;
   const double stop_s = options.duration_s > 0 ? options.duration_s : INFINITY;
   const std::uint64_t limit = options.requests > 0 ? options.requests : ~std::uint64_t{0};
-  BlockWriter writer(out_trace, names_of(out_catalog));
+  BlockWriter writer(out_trace, names_of(out_catalog), &options.progress, options.requests);
+  TimerQueue timer_queue(timers, options.timer_jitter_s, options.seed);
+  std::uint64_t timer_requests = 0;
   double t = 0;
+  double candidate_s = 0;  // the next Poisson candidate, drawn when the last one is used
+  bool drawn = false;      // (in this order the random stream is the same as without timers)
   while (writer.requests() < limit) {
-    t += rng.exponential(candidate_rate);
+    if (!drawn) {
+      candidate_s = t + rng.exponential(candidate_rate);
+      drawn = true;
+    }
+    // A timer firing no later than the next candidate goes first.
+    if (timer_queue.next_s() <= candidate_s) {
+      const double fire_s = timer_queue.next_s();
+      if (fire_s >= stop_s) break;
+      writer.add(fire_s, timer_queue.pop());
+      ++timer_requests;
+      continue;
+    }
+    t = candidate_s;
+    drawn = false;
     if (t >= stop_s) break;
     const ModelId model = table.sample(rng);
     if (amplitude > 0 &&
@@ -654,6 +778,8 @@ WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catal
   summary.mean_rate_per_s =
       summary.duration_s > 0 ? static_cast<double>(summary.requests) / summary.duration_s : 0;
   fill_popularity(summary, writer.counts());
+  summary.timer_models = timers.models.size();
+  summary.timer_requests = timer_requests;
   return summary;
 }
 

@@ -4,6 +4,7 @@
 // popularity, Poisson or on/off arrivals, diurnal modulation). All are deterministic for a seed:
 // the same options give a byte-identical trace. See docs/workloads.md.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,10 @@
 #include "workload/trace.hpp"
 
 namespace brulee::workload {
+
+// Called now and then as a generator goes (for a progress line): `done` of `total` (0: not
+// known) items of the kind `what` ("day files", "requests written", ...). Optional.
+using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total, const char* what)>;
 
 // How functions (ranked by popularity, most popular first) become models.
 enum class Mapping {
@@ -48,9 +53,11 @@ struct WorkloadSummary {
   std::uint64_t models_used = 0;     // models with at least one request
   double duration_s = 0.0;           // time of the last request
   double mean_rate_per_s = 0.0;
-  double top1_share = 0.0;      // share of requests to the most popular model
-  double top10pct_share = 0.0;  // ... to the most popular 10% of used models
-  double gini = 0.0;            // Gini coefficient of per-model request counts
+  double top1_share = 0.0;           // share of requests to the most popular model
+  double top10pct_share = 0.0;       // ... to the most popular 10% of used models
+  double gini = 0.0;                 // Gini coefficient of per-model request counts
+  std::uint64_t timer_models = 0;    // synth: periodic (timer-triggered) models
+  std::uint64_t timer_requests = 0;  // ... and their requests
 };
 
 struct Azure2019Options {
@@ -60,11 +67,13 @@ struct Azure2019Options {
   std::uint32_t last_minute = 0;    // 0 = the last minute of the last file
   bool poisson = false;             // false: spread each minute's invocations evenly
   FunctionFilter filter;
+  ProgressFn progress;
 };
 
 struct Azure2021Options {
   std::string input;  // app,func,end_timestamp,duration
   FunctionFilter filter;
+  ProgressFn progress;
 };
 
 enum class ArrivalProcess { kPoisson, kOnOff };
@@ -84,7 +93,16 @@ struct SynthOptions {
   double off_mean_s = 600.0;
   double diurnal_amplitude = 0.0;  // rate * (1 + a sin(2 pi t / period)), 0 <= a <= 1
   double diurnal_period_s = 86400.0;
+  // Timer-triggered (periodic) models, Azure popularity only (docs/workloads.md, "Triggers"):
+  // this share of the models, the band of consecutive popularity ranks whose share of the total
+  // rate is nearest timer_request_share, fire every 1 / rate seconds from a uniform phase, each
+  // firing moved by a uniform jitter in [-timer_jitter_s, +timer_jitter_s] (at most a quarter
+  // period). 0: none (the trace is then byte-identical to one generated without this option).
+  double timer_share = 0.0;
+  double timer_request_share = 0.02;
+  double timer_jitter_s = 1.0;
   std::uint64_t seed = 1;
+  ProgressFn progress;
 };
 
 // Each writes the trace to `out_trace` (format from its extension) and fills `out_catalog` with
@@ -101,6 +119,10 @@ WorkloadSummary generate_synth(const SynthOptions& options, const Catalog& catal
 // 45% of functions see at most one invocation per hour and 81% at most one per minute.
 inline constexpr double kAzureLog10RateMean = -1.5555;
 inline constexpr double kAzureLog10RateSd = 1.7719;
+// Shahrad et al. (ATC 2020), figure 3: timer-triggered functions are ~16% of the functions and
+// ~2% of the invocations.
+inline constexpr double kAzureTimerShare = 0.16;
+inline constexpr double kAzureTimerRequestShare = 0.02;
 // Per-minute rates of `n` functions at the distribution's stratified quantiles (i + 0.5) / n,
 // most popular first.
 std::vector<double> azure_calibrated_rates_per_min(std::uint64_t n);

@@ -8,6 +8,7 @@
 
 #include "core/interarrival.hpp"
 #include "core/model_cache.hpp"
+#include "core/rng.hpp"
 
 using namespace brulee;
 
@@ -77,6 +78,61 @@ TEST(InterArrival, HistogramForgetsByHalving) {
   EXPECT_LE(p.history(0).gaps, InterArrivalPredictor::kWindow);
   EXPECT_GT(p.history(0).gaps, InterArrivalPredictor::kWindow / 2);
   EXPECT_EQ(p.history(0).count, 5000u);
+}
+
+TEST(InterArrival, PeriodicModelIsPredictedAtItsNextFiring) {
+  // A timer every 600 s with +-2 s of jitter (deterministic here), first at 100 s.
+  InterArrivalPredictor p;
+  const double jitter[] = {0.0, 1.5, -2.0, 0.7, -0.3, 2.0, -1.1, 0.4};
+  double last = 0.0;
+  for (int k = 0; k < 8; ++k) p.observe(0, last = 100.0 + 600.0 * k + jitter[k]);
+  ASSERT_TRUE(p.history(0).periodic());
+  // Due in about 600 - idle seconds, not at the rate's mean nor the histogram's bin middle.
+  EXPECT_NEAR(p.remaining_s(0, last + 100.0), 500.0, 5.0);
+  EXPECT_NEAR(p.remaining_s(0, last + 590.0), 10.0, 5.0);
+  // Late by more than half a period: the firing was missed, the general rule applies again.
+  EXPECT_GT(p.remaining_s(0, last + 1000.0), 100.0);
+  // The predicted utility rises as the firing nears (the oracle's order).
+  const auto& h = p.history(0);
+  EXPECT_LT(predicted_utility(h, p.origin_s(), 1.0, 1.0, 1e6, last + 100.0),
+            predicted_utility(h, p.origin_s(), 1.0, 1.0, 1e6, last + 500.0));
+  // relative_utility is predicted_utility times (now - origin) for a periodic model too.
+  const double now = last + 300.0;
+  EXPECT_NEAR(relative_utility(h, p.origin_s(), 1.0, 1.0, 1e6, now),
+              predicted_utility(h, p.origin_s(), 1.0, 1.0, 1e6, now) * (now - p.origin_s()),
+              1e-9 * relative_utility(h, p.origin_s(), 1.0, 1.0, 1e6, now));
+}
+
+TEST(InterArrival, PoissonModelIsNotTakenForPeriodic) {
+  // 200 models of exponential gaps, 300 gaps each: from the 4th gap on none looks periodic; with
+  // 2-3 gaps (the early rule, d <= 0.02 m) a few do by chance, about 2% of them.
+  Rng rng(5);
+  int early = 0;
+  int late = 0;
+  for (ModelId m = 0; m < 200; ++m) {
+    InterArrivalHistory h;
+    double t = 0.0;
+    for (int i = 0; i < 300; ++i) {
+      h.observe(t += rng.exponential(1.0 / 60));
+      (h.count <= InterArrivalHistory::kPeriodicMinGaps ? early : late) += h.periodic() ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(late, 0);
+  EXPECT_LE(early, 16);  // of 400 early checks (2 per model): 2% is 8
+}
+
+TEST(InterArrival, PeriodicAndPoissonHistoriesAgreeElsewhere) {
+  // Not periodic: remaining and relative_utility are the histogram's, as before.
+  InterArrivalPredictor p;
+  Rng rng(7);
+  double t = 0.0;
+  for (int i = 0; i < 100; ++i) p.observe(0, t += rng.exponential(0.1));
+  ASSERT_FALSE(p.history(0).periodic());
+  const double now = t + 3.0;
+  const auto& h = p.history(0);
+  EXPECT_NEAR(relative_utility(h, p.origin_s(), 0.5, 2.0, 1e6, now),
+              predicted_utility(h, p.origin_s(), 0.5, 2.0, 1e6, now) * (now - p.origin_s()),
+              1e-9 * relative_utility(h, p.origin_s(), 0.5, 2.0, 1e6, now));
 }
 
 namespace {

@@ -2,6 +2,8 @@
 // and bad input answered with exit code 2 and one line on stderr.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <pty.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -216,6 +218,49 @@ void expect_usage_error(const std::string& args, const std::string& mention) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_NE(r.err.find(mention), std::string::npos) << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+// The progress line is for terminals only: with stderr a file, a sweep prints nothing there.
+TEST(SimCli, NoProgressLineWhenStderrIsNotATerminal) {
+  const CliRun r = run("--trace " + paper_trace() +
+                       " --catalog paper --memory 20%,40% --policy lru,cremebrulee --sweep "
+                       "--bound none");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_FALSE(r.out.empty());
+}
+
+// On a terminal (a pseudo-terminal here) the same sweep draws its progress line on stderr and
+// erases it at the end; stdout goes elsewhere and is unchanged.
+TEST(SimCli, ProgressLineOnATerminal) {
+  const std::string trace = paper_trace();
+  int terminal = -1;
+  const pid_t child = ::forkpty(&terminal, nullptr, nullptr, nullptr);
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::execl(BRULEE_BINARY, BRULEE_BINARY, "simulate", "--trace", trace.c_str(), "--catalog",
+            "paper", "--memory", "20%,40%", "--policy", "lru,cremebrulee", "--sweep", "--bound",
+            "none", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::string seen;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(terminal, buffer, sizeof buffer);
+    if (n <= 0) break;  // EIO once the child has exited and closed the terminal
+    seen.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(terminal);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << seen;
+  EXPECT_NE(seen.find("simulate: "), std::string::npos) << seen;
+  EXPECT_NE(seen.find("/4 runs"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("requests/s"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("\r\033[K"), std::string::npos) << "erased at the end: " << seen;
 }
 
 TEST(SimCli, BadInputExitsTwoWithOneLine) {

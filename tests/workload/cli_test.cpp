@@ -52,6 +52,25 @@ TEST(WorkloadCli, SynthStatsConvertRoundTrip) {
   EXPECT_NE(r.out.find("ok, 5000 requests"), std::string::npos);
 }
 
+// The converters' progress line is for terminals only: with stderr a file they print nothing
+// there.
+TEST(WorkloadCli, NoProgressLineWhenStderrIsNotATerminal) {
+  TempDir dir;
+  CliResult r = run(
+      dir, "synth --requests 200000 --popularity azure --timers 0.16 --out " + dir.file("t.bin"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("timers"), std::string::npos) << r.out;
+  r = run(dir, "convert " + dir.file("t.bin") + " " + dir.file("t.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  const std::string day =
+      dir.write("d01.csv", testing::azure2019_file({{"o", "a", "f1", "http", {{1, 3}, {2, 1}}}}));
+  r = run(dir, "azure2019 --input " + day + " --out " + dir.file("a.bin"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+}
+
 TEST(WorkloadCli, Azure2019EndToEnd) {
   TempDir dir;
   const std::string day =

@@ -339,6 +339,66 @@ TEST(Synth, MoreModelsThanCatalogOnOffAndDiurnal) {
   EXPECT_GT(static_cast<double>(half), 1.5 * static_cast<double>(trace.size() - half));
 }
 
+TEST(Synth, TimersArePeriodicAndOffMeansUnchanged) {
+  TempDir dir;
+  const Catalog paper = load_catalog("paper");
+  SynthOptions options;
+  options.popularity = Popularity::kAzure;
+  options.models = 200;
+  options.requests = 200000;
+  options.rate_per_s = 2;
+  options.seed = 4;
+  Catalog out;
+  // Off (the default), whatever the jitter: byte-identical to a trace made without the option.
+  const auto plain = generate_synth(options, paper, dir.file("plain.bin"), out);
+  options.timer_jitter_s = 7;
+  generate_synth(options, paper, dir.file("off.bin"), out);
+  EXPECT_EQ(read_file(dir.file("plain.bin")), read_file(dir.file("off.bin")));
+  EXPECT_EQ(plain.timer_models, 0u);
+  // On: round(0.16 x 200) = 32 timer models, each firing every period +- the jitter.
+  options.timer_share = kAzureTimerShare;
+  options.timer_request_share = kAzureTimerRequestShare;
+  options.timer_jitter_s = 2;
+  const auto timed = generate_synth(options, paper, dir.file("timers.bin"), out);
+  EXPECT_EQ(timed.timer_models, 32u);
+  generate_synth(options, paper, dir.file("again.bin"), out);
+  EXPECT_EQ(read_file(dir.file("timers.bin")), read_file(dir.file("again.bin")));
+  // The total rate is kept: the timers' share leaves the Poisson stream.
+  EXPECT_NEAR(timed.mean_rate_per_s, 2.0, 0.1);
+  const Trace trace = read_trace(dir.file("timers.bin"));
+  std::vector<std::vector<double>> times(200);
+  for (std::size_t i = 0; i < trace.size(); ++i) times[trace.model[i]].push_back(trace.time_s[i]);
+  int periodic = 0;
+  std::uint64_t periodic_requests = 0;
+  for (const auto& t : times) {
+    if (t.size() < 5) continue;
+    double low = INFINITY, high = 0;
+    for (std::size_t k = 1; k < t.size(); ++k) {
+      low = std::min(low, t[k] - t[k - 1]);
+      high = std::max(high, t[k] - t[k - 1]);
+    }
+    if (high - low <= 8.0 + 1e-6) {  // a gap is the period +- two jitters of +-2 s
+      ++periodic;
+      periodic_requests += t.size();
+    }
+  }
+  // The models whose gaps are all one period (+- the jitters) are timer models, and every timer
+  // model is one of them unless it fired fewer than 5 times in the trace.
+  EXPECT_GE(periodic, 1);
+  EXPECT_LE(periodic, 32);
+  EXPECT_LE(periodic_requests, timed.timer_requests);
+  EXPECT_LE(timed.timer_requests - periodic_requests, 4u * (32u - periodic));
+  // The band of ranks is chosen for the published share of the requests (Azure: ~2%).
+  EXPECT_NEAR(static_cast<double>(timed.timer_requests) / static_cast<double>(timed.requests),
+              kAzureTimerRequestShare, 0.005);
+  // Only with Azure popularity; the share is in [0, 1].
+  options.popularity = Popularity::kZipf;
+  EXPECT_THROW(generate_synth(options, paper, dir.file("x.bin"), out), UsageError);
+  options.popularity = Popularity::kAzure;
+  options.timer_share = 1.5;
+  EXPECT_THROW(generate_synth(options, paper, dir.file("x.bin"), out), UsageError);
+}
+
 TEST(Synth, BadOptions) {
   TempDir dir;
   Catalog out;

@@ -11,7 +11,8 @@
 // time (D's shape factor), up or down, so: a hit only updates m's history and marks it stale
 // (a lazy heap, like CremeBrulee's); a selection re-keys the stale entries it meets, every
 // resident model when there are at most 32 (the order is then exact: the paper's 26-model
-// catalog), else the heap's top once. docs/policies.md.
+// catalog), else the heap's top, and the next while the top was a periodic model (at most 64:
+// a periodic model's key grows as its next firing nears). docs/policies.md.
 #include <algorithm>
 #include <bit>
 
@@ -41,11 +42,15 @@ class Predictive final : public HeapPolicy<Predictive> {
     if (resident.size() <= kRefreshAll) {
       for (ModelId model : resident) rekey(model);
     }
+    // Else re-key the top; while it is a periodic model (whose key grows as its next firing
+    // nears, so its stored key can be far below its true one), the next top too, up to
+    // kTopChecks times.
     for (int k = 0; k < kTopChecks && !heap_.empty(); ++k) {
       const IndexedHeap::Entry top = heap_.top();
       const HeapKey fresh = key_for(top.model);
       if (fresh == top.key) break;
       heap_.set(top.model, fresh);
+      if (heap_.top().model == top.model || !state_.get(top.model).history.periodic()) break;
     }
     HeapPolicy<Predictive>::select_victims(cache, needed_bytes, victims);
   }
@@ -58,20 +63,24 @@ class Predictive final : public HeapPolicy<Predictive> {
   static constexpr bool kTrimsVictims = true;
   void observe(const RequestEvent& request) {
     now_s_ = std::max(now_s_, request.time_s);
+    if (!started_) [[unlikely]] {
+      started_ = true;
+      origin_s_ = request.time_s;
+    }
     state_[request.model].history.observe(request.time_s);
   }
   HeapKey key_for(ModelId model) const {
     const State& state = state_.get(model);
     // The time-invariant form (times the span common to all models): docs/policies.md.
-    const double utility =
-        relative_utility(state.history, state.load_latency_s, state.cost, state.size, now_s_);
+    const double utility = relative_utility(state.history, origin_s_, state.load_latency_s,
+                                            state.cost, state.size, now_s_);
     // Ties: the least recently requested first (a non-negative double's bits order as it does).
     return {utility, std::bit_cast<std::uint64_t>(state.history.last_s + 0.0)};
   }
 
  private:
   static constexpr std::size_t kRefreshAll = 32;
-  static constexpr int kTopChecks = 1;
+  static constexpr int kTopChecks = 64;
   void rekey(ModelId model) {
     if (heap_.contains(model)) heap_.set(model, key_for(model));
   }
@@ -91,6 +100,8 @@ class Predictive final : public HeapPolicy<Predictive> {
   static_assert(sizeof(State) == 64);
   PerModel<State> state_;  // one cache line per model
   double now_s_ = 0.0;
+  double origin_s_ = 0.0;  // the first request's time
+  bool started_ = false;
 };
 }  // namespace
 
