@@ -9,6 +9,7 @@
 #include "core/interference.hpp"
 #include "core/model_info.hpp"
 #include "core/policy.hpp"
+#include "core/prefetcher.hpp"
 #include "core/timeline.hpp"
 #include "sim/compact_trace.hpp"
 
@@ -36,6 +37,8 @@ struct SimConfig {
   std::vector<ModelInterference> interference;
   // Prefetch idle memory by predicted utility (docs/prefetch.md); one worker only.
   bool prefetch = false;
+  // Told of every prefetch decision, if set (tests: the server must make the same ones).
+  Prefetcher::Observer* prefetch_observer = nullptr;
 };
 
 // What happened to one request (written out on demand), on the timeline the server records too
