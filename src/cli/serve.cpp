@@ -66,6 +66,7 @@ struct ServeOptions {
   // SchedulerOptions is for programs that build a Scheduler themselves.
   double inline_exec_max_ms = 0.0;
   unsigned loader_threads = kScheduler.loader_threads;
+  bool prefetch = kScheduler.prefetch;
   unsigned http_threads = kHttp.network_threads;
   std::size_t max_connections = kHttp.max_connections;
   int intra_op_threads = 1;  // one thread per inference: inferences of several models in parallel
@@ -195,6 +196,7 @@ void run_serve(const ServeOptions& opts) {
   // One network thread always stays free of inline inferences.
   scheduler_options.inline_max_concurrent = opts.http_threads > 0 ? opts.http_threads - 1 : 0;
   scheduler_options.loader_threads = opts.loader_threads;
+  scheduler_options.prefetch = opts.prefetch;
   scheduler_options.max_queue_per_model = opts.max_queue;
   scheduler_options.max_queue_total = opts.max_queue_total;
   (void)find_policy(opts.policy);  // UsageError naming the known policies
@@ -252,6 +254,7 @@ void run_serve(const ServeOptions& opts) {
               {"memory", format_bytes(scheduler_options.memory_bytes)},
               {"footprint", format_bytes(footprint_bytes)},
               {"policy", opts.policy},
+              {"prefetch", opts.prefetch ? "on" : "off"},
               {"exec_threads", std::to_string(opts.exec_threads)},
               {"http_threads", std::to_string(opts.http_threads)},
               {"grpc_port", std::to_string(grpc_port)}});
@@ -332,6 +335,9 @@ const CommandRegistration kRegistration(40, [](CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--loader-threads", opts->loader_threads, "Model loading threads")
       ->capture_default_str();
+  cmd->add_flag("--prefetch", opts->prefetch,
+                "Load models predicted to be requested while the loader is idle, on a thread of "
+                "their own (docs/prefetch.md)");
   cmd->add_option("--http-threads", opts->http_threads,
                   "Network threads (a fixed pool, whatever the number of connections)")
       ->capture_default_str();

@@ -740,6 +740,12 @@ class HttpServer::Impl {
               {"max_inflight_bytes", service_.budget().limit()},
               {"connections", connections_.load()},
               {"models", json::array()}};
+    if (snap.prefetch) {  // only with --prefetch (docs/prefetch.md)
+      json prefetch = json::object();
+      snap.prefetch->for_each(
+          [&](const CounterInfo& info, auto value) { prefetch[std::string(info.key)] = value; });
+      body["prefetch"] = std::move(prefetch);
+    }
     for (const auto& m : snap.models) {
       json entry{{"name", m.name},
                  {"version", m.version},

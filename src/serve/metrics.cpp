@@ -113,6 +113,12 @@ std::string Metrics::render(const CacheSnapshot& snap) const {
   out << "brulee_memory_used_bytes " << snap.used_bytes << '\n';
   family("brulee_queued_requests", "gauge", "Requests queued in all models.");
   out << "brulee_queued_requests " << snap.queued << '\n';
+  if (snap.prefetch) {  // only with --prefetch (docs/prefetch.md)
+    snap.prefetch->for_each([&](const CounterInfo& info, auto value) {
+      out << family_header(info.metric, "counter", info.help) << info.metric << ' '
+          << number(static_cast<double>(value)) << '\n';
+    });
+  }
   std::lock_guard lock(mutex_);
   family("brulee_request_duration_seconds", "histogram",
          "Inference request latency, from parsed request to encoded answer.");

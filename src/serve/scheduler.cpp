@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "core/units.hpp"
+#include "serve/prefetch_driver.hpp"
 
 namespace brulee::serve {
 
@@ -179,6 +180,7 @@ struct Scheduler::LoadJob {
   std::uint64_t reserved_bytes = 0;
   FileFingerprint file;  // read by the loader thread just before it loads
   std::string note;
+  bool prefetch = false;  // run by the prefetch thread (docs/prefetch.md)
 };
 
 Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, SchedulerOptions options,
@@ -211,6 +213,10 @@ Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, Sched
   }
   cache_ = std::make_unique<ModelCache>(
       options_.memory_bytes, table_, make_policy(options_.policy, table_, options_.policy_options));
+  if (options_.prefetch) {
+    prefetch_ = std::make_unique<PrefetchDriver>(table_, options_.policy_options.cost_mode);
+    threads_.emplace_back([this] { loader_loop(true); });
+  }
   for (unsigned i = 0; i < options_.exec_threads; ++i)
     threads_.emplace_back([this] { exec_loop(); });
   for (unsigned i = 0; i < options_.loader_threads; ++i) {
@@ -243,6 +249,7 @@ std::uint64_t Scheduler::estimate_locked(ModelId id) const {
 void Scheduler::learn_locked(ModelId id, double& field, double value) {
   field = field <= 0.0 ? value : (1.0 - options_.ewma_alpha) * field + options_.ewma_alpha * value;
   cache_->policy().on_cost_update(id);
+  if (prefetch_) prefetch_->prefetcher().on_cost_update(id);
 }
 
 // Every change of a model's state goes through here; an illegal one is a scheduler bug.
@@ -355,6 +362,7 @@ RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
     event.next_index = oracle->next_index;
     if (std::isfinite(oracle->time_s)) event.time_s = oracle->time_s;
   }
+  if (prefetch_) prefetch_arrival_locked(id, event.time_s, oracle && std::isfinite(oracle->time_s));
   request->hit = cache_->record(event) && slot.state == ModelState::kReady;
   ++slot.counters.requests;
   ++(request->hit ? slot.counters.hits : slot.counters.misses);
@@ -425,6 +433,7 @@ bool Scheduler::cancel(RequestTicket ticket) {
     cache_->state().unpin(id);
     settle_locked(id);
     if (!pending_.empty()) start_loads_locked();
+    if (prefetch_) prefetch_idle_locked();
   }
   request->done(std::move(outcome));
   idle_cv_.notify_all();
@@ -460,6 +469,7 @@ void Scheduler::load(ModelId id, LoadDone done) {
   }
   slot.backoff_until = {};
   cache_->state().pin(id);
+  if (prefetch_) prefetch_->prefetcher().on_loaded(id);
   slot.waiters.push_back(LoadWaiter{std::move(done)});
   if (slot.state == ModelState::kAbsent) {
     wait_for_room_locked(id, false);
@@ -616,6 +626,7 @@ void Scheduler::take_victims_locked(const std::vector<ModelId>& evicted,
                                     std::vector<std::unique_ptr<runtime::LoadedModel>>& handles) {
   for (ModelId victim : evicted) {
     Slot& slot = *slots_[victim];
+    if (prefetch_) prefetch_evicted_locked(victim);
     ++slot.counters.evictions;
     set_state_locked(victim, ModelState::kUnloading);
     handles.push_back(std::move(slot.handle));
@@ -702,16 +713,20 @@ void Scheduler::answer_work_locked(ModelId id, Status status, const std::string&
   idle_cv_.notify_all();
 }
 
-void Scheduler::loader_loop() {
+// The loader threads run the demand loads of jobs_; the prefetch thread (prefetch_lane) runs the
+// prefetches of prefetch_jobs_ the same way, so a demand load never waits for a prefetch.
+void Scheduler::loader_loop(bool prefetch_lane) {
+  auto& queue = prefetch_lane ? prefetch_jobs_ : jobs_;
+  auto& ready = prefetch_lane ? prefetch_cv_ : loader_cv_;
   for (;;) {
     std::unique_ptr<LoadJob> job;
     bool isolate = false;
     {
       std::unique_lock lock(mutex_);
-      loader_cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;  // stopping
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      ready.wait(lock, [&] { return stopping_ || !queue.empty(); });
+      if (queue.empty()) return;  // stopping
+      job = std::move(queue.front());
+      queue.pop_front();
       isolate = !slots_[job->model]->size_known;
       slots_[job->model]->load_started = Clock::now();
     }
@@ -771,7 +786,9 @@ void Scheduler::loader_loop() {
       std::lock_guard lock(mutex_);
       Slot& slot = *slots_[id];
       --loading_;
-      if (!error.empty()) {
+      if (job->prefetch && prefetch_finished_locked(*job, !error.empty(), done)) {
+        dropped.push_back(std::move(handle));  // abandoned: its bytes go, nothing else changes
+      } else if (!error.empty()) {
         load_failed_locked(id, *job, error, done);
       } else {
         // The load itself worked: earlier failures are forgotten.
@@ -849,6 +866,7 @@ void Scheduler::loader_loop() {
         }
       }
       start_loads_locked();
+      if (prefetch_) prefetch_idle_locked();
     }
     idle_cv_.notify_all();
     emit(done);
@@ -923,6 +941,7 @@ InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
   cache_->state().unpin(id);
   schedule_exec_locked(id);
   if (!pending_.empty() && !cache_->state().pinned(id)) start_loads_locked();
+  if (prefetch_) prefetch_idle_locked();
   return outcome;
 }
 
@@ -981,6 +1000,7 @@ CacheSnapshot Scheduler::snapshot() const {
     m.servable = servable_locked(id);
     snap.models.push_back(std::move(m));
   }
+  if (prefetch_) snap.prefetch = prefetch_->counters();
   return snap;
 }
 
@@ -1016,13 +1036,118 @@ void Scheduler::stop() {
       after_unload_locked(job->victims);  // their handles go with the job
     }
     jobs_.clear();
+    if (prefetch_) prefetch_stop_locked();
   }
   exec_cv_.notify_all();
   loader_cv_.notify_all();
+  prefetch_cv_.notify_all();
   for (auto& thread : threads_) {
     if (thread.joinable()) thread.join();
   }
   threads_.clear();
+}
+
+// ---- Prefetching (docs/prefetch.md, "What the server must do to match") ----
+// The decisions and counters are the PrefetchDriver's (the core Prefetcher, as in the
+// simulator); what follows carries them out in the scheduler's terms, with the lock held.
+
+// Every accepted request, before the policy hears of it: a request for the model being
+// prefetched waits for that load (used); a request that needs a load abandons the prefetch in
+// flight (its load runs on in the prefetch thread and is discarded), so no demand load waits for
+// a prefetch, for the loader or for memory. Then the predictor observes the arrival.
+void Scheduler::prefetch_arrival_locked(ModelId id, double time_s, bool hinted) {
+  PrefetchDriver& driver = *prefetch_;
+  const PrefetchDriver::InFlight& flight = driver.in_flight();
+  if (flight.cancellable && flight.model == id) {
+    driver.adopted();
+  } else if (flight.cancellable) {
+    const ModelState state = slots_[id]->state;
+    const bool needs_load = state == ModelState::kAbsent || state == ModelState::kUnloading ||
+                            state == ModelState::kWaiting;
+    // Only the load's own pin (an explicit load waiting for it holds another: it stays).
+    if (needs_load && cache_->state().pins(flight.model) == 1) {
+      const ModelId model = flight.model;
+      driver.abandoned();
+      cache_->state().unpin(model);  // the load's own pin
+      cache_->evict(model);          // its reservation goes back; the policy hears on_evict
+      set_state_locked(model, ModelState::kAbsent);
+    }
+  }
+  driver.used(id);
+  driver.arrival(time_s, hinted);
+  driver.prefetcher().observe(id, time_s);
+}
+
+// The loader is idle (no demand load queued, waiting for room or running), no request is
+// queued and no prefetch runs: decide, and hand a prefetch to the prefetch thread. At most
+// Prefetcher::kMaxPerGap prefetches between two arrivals; each one's end decides again.
+void Scheduler::prefetch_idle_locked() {
+  PrefetchDriver& driver = *prefetch_;
+  if (stopping_ || !accepting_ || driver.busy() || !driver.seen() || !driver.gap_allows()) return;
+  if (!jobs_.empty() || !pending_.empty() || loading_ != 0 || queued_ != 0) return;
+  std::vector<ModelId> victims;
+  const ModelId id =
+      driver.prefetcher().choose(cache_->state(), driver.decision_time(now_s()), victims);
+  if (id == kNoModel) return;
+  Slot& slot = *slots_[id];
+  // Only a model known to load cleanly: a prefetch never holds the activity gate (a first load
+  // would, and demand work would wait for it), and never retries a failing model.
+  if (slot.state != ModelState::kAbsent || slot.consecutive_failures != 0 || !slot.size_known) {
+    return;
+  }
+  auto job = std::make_unique<LoadJob>();
+  job->model = id;
+  job->prefetch = true;
+  job->note = "prefetch";
+  job->reserved_bytes = estimate_locked(id);
+  for (ModelId victim : victims) cache_->evict(victim);  // the policy hears on_evict
+  take_victims_locked(victims, job->victim_handles);
+  std::vector<ModelId> evicted;
+  cache_->admit(id, job->reserved_bytes, evicted);  // fits: evicts nothing, unless sizes moved
+  take_victims_locked(evicted, job->victim_handles);
+  victims.insert(victims.end(), evicted.begin(), evicted.end());
+  job->victims = std::move(victims);
+  set_state_locked(id, ModelState::kWaiting);
+  set_state_locked(id, ModelState::kLoading);
+  cache_->state().pin(id);  // the load's own pin
+  ++loading_;
+  driver.started(id, job.get(), now_s());
+  prefetch_jobs_.push_back(std::move(job));
+  prefetch_cv_.notify_one();
+}
+
+void Scheduler::prefetch_evicted_locked(ModelId id) { prefetch_->evicted(id); }
+
+// The prefetch thread's load returned. Returns true if the prefetch had been abandoned: the
+// caller drops the handle (its bytes go back) and changes nothing else. Otherwise the load
+// completes as a demand load does (requests that arrived for it meanwhile run).
+bool Scheduler::prefetch_finished_locked(const LoadJob& /*job*/, bool failed,
+                                         SchedulerEvent& done) {
+  PrefetchDriver& driver = *prefetch_;
+  const double work_s = std::max(0.0, now_s() - driver.in_flight().start_s);
+  const bool abandoned = driver.finished(work_s, failed);
+  done.detail = abandoned ? "prefetch, abandoned for a demand load: discarded" : "prefetch";
+  return abandoned;
+}
+
+// Stopping: a prefetch not yet started goes back as a queued demand load does.
+void Scheduler::prefetch_stop_locked() {
+  for (auto& job : prefetch_jobs_) {
+    if (!prefetch_->in_flight().abandoned) {
+      cache_->state().unpin(job->model);
+      cache_->evict(job->model);
+      set_state_locked(job->model, ModelState::kAbsent);
+    }
+    prefetch_->finished(0.0, true);
+    --loading_;
+    after_unload_locked(job->victims);
+  }
+  prefetch_jobs_.clear();
+}
+
+bool Scheduler::wait_prefetch_settled(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return idle_cv_.wait_for(lock, timeout, [&] { return !prefetch_ || !prefetch_->busy(); });
 }
 
 }  // namespace brulee::serve

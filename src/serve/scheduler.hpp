@@ -28,6 +28,8 @@
 
 namespace brulee::serve {
 
+class PrefetchDriver;
+
 using Clock = std::chrono::steady_clock;
 
 inline double seconds_between(Clock::time_point from, Clock::time_point to) {
@@ -82,6 +84,9 @@ struct SchedulerOptions {
   double load_backoff_max_s = 60.0;
   std::uint32_t load_failures_until_failed = 3;
   double file_check_interval_s = 1.0;
+  // Prefetching (docs/prefetch.md): while the loader is idle and nothing is queued, load a model
+  // predicted to be requested, on a thread of its own that demand loads never wait for.
+  bool prefetch = false;
 };
 
 // absent -> waiting (for room) -> loading -> ready -> unloading -> absent | waiting; a load that
@@ -219,6 +224,36 @@ struct ModelCounters {
   }
 };
 
+// The prefetcher's counters (docs/prefetch.md, "What is counted"), listed once like
+// ModelCounters: /v2/cache and /metrics walk them with for_each.
+struct PrefetchCounters {
+  std::uint64_t prefetches = 0;            // prefetch loads started
+  std::uint64_t prefetches_used = 0;       // requested before leaving memory (or while loading)
+  std::uint64_t prefetches_cancelled = 0;  // abandoned for a demand load
+  double prefetch_load_s = 0.0;            // wall time of prefetch work (victims' unload + load)
+  double prefetch_wasted_s = 0.0;          // of which never used: abandoned, or evicted unused
+
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    visit(CounterInfo{"prefetches", "brulee_prefetches_total", "Prefetch loads started."},
+          prefetches);
+    visit(CounterInfo{"prefetches_used", "brulee_prefetches_used_total",
+                      "Prefetched models requested before they left memory."},
+          prefetches_used);
+    visit(
+        CounterInfo{"prefetches_cancelled", "brulee_prefetches_cancelled_total",
+                    "Prefetch loads abandoned because a demand load needed memory or the loader."},
+        prefetches_cancelled);
+    visit(CounterInfo{"prefetch_load_s", "brulee_prefetch_load_seconds_total",
+                      "Wall time spent on prefetches (unloading their victims, then loading)."},
+          prefetch_load_s);
+    visit(CounterInfo{"prefetch_wasted_s", "brulee_prefetch_wasted_seconds_total",
+                      "Prefetch time never used: abandoned prefetches, and prefetched models that "
+                      "left memory unrequested."},
+          prefetch_wasted_s);
+  }
+};
+
 struct ModelSnapshot {
   std::string name;
   std::string version;
@@ -250,6 +285,7 @@ struct CacheSnapshot {
   std::size_t executing = 0;
   std::size_t loading = 0;
   std::vector<ModelSnapshot> models;
+  std::optional<PrefetchCounters> prefetch;  // with SchedulerOptions::prefetch
 };
 
 class Scheduler {
@@ -315,6 +351,10 @@ class Scheduler {
   bool drain(std::chrono::milliseconds timeout);
   // Fails whatever is still queued, stops and joins the threads. Idempotent.
   void stop();
+  // With prefetching: waits until no prefetch load is queued or running (a decision, taken when
+  // the loader went idle, may have started one, and its end may start the next), or the timeout
+  // passes. Returns whether it settled. For tests and tools that step a trace.
+  bool wait_prefetch_settled(std::chrono::milliseconds timeout);
 
  private:
   struct Request;
@@ -345,7 +385,13 @@ class Scheduler {
   void emit(SchedulerEvent event) const;
   InferOutcome execute_locked(ModelId id, Request& request, std::unique_lock<std::mutex>& lock);
   void exec_loop();
-  void loader_loop();
+  void loader_loop(bool prefetch_lane = false);
+  // Prefetching (scheduler_prefetch.cpp): hooks called with the lock held.
+  void prefetch_arrival_locked(ModelId id, double time_s, bool hinted);
+  void prefetch_idle_locked();
+  void prefetch_evicted_locked(ModelId id);
+  bool prefetch_finished_locked(const LoadJob& job, bool failed, SchedulerEvent& done);
+  void prefetch_stop_locked();
 
   std::vector<ServedModel> models_;
   std::unordered_map<std::string, ModelId> index_;
@@ -374,6 +420,10 @@ class Scheduler {
   bool accepting_ = true;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
+  // Prefetching: the decisions' state, and the jobs of the prefetch thread.
+  std::unique_ptr<PrefetchDriver> prefetch_;
+  std::deque<std::unique_ptr<LoadJob>> prefetch_jobs_;
+  std::condition_variable prefetch_cv_;
 };
 
 }  // namespace brulee::serve

@@ -12,10 +12,10 @@
 
 #include "core/error.hpp"
 #include "core/model_cache.hpp"
+#include "core/prefetcher.hpp"
 #include "core/rng.hpp"
 #include "core/units.hpp"
 #include "sim/latency_histogram.hpp"
-#include "sim/prefetch.hpp"
 
 namespace brulee::sim {
 
@@ -217,6 +217,7 @@ class Simulation {
     if (config.prefetch) {
       if (config.workers != 1) throw UsageError("--prefetch needs --workers 1");
       prefetcher_ = std::make_unique<Prefetcher>(models, config.cost_mode);
+      prefetcher_->set_observer(config.prefetch_observer);
       prefetched_.assign(models.size(), 0);
       prefetch_work_.assign(models.size(), 0.0);
     }

@@ -10,6 +10,7 @@
 #include "core/interference.hpp"
 #include "core/model_info.hpp"
 #include "core/policy.hpp"
+#include "core/prefetcher.hpp"
 #include "core/timeline.hpp"
 #include "sim/compact_trace.hpp"
 
@@ -47,6 +48,8 @@ struct SimConfig {
   // Prefetch idle memory by predicted utility (docs/prefetch.md); one worker only.
   bool prefetch = false;
   SimProgress* progress = nullptr;  // optional; not owned
+  // Told of every prefetch decision, if set (tests: the server must make the same ones).
+  Prefetcher::Observer* prefetch_observer = nullptr;
 };
 
 // What happened to one request (written out on demand), on the timeline the server records too

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -58,17 +59,22 @@ class Gate {
 class FakeModel : public runtime::LoadedModel {
  public:
   FakeModel(std::uint64_t bytes, Gate& exec_gate, Gate& unload_gate, std::atomic<int>& executing,
-            std::atomic<int>& max_executing)
+            std::atomic<int>& max_executing, std::atomic<std::int64_t>* live_bytes = nullptr)
       : bytes_(bytes),
         exec_gate_(exec_gate),
         unload_gate_(unload_gate),
         executing_(executing),
-        max_executing_(max_executing) {
+        max_executing_(max_executing),
+        live_bytes_(live_bytes) {
     inputs_.push_back({"x", runtime::DType::kFloat32, {-1}});
     outputs_.push_back({"y", runtime::DType::kFloat32, {-1}});
+    if (live_bytes_) *live_bytes_ += static_cast<std::int64_t>(bytes_);
   }
   // Dropping the model (an unload or eviction) waits at the unload gate.
-  ~FakeModel() override { unload_gate_.wait(); }
+  ~FakeModel() override {
+    unload_gate_.wait();
+    if (live_bytes_) *live_bytes_ -= static_cast<std::int64_t>(bytes_);
+  }
   const std::vector<runtime::TensorSpec>& inputs() const override { return inputs_; }
   const std::vector<runtime::TensorSpec>& outputs() const override { return outputs_; }
   std::vector<runtime::Tensor> infer(const std::vector<runtime::Tensor>& inputs) override {
@@ -99,6 +105,7 @@ class FakeModel : public runtime::LoadedModel {
   Gate& unload_gate_;
   std::atomic<int>& executing_;
   std::atomic<int>& max_executing_;
+  std::atomic<std::int64_t>* live_bytes_;
   std::vector<runtime::TensorSpec> inputs_, outputs_;
 };
 
@@ -110,6 +117,12 @@ class FakeLoader : public ModelLoader {
       ++loads_[model.name];
     }
     load_gate.wait();
+    Gate* own_gate = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = model_gates.find(model.name); it != model_gates.end()) own_gate = it->second;
+    }
+    if (own_gate) own_gate->wait();
     bool fail = model.path == "corrupt";
     {
       std::lock_guard lock(mutex_);
@@ -122,7 +135,8 @@ class FakeLoader : public ModelLoader {
       auto it = measured.find(model.name);
       if (it != measured.end()) bytes = it->second;
     }
-    return std::make_unique<FakeModel>(bytes, exec_gate, unload_gate, executing, max_executing);
+    return std::make_unique<FakeModel>(bytes, exec_gate, unload_gate, executing, max_executing,
+                                       &live_bytes);
   }
   // Load attempts so far (failed ones included).
   int loads(const std::string& name) {
@@ -145,9 +159,21 @@ class FakeLoader : public ModelLoader {
   std::atomic<int> executing{0};
   std::atomic<int> max_executing{0};
   std::map<std::string, std::uint64_t> measured;  // measured size differs from the estimate
+  // Bytes of the models loaded and not yet dropped (what the process would hold).
+  std::atomic<std::int64_t> live_bytes{0};
+  // Per model, a gate its loads also wait at (set before loads run; guarded by the loader).
+  void set_model_gate(const std::string& name, Gate* gate) {
+    std::lock_guard lock(mutex_);
+    if (gate) {
+      model_gates[name] = gate;
+    } else {
+      model_gates.erase(name);
+    }
+  }
 
  private:
   std::mutex mutex_;
+  std::map<std::string, Gate*> model_gates;
   std::map<std::string, int> loads_;
   std::set<std::string> failing_;
 };

@@ -5,13 +5,16 @@
 // policy (docs/fidelity.md, "Parity").
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "core/policy.hpp"
+#include "core/prefetcher.hpp"
 #include "core/rng.hpp"
 #include "fake_model.hpp"
 #include "sim/compact_trace.hpp"
@@ -142,6 +145,148 @@ TEST(Parity, SimulatorAndServerMakeTheSameDecisions) {
     }
   }
   EXPECT_GE(compared, 20);
+}
+
+// ---- With prefetching (docs/prefetch.md, "Parity") ----
+// Each side's sequence of steps: "evict m", "load m" (a demand load) and "prefetch m", each
+// load after the evictions made for it.
+using Steps = std::vector<std::string>;
+
+// The simulator's side: evictions and decisions from the prefetcher, demand loads from the misses.
+class SimSteps : public sim::OutcomeSink, public Prefetcher::Observer {
+ public:
+  explicit SimSteps(const ModelTable& catalog) : catalog_(catalog) {}
+  void on_chosen(ModelId model, std::span<const ModelId> victims, double) override {
+    prefetch_ = model;
+    victims_left_ = victims.size();
+    if (victims_left_ == 0) flush();
+  }
+  void on_evicted(ModelId model) override {
+    steps.push_back("evict " + catalog_[model].name);
+    if (prefetch_ != kNoModel && --victims_left_ == 0) flush();
+  }
+  void on_outcome(const sim::RequestOutcome& outcome) override {
+    hits.push_back(outcome.timeline.hit);
+    if (!outcome.timeline.hit) steps.push_back("load " + catalog_[outcome.model].name);
+  }
+  Steps steps;
+  std::vector<bool> hits;
+
+ private:
+  void flush() {
+    steps.push_back("prefetch " + catalog_[prefetch_].name);
+    prefetch_ = kNoModel;
+  }
+  const ModelTable& catalog_;
+  ModelId prefetch_ = kNoModel;
+  std::size_t victims_left_ = 0;
+};
+
+struct ServerSteps {
+  Steps steps;
+  std::vector<bool> hits;
+  PrefetchCounters counters;
+};
+
+// The server's side, from its events: requests one at a time with their trace index and time;
+// after each, the decisions it takes (the loader is idle) run to their end before the next.
+ServerSteps run_server_prefetching(const Workload& w, const std::string& policy,
+                                   std::uint64_t memory) {
+  FakeLoader loader;
+  std::vector<ServedModel> models;
+  for (const auto& m : w.catalog) {
+    ServedModel served;
+    served.name = m.name;
+    served.platform = "fake";
+    served.path = m.name;
+    served.estimate_bytes = m.size_bytes;
+    served.load_latency_s = m.load_latency_s;
+    served.exec_latency_s = m.exec_latency_s;
+    models.push_back(served);
+  }
+  SchedulerOptions options;
+  options.memory_bytes = memory;
+  options.policy = policy;
+  options.exec_threads = 1;
+  options.loader_threads = 1;
+  options.ewma_alpha = 0.0;  // the catalog's costs stay (the simulator's)
+  options.prefetch = true;
+  ServerSteps run;
+  std::mutex mutex;
+  Scheduler scheduler(models, loader, options, [&](const SchedulerEvent& event) {
+    std::lock_guard lock(mutex);
+    if (event.kind == SchedulerEvent::Kind::kEvicted) run.steps.push_back("evict " + event.model);
+    if (event.kind == SchedulerEvent::Kind::kLoadStart) {
+      run.steps.push_back((event.detail == "prefetch" ? "prefetch " : "load ") + event.model);
+    }
+  });
+  const auto deadline = Clock::now() + std::chrono::minutes(5);
+  for (std::size_t i = 0; i < w.trace.size(); ++i) {
+    OracleHint hint;
+    hint.index = i;
+    hint.time_s = w.trace.time_s[i];
+    std::vector<runtime::Tensor> inputs{
+        {"x", runtime::DType::kFloat32, {1}, std::vector<std::byte>(sizeof(float))}};
+    const InferOutcome outcome =
+        scheduler.submit(w.trace.model[i], std::move(inputs), deadline, hint).get();
+    EXPECT_EQ(outcome.status, Status::kOk) << outcome.error;
+    run.hits.push_back(outcome.hit);
+    EXPECT_TRUE(scheduler.wait_prefetch_settled(std::chrono::minutes(1)));
+  }
+  scheduler.stop();
+  run.counters = *scheduler.snapshot().prefetch;
+  return run;
+}
+
+TEST(Parity, WithPrefetchingTheServerLoadsAndEvictsAsTheSimulator) {
+  const Workload w = make_workload(11, 400);
+  std::uint64_t footprint = 0;
+  for (const auto& m : w.catalog) footprint += m.size_bytes;
+  std::uint64_t prefetches = 0, evicting = 0;
+  for (const std::string policy : {"cremebrulee", "predictive"}) {
+    for (const double fraction : {0.35, 0.6}) {
+      const auto memory = static_cast<std::uint64_t>(fraction * static_cast<double>(footprint));
+      SimSteps simulated(w.catalog);
+      sim::SimConfig config;
+      config.policy = policy;
+      config.memory_bytes = memory;
+      config.queueing = false;
+      config.prefetch = true;
+      config.prefetch_observer = &simulated;
+      const sim::SimSummary summary = sim::simulate(w.catalog, w.trace, config, &simulated);
+      const ServerSteps served = run_server_prefetching(w, policy, memory);
+      const std::string where = policy + " at " + std::to_string(fraction);
+      EXPECT_EQ(served.hits, simulated.hits) << where;
+      // The server also decides after the last request (the simulator stops there): its
+      // sequence is the simulator's, then prefetch steps only.
+      ASSERT_GE(served.steps.size(), simulated.steps.size()) << where;
+      std::size_t first_difference = simulated.steps.size();
+      for (std::size_t k = 0; k < simulated.steps.size(); ++k) {
+        if (served.steps[k] != simulated.steps[k]) {
+          first_difference = k;
+          break;
+        }
+      }
+      EXPECT_EQ(first_difference, simulated.steps.size())
+          << where << ": step " << first_difference << " is "
+          << (first_difference < simulated.steps.size()
+                  ? served.steps[first_difference] + " on the server, " +
+                        simulated.steps[first_difference] + " in the simulator"
+                  : "");
+      for (std::size_t k = simulated.steps.size(); k < served.steps.size(); ++k) {
+        EXPECT_NE(served.steps[k].rfind("load ", 0), 0u) << where << ": " << served.steps[k];
+      }
+      EXPECT_GE(served.counters.prefetches, summary.prefetches) << where;
+      EXPECT_EQ(served.counters.prefetches_cancelled, 0u) << where;
+      EXPECT_GT(summary.prefetches, 0u) << where;
+      prefetches += summary.prefetches;
+      evicting += static_cast<std::uint64_t>(
+          std::count_if(simulated.steps.begin(), simulated.steps.end(),
+                        [](const std::string& s) { return s.rfind("evict", 0) == 0; }));
+    }
+  }
+  EXPECT_GT(prefetches, 20u);
+  EXPECT_GT(evicting, 20u);
 }
 
 }  // namespace

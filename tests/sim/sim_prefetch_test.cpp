@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "core/model_cache.hpp"
+#include "core/prefetcher.hpp"
 #include "core/rng.hpp"
 #include "sim/output.hpp"
-#include "sim/prefetch.hpp"
 #include "sim_test_util.hpp"
 
 using namespace brulee;

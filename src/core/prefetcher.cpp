@@ -1,0 +1,236 @@
+#include "core/prefetcher.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/victim_selection.hpp"
+
+namespace brulee {
+namespace {
+using History = InterArrivalHistory;
+
+// An upper bound on History::shape_factor at any idle time. Every term of the expected
+// remaining gap (a bin's middle minus the idle time, or half of what is left of the idle time's
+// own bin) is at most the middle of a non-empty bin, so the remaining gap is at most the highest
+// such middle, and the shape (a mix of that ratio to the mean gap and 1) at most
+// max(1, highest middle / mean gap).
+double shape_bound(const History& h) {
+  if (h.gaps == 0) return 1.0;
+  double top = 0.0;
+  double all_sum = 0.0;
+  for (int k = 0; k < History::kBins; ++k) {
+    const unsigned n = h.bins[static_cast<std::size_t>(k)];
+    if (n == 0) continue;
+    const double middle = k == 0 ? 0.5 * History::lower_edge_s(1) : 2.0 * History::lower_edge_s(k);
+    top = std::max(top, middle);
+    all_sum += n * middle;
+  }
+  return std::max(1.0, top * h.gaps / all_sum);
+}
+
+// Bounds are lowered by this much, relatively, so that rounding in the exact utility (a dozen
+// operations) can never put it below its bound.
+constexpr double kBoundSlack = 1.0 - 1e-9;
+}  // namespace
+
+double Prefetcher::cost_of(ModelId model) const {
+  const ModelInfo& info = models_[model];
+  return cost_mode_ == CostMode::kIncrease
+             ? info.load_latency_s / std::max(info.exec_latency_s, 1e-9)
+             : info.load_latency_s;
+}
+
+double Prefetcher::utility(ModelId model, double now_s) const {
+  const ModelInfo& info = models_[model];
+  return predicted_utility(predictor_.history(model), predictor_.origin_s(), info.load_latency_s,
+                           cost_of(model), static_cast<double>(info.size_bytes), now_s);
+}
+
+// A lower bound on utility(model, now) x span(now), span = max(now - origin, floor), for every
+// now >= latest_s_ (until the model's history or costs change, which re-keys it). With P the
+// predicted miss cost, S the size, n the request count and H = shape_bound:
+//   utility = P / (S max(span shape / n, floor)) >= P / (S max(span H / n, floor)),
+// so utility x span >= min(P n / (S H), P span / (S floor)) >= min(P n / (S H), P span0 / (S
+// floor)) with span0 the span at latest_s_ (spans only grow).
+double Prefetcher::bound_key(ModelId model) const {
+  const History& h = predictor_.history(model);
+  if (h.count == 0) return 0.0;  // never requested: utility 0
+  const ModelInfo& info = models_[model];
+  const double p = predicted_miss_cost(h, info.load_latency_s, cost_of(model));
+  const double s = std::max(1.0, static_cast<double>(info.size_bytes));
+  const double span0 = std::max(latest_s_ - predictor_.origin_s(), History::kFloorS);
+  const double by_rate = p * h.count / (s * shape_bound(h));
+  const double by_floor = p * span0 / (s * History::kFloorS);
+  return std::min(by_rate, by_floor) * kBoundSlack;
+}
+
+void Prefetcher::rekey(ModelId model) {
+  if (model >= bound_of_.size()) bound_of_.resize(static_cast<std::size_t>(model) + 1, 0.0);
+  const double key = bound_key(model);
+  bound_of_[model] = key;
+  bounds_.set(model, HeapKey(key, model));
+}
+
+void Prefetcher::observe(ModelId model, double time_s) {
+  predictor_.observe(model, time_s);
+  if (!seen_ || time_s > latest_s_) latest_s_ = time_s;
+  seen_ = true;
+  rekey(model);  // it is (or is about to be) resident
+}
+
+void Prefetcher::on_loaded(ModelId model) { rekey(model); }
+
+void Prefetcher::on_cost_update(ModelId model) {
+  if (bounds_.contains(model)) rekey(model);
+}
+
+void Prefetcher::on_evicted(ModelId model) {
+  if (observer_) observer_->on_evicted(model);
+  bounds_.erase(model);
+  // Most recent first; a model already in the list moves to the front.
+  std::size_t at = 0;
+  while (at < ghost_count_ && ghosts_[at] != model) ++at;
+  if (at == ghost_count_) {
+    if (ghost_count_ < kGhosts) ++ghost_count_;
+    at = ghost_count_ - 1;
+  }
+  for (; at > 0; --at) ghosts_[at] = ghosts_[at - 1];
+  ghosts_[0] = model;
+}
+
+ModelId Prefetcher::best_candidate(const CacheState& cache, double now_s, double& best_utility) {
+  ModelId best = kNoModel;
+  best_utility = 0.0;
+  for (std::size_t k = 0; k < ghost_count_; ++k) {
+    const ModelId model = ghosts_[k];
+    if (cache.resident(model) || models_[model].size_bytes > cache.capacity_bytes()) continue;
+    const double u = utility(model, now_s);
+    if (u > best_utility) {  // ties: the most recently evicted
+      best_utility = u;
+      best = model;
+    }
+  }
+  return best;
+}
+
+ModelId Prefetcher::chosen(ModelId model, std::vector<ModelId>& victims, double now_s) {
+  rekey(model);  // it becomes resident
+  if (observer_) observer_->on_chosen(model, victims, now_s);
+  return model;
+}
+
+ModelId Prefetcher::choose_by_scan(const CacheState& cache, double now_s,
+                                   std::vector<ModelId>& victims) {
+  victims.clear();
+  last_scored_ = 0;
+  double best_utility = 0.0;
+  const ModelId best = best_candidate(cache, now_s, best_utility);
+  if (best == kNoModel) return kNoModel;
+  const std::uint64_t size = models_[best].size_bytes;
+  if (size <= cache.free_bytes()) return chosen(best, victims, now_s);
+  const std::uint64_t needed = size - cache.free_bytes();
+  if (needed > cache.evictable_bytes()) return kNoModel;
+  scored_.clear();
+  for (ModelId model : cache.resident_models()) {
+    if (cache.pinned(model)) continue;
+    const double u = utility(model, now_s);
+    ++last_scored_;
+    if (u * kMargin < best_utility) scored_.push_back({u, model});
+  }
+  std::sort(scored_.begin(), scored_.end());
+  std::uint64_t freed = 0;
+  for (const Scored& r : scored_) {
+    if (freed >= needed) break;
+    victims.push_back(r.model);
+    freed += cache.bytes_of(r.model);
+  }
+  if (freed < needed) {
+    victims.clear();
+    return kNoModel;
+  }
+  keep_largest_needed(cache, needed, victims, 0);
+  return chosen(best, victims, now_s);
+}
+
+ModelId Prefetcher::choose(const CacheState& cache, double now_s, std::vector<ModelId>& victims) {
+  // The bounds hold from the latest observed time on; earlier, score everything.
+  if (seen_ && now_s < latest_s_) return choose_by_scan(cache, now_s, victims);
+  victims.clear();
+  last_scored_ = 0;
+  double best_utility = 0.0;
+  const ModelId best = best_candidate(cache, now_s, best_utility);
+  if (best == kNoModel) return kNoModel;
+  const std::uint64_t size = models_[best].size_bytes;
+  if (size <= cache.free_bytes()) return chosen(best, victims, now_s);
+  const std::uint64_t needed = size - cache.free_bytes();
+  if (needed > cache.evictable_bytes()) return kNoModel;
+  if (!victims_by_bound(cache, now_s, best_utility, needed, victims)) {
+    victims.clear();
+    return kNoModel;
+  }
+  keep_largest_needed(cache, needed, victims, 0);
+  return chosen(best, victims, now_s);
+}
+
+// Appends the qualifying residents in the order (utility, model) until they free `needed`
+// bytes; false if they cannot. Walks the heap of bounds best-first (a frontier of heap
+// positions ordered by bound); a scored model is taken once its utility is below every bound
+// still unwalked, since no unscored model can then come before it.
+bool Prefetcher::victims_by_bound(const CacheState& cache, double now_s, double best_utility,
+                                  std::uint64_t needed, std::vector<ModelId>& victims) {
+  const double span = std::max(now_s - predictor_.origin_s(), History::kFloorS);
+  const auto walk_later = [](const Walk& a, const Walk& b) { return b.bound < a.bound; };
+  const auto scored_later = [](const Scored& a, const Scored& b) { return b < a; };
+  walk_.clear();
+  scored_.clear();
+  gone_.clear();
+  if (!bounds_.empty()) walk_.push_back({bound_of_[bounds_.at(0).model] / span, 0});
+  const auto heap_size = static_cast<std::uint32_t>(bounds_.size());
+  std::uint64_t freed = 0;
+  bool enough = false;
+  for (;;) {
+    const double next_bound =
+        walk_.empty() ? std::numeric_limits<double>::infinity() : walk_.front().bound;
+    // No model still unwalked can be a victim: what is scored is all there is.
+    const bool walk_done = walk_.empty() || next_bound * kMargin >= best_utility;
+    if (!scored_.empty() && (walk_done || scored_.front().utility < next_bound)) {
+      std::pop_heap(scored_.begin(), scored_.end(), scored_later);
+      const ModelId model = scored_.back().model;
+      scored_.pop_back();
+      victims.push_back(model);
+      freed += cache.bytes_of(model);
+      if (freed >= needed) {
+        enough = true;
+        break;
+      }
+      continue;
+    }
+    if (walk_done) break;
+    std::pop_heap(walk_.begin(), walk_.end(), walk_later);
+    const std::uint32_t position = walk_.back().position;
+    walk_.pop_back();
+    const std::uint32_t first = IndexedHeap::first_child_of(position);
+    for (std::uint32_t child = first; child < first + IndexedHeap::kArity && child < heap_size;
+         ++child) {
+      walk_.push_back({bound_of_[bounds_.at(child).model] / span, child});
+      std::push_heap(walk_.begin(), walk_.end(), walk_later);
+    }
+    const ModelId model = bounds_.at(position).model;
+    if (!cache.resident(model)) {
+      gone_.push_back(model);  // left memory unannounced (a cancelled prefetch, a failed load)
+      continue;
+    }
+    if (cache.pinned(model)) continue;
+    const double u = utility(model, now_s);
+    ++last_scored_;
+    if (u * kMargin < best_utility) {
+      scored_.push_back({u, model});
+      std::push_heap(scored_.begin(), scored_.end(), scored_later);
+    }
+  }
+  for (ModelId model : gone_) bounds_.erase(model);
+  return enough;
+}
+
+}  // namespace brulee

@@ -1,0 +1,112 @@
+#pragma once
+// Prefetching decisions (docs/prefetch.md), shared by the simulator and the server: when the
+// loading lane is idle, which model to load before it is requested, and which resident models to
+// evict for it (only models whose predicted utility is below its own by kMargin). No I/O, threads
+// or clocks: times are passed in. The driver (simulator or scheduler) carries the decision out
+// and cancels a prefetch that a demand load needs the lane for.
+//
+// Cost of a decision: the kGhosts candidates are scored every time; the resident models only when
+// the best candidate does not fit in free memory, and then in the order of a heap of lower bounds
+// on their predicted utility (see bound_key in prefetcher.cpp), stopping as soon as no unscored
+// model can be a victim or enough bytes are found: the same victims as scoring every resident
+// model (choose_by_scan, kept as the reference), without touching most of them.
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/cache_state.hpp"
+#include "core/indexed_heap.hpp"
+#include "core/interarrival.hpp"
+#include "core/model_info.hpp"
+#include "core/policy.hpp"
+
+namespace brulee {
+
+class Prefetcher {
+ public:
+  // Candidates: the kGhosts models most recently evicted (distinct).
+  static constexpr std::size_t kGhosts = 32;
+  // A victim's predicted utility must be below the candidate's divided by this (hysteresis:
+  // close utilities are noise, and a cancelled prefetch's victims stay evicted).
+  static constexpr double kMargin = 2.0;
+  // At most this many prefetches between two arrivals.
+  static constexpr int kMaxPerGap = 8;
+
+  // Told of every decision that names a model and of every eviction (tests compare the
+  // simulator's decisions with the server's).
+  class Observer {
+   public:
+    virtual ~Observer() = default;
+    virtual void on_chosen(ModelId model, std::span<const ModelId> victims, double now_s) = 0;
+    // Every on_evicted the driver calls, in order.
+    virtual void on_evicted(ModelId /*model*/) {}
+  };
+
+  Prefetcher(const ModelTable& models, CostMode cost_mode)
+      : models_(models), cost_mode_(cost_mode) {}
+
+  // Every request, at its arrival (after any decision made before that arrival).
+  void observe(ModelId model, double time_s);
+  // A model left memory (by demand or by a prefetch): it becomes a candidate.
+  void on_evicted(ModelId model);
+  // A model became resident without a request of its own (an operator's explicit load). Models
+  // that become resident through a request or a decision need no call.
+  void on_loaded(ModelId model);
+  // The model's size or costs changed in the ModelTable.
+  void on_cost_update(ModelId model);
+
+  // The decision at `now_s` (not before the last observed request): the candidate with the
+  // highest predicted utility that is not resident, and the unpinned resident models to evict
+  // for it (lowest predicted utility first, each below the candidate's / kMargin, trimmed
+  // largest first), or kNoModel if no candidate qualifies. Changes no residency.
+  ModelId choose(const CacheState& cache, double now_s, std::vector<ModelId>& victims);
+  // The same decision, scoring every resident model (the reference choose is checked against).
+  ModelId choose_by_scan(const CacheState& cache, double now_s, std::vector<ModelId>& victims);
+
+  double utility(ModelId model, double now_s) const;
+  const InterArrivalPredictor& predictor() const { return predictor_; }
+  void set_observer(Observer* observer) { observer_ = observer; }
+  // Residents scored by the last choose (for measurements).
+  std::size_t last_scored() const { return last_scored_; }
+
+ private:
+  struct Scored {
+    double utility;
+    ModelId model;
+    friend bool operator<(const Scored& a, const Scored& b) {
+      return a.utility < b.utility || (a.utility == b.utility && a.model < b.model);
+    }
+  };
+  double cost_of(ModelId model) const;
+  ModelId best_candidate(const CacheState& cache, double now_s, double& best_utility);
+  double bound_key(ModelId model) const;
+  void rekey(ModelId model);
+  bool victims_by_bound(const CacheState& cache, double now_s, double best_utility,
+                        std::uint64_t needed, std::vector<ModelId>& victims);
+  ModelId chosen(ModelId model, std::vector<ModelId>& victims, double now_s);
+
+  const ModelTable& models_;
+  CostMode cost_mode_;
+  InterArrivalPredictor predictor_;
+  std::array<ModelId, kGhosts> ghosts_{};
+  std::size_t ghost_count_ = 0;
+  Observer* observer_ = nullptr;
+  // Every resident model (and perhaps some that left: removed when met), by a lower bound on
+  // predicted utility x (now - origin), valid at any time from latest_s_ on.
+  IndexedHeap bounds_;
+  std::vector<double> bound_of_;  // the key of each model in bounds_
+  double latest_s_ = 0.0;         // the latest time observed
+  bool seen_ = false;
+  std::size_t last_scored_ = 0;
+  // Reused by choose.
+  struct Walk {
+    double bound;
+    std::uint32_t position;
+  };
+  std::vector<Walk> walk_;
+  std::vector<Scored> scored_;
+  std::vector<ModelId> gone_;
+};
+
+}  // namespace brulee

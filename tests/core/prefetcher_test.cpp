@@ -1,0 +1,127 @@
+// The prefetcher's fast decision (a walk of lower bounds on the residents' predicted utility)
+// names exactly the model and victims that scoring every resident model does, whatever the
+// histories, pins, sizes and times; and it scores fewer residents when many are resident.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/model_cache.hpp"
+#include "core/prefetcher.hpp"
+#include "core/rng.hpp"
+#include "random_catalog.hpp"
+
+namespace brulee {
+namespace {
+
+using test_support::Pins;
+using test_support::random_catalog;
+
+// Drives a cache, a fast prefetcher and a reference one with the same stream, compares every
+// decision, and carries the decisions out. Returns the decisions that named a model.
+struct Decisions {
+  int decisions = 0;
+  int with_victims = 0;
+  std::size_t scored_fast = 0, scored_scan = 0;
+};
+
+Decisions compare(std::uint64_t seed, std::size_t model_count, int requests, const char* policy,
+                  CostMode cost_mode) {
+  Rng rng(seed);
+  ModelTable models;
+  std::uint64_t total = 0;
+  for (std::size_t m = 0; m < model_count; ++m) {
+    models.push_back({"m" + std::to_string(m), 1 + rng.below(100), 0.001 + rng.uniform() * 5,
+                      0.001 + rng.uniform(), 0.0});
+    total += models.back().size_bytes;
+  }
+  const std::uint64_t capacity = std::max<std::uint64_t>(100, total / (2 + rng.below(6)));
+  ModelCache cache(capacity, models, make_policy(policy, models, {seed, cost_mode}));
+  Prefetcher fast(models, cost_mode);
+  Prefetcher scan(models, cost_mode);
+  Pins pins;
+  // Each model has a period and a burstiness: some request in bursts of equal times (gaps of
+  // 0: the rate floor binds), some regularly, some rarely.
+  std::vector<double> period(model_count);
+  for (auto& p : period) p = 0.001 * std::pow(10.0, rng.uniform() * 6);
+  double now = rng.uniform() * 100;  // the origin is not 0
+  std::vector<ModelId> evicted, victims_fast, victims_scan;
+  Decisions run;
+  for (int i = 0; i < requests; ++i) {
+    // Phases of dense traffic (a model's predicted gap falls to the 1 ms floor) and of sparse.
+    const double scale = (i / 100) % 3 == 0 ? 1e-5 : 1.0;
+    if (rng.below(4) != 0) now += scale * rng.exponential(50.0) * (rng.below(10) == 0 ? 1e3 : 1.0);
+    // Skewed popularity, weighted by each model's rate.
+    ModelId m = kNoModel;
+    while (m == kNoModel) {
+      const auto pick = static_cast<ModelId>(rng.below(model_count));
+      if (rng.uniform() < 0.001 / period[pick] + 0.01) m = pick;
+    }
+    fast.observe(m, now);
+    scan.observe(m, now);
+    if (!cache.record({m, now, static_cast<std::uint64_t>(i)})) {
+      if (!cache.can_make_room(models[m].size_bytes)) continue;
+      evicted.clear();
+      cache.admit(m, evicted);
+      for (ModelId v : evicted) {
+        fast.on_evicted(v);
+        scan.on_evicted(v);
+      }
+    }
+    if (rng.below(3) == 0) pins.pin(cache.state(), m);
+    while (pins.size() > 3 || (!pins.empty() && rng.below(2) == 0)) {
+      pins.release_random(rng, cache.state());
+    }
+    // Decisions at this request's time or a little later.
+    const double at = now + (rng.below(2) ? 0.0 : rng.uniform() * 10);
+    for (int k = 0; k < Prefetcher::kMaxPerGap; ++k) {
+      const ModelId a = fast.choose(cache.state(), at, victims_fast);
+      run.scored_fast += fast.last_scored();
+      const ModelId b = scan.choose_by_scan(cache.state(), at, victims_scan);
+      run.scored_scan += scan.last_scored();
+      EXPECT_EQ(a, b) << "seed " << seed << " request " << i;
+      EXPECT_EQ(victims_fast, victims_scan) << "seed " << seed << " request " << i;
+      if (a != b || victims_fast != victims_scan || a == kNoModel) break;
+      ++run.decisions;
+      if (!victims_fast.empty()) ++run.with_victims;
+      for (ModelId v : victims_fast) {
+        cache.evict(v);
+        fast.on_evicted(v);
+        scan.on_evicted(v);
+      }
+      evicted.clear();
+      cache.admit(a, evicted);
+      EXPECT_TRUE(evicted.empty());
+      // Now and then a prefetch is cancelled: it leaves memory without an eviction call.
+      if (rng.below(8) == 0) cache.evict(a);
+    }
+  }
+  return run;
+}
+
+TEST(Prefetcher, FastDecisionIsTheScanDecision) {
+  int decisions = 0, with_victims = 0;
+  for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+    const char* policy = seed % 3 == 0 ? "lru" : seed % 3 == 1 ? "cremebrulee" : "predictive";
+    const CostMode mode = seed % 2 ? CostMode::kDirect : CostMode::kIncrease;
+    const Decisions run = compare(seed, 5 + seed % 40, 400, policy, mode);
+    decisions += run.decisions;
+    with_victims += run.with_victims;
+  }
+  // The comparison meant something: many decisions, many of them evicting.
+  EXPECT_GT(decisions, 1000);
+  EXPECT_GT(with_victims, 300);
+}
+
+TEST(Prefetcher, ManyResidentsAreNotAllScored) {
+  const Decisions run = compare(99, 600, 3000, "cremebrulee", CostMode::kDirect);
+  EXPECT_GT(run.with_victims, 10);
+  EXPECT_GT(run.scored_scan, 0u);
+  EXPECT_LT(run.scored_fast * 2, run.scored_scan)
+      << "fast " << run.scored_fast << " scan " << run.scored_scan;
+}
+
+}  // namespace
+}  // namespace brulee
