@@ -62,7 +62,15 @@ double Prefetcher::bound_key(ModelId model) const {
   const double span0 = std::max(latest_s_ - predictor_.origin_s(), History::kFloorS);
   const double by_rate = p * h.count / (s * shape_bound(h));
   const double by_floor = p * span0 / (s * History::kFloorS);
-  return std::min(by_rate, by_floor) * kBoundSlack;
+  double bound = std::min(by_rate, by_floor);
+  // A periodic model's remaining time is its period less its idle time (interarrival.hpp), at
+  // most max(period, floor): utility x span >= P span0 / (S max(period, floor)). Its history
+  // changes only when it is requested, and then it is keyed again.
+  if (h.periodic()) {
+    const double period = std::max(static_cast<double>(h.gap_mean), History::kFloorS);
+    bound = std::min(bound, p * span0 / (s * period));
+  }
+  return bound * kBoundSlack;
 }
 
 void Prefetcher::rekey(ModelId model) {
