@@ -17,7 +17,9 @@ using testing::make_trace;
 using testing::model;
 
 // Three 1-byte models, memory for three: everything fits at rest.
-ModelTable three() { return {model("A", 1, 1.0, 0.1), model("B", 1, 1.0, 0.1), model("C", 1, 1.0, 0.1)}; }
+ModelTable three() {
+  return {model("A", 1, 1.0, 0.1), model("B", 1, 1.0, 0.1), model("C", 1, 1.0, 0.1)};
+}
 
 TEST(SimLoadPeak, ALoadMakesRoomForItsPeakThenHoldsItsSize) {
   const ModelTable models = three();
