@@ -3,7 +3,8 @@
 # Idempotent and non-interactive: a second run installs nothing and rebuilds only what changed.
 # Usage: scripts/bootstrap.sh [--no-build] [--bench]
 #   --bench also installs the tools the server benchmarks compare against (wrk, nginx-light;
-#   bench/serve/rest_vs_nginx.sh); nothing in the build or the tests needs them.
+#   bench/serve/rest_vs_nginx.sh) and the allocators bench/serve/process_memory.py preloads
+#   (jemalloc, mimalloc, tcmalloc); nothing in the build or the tests needs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +32,7 @@ build=1
 for arg in "$@"; do
   case "$arg" in
     --no-build) build=0 ;;
-    --bench) packages+=(wrk nginx-light) ;;
+    --bench) packages+=(wrk nginx-light libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4) ;;
     *) echo "bootstrap: unknown argument $arg" >&2; exit 2 ;;
   esac
 done

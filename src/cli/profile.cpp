@@ -78,6 +78,7 @@ void run_profile(const ProfileCliOptions& opts) {
     measured.exec_beside_load_s = profile.exec_beside_load.mean_s;
     measured.load_beside_exec_s = profile.load_beside_exec.mean_s;
     measured.first_exec_s = profile.first_exec.mean_s;
+    catalog.memory[id] = {profile.load_peak_bytes, profile.workspace_bytes};
     const double ratio = profile.exec.mean_s > 0 ? profile.load.mean_s / profile.exec.mean_s : 0.0;
     // Slowdowns: the first inference after a load, an inference beside a load, a load beside
     // inferences, each over the model's lone figure (0 when not measured).

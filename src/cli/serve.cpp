@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "cli/list_option.hpp"
 #include "core/error.hpp"
 #include "core/units.hpp"
+#include "runtime/memory.hpp"
 #include "runtime/repository.hpp"
 #include "serve/grpc_server.hpp"
 #include "serve/http_server.hpp"
@@ -56,6 +59,8 @@ struct ServeOptions {
   std::string grpc_transport_memory = size_text(kGrpc.transport_memory_bytes);
   double grpc_idle_timeout_s = kGrpc.idle_timeout_s;
   std::string memory = "4GiB";  // the command's own: no struct holds a budget
+  std::string process_memory;   // empty: no process limit
+  int malloc_arenas = 0;        // 0: glibc's default
   std::string policy = kScheduler.policy;
   std::string cost_mode = "direct";
   std::uint64_t seed = 1;  // as `simulate --seed`: the same draws for a randomised policy
@@ -145,6 +150,26 @@ void run_serve(const ServeOptions& opts) {
     throw UsageError("--drain-timeout must be a number of seconds in [0, 86400]");
   }
   const SizeSpec memory = parse_size(opts.memory);
+  // --process-memory: an absolute RSS bound, or "+SIZE" / "+N%" over the idle baseline
+  // (measured once the server is up; N% of the models' footprint). docs/server.md.
+  const bool process_relative = !opts.process_memory.empty() && opts.process_memory[0] == '+';
+  std::optional<SizeSpec> process_memory;
+  if (!opts.process_memory.empty()) {
+    process_memory = parse_size(process_relative ? std::string_view(opts.process_memory).substr(1)
+                                                 : std::string_view(opts.process_memory));
+    if (!process_relative && process_memory->fraction) {
+      throw UsageError("--process-memory: a percentage is relative to the baseline: write +" +
+                       opts.process_memory);
+    }
+  }
+  // A prefetch load does not reserve its load peak in the process budget yet (docs/prefetch.md).
+  if (process_memory && opts.prefetch) {
+    throw UsageError("--prefetch and --process-memory cannot be combined yet");
+  }
+  if (opts.malloc_arenas < 0 || opts.malloc_arenas > 1024) {
+    throw UsageError("--malloc-arenas must be in [0, 1024]");
+  }
+  runtime::limit_malloc_arenas(opts.malloc_arenas);  // before any other thread starts
 
   runtime::Repository repository(opts.repo);
   if (repository.models().empty()) {
@@ -170,6 +195,10 @@ void run_serve(const ServeOptions& opts) {
       if (auto id = catalog.find(served.name)) {
         const ModelInfo& info = catalog.models[*id];
         if (info.size_bytes > 0) served.estimate_bytes = info.size_bytes;
+        if (*id < catalog.memory.size()) {
+          served.load_peak_bytes = catalog.memory[*id].load_peak_bytes;
+          served.workspace_bytes = catalog.memory[*id].workspace_bytes;
+        }
         served.load_latency_s = info.load_latency_s;
         served.exec_latency_s = info.exec_latency_s;
       }
@@ -259,6 +288,23 @@ void run_serve(const ServeOptions& opts) {
               {"http_threads", std::to_string(opts.http_threads)},
               {"grpc_port", std::to_string(grpc_port)}});
 
+  if (process_memory) {
+    // The idle baseline: the process with its fronts up and no model loaded.
+    runtime::release_free_memory();
+    auto& budget = scheduler.process_budget();
+    budget.set_baseline(runtime::resident_set_bytes());
+    const std::uint64_t bytes = process_memory->resolve(footprint_bytes);
+    const std::uint64_t limit = process_relative ? budget.baseline() + bytes : bytes;
+    if (limit <= budget.baseline()) {
+      throw UsageError("--process-memory " + opts.process_memory + " (" + format_bytes(limit) +
+                       ") is not above the idle process (" + format_bytes(budget.baseline()) + ")");
+    }
+    budget.set_limit(limit);
+    logger.log("info", "process memory",
+               {{"limit", format_bytes(limit)},
+                {"baseline", format_bytes(budget.baseline())},
+                {"budget", format_bytes(limit - budget.baseline())}});
+  }
   for (const auto& name : split_list(opts.preload, "--preload")) {
     auto id = scheduler.find(name);
     if (!id) throw UsageError("--preload names unknown model " + name);
@@ -317,6 +363,13 @@ const CommandRegistration kRegistration(40, [](CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--memory", opts->memory,
                   "Memory budget: bytes, 512MiB, 4GiB, or 50% of the repository's footprint")
+      ->capture_default_str();
+  cmd->add_option("--process-memory", opts->process_memory,
+                  "Bound on the whole process's memory (models, load peaks, inference "
+                  "workspaces, request buffers, idle baseline): an RSS size (2GiB), or +SIZE / "
+                  "+N% over the idle process measured at start (docs/server.md)");
+  cmd->add_option("--malloc-arenas", opts->malloc_arenas,
+                  "At most this many glibc malloc arenas (0: glibc's default, 8 per core)")
       ->capture_default_str();
   cmd->add_option("--policy", opts->policy, "Eviction policy (brulee policies)")
       ->capture_default_str();

@@ -157,6 +157,12 @@ void run_simulate(const SimulateOptions& opts) {
   if (catalog.models.empty()) throw UsageError("catalog " + opts.catalog + " holds no models");
   // --parallel-load uses the profiler's interference figures when the catalog has them.
   if (base.parallel_load) base.interference = catalog.interference;
+  // A load holds its peak while it runs, when the catalog has the profiler's memory figures.
+  for (std::size_t m = 0; m < catalog.memory.size(); ++m) {
+    if (catalog.memory[m].load_peak_bytes == 0) continue;
+    base.load_peak_bytes.resize(catalog.models.size(), 0);
+    base.load_peak_bytes[m] = catalog.memory[m].load_peak_bytes;
+  }
   const std::uint64_t footprint = catalog.total_bytes();
   std::vector<std::uint64_t> memories;
   for (const auto& item : split_list(opts.memory, "--memory")) {

@@ -70,4 +70,56 @@ std::uint64_t LoadMeasurement::grown_bytes() const {
   return after > before ? after - before : 0;
 }
 
+namespace {
+std::atomic<std::uint64_t> g_peak_samples{0};
+std::atomic<int> g_peak_meters{0};
+}  // namespace
+
+std::uint64_t peak_meter_samples() { return g_peak_samples.load(); }
+int peak_meters_running() { return g_peak_meters.load(); }
+
+PeakMeter::PeakMeter(std::chrono::microseconds period) : period_(period) {
+  heap_ = heap_stats_available();
+  rss_start_ = resident_set_bytes();
+  rss_peak_ = rss_start_;
+  if (heap_) heap_peak_ = heap_start_ = heap_stats().in_use_bytes();
+  g_peak_meters.fetch_add(1);
+  thread_ = std::thread([this] {
+    while (!done_.load(std::memory_order_relaxed)) {
+      sample();
+      std::this_thread::sleep_for(period_);
+    }
+  });
+}
+
+PeakMeter::~PeakMeter() { stop(); }
+
+void PeakMeter::sample() {
+  const std::uint64_t rss = resident_set_bytes();
+  if (rss > rss_peak_.load(std::memory_order_relaxed)) rss_peak_.store(rss);
+  if (heap_) {
+    const std::uint64_t heap = heap_stats().in_use_bytes();
+    if (heap > heap_peak_.load(std::memory_order_relaxed)) heap_peak_.store(heap);
+  }
+  g_peak_samples.fetch_add(1);
+}
+
+std::uint64_t PeakMeter::stop() {
+  if (stopped_) return result_;
+  stopped_ = true;
+  done_.store(true);
+  if (thread_.joinable()) thread_.join();
+  sample();
+  g_peak_meters.fetch_sub(1);
+  const std::uint64_t rss_growth = rss_peak_.load() - rss_start_;
+  const std::uint64_t heap_growth = heap_ ? heap_peak_.load() - heap_start_ : 0;
+  result_ = rss_growth > heap_growth ? rss_growth : heap_growth;
+  return result_;
+}
+
+bool limit_malloc_arenas(int arenas) {
+  if (arenas <= 0) return true;
+  return mallopt(M_ARENA_MAX, arenas) == 1;
+}
+
 }  // namespace brulee::runtime

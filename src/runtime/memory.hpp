@@ -5,9 +5,11 @@
 // loads in the process serialized by load_mutex(). Unaffected by memory freed earlier and kept by
 // glibc, unlike RSS growth. Where the allocator keeps no such statistics (another malloc
 // preloaded, e.g. jemalloc or tcmalloc, or a sanitizer's), bytes = RSS growth instead.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <thread>
 
 namespace brulee::runtime {
 
@@ -40,5 +42,46 @@ class LoadMeasurement {
   HeapStats before_;
   std::uint64_t rss_before_ = 0;  // used when heap statistics are unavailable
 };
+
+// The peak of the process's memory during one scope (a load, an inference), above its level at
+// the start: a thread samples RSS (/proc/self/statm) and, where available, the allocator's in-use
+// bytes (mallinfo2) every `period` from construction until stop(); the figure is the larger of
+// the two peak growths (RSS catches file pages and memory outside malloc, the heap catches reuse
+// of memory malloc kept). Resolution: one period (default 1 ms): a spike shorter than that can be
+// missed, so the figure is a lower bound off by at most what the scope allocates and frees
+// again within one period. Process-wide: what other threads allocate meanwhile is in it too.
+class PeakMeter {
+ public:
+  explicit PeakMeter(std::chrono::microseconds period = std::chrono::milliseconds(1));
+  ~PeakMeter();
+  PeakMeter(const PeakMeter&) = delete;
+  PeakMeter& operator=(const PeakMeter&) = delete;
+  // Stops sampling (takes one last sample) and returns the peak growth in bytes (0 if none).
+  std::uint64_t stop();
+  std::uint64_t rss_at_start() const { return rss_start_; }
+
+ private:
+  void sample();
+  std::uint64_t rss_start_ = 0;
+  std::uint64_t heap_start_ = 0;
+  bool heap_ = false;
+  std::atomic<std::uint64_t> rss_peak_{0};
+  std::atomic<std::uint64_t> heap_peak_{0};
+  std::atomic<bool> done_{false};
+  std::chrono::microseconds period_;
+  std::thread thread_;
+  std::uint64_t result_ = 0;
+  bool stopped_ = false;
+};
+
+// Samples taken by every PeakMeter of the process so far (tests wait on it to know a held
+// allocation was seen).
+std::uint64_t peak_meter_samples();
+// PeakMeters sampling right now.
+int peak_meters_running();
+
+// Tunes glibc malloc for a long-running server (docs/runtime.md, "Giving memory back"): at most
+// `arenas` malloc arenas (0 leaves glibc's default of 8 per core). Returns whether glibc took it.
+bool limit_malloc_arenas(int arenas);
 
 }  // namespace brulee::runtime

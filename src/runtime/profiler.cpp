@@ -12,6 +12,7 @@
 #include "core/rng.hpp"
 #include "core/seconds.hpp"
 #include "runtime/backend_util.hpp"
+#include "runtime/memory.hpp"
 
 namespace brulee::runtime {
 namespace {
@@ -57,6 +58,7 @@ struct Samples {
   std::vector<double> load_s, exec_s, unload_s, first_exec_s, exec_beside_load_s,
       load_beside_exec_s;
   std::vector<std::uint64_t> bytes;
+  std::uint64_t load_peak_bytes = 0, workspace_bytes = 0;
 };
 
 // Loads a second copy of the model on another thread while `model` runs inferences back to back
@@ -131,7 +133,10 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
       auto& profile = profiles[m];
       if (!profile.error.empty()) continue;
       try {
+        release_free_memory();  // the peak is measured from what the process really holds
+        PeakMeter load_meter;
         auto model = subjects[m].load();
+        samples[m].load_peak_bytes = std::max(samples[m].load_peak_bytes, load_meter.stop());
         samples[m].load_s.push_back(model->load_time_s());
         samples[m].bytes.push_back(model->resident_bytes());
         if (!model->inputs().empty()) {
@@ -143,6 +148,13 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
             start = std::chrono::steady_clock::now();
             model->infer(inputs);
             samples[m].exec_s.push_back(seconds_since(start));
+          }
+          // One more inference, untimed, under a peak meter: its workspace.
+          release_free_memory();
+          {
+            PeakMeter exec_meter;
+            const auto outputs = model->infer(inputs);  // held: the answer is part of it
+            samples[m].workspace_bytes = std::max(samples[m].workspace_bytes, exec_meter.stop());
           }
           if (options.interference) measure_interference(subjects[m], *model, inputs, samples[m]);
         }
@@ -169,6 +181,8 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
     auto bytes = samples[m].bytes;
     std::sort(bytes.begin(), bytes.end());
     profile.resident_bytes = bytes.empty() ? 0 : bytes[bytes.size() / 2];
+    profile.load_peak_bytes = std::max(samples[m].load_peak_bytes, profile.resident_bytes);
+    profile.workspace_bytes = samples[m].workspace_bytes;
   }
   return profiles;
 }

@@ -6,6 +6,10 @@
 // With `interference`, each round then loads a second copy of the model on another thread while
 // this one runs inferences back to back: the load's time is "load beside exec", the inferences
 // during it give "exec beside load". Sizes are the backend's measured bytes (median over rounds).
+// Memory beyond the resting size (docs/formats.md, "Memory fields"): each load runs under a
+// PeakMeter (after freed memory is handed back), giving the load's peak growth of the process;
+// after the timed inferences one more inference runs under a PeakMeter, giving its workspace.
+// Both are the largest over rounds (a budget needs the worst case, not the typical one).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,7 +35,9 @@ struct ModelProfile {
   std::string name;
   std::string backend;
   std::uint64_t file_bytes = 0;
-  std::uint64_t resident_bytes = 0;  // median of the measured bytes over rounds
+  std::uint64_t resident_bytes = 0;   // median of the measured bytes over rounds
+  std::uint64_t load_peak_bytes = 0;  // largest peak growth during a load (includes the resting)
+  std::uint64_t workspace_bytes = 0;  // largest peak growth during one steady inference
   LatencyStats load;
   LatencyStats exec;  // steady inferences (not the first after a load)
   LatencyStats unload;

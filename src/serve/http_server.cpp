@@ -746,6 +746,17 @@ class HttpServer::Impl {
           [&](const CounterInfo& info, auto value) { prefetch[std::string(info.key)] = value; });
       body["prefetch"] = std::move(prefetch);
     }
+    {  // the process budget (docs/api.md, "Process memory")
+      const ProcessMemoryReport memory = report(scheduler_.process_budget());
+      json charged = json::object();
+      for (std::size_t k = 0; k < kMemoryKinds; ++k) {
+        charged[std::string(memory_kind_name(static_cast<MemoryKind>(k)))] = memory.charged[k];
+      }
+      body["process_memory"] = {
+          {"rss_bytes", memory.rss_bytes},     {"baseline_bytes", memory.baseline_bytes},
+          {"limit_bytes", memory.limit_bytes}, {"charged_bytes", memory.charged_bytes},
+          {"charged", std::move(charged)},     {"unattributed_bytes", memory.unattributed_bytes}};
+    }
     for (const auto& m : snap.models) {
       json entry{{"name", m.name},
                  {"version", m.version},
@@ -758,6 +769,8 @@ class HttpServer::Impl {
                  {"load_backoff_s", m.backoff_remaining_s},
                  {"resident_bytes", m.resident_bytes},
                  {"size_bytes", m.size_bytes},
+                 {"load_peak_bytes", m.load_peak_bytes},
+                 {"workspace_bytes", m.workspace_bytes},
                  {"pins", m.pins},
                  {"queue_depth", m.queue_depth},
                  {"executing", m.executing},
@@ -790,6 +803,7 @@ class HttpServer::Impl {
         "(--max-inflight-bytes).\n# TYPE brulee_inflight_limit_bytes gauge\n"
         "brulee_inflight_limit_bytes " +
         std::to_string(service_.budget().limit()) + "\n";
+    text += prometheus_text(report(scheduler_.process_budget()));
     reply(ex, http::status::ok, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
     co_return;
   }

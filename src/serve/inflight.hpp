@@ -2,33 +2,53 @@
 // The in-flight ceiling: one budget for the request and response memory of every request in
 // flight, whatever protocol carried it (docs/server.md, "Limits"). A front-end charges what a
 // request will allocate before allocating it and answers "unavailable, retry" when the charge
-// is refused.
+// is refused. With a process budget (--process-memory), every charge must also fit there, as
+// kind "buffers" (docs/server.md, "Process memory").
 #include <atomic>
 #include <cstdint>
+
+#include "runtime/memory.hpp"
+#include "serve/process_budget.hpp"
 
 namespace brulee::serve {
 
 inline constexpr std::uint64_t kDefaultInflightBytes = 512ull << 20;
 // Below this, one request's fixed overhead would not fit (--max-inflight-bytes).
 inline constexpr std::uint64_t kMinInflightBytes = 64ull << 10;
+// Under a process limit, a request that held at least this much gives the allocator's free
+// memory back to the system when it is done (malloc_trim; docs/server.md, "Process memory").
+inline constexpr std::uint64_t kTrimAfterBytes = 8ull << 20;
 
 // The bytes all requests in flight may still allocate, shared by every front-end.
 class InflightBudget {
  public:
-  explicit InflightBudget(std::uint64_t limit_bytes) : limit_bytes_(limit_bytes) {}
+  explicit InflightBudget(std::uint64_t limit_bytes, ProcessBudget* process = nullptr)
+      : limit_bytes_(limit_bytes), process_(process) {}
   bool try_charge(std::uint64_t bytes) {
     std::uint64_t used = used_.load(std::memory_order_relaxed);
     do {
       if (bytes > limit_bytes_ || used > limit_bytes_ - bytes) return false;
     } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+    if (process_ &&
+        !process_->try_charge(MemoryKind::kBuffers, bytes, process_->buffer_headroom())) {
+      used_.fetch_sub(bytes, std::memory_order_relaxed);
+      return false;
+    }
     return true;
   }
-  void release(std::uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+  void release(std::uint64_t bytes) {
+    if (process_) process_->release(MemoryKind::kBuffers, bytes);
+    used_.fetch_sub(bytes, std::memory_order_relaxed);
+    if (process_ && bytes >= kTrimAfterBytes && process_->limited()) {
+      runtime::release_free_memory();
+    }
+  }
   std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
   std::uint64_t limit() const { return limit_bytes_; }
 
  private:
   const std::uint64_t limit_bytes_;
+  ProcessBudget* const process_;
   std::atomic<std::uint64_t> used_{0};
 };
 

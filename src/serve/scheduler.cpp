@@ -11,6 +11,8 @@
 
 #include "core/error.hpp"
 #include "core/units.hpp"
+#include "runtime/dtype.hpp"
+#include "runtime/memory.hpp"
 #include "serve/prefetch_driver.hpp"
 
 namespace brulee::serve {
@@ -122,6 +124,22 @@ FileFingerprint file_fingerprint(const std::string& path) {
   return fingerprint;
 }
 
+// Zeros of every input's shape (-1 dimensions as 1): the inference that measures a workspace.
+std::vector<runtime::Tensor> zero_inputs(const std::vector<runtime::TensorSpec>& specs) {
+  std::vector<runtime::Tensor> tensors;
+  for (const auto& spec : specs) {
+    runtime::Tensor tensor{spec.name, spec.dtype, spec.shape, {}};
+    std::size_t count = 1;
+    for (auto& dim : tensor.shape) {
+      if (dim < 0) dim = 1;
+      count *= static_cast<std::size_t>(dim);
+    }
+    tensor.data.assign(count * runtime::dtype_bytes(spec.dtype), std::byte{0});
+    tensors.push_back(std::move(tensor));
+  }
+  return tensors;
+}
+
 // The answer to a request that never ran (refused, cancelled, or its load failed).
 InferOutcome unrun_outcome(Status status, std::string error, Clock::time_point arrival, bool hit) {
   InferOutcome outcome;
@@ -171,6 +189,13 @@ struct Scheduler::Slot {
   FileFingerprint failed_file;        // the file as the last failed load saw it
   Clock::time_point next_file_check;  // the file is read again from then on
   std::string load_note;              // why the next load happens (for its log line)
+  // Process memory (docs/server.md, "Process memory"): what the model charges as resting bytes
+  // while resident (until its memory is really freed), its load peak and workspace (catalog or
+  // learned; 0 = unknown), and whether its work waits for process memory.
+  std::uint64_t charged_resting = 0;
+  std::uint64_t load_peak_bytes = 0;
+  std::uint64_t workspace_bytes = 0;
+  bool memory_wait = false;
 };
 
 struct Scheduler::LoadJob {
@@ -178,7 +203,8 @@ struct Scheduler::LoadJob {
   std::vector<ModelId> victims;
   std::vector<std::unique_ptr<runtime::LoadedModel>> victim_handles;
   std::uint64_t reserved_bytes = 0;
-  FileFingerprint file;  // read by the loader thread just before it loads
+  std::uint64_t process_bytes = 0;  // charged to the process budget as "loading"
+  FileFingerprint file;             // read by the loader thread just before it loads
   std::string note;
   bool prefetch = false;  // run by the prefetch thread (docs/prefetch.md)
 };
@@ -189,7 +215,8 @@ Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, Sched
       loader_(loader),
       options_(std::move(options)),
       events_(std::move(events)),
-      start_(Clock::now()) {
+      start_(Clock::now()),
+      process_(options_.process_memory_bytes) {
   if (options_.exec_threads == 0) throw UsageError("--exec-threads must be at least 1");
   if (options_.loader_threads == 0) throw UsageError("--loader-threads must be at least 1");
   if (options_.memory_bytes == 0) throw UsageError("--memory must be more than 0 bytes");
@@ -210,6 +237,9 @@ Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, Sched
     table_[i].load_latency_s = served.load_latency_s;
     table_[i].exec_latency_s = served.exec_latency_s;
     slots_.push_back(std::make_unique<Slot>());
+    slots_.back()->load_peak_bytes = served.load_peak_bytes;
+    slots_.back()->workspace_bytes = served.workspace_bytes;
+    process_.set_buffer_headroom(std::max(process_.buffer_headroom(), served.workspace_bytes));
   }
   cache_ = std::make_unique<ModelCache>(
       options_.memory_bytes, table_, make_policy(options_.policy, table_, options_.policy_options));
@@ -244,6 +274,82 @@ std::uint64_t Scheduler::estimate_locked(ModelId id) const {
   const Slot& slot = *slots_[id];
   if (slot.measured_bytes > 0) return slot.measured_bytes;
   return std::max<std::uint64_t>(models_[id].estimate_bytes, 1);
+}
+
+// ---- process memory hooks (docs/server.md, "Process memory") ------------------------------
+
+// What a load of the model holds at its peak: the catalog's or learned figure, never below the
+// estimate plus one inference's workspace (a load ends with a warm-up inference, and a first
+// load measures one more); unknown, twice the estimate (the load's transient memory taken as
+// large as what it keeps, until the first load under a process limit measures it).
+std::uint64_t Scheduler::load_peak_locked(ModelId id, std::uint64_t estimate) const {
+  const Slot& slot = *slots_[id];
+  const std::uint64_t peak = slot.load_peak_bytes == 0 ? 2 * estimate : slot.load_peak_bytes;
+  return std::max(peak, estimate + workspace_locked(id));
+}
+
+// One inference's peak above resting: known, or a quarter of the model's size until measured.
+std::uint64_t Scheduler::workspace_locked(ModelId id) const {
+  const Slot& slot = *slots_[id];
+  if (slot.workspace_bytes != 0) return slot.workspace_bytes;
+  return estimate_locked(id) / 4;
+}
+
+// The room the scheduler's own charges may take: the process budget's room minus the share kept
+// for request buffers.
+std::uint64_t Scheduler::scheduler_room_locked() const {
+  const std::uint64_t room = process_.room();
+  const std::uint64_t reserve = process_reserve_locked();
+  return room > reserve ? room - reserve : 0;
+}
+
+// Kept free of models, loads and workspaces for request and response buffers: their share
+// (options_.process_buffer_share of the budget over the baseline) less what buffers hold already.
+std::uint64_t Scheduler::process_reserve_locked() const {
+  if (!process_.limited()) return 0;
+  const std::uint64_t limit = process_.limit();
+  const std::uint64_t budget = limit - std::min(limit, process_.baseline());
+  const auto share =
+      static_cast<std::uint64_t>(static_cast<double>(budget) * options_.process_buffer_share);
+  const std::uint64_t buffers = process_.charged(MemoryKind::kBuffers);
+  return share > buffers ? share - buffers : 0;
+}
+
+// The model's memory has really been freed: its resting charge goes back.
+void Scheduler::release_resting_locked(ModelId id) {
+  Slot& slot = *slots_[id];
+  process_.release(MemoryKind::kResting, std::exchange(slot.charged_resting, 0));
+  memory_blocked_ = memory_blocked_ || process_.limited();
+}
+
+// Requests waiting for process memory whose deadline passed get 503 with Retry-After (the
+// caller's poll, while something waits for memory).
+void Scheduler::expire_memory_waits_locked() {
+  const auto now = Clock::now();
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    Slot& slot = *slots_[i];
+    if (!slot.memory_wait) continue;
+    const auto id = static_cast<ModelId>(i);
+    for (auto it = slot.queue.begin(); it != slot.queue.end();) {
+      if ((*it)->deadline >= now) {
+        ++it;
+        continue;
+      }
+      std::unique_ptr<Request> request = std::move(*it);
+      it = slot.queue.erase(it);
+      --queued_;
+      ++slot.counters.timeouts;
+      cache_->state().unpin(id);
+      InferOutcome outcome = unrun_outcome(
+          Status::kUnavailable,
+          "model " + models_[id].name + " could not get process memory before the deadline (" +
+              format_bytes(process_.limit()) + " limit)",
+          request->arrival, request->hit);
+      request->done(std::move(outcome));
+    }
+    settle_locked(id);
+  }
+  idle_cv_.notify_all();
 }
 
 void Scheduler::learn_locked(ModelId id, double& field, double value) {
@@ -370,12 +476,13 @@ RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
   if (slot.state == ModelState::kReady && !slot.executing && slot.queue.empty() &&
       executing_ < options_.exec_threads && inline_running_ < options_.inline_max_concurrent &&
       table_[id].exec_latency_s > 0.0 && table_[id].exec_latency_s < options_.inline_exec_max_s &&
-      !gate_.contended()) {
+      !gate_.contended() &&
+      process_.try_charge(MemoryKind::kWorkspace, workspace_locked(id), process_reserve_locked())) {
     // Hit on an idle model known to be quick, with a free execution slot, no first load being
     // measured and fewer than inline_max_concurrent inline runs: run it on the caller's thread
     // (no hand-off). FIFO order and the bound on concurrent executions still hold.
     ++inline_running_;
-    InferOutcome outcome = execute_locked(id, *request, lock);
+    InferOutcome outcome = execute_locked(id, *request, lock, workspace_locked(id));
     --inline_running_;
     lock.unlock();
     request->done(std::move(outcome));
@@ -612,6 +719,7 @@ void Scheduler::load_failed_locked(ModelId id, const LoadJob& job, const std::st
 // for them while they were being unloaded.
 void Scheduler::after_unload_locked(const std::vector<ModelId>& victims) {
   for (ModelId victim : victims) {
+    release_resting_locked(victim);
     Slot& slot = *slots_[victim];
     if (slot.state != ModelState::kUnloading) continue;
     if (!slot.queue.empty() || !slot.waiters.empty()) {
@@ -658,8 +766,43 @@ void Scheduler::start_loads_locked() {
       continue;
     }
     evicted.clear();
+    // Process memory: the load holds its peak. Resting models evicted for it give their charge
+    // back once the loader has freed them, before this load allocates: ask the cache for room
+    // enough that the victims cover what the process budget lacks.
+    const std::uint64_t need = load_peak_locked(id, estimate);
+    if (process_.limited()) {
+      const std::uint64_t budget =
+          process_.limit() - std::min(process_.limit(), process_.baseline());
+      const std::uint64_t whole =
+          budget - static_cast<std::uint64_t>(static_cast<double>(budget) *
+                                              std::clamp(options_.process_buffer_share, 0.0, 1.0));
+      if (need > whole) {
+        it = pending_.erase(it);
+        slot.memory_wait = false;
+        slot.last_error = "model " + models_[id].name + " needs " + format_bytes(need) +
+                          " at its load peak, more than the process budget of " +
+                          format_bytes(whole) +
+                          " over the idle baseline (request buffers' share excluded)";
+        answer_work_locked(id, Status::kFailed, slot.last_error);
+        set_state_locked(id, ModelState::kAbsent);
+        continue;
+      }
+      const std::uint64_t room = scheduler_room_locked();
+      if (need > room) {
+        const std::uint64_t want = std::max(estimate, cache_->state().free_bytes() + (need - room));
+        if (!cache_->can_make_room(want)) {
+          slot.memory_wait = memory_blocked_ = true;
+          ++it;  // not now: transient memory or pinned models hold the process budget
+          continue;
+        }
+        cache_->make_room(want, evicted);
+      }
+      slot.memory_wait = false;
+    }
     cache_->admit(id, estimate, evicted);
+    process_.charge(MemoryKind::kLoading, need);
     auto job = std::make_unique<LoadJob>();
+    job->process_bytes = need;
     job->model = id;
     job->victims = evicted;
     job->reserved_bytes = estimate;
@@ -769,6 +912,10 @@ void Scheduler::loader_loop(bool prefetch_lane) {
     } else {
       mark = gate_.mark();
     }
+    // Under a process limit, a model's first (isolated) load also measures its load peak and,
+    // still isolated, one inference's workspace (docs/server.md, "Process memory").
+    std::optional<runtime::PeakMeter> meter;
+    if (isolate && process_.limited()) meter.emplace();
     const auto t0 = Clock::now();
     try {
       handle = loader_.load(served);
@@ -777,6 +924,18 @@ void Scheduler::loader_loop(bool prefetch_lane) {
       error = e.what();
     }
     const double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    const std::uint64_t load_peak = meter ? meter->stop() : 0;
+    std::uint64_t workspace = 0;
+    if (meter && handle) {
+      try {
+        const auto inputs = zero_inputs(handle->inputs());
+        runtime::PeakMeter exec_meter;
+        const auto outputs = handle->infer(inputs);  // held: the answer is part of it
+        workspace = std::max<std::uint64_t>(exec_meter.stop(), 1);
+      } catch (const std::exception&) {
+        workspace = 0;  // not measured: the model's requests will say what is wrong
+      }
+    }
     const bool clean = isolate || gate_.quiet_since(mark);
     exclusive.reset();
     std::vector<std::unique_ptr<runtime::LoadedModel>> dropped;
@@ -786,6 +945,13 @@ void Scheduler::loader_loop(bool prefetch_lane) {
       std::lock_guard lock(mutex_);
       Slot& slot = *slots_[id];
       --loading_;
+      process_.release(MemoryKind::kLoading, job->process_bytes);
+      memory_blocked_ = memory_blocked_ || process_.limited();
+      if (load_peak != 0) slot.load_peak_bytes = std::max(slot.load_peak_bytes, load_peak);
+      if (workspace != 0) {
+        slot.workspace_bytes = std::max(slot.workspace_bytes, workspace);
+        process_.set_buffer_headroom(std::max(process_.buffer_headroom(), slot.workspace_bytes));
+      }
       if (job->prefetch && prefetch_finished_locked(*job, !error.empty(), done)) {
         dropped.push_back(std::move(handle));  // abandoned: its bytes go, nothing else changes
       } else if (!error.empty()) {
@@ -816,6 +982,8 @@ void Scheduler::loader_loop(bool prefetch_lane) {
           if (measured > reserved) cache_->make_room(measured - reserved, victims);
           slot.remeasuring = false;
           cache_->state().resize(id, measured);
+          process_.charge(MemoryKind::kResting, measured);
+          slot.charged_resting = measured;
           take_victims_locked(victims, dropped);
           slot.handle = std::move(handle);
           slot.inputs = slot.handle->inputs();
@@ -888,7 +1056,8 @@ void Scheduler::loader_loop(bool prefetch_lane) {
 // Runs one popped request of a ready model. Called and returns with the lock held; the lock is
 // released while the backend runs.
 InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
-                                       std::unique_lock<std::mutex>& lock) {
+                                       std::unique_lock<std::mutex>& lock,
+                                       std::uint64_t workspace) {
   Slot& slot = *slots_[id];
   InferOutcome outcome;
   outcome.hit = request.hit;
@@ -938,29 +1107,79 @@ InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
     }
   }
   outcome.delays = derive_delays(t);
+  process_.release(MemoryKind::kWorkspace, workspace);  // charged by the caller
   cache_->state().unpin(id);
   schedule_exec_locked(id);
-  if (!pending_.empty() && !cache_->state().pinned(id)) start_loads_locked();
+  if (!pending_.empty() && (!cache_->state().pinned(id) || memory_blocked_)) start_loads_locked();
   if (prefetch_) prefetch_idle_locked();
   return outcome;
 }
 
 void Scheduler::exec_loop() {
+  // While work waits for process memory, execution threads poll: memory given back by request
+  // buffers (released outside the scheduler) does not notify them.
+  constexpr auto kMemoryPoll = std::chrono::milliseconds(5);
   for (;;) {
     std::unique_lock lock(mutex_);
-    exec_cv_.wait(lock, [&] {
+    const auto ready = [&] {
       return stopping_ || (!runnable_.empty() && executing_ < options_.exec_threads);
-    });
+    };
+    if (memory_blocked_) {
+      if (!exec_cv_.wait_for(lock, kMemoryPoll, ready)) {
+        memory_blocked_ = false;  // set again by whatever still does not fit
+        expire_memory_waits_locked();
+        if (!pending_.empty()) start_loads_locked();
+        continue;
+      }
+    } else {
+      exec_cv_.wait(lock, ready);
+    }
     if (runnable_.empty()) return;  // stopping
     const ModelId id = runnable_.front();
     runnable_.pop_front();
     Slot& slot = *slots_[id];
     slot.runnable = false;
     if (slot.state != ModelState::kReady || slot.executing || slot.queue.empty()) continue;
+    const std::uint64_t workspace = workspace_locked(id);
+    if (!process_.try_charge(MemoryKind::kWorkspace, workspace, process_reserve_locked())) {
+      // Idle resident models make way for it, if evicting them can free enough.
+      const std::uint64_t room = scheduler_room_locked();
+      const std::uint64_t want =
+          cache_->state().free_bytes() + (workspace - std::min(workspace, room));
+      std::vector<ModelId> victims;
+      if (want <= cache_->state().capacity_bytes() && cache_->can_make_room(want)) {
+        cache_->make_room(want, victims);
+      }
+      if (!victims.empty()) {
+        std::vector<std::unique_ptr<runtime::LoadedModel>> handles;
+        take_victims_locked(victims, handles);
+        slot.runnable = true;
+        runnable_.push_front(id);
+        lock.unlock();
+        handles.clear();  // their memory really goes back before their charge does
+        lock.lock();
+        after_unload_locked(victims);
+        for (ModelId victim : victims) {
+          emit({SchedulerEvent::Kind::kEvicted, models_[victim].name,
+                slots_[victim]->measured_bytes, 0.0,
+                "to make room for an inference of " + models_[id].name});
+        }
+        continue;
+      }
+      // Not now: it runs once an execution, a load or buffers give memory back.
+      slot.runnable = true;
+      runnable_.push_front(id);
+      slot.memory_wait = memory_blocked_ = true;
+      exec_cv_.wait_for(lock, kMemoryPoll);
+      expire_memory_waits_locked();
+      if (!pending_.empty()) start_loads_locked();
+      continue;
+    }
+    slot.memory_wait = false;
     std::unique_ptr<Request> request = std::move(slot.queue.front());
     slot.queue.pop_front();
     --queued_;
-    InferOutcome outcome = execute_locked(id, *request, lock);
+    InferOutcome outcome = execute_locked(id, *request, lock, workspace);
     lock.unlock();
     request->done(std::move(outcome));
     idle_cv_.notify_all();
@@ -987,6 +1206,8 @@ CacheSnapshot Scheduler::snapshot() const {
     m.state = slot.state;
     m.resident_bytes = cache_->state().bytes_of(id);
     m.size_bytes = table_[i].size_bytes;
+    m.load_peak_bytes = load_peak_locked(id, estimate_locked(id));
+    m.workspace_bytes = workspace_locked(id);
     m.pins = cache_->state().pins(id);
     m.queue_depth = slot.queue.size();
     m.executing = slot.executing;
@@ -1031,6 +1252,7 @@ void Scheduler::stop() {
     for (auto& job : jobs_) {
       cache_->state().unpin(job->model);  // the load's own pin; its reservation goes back
       cache_->evict(job->model);
+      process_.release(MemoryKind::kLoading, job->process_bytes);
       set_state_locked(job->model, ModelState::kAbsent);
       --loading_;
       after_unload_locked(job->victims);  // their handles go with the job

@@ -25,6 +25,7 @@
 #include "core/timeline.hpp"
 #include "runtime/backend.hpp"
 #include "serve/activity_gate.hpp"
+#include "serve/process_budget.hpp"
 
 namespace brulee::serve {
 
@@ -48,6 +49,11 @@ struct ServedModel {
   std::uint64_t min_bytes = 0;
   double load_latency_s = 0.0;  // seeds from a catalog (0 = unknown)
   double exec_latency_s = 0.0;
+  // Memory beyond the resting size, from a catalog (0 = unknown; learned at the first load under
+  // a process limit): the peak growth during a load (including the resting bytes) and the peak
+  // growth during one inference (docs/server.md, "Process memory").
+  std::uint64_t load_peak_bytes = 0;
+  std::uint64_t workspace_bytes = 0;
   std::vector<std::string> labels;  // class names for /classify (index -> name), may be empty
 };
 
@@ -87,6 +93,12 @@ struct SchedulerOptions {
   // Prefetching (docs/prefetch.md): while the loader is idle and nothing is queued, load a model
   // predicted to be requested, on a thread of its own that demand loads never wait for.
   bool prefetch = false;
+  // The process limit (--process-memory; docs/server.md, "Process memory"): 0 = none. May be
+  // set later through process_budget().set_limit, before the first load.
+  std::uint64_t process_memory_bytes = 0;
+  // The share of the process budget (over the baseline) that models, loads and workspaces leave
+  // free for request and response buffers.
+  double process_buffer_share = 0.25;
 };
 
 // absent -> waiting (for room) -> loading -> ready -> unloading -> absent | waiting; a load that
@@ -259,8 +271,10 @@ struct ModelSnapshot {
   std::string version;
   std::string platform;
   ModelState state = ModelState::kAbsent;
-  std::uint64_t resident_bytes = 0;  // bytes charged in the cache (0 when absent)
-  std::uint64_t size_bytes = 0;      // what the policy believes (estimate or last measured)
+  std::uint64_t resident_bytes = 0;   // bytes charged in the cache (0 when absent)
+  std::uint64_t size_bytes = 0;       // what the policy believes (estimate or last measured)
+  std::uint64_t load_peak_bytes = 0;  // what a load reserves in the process budget
+  std::uint64_t workspace_bytes = 0;  // what an inference reserves in the process budget
   std::uint32_t pins = 0;
   std::size_t queue_depth = 0;
   bool executing = false;
@@ -346,6 +360,9 @@ class Scheduler {
   // Held shared by work that allocates transient memory (executions here, request parsing in
   // the HTTP front) and exclusively by a model's first load, so its measured bytes are its own.
   ActivityGate& activity_gate() { return gate_; }
+  // Every byte the process knowingly holds, by kind (docs/server.md, "Process memory").
+  ProcessBudget& process_budget() { return process_; }
+  const ProcessBudget& process_budget() const { return process_; }
   // Refuses new work from now on (503) and waits until nothing is queued, executing or loading,
   // or the timeout passes. Returns whether it drained.
   bool drain(std::chrono::milliseconds timeout);
@@ -383,7 +400,15 @@ class Scheduler {
   void after_unload_locked(const std::vector<ModelId>& victims);
   void learn_locked(ModelId id, double& field, double value);
   void emit(SchedulerEvent event) const;
-  InferOutcome execute_locked(ModelId id, Request& request, std::unique_lock<std::mutex>& lock);
+  InferOutcome execute_locked(ModelId id, Request& request, std::unique_lock<std::mutex>& lock,
+                              std::uint64_t workspace);
+  // Process memory hooks (docs/server.md, "Process memory").
+  std::uint64_t load_peak_locked(ModelId id, std::uint64_t estimate) const;
+  std::uint64_t workspace_locked(ModelId id) const;
+  void release_resting_locked(ModelId id);
+  std::uint64_t scheduler_room_locked() const;
+  std::uint64_t process_reserve_locked() const;
+  void expire_memory_waits_locked();
   void exec_loop();
   void loader_loop(bool prefetch_lane = false);
   // Prefetching (scheduler_prefetch.cpp): hooks called with the lock held.
@@ -401,6 +426,8 @@ class Scheduler {
   Clock::time_point start_;
 
   ActivityGate gate_;
+  ProcessBudget process_;
+  bool memory_blocked_ = false;  // a load or an execution waits for process memory
   mutable std::mutex mutex_;
   std::condition_variable exec_cv_;
   std::condition_variable loader_cv_;

@@ -26,7 +26,7 @@ std::string_view backend_library(std::string_view backend) {
 
 Service::Service(Scheduler& scheduler, std::uint64_t max_inflight_bytes)
     : scheduler_(scheduler),
-      budget_(max_inflight_bytes),
+      budget_(max_inflight_bytes, &scheduler.process_budget()),
       metrics_(scheduler.model_count()),
       counters_(scheduler.model_count()) {
   if (max_inflight_bytes < kMinInflightBytes) {

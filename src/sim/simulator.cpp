@@ -482,15 +482,20 @@ class Simulation {
   // unpin enough memory. Adds the unload time of the victims to unload_s.
   std::uint32_t admit(ModelId model, std::uint64_t size_bytes, double& decision_s,
                       double& unload_s) {
-    if (size_bytes > config_.memory_bytes) [[unlikely]] {
-      throw UsageError("model " + models_[model].name + " needs " + format_bytes(size_bytes) +
+    // A load holds its peak while it runs (config_.load_peak_bytes): room for it is made first.
+    const std::uint64_t hold = model < config_.load_peak_bytes.size()
+                                   ? std::max(size_bytes, config_.load_peak_bytes[model])
+                                   : size_bytes;
+    if (hold > config_.memory_bytes) [[unlikely]] {
+      throw UsageError("model " + models_[model].name + " needs " + format_bytes(hold) +
                        ", more than the memory of one worker (" +
                        format_bytes(config_.memory_bytes) + ")");
     }
-    const std::uint32_t worker = choose_worker(size_bytes, decision_s);
+    const std::uint32_t worker = choose_worker(hold, decision_s);
     ModelCache& cache = workers_[worker]->cache;
     evicted_.clear();
     const std::uint64_t used_before = cache.state().used_bytes();
+    if (hold > size_bytes) cache.make_room(hold, evicted_);
     cache.admit(model, size_bytes, evicted_);
     // Unloads take time only where time is modelled (a pure cache mode has no clock).
     const bool timed = config_.queueing;

@@ -50,6 +50,10 @@ struct SimConfig {
   SimProgress* progress = nullptr;  // optional; not owned
   // Told of every prefetch decision, if set (tests: the server must make the same ones).
   Prefetcher::Observer* prefetch_observer = nullptr;
+  // Per model (index = ModelId), what a load holds at its peak (the catalog's load_peak_bytes,
+  // docs/formats.md): admitting a load makes room for it, then the model holds its size, as the
+  // server's process budget does (docs/server.md, "Process memory"). Empty or 0: the size.
+  std::vector<std::uint64_t> load_peak_bytes;
 };
 
 // What happened to one request (written out on demand), on the timeline the server records too

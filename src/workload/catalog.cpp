@@ -94,6 +94,9 @@ std::uint64_t size_field(const json& value, bool megabytes, const std::string& s
 constexpr const char* kExecBesideLoad = "exec_beside_load_s";
 constexpr const char* kLoadBesideExec = "load_beside_exec_s";
 constexpr const char* kFirstExec = "first_exec_s";
+// Optional memory fields (docs/formats.md, "Memory fields").
+constexpr const char* kLoadPeak = "load_peak_bytes";
+constexpr const char* kWorkspace = "workspace_bytes";
 
 bool is_percentile_key(const std::string& key) {
   // <load|exec|unload>_latency_p<digits>_s
@@ -138,6 +141,7 @@ ModelId Catalog::add(ModelInfo model) {
   models.push_back(std::move(model));
   percentiles.resize(models.size());
   interference.resize(models.size());
+  memory.resize(models.size());
   return id;
 }
 
@@ -265,6 +269,13 @@ Catalog parse_catalog_json(std::string_view text, const std::string& source) {
     measured.exec_beside_load_s = number_field(entry, kExecBesideLoad, source, where, false);
     measured.load_beside_exec_s = number_field(entry, kLoadBesideExec, source, where, false);
     measured.first_exec_s = number_field(entry, kFirstExec, source, where, false);
+    ModelMemory& memory = catalog.memory[id];
+    for (auto [key, field] : {std::pair{kLoadPeak, &memory.load_peak_bytes},
+                              std::pair{kWorkspace, &memory.workspace_bytes}}) {
+      if (const auto value = entry.find(key); value != entry.end()) {
+        *field = size_field(*value, false, source, where);
+      }
+    }
   }
   return catalog;
 }
@@ -302,6 +313,11 @@ void write_catalog(const std::string& path, const Catalog& catalog, bool paper_f
       if (measured.exec_beside_load_s > 0) entry[kExecBesideLoad] = measured.exec_beside_load_s;
       if (measured.load_beside_exec_s > 0) entry[kLoadBesideExec] = measured.load_beside_exec_s;
       if (measured.first_exec_s > 0) entry[kFirstExec] = measured.first_exec_s;
+    }
+    if (m < catalog.memory.size()) {  // written only when measured
+      const ModelMemory& memory = catalog.memory[m];
+      if (memory.load_peak_bytes > 0) entry[kLoadPeak] = memory.load_peak_bytes;
+      if (memory.workspace_bytes > 0) entry[kWorkspace] = memory.workspace_bytes;
     }
     if (paper_fields) {
       entry["avg_load_latency"] = model.load_latency_s;

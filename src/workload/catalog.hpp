@@ -15,6 +15,13 @@
 
 namespace brulee::workload {
 
+// What a model costs in memory beyond its resting size (docs/formats.md, "Memory fields"); 0 means
+// not measured.
+struct ModelMemory {
+  std::uint64_t load_peak_bytes = 0;  // peak growth of the process during a load (incl. resting)
+  std::uint64_t workspace_bytes = 0;  // peak growth during one inference of the loaded model
+};
+
 struct Catalog {
   ModelTable models;
   std::unordered_map<std::string, ModelId> index;  // name -> id
@@ -23,6 +30,8 @@ struct Catalog {
   // Per model (index = ModelId), the profiler's interference figures; all zero when the
   // catalog has none (exec_beside_load_s, load_beside_exec_s, first_exec_s).
   std::vector<ModelInterference> interference;
+  // Per model (index = ModelId), the profiler's memory figures; all zero when absent.
+  std::vector<ModelMemory> memory;
 
   std::optional<ModelId> find(const std::string& name) const;
   ModelId add(ModelInfo model);  // throws UsageError on a duplicate name

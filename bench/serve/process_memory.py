@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""The process limit against the server's real RSS (docs/server.md, "Process memory"; issue 18).
+
+For each round, two servers over the same repository, one after the other (order alternating by
+round): `--memory F%` alone ("off") and `--memory F% --process-memory +F%` ("on"). Each server:
+  idle     RSS once it listens (the script's baseline; the server reports its own);
+  hit      one small model loaded, N sequential JSON requests: median latency;
+  mixed    C clients for S seconds, each request's model drawn Zipf(1) over every model; a
+           client answered 503 waits the Retry-After second before its next request;
+  burst    B requests sent at once (B threads behind a barrier) across every model: wall time,
+           answered per second, errors;
+  unload   every model unloaded over the repository API, memory trimmed: RSS after.
+A thread samples the server's RSS (/proc/PID/statm) every 2 ms throughout. Reports per run and
+the medians over runs: peak RSS against the limit, peak RSS growth over idle against the budget
+(F% of the footprint = the catalog's resting bytes), RSS after unloading against idle, hit p50,
+burst throughput and status counts, with /proc/loadavg before and after each server.
+
+Usage: bench/serve/process_memory.py --repo DIR --catalog FILE [--brulee build/release/brulee]
+       [--runs 3] [--fraction 50] [--mixed-seconds 30] [--clients 8] [--burst 512]
+       [--hit-model squeezenet1_1-onnx] [--hit-requests 200] [--extra "serve flags"]
+       [--env LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2] [--only on|off]
+"""
+import argparse
+import http.client
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_of(pid):
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+class Sampler(threading.Thread):
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop_flag = pid, 0, False
+
+    def run(self):
+        while not self.stop_flag:
+            try:
+                self.peak = max(self.peak, rss_of(self.pid))
+            except OSError:
+                return
+            time.sleep(0.002)
+
+
+def body_for(repo, model):
+    with open(os.path.join(repo, model, "config.json")) as f:
+        config = json.load(f)
+    inputs = []
+    for spec in config["inputs"]:
+        shape = [1 if d < 0 else d for d in spec["shape"]]
+        count = 1
+        for d in shape:
+            count *= d
+        inputs.append({"name": spec["name"], "shape": shape, "datatype": spec["dtype"],
+                       "data": [0] * count})
+    return json.dumps({"inputs": inputs}).encode()
+
+
+def post(port, path, body=b"", timeout=120):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    start = time.perf_counter()
+    try:
+        conn.request("POST", path, body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        return response.status, time.perf_counter() - start
+    except OSError:
+        return 0, time.perf_counter() - start
+    finally:
+        conn.close()
+
+
+def get_json(port, path):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", path)
+    data = conn.getresponse().read()
+    conn.close()
+    return json.loads(data)
+
+
+def serve(args, on):
+    flags = [args.brulee, "serve", "--repo", args.repo, "--catalog", args.catalog, "--memory",
+             f"{args.fraction}%", "--port", "0", "--grpc-port", "-1", "--log-format", "json"]
+    if on:
+        flags += ["--process-memory", f"+{args.fraction}%"]
+    flags += args.extra.split()
+    log = open(os.path.join(args.work, f"serve-{'on' if on else 'off'}.log"), "a")
+    env = dict(os.environ)
+    for item in args.env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    proc = subprocess.Popen(flags, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+    line = proc.stdout.readline()
+    if "listening" not in line:
+        proc.kill()
+        sys.exit(f"server did not start: {line!r}")
+    return proc, int(line.rsplit(":", 1)[1])
+
+
+def one_server(args, on, models, bodies):
+    before = loadavg()
+    proc, port = serve(args, on)
+    try:
+        time.sleep(1.0)
+        idle = rss_of(proc.pid)
+        cache = get_json(port, "/v2/cache")
+        limit = cache["process_memory"]["limit_bytes"]
+        sampler = Sampler(proc.pid)
+        sampler.start()
+        # hit path
+        hit = args.hit_model
+        post(port, f"/v2/repository/models/{hit}/load")
+        post(port, f"/v2/models/{hit}/infer", bodies[hit])
+        latencies = []
+        for _ in range(args.hit_requests):
+            status, seconds = post(port, f"/v2/models/{hit}/infer", bodies[hit])
+            if status == 200:
+                latencies.append(seconds)
+        # mixed
+        weights = [1.0 / (rank + 1) for rank in range(len(models))]
+        statuses = {}
+        lock = threading.Lock()
+        deadline = time.monotonic() + args.mixed_seconds
+
+        def client(seed):
+            rng = random.Random(seed)
+            while time.monotonic() < deadline:
+                model = rng.choices(models, weights)[0]
+                status, _ = post(port, f"/v2/models/{model}/infer", bodies[model])
+                with lock:
+                    statuses[status] = statuses.get(status, 0) + 1
+                if status == 503:
+                    time.sleep(1.0)  # the server's Retry-After (always 1 s here)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        mixed_peak = sampler.peak
+        # burst
+        barrier = threading.Barrier(args.burst + 1)
+        burst = {}
+
+        def one(i):
+            model = models[i % len(models)]
+            barrier.wait()
+            status, _ = post(port, f"/v2/models/{model}/infer", bodies[model], timeout=300)
+            with lock:
+                burst[status] = burst.get(status, 0) + 1
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(args.burst)]
+        for t in threads:
+            t.start()
+        barrier.wait()
+        start = time.perf_counter()
+        for t in threads:
+            t.join()
+        burst_s = time.perf_counter() - start
+        # unload everything
+        for model in models:
+            post(port, f"/v2/repository/models/{model}/unload")
+        time.sleep(1.0)
+        after = rss_of(proc.pid)
+        sampler.stop_flag = True
+        sampler.join()
+        final = get_json(port, "/v2/cache")["process_memory"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    return {
+        "config": "on" if on else "off", "idle": idle, "limit": limit,
+        "server_baseline": final["baseline_bytes"], "peak": sampler.peak,
+        "mixed_peak": mixed_peak, "after_unload": after,
+        "hit_p50_ms": statistics.median(latencies) * 1e3 if latencies else float("nan"),
+        "mixed_statuses": statuses, "burst_statuses": burst, "burst_s": burst_s,
+        "burst_ok_per_s": burst.get(200, 0) / burst_s,
+        "loadavg_before": before, "loadavg_after": loadavg(),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repo", required=True)
+    parser.add_argument("--catalog", required=True)
+    parser.add_argument("--brulee", default=os.path.join(os.path.dirname(__file__),
+                                                         "../../build/release/brulee"))
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--fraction", type=int, default=50)
+    parser.add_argument("--mixed-seconds", type=float, default=30)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--burst", type=int, default=512)
+    parser.add_argument("--hit-model", default="squeezenet1_1-onnx")
+    parser.add_argument("--hit-requests", type=int, default=200)
+    parser.add_argument("--extra", default="")
+    parser.add_argument("--env", action="append", default=[],
+                        help="KEY=VALUE for the server (e.g. LD_PRELOAD=...libjemalloc.so.2)")
+    parser.add_argument("--work", default="/tmp")
+    parser.add_argument("--only", choices=["on", "off"], default=None)
+    args = parser.parse_args()
+    with open(args.catalog) as f:
+        catalog = json.load(f)
+    entries = catalog["models"] if isinstance(catalog, dict) else catalog
+    models = sorted(d for d in os.listdir(args.repo)
+                    if os.path.isfile(os.path.join(args.repo, d, "config.json")))
+    # The footprint of the served models (the server's N% is of the same sum).
+    footprint = sum(int(m["size_bytes"]) for m in entries if m["name"] in models)
+    budget = footprint * args.fraction / 100
+    bodies = {m: body_for(args.repo, m) for m in models}
+    print(f"models {len(models)} footprint {footprint / 2**20:.1f} MiB budget "
+          f"{budget / 2**20:.1f} MiB ({args.fraction}%)", flush=True)
+    results = []
+    for run in range(args.runs):
+        order = [False, True] if run % 2 == 0 else [True, False]
+        if args.only:
+            order = [args.only == "on"]
+        for on in order:
+            r = one_server(args, on, models, bodies)
+            r["run"] = run
+            results.append(r)
+            growth = r["peak"] - r["idle"]
+            print(json.dumps({**r, "growth_over_budget": round(growth / budget, 3),
+                              "after_over_idle": round(r["after_unload"] / r["idle"], 3)}),
+                  flush=True)
+    for config in ("off", "on"):
+        rows = [r for r in results if r["config"] == config]
+        if not rows:
+            continue
+        med = lambda key: statistics.median(r[key] for r in rows)
+        growth = statistics.median((r["peak"] - r["idle"]) / budget for r in rows)
+        print(f"{config}: runs {len(rows)} idle {med('idle') / 2**20:.1f} MiB, peak "
+              f"{med('peak') / 2**20:.1f} MiB, limit {med('limit') / 2**20:.1f} MiB, peak growth / "
+              f"budget {growth:.2f}, max {max((r['peak'] - r['idle']) / budget for r in rows):.2f}, "
+              f"after unload / idle {statistics.median(r['after_unload'] / r['idle'] for r in rows):.3f}, "
+              f"hit p50 {med('hit_p50_ms'):.2f} ms, burst {med('burst_ok_per_s'):.1f} ok/s",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

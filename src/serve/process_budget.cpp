@@ -1,0 +1,95 @@
+#include "serve/process_budget.hpp"
+
+#include <limits>
+
+#include "runtime/memory.hpp"
+
+namespace brulee::serve {
+
+std::string_view memory_kind_name(MemoryKind kind) {
+  switch (kind) {
+    case MemoryKind::kResting:
+      return "resting";
+    case MemoryKind::kLoading:
+      return "loading";
+    case MemoryKind::kWorkspace:
+      return "workspace";
+    case MemoryKind::kBuffers:
+      return "buffers";
+  }
+  return "unknown";
+}
+
+bool ProcessBudget::try_charge(MemoryKind kind, std::uint64_t bytes, std::uint64_t keep_free) {
+  std::uint64_t total = total_.load(std::memory_order_relaxed);
+  if (const std::uint64_t limit = this->limit(); limit != 0) {
+    do {
+      const std::uint64_t used = baseline() + total;
+      if (used > limit || bytes > limit - used || keep_free > limit - used - bytes) {
+        return false;
+      }
+    } while (!total_.compare_exchange_weak(total, total + bytes, std::memory_order_relaxed));
+  } else {
+    total_.fetch_add(bytes, std::memory_order_relaxed);
+  }
+  kinds_[static_cast<std::size_t>(kind)].fetch_add(bytes, std::memory_order_relaxed);
+  return true;
+}
+
+void ProcessBudget::charge(MemoryKind kind, std::uint64_t bytes) {
+  total_.fetch_add(bytes, std::memory_order_relaxed);
+  kinds_[static_cast<std::size_t>(kind)].fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void ProcessBudget::release(MemoryKind kind, std::uint64_t bytes) {
+  kinds_[static_cast<std::size_t>(kind)].fetch_sub(bytes, std::memory_order_relaxed);
+  total_.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
+std::uint64_t ProcessBudget::room() const {
+  const std::uint64_t limit = this->limit();
+  if (limit == 0) return std::numeric_limits<std::uint64_t>::max();
+  const std::uint64_t used = baseline() + charged();
+  return used >= limit ? 0 : limit - used;
+}
+
+ProcessMemoryReport report(const ProcessBudget& budget) {
+  ProcessMemoryReport r;
+  r.rss_bytes = runtime::resident_set_bytes();
+  r.baseline_bytes = budget.baseline();
+  r.limit_bytes = budget.limit();
+  for (std::size_t k = 0; k < kMemoryKinds; ++k) {
+    r.charged[k] = budget.charged(static_cast<MemoryKind>(k));
+    r.charged_bytes += r.charged[k];
+  }
+  const std::uint64_t known = r.baseline_bytes + r.charged_bytes;
+  r.unattributed_bytes = r.rss_bytes > known ? r.rss_bytes - known : 0;
+  return r;
+}
+
+std::string prometheus_text(const ProcessMemoryReport& r) {
+  std::string text;
+  const auto gauge = [&](const char* name, const char* help, std::uint64_t value) {
+    text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name +
+            " " + std::to_string(value) + "\n";
+  };
+  gauge("brulee_process_resident_bytes", "Resident set size of the server process.", r.rss_bytes);
+  gauge("brulee_process_baseline_bytes", "Resident bytes of the idle process, measured at start.",
+        r.baseline_bytes);
+  gauge("brulee_process_memory_limit_bytes", "The process limit (--process-memory); 0: none.",
+        r.limit_bytes);
+  text +=
+      "# HELP brulee_process_charged_bytes Bytes charged to the process budget, by kind.\n"
+      "# TYPE brulee_process_charged_bytes gauge\n";
+  for (std::size_t k = 0; k < kMemoryKinds; ++k) {
+    text += "brulee_process_charged_bytes{kind=\"" +
+            std::string(memory_kind_name(static_cast<MemoryKind>(k))) + "\"} " +
+            std::to_string(r.charged[k]) + "\n";
+  }
+  gauge("brulee_process_unattributed_bytes",
+        "Resident bytes beyond the baseline and every charge (allocator caches, fragmentation).",
+        r.unattributed_bytes);
+  return text;
+}
+
+}  // namespace brulee::serve

@@ -1,0 +1,87 @@
+#pragma once
+// The process budget (docs/server.md, "Process memory"): one count of every byte the server
+// knowingly holds beyond its idle baseline, by kind, against one limit (--process-memory):
+//   resting    models' resident bytes (measured; reserved at the estimate while loading),
+//   loading    a load's peak above its resting estimate, reserved from its start to its end,
+//   workspace  one inference's peak above resting, reserved while it runs,
+//   buffers    request and response bytes in flight (the InflightBudget charges them here too).
+// The scheduler charges and releases the first three at the start and end of loads and
+// executions; try_charge refuses what would take baseline + charged above the limit. Lock-free:
+// one atomic total (the check) and one atomic per kind (the report).
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace brulee::serve {
+
+enum class MemoryKind : std::uint8_t { kResting, kLoading, kWorkspace, kBuffers };
+inline constexpr std::size_t kMemoryKinds = 4;
+// "resting", "loading", "workspace", "buffers" (JSON keys and metric labels).
+std::string_view memory_kind_name(MemoryKind kind);
+
+class ProcessBudget {
+ public:
+  // limit_bytes 0: no limit (every charge succeeds; the counts are still kept for reports).
+  explicit ProcessBudget(std::uint64_t limit_bytes = 0, std::uint64_t baseline_bytes = 0)
+      : limit_(limit_bytes), baseline_(baseline_bytes) {}
+  ProcessBudget(const ProcessBudget&) = delete;
+  ProcessBudget& operator=(const ProcessBudget&) = delete;
+
+  bool limited() const { return limit() != 0; }
+  std::uint64_t limit() const { return limit_.load(std::memory_order_relaxed); }
+  // Set once at start, before any load (the limit may be relative to the measured baseline).
+  void set_limit(std::uint64_t bytes) { limit_.store(bytes, std::memory_order_relaxed); }
+  // The process's resident bytes with nothing loaded and nothing in flight (measured at start).
+  std::uint64_t baseline() const { return baseline_.load(std::memory_order_relaxed); }
+  void set_baseline(std::uint64_t bytes) { baseline_.store(bytes, std::memory_order_relaxed); }
+
+  // Charges `bytes` if baseline + charged + bytes stays within the limit, and if what is left
+  // afterwards is at least `keep_free` (room kept for other kinds: buffers leave one inference's
+  // workspace free, so queued requests can always run and release their buffers).
+  bool try_charge(MemoryKind kind, std::uint64_t bytes, std::uint64_t keep_free = 0);
+  // Charges unconditionally (a measurement above its reservation).
+  void charge(MemoryKind kind, std::uint64_t bytes);
+  void release(MemoryKind kind, std::uint64_t bytes);
+
+  std::uint64_t charged() const { return total_.load(std::memory_order_relaxed); }
+  std::uint64_t charged(MemoryKind kind) const {
+    return kinds_[static_cast<std::size_t>(kind)].load(std::memory_order_relaxed);
+  }
+  // What may still be charged (0 when at or above the limit; UINT64_MAX without a limit).
+  std::uint64_t room() const;
+  // Whether `bytes` more would fit now (no charge).
+  bool fits(std::uint64_t bytes) const { return bytes <= room(); }
+
+  // Room kept free by buffer charges (see try_charge); the scheduler sets it to the largest
+  // workspace it knows.
+  std::uint64_t buffer_headroom() const { return headroom_.load(std::memory_order_relaxed); }
+  void set_buffer_headroom(std::uint64_t bytes) {
+    headroom_.store(bytes, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<std::uint64_t> limit_;
+  std::atomic<std::uint64_t> baseline_;
+  std::atomic<std::uint64_t> total_{0};
+  std::array<std::atomic<std::uint64_t>, kMemoryKinds> kinds_{};
+  std::atomic<std::uint64_t> headroom_{0};
+};
+
+// A figure of the process for reports (/metrics, /v2/cache).
+struct ProcessMemoryReport {
+  std::uint64_t rss_bytes = 0;
+  std::uint64_t baseline_bytes = 0;
+  std::uint64_t limit_bytes = 0;  // 0: no limit
+  std::array<std::uint64_t, kMemoryKinds> charged{};
+  std::uint64_t charged_bytes = 0;
+  // RSS - baseline - charged (0 if negative): memory nobody charged (allocator caches,
+  // fragmentation, libraries' own buffers, measurement error).
+  std::uint64_t unattributed_bytes = 0;
+};
+ProcessMemoryReport report(const ProcessBudget& budget);
+// The report as Prometheus families (brulee_process_*; docs/api.md, "Metrics").
+std::string prometheus_text(const ProcessMemoryReport& report);
+
+}  // namespace brulee::serve

@@ -1,0 +1,361 @@
+// The process budget (docs/server.md, "Process memory") over fake models that allocate real
+// memory with known load peaks and workspaces: a load reserves its peak until it ends, an
+// execution its workspace while it runs, the limit is never crossed by what the fakes hold,
+// work that does not fit waits, and a request that cannot get memory before its deadline is
+// answered "unavailable" with a retry time. Assertions on charges, states and counts only.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fake_model.hpp"
+#include "runtime/memory.hpp"
+#include "serve/inflight.hpp"
+#include "serve/process_budget.hpp"
+#include "serve/scheduler.hpp"
+
+namespace brulee::serve {
+namespace {
+
+using testing::Gate;
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t kMiB = 1 << 20;
+
+// What the fakes hold right now, and the most they ever held at once.
+struct Ledger {
+  std::atomic<std::uint64_t> live{0};
+  std::atomic<std::uint64_t> peak{0};
+  void add(std::uint64_t bytes) {
+    const std::uint64_t now = live.fetch_add(bytes) + bytes;
+    std::uint64_t seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    }
+  }
+  void sub(std::uint64_t bytes) { live.fetch_sub(bytes); }
+};
+
+// Real memory, touched, counted in the ledger while it lives.
+class Block {
+ public:
+  Block(Ledger& ledger, std::uint64_t bytes) : ledger_(ledger), bytes_(bytes) {
+    ledger_.add(bytes_);
+    data_.assign(bytes_, std::byte{1});
+  }
+  ~Block() { ledger_.sub(bytes_); }
+  Block(const Block&) = delete;
+  Block& operator=(const Block&) = delete;
+
+ private:
+  Ledger& ledger_;
+  std::uint64_t bytes_;
+  std::vector<std::byte> data_;
+};
+
+// Waits (bounded) until a peak meter has sampled at least twice since `before`: whatever the
+// caller holds now was seen by it, if one is running.
+void let_meters_see(std::uint64_t before) {
+  if (runtime::peak_meters_running() == 0) return;
+  for (int i = 0; i < 2000 && runtime::peak_meter_samples() < before + 2; ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
+struct Figures {
+  std::uint64_t resting = 0;
+  std::uint64_t peak = 0;  // during load, including the resting bytes
+  std::uint64_t workspace = 0;
+};
+
+class HeavyModel : public runtime::LoadedModel {
+ public:
+  HeavyModel(Ledger& ledger, Figures figures, Gate& exec_gate, std::atomic<int>& executing)
+      : ledger_(ledger),
+        figures_(figures),
+        resting_(ledger, figures.resting),
+        exec_gate_(exec_gate),
+        executing_(executing) {
+    inputs_.push_back({"x", runtime::DType::kFloat32, {1}});
+    outputs_.push_back({"y", runtime::DType::kFloat32, {1}});
+  }
+  const std::vector<runtime::TensorSpec>& inputs() const override { return inputs_; }
+  const std::vector<runtime::TensorSpec>& outputs() const override { return outputs_; }
+  std::vector<runtime::Tensor> infer(const std::vector<runtime::Tensor>&) override {
+    const std::uint64_t samples = runtime::peak_meter_samples();
+    Block workspace(ledger_, figures_.workspace);
+    ++executing_;
+    let_meters_see(samples);
+    exec_gate_.wait();
+    --executing_;
+    return {
+        runtime::Tensor{"y", runtime::DType::kFloat32, {1}, std::vector<std::byte>(sizeof(float))}};
+  }
+  double load_time_s() const override { return 0.001; }
+  std::uint64_t resident_bytes() const override { return figures_.resting; }
+
+ private:
+  Ledger& ledger_;
+  Figures figures_;
+  Block resting_;
+  Gate& exec_gate_;
+  std::atomic<int>& executing_;
+  std::vector<runtime::TensorSpec> inputs_, outputs_;
+};
+
+class HeavyLoader : public ModelLoader {
+ public:
+  explicit HeavyLoader(Figures given) : figures(given) {}
+  std::unique_ptr<runtime::LoadedModel> load(const ServedModel&) override {
+    ++loads;
+    const std::uint64_t samples = runtime::peak_meter_samples();
+    Block transient(ledger, figures.peak - figures.resting);  // parse buffers and the like
+    auto model = std::make_unique<HeavyModel>(ledger, figures, exec_gate, executing);
+    let_meters_see(samples);
+    load_gate.wait();
+    return model;
+  }
+  Figures figures;
+  Ledger ledger;
+  Gate load_gate;
+  Gate exec_gate;
+  std::atomic<int> executing{0};
+  std::atomic<int> loads{0};
+};
+
+std::vector<ServedModel> heavy_models(int count, const Figures& figures, bool catalog) {
+  std::vector<ServedModel> models;
+  for (int i = 0; i < count; ++i) {
+    ServedModel m;
+    m.name = "h" + std::to_string(i);
+    m.platform = "fake";
+    m.path = m.name;
+    m.estimate_bytes = figures.resting;
+    if (catalog) {
+      m.load_peak_bytes = figures.peak;
+      m.workspace_bytes = figures.workspace;
+    }
+    models.push_back(m);
+  }
+  return models;
+}
+
+SchedulerOptions limited(std::uint64_t process_bytes, unsigned exec_threads = 2) {
+  SchedulerOptions options;
+  options.memory_bytes = 1ull << 40;  // the models' own budget never binds here
+  options.policy = "lru";
+  options.exec_threads = exec_threads;
+  options.process_memory_bytes = process_bytes;  // baseline 0: the fakes' bytes are the process
+  options.process_buffer_share = 0.0;            // no request buffers here
+  return options;
+}
+
+std::vector<runtime::Tensor> one_input() {
+  return {
+      runtime::Tensor{"x", runtime::DType::kFloat32, {1}, std::vector<std::byte>(sizeof(float))}};
+}
+
+Clock::time_point later() { return Clock::now() + 60s; }
+
+template <typename Predicate>
+bool eventually(Predicate done) {
+  for (int i = 0; i < 10000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return done();
+}
+
+const ModelSnapshot& entry(const CacheSnapshot& snap, const std::string& name) {
+  for (const auto& m : snap.models) {
+    if (m.name == name) return m;
+  }
+  throw std::runtime_error("no model " + name);
+}
+
+TEST(ProcessBudget, ChargesStayWithinTheLimitAndKeepTheirKinds) {
+  ProcessBudget budget(100, 10);  // 90 bytes over the baseline
+  EXPECT_TRUE(budget.try_charge(MemoryKind::kResting, 50));
+  EXPECT_TRUE(budget.try_charge(MemoryKind::kWorkspace, 40));
+  EXPECT_FALSE(budget.try_charge(MemoryKind::kBuffers, 1));
+  EXPECT_EQ(budget.room(), 0u);
+  budget.release(MemoryKind::kWorkspace, 40);
+  EXPECT_FALSE(budget.try_charge(MemoryKind::kBuffers, 30, 20));  // would leave 10 < 20 free
+  EXPECT_TRUE(budget.try_charge(MemoryKind::kBuffers, 20, 20));
+  EXPECT_EQ(budget.charged(MemoryKind::kResting), 50u);
+  EXPECT_EQ(budget.charged(MemoryKind::kBuffers), 20u);
+  EXPECT_EQ(budget.charged(), 70u);
+  budget.charge(MemoryKind::kLoading, 100);  // forced: above the limit
+  EXPECT_EQ(budget.room(), 0u);
+  ProcessBudget unlimited;
+  EXPECT_TRUE(unlimited.try_charge(MemoryKind::kBuffers, 1ull << 50));
+  EXPECT_EQ(unlimited.charged(MemoryKind::kBuffers), 1ull << 50);
+}
+
+TEST(ProcessBudget, InflightChargesAreBuffersOfTheProcess) {
+  ProcessBudget process(10 * kMiB, 0);
+  InflightBudget inflight(64 * kMiB, &process);
+  {
+    Charge first(inflight);
+    EXPECT_TRUE(first.add(6 * kMiB));
+    EXPECT_EQ(process.charged(MemoryKind::kBuffers), 6 * kMiB);
+    Charge second(inflight);
+    EXPECT_FALSE(second.add(6 * kMiB));  // the in-flight ceiling has room, the process not
+    EXPECT_EQ(inflight.used(), 6 * kMiB);
+  }
+  EXPECT_EQ(process.charged(), 0u);
+  EXPECT_EQ(inflight.used(), 0u);
+}
+
+TEST(ProcessMemory, ALoadReservesItsPeakUntilItEnds) {
+  const Figures figures{4 * kMiB, 12 * kMiB, 2 * kMiB};
+  HeavyLoader loader(figures);
+  Scheduler scheduler(heavy_models(1, figures, true), loader, limited(64 * kMiB));
+  loader.load_gate.close();
+  auto done = scheduler.load(0);
+  ASSERT_TRUE(eventually([&] { return loader.loads.load() == 1; }));
+  const ProcessBudget& budget = scheduler.process_budget();
+  EXPECT_EQ(budget.charged(MemoryKind::kLoading), figures.peak);
+  EXPECT_EQ(budget.charged(MemoryKind::kResting), 0u);
+  loader.load_gate.open();
+  ASSERT_EQ(done.get().status, Status::kOk);
+  EXPECT_EQ(budget.charged(MemoryKind::kLoading), 0u);
+  EXPECT_EQ(budget.charged(MemoryKind::kResting), figures.resting);
+  EXPECT_EQ(scheduler.unload(0).status, Status::kOk);
+  EXPECT_EQ(budget.charged(), 0u);
+}
+
+TEST(ProcessMemory, AnExecutionReservesItsWorkspaceWhileItRuns) {
+  const Figures figures{4 * kMiB, 8 * kMiB, 3 * kMiB};
+  HeavyLoader loader(figures);
+  Scheduler scheduler(heavy_models(1, figures, true), loader, limited(64 * kMiB));
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
+  loader.exec_gate.close();
+  auto answer = scheduler.submit(0, one_input(), later());
+  ASSERT_TRUE(eventually([&] { return loader.executing.load() == 1; }));
+  // The catalog's figure, or the first load's measurement if that saw more.
+  const std::uint64_t charged = scheduler.process_budget().charged(MemoryKind::kWorkspace);
+  EXPECT_EQ(charged, entry(scheduler.snapshot(), "h0").workspace_bytes);
+  EXPECT_GE(charged, figures.workspace);
+  loader.exec_gate.open();
+  EXPECT_EQ(answer.get().status, Status::kOk);
+  EXPECT_EQ(scheduler.process_budget().charged(MemoryKind::kWorkspace), 0u);
+}
+
+TEST(ProcessMemory, TwoExecutionsThatDoNotFitTogetherRunOneAfterTheOther) {
+  // Two resident models (2 x 4 MiB) and room for one 6 MiB workspace, not two.
+  const Figures figures{4 * kMiB, 8 * kMiB, 6 * kMiB};
+  HeavyLoader loader(figures);
+  Scheduler scheduler(heavy_models(2, figures, true), loader, limited(19 * kMiB));
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
+  ASSERT_EQ(scheduler.load(1).get().status, Status::kOk);
+  loader.exec_gate.close();
+  auto a = scheduler.submit(0, one_input(), later());
+  auto b = scheduler.submit(1, one_input(), later());
+  ASSERT_TRUE(eventually([&] { return loader.executing.load() == 1; }));
+  const CacheSnapshot snap = scheduler.snapshot();
+  EXPECT_EQ(snap.executing, 1u);
+  EXPECT_EQ(snap.queued, 1u);  // the other waits for memory, not for a thread
+  loader.exec_gate.open();
+  EXPECT_EQ(a.get().status, Status::kOk);
+  EXPECT_EQ(b.get().status, Status::kOk);
+  EXPECT_LE(loader.ledger.peak.load(), 19 * kMiB);
+}
+
+TEST(ProcessMemory, ALoadWaitsForAnExecutionsWorkspaceAndEvictsForItsPeak) {
+  // h0 resident and executing (4 + 6 MiB); h1's load peak (12 MiB) fits only once h0's
+  // workspace is back and h0 itself is evicted.
+  const Figures figures{4 * kMiB, 12 * kMiB, 6 * kMiB};
+  HeavyLoader loader(figures);
+  Scheduler scheduler(heavy_models(2, figures, true), loader, limited(15 * kMiB));
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
+  loader.exec_gate.close();
+  auto a = scheduler.submit(0, one_input(), later());
+  ASSERT_TRUE(eventually([&] { return loader.executing.load() == 1; }));
+  auto b = scheduler.submit(1, one_input(), later());
+  std::this_thread::sleep_for(20ms);  // gives a wrong scheduler the chance to start the load
+  EXPECT_EQ(loader.loads.load(), 1);
+  EXPECT_EQ(entry(scheduler.snapshot(), "h1").state, ModelState::kWaiting);
+  loader.exec_gate.open();
+  EXPECT_EQ(a.get().status, Status::kOk);
+  EXPECT_EQ(b.get().status, Status::kOk);
+  EXPECT_EQ(loader.loads.load(), 2);
+  EXPECT_EQ(entry(scheduler.snapshot(), "h0").counters.evictions, 1u);
+  EXPECT_LE(loader.ledger.peak.load(), 15 * kMiB);
+}
+
+TEST(ProcessMemory, ARequestThatCannotGetMemoryInTimeIsToldToRetry) {
+  const Figures figures{4 * kMiB, 8 * kMiB, 6 * kMiB};
+  HeavyLoader loader(figures);
+  Scheduler scheduler(heavy_models(2, figures, true), loader, limited(19 * kMiB));
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
+  ASSERT_EQ(scheduler.load(1).get().status, Status::kOk);
+  loader.exec_gate.close();
+  auto a = scheduler.submit(0, one_input(), later());
+  ASSERT_TRUE(eventually([&] { return loader.executing.load() == 1; }));
+  auto b = scheduler.submit(1, one_input(), Clock::now() + 30ms);
+  const InferOutcome refused = b.get();  // answered while h0 still holds its workspace
+  EXPECT_EQ(refused.status, Status::kUnavailable);
+  EXPECT_GT(refused.retry_after_s, 0.0);
+  loader.exec_gate.open();
+  EXPECT_EQ(a.get().status, Status::kOk);
+}
+
+TEST(ProcessMemory, AModelWhosePeakExceedsTheWholeBudgetFails) {
+  const Figures figures{4 * kMiB, 40 * kMiB, 1 * kMiB};
+  HeavyLoader loader(figures);
+  Scheduler scheduler(heavy_models(1, figures, true), loader, limited(32 * kMiB));
+  const InferOutcome outcome = scheduler.submit(0, one_input(), later()).get();
+  EXPECT_EQ(outcome.status, Status::kFailed);
+  EXPECT_NE(outcome.error.find("load peak"), std::string::npos);
+  EXPECT_EQ(loader.loads.load(), 0);
+}
+
+TEST(ProcessMemory, ABurstNeverTakesTheFakesAboveTheLimit) {
+  const Figures figures{3 * kMiB, 9 * kMiB, 2 * kMiB};
+  HeavyLoader loader(figures);
+  constexpr std::uint64_t kLimit = 16 * kMiB;  // two resting + one peak + workspaces, not four
+  Scheduler scheduler(heavy_models(4, figures, true), loader, limited(kLimit, 3));
+  std::vector<std::future<InferOutcome>> answers;
+  for (int i = 0; i < 64; ++i) {
+    answers.push_back(scheduler.submit(static_cast<ModelId>((i * 7) % 4), one_input(), later()));
+  }
+  for (auto& answer : answers) EXPECT_EQ(answer.get().status, Status::kOk);
+  EXPECT_LE(loader.ledger.peak.load(), kLimit);
+  EXPECT_GE(loader.loads.load(), 4);
+}
+
+TEST(ProcessMemory, WithoutCatalogFiguresTheFirstLoadMeasuresThem) {
+  const Figures figures{6 * kMiB, 10 * kMiB, 5 * kMiB};
+  HeavyLoader loader(figures);
+  Scheduler scheduler(heavy_models(1, figures, false), loader, limited(1ull << 34));
+  const ModelSnapshot before = entry(scheduler.snapshot(), "h0");
+  EXPECT_EQ(before.load_peak_bytes, 2 * figures.resting);  // the default: twice the estimate
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
+  const ModelSnapshot after = entry(scheduler.snapshot(), "h0");
+  // The fakes hold their peak and workspace until a meter has sampled them; the measurement
+  // may include other memory of the process, never less than what the fakes held (RSS pages
+  // and heap bytes both count the touched blocks). Under AddressSanitizer too: RSS grows.
+  EXPECT_GE(after.load_peak_bytes, figures.peak * 9 / 10);
+  EXPECT_GE(after.workspace_bytes, figures.workspace * 9 / 10);
+  EXPECT_GE(scheduler.process_budget().buffer_headroom(), after.workspace_bytes);
+}
+
+TEST(ProcessMemory, WithoutALimitNothingIsMeasuredAndNothingWaits) {
+  const Figures figures{4 * kMiB, 8 * kMiB, 2 * kMiB};
+  HeavyLoader loader(figures);
+  Scheduler scheduler(heavy_models(2, figures, false), loader, limited(0));
+  const std::uint64_t samples = runtime::peak_meter_samples();
+  ASSERT_EQ(scheduler.submit(0, one_input(), later()).get().status, Status::kOk);
+  EXPECT_EQ(runtime::peak_meter_samples(), samples);
+  EXPECT_EQ(scheduler.process_budget().charged(MemoryKind::kResting), figures.resting);
+}
+
+}  // namespace
+}  // namespace brulee::serve
