@@ -346,7 +346,9 @@ TEST(ServeZoo, BadCommandLinesExitTwo) {
            " serve --repo " + zoo + " --drain-timeout -1",
            " serve --repo " + zoo + " --host 999.1.1.1",
            " serve --repo " + zoo + " --http-threads 0",
-           " serve --repo " + zoo + " --max-inflight-bytes 1KiB"}) {
+           " serve --repo " + zoo + " --max-inflight-bytes 1KiB",
+           " serve --repo " + zoo + " --process-memory 50%",
+           " serve --repo " + zoo + " --prefetch --process-memory +64MiB"}) {
     EXPECT_EQ(test_support::run_binary(test_support::words(binary + args)).exit_code, 2) << args;
   }
 }
