@@ -352,8 +352,15 @@ void Scheduler::expire_memory_waits_locked() {
   idle_cv_.notify_all();
 }
 
-void Scheduler::learn_locked(ModelId id, double& field, double value) {
-  field = field <= 0.0 ? value : (1.0 - options_.ewma_alpha) * field + options_.ewma_alpha * value;
+// Folds a measured latency into the model's cost in the table (an exponential average,
+// options_.ewma_alpha; the first measurement replaces an unknown 0) and tells the policy.
+void Scheduler::learn_locked(ModelId id, Cost cost, double seconds) {
+  ModelInfo& info = table_[id];
+  double& field = cost == Cost::kLoad   ? info.load_latency_s
+                  : cost == Cost::kExec ? info.exec_latency_s
+                                        : info.unload_latency_s;
+  field =
+      field <= 0.0 ? seconds : (1.0 - options_.ewma_alpha) * field + options_.ewma_alpha * seconds;
   cache_->policy().on_cost_update(id);
   if (prefetch_) prefetch_->prefetcher().on_cost_update(id);
 }
@@ -610,7 +617,7 @@ LoadOutcome Scheduler::unload(ModelId id) {
   const double unload_s = std::chrono::duration<double>(Clock::now() - t0).count();
   {
     std::lock_guard lock(mutex_);
-    learn_locked(id, table_[id].unload_latency_s, unload_s);
+    learn_locked(id, Cost::kUnload, unload_s);
     after_unload_locked({id});
     start_loads_locked();
   }
@@ -695,7 +702,7 @@ void Scheduler::load_failed_locked(ModelId id, const LoadJob& job, const std::st
   slot.failed_file = job.file;
   slot.next_file_check = now + to_duration(options_.file_check_interval_s);
   slot.last_error = "loading model " + models_[id].name + " failed: " + error;
-  remove_pinned_locked(id);
+  evict_despite_pins_locked(id);
   cache_->state().unpin(id);  // the load's own pin
   answer_work_locked(id, Status::kFailed, slot.last_error);
   const std::uint32_t failures = slot.consecutive_failures;
@@ -830,7 +837,9 @@ void Scheduler::schedule_exec_locked(ModelId id) {
 
 // CacheState refuses to remove a pinned model; a model whose load failed (or whose measured
 // size does not fit) is pinned by its own waiting requests, so lift the pins around the removal.
-void Scheduler::remove_pinned_locked(ModelId id) {
+// Evicts the model although requests pin it (their pins are lifted for the eviction and put
+// back): the caller answers or requeues that work itself.
+void Scheduler::evict_despite_pins_locked(ModelId id) {
   const std::uint32_t pins = cache_->state().pins(id);
   for (std::uint32_t i = 0; i < pins; ++i) cache_->state().unpin(id);
   cache_->evict(id);
@@ -885,8 +894,7 @@ void Scheduler::loader_loop(bool prefetch_lane) {
         std::lock_guard lock(mutex_);
         for (ModelId victim : job->victims) {
           gone.emplace_back(models_[victim].name, slots_[victim]->measured_bytes);
-          learn_locked(victim, table_[victim].unload_latency_s,
-                       unload_s / static_cast<double>(job->victims.size()));
+          learn_locked(victim, Cost::kUnload, unload_s / static_cast<double>(job->victims.size()));
         }
         after_unload_locked(job->victims);
         start_loads_locked();
@@ -975,7 +983,7 @@ void Scheduler::loader_loop(bool prefetch_lane) {
         table_[id].size_bytes = measured;
         ++slot.counters.loads;
         slot.counters.load_seconds_total += load_s;
-        learn_locked(id, table_[id].load_latency_s, load_s);
+        learn_locked(id, Cost::kLoad, load_s);
         done.bytes = measured;
         const bool fits = measured <= reserved || cache_->can_make_room(measured - reserved);
         if (fits) {
@@ -1002,7 +1010,7 @@ void Scheduler::loader_loop(bool prefetch_lane) {
           // The measured size does not fit beside what requests pin right now: give the memory
           // back and wait for room with the measured size as the new estimate.
           dropped.push_back(std::move(handle));
-          remove_pinned_locked(id);
+          evict_despite_pins_locked(id);
           cache_->state().unpin(id);
           if (measured > cache_->state().capacity_bytes() && !slot.remeasuring) {
             // Above the whole budget: before refusing the model's requests, measure once more
@@ -1101,7 +1109,7 @@ InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
     --executing_;
     if (!runnable_.empty()) exec_cv_.notify_one();  // an execution slot is free again
     if (outcome.status == Status::kOk) {
-      learn_locked(id, table_[id].exec_latency_s, t.end_s - t.start_s);
+      learn_locked(id, Cost::kExec, t.end_s - t.start_s);
     } else {
       ++slot.counters.errors;
     }

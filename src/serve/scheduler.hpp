@@ -104,7 +104,14 @@ struct SchedulerOptions {
 // absent -> waiting (for room) -> loading -> ready -> unloading -> absent | waiting; a load that
 // fails goes back to absent (backing off) or to failed; failed -> absent when the mark is cleared.
 // Every change goes through one checked function (transition_allowed has the table).
-enum class ModelState { kAbsent, kWaiting, kLoading, kReady, kUnloading, kFailed };
+enum class ModelState {
+  kAbsent,     // not in memory; a request for it starts a load
+  kWaiting,    // admitted for a load, waiting for room (pinned models hold the memory)
+  kLoading,    // its load runs on a loader thread; requests wait for it
+  kReady,      // resident: requests execute
+  kUnloading,  // leaving memory (evicted or unloaded); requests queue, then it loads again
+  kFailed,     // too many failed loads: refused until its file changes or an explicit load
+};
 std::string_view state_name(ModelState state);
 // The table of legal state changes.
 bool transition_allowed(ModelState from, ModelState to);
@@ -393,12 +400,13 @@ class Scheduler {
   bool servable_locked(ModelId id) const;
   void start_loads_locked();
   void schedule_exec_locked(ModelId id);
-  void remove_pinned_locked(ModelId id);
+  void evict_despite_pins_locked(ModelId id);
   void answer_work_locked(ModelId id, Status status, const std::string& error);
   void take_victims_locked(const std::vector<ModelId>& evicted,
                            std::vector<std::unique_ptr<runtime::LoadedModel>>& handles);
   void after_unload_locked(const std::vector<ModelId>& victims);
-  void learn_locked(ModelId id, double& field, double value);
+  enum class Cost { kLoad, kExec, kUnload };  // the latencies the server learns
+  void learn_locked(ModelId id, Cost cost, double seconds);
   void emit(SchedulerEvent event) const;
   InferOutcome execute_locked(ModelId id, Request& request, std::unique_lock<std::mutex>& lock,
                               std::uint64_t workspace);
