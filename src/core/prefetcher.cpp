@@ -130,6 +130,18 @@ ModelId Prefetcher::chosen(ModelId model, std::vector<ModelId>& victims, double 
 
 ModelId Prefetcher::choose_by_scan(const CacheState& cache, double now_s,
                                    std::vector<ModelId>& victims) {
+  return decide(cache, now_s, victims, true);
+}
+
+ModelId Prefetcher::choose(const CacheState& cache, double now_s, std::vector<ModelId>& victims) {
+  // The bounds hold from the latest observed time on; earlier, score everything.
+  return decide(cache, now_s, victims, seen_ && now_s < latest_s_);
+}
+
+// The best candidate, then (when it does not fit in free memory) its victims, found by scoring
+// every unpinned resident or by walking the bounds; the two give the same victims.
+ModelId Prefetcher::decide(const CacheState& cache, double now_s, std::vector<ModelId>& victims,
+                           bool by_scan) {
   victims.clear();
   last_scored_ = 0;
   double best_utility = 0.0;
@@ -139,6 +151,20 @@ ModelId Prefetcher::choose_by_scan(const CacheState& cache, double now_s,
   if (size <= cache.free_bytes()) return chosen(best, victims, now_s);
   const std::uint64_t needed = size - cache.free_bytes();
   if (needed > cache.evictable_bytes()) return kNoModel;
+  const bool found = by_scan ? victims_by_scan(cache, now_s, best_utility, needed, victims)
+                             : victims_by_bound(cache, now_s, best_utility, needed, victims);
+  if (!found) {
+    victims.clear();
+    return kNoModel;
+  }
+  keep_largest_needed(cache, needed, victims, 0);
+  return chosen(best, victims, now_s);
+}
+
+// Scores every unpinned resident and appends those below best_utility / kMargin, lowest first,
+// until they free `needed` bytes; false if they cannot.
+bool Prefetcher::victims_by_scan(const CacheState& cache, double now_s, double best_utility,
+                                 std::uint64_t needed, std::vector<ModelId>& victims) {
   scored_.clear();
   for (ModelId model : cache.resident_models()) {
     if (cache.pinned(model)) continue;
@@ -153,32 +179,7 @@ ModelId Prefetcher::choose_by_scan(const CacheState& cache, double now_s,
     victims.push_back(r.model);
     freed += cache.bytes_of(r.model);
   }
-  if (freed < needed) {
-    victims.clear();
-    return kNoModel;
-  }
-  keep_largest_needed(cache, needed, victims, 0);
-  return chosen(best, victims, now_s);
-}
-
-ModelId Prefetcher::choose(const CacheState& cache, double now_s, std::vector<ModelId>& victims) {
-  // The bounds hold from the latest observed time on; earlier, score everything.
-  if (seen_ && now_s < latest_s_) return choose_by_scan(cache, now_s, victims);
-  victims.clear();
-  last_scored_ = 0;
-  double best_utility = 0.0;
-  const ModelId best = best_candidate(cache, now_s, best_utility);
-  if (best == kNoModel) return kNoModel;
-  const std::uint64_t size = models_[best].size_bytes;
-  if (size <= cache.free_bytes()) return chosen(best, victims, now_s);
-  const std::uint64_t needed = size - cache.free_bytes();
-  if (needed > cache.evictable_bytes()) return kNoModel;
-  if (!victims_by_bound(cache, now_s, best_utility, needed, victims)) {
-    victims.clear();
-    return kNoModel;
-  }
-  keep_largest_needed(cache, needed, victims, 0);
-  return chosen(best, victims, now_s);
+  return freed >= needed;
 }
 
 // Appends the qualifying residents in the order (utility, model) until they free `needed`

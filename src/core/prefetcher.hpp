@@ -82,6 +82,10 @@ class Prefetcher {
   ModelId best_candidate(const CacheState& cache, double now_s, double& best_utility);
   double bound_key(ModelId model) const;
   void rekey(ModelId model);
+  ModelId decide(const CacheState& cache, double now_s, std::vector<ModelId>& victims,
+                 bool by_scan);
+  bool victims_by_scan(const CacheState& cache, double now_s, double best_utility,
+                       std::uint64_t needed, std::vector<ModelId>& victims);
   bool victims_by_bound(const CacheState& cache, double now_s, double best_utility,
                         std::uint64_t needed, std::vector<ModelId>& victims);
   ModelId chosen(ModelId model, std::vector<ModelId>& victims, double now_s);
