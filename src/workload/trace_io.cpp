@@ -143,36 +143,21 @@ bool request_ids_consecutive(const Trace& trace) {
 // ---------------------------------------------------------------------------------------------
 // Reader
 
-struct TraceReader::Impl {
+namespace {
+
+// The open file and its block buffer; unread bytes are buffer[begin, end).
+struct BlockInput {
   std::string path;
-  TraceFormat format = TraceFormat::kCsv;
   Fd fd;
   std::vector<unsigned char> buffer;
-  std::size_t begin = 0;  // unread bytes are buffer[begin, end)
+  std::size_t begin = 0;
   std::size_t end = 0;
   bool eof = false;
-  bool started = false;
-  double last_time_s = 0.0;
-  std::vector<std::string> names;
 
-  // CSV
-  std::uint64_t line = 0;  // last line consumed (1-based)
-  NameIndex index;
-  bool restricted = false;
+  std::size_t available() const { return end - begin; }
+  const unsigned char* data() const { return buffer.data() + begin; }
 
-  // Binary
-  std::uint64_t record_count = 0;
-  std::uint64_t records_done = 0;
-  std::uint64_t first_request_id = 0;
-  ModelId header_model_count = 0;
-  std::size_t record_bytes = kImplicitRecordBytes;
-  bool explicit_ids = false;
-  std::vector<ModelId> remap;  // header id -> output id (restrict_models); size = header models
-  std::uint64_t names_bytes = 0;
-  bool by_records = false;                // read() was used
-  bool by_columns = false;                // read_columns() was used
-  std::vector<TraceRecord> column_block;  // read_columns of a CSV trace
-
+  // Moves the unread bytes to the front and reads more behind them.
   void fill() {
     if (begin > 0) {
       std::memmove(buffer.data(), buffer.data() + begin, end - begin);
@@ -184,11 +169,178 @@ struct TraceReader::Impl {
     if (got < buffer.size() - end) eof = true;
     end += got;
   }
+};
 
-  void open_binary() {
+// One trace format decoded from a BlockInput. The reader asks for records or columns in blocks,
+// so the virtual call is paid once a block.
+class TraceSource {
+ public:
+  explicit TraceSource(BlockInput& input) : in_(input) {}
+  virtual ~TraceSource() = default;
+  TraceSource(const TraceSource&) = delete;
+  TraceSource& operator=(const TraceSource&) = delete;
+
+  virtual std::size_t read(std::span<TraceRecord> out) = 0;
+  // Columns through read() a block at a time; a source that decodes columns directly overrides.
+  virtual std::size_t read_columns(std::span<double> time_out, std::span<ModelId> model_out);
+  // Names the caller's ids: `wanted` maps each name to its output id; unknown names are errors.
+  virtual void restrict_models(NameIndex wanted) = 0;
+  virtual std::uint64_t size_hint() const { return 0; }
+
+  std::vector<std::string> names;  // output id -> name
+
+ protected:
+  BlockInput& in_;
+  double last_time_s_ = 0.0;
+
+ private:
+  std::vector<TraceRecord> column_block_;
+};
+
+std::size_t TraceSource::read_columns(std::span<double> time_out, std::span<ModelId> model_out) {
+  const std::size_t want = std::min(time_out.size(), model_out.size());
+  const std::size_t block = std::min<std::size_t>(want, 1 << 16);
+  if (column_block_.size() < block) column_block_.resize(block);
+  std::size_t done = 0;
+  while (done < want) {
+    const std::size_t ask = std::min(want - done, column_block_.size());
+    const std::size_t got = read(std::span<TraceRecord>(column_block_.data(), ask));
+    for (std::size_t i = 0; i < got; ++i) {
+      time_out[done + i] = column_block_[i].time_s;
+      model_out[done + i] = column_block_[i].model;
+    }
+    done += got;
+    if (got < ask) break;
+  }
+  return done;
+}
+
+// `request_id,time_s,model` lines; names get ids in order of first appearance.
+class CsvSource final : public TraceSource {
+ public:
+  explicit CsvSource(BlockInput& input) : TraceSource(input) {
+    std::string_view header;
+    if (!next_line(header)) throw InputError(in_.path, 0, "empty file");
+    if (!header.empty() && header.back() == '\r') header.remove_suffix(1);
+    if (header.size() >= 3 && static_cast<unsigned char>(header[0]) == 0xEF)
+      header.remove_prefix(3);  // BOM
+    if (header != kCsvHeader) {
+      throw InputError(in_.path, 1,
+                       "expected the header '" + std::string(kCsvHeader) + "', found '" +
+                           std::string(header.substr(0, 80)) + "'");
+    }
+  }
+
+  std::size_t read(std::span<TraceRecord> out) override {
+    std::size_t produced = 0;
+    std::string_view text;
+    while (produced < out.size() && next_line(text)) {
+      parse_line(text, out[produced]);
+      ++produced;
+    }
+    return produced;
+  }
+
+  void restrict_models(NameIndex wanted) override {
+    index_ = std::move(wanted);
+    restricted_ = true;
+  }
+
+ private:
+  // The next line (without the newline), or false at the end. Never copies the text beyond the
+  // block buffer.
+  bool next_line(std::string_view& out) {
+    for (;;) {
+      const auto* start = in_.data();
+      const auto* newline =
+          static_cast<const unsigned char*>(std::memchr(start, '\n', in_.available()));
+      if (newline != nullptr) {
+        out = std::string_view(reinterpret_cast<const char*>(start),
+                               static_cast<std::size_t>(newline - start));
+        in_.begin += static_cast<std::size_t>(newline - start) + 1;
+        ++line_;
+        return true;
+      }
+      if (in_.eof) {
+        if (in_.available() == 0) return false;
+        out = std::string_view(reinterpret_cast<const char*>(start),
+                               in_.available());  // no final newline
+        in_.begin = in_.end;
+        ++line_;
+        return true;
+      }
+      if (in_.begin == 0 && in_.end == in_.buffer.size()) {
+        throw InputError(in_.path, line_ + 1,
+                         "line longer than " + std::to_string(in_.buffer.size()) + " bytes");
+      }
+      in_.fill();
+    }
+  }
+
+  void parse_line(std::string_view text, TraceRecord& record) {
+    const std::string& path = in_.path;
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    if (text.empty())
+      throw InputError(path, line_, "empty line (expected request_id,time_s,model)");
+    const char* p = text.data();
+    const char* const stop = p + text.size();
+    const char* comma1 = static_cast<const char*>(std::memchr(p, ',', text.size()));
+    const char* comma2 = comma1 ? static_cast<const char*>(std::memchr(
+                                      comma1 + 1, ',', static_cast<std::size_t>(stop - comma1 - 1)))
+                                : nullptr;
+    if (comma2 == nullptr ||
+        std::memchr(comma2 + 1, ',', static_cast<std::size_t>(stop - comma2 - 1)) != nullptr) {
+      const auto columns = 1 + std::count(text.begin(), text.end(), ',');
+      throw InputError(
+          path, line_,
+          "expected 3 columns (request_id,time_s,model), found " + std::to_string(columns));
+    }
+    auto [id_end, id_ec] = std::from_chars(p, comma1, record.request_id);
+    if (id_ec != std::errc() || id_end != comma1) {
+      throw InputError(path, line_,
+                       "request_id '" + std::string(p, comma1) + "' is not a non-negative integer");
+    }
+    auto [time_end, time_ec] = std::from_chars(comma1 + 1, comma2, record.time_s);
+    if (time_ec != std::errc() || time_end != comma2 || !std::isfinite(record.time_s)) {
+      throw InputError(path, line_,
+                       "time_s '" + std::string(comma1 + 1, comma2) + "' is not a number");
+    }
+    if (record.time_s < 0) throw InputError(path, line_, "time_s is negative");
+    if (record.time_s < last_time_s_) {
+      throw InputError(path, line_,
+                       "trace is not sorted by time (" + std::string(comma1 + 1, comma2) +
+                           " after " + std::to_string(last_time_s_) + ")");
+    }
+    last_time_s_ = record.time_s;
+    const std::string_view name(comma2 + 1, static_cast<std::size_t>(stop - comma2 - 1));
+    if (name.empty()) throw InputError(path, line_, "empty model name");
+    auto found = index_.find(name);
+    if (found == index_.end()) {
+      if (restricted_)
+        throw InputError(path, line_,
+                         "unknown model '" + std::string(name) + "' (not in the catalog)");
+      if (name.find('"') != std::string_view::npos)
+        throw InputError(path, line_, "quoted fields are not supported");
+      found = index_.emplace(std::string(name), static_cast<ModelId>(names.size())).first;
+      names.emplace_back(name);
+    }
+    record.model = found->second;
+  }
+
+  std::uint64_t line_ = 0;  // last line consumed (1-based)
+  NameIndex index_;
+  bool restricted_ = false;  // the names are the caller's: no new ones
+};
+
+// The binary form (docs/formats.md): a header, a name table, then fixed-size records decoded
+// straight from the block.
+class BinarySource final : public TraceSource {
+ public:
+  explicit BinarySource(BlockInput& input) : TraceSource(input) {
+    const std::string& path = in_.path;
     unsigned char header[kTraceHeaderBytes];
-    std::memcpy(header, buffer.data() + begin, kTraceHeaderBytes);
-    begin += kTraceHeaderBytes;
+    std::memcpy(header, in_.data(), kTraceHeaderBytes);
+    in_.begin += kTraceHeaderBytes;
     const auto version = load_le<std::uint32_t>(header + 8);
     if (version != kTraceVersion) {
       throw InputError(path, 0,
@@ -197,48 +349,131 @@ struct TraceReader::Impl {
     }
     const auto flags = load_le<std::uint32_t>(header + 12);
     if ((flags & ~kTraceFlagExplicitIds) != 0) throw InputError(path, 0, "unknown header flags");
-    record_count = load_le<std::uint64_t>(header + 16);
-    const auto model_count = load_le<std::uint32_t>(header + 24);
-    header_model_count = model_count;
+    record_count_ = load_le<std::uint64_t>(header + 16);
+    model_count_ = load_le<std::uint32_t>(header + 24);
     const auto record_size = load_le<std::uint32_t>(header + 28);
-    first_request_id = load_le<std::uint64_t>(header + 32);
-    names_bytes = load_le<std::uint64_t>(header + 40);
-    explicit_ids = (flags & kTraceFlagExplicitIds) != 0;
-    record_bytes = explicit_ids ? kExplicitRecordBytes : kImplicitRecordBytes;
-    if (record_size != record_bytes)
+    first_request_id_ = load_le<std::uint64_t>(header + 32);
+    const auto names_bytes = load_le<std::uint64_t>(header + 40);
+    explicit_ids_ = (flags & kTraceFlagExplicitIds) != 0;
+    record_bytes_ = explicit_ids_ ? kExplicitRecordBytes : kImplicitRecordBytes;
+    if (record_size != record_bytes_)
       throw InputError(path, 0, "header record size does not match its flags");
-    if (record_count == kIncompleteCount) {
+    if (record_count_ == kIncompleteCount) {
       throw InputError(path, 0, "incomplete binary trace (the writer was not closed)");
     }
     struct stat info {};
-    if (::fstat(fd.get(), &info) != 0) throw InputError(path, 0, "stat failed: " + errno_text());
+    if (::fstat(in_.fd.get(), &info) != 0)
+      throw InputError(path, 0, "stat failed: " + errno_text());
     const auto file_bytes = static_cast<std::uint64_t>(info.st_size);
-    if (names_bytes > file_bytes || record_count > file_bytes / record_bytes ||
-        kTraceHeaderBytes + names_bytes + record_count * record_bytes != file_bytes) {
+    if (names_bytes > file_bytes || record_count_ > file_bytes / record_bytes_ ||
+        kTraceHeaderBytes + names_bytes + record_count_ * record_bytes_ != file_bytes) {
       throw InputError(path, 0,
                        "binary trace is truncated or has trailing bytes (header promises " +
-                           std::to_string(record_count) + " records)");
+                           std::to_string(record_count_) + " records)");
     }
-    // Name table: u32 length + bytes, model_count times (so at least 5 bytes a name: a header
-    // cannot make the reader reserve for names the file does not hold).
-    if (std::uint64_t{model_count} * 5 > names_bytes)
+    read_names(names_bytes);
+  }
+
+  std::uint64_t size_hint() const override { return record_count_; }
+
+  std::size_t read(std::span<TraceRecord> out) override {
+    std::size_t produced = 0;
+    while (produced < out.size() && records_done_ < record_count_) {
+      const std::size_t n = next_block(out.size() - produced);
+      const unsigned char* p = in_.data();
+      TraceRecord* dst = out.data() + produced;
+      double last = last_time_s_;
+      for (std::size_t i = 0; i < n; ++i, p += record_bytes_) {
+        TraceRecord& record = dst[i];
+        if (explicit_ids_) {
+          record.request_id = load_le<std::uint64_t>(p);
+          record.time_s = load_le<double>(p + 8);
+          record.model = load_le<std::uint32_t>(p + 16);
+        } else {
+          record.request_id = first_request_id_ + records_done_ + i;
+          record.time_s = load_le<double>(p);
+          record.model = load_le<std::uint32_t>(p + 8);
+        }
+        // One branch for all three checks keeps the loop tight; diagnose only on failure.
+        if (!(record.time_s >= last) || record.model >= model_count_ ||
+            !std::isfinite(record.time_s)) {
+          diagnose(record.time_s, record.model, records_done_ + i, last);
+        }
+        last = record.time_s;
+      }
+      if (!remap_.empty()) {
+        for (std::size_t i = 0; i < n; ++i) dst[i].model = remap_[dst[i].model];
+      }
+      consumed(n, last);
+      produced += n;
+    }
+    return produced;
+  }
+
+  // Decoded from the block straight into the two columns, with the checks of read().
+  std::size_t read_columns(std::span<double> time_out, std::span<ModelId> model_out) override {
+    const std::size_t want = std::min(time_out.size(), model_out.size());
+    const std::size_t id_bytes = explicit_ids_ ? 8 : 0;
+    std::size_t produced = 0;
+    while (produced < want && records_done_ < record_count_) {
+      const std::size_t n = next_block(want - produced);
+      const unsigned char* p = in_.data() + id_bytes;
+      double* times = time_out.data() + produced;
+      ModelId* models = model_out.data() + produced;
+      double last = last_time_s_;
+      for (std::size_t i = 0; i < n; ++i, p += record_bytes_) {
+        const double time_s = load_le<double>(p);
+        const auto model = load_le<std::uint32_t>(p + 8);
+        if (!(time_s >= last) || model >= model_count_ || !std::isfinite(time_s)) {
+          diagnose(time_s, model, records_done_ + i, last);
+        }
+        last = time_s;
+        times[i] = time_s;
+        models[i] = model;
+      }
+      if (!remap_.empty()) {
+        for (std::size_t i = 0; i < n; ++i) models[i] = remap_[models[i]];
+      }
+      consumed(n, last);
+      produced += n;
+    }
+    return produced;
+  }
+
+  void restrict_models(NameIndex wanted) override {
+    // read() checks ids against the header's table (model_count_), then remaps.
+    remap_.assign(names.size(), kNoModel);
+    for (std::size_t m = 0; m < names.size(); ++m) {
+      const auto found = wanted.find(names[m]);
+      if (found == wanted.end())
+        throw InputError(in_.path, 0, "unknown model '" + names[m] + "' (not in the catalog)");
+      remap_[m] = found->second;
+    }
+  }
+
+ private:
+  // Name table: u32 length + bytes, model_count_ times (so at least 5 bytes a name: a header
+  // cannot make the reader reserve for names the file does not hold).
+  void read_names(std::uint64_t names_bytes) {
+    const std::string& path = in_.path;
+    if (std::uint64_t{model_count_} * 5 > names_bytes)
       throw InputError(path, 0, "corrupt model name table (more names than its bytes hold)");
     std::uint64_t consumed = 0;
-    names.reserve(model_count);
-    for (std::uint32_t m = 0; m < model_count; ++m) {
-      if (end - begin < 4) fill();
-      if (end - begin < 4 || consumed + 4 > names_bytes)
+    names.reserve(model_count_);
+    for (std::uint32_t m = 0; m < model_count_; ++m) {
+      if (in_.available() < 4) in_.fill();
+      if (in_.available() < 4 || consumed + 4 > names_bytes)
         throw InputError(path, 0, "corrupt model name table");
-      const auto length = load_le<std::uint32_t>(buffer.data() + begin);
-      begin += 4;
+      const auto length = load_le<std::uint32_t>(in_.data());
+      in_.begin += 4;
       consumed += 4;
       if (length == 0 || length > 65536 || consumed + length > names_bytes) {
         throw InputError(path, 0, "corrupt model name table (model " + std::to_string(m) + ")");
       }
-      if (end - begin < length) fill();
-      if (end - begin < length) throw InputError(path, 0, "corrupt model name table");
-      names.emplace_back(reinterpret_cast<const char*>(buffer.data() + begin), length);
-      begin += length;
+      if (in_.available() < length) in_.fill();
+      if (in_.available() < length) throw InputError(path, 0, "corrupt model name table");
+      names.emplace_back(reinterpret_cast<const char*>(in_.data()), length);
+      in_.begin += length;
       consumed += length;
     }
     if (consumed != names_bytes)
@@ -251,225 +486,71 @@ struct TraceReader::Impl {
     }
   }
 
-  std::size_t read_binary(std::span<TraceRecord> out) {
-    std::size_t produced = 0;
-    const ModelId model_count = header_model_count;
-    while (produced < out.size() && records_done < record_count) {
-      if (end - begin < record_bytes) {
-        fill();
-        if (end - begin < record_bytes) {
-          throw InputError(path, 0,
-                           "binary trace ends early at record " + std::to_string(records_done));
-        }
+  // Whole records ready in the block (at least one), at most `want` and no more than are left.
+  std::size_t next_block(std::size_t want) {
+    if (in_.available() < record_bytes_) {
+      in_.fill();
+      if (in_.available() < record_bytes_) {
+        throw InputError(in_.path, 0,
+                         "binary trace ends early at record " + std::to_string(records_done_));
       }
-      const std::size_t available = (end - begin) / record_bytes;
-      const std::size_t n = static_cast<std::size_t>(
-          std::min<std::uint64_t>({available, out.size() - produced, record_count - records_done}));
-      const unsigned char* p = buffer.data() + begin;
-      TraceRecord* dst = out.data() + produced;
-      double last = last_time_s;
-      for (std::size_t i = 0; i < n; ++i, p += record_bytes) {
-        TraceRecord& record = dst[i];
-        if (explicit_ids) {
-          record.request_id = load_le<std::uint64_t>(p);
-          record.time_s = load_le<double>(p + 8);
-          record.model = load_le<std::uint32_t>(p + 16);
-        } else {
-          record.request_id = first_request_id + records_done + i;
-          record.time_s = load_le<double>(p);
-          record.model = load_le<std::uint32_t>(p + 8);
-        }
-        // One branch for all three checks keeps the loop tight; diagnose only on failure.
-        if (!(record.time_s >= last) || record.model >= model_count ||
-            !std::isfinite(record.time_s)) {
-          diagnose_binary(record, records_done + i, last, model_count);
-        }
-        last = record.time_s;
-      }
-      if (!remap.empty()) {
-        for (std::size_t i = 0; i < n; ++i) dst[i].model = remap[dst[i].model];
-      }
-      last_time_s = last;
-      begin += n * record_bytes;
-      produced += n;
-      records_done += n;
     }
-    return produced;
+    return static_cast<std::size_t>(std::min<std::uint64_t>(
+        {in_.available() / record_bytes_, want, record_count_ - records_done_}));
   }
 
-  // Binary records decoded from the block straight into two columns, with the checks of
-  // read_binary.
-  std::size_t read_binary_columns(std::span<double> time_out, std::span<ModelId> model_out) {
-    const std::size_t want = std::min(time_out.size(), model_out.size());
-    const std::size_t id_bytes = explicit_ids ? 8 : 0;
-    const ModelId model_count = header_model_count;
-    std::size_t produced = 0;
-    while (produced < want && records_done < record_count) {
-      if (end - begin < record_bytes) {
-        fill();
-        if (end - begin < record_bytes) {
-          throw InputError(path, 0,
-                           "binary trace ends early at record " + std::to_string(records_done));
-        }
-      }
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(
-          {(end - begin) / record_bytes, want - produced, record_count - records_done}));
-      const unsigned char* p = buffer.data() + begin + id_bytes;
-      double* times = time_out.data() + produced;
-      ModelId* models = model_out.data() + produced;
-      double last = last_time_s;
-      for (std::size_t i = 0; i < n; ++i, p += record_bytes) {
-        const double time_s = load_le<double>(p);
-        const auto model = load_le<std::uint32_t>(p + 8);
-        if (!(time_s >= last) || model >= model_count || !std::isfinite(time_s)) {
-          TraceRecord record;
-          record.time_s = time_s;
-          record.model = model;
-          diagnose_binary(record, records_done + i, last, model_count);
-        }
-        last = time_s;
-        times[i] = time_s;
-        models[i] = model;
-      }
-      if (!remap.empty()) {
-        for (std::size_t i = 0; i < n; ++i) models[i] = remap[models[i]];
-      }
-      last_time_s = last;
-      begin += n * record_bytes;
-      produced += n;
-      records_done += n;
-    }
-    return produced;
+  void consumed(std::size_t n, double last) {
+    last_time_s_ = last;
+    in_.begin += n * record_bytes_;
+    records_done_ += n;
   }
 
-  [[noreturn]] void diagnose_binary(const TraceRecord& record, std::uint64_t position, double last,
-                                    ModelId model_count) const {
+  [[noreturn]] void diagnose(double time_s, ModelId model, std::uint64_t position,
+                             double last) const {
+    const std::string& path = in_.path;
     const std::string where = "record " + std::to_string(position) + ": ";
-    if (!std::isfinite(record.time_s) || record.time_s < 0) {
+    if (!std::isfinite(time_s) || time_s < 0) {
       throw InputError(path, 0, where + "time is negative or not finite");
     }
-    if (record.time_s < last) {
+    if (time_s < last) {
       throw InputError(path, 0,
-                       where + "trace is not sorted by time (" + std::to_string(record.time_s) +
+                       where + "trace is not sorted by time (" + std::to_string(time_s) +
                            " after " + std::to_string(last) + ")");
     }
     throw InputError(path, 0,
-                     where + "model id " + std::to_string(record.model) + " out of range (" +
-                         std::to_string(model_count) + " models)");
+                     where + "model id " + std::to_string(model) + " out of range (" +
+                         std::to_string(model_count_) + " models)");
   }
 
-  // Returns the next line (without the newline) or false at the end. Never copies the text
-  // beyond the block buffer.
-  bool next_line(std::string_view& out) {
-    for (;;) {
-      const auto* start = buffer.data() + begin;
-      const auto* newline =
-          static_cast<const unsigned char*>(std::memchr(start, '\n', end - begin));
-      if (newline != nullptr) {
-        out = std::string_view(reinterpret_cast<const char*>(start),
-                               static_cast<std::size_t>(newline - start));
-        begin += static_cast<std::size_t>(newline - start) + 1;
-        ++line;
-        return true;
-      }
-      if (eof) {
-        if (begin == end) return false;
-        out = std::string_view(reinterpret_cast<const char*>(start),
-                               end - begin);  // no final newline
-        begin = end;
-        ++line;
-        return true;
-      }
-      if (begin == 0 && end == buffer.size()) {
-        throw InputError(path, line + 1,
-                         "line longer than " + std::to_string(buffer.size()) + " bytes");
-      }
-      fill();
-    }
-  }
+  std::uint64_t record_count_ = 0;
+  std::uint64_t records_done_ = 0;
+  std::uint64_t first_request_id_ = 0;
+  ModelId model_count_ = 0;  // in the header's name table
+  std::size_t record_bytes_ = kImplicitRecordBytes;
+  bool explicit_ids_ = false;
+  std::vector<ModelId> remap_;  // header id -> output id (restrict_models); empty = identity
+};
 
-  void open_csv() {
-    std::string_view header;
-    if (!next_line(header)) throw InputError(path, 0, "empty file");
-    if (!header.empty() && header.back() == '\r') header.remove_suffix(1);
-    if (header.size() >= 3 && static_cast<unsigned char>(header[0]) == 0xEF)
-      header.remove_prefix(3);  // BOM
-    if (header != kCsvHeader) {
-      throw InputError(path, 1,
-                       "expected the header '" + std::string(kCsvHeader) + "', found '" +
-                           std::string(header.substr(0, 80)) + "'");
-    }
-  }
+}  // namespace
 
-  std::size_t read_csv(std::span<TraceRecord> out) {
-    std::size_t produced = 0;
-    std::string_view text;
-    while (produced < out.size() && next_line(text)) {
-      if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-      if (text.empty())
-        throw InputError(path, line, "empty line (expected request_id,time_s,model)");
-      const char* p = text.data();
-      const char* const stop = p + text.size();
-      const char* comma1 = static_cast<const char*>(std::memchr(p, ',', text.size()));
-      const char* comma2 = comma1
-                               ? static_cast<const char*>(std::memchr(
-                                     comma1 + 1, ',', static_cast<std::size_t>(stop - comma1 - 1)))
-                               : nullptr;
-      if (comma2 == nullptr ||
-          std::memchr(comma2 + 1, ',', static_cast<std::size_t>(stop - comma2 - 1)) != nullptr) {
-        const auto columns = 1 + std::count(text.begin(), text.end(), ',');
-        throw InputError(
-            path, line,
-            "expected 3 columns (request_id,time_s,model), found " + std::to_string(columns));
-      }
-      TraceRecord& record = out[produced];
-      auto [id_end, id_ec] = std::from_chars(p, comma1, record.request_id);
-      if (id_ec != std::errc() || id_end != comma1) {
-        throw InputError(
-            path, line,
-            "request_id '" + std::string(p, comma1) + "' is not a non-negative integer");
-      }
-      auto [time_end, time_ec] = std::from_chars(comma1 + 1, comma2, record.time_s);
-      if (time_ec != std::errc() || time_end != comma2 || !std::isfinite(record.time_s)) {
-        throw InputError(path, line,
-                         "time_s '" + std::string(comma1 + 1, comma2) + "' is not a number");
-      }
-      if (record.time_s < 0) throw InputError(path, line, "time_s is negative");
-      if (record.time_s < last_time_s) {
-        throw InputError(path, line,
-                         "trace is not sorted by time (" + std::string(comma1 + 1, comma2) +
-                             " after " + std::to_string(last_time_s) + ")");
-      }
-      last_time_s = record.time_s;
-      const std::string_view name(comma2 + 1, static_cast<std::size_t>(stop - comma2 - 1));
-      if (name.empty()) throw InputError(path, line, "empty model name");
-      auto found = index.find(name);
-      if (found == index.end()) {
-        if (restricted)
-          throw InputError(path, line,
-                           "unknown model '" + std::string(name) + "' (not in the catalog)");
-        if (name.find('"') != std::string_view::npos)
-          throw InputError(path, line, "quoted fields are not supported");
-        found = index.emplace(std::string(name), static_cast<ModelId>(names.size())).first;
-        names.emplace_back(name);
-      }
-      record.model = found->second;
-      ++produced;
-    }
-    return produced;
-  }
+struct TraceReader::Impl {
+  BlockInput input;
+  TraceFormat format = TraceFormat::kCsv;
+  std::unique_ptr<TraceSource> source;
+  bool by_records = false;  // read() was used
+  bool by_columns = false;  // read_columns() was used
 };
 
 TraceReader::TraceReader(const std::string& path, TraceFormat format)
     : impl_(std::make_unique<Impl>()) {
-  auto& s = *impl_;
-  s.path = path;
+  BlockInput& in = impl_->input;
+  in.path = path;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) throw InputError(path, 0, "no such file");
     throw InputError(path, 0, "cannot open: " + errno_text());
   }
-  s.fd = Fd(fd);
+  in.fd = Fd(fd);
   struct stat info {};
   const bool known = ::fstat(fd, &info) == 0;
   if (known && S_ISDIR(info.st_mode)) throw InputError(path, 0, "is a directory");
@@ -483,19 +564,18 @@ TraceReader::TraceReader(const std::string& path, TraceFormat format)
     block = std::clamp<std::size_t>(static_cast<std::size_t>(info.st_size) + 1,
                                     std::size_t{128} << 10, kBlockBytes);
   }
-  s.buffer.resize(block);
-  s.fill();
-  if (s.end == 0) throw InputError(path, 0, "empty file");
-  const bool magic =
-      s.end >= kTraceHeaderBytes && std::memcmp(s.buffer.data(), kTraceMagic, 8) == 0;
+  in.buffer.resize(block);
+  in.fill();
+  if (in.end == 0) throw InputError(path, 0, "empty file");
+  const bool magic = in.end >= kTraceHeaderBytes && std::memcmp(in.data(), kTraceMagic, 8) == 0;
   if (format == TraceFormat::kAuto) format = magic ? TraceFormat::kBinary : TraceFormat::kCsv;
-  s.format = format;
+  impl_->format = format;
   if (format == TraceFormat::kBinary) {
     if (!magic)
       throw InputError(path, 0, "not a brulee binary trace (bad magic or shorter than its header)");
-    s.open_binary();
+    impl_->source = std::make_unique<BinarySource>(in);
   } else {
-    s.open_csv();
+    impl_->source = std::make_unique<CsvSource>(in);
   }
 }
 
@@ -504,66 +584,32 @@ TraceReader::TraceReader(TraceReader&&) noexcept = default;
 TraceReader& TraceReader::operator=(TraceReader&&) noexcept = default;
 
 TraceFormat TraceReader::format() const { return impl_->format; }
-const std::vector<std::string>& TraceReader::model_names() const { return impl_->names; }
-std::uint64_t TraceReader::size_hint() const {
-  return impl_->format == TraceFormat::kBinary ? impl_->record_count : 0;
-}
-const std::string& TraceReader::path() const { return impl_->path; }
+const std::vector<std::string>& TraceReader::model_names() const { return impl_->source->names; }
+std::uint64_t TraceReader::size_hint() const { return impl_->source->size_hint(); }
+const std::string& TraceReader::path() const { return impl_->input.path; }
 
 std::size_t TraceReader::read(std::span<TraceRecord> out) {
   auto& s = *impl_;
   if (s.by_columns) throw std::logic_error("TraceReader::read after read_columns");
-  s.started = true;
   s.by_records = true;
-  return s.format == TraceFormat::kBinary ? s.read_binary(out) : s.read_csv(out);
+  return s.source->read(out);
 }
 
 std::size_t TraceReader::read_columns(std::span<double> time_s, std::span<ModelId> model) {
   auto& s = *impl_;
   if (s.by_records) throw std::logic_error("TraceReader::read_columns after read");
-  s.started = true;
   s.by_columns = true;
-  if (s.format == TraceFormat::kBinary) return s.read_binary_columns(time_s, model);
-  // CSV: through the record reader, a block at a time.
-  const std::size_t want = std::min(time_s.size(), model.size());
-  if (s.column_block.size() < std::min<std::size_t>(want, 1 << 16)) {
-    s.column_block.resize(std::min<std::size_t>(want, 1 << 16));
-  }
-  std::size_t done = 0;
-  while (done < want) {
-    const std::size_t ask = std::min(want - done, s.column_block.size());
-    const std::size_t got = s.format == TraceFormat::kBinary
-                                ? s.read_binary(std::span<TraceRecord>(s.column_block.data(), ask))
-                                : s.read_csv(std::span<TraceRecord>(s.column_block.data(), ask));
-    for (std::size_t i = 0; i < got; ++i) {
-      time_s[done + i] = s.column_block[i].time_s;
-      model[done + i] = s.column_block[i].model;
-    }
-    done += got;
-    if (got < ask) break;
-  }
-  return done;
+  return s.source->read_columns(time_s, model);
 }
 
 void TraceReader::restrict_models(const std::vector<std::string>& names) {
   auto& s = *impl_;
-  if (s.started) throw std::logic_error("TraceReader::restrict_models after read()");
+  if (s.by_records || s.by_columns)
+    throw std::logic_error("TraceReader::restrict_models after read()");
   NameIndex wanted;
   for (std::size_t m = 0; m < names.size(); ++m) wanted.emplace(names[m], static_cast<ModelId>(m));
-  if (s.format == TraceFormat::kBinary) {
-    s.remap.assign(s.names.size(), kNoModel);
-    for (std::size_t m = 0; m < s.names.size(); ++m) {
-      const auto found = wanted.find(s.names[m]);
-      if (found == wanted.end())
-        throw InputError(s.path, 0, "unknown model '" + s.names[m] + "' (not in the catalog)");
-      s.remap[m] = found->second;
-    }
-    // read_binary checks ids against the header's table (remap.size()), then remaps.
-  } else {
-    s.index = std::move(wanted);
-    s.restricted = true;
-  }
-  s.names = names;
+  s.source->restrict_models(std::move(wanted));
+  s.source->names = names;
 }
 
 // ---------------------------------------------------------------------------------------------
