@@ -1,5 +1,6 @@
 // `brulee simulate`: replay a trace against the eviction policies in virtual time
 // (docs/simulator.md). One run, or --sweep over policies x memory sizes on all cores.
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -12,8 +13,10 @@
 #include <vector>
 
 #include "cli/command.hpp"
+#include "cli/list_option.hpp"
 #include "cli/progress.hpp"
 #include "core/error.hpp"
+#include "core/seconds.hpp"
 #include "core/units.hpp"
 #include "sim/output.hpp"
 #include "sim/simulator.hpp"
@@ -31,6 +34,7 @@ struct SimulateOptions {
   std::uint32_t workers = 1;
   bool no_queueing = false;
   bool parallel_load = false;
+  bool load_peaks = false;
   bool sweep = false;
   bool json = false;
   std::string report_dir;
@@ -94,23 +98,11 @@ class RunsProgress {
   std::thread thread_;
 };
 
-std::vector<std::string> split_list(const std::string& text, const char* what) {
-  std::vector<std::string> items;
-  std::size_t begin = 0;
-  while (begin <= text.size()) {
-    const std::size_t end = std::min(text.find(',', begin), text.size());
-    std::string item = text.substr(begin, end - begin);
-    if (item.empty())
-      throw UsageError(std::string("empty item in ") + what + " list '" + text + "'");
-    items.push_back(item);
-    begin = end + 1;
-  }
-  return items;
-}
-
 std::vector<std::string> expand_policies(const std::string& text) {
   std::vector<std::string> names;
-  for (const auto& item : split_list(text, "--policy")) {
+  const std::vector<std::string> items = split_list(text, "--policy");
+  if (items.empty()) throw UsageError("--policy needs at least one policy name");
+  for (const auto& item : items) {
     if (item == "all" || item == "online") {
       for (const auto& factory : policy_factories()) {
         if (item == "all" || !factory.oracle) names.emplace_back(factory.name);
@@ -157,8 +149,16 @@ void run_simulate(const SimulateOptions& opts) {
   if (catalog.models.empty()) throw UsageError("catalog " + opts.catalog + " holds no models");
   // --parallel-load uses the profiler's interference figures when the catalog has them.
   if (base.parallel_load) base.interference = catalog.interference;
-  // A load holds its peak while it runs, when the catalog has the profiler's memory figures.
-  for (std::size_t m = 0; m < catalog.memory.size(); ++m) {
+  // --load-peaks: a load holds its peak while it runs (as under `serve --process-memory`), from
+  // the profiler's memory figures in the catalog. Off by default, like the server's limit.
+  const bool has_peaks = std::any_of(catalog.memory.begin(), catalog.memory.end(),
+                                     [](const auto& m) { return m.load_peak_bytes != 0; });
+  if (opts.load_peaks && !has_peaks) {
+    throw UsageError(
+        "--load-peaks needs a catalog with the profiler's memory figures "
+        "(load_peak_bytes; brulee profile writes them)");
+  }
+  for (std::size_t m = 0; opts.load_peaks && m < catalog.memory.size(); ++m) {
     if (catalog.memory[m].load_peak_bytes == 0) continue;
     base.load_peak_bytes.resize(catalog.models.size(), 0);
     base.load_peak_bytes[m] = catalog.memory[m].load_peak_bytes;
@@ -171,6 +171,7 @@ void run_simulate(const SimulateOptions& opts) {
     if (bytes == 0) throw UsageError("--memory " + item + " is 0 bytes");
     memories.push_back(bytes);
   }
+  if (memories.empty()) throw UsageError("--memory needs at least one size");
   if (!opts.sweep && (policies.size() != 1 || memories.size() != 1)) {
     throw UsageError("several policies or memory sizes need --sweep");
   }
@@ -232,7 +233,7 @@ void run_simulate(const SimulateOptions& opts) {
     const auto compute = [&] {
       const auto begin = Clock::now();
       bound = sim::compute_bound(bound_kind, catalog.models, trace, total_memory);
-      bound_s = std::chrono::duration<double>(Clock::now() - begin).count();
+      bound_s = seconds_since(begin);
     };
     const unsigned cores = opts.threads ? opts.threads : std::thread::hardware_concurrency();
     if (bound_kind != sim::BoundKind::kNone && cores > 1) {
@@ -284,8 +285,8 @@ void run_simulate(const SimulateOptions& opts) {
     write_text_file(opts.json_out, sim::sweep_json(results, info).dump(2) + "\n");
   if (!opts.report_dir.empty()) sim::write_report(opts.report_dir, results, info);
   if (opts.timing) {
-    const double load_s = std::chrono::duration<double>(loaded - started).count();
-    const double run_s = std::chrono::duration<double>(simulated - loaded).count();
+    const double load_s = seconds_between(started, loaded);
+    const double run_s = seconds_between(loaded, simulated);
     const double simulated_requests =
         static_cast<double>(trace.size()) * static_cast<double>(results.size());
     std::fprintf(stderr,
@@ -322,6 +323,9 @@ const CommandRegistration kRegistration(20, [](CLI::App& root) {
   cmd->add_flag("--parallel-load", opts->parallel_load,
                 "Loads run on a loading lane in parallel with execution (with the catalog's "
                 "interference figures, if profiled)");
+  cmd->add_flag("--load-peaks", opts->load_peaks,
+                "A load holds its measured peak while it runs, as under serve --process-memory "
+                "(needs the catalog's load_peak_bytes)");
   cmd->add_flag("--sweep", opts->sweep, "Run every policy x memory size, in parallel");
   cmd->add_flag("--json", opts->json, "Print the summary (or sweep) as JSON on stdout");
   cmd->add_option("--report", opts->report_dir, "Write an HTML report with figures to DIR");
