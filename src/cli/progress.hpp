@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <string>
 
+#include "core/seconds.hpp"
+
 namespace brulee::cli {
 
 class ProgressLine {
@@ -23,7 +25,7 @@ class ProgressLine {
   ProgressLine& operator=(const ProgressLine&) = delete;
 
   bool enabled() const { return enabled_; }
-  double elapsed_s() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+  double elapsed_s() const { return seconds_since(start_); }
 
   // `done` of `total` items (total 0: unknown), with a rate and, when the total is known, the
   // time left. Throttled: cheap to call often.
@@ -32,7 +34,7 @@ class ProgressLine {
     const auto now = Clock::now();
     if (shown_ && now - last_ < kInterval) return;
     last_ = now;
-    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double elapsed = seconds_between(start_, now);
     const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
     std::string text = label_ + ": " + count(done);
     if (total > 0) text += " of " + count(total);

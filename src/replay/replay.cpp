@@ -605,9 +605,7 @@ class Replayer {
 
   void dispatch() {
     for (std::size_t i = 0; i < total_; ++i) {
-      std::this_thread::sleep_until(start_ +
-                                    std::chrono::duration_cast<SteadyClock::duration>(
-                                        std::chrono::duration<double>(results_[i].scheduled_s)));
+      std::this_thread::sleep_until(start_ + to_duration(results_[i].scheduled_s));
       {
         std::lock_guard lock(mutex_);
         queue_.push_back(i);
