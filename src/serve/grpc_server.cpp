@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/seconds.hpp"
 #include "serve/grpc_codec.hpp"
 #include "serve/inflight.hpp"
 #include "serve/proto/inference.grpc.pb.h"
@@ -467,11 +468,7 @@ class GrpcServer::Impl final : public pb::GRPCInferenceService::CallbackService 
     Problem problem;
     const auto id = service_.find(request->model_name(), "", problem);
     if (!id) return answered(context, problem_status(problem));
-    const LoadOutcome outcome = scheduler_.unload(*id);
-    if (outcome.status != Status::kOk) {
-      return answered(context, problem_status({outcome.status, outcome.error, 0.0}));
-    }
-    return answered(context, grpc::Status::OK);
+    return when_unloaded(context, *id);
   }
 
   // ---- inference -------------------------------------------------------------------------
@@ -504,8 +501,7 @@ class GrpcServer::Impl final : public pb::GRPCInferenceService::CallbackService 
   // The earlier of the client's deadline and the server's request timeout.
   Clock::time_point deadline_of(const grpc::CallbackServerContext* context,
                                 Clock::time_point arrival) const {
-    auto deadline = arrival + std::chrono::duration_cast<Clock::duration>(
-                                  std::chrono::duration<double>(options_.request_timeout_s));
+    auto deadline = arrival + to_duration(options_.request_timeout_s);
     // Without a client deadline, gRPC reports one in the far future.
     const auto left = context->deadline() - std::chrono::system_clock::now();
     if (left < std::chrono::hours(24 * 365)) {
@@ -541,6 +537,8 @@ class GrpcServer::Impl final : public pb::GRPCInferenceService::CallbackService 
   // Answers once the model is loaded: with `fill`'s status, or the load's error.
   grpc::ServerUnaryReactor* when_loaded(grpc::CallbackServerContext* context, ModelId id,
                                         std::function<grpc::Status()> fill);
+  // Answers once a loader thread has dropped the model (the call holds no thread meanwhile).
+  grpc::ServerUnaryReactor* when_unloaded(grpc::CallbackServerContext* context, ModelId id);
 
   serve::Service& service_;
   Scheduler& scheduler_;
@@ -557,18 +555,23 @@ class GrpcServer::Impl final : public pb::GRPCInferenceService::CallbackService 
 
 class GrpcServer::Impl::LoadCall final : public grpc::ServerUnaryReactor {
  public:
-  LoadCall(Impl& front, std::function<grpc::Status()> fill)
-      : front_(front), fill_(std::move(fill)), state_(std::make_shared<CallState>()) {}
+  LoadCall(Impl& front, std::function<grpc::Status()> fill,
+           std::string timeout_text = "timed out loading model")
+      : front_(front),
+        fill_(std::move(fill)),
+        timeout_text_(std::move(timeout_text)),
+        state_(std::make_shared<CallState>()) {}
 
-  void start(grpc::CallbackServerContext* context, ModelId id) {
+  // `operation` starts the scheduler's work (a load, an unload) with the callback to answer by.
+  void start(grpc::CallbackServerContext* context, const std::function<void(LoadDone)>& operation) {
     auto state = state_;
     Impl& front = front_;
     state->timer = front.timers_.add(front.deadline_of(context, Clock::now()), [this, state] {
-      if (state->claim()) answer({grpc::StatusCode::DEADLINE_EXCEEDED, "timed out loading model"});
+      if (state->claim()) answer({grpc::StatusCode::DEADLINE_EXCEEDED, timeout_text_});
     });
-    // The load's callback may run with the scheduler's lock held, and filling the answer reads
-    // the scheduler: the answer is made on the timers' thread.
-    front.scheduler_.load(id, [this, state, &front](LoadOutcome outcome) {
+    // The callback may run with the scheduler's lock held, and filling the answer reads the
+    // scheduler: the answer is made on the timers' thread.
+    operation([this, state, &front](LoadOutcome outcome) {
       if (!state->claim()) return;
       front.timers_.remove(*state->timer);
       front.timers_.add(Clock::now(), [this, outcome = std::move(outcome)] {
@@ -592,6 +595,7 @@ class GrpcServer::Impl::LoadCall final : public grpc::ServerUnaryReactor {
   void answer(const grpc::Status& status) { front_.finish(this, status); }
   Impl& front_;
   std::function<grpc::Status()> fill_;
+  std::string timeout_text_;
   std::shared_ptr<CallState> state_;
 };
 
@@ -599,7 +603,15 @@ grpc::ServerUnaryReactor* GrpcServer::Impl::when_loaded(grpc::CallbackServerCont
                                                         ModelId id,
                                                         std::function<grpc::Status()> fill) {
   auto* call = new LoadCall(*this, std::move(fill));
-  call->start(context, id);
+  call->start(context, [this, id](LoadDone done) { scheduler_.load(id, std::move(done)); });
+  return call;
+}
+
+grpc::ServerUnaryReactor* GrpcServer::Impl::when_unloaded(grpc::CallbackServerContext* context,
+                                                          ModelId id) {
+  auto* call = new LoadCall(
+      *this, [] { return grpc::Status::OK; }, "timed out unloading model");
+  call->start(context, [this, id](LoadDone done) { scheduler_.unload(id, std::move(done)); });
   return call;
 }
 
@@ -674,7 +686,7 @@ class GrpcServer::Impl::InferCall final : public grpc::ServerUnaryReactor {
       return answer({grpc::StatusCode::INVALID_ARGUMENT, e.what()});
     }
     gate.leave();
-    parse_s_ = seconds_between(arrival_, Clock::now());
+    parse_s_ = seconds_since(arrival_);
     auto state = state_;  // `this` may be gone once submit has handed the request on
     Scheduler& scheduler = front_.scheduler_;
     const RequestTicket ticket =
@@ -694,7 +706,7 @@ class GrpcServer::Impl::InferCall final : public grpc::ServerUnaryReactor {
   void deliver(InferOutcome outcome) {
     front_.timers_.remove(*state_->timer);
     serve::Service& service = front_.service_;
-    const double total_s = seconds_between(arrival_, Clock::now());
+    const double total_s = seconds_since(arrival_);
     service.record(id_, outcome, total_s);
     if (outcome.status != Status::kOk) {
       return answer(problem_status({outcome.status, outcome.error, outcome.retry_after_s}));
@@ -825,9 +837,7 @@ class GrpcServer::Impl::StreamCall final
     Item item;
     item.request = std::move(request);
     item.arrival = Clock::now();
-    item.deadline =
-        item.arrival + std::chrono::duration_cast<Clock::duration>(
-                           std::chrono::duration<double>(front_.options_.request_timeout_s));
+    item.deadline = item.arrival + to_duration(front_.options_.request_timeout_s);
     serve::Service& service = front_.service_;
     Problem problem;
     const auto id =
@@ -867,7 +877,7 @@ class GrpcServer::Impl::StreamCall final
       return reply_error(item.request->id(), e.what());
     }
     gate.leave();
-    const double parse_s = seconds_between(item.arrival, Clock::now());
+    const double parse_s = seconds_since(item.arrival);
     const std::string id = item.request->id();
     item.request.reset();  // the tensors hold the data now
     item.state = std::make_shared<CallState>();
@@ -899,7 +909,7 @@ class GrpcServer::Impl::StreamCall final
       std::lock_guard lock(mutex_);
       pending_.erase(item.state);
     }
-    const double total_s = seconds_between(item.arrival, Clock::now());
+    const double total_s = seconds_since(item.arrival);
     front_.service_.record(item.model, outcome, total_s);
     if (outcome.status != Status::kOk) return reply_error(id, outcome.error);
     pb::ModelStreamInferResponse answer;

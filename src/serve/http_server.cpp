@@ -47,15 +47,9 @@ std::string dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-double seconds_since(Clock::time_point start) { return seconds_between(start, Clock::now()); }
-
 // The address to listen on: an IPv4 or IPv6 literal, or "localhost". Sets ec otherwise.
 asio::ip::address listen_address(const std::string& host, boost::system::error_code& ec) {
   return asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-}
-
-Clock::duration seconds(double value) {
-  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(value));
 }
 
 http::status http_status(Status status) {
@@ -368,7 +362,7 @@ class HttpServer::Impl {
   }
 
   Clock::time_point deadline_of(const Exchange& ex) const {
-    return ex.arrival + seconds(options_.request_timeout_s);
+    return ex.arrival + to_duration(options_.request_timeout_s);
   }
 
   // Input and output specs are known once a model has been loaded; load it if they are not.
@@ -719,13 +713,17 @@ class HttpServer::Impl {
   asio::awaitable<void> repository_unload(Exchange& ex) {
     const auto id = resolve(ex);
     if (!id) co_return;
-    const LoadOutcome outcome = scheduler_.unload(*id);
-    if (outcome.status != Status::kOk) {
-      reply_problem(ex, {outcome.status, outcome.error, outcome.retry_after_s});
+    // A loader thread drops the model; this connection's thread serves others meanwhile.
+    const auto outcome = co_await await_callback<LoadOutcome>(
+        deadline_of(ex), [&](auto done) { scheduler_.unload(*id, std::move(done)); });
+    if (!outcome) {
+      reply_error(ex, http::status::gateway_timeout,
+                  "timed out unloading model " + scheduler_.model(*id).name);
+    } else if (outcome->status != Status::kOk) {
+      reply_problem(ex, {outcome->status, outcome->error, outcome->retry_after_s});
     } else {
       reply(ex, http::status::ok, "{}");
     }
-    co_return;
   }
 
   asio::awaitable<void> cache(Exchange& ex) {
@@ -872,7 +870,7 @@ class HttpServer::Impl {
     ex.response.keep_alive(false);
     ex.response.prepare_payload();
     service_.metrics().count_response(static_cast<int>(status));
-    stream.expires_after(seconds(options_.write_timeout_s));
+    stream.expires_after(to_duration(options_.write_timeout_s));
     boost::system::error_code ec;
     co_await http::async_write(stream, ex.response, asio::redirect_error(asio::use_awaitable, ec));
   }
@@ -898,7 +896,7 @@ class HttpServer::Impl {
     for (;;) {
       // Idle until the first byte of the next request.
       if (buffer.size() == 0) {
-        stream.expires_after(seconds(options_.idle_timeout_s));
+        stream.expires_after(to_duration(options_.idle_timeout_s));
         const std::size_t got = co_await stream.async_read_some(buffer.prepare(4096), token);
         if (ec) break;  // closed, reset or idle too long
         buffer.commit(got);
@@ -912,7 +910,7 @@ class HttpServer::Impl {
       ec = {};
       put_buffered(parser, buffer, ec);
       if (!ec && !parser.is_header_done()) {
-        stream.expires_after(seconds(options_.header_timeout_s));
+        stream.expires_after(to_duration(options_.header_timeout_s));
         co_await http::async_read_header(stream, buffer, parser, token);
       }
       const auto arrival = Clock::now();
@@ -984,11 +982,11 @@ class HttpServer::Impl {
         if (const auto expect = request.find(http::field::expect);
             expect != request.end() && beast::iequals(expect->value(), "100-continue")) {
           http::response<http::empty_body> go_on{http::status::continue_, version};
-          stream.expires_after(seconds(options_.write_timeout_s));
+          stream.expires_after(to_duration(options_.write_timeout_s));
           co_await http::async_write(stream, go_on, token);
           if (ec) break;
         }
-        stream.expires_after(seconds(options_.body_timeout_s));
+        stream.expires_after(to_duration(options_.body_timeout_s));
         co_await http::async_read(stream, buffer, parser, token);
       }
       if (ec) {
@@ -1024,7 +1022,7 @@ class HttpServer::Impl {
       ex.response.keep_alive(stay);
       ex.response.prepare_payload();
       service_.metrics().count_response(static_cast<int>(ex.response.result_int()));
-      stream.expires_after(seconds(options_.write_timeout_s));
+      stream.expires_after(to_duration(options_.write_timeout_s));
       co_await http::async_write(stream, ex.response, token);
       if (ec || !stay) break;
     }

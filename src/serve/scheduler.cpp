@@ -88,10 +88,6 @@ std::string_view status_name(Status status) {
 
 namespace {
 
-Clock::duration to_duration(double seconds) {
-  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-}
-
 std::string seconds_text(double seconds) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.3g s", seconds);
@@ -147,7 +143,7 @@ InferOutcome unrun_outcome(Status status, std::string error, Clock::time_point a
   outcome.error = std::move(error);
   outcome.hit = hit;
   outcome.timeline.hit = hit;
-  outcome.timeline.start_s = outcome.timeline.end_s = seconds_between(arrival, Clock::now());
+  outcome.timeline.start_s = outcome.timeline.end_s = seconds_since(arrival);
   outcome.delays = derive_delays(outcome.timeline);
   if (status == Status::kUnavailable) outcome.retry_after_s = 1.0;
   return outcome;
@@ -167,7 +163,9 @@ struct Scheduler::LoadWaiter {
   LoadDone done;
 };
 
-struct Scheduler::Slot {
+// Everything the scheduler holds for one model of the repository, resident or not: its state,
+// queued requests, loaded handle, measured size, counters and failed-load back-off.
+struct Scheduler::ModelEntry {
   ModelState state = ModelState::kAbsent;
   std::deque<std::unique_ptr<Request>> queue;
   std::vector<LoadWaiter> waiters;  // explicit loads; each holds one pin
@@ -196,6 +194,14 @@ struct Scheduler::Slot {
   std::uint64_t load_peak_bytes = 0;
   std::uint64_t workspace_bytes = 0;
   bool memory_wait = false;
+};
+
+// An explicit unload: the model has left the cache; a loader thread drops its handle.
+struct Scheduler::UnloadJob {
+  ModelId model = kNoModel;
+  std::unique_ptr<runtime::LoadedModel> handle;
+  std::uint64_t bytes = 0;
+  LoadDone done;
 };
 
 struct Scheduler::LoadJob {
@@ -236,9 +242,9 @@ Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, Sched
     table_[i].size_bytes = std::max<std::uint64_t>(served.estimate_bytes, 1);
     table_[i].load_latency_s = served.load_latency_s;
     table_[i].exec_latency_s = served.exec_latency_s;
-    slots_.push_back(std::make_unique<Slot>());
-    slots_.back()->load_peak_bytes = served.load_peak_bytes;
-    slots_.back()->workspace_bytes = served.workspace_bytes;
+    entries_.push_back(std::make_unique<ModelEntry>());
+    entries_.back()->load_peak_bytes = served.load_peak_bytes;
+    entries_.back()->workspace_bytes = served.workspace_bytes;
     process_.set_buffer_headroom(std::max(process_.buffer_headroom(), served.workspace_bytes));
   }
   cache_ = std::make_unique<ModelCache>(
@@ -262,17 +268,15 @@ std::optional<ModelId> Scheduler::find(std::string_view name) const {
   return it->second;
 }
 
-double Scheduler::now_s() const {
-  return std::chrono::duration<double>(Clock::now() - start_).count();
-}
+double Scheduler::now_s() const { return seconds_since(start_); }
 
 void Scheduler::emit(SchedulerEvent event) const {
   if (events_) events_(event);
 }
 
 std::uint64_t Scheduler::estimate_locked(ModelId id) const {
-  const Slot& slot = *slots_[id];
-  if (slot.measured_bytes > 0) return slot.measured_bytes;
+  const ModelEntry& entry = *entries_[id];
+  if (entry.measured_bytes > 0) return entry.measured_bytes;
   return std::max<std::uint64_t>(models_[id].estimate_bytes, 1);
 }
 
@@ -283,15 +287,15 @@ std::uint64_t Scheduler::estimate_locked(ModelId id) const {
 // load measures one more); unknown, twice the estimate (the load's transient memory taken as
 // large as what it keeps, until the first load under a process limit measures it).
 std::uint64_t Scheduler::load_peak_locked(ModelId id, std::uint64_t estimate) const {
-  const Slot& slot = *slots_[id];
-  const std::uint64_t peak = slot.load_peak_bytes == 0 ? 2 * estimate : slot.load_peak_bytes;
+  const ModelEntry& entry = *entries_[id];
+  const std::uint64_t peak = entry.load_peak_bytes == 0 ? 2 * estimate : entry.load_peak_bytes;
   return std::max(peak, estimate + workspace_locked(id));
 }
 
 // One inference's peak above resting: known, or a quarter of the model's size until measured.
 std::uint64_t Scheduler::workspace_locked(ModelId id) const {
-  const Slot& slot = *slots_[id];
-  if (slot.workspace_bytes != 0) return slot.workspace_bytes;
+  const ModelEntry& entry = *entries_[id];
+  if (entry.workspace_bytes != 0) return entry.workspace_bytes;
   return estimate_locked(id) / 4;
 }
 
@@ -317,8 +321,8 @@ std::uint64_t Scheduler::process_reserve_locked() const {
 
 // The model's memory has really been freed: its resting charge goes back.
 void Scheduler::release_resting_locked(ModelId id) {
-  Slot& slot = *slots_[id];
-  process_.release(MemoryKind::kResting, std::exchange(slot.charged_resting, 0));
+  ModelEntry& entry = *entries_[id];
+  process_.release(MemoryKind::kResting, std::exchange(entry.charged_resting, 0));
   memory_blocked_ = memory_blocked_ || process_.limited();
 }
 
@@ -326,19 +330,19 @@ void Scheduler::release_resting_locked(ModelId id) {
 // caller's poll, while something waits for memory).
 void Scheduler::expire_memory_waits_locked() {
   const auto now = Clock::now();
-  for (std::size_t i = 0; i < slots_.size(); ++i) {
-    Slot& slot = *slots_[i];
-    if (!slot.memory_wait) continue;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    ModelEntry& entry = *entries_[i];
+    if (!entry.memory_wait) continue;
     const auto id = static_cast<ModelId>(i);
-    for (auto it = slot.queue.begin(); it != slot.queue.end();) {
+    for (auto it = entry.queue.begin(); it != entry.queue.end();) {
       if ((*it)->deadline >= now) {
         ++it;
         continue;
       }
       std::unique_ptr<Request> request = std::move(*it);
-      it = slot.queue.erase(it);
+      it = entry.queue.erase(it);
       --queued_;
-      ++slot.counters.timeouts;
+      ++entry.counters.timeouts;
       cache_->state().unpin(id);
       InferOutcome outcome = unrun_outcome(
           Status::kUnavailable,
@@ -367,15 +371,15 @@ void Scheduler::learn_locked(ModelId id, Cost cost, double seconds) {
 
 // Every change of a model's state goes through here; an illegal one is a scheduler bug.
 void Scheduler::set_state_locked(ModelId id, ModelState to) {
-  Slot& slot = *slots_[id];
-  check_transition(slot.state, to);
-  slot.state = to;
+  ModelEntry& entry = *entries_[id];
+  check_transition(entry.state, to);
+  entry.state = to;
 }
 
 // The model joins the models waiting for room (first: at the head, it was next already).
 void Scheduler::wait_for_room_locked(ModelId id, bool first) {
   set_state_locked(id, ModelState::kWaiting);
-  slots_[id]->backoff_until = {};
+  entries_[id]->backoff_until = {};
   if (first) {
     pending_.push_front(id);
   } else {
@@ -385,8 +389,8 @@ void Scheduler::wait_for_room_locked(ModelId id, bool first) {
 
 // A waiting model whose requests and load waiters all went away stops waiting.
 void Scheduler::settle_locked(ModelId id) {
-  Slot& slot = *slots_[id];
-  if (slot.state != ModelState::kWaiting || !slot.queue.empty() || !slot.waiters.empty()) return;
+  ModelEntry& entry = *entries_[id];
+  if (entry.state != ModelState::kWaiting || !entry.queue.empty() || !entry.waiters.empty()) return;
   if (auto it = std::find(pending_.begin(), pending_.end(), id); it != pending_.end()) {
     pending_.erase(it);
   }
@@ -408,7 +412,7 @@ std::future<InferOutcome> Scheduler::submit(ModelId id, std::vector<runtime::Ten
 // moment to read a failed model's file.
 std::optional<InferOutcome> Scheduler::refusal_locked(ModelId id,
                                                       std::unique_lock<std::mutex>& lock) {
-  Slot& slot = *slots_[id];
+  ModelEntry& entry = *entries_[id];
   const std::string& name = models_[id].name;
   auto refuse = [](Status status, std::string error, double retry_after_s) {
     InferOutcome outcome;
@@ -417,26 +421,26 @@ std::optional<InferOutcome> Scheduler::refusal_locked(ModelId id,
     outcome.retry_after_s = retry_after_s;
     return outcome;
   };
-  if (slot.consecutive_failures != 0) {
+  if (entry.consecutive_failures != 0) {
     recheck_file_locked(id, lock, false);
-    if (slot.state == ModelState::kFailed) {
+    if (entry.state == ModelState::kFailed) {
       return refuse(Status::kFailed,
                     "model " + name + " is marked failed after " +
-                        std::to_string(slot.consecutive_failures) +
+                        std::to_string(entry.consecutive_failures) +
                         " consecutive failed loads (replace its file or load it explicitly): " +
-                        slot.last_error,
+                        entry.last_error,
                     0.0);
     }
     if (const double wait_s = backoff_remaining_s_locked(id, Clock::now()); wait_s > 0.0) {
       return refuse(Status::kUnavailable,
                     "model " + name + " is not loaded again for " + seconds_text(wait_s) +
-                        " after " + std::to_string(slot.consecutive_failures) +
-                        " failed load(s): " + slot.last_error,
+                        " after " + std::to_string(entry.consecutive_failures) +
+                        " failed load(s): " + entry.last_error,
                     wait_s);
     }
   }
   if (!accepting_) return refuse(Status::kUnavailable, "server is shutting down", 1.0);
-  if (slot.queue.size() >= options_.max_queue_per_model) {
+  if (entry.queue.size() >= options_.max_queue_per_model) {
     return refuse(Status::kUnavailable,
                   "queue of model " + name + " is full (" +
                       std::to_string(options_.max_queue_per_model) + " requests)",
@@ -459,9 +463,9 @@ RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
   request->deadline = deadline;
   request->done = std::move(done);
   std::unique_lock lock(mutex_);
-  Slot& slot = *slots_[id];
+  ModelEntry& entry = *entries_[id];
   if (std::optional<InferOutcome> refusal = refusal_locked(id, lock)) {
-    ++slot.counters.rejected;
+    ++entry.counters.rejected;
     lock.unlock();
     request->done(std::move(*refusal));
     return {};
@@ -476,11 +480,11 @@ RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
     if (std::isfinite(oracle->time_s)) event.time_s = oracle->time_s;
   }
   if (prefetch_) prefetch_arrival_locked(id, event.time_s, oracle && std::isfinite(oracle->time_s));
-  request->hit = cache_->record(event) && slot.state == ModelState::kReady;
-  ++slot.counters.requests;
-  ++(request->hit ? slot.counters.hits : slot.counters.misses);
+  request->hit = cache_->record(event) && entry.state == ModelState::kReady;
+  ++entry.counters.requests;
+  ++(request->hit ? entry.counters.hits : entry.counters.misses);
   cache_->state().pin(id);
-  if (slot.state == ModelState::kReady && !slot.executing && slot.queue.empty() &&
+  if (entry.state == ModelState::kReady && !entry.executing && entry.queue.empty() &&
       executing_ < options_.exec_threads && inline_running_ < options_.inline_max_concurrent &&
       table_[id].exec_latency_s > 0.0 && table_[id].exec_latency_s < options_.inline_exec_max_s &&
       !gate_.contended() &&
@@ -498,9 +502,9 @@ RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
   }
   request->sequence = next_sequence_++;
   const RequestTicket ticket{id, request->sequence};
-  slot.queue.push_back(std::move(request));
+  entry.queue.push_back(std::move(request));
   ++queued_;
-  switch (slot.state) {
+  switch (entry.state) {
     case ModelState::kAbsent:
       wait_for_room_locked(id, false);
       start_loads_locked();
@@ -515,30 +519,30 @@ RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
 }
 
 bool Scheduler::cancel(RequestTicket ticket) {
-  if (!ticket || ticket.model >= slots_.size()) return false;
+  if (!ticket || ticket.model >= entries_.size()) return false;
   const ModelId id = ticket.model;
   std::unique_ptr<Request> request;
   InferOutcome outcome;
   {
     std::lock_guard lock(mutex_);
-    Slot& slot = *slots_[id];
-    const auto it = std::find_if(slot.queue.begin(), slot.queue.end(), [&](const auto& queued) {
+    ModelEntry& entry = *entries_[id];
+    const auto it = std::find_if(entry.queue.begin(), entry.queue.end(), [&](const auto& queued) {
       return queued->sequence == ticket.sequence;
     });
-    if (it == slot.queue.end()) return false;
+    if (it == entry.queue.end()) return false;
     request = std::move(*it);
-    slot.queue.erase(it);
+    entry.queue.erase(it);
     --queued_;
     const auto now = Clock::now();
     const double waited_s = seconds_between(request->arrival, now);
     if (now > request->deadline) {
-      ++slot.counters.timeouts;
+      ++entry.counters.timeouts;
       outcome = unrun_outcome(Status::kTimeout,
                               "request timed out after " + seconds_text(waited_s) +
                                   " waiting for model " + models_[id].name,
                               request->arrival, request->hit);
     } else {
-      ++slot.counters.cancelled;
+      ++entry.counters.cancelled;
       outcome = unrun_outcome(Status::kCancelled,
                               "request cancelled by its client after " + seconds_text(waited_s) +
                                   " waiting for model " + models_[id].name,
@@ -563,76 +567,100 @@ std::future<LoadOutcome> Scheduler::load(ModelId id) {
 
 void Scheduler::load(ModelId id, LoadDone done) {
   std::unique_lock lock(mutex_);
-  Slot& slot = *slots_[id];
+  ModelEntry& entry = *entries_[id];
   recheck_file_locked(id, lock, true);
   if (!accepting_) {
     lock.unlock();
     done({Status::kUnavailable, "server is shutting down", 1.0});
     return;
   }
-  if (slot.state == ModelState::kReady) {
+  if (entry.state == ModelState::kReady) {
     lock.unlock();
     done({});
     return;
   }
   // The operator's load clears a failed mark and does not wait for a back-off; the failures
   // stay counted, so if this load fails too the model is marked failed again at once.
-  if (slot.state == ModelState::kFailed) {
+  if (entry.state == ModelState::kFailed) {
     set_state_locked(id, ModelState::kAbsent);
-    slot.load_note = "explicit load of a model marked failed";
+    entry.load_note = "explicit load of a model marked failed";
   }
-  slot.backoff_until = {};
+  entry.backoff_until = {};
   cache_->state().pin(id);
   if (prefetch_) prefetch_->prefetcher().on_loaded(id);
-  slot.waiters.push_back(LoadWaiter{std::move(done)});
-  if (slot.state == ModelState::kAbsent) {
+  entry.waiters.push_back(LoadWaiter{std::move(done)});
+  if (entry.state == ModelState::kAbsent) {
     wait_for_room_locked(id, false);
     start_loads_locked();
   }
 }
 
 LoadOutcome Scheduler::unload(ModelId id) {
-  std::unique_ptr<runtime::LoadedModel> handle;
-  std::uint64_t bytes = 0;
+  std::promise<LoadOutcome> promise;
+  auto future = promise.get_future();
+  unload(id, [&promise](LoadOutcome outcome) { promise.set_value(std::move(outcome)); });
+  return future.get();
+}
+
+void Scheduler::unload(ModelId id, LoadDone done) {
+  LoadOutcome now;  // the answer, unless the unload is handed to a loader thread
+  bool handed = false;
   {
     std::lock_guard lock(mutex_);
-    Slot& slot = *slots_[id];
-    if (slot.state == ModelState::kAbsent || slot.state == ModelState::kUnloading ||
-        slot.state == ModelState::kFailed) {
-      return {};
+    ModelEntry& entry = *entries_[id];
+    if (stopping_ || !accepting_) {
+      now = {Status::kUnavailable, "server is shutting down", 1.0};
+    } else if (entry.state == ModelState::kAbsent || entry.state == ModelState::kUnloading ||
+               entry.state == ModelState::kFailed) {
+      // Not resident: nothing to do.
+    } else if (entry.state != ModelState::kReady || cache_->state().pinned(id)) {
+      now = {Status::kConflict,
+             "model " + models_[id].name + " is " +
+                 (entry.state == ModelState::kReady ? std::string("serving requests")
+                                                    : std::string(state_name(entry.state)))};
+    } else {
+      auto job = std::make_unique<UnloadJob>();
+      job->model = id;
+      job->bytes = cache_->state().bytes_of(id);
+      job->handle = std::move(entry.handle);
+      job->done = std::move(done);
+      cache_->evict(id);
+      set_state_locked(id, ModelState::kUnloading);
+      unloads_.push_back(std::move(job));
+      handed = true;
     }
-    if (slot.state != ModelState::kReady || cache_->state().pinned(id)) {
-      return {Status::kConflict,
-              "model " + models_[id].name + " is " +
-                  (slot.state == ModelState::kReady ? std::string("serving requests")
-                                                    : std::string(state_name(slot.state)))};
-    }
-    bytes = cache_->state().bytes_of(id);
-    cache_->evict(id);
-    handle = std::move(slot.handle);
-    set_state_locked(id, ModelState::kUnloading);
   }
+  if (handed) {
+    loader_cv_.notify_one();
+  } else {
+    done(std::move(now));
+  }
+}
+
+// On a loader thread: frees an explicitly unloaded model, then lets waiting loads use the room.
+void Scheduler::run_unload(UnloadJob& job) {
   const auto t0 = Clock::now();
-  handle.reset();
-  const double unload_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  job.handle.reset();
+  const double unload_s = seconds_since(t0);
   {
     std::lock_guard lock(mutex_);
-    learn_locked(id, Cost::kUnload, unload_s);
-    after_unload_locked({id});
+    learn_locked(job.model, Cost::kUnload, unload_s);
+    after_unload_locked({job.model});
     start_loads_locked();
   }
-  emit({SchedulerEvent::Kind::kUnloaded, models_[id].name, bytes, unload_s, "explicit unload"});
+  emit({SchedulerEvent::Kind::kUnloaded, models_[job.model].name, job.bytes, unload_s,
+        "explicit unload"});
   idle_cv_.notify_all();
-  return {};
+  job.done({});
 }
 
 bool Scheduler::specs(ModelId id, std::vector<runtime::TensorSpec>& inputs,
                       std::vector<runtime::TensorSpec>& outputs) const {
   std::lock_guard lock(mutex_);
-  const Slot& slot = *slots_[id];
-  if (!slot.known_specs) return false;
-  inputs = slot.inputs;
-  outputs = slot.outputs;
+  const ModelEntry& entry = *entries_[id];
+  if (!entry.known_specs) return false;
+  inputs = entry.inputs;
+  outputs = entry.outputs;
   return true;
 }
 
@@ -643,14 +671,14 @@ bool Scheduler::servable(ModelId id) {
 }
 
 bool Scheduler::servable_locked(ModelId id) const {
-  return slots_[id]->state != ModelState::kFailed &&
+  return entries_[id]->state != ModelState::kFailed &&
          estimate_locked(id) <= cache_->state().capacity_bytes();
 }
 
 double Scheduler::backoff_remaining_s_locked(ModelId id, Clock::time_point now) const {
-  const Slot& slot = *slots_[id];
-  if (slot.state != ModelState::kAbsent || slot.backoff_until <= now) return 0.0;
-  return seconds_between(now, slot.backoff_until);
+  const ModelEntry& entry = *entries_[id];
+  if (entry.state != ModelState::kAbsent || entry.backoff_until <= now) return 0.0;
+  return seconds_between(now, entry.backoff_until);
 }
 
 // A model refusing work after failed loads (marked failed, or backing off) whose file changed
@@ -658,21 +686,21 @@ double Scheduler::backoff_remaining_s_locked(ModelId id, Clock::time_point now) 
 // at most once per file_check_interval_s (force: now), without the lock. Returns whether the
 // failures were forgotten.
 bool Scheduler::recheck_file_locked(ModelId id, std::unique_lock<std::mutex>& lock, bool force) {
-  Slot& slot = *slots_[id];
-  if (slot.consecutive_failures == 0) return false;
+  ModelEntry& entry = *entries_[id];
+  if (entry.consecutive_failures == 0) return false;
   const auto now = Clock::now();
-  if (slot.state != ModelState::kFailed && backoff_remaining_s_locked(id, now) <= 0.0) {
+  if (entry.state != ModelState::kFailed && backoff_remaining_s_locked(id, now) <= 0.0) {
     return false;  // the next request loads it anyway
   }
-  if (!force && now < slot.next_file_check) return false;
-  slot.next_file_check = now + to_duration(options_.file_check_interval_s);
-  const FileFingerprint seen = slot.failed_file;
-  const std::uint32_t failures = slot.consecutive_failures;
+  if (!force && now < entry.next_file_check) return false;
+  entry.next_file_check = now + to_duration(options_.file_check_interval_s);
+  const FileFingerprint seen = entry.failed_file;
+  const std::uint32_t failures = entry.consecutive_failures;
   lock.unlock();
   const FileFingerprint current = file_fingerprint(models_[id].path);  // path is immutable
   lock.lock();
   // Unchanged, or the model moved on meanwhile (loaded, failed again, forgotten already).
-  if (current == seen || slot.consecutive_failures != failures || !(slot.failed_file == seen)) {
+  if (current == seen || entry.consecutive_failures != failures || !(entry.failed_file == seen)) {
     return false;
   }
   forget_failures_locked(id);
@@ -682,12 +710,12 @@ bool Scheduler::recheck_file_locked(ModelId id, std::unique_lock<std::mutex>& lo
 // The model's file changed after failed loads: a new model, as far as we know. Its failures
 // are forgotten and its size is measured again (in isolation) at its next load.
 void Scheduler::forget_failures_locked(ModelId id) {
-  Slot& slot = *slots_[id];
-  slot.consecutive_failures = 0;
-  slot.backoff_until = {};
-  slot.size_known = false;
-  slot.load_note = "its file changed after " + slot.last_error;
-  if (slot.state == ModelState::kFailed) set_state_locked(id, ModelState::kAbsent);
+  ModelEntry& entry = *entries_[id];
+  entry.consecutive_failures = 0;
+  entry.backoff_until = {};
+  entry.size_known = false;
+  entry.load_note = "its file changed after " + entry.last_error;
+  if (entry.state == ModelState::kFailed) set_state_locked(id, ModelState::kAbsent);
 }
 
 // A load threw (or returned nothing): the model's queued requests and load waiters get kFailed,
@@ -695,17 +723,17 @@ void Scheduler::forget_failures_locked(ModelId id) {
 // load_failures_until_failed consecutive failures, is marked failed.
 void Scheduler::load_failed_locked(ModelId id, const LoadJob& job, const std::string& error,
                                    SchedulerEvent& event) {
-  Slot& slot = *slots_[id];
+  ModelEntry& entry = *entries_[id];
   const auto now = Clock::now();
-  ++slot.counters.load_failures;
-  ++slot.consecutive_failures;
-  slot.failed_file = job.file;
-  slot.next_file_check = now + to_duration(options_.file_check_interval_s);
-  slot.last_error = "loading model " + models_[id].name + " failed: " + error;
+  ++entry.counters.load_failures;
+  ++entry.consecutive_failures;
+  entry.failed_file = job.file;
+  entry.next_file_check = now + to_duration(options_.file_check_interval_s);
+  entry.last_error = "loading model " + models_[id].name + " failed: " + error;
   evict_despite_pins_locked(id);
   cache_->state().unpin(id);  // the load's own pin
-  answer_work_locked(id, Status::kFailed, slot.last_error);
-  const std::uint32_t failures = slot.consecutive_failures;
+  answer_work_locked(id, Status::kFailed, entry.last_error);
+  const std::uint32_t failures = entry.consecutive_failures;
   event.kind = SchedulerEvent::Kind::kLoadFailed;
   if (options_.load_failures_until_failed != 0 && failures >= options_.load_failures_until_failed) {
     set_state_locked(id, ModelState::kFailed);
@@ -715,7 +743,7 @@ void Scheduler::load_failed_locked(ModelId id, const LoadJob& job, const std::st
     const int doublings = static_cast<int>(std::min<std::uint32_t>(failures - 1, 64));
     const double backoff_s = std::min(std::ldexp(options_.load_backoff_initial_s, doublings),
                                       options_.load_backoff_max_s);
-    slot.backoff_until = now + to_duration(backoff_s);
+    entry.backoff_until = now + to_duration(backoff_s);
     set_state_locked(id, ModelState::kAbsent);
     event.detail = error + "; " + std::to_string(failures) +
                    " consecutive failed load(s), requests refused for " + seconds_text(backoff_s);
@@ -727,9 +755,9 @@ void Scheduler::load_failed_locked(ModelId id, const LoadJob& job, const std::st
 void Scheduler::after_unload_locked(const std::vector<ModelId>& victims) {
   for (ModelId victim : victims) {
     release_resting_locked(victim);
-    Slot& slot = *slots_[victim];
-    if (slot.state != ModelState::kUnloading) continue;
-    if (!slot.queue.empty() || !slot.waiters.empty()) {
+    ModelEntry& entry = *entries_[victim];
+    if (entry.state != ModelState::kUnloading) continue;
+    if (!entry.queue.empty() || !entry.waiters.empty()) {
       wait_for_room_locked(victim, false);
     } else {
       set_state_locked(victim, ModelState::kAbsent);
@@ -740,11 +768,11 @@ void Scheduler::after_unload_locked(const std::vector<ModelId>& victims) {
 void Scheduler::take_victims_locked(const std::vector<ModelId>& evicted,
                                     std::vector<std::unique_ptr<runtime::LoadedModel>>& handles) {
   for (ModelId victim : evicted) {
-    Slot& slot = *slots_[victim];
+    ModelEntry& entry = *entries_[victim];
     if (prefetch_) prefetch_evicted_locked(victim);
-    ++slot.counters.evictions;
+    ++entry.counters.evictions;
     set_state_locked(victim, ModelState::kUnloading);
-    handles.push_back(std::move(slot.handle));
+    handles.push_back(std::move(entry.handle));
   }
 }
 
@@ -757,14 +785,14 @@ void Scheduler::start_loads_locked() {
   std::vector<ModelId> evicted;
   for (auto it = pending_.begin(); it != pending_.end();) {
     const ModelId id = *it;
-    Slot& slot = *slots_[id];
+    ModelEntry& entry = *entries_[id];
     const std::uint64_t estimate = estimate_locked(id);
     if (estimate > cache_->state().capacity_bytes()) {
       it = pending_.erase(it);
-      slot.last_error = "model " + models_[id].name + " needs " + format_bytes(estimate) +
-                        ", more than the whole memory budget of " +
-                        format_bytes(cache_->state().capacity_bytes());
-      answer_work_locked(id, Status::kFailed, slot.last_error);
+      entry.last_error = "model " + models_[id].name + " needs " + format_bytes(estimate) +
+                         ", more than the whole memory budget of " +
+                         format_bytes(cache_->state().capacity_bytes());
+      answer_work_locked(id, Status::kFailed, entry.last_error);
       set_state_locked(id, ModelState::kAbsent);
       continue;
     }
@@ -785,12 +813,12 @@ void Scheduler::start_loads_locked() {
                                               std::clamp(options_.process_buffer_share, 0.0, 1.0));
       if (need > whole) {
         it = pending_.erase(it);
-        slot.memory_wait = false;
-        slot.last_error = "model " + models_[id].name + " needs " + format_bytes(need) +
-                          " at its load peak, more than the process budget of " +
-                          format_bytes(whole) +
-                          " over the idle baseline (request buffers' share excluded)";
-        answer_work_locked(id, Status::kFailed, slot.last_error);
+        entry.memory_wait = false;
+        entry.last_error = "model " + models_[id].name + " needs " + format_bytes(need) +
+                           " at its load peak, more than the process budget of " +
+                           format_bytes(whole) +
+                           " over the idle baseline (request buffers' share excluded)";
+        answer_work_locked(id, Status::kFailed, entry.last_error);
         set_state_locked(id, ModelState::kAbsent);
         continue;
       }
@@ -798,13 +826,13 @@ void Scheduler::start_loads_locked() {
       if (need > room) {
         const std::uint64_t want = std::max(estimate, cache_->state().free_bytes() + (need - room));
         if (!cache_->can_make_room(want)) {
-          slot.memory_wait = memory_blocked_ = true;
+          entry.memory_wait = memory_blocked_ = true;
           ++it;  // not now: transient memory or pinned models hold the process budget
           continue;
         }
         cache_->make_room(want, evicted);
       }
-      slot.memory_wait = false;
+      entry.memory_wait = false;
     }
     cache_->admit(id, estimate, evicted);
     process_.charge(MemoryKind::kLoading, need);
@@ -813,7 +841,7 @@ void Scheduler::start_loads_locked() {
     job->model = id;
     job->victims = evicted;
     job->reserved_bytes = estimate;
-    job->note = std::exchange(slot.load_note, {});
+    job->note = std::exchange(entry.load_note, {});
     take_victims_locked(evicted, job->victim_handles);
     set_state_locked(id, ModelState::kLoading);
     cache_->state().pin(id);  // the load's own pin
@@ -826,11 +854,12 @@ void Scheduler::start_loads_locked() {
 }
 
 void Scheduler::schedule_exec_locked(ModelId id) {
-  Slot& slot = *slots_[id];
-  if (slot.state != ModelState::kReady || slot.executing || slot.runnable || slot.queue.empty()) {
+  ModelEntry& entry = *entries_[id];
+  if (entry.state != ModelState::kReady || entry.executing || entry.runnable ||
+      entry.queue.empty()) {
     return;
   }
-  slot.runnable = true;
+  entry.runnable = true;
   runnable_.push_back(id);
   exec_cv_.notify_one();
 }
@@ -849,19 +878,19 @@ void Scheduler::evict_despite_pins_locked(ModelId id) {
 // Answers every queued request and load waiter of the model with `status` and releases their
 // pins. The model's state is the caller's business.
 void Scheduler::answer_work_locked(ModelId id, Status status, const std::string& error) {
-  Slot& slot = *slots_[id];
-  for (auto& request : slot.queue) {
+  ModelEntry& entry = *entries_[id];
+  for (auto& request : entry.queue) {
     cache_->state().unpin(id);
     --queued_;
-    ++slot.counters.errors;
+    ++entry.counters.errors;
     request->done(unrun_outcome(status, error, request->arrival, request->hit));
   }
-  slot.queue.clear();
-  for (auto& waiter : slot.waiters) {
+  entry.queue.clear();
+  for (auto& waiter : entry.waiters) {
     cache_->state().unpin(id);
     waiter.done({status, error, status == Status::kUnavailable ? 1.0 : 0.0});
   }
-  slot.waiters.clear();
+  entry.waiters.clear();
   idle_cv_.notify_all();
 }
 
@@ -872,15 +901,27 @@ void Scheduler::loader_loop(bool prefetch_lane) {
   auto& ready = prefetch_lane ? prefetch_cv_ : loader_cv_;
   for (;;) {
     std::unique_ptr<LoadJob> job;
+    std::unique_ptr<UnloadJob> unload;
     bool isolate = false;
     {
       std::unique_lock lock(mutex_);
-      ready.wait(lock, [&] { return stopping_ || !queue.empty(); });
-      if (queue.empty()) return;  // stopping
-      job = std::move(queue.front());
-      queue.pop_front();
-      isolate = !slots_[job->model]->size_known;
-      slots_[job->model]->load_started = Clock::now();
+      // Explicit unloads go first (they only free memory), and are run even while stopping.
+      const auto has_unload = [&] { return !prefetch_lane && !unloads_.empty(); };
+      ready.wait(lock, [&] { return stopping_ || !queue.empty() || has_unload(); });
+      if (has_unload()) {
+        unload = std::move(unloads_.front());
+        unloads_.pop_front();
+      } else {
+        if (queue.empty()) return;  // stopping
+        job = std::move(queue.front());
+        queue.pop_front();
+        isolate = !entries_[job->model]->size_known;
+        entries_[job->model]->load_started = Clock::now();
+      }
+    }
+    if (unload) {
+      run_unload(*unload);
+      continue;
     }
     const ModelId id = job->model;
     const ServedModel& served = models_[id];
@@ -888,12 +929,12 @@ void Scheduler::loader_loop(bool prefetch_lane) {
     if (!job->victim_handles.empty()) {
       const auto t0 = Clock::now();
       job->victim_handles.clear();
-      const double unload_s = std::chrono::duration<double>(Clock::now() - t0).count();
+      const double unload_s = seconds_since(t0);
       std::vector<std::pair<std::string, std::uint64_t>> gone;
       {
         std::lock_guard lock(mutex_);
         for (ModelId victim : job->victims) {
-          gone.emplace_back(models_[victim].name, slots_[victim]->measured_bytes);
+          gone.emplace_back(models_[victim].name, entries_[victim]->measured_bytes);
           learn_locked(victim, Cost::kUnload, unload_s / static_cast<double>(job->victims.size()));
         }
         after_unload_locked(job->victims);
@@ -931,7 +972,7 @@ void Scheduler::loader_loop(bool prefetch_lane) {
     } catch (const std::exception& e) {
       error = e.what();
     }
-    const double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double load_s = seconds_since(t0);
     const std::uint64_t load_peak = meter ? meter->stop() : 0;
     std::uint64_t workspace = 0;
     if (meter && handle) {
@@ -951,14 +992,14 @@ void Scheduler::loader_loop(bool prefetch_lane) {
     SchedulerEvent done{SchedulerEvent::Kind::kLoaded, served.name, 0, load_s, {}};
     {
       std::lock_guard lock(mutex_);
-      Slot& slot = *slots_[id];
+      ModelEntry& entry = *entries_[id];
       --loading_;
       process_.release(MemoryKind::kLoading, job->process_bytes);
       memory_blocked_ = memory_blocked_ || process_.limited();
-      if (load_peak != 0) slot.load_peak_bytes = std::max(slot.load_peak_bytes, load_peak);
+      if (load_peak != 0) entry.load_peak_bytes = std::max(entry.load_peak_bytes, load_peak);
       if (workspace != 0) {
-        slot.workspace_bytes = std::max(slot.workspace_bytes, workspace);
-        process_.set_buffer_headroom(std::max(process_.buffer_headroom(), slot.workspace_bytes));
+        entry.workspace_bytes = std::max(entry.workspace_bytes, workspace);
+        process_.set_buffer_headroom(std::max(process_.buffer_headroom(), entry.workspace_bytes));
       }
       if (job->prefetch && prefetch_finished_locked(*job, !error.empty(), done)) {
         dropped.push_back(std::move(handle));  // abandoned: its bytes go, nothing else changes
@@ -966,44 +1007,44 @@ void Scheduler::loader_loop(bool prefetch_lane) {
         load_failed_locked(id, *job, error, done);
       } else {
         // The load itself worked: earlier failures are forgotten.
-        slot.consecutive_failures = 0;
-        slot.backoff_until = {};
-        slot.last_error.clear();
+        entry.consecutive_failures = 0;
+        entry.backoff_until = {};
+        entry.last_error.clear();
         const std::uint64_t raw =
             std::max<std::uint64_t>({handle->resident_bytes(), served.min_bytes, 1});
         // A disturbed measurement is noise on top of a size already known: keep the known one.
-        const std::uint64_t measured = clean || !slot.size_known ? raw : slot.measured_bytes;
+        const std::uint64_t measured = clean || !entry.size_known ? raw : entry.measured_bytes;
         const std::uint64_t reserved = cache_->state().bytes_of(id);
-        if (clean) slot.size_known = true;
+        if (clean) entry.size_known = true;
         if (measured != raw) {
           done.detail = "measured " + format_bytes(raw) +
                         " beside other work; charging the clean measurement";
         }
-        slot.measured_bytes = measured;
+        entry.measured_bytes = measured;
         table_[id].size_bytes = measured;
-        ++slot.counters.loads;
-        slot.counters.load_seconds_total += load_s;
+        ++entry.counters.loads;
+        entry.counters.load_seconds_total += load_s;
         learn_locked(id, Cost::kLoad, load_s);
         done.bytes = measured;
         const bool fits = measured <= reserved || cache_->can_make_room(measured - reserved);
         if (fits) {
           if (measured > reserved) cache_->make_room(measured - reserved, victims);
-          slot.remeasuring = false;
+          entry.remeasuring = false;
           cache_->state().resize(id, measured);
           process_.charge(MemoryKind::kResting, measured);
-          slot.charged_resting = measured;
+          entry.charged_resting = measured;
           take_victims_locked(victims, dropped);
-          slot.handle = std::move(handle);
-          slot.inputs = slot.handle->inputs();
-          slot.outputs = slot.handle->outputs();
-          slot.known_specs = true;
+          entry.handle = std::move(handle);
+          entry.inputs = entry.handle->inputs();
+          entry.outputs = entry.handle->outputs();
+          entry.known_specs = true;
           set_state_locked(id, ModelState::kReady);
-          slot.ready_since = Clock::now();
-          for (auto& waiter : slot.waiters) {
+          entry.ready_since = Clock::now();
+          for (auto& waiter : entry.waiters) {
             cache_->state().unpin(id);
             waiter.done({});
           }
-          slot.waiters.clear();
+          entry.waiters.clear();
           cache_->state().unpin(id);  // the load's own pin
           schedule_exec_locked(id);
         } else {
@@ -1012,13 +1053,13 @@ void Scheduler::loader_loop(bool prefetch_lane) {
           dropped.push_back(std::move(handle));
           evict_despite_pins_locked(id);
           cache_->state().unpin(id);
-          if (measured > cache_->state().capacity_bytes() && !slot.remeasuring) {
+          if (measured > cache_->state().capacity_bytes() && !entry.remeasuring) {
             // Above the whole budget: before refusing the model's requests, measure once more
             // in isolation, in case something the gate cannot hold back (a request body being
             // read) grew the heap during this load. The estimate goes back to the old one.
-            slot.remeasuring = true;
-            slot.size_known = false;
-            slot.measured_bytes = 0;
+            entry.remeasuring = true;
+            entry.size_known = false;
+            entry.measured_bytes = 0;
             table_[id].size_bytes = estimate_locked(id);
             cache_->policy().on_cost_update(id);
             wait_for_room_locked(id, true);
@@ -1026,11 +1067,11 @@ void Scheduler::loader_loop(bool prefetch_lane) {
             done.detail =
                 "measured " + format_bytes(measured) + ", above the whole budget; measuring again";
           } else if (measured > cache_->state().capacity_bytes()) {
-            slot.remeasuring = false;
-            slot.last_error = "model " + served.name + " holds " + format_bytes(measured) +
-                              ", more than the whole memory budget of " +
-                              format_bytes(cache_->state().capacity_bytes());
-            answer_work_locked(id, Status::kFailed, slot.last_error);
+            entry.remeasuring = false;
+            entry.last_error = "model " + served.name + " holds " + format_bytes(measured) +
+                               ", more than the whole memory budget of " +
+                               format_bytes(cache_->state().capacity_bytes());
+            answer_work_locked(id, Status::kFailed, entry.last_error);
             set_state_locked(id, ModelState::kAbsent);
             done.kind = SchedulerEvent::Kind::kLoadFailed;
             done.detail = "larger than the memory budget";
@@ -1049,13 +1090,14 @@ void Scheduler::loader_loop(bool prefetch_lane) {
     if (!dropped.empty()) {
       const auto u0 = Clock::now();
       dropped.clear();
-      const double unload_s = std::chrono::duration<double>(Clock::now() - u0).count();
+      const double unload_s = seconds_since(u0);
       std::lock_guard lock(mutex_);
       after_unload_locked(victims);
       start_loads_locked();
       for (ModelId victim : victims) {
-        emit({SchedulerEvent::Kind::kEvicted, models_[victim].name, slots_[victim]->measured_bytes,
-              unload_s, "to fit the measured size of " + served.name});
+        emit({SchedulerEvent::Kind::kEvicted, models_[victim].name,
+              entries_[victim]->measured_bytes, unload_s,
+              "to fit the measured size of " + served.name});
       }
     }
   }
@@ -1066,27 +1108,27 @@ void Scheduler::loader_loop(bool prefetch_lane) {
 InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
                                        std::unique_lock<std::mutex>& lock,
                                        std::uint64_t workspace) {
-  Slot& slot = *slots_[id];
+  ModelEntry& entry = *entries_[id];
   InferOutcome outcome;
   outcome.hit = request.hit;
   RequestTimeline& t = outcome.timeline;
   t.hit = request.hit;
   t.ready_s = 0.0;
-  if (!request.hit && slot.ready_since > request.arrival) {
-    t.load_start_s = seconds_between(request.arrival, slot.load_started);
-    t.ready_s = seconds_between(request.arrival, slot.ready_since);
+  if (!request.hit && entry.ready_since > request.arrival) {
+    t.load_start_s = seconds_between(request.arrival, entry.load_started);
+    t.ready_s = seconds_between(request.arrival, entry.ready_since);
   }
   const auto started = Clock::now();
   t.start_s = t.end_s = seconds_between(request.arrival, started);
   if (started > request.deadline) {
-    ++slot.counters.timeouts;
+    ++entry.counters.timeouts;
     outcome.status = Status::kTimeout;
     outcome.error = "request timed out after " + seconds_text(t.start_s) + " waiting for model " +
                     models_[id].name;
   } else {
-    slot.executing = true;
+    entry.executing = true;
     ++executing_;
-    runtime::LoadedModel* model = slot.handle.get();
+    runtime::LoadedModel* model = entry.handle.get();
     lock.unlock();
     {
       // Waits while a first load measures its bytes; that wait counts as queueing.
@@ -1102,16 +1144,16 @@ InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
         outcome.error = std::string("inference failed: ") + e.what();
       }
       t.start_s = seconds_between(request.arrival, running);
-      t.end_s = seconds_between(request.arrival, Clock::now());
+      t.end_s = seconds_since(request.arrival);
     }
     lock.lock();
-    slot.executing = false;
+    entry.executing = false;
     --executing_;
     if (!runnable_.empty()) exec_cv_.notify_one();  // an execution slot is free again
     if (outcome.status == Status::kOk) {
       learn_locked(id, Cost::kExec, t.end_s - t.start_s);
     } else {
-      ++slot.counters.errors;
+      ++entry.counters.errors;
     }
   }
   outcome.delays = derive_delays(t);
@@ -1145,9 +1187,9 @@ void Scheduler::exec_loop() {
     if (runnable_.empty()) return;  // stopping
     const ModelId id = runnable_.front();
     runnable_.pop_front();
-    Slot& slot = *slots_[id];
-    slot.runnable = false;
-    if (slot.state != ModelState::kReady || slot.executing || slot.queue.empty()) continue;
+    ModelEntry& entry = *entries_[id];
+    entry.runnable = false;
+    if (entry.state != ModelState::kReady || entry.executing || entry.queue.empty()) continue;
     const std::uint64_t workspace = workspace_locked(id);
     if (!process_.try_charge(MemoryKind::kWorkspace, workspace, process_reserve_locked())) {
       // Idle resident models make way for it, if evicting them can free enough.
@@ -1161,7 +1203,7 @@ void Scheduler::exec_loop() {
       if (!victims.empty()) {
         std::vector<std::unique_ptr<runtime::LoadedModel>> handles;
         take_victims_locked(victims, handles);
-        slot.runnable = true;
+        entry.runnable = true;
         runnable_.push_front(id);
         lock.unlock();
         handles.clear();  // their memory really goes back before their charge does
@@ -1169,23 +1211,23 @@ void Scheduler::exec_loop() {
         after_unload_locked(victims);
         for (ModelId victim : victims) {
           emit({SchedulerEvent::Kind::kEvicted, models_[victim].name,
-                slots_[victim]->measured_bytes, 0.0,
+                entries_[victim]->measured_bytes, 0.0,
                 "to make room for an inference of " + models_[id].name});
         }
         continue;
       }
       // Not now: it runs once an execution, a load or buffers give memory back.
-      slot.runnable = true;
+      entry.runnable = true;
       runnable_.push_front(id);
-      slot.memory_wait = memory_blocked_ = true;
+      entry.memory_wait = memory_blocked_ = true;
       exec_cv_.wait_for(lock, kMemoryPoll);
       expire_memory_waits_locked();
       if (!pending_.empty()) start_loads_locked();
       continue;
     }
-    slot.memory_wait = false;
-    std::unique_ptr<Request> request = std::move(slot.queue.front());
-    slot.queue.pop_front();
+    entry.memory_wait = false;
+    std::unique_ptr<Request> request = std::move(entry.queue.front());
+    entry.queue.pop_front();
     --queued_;
     InferOutcome outcome = execute_locked(id, *request, lock, workspace);
     lock.unlock();
@@ -1206,26 +1248,26 @@ CacheSnapshot Scheduler::snapshot() const {
   snap.loading = loading_;
   for (std::size_t i = 0; i < models_.size(); ++i) {
     const auto id = static_cast<ModelId>(i);
-    const Slot& slot = *slots_[i];
+    const ModelEntry& entry = *entries_[i];
     ModelSnapshot m;
     m.name = models_[i].name;
     m.version = models_[i].version;
     m.platform = models_[i].platform;
-    m.state = slot.state;
+    m.state = entry.state;
     m.resident_bytes = cache_->state().bytes_of(id);
     m.size_bytes = table_[i].size_bytes;
     m.load_peak_bytes = load_peak_locked(id, estimate_locked(id));
     m.workspace_bytes = workspace_locked(id);
     m.pins = cache_->state().pins(id);
-    m.queue_depth = slot.queue.size();
-    m.executing = slot.executing;
+    m.queue_depth = entry.queue.size();
+    m.executing = entry.executing;
     m.load_latency_s = table_[i].load_latency_s;
     m.exec_latency_s = table_[i].exec_latency_s;
-    m.counters = slot.counters;
-    m.failed = slot.state == ModelState::kFailed;
-    m.consecutive_failures = slot.consecutive_failures;
+    m.counters = entry.counters;
+    m.failed = entry.state == ModelState::kFailed;
+    m.consecutive_failures = entry.consecutive_failures;
     m.backoff_remaining_s = backoff_remaining_s_locked(id, now);
-    m.last_error = slot.last_error;
+    m.last_error = entry.last_error;
     m.servable = servable_locked(id);
     snap.models.push_back(std::move(m));
   }
@@ -1237,7 +1279,7 @@ bool Scheduler::drain(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   accepting_ = false;
   return idle_cv_.wait_for(lock, timeout, [&] {
-    return queued_ == 0 && executing_ == 0 && loading_ == 0 && jobs_.empty();
+    return queued_ == 0 && executing_ == 0 && loading_ == 0 && jobs_.empty() && unloads_.empty();
   });
 }
 
@@ -1249,10 +1291,10 @@ void Scheduler::stop() {
     stopping_ = true;
     // Waiting work is refused; residency is unchanged, except that models waiting for room or
     // for a loader thread no longer wait.
-    for (std::size_t i = 0; i < slots_.size(); ++i) {
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
       const auto id = static_cast<ModelId>(i);
-      Slot& slot = *slots_[i];
-      if (!slot.queue.empty() || !slot.waiters.empty()) {
+      ModelEntry& entry = *entries_[i];
+      if (!entry.queue.empty() || !entry.waiters.empty()) {
         answer_work_locked(id, Status::kUnavailable, "server is shutting down");
       }
       settle_locked(id);
@@ -1291,7 +1333,7 @@ void Scheduler::prefetch_arrival_locked(ModelId id, double time_s, bool hinted) 
   if (flight.cancellable && flight.model == id) {
     driver.adopted();
   } else if (flight.cancellable) {
-    const ModelState state = slots_[id]->state;
+    const ModelState state = entries_[id]->state;
     const bool needs_load = state == ModelState::kAbsent || state == ModelState::kUnloading ||
                             state == ModelState::kWaiting;
     // Only the load's own pin (an explicit load waiting for it holds another: it stays).
@@ -1314,15 +1356,16 @@ void Scheduler::prefetch_arrival_locked(ModelId id, double time_s, bool hinted) 
 void Scheduler::prefetch_idle_locked() {
   PrefetchDriver& driver = *prefetch_;
   if (stopping_ || !accepting_ || driver.busy() || !driver.seen() || !driver.gap_allows()) return;
-  if (!jobs_.empty() || !pending_.empty() || loading_ != 0 || queued_ != 0) return;
+  if (!jobs_.empty() || !unloads_.empty() || !pending_.empty() || loading_ != 0 || queued_ != 0)
+    return;
   std::vector<ModelId> victims;
   const ModelId id =
       driver.prefetcher().choose(cache_->state(), driver.decision_time(now_s()), victims);
   if (id == kNoModel) return;
-  Slot& slot = *slots_[id];
+  ModelEntry& entry = *entries_[id];
   // Only a model known to load cleanly: a prefetch never holds the activity gate (a first load
   // would, and demand work would wait for it), and never retries a failing model.
-  if (slot.state != ModelState::kAbsent || slot.consecutive_failures != 0 || !slot.size_known) {
+  if (entry.state != ModelState::kAbsent || entry.consecutive_failures != 0 || !entry.size_known) {
     return;
   }
   auto job = std::make_unique<LoadJob>();

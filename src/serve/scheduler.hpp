@@ -22,6 +22,7 @@
 #include "core/model_cache.hpp"
 #include "core/model_info.hpp"
 #include "core/policy.hpp"
+#include "core/seconds.hpp"
 #include "core/timeline.hpp"
 #include "runtime/backend.hpp"
 #include "serve/activity_gate.hpp"
@@ -32,10 +33,6 @@ namespace brulee::serve {
 class PrefetchDriver;
 
 using Clock = std::chrono::steady_clock;
-
-inline double seconds_between(Clock::time_point from, Clock::time_point to) {
-  return std::chrono::duration<double>(to - from).count();
-}
 
 // One model the server can serve (from the repository, or a test).
 struct ServedModel {
@@ -348,8 +345,12 @@ class Scheduler {
   // failed mark, and tries once (if that load fails too, the model is marked failed again).
   void load(ModelId id, LoadDone done);
   std::future<LoadOutcome> load(ModelId id);
-  // Unloads a resident model. kOk if done or not resident, kConflict if requests pin it or it
-  // loads.
+  // Unloads a resident model: it leaves the cache at once and a loader thread frees it (before
+  // any queued load), so the caller's thread never waits for the drop. `done` is called once it
+  // is freed, under the same rules as submit's; at once with kOk if it is not resident, with
+  // kConflict if requests pin it or it loads, and with kUnavailable while shutting down.
+  void unload(ModelId id, LoadDone done);
+  // The same, waiting for the outcome (tests and tools; never from a scheduler callback).
   LoadOutcome unload(ModelId id);
 
   // Whether the model's requests can be served (now, or after a load a request would start):
@@ -383,8 +384,9 @@ class Scheduler {
  private:
   struct Request;
   struct LoadWaiter;
-  struct Slot;
+  struct ModelEntry;
   struct LoadJob;
+  struct UnloadJob;
 
   double now_s() const;
   std::uint64_t estimate_locked(ModelId id) const;
@@ -404,6 +406,7 @@ class Scheduler {
   void answer_work_locked(ModelId id, Status status, const std::string& error);
   void take_victims_locked(const std::vector<ModelId>& evicted,
                            std::vector<std::unique_ptr<runtime::LoadedModel>>& handles);
+  void run_unload(UnloadJob& job);
   void after_unload_locked(const std::vector<ModelId>& victims);
   enum class Cost { kLoad, kExec, kUnload };  // the latencies the server learns
   void learn_locked(ModelId id, Cost cost, double seconds);
@@ -442,10 +445,11 @@ class Scheduler {
   std::condition_variable idle_cv_;
   ModelTable table_;  // the policy's view of sizes and costs; must outlive cache_
   std::unique_ptr<ModelCache> cache_;
-  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<std::unique_ptr<ModelEntry>> entries_;
   std::deque<ModelId> pending_;   // models waiting for room to load, FIFO
   std::deque<ModelId> runnable_;  // ready models with queued requests and no execution
   std::deque<std::unique_ptr<LoadJob>> jobs_;
+  std::deque<std::unique_ptr<UnloadJob>> unloads_;  // explicit unloads, run first by a loader
   std::uint64_t request_index_ = 0;
   std::uint64_t next_sequence_ = 1;  // tickets
   std::size_t queued_ = 0;

@@ -508,6 +508,29 @@ TEST(Grpc, RepositoryIndexLoadAndUnload) {
   EXPECT_TRUE(done.get_future().get().ok());
 }
 
+// An unload is done by a loader thread: while the drop holds, the call waits without holding a
+// thread, other calls are answered, and it answers OK once the model is gone.
+TEST(Grpc, UnloadAnswersWhenTheLoaderHasDroppedTheModel) {
+  GrpcHarness g(fake_models(2, kMiB), options_with(4 * kMiB));
+  ASSERT_TRUE(infer(g, typed_request("m0", {1})).ok());
+  g.h.loader.unload_gate.close();
+  grpc::ClientContext context;
+  pb::RepositoryModelUnloadRequest unload;
+  unload.set_model_name("m0");
+  pb::RepositoryModelUnloadResponse unloaded;
+  std::promise<grpc::Status> done;
+  g.stub->async()->RepositoryModelUnload(&context, &unload, &unloaded,
+                                         [&](grpc::Status s) { done.set_value(s); });
+  g.h.loader.unload_gate.await_waiters(1);
+  EXPECT_EQ(g.h.model_entry("m0")["state"], "unloading");
+  auto answered = done.get_future();
+  EXPECT_EQ(answered.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  EXPECT_TRUE(g.live());  // the server goes on answering
+  g.h.loader.unload_gate.open();
+  EXPECT_TRUE(answered.get().ok());
+  EXPECT_EQ(g.h.model_entry("m0")["state"], "absent");
+}
+
 TEST(Grpc, StatisticsMatchTheRestEndpoint) {
   GrpcHarness g(fake_models(2, kMiB), options_with(4 * kMiB));
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(infer(g, typed_request("m0", {1})).ok());

@@ -553,12 +553,13 @@ TEST(ServeRepository, ARequestArrivingDuringAnUnloadIsServedByAFreshLoad) {
   auto c = h.client();
   ASSERT_EQ(c->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status, 200);
   ASSERT_EQ(h.loader.loads("m0"), 1);
-  // The unload holds in the middle (the model is being dropped) ... It is asked of the
-  // scheduler directly: over HTTP the unload runs on a network thread, which would hold every
-  // connection that thread serves, the test's own included, for as long as the drop takes.
-  const ModelId m0 = *h.scheduler->find("m0");
+  // The unload holds in the middle (the model is being dropped) ... It is asked over HTTP: a
+  // loader thread drops the model, so the network threads go on serving (the request below and
+  // the test's polls of /v2/cache are answered while the unload holds).
   h.loader.unload_gate.close();
-  auto unloading = std::async(std::launch::async, [&h, m0] { return h.scheduler->unload(m0); });
+  auto unloading = std::async(std::launch::async, [&h] {
+    return h.client()->Post("/v2/repository/models/m0/unload", "", "application/json");
+  });
   h.loader.unload_gate.await_waiters(1);
   EXPECT_EQ(h.model_entry("m0")["state"], "unloading");
   // ... when a request for the model arrives: it waits, it is neither lost nor failed.
@@ -570,7 +571,9 @@ TEST(ServeRepository, ARequestArrivingDuringAnUnloadIsServedByAFreshLoad) {
   }));
   EXPECT_EQ(h.loader.loads("m0"), 1);  // no load of a model still being dropped
   h.loader.unload_gate.open();
-  EXPECT_EQ(unloading.get().status, Status::kOk);
+  auto unloaded = unloading.get();
+  ASSERT_TRUE(unloaded);
+  EXPECT_EQ(unloaded->status, 200) << unloaded->body;
   auto answer = request.get();
   ASSERT_TRUE(answer);
   ASSERT_EQ(answer->status, 200) << answer->body;
