@@ -266,9 +266,6 @@ class Simulation {
     // Null when the trace has no next-use column (no oracle policy asked for it).
     const std::uint32_t* next_column =
         trace_.next_use.size() == n ? trace_.next_use.data() : nullptr;
-    Worker& first = *workers_[0];
-    Policy& first_policy = first.cache.policy();
-    CacheState& first_state = first.cache.state();
     SimProgress* const progress = config_.progress;
     std::size_t next_report = progress ? SimProgress::kProgressStep : n;
     for (std::size_t i = 0; i < n; ++i) {
@@ -278,15 +275,7 @@ class Simulation {
       }
       const ModelId model = model_column[i];
       const double arrival_s = time_column[i];
-      if constexpr (kQueueing) {
-        if (config_.parallel_load) [[unlikely]]
-          run_lanes(arrival_s);
-        if constexpr (kSingle) {
-          finish_until(first, arrival_s);
-        } else {
-          finish_until(arrival_s);
-        }
-      }
+      if constexpr (kQueueing) advance_to<kSingle>(arrival_s);
       if (prefetcher_) [[unlikely]]
         prefetch_before(model, arrival_s);
       RequestEvent event;
@@ -295,34 +284,12 @@ class Simulation {
       event.index = i;
       if (next_column)
         event.next_index = next_column[i] == kNoNextUse ? kNeverAgain : next_column[i];
-      if (i + kPrefetchAhead < n) {
-        // The trace says which models come next: start their random loads now (the policy
-        // warms its own records on being told, in on_request).
-        const ModelId ahead = model_column[i + kPrefetchAhead];
-        event.upcoming = ahead;
-        __builtin_prefetch(&hot_[ahead]);
-        __builtin_prefetch(&where_[ahead]);
-        if constexpr (kQueueing) __builtin_prefetch(&windows_[ahead]);  // a pinned hit reads it
-        // The policy reads size and latencies (not the name at the front) when the model loads.
-        __builtin_prefetch(&models_[ahead].load_latency_s);
-        if constexpr (kSingle) {
-          first_state.prefetch(ahead);
-        } else {
-          for (const auto& w : workers_) w->cache.state().prefetch(ahead);
-        }
-      }
+      if (i + kPrefetchAhead < n)
+        warm_ahead<kQueueing, kSingle>(model_column[i + kPrefetchAhead], event);
       const HotModel& hot = hot_[model];
       std::uint32_t worker = where_[model];
       const bool cached = worker != kNoWorker;  // resident, or its load decided (the policy's hit)
-      if constexpr (kSingle) {
-        event.hit = cached;
-        first_policy.on_request(event);
-      } else {
-        for (std::uint32_t w = 0; w < workers_.size(); ++w) {
-          event.hit = w == worker;
-          workers_[w]->cache.policy().on_request(event);
-        }
-      }
+      tell_policies<kSingle>(event, worker, cached);
       RequestTimeline timeline;
       timeline.arrival_s = arrival_s;
       timeline.hit = cached;
@@ -338,55 +305,15 @@ class Simulation {
       }
       const double exec_s = latencies_.draw(hot.exec_s);
       if constexpr (kQueueing) {
-        Worker& target = kSingle ? first : *workers_[worker];
-        if (cached) {
-          // Its load may still be queued or running: then the request shares it (a miss). Only
-          // a pinned model, or one unpinned by a decision made past this arrival, can be so.
-          if (target.cache.state().pinned(model) || arrival_s < decision_floor_s_) {
-            const LoadWindow& window = windows_[model];
-            if (window.ready_s > arrival_s) {
-              timeline.hit = false;
-              timeline.load_start_s = window.start_s;
-              timeline.ready_s = window.ready_s;
-            }
-          }
-        }
-        if (!config_.parallel_load) {
-          // Serial FIFO worker: [queue] unloads, load, exec.
-          const double begin_s = std::max(decision_s, target.exec_free_at_s);
-          timeline.start_s = begin_s;
-          if (!cached) {
-            timeline.load_start_s = begin_s;
-            timeline.ready_s = begin_s + (unload_s + load_s);
-            timeline.start_s = timeline.ready_s;
-            windows_[model] = {begin_s, timeline.ready_s};
-          }
-        } else {
-          // A loading lane (unloads + load, FIFO) beside the execution lane; the request runs
-          // once its model is ready, in the order requests became runnable (run_lanes).
-          if (!cached) {
-            const double load_start_s = std::max(decision_s, target.loader_free_at_s);
-            double load_work_s = unload_s + load_s;
-            if (!contention_.empty()) {
-              load_work_s = stretched_s(load_work_s, load_start_s, target.exec_busy_from_s,
-                                        target.exec_free_at_s, contention_[model].load_factor);
-              if (load_start_s > target.loader_free_at_s) target.loader_busy_from_s = load_start_s;
-              fresh_[model] = 1;
-            }
-            timeline.load_start_s = load_start_s;
-            timeline.ready_s = load_start_s + load_work_s;
-            target.loader_free_at_s = timeline.ready_s;
-            windows_[model] = {load_start_s, timeline.ready_s};
-          }
-          target.cache.state().pin(model);
-          target.runnable.push(
-              {std::max(arrival_s, timeline.ready_s), i, exec_s, worker, timeline, model});
+        Worker& target = *workers_[kSingle ? 0 : worker];
+        if (cached) share_pending_load(target, model, arrival_s, timeline);
+        if (config_.parallel_load) {
+          // Recorded later, when its execution lane runs it (run_lanes).
+          enter_lanes(target, i, model, worker, cached, decision_s, unload_s + load_s, exec_s,
+                      timeline);
           continue;
         }
-        timeline.end_s = timeline.start_s + exec_s;
-        target.exec_free_at_s = timeline.end_s;
-        target.cache.state().pin(model);
-        target.pending.push({timeline.end_s, model});
+        run_serial(target, model, cached, decision_s, unload_s + load_s, exec_s, timeline);
       } else {
         // Pure cache: a hit executes at once, a miss after its load.
         if (!cached) {
@@ -404,6 +331,107 @@ class Simulation {
                                    std::memory_order_relaxed);
       progress->runs.fetch_add(1, std::memory_order_relaxed);
     }
+  }
+
+  // Queueing: completions and (--parallel-load) executions due by this arrival happen first.
+  template <bool kSingle>
+  [[gnu::always_inline]] void advance_to(double arrival_s) {
+    if (config_.parallel_load) [[unlikely]]
+      run_lanes(arrival_s);
+    if constexpr (kSingle) {
+      finish_until(*workers_[0], arrival_s);
+    } else {
+      finish_until(arrival_s);
+    }
+  }
+
+  // The trace says which models come next: start their random loads now (the policy warms its
+  // own records on being told, in on_request).
+  template <bool kQueueing, bool kSingle>
+  [[gnu::always_inline]] void warm_ahead(ModelId ahead, RequestEvent& event) {
+    event.upcoming = ahead;
+    __builtin_prefetch(&hot_[ahead]);
+    __builtin_prefetch(&where_[ahead]);
+    if constexpr (kQueueing) __builtin_prefetch(&windows_[ahead]);  // a pinned hit reads it
+    // The policy reads size and latencies (not the name at the front) when the model loads.
+    __builtin_prefetch(&models_[ahead].load_latency_s);
+    if constexpr (kSingle) {
+      workers_[0]->cache.state().prefetch(ahead);
+    } else {
+      for (const auto& w : workers_) w->cache.state().prefetch(ahead);
+    }
+  }
+
+  // Every worker's policy sees the request: a hit for the one holding the model.
+  template <bool kSingle>
+  [[gnu::always_inline]] void tell_policies(RequestEvent& event, std::uint32_t worker,
+                                            bool cached) {
+    if constexpr (kSingle) {
+      event.hit = cached;
+      workers_[0]->cache.policy().on_request(event);
+    } else {
+      for (std::uint32_t w = 0; w < workers_.size(); ++w) {
+        event.hit = w == worker;
+        workers_[w]->cache.policy().on_request(event);
+      }
+    }
+  }
+
+  // A cached model's load may still be queued or running: then the request shares it (a miss).
+  // Only a pinned model, or one unpinned by a decision made past this arrival, can be so.
+  [[gnu::always_inline]] void share_pending_load(const Worker& target, ModelId model,
+                                                 double arrival_s,
+                                                 RequestTimeline& timeline) const {
+    if (!target.cache.state().pinned(model) && arrival_s >= decision_floor_s_) return;
+    const LoadWindow& window = windows_[model];
+    if (window.ready_s > arrival_s) {
+      timeline.hit = false;
+      timeline.load_start_s = window.start_s;
+      timeline.ready_s = window.ready_s;
+    }
+  }
+
+  // Serial FIFO worker: [queue] unloads, load, exec; the request's timeline is complete after.
+  [[gnu::always_inline]] void run_serial(Worker& target, ModelId model, bool cached,
+                                         double decision_s, double load_work_s, double exec_s,
+                                         RequestTimeline& timeline) {
+    const double begin_s = std::max(decision_s, target.exec_free_at_s);
+    timeline.start_s = begin_s;
+    if (!cached) {
+      timeline.load_start_s = begin_s;
+      timeline.ready_s = begin_s + load_work_s;
+      timeline.start_s = timeline.ready_s;
+      windows_[model] = {begin_s, timeline.ready_s};
+    }
+    timeline.end_s = timeline.start_s + exec_s;
+    target.exec_free_at_s = timeline.end_s;
+    target.cache.state().pin(model);
+    target.pending.push({timeline.end_s, model});
+  }
+
+  // --parallel-load: a miss's unloads and load go on the loading lane (FIFO) beside the
+  // execution lane; the request runs once its model is ready, in the order requests became
+  // runnable (run_lanes).
+  [[gnu::always_inline]] void enter_lanes(Worker& target, std::size_t index, ModelId model,
+                                          std::uint32_t worker, bool cached, double decision_s,
+                                          double load_work_s, double exec_s,
+                                          RequestTimeline& timeline) {
+    if (!cached) {
+      const double load_start_s = std::max(decision_s, target.loader_free_at_s);
+      if (!contention_.empty()) {
+        load_work_s = stretched_s(load_work_s, load_start_s, target.exec_busy_from_s,
+                                  target.exec_free_at_s, contention_[model].load_factor);
+        if (load_start_s > target.loader_free_at_s) target.loader_busy_from_s = load_start_s;
+        fresh_[model] = 1;
+      }
+      timeline.load_start_s = load_start_s;
+      timeline.ready_s = load_start_s + load_work_s;
+      target.loader_free_at_s = timeline.ready_s;
+      windows_[model] = {load_start_s, timeline.ready_s};
+    }
+    target.cache.state().pin(model);
+    target.runnable.push(
+        {std::max(timeline.arrival_s, timeline.ready_s), index, exec_s, worker, timeline, model});
   }
 
   // Adds a finished request to the totals and hands it to the sink, in request order.
