@@ -28,8 +28,10 @@ int child(const std::string& repo, const std::string& name, const std::string& w
                                                                : "tiny_resnet-" + model.backend);
     load_model(warm).reset();
   }
+  release_free_memory();
   const auto before = resident_set_bytes();
   auto loaded = load_model(model);
+  release_free_memory();  // the load's transient buffers, which the measured bytes leave out
   const auto after = resident_set_bytes();
   std::printf("%s %llu %llu\n", name.c_str(),
               static_cast<unsigned long long>(loaded->resident_bytes()),

@@ -170,6 +170,9 @@ void run_serve(const ServeOptions& opts) {
     throw UsageError("--malloc-arenas must be in [0, 1024]");
   }
   runtime::limit_malloc_arenas(opts.malloc_arenas);  // before any other thread starts
+  // Freed model memory stays for the next load unless the process is bounded (then the
+  // scheduler hands it back after each unload).
+  if (!process_memory) runtime::keep_freed_memory();
 
   runtime::Repository repository(opts.repo);
   if (repository.models().empty()) {

@@ -1,6 +1,7 @@
 #pragma once
 // How a model's loading and its inference disturb each other when both run at once on one
-// machine, and what its first inference after a load costs: measured by `brulee profile`,
+// machine, what its first inference after a load costs, and what a load into memory the process
+// does not hold yet costs (fresh pages, each faulted in): measured by `brulee profile`,
 // kept in the catalog, used by the simulator's --parallel-load mode (docs/fidelity.md).
 #include <algorithm>
 
@@ -11,9 +12,11 @@ struct ModelInterference {
   double exec_beside_load_s = 0.0;  // mean inference while a load runs on another thread
   double load_beside_exec_s = 0.0;  // mean load while inferences run on another thread
   double first_exec_s = 0.0;        // the first inference after a load (after its warm-up)
+  double first_load_s = 0.0;        // a load into memory the process does not hold yet
 
   bool measured() const {
-    return exec_beside_load_s > 0.0 || load_beside_exec_s > 0.0 || first_exec_s > 0.0;
+    return exec_beside_load_s > 0.0 || load_beside_exec_s > 0.0 || first_exec_s > 0.0 ||
+           first_load_s > 0.0;
   }
   // Slowdowns (>= 1 in practice, never below 0) relative to the model's lone figures.
   double exec_factor(double exec_alone_s) const {
@@ -21,6 +24,10 @@ struct ModelInterference {
   }
   double load_factor(double load_alone_s) const {
     return load_beside_exec_s > 0.0 && load_alone_s > 0.0 ? load_beside_exec_s / load_alone_s : 1.0;
+  }
+  // What a load into fresh memory costs beyond one into memory the allocator holds.
+  double first_load_extra_s(double load_s) const {
+    return first_load_s > 0.0 ? std::max(0.0, first_load_s - load_s) : 0.0;
   }
   // What the first inference after a load costs beyond a steady one.
   double first_exec_extra_s(double exec_alone_s) const {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 namespace brulee::runtime {
 
@@ -115,6 +116,14 @@ std::uint64_t PeakMeter::stop() {
   const std::uint64_t heap_growth = heap_ ? heap_peak_.load() - heap_start_ : 0;
   result_ = rss_growth > heap_growth ? rss_growth : heap_growth;
   return result_;
+}
+
+bool keep_freed_memory() {
+  // The largest mmap threshold glibc accepts on 64-bit (HEAP_MAX_SIZE / 2); setting it also
+  // stops glibc from moving it (and the trim threshold) on its own.
+  const bool mmap = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;
+  const bool trim = mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max()) == 1;
+  return mmap && trim;
 }
 
 bool limit_malloc_arenas(int arenas) {

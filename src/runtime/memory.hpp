@@ -84,4 +84,13 @@ int peak_meters_running();
 // `arenas` malloc arenas (0 leaves glibc's default of 8 per core). Returns whether glibc took it.
 bool limit_malloc_arenas(int arenas);
 
+// Makes glibc keep freed memory for reuse instead of handing it back on its own (docs/runtime.md,
+// "Giving memory back"): no automatic trimming of a heap's top, and allocations up to 32 MiB (a
+// model's largest tensors) from the heap rather than from mmap, whose blocks go back to the
+// system on free. A model loaded into memory freed by an unload then takes no page fault; loads
+// into fresh pages cost 1.2-5x as much on this machine (docs/fidelity.md). Only an explicit
+// release_free_memory() hands memory back (the server does under --process-memory). Call it
+// before the threads that allocate start. Returns whether glibc took both settings.
+bool keep_freed_memory();
+
 }  // namespace brulee::runtime

@@ -4,7 +4,12 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
 #include <exception>
+#include <functional>
+#include <future>
+#include <mutex>
 #include <numeric>
 #include <thread>
 
@@ -55,37 +60,88 @@ double mean_during(const std::vector<TimedInterval>& inferences, double load_sta
 namespace {
 
 struct Samples {
-  std::vector<double> load_s, exec_s, unload_s, first_exec_s, exec_beside_load_s,
+  std::vector<double> load_s, first_load_s, exec_s, unload_s, first_exec_s, exec_beside_load_s,
       load_beside_exec_s;
   std::vector<std::uint64_t> bytes;
   std::uint64_t load_peak_bytes = 0, workspace_bytes = 0;
 };
 
-// Loads a second copy of the model on another thread while `model` runs inferences back to back
-// (from before the load starts until it ends); records load beside exec and exec beside load.
-void measure_interference(const ProfileSubject& subject, LoadedModel& model,
+// One thread that runs every load and unload, as the server's loader thread does: its allocator
+// arena then holds what earlier unloads freed, as a serving loader's does, and a load into it
+// takes no page faults (docs/fidelity.md, "Loads into freed memory").
+class LoaderThread {
+ public:
+  LoaderThread() : thread_([this] { loop(); }) {}
+  ~LoaderThread() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  LoaderThread(const LoaderThread&) = delete;
+  LoaderThread& operator=(const LoaderThread&) = delete;
+
+  // Runs `work` there; the future is ready (or holds its exception) when it is done.
+  std::future<void> post(std::function<void()> work) {
+    std::packaged_task<void()> task(std::move(work));
+    auto done = task.get_future();
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(std::move(task));
+    }
+    wake_.notify_one();
+    return done;
+  }
+  void run(std::function<void()> work) { post(std::move(work)).get(); }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::packaged_task<void()> task;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      task();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::packaged_task<void()>> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Loads a second copy of the model on the loader thread while `model` runs inferences back to
+// back on this one (from before the load starts until it ends); records load beside exec and exec
+// beside load. A copy loaded and dropped first leaves the loader's arena holding a copy's memory,
+// as a serving loader's holds what its victims freed.
+void measure_interference(LoaderThread& loader, const ProfileSubject& subject, LoadedModel& model,
                           const std::vector<Tensor>& inputs, Samples& samples) {
   using Clock = std::chrono::steady_clock;
+  loader.run([&subject] { subject.load().reset(); });
   const auto origin = Clock::now();
   const auto since = [&origin] { return seconds_since(origin); };
   std::atomic<bool> started{false}, done{false};
   double load_start_s = 0.0, load_end_s = 0.0, load_s = 0.0;
-  std::exception_ptr failure;
   std::vector<TimedInterval> inferences;
-  std::thread loader([&] {
+  auto copy_loaded = loader.post([&] {
+    struct Done {  // whatever happens, the inferences stop
+      std::atomic<bool>& flag;
+      ~Done() { flag.store(true); }
+    } finished{done};
     while (!started.load()) std::this_thread::yield();  // the inferences are running
     load_start_s = since();
-    try {
-      auto copy = subject.load();
-      load_end_s = since();
-      load_s = copy->load_time_s();
-      done.store(true);
-      copy.reset();  // the copy's unload happens after the measurement
-    } catch (...) {
-      failure = std::current_exception();
-      load_end_s = since();
-      done.store(true);
-    }
+    auto copy = subject.load();
+    load_end_s = since();
+    load_s = copy->load_time_s();
+    done.store(true);
+    copy.reset();  // the copy's unload happens after the measurement
   });
   try {
     while (!done.load()) {
@@ -97,13 +153,11 @@ void measure_interference(const ProfileSubject& subject, LoadedModel& model,
       inferences.push_back(inference);
     }
   } catch (...) {
-    done.store(true);
     started.store(true);
-    loader.join();
+    copy_loaded.wait();
     throw;
   }
-  loader.join();
-  if (failure) std::rethrow_exception(failure);
+  copy_loaded.get();  // rethrows the copy's failure
   samples.load_beside_exec_s.push_back(load_s);
   const double during_s = mean_during(inferences, load_start_s, load_end_s);
   if (during_s > 0.0) samples.exec_beside_load_s.push_back(during_s);
@@ -127,17 +181,21 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
   const auto say = [&](const std::string& line) {
     if (options.progress) options.progress(line);
   };
+  LoaderThread loader;
   for (std::uint64_t run = 0; run < options.runs; ++run) {
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
     for (const auto m : order) {
       auto& profile = profiles[m];
       if (!profile.error.empty()) continue;
+      std::unique_ptr<LoadedModel> model;
       try {
-        release_free_memory();  // the peak is measured from what the process really holds
+        // Into memory the process does not hold: freed memory is handed back first (the peak is
+        // measured from what the process really holds).
+        release_free_memory();
         PeakMeter load_meter;
-        auto model = subjects[m].load();
+        loader.run([&] { model = subjects[m].load(); });
         samples[m].load_peak_bytes = std::max(samples[m].load_peak_bytes, load_meter.stop());
-        samples[m].load_s.push_back(model->load_time_s());
+        samples[m].first_load_s.push_back(model->load_time_s());
         samples[m].bytes.push_back(model->resident_bytes());
         if (!model->inputs().empty()) {
           const auto inputs = warmup_inputs(model->inputs());
@@ -156,14 +214,21 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
             const auto outputs = model->infer(inputs);  // held: the answer is part of it
             samples[m].workspace_bytes = std::max(samples[m].workspace_bytes, exec_meter.stop());
           }
-          if (options.interference) measure_interference(subjects[m], *model, inputs, samples[m]);
+          if (options.interference) {
+            measure_interference(loader, subjects[m], *model, inputs, samples[m]);
+          }
         }
-        const auto start = std::chrono::steady_clock::now();
-        model.reset();
-        samples[m].unload_s.push_back(seconds_since(start));
+        loader.run([&] {
+          const auto start = std::chrono::steady_clock::now();
+          model.reset();
+          samples[m].unload_s.push_back(seconds_since(start));
+          // Again, alone, into the memory the unload left with the loader's allocator arena.
+          samples[m].load_s.push_back(subjects[m].load()->load_time_s());
+        });
         say("run " + std::to_string(run + 1) + "/" + std::to_string(options.runs) + " " +
             profile.name + ": load " + std::to_string(samples[m].load_s.back()) + " s");
       } catch (const std::exception& error) {
+        if (model) loader.run([&] { model.reset(); });  // dropped where it was loaded
         profile.error = error.what();
         say("run " + std::to_string(run + 1) + " " + profile.name + ": failed: " + profile.error);
       }
@@ -173,6 +238,7 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
     auto& profile = profiles[m];
     if (!profile.error.empty()) continue;
     profile.load = summarize(samples[m].load_s);
+    profile.first_load = summarize(samples[m].first_load_s);
     profile.exec = summarize(samples[m].exec_s);
     profile.unload = summarize(samples[m].unload_s);
     profile.first_exec = summarize(samples[m].first_exec_s);

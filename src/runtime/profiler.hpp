@@ -1,11 +1,16 @@
 #pragma once
 // The profiler behind `brulee profile` (docs/zoo.md, docs/fidelity.md): the paper's measurement
-// loop. For each of `runs` rounds, every model in a fresh random order is loaded (load + one
-// warm-up inference, timed by the backend), run once (the first inference after the load) and
-// then `execs_per_load` times on zeros, and unloaded (timed until the memory is handed back).
-// With `interference`, each round then loads a second copy of the model on another thread while
-// this one runs inferences back to back: the load's time is "load beside exec", the inferences
-// during it give "exec beside load". Sizes are the backend's measured bytes (median over rounds).
+// loop. For each of `runs` rounds, every model in a fresh random order is loaded into memory the
+// process does not hold (freed memory handed back first: "first load"; load + one warm-up
+// inference, timed by the backend), run once (the first inference after the load) and then
+// `execs_per_load` times on zeros. With `interference`, a second copy is then loaded on another
+// thread while this one runs inferences back to back: the copy's load is "load beside exec", the
+// inferences during it give "exec beside load" (a copy loaded and dropped before it makes the
+// allocator hold its memory, as a serving cache's does). The model is unloaded (timed), and
+// loaded once more, alone, into the memory it freed: "load", what a cache that keeps swapping
+// models pays (a load into fresh pages costs up to 3x that on a VM: docs/fidelity.md). Every
+// load and unload runs on one loader thread and the inferences on the calling thread, as in the
+// server. Sizes are the backend's measured bytes (median over rounds).
 // Memory beyond the resting size (docs/formats.md, "Memory fields"): each load runs under a
 // PeakMeter (after freed memory is handed back), giving the load's peak growth of the process;
 // after the timed inferences one more inference runs under a PeakMeter, giving its workspace.
@@ -38,8 +43,9 @@ struct ModelProfile {
   std::uint64_t resident_bytes = 0;   // median of the measured bytes over rounds
   std::uint64_t load_peak_bytes = 0;  // largest peak growth during a load (includes the resting)
   std::uint64_t workspace_bytes = 0;  // largest peak growth during one steady inference
-  LatencyStats load;
-  LatencyStats exec;  // steady inferences (not the first after a load)
+  LatencyStats load;                  // into memory the allocator holds (freed by an unload)
+  LatencyStats first_load;            // into memory the process does not hold (fresh pages)
+  LatencyStats exec;                  // steady inferences (not the first after a load)
   LatencyStats unload;
   LatencyStats first_exec;        // the first inference after each load (after its warm-up)
   LatencyStats exec_beside_load;  // per round: mean inference while a load ran (see below)

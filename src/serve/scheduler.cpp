@@ -637,10 +637,18 @@ void Scheduler::unload(ModelId id, LoadDone done) {
   }
 }
 
+// Dropped models' memory stays with the allocator, which hands it to the next load without a
+// page fault (giving it back on every unload made loads under traffic 3x slower; docs/server.md,
+// "Process memory"). Under a process limit RSS is what counts, and it goes back to the system.
+void Scheduler::return_freed_memory() const {
+  if (process_.limited()) runtime::release_free_memory();
+}
+
 // On a loader thread: frees an explicitly unloaded model, then lets waiting loads use the room.
 void Scheduler::run_unload(UnloadJob& job) {
   const auto t0 = Clock::now();
   job.handle.reset();
+  return_freed_memory();
   const double unload_s = seconds_since(t0);
   {
     std::lock_guard lock(mutex_);
@@ -929,6 +937,7 @@ void Scheduler::loader_loop(bool prefetch_lane) {
     if (!job->victim_handles.empty()) {
       const auto t0 = Clock::now();
       job->victim_handles.clear();
+      return_freed_memory();
       const double unload_s = seconds_since(t0);
       std::vector<std::pair<std::string, std::uint64_t>> gone;
       {
@@ -969,6 +978,7 @@ void Scheduler::loader_loop(bool prefetch_lane) {
     try {
       handle = loader_.load(served);
       if (!handle) error = "the backend returned no model";
+      return_freed_memory();  // under a process limit: the load's transient buffers
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -1090,6 +1100,7 @@ void Scheduler::loader_loop(bool prefetch_lane) {
     if (!dropped.empty()) {
       const auto u0 = Clock::now();
       dropped.clear();
+      return_freed_memory();
       const double unload_s = seconds_since(u0);
       std::lock_guard lock(mutex_);
       after_unload_locked(victims);

@@ -407,6 +407,7 @@ class Scheduler {
   void take_victims_locked(const std::vector<ModelId>& evicted,
                            std::vector<std::unique_ptr<runtime::LoadedModel>>& handles);
   void run_unload(UnloadJob& job);
+  void return_freed_memory() const;
   void after_unload_locked(const std::vector<ModelId>& victims);
   enum class Cost { kLoad, kExec, kUnload };  // the latencies the server learns
   void learn_locked(ModelId id, Cost cost, double seconds);

@@ -210,8 +210,12 @@ class Simulation {
         contention_[m].exec_factor = measured.exec_factor(models[m].exec_latency_s);
         contention_[m].load_factor = measured.load_factor(models[m].load_latency_s);
         contention_[m].first_exec_extra_s = measured.first_exec_extra_s(models[m].exec_latency_s);
+        contention_[m].first_load_extra_s = measured.first_load_extra_s(models[m].load_latency_s);
       }
-      if (!contention_.empty()) fresh_.assign(models.size(), 0);
+      if (!contention_.empty()) {
+        fresh_.assign(models.size(), 0);
+        loaded_before_.assign(models.size(), 0);
+      }
     }
     evicted_.reserve(64);
     if (config.prefetch) {
@@ -419,6 +423,12 @@ class Simulation {
     if (!cached) {
       const double load_start_s = std::max(decision_s, target.loader_free_at_s);
       if (!contention_.empty()) {
+        // A model's first load goes into memory the process did not hold yet (the cache is
+        // filling): its pages are faulted in, which later loads into freed memory skip.
+        if (!loaded_before_[model]) {
+          loaded_before_[model] = 1;
+          load_work_s += contention_[model].first_load_extra_s;
+        }
         load_work_s = stretched_s(load_work_s, load_start_s, target.exec_busy_from_s,
                                   target.exec_free_at_s, contention_[model].load_factor);
         if (load_start_s > target.loader_free_at_s) target.loader_busy_from_s = load_start_s;
@@ -719,9 +729,11 @@ class Simulation {
     double exec_factor = 1.0;
     double load_factor = 1.0;
     double first_exec_extra_s = 0.0;
+    double first_load_extra_s = 0.0;  // its first load: into memory the process did not hold
   };
   std::vector<Contention> contention_;  // empty: no interference
   std::vector<char> fresh_;             // loaded and not yet executed (with contention_)
+  std::vector<char> loaded_before_;     // loaded at least once (with contention_)
   std::map<std::uint64_t, RequestOutcome> waiting_outcomes_;  // --parallel-load, for the sink
   std::uint64_t next_outcome_ = 0;
   std::vector<ModelId> evicted_;

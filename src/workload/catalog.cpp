@@ -94,6 +94,7 @@ std::uint64_t size_field(const json& value, bool megabytes, const std::string& s
 constexpr const char* kExecBesideLoad = "exec_beside_load_s";
 constexpr const char* kLoadBesideExec = "load_beside_exec_s";
 constexpr const char* kFirstExec = "first_exec_s";
+constexpr const char* kFirstLoad = "first_load_s";
 // Optional memory fields (docs/formats.md, "Memory fields").
 constexpr const char* kLoadPeak = "load_peak_bytes";
 constexpr const char* kWorkspace = "workspace_bytes";
@@ -269,6 +270,7 @@ Catalog parse_catalog_json(std::string_view text, const std::string& source) {
     measured.exec_beside_load_s = number_field(entry, kExecBesideLoad, source, where, false);
     measured.load_beside_exec_s = number_field(entry, kLoadBesideExec, source, where, false);
     measured.first_exec_s = number_field(entry, kFirstExec, source, where, false);
+    measured.first_load_s = number_field(entry, kFirstLoad, source, where, false);
     ModelMemory& memory = catalog.memory[id];
     for (auto [key, field] : {std::pair{kLoadPeak, &memory.load_peak_bytes},
                               std::pair{kWorkspace, &memory.workspace_bytes}}) {
@@ -313,6 +315,7 @@ void write_catalog(const std::string& path, const Catalog& catalog, bool paper_f
       if (measured.exec_beside_load_s > 0) entry[kExecBesideLoad] = measured.exec_beside_load_s;
       if (measured.load_beside_exec_s > 0) entry[kLoadBesideExec] = measured.load_beside_exec_s;
       if (measured.first_exec_s > 0) entry[kFirstExec] = measured.first_exec_s;
+      if (measured.first_load_s > 0) entry[kFirstLoad] = measured.first_load_s;
     }
     if (m < catalog.memory.size()) {  // written only when measured
       const ModelMemory& memory = catalog.memory[m];

@@ -162,6 +162,7 @@ TEST(RuntimeProfiler, InterferenceOfAFakeBackendWithKnownSlowdowns) {
   const ModelProfile& p = profiles[0];
   ASSERT_TRUE(p.error.empty()) << p.error;
   EXPECT_EQ(p.load.samples, 2u);
+  EXPECT_EQ(p.first_load.samples, 2u);  // one into fresh memory, one into freed memory a round
   EXPECT_EQ(p.exec.samples, 6u);
   EXPECT_EQ(p.first_exec.samples, 2u);
   EXPECT_EQ(p.load_beside_exec.samples, 2u);

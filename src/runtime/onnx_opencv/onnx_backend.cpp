@@ -173,7 +173,6 @@ class OnnxModel final : public LoadedModel {
   ~OnnxModel() override {
     std::lock_guard lock(load_mutex());  // keep concurrent load measurements clean
     graph_.net = cv::dnn::Net();
-    release_free_memory();
   }
   const std::vector<TensorSpec>& inputs() const override { return graph_.inputs; }
   const std::vector<TensorSpec>& outputs() const override { return graph_.outputs; }
@@ -234,9 +233,11 @@ class OnnxBackend final : public Backend {
         throw std::runtime_error(path + ": warm-up inference failed: " + error.what());
       }
     }
-    // Hand the load's transient memory (file buffer, parsed protobuf) back to the system, so RSS
-    // holds what the model keeps (docs/runtime.md).
-    release_free_memory();
+    // The bytes are measured as the allocator's in-use growth, which freed memory does not
+    // count; memory is not handed back to the system here (trimming every arena on each load
+    // made the server's loads 3x slower: the next allocations page-fault it all back in;
+    // docs/runtime.md). Only the RSS fallback needs the load's transient memory gone first.
+    if (!heap_stats_available()) release_free_memory();
     const double load_time_s = measurement.elapsed_s();
     const std::uint64_t bytes = measurement.grown_bytes();
     return std::make_unique<OnnxModel>(std::move(graph), load_time_s, bytes);

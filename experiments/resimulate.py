@@ -1,0 +1,87 @@
+#!/usr/bin/python3
+"""The simulator side of a finished testbed run again, against the server's measured runs.
+
+The server's runs (OUT/runs/<policy>.r<k>.replay.csv) are kept; for each, `brulee simulate
+--parallel-load` runs again on the same trace and memory with another catalog (say, one profiled
+with a newer `brulee profile`) or another brulee build, and the errors on the shared definitions
+are printed per run and per policy (mean over runs), as the testbed's table computes them. This
+changes a model of the simulator without taking the machine for a new testbed; the testbed itself
+is the check once the model is settled (docs/fidelity.md).
+
+usage: resimulate.py OUT [--catalog CATALOG] [--brulee BINARY] [--extra "SIMULATE FLAGS"]
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testbed_report import measure, mean  # noqa: E402
+
+KEYS = [("hit_ratio", "hit", None), ("load_delay_mean_s", "load delay", "rel"),
+        ("exec_mean_s", "exec", "rel"), ("queue_delay_mean_s", "queue", "rel"),
+        ("latency_mean_s", "latency", "rel")]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("out")
+    parser.add_argument("--catalog", help="catalog for the simulator (default OUT/catalog.json)")
+    parser.add_argument("--brulee", default="build/release/brulee")
+    parser.add_argument("--extra", default="", help="more flags for brulee simulate")
+    args = parser.parse_args()
+    catalog = args.catalog or os.path.join(args.out, "catalog.json")
+    runs = sorted(glob.glob(os.path.join(args.out, "runs", "*.replay.csv")))
+    if not runs:
+        sys.exit(f"resimulate.py: no runs in {args.out}/runs")
+    by_policy = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for replay in runs:
+            tag = os.path.basename(replay)[:-len(".replay.csv")]
+            policy, run = re.match(r"(.+)\.r(\d+)$", tag).groups()
+            # The memory both sides had, exactly as the testbed's simulator run was given it.
+            original = json.load(open(os.path.join(args.out, "runs", tag + ".sim.json")))
+            memory = original["memory_bytes"]
+            sim_csv = os.path.join(tmp, tag + ".sim.csv")
+            subprocess.run([args.brulee, "simulate", "--trace", os.path.join(args.out, "trace.csv"),
+                            "--catalog", catalog, "--memory", str(memory), "--policy", policy,
+                            "--parallel-load", "--seed", run, "--json", "--requests-out", sim_csv]
+                           + args.extra.split(), check=True, stdout=subprocess.DEVNULL)
+            measured, simulated = measure(replay), measure(sim_csv)
+            by_policy.setdefault(policy, []).append((measured, simulated))
+            print(f"{tag:24s}" + "".join(describe(key, label, kind, measured, simulated)
+                                         for key, label, kind in KEYS))
+    print("\nmean over runs (simulated vs measured)")
+    worst = {}
+    for policy, pairs in by_policy.items():
+        measured = {key: mean([m[key] for m, _ in pairs]) for key, _, _ in KEYS}
+        simulated = {key: mean([s[key] for _, s in pairs]) for key, _, _ in KEYS}
+        print(f"{policy:24s}" + "".join(describe(key, label, kind, measured, simulated)
+                                        for key, label, kind in KEYS))
+        for key, _, kind in KEYS:
+            error = error_of(kind, measured[key], simulated[key])
+            worst[key] = max(worst.get(key, 0.0), abs(error))
+    print("worst |error|: " + ", ".join(
+        f"{label} {worst[key]:.3f}" if kind is None else f"{label} {100 * worst[key]:.0f}%"
+        for key, label, kind in KEYS))
+
+
+def error_of(kind, measured, simulated):
+    if kind is None:
+        return simulated - measured
+    return (simulated - measured) / measured if measured else 0.0
+
+
+def describe(key, label, kind, measured, simulated):
+    error = error_of(kind, measured[key], simulated[key])
+    if kind is None:
+        return f"  {label} {measured[key]:.3f}/{simulated[key]:.3f} ({error:+.3f})"
+    return f"  {label} {measured[key]:.3f}/{simulated[key]:.3f} ({100 * error:+.0f}%)"
+
+
+if __name__ == "__main__":
+    main()
