@@ -57,24 +57,14 @@ struct SimulateOptions {
 class RunsProgress {
  public:
   RunsProgress(const sim::SimProgress& progress, std::uint64_t runs, std::uint64_t requests)
-      : line_("simulate") {
+      : line_("simulate"), progress_(progress), runs_(runs), requests_(requests) {
     if (!line_.enabled()) return;
-    thread_ = std::thread([this, &progress, runs, requests] {
+    // The first line is drawn here, not by the thread: a sweep that ends before the thread's
+    // first turn (a millisecond on a busy machine) still shows one.
+    draw();
+    thread_ = std::thread([this] {
       std::unique_lock lock(mutex_);
-      while (!stopping_) {
-        const std::uint64_t done = progress.requests.load(std::memory_order_relaxed);
-        const std::uint64_t total = runs * requests;
-        const double elapsed = line_.elapsed_s();
-        const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
-        std::string text =
-            "simulate: " + std::to_string(progress.runs.load(std::memory_order_relaxed)) + "/" +
-            std::to_string(runs) + " runs, " +
-            ProgressLine::count(static_cast<std::uint64_t>(rate)) + " requests/s";
-        if (rate > 0 && done <= total)
-          text += ", " + ProgressLine::clock(static_cast<double>(total - done) / rate) + " left";
-        line_.show(text);
-        wake_.wait_for(lock, ProgressLine::kInterval);
-      }
+      while (!wake_.wait_for(lock, ProgressLine::kInterval, [this] { return stopping_; })) draw();
     });
   }
   ~RunsProgress() { stop(); }
@@ -91,7 +81,24 @@ class RunsProgress {
   }
 
  private:
+  void draw() {
+    const std::uint64_t done = progress_.requests.load(std::memory_order_relaxed);
+    const std::uint64_t total = runs_ * requests_;
+    const double elapsed = line_.elapsed_s();
+    const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
+    std::string text =
+        "simulate: " + std::to_string(progress_.runs.load(std::memory_order_relaxed)) + "/" +
+        std::to_string(runs_) + " runs, " + ProgressLine::count(static_cast<std::uint64_t>(rate)) +
+        " requests/s";
+    if (rate > 0 && done <= total)
+      text += ", " + ProgressLine::clock(static_cast<double>(total - done) / rate) + " left";
+    line_.show(text);
+  }
+
   ProgressLine line_;
+  const sim::SimProgress& progress_;
+  std::uint64_t runs_;
+  std::uint64_t requests_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
