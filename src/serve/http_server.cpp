@@ -696,29 +696,25 @@ class HttpServer::Impl {
   }
 
   asio::awaitable<void> repository_load(Exchange& ex) {
-    const auto id = resolve(ex);
-    if (!id) co_return;
-    const auto outcome = co_await await_callback<LoadOutcome>(
-        deadline_of(ex), [&](auto done) { scheduler_.load(*id, std::move(done)); });
-    if (!outcome) {
-      reply_error(ex, http::status::gateway_timeout,
-                  "timed out loading model " + scheduler_.model(*id).name);
-    } else if (outcome->status != Status::kOk) {
-      reply_problem(ex, {outcome->status, outcome->error, outcome->retry_after_s});
-    } else {
-      reply(ex, http::status::ok, "{}");
-    }
+    co_await repository_change(ex, "loading", &Scheduler::load);
   }
 
+  // A loader thread drops the model; this connection's thread serves others meanwhile.
   asio::awaitable<void> repository_unload(Exchange& ex) {
+    co_await repository_change(ex, "unloading", &Scheduler::unload);
+  }
+
+  // Load or unload through the scheduler's loader thread and answer its outcome: {} when done,
+  // the problem it reports, or 504 when the request's deadline passes first.
+  asio::awaitable<void> repository_change(Exchange& ex, const char* verb,
+                                          void (Scheduler::*change)(ModelId, LoadDone)) {
     const auto id = resolve(ex);
     if (!id) co_return;
-    // A loader thread drops the model; this connection's thread serves others meanwhile.
     const auto outcome = co_await await_callback<LoadOutcome>(
-        deadline_of(ex), [&](auto done) { scheduler_.unload(*id, std::move(done)); });
+        deadline_of(ex), [&](auto done) { (scheduler_.*change)(*id, std::move(done)); });
     if (!outcome) {
       reply_error(ex, http::status::gateway_timeout,
-                  "timed out unloading model " + scheduler_.model(*id).name);
+                  std::string("timed out ") + verb + " model " + scheduler_.model(*id).name);
     } else if (outcome->status != Status::kOk) {
       reply_problem(ex, {outcome->status, outcome->error, outcome->retry_after_s});
     } else {
