@@ -267,6 +267,12 @@ void run_serve(const ServeOptions& opts) {
     }
     serve::Logger::Fields fields{{"model", event.model}, {"bytes", std::to_string(event.bytes)}};
     if (event.kind != Kind::kLoadStart) fields.emplace_back("seconds", fixed(event.seconds, 4));
+    if (event.work) {
+      fields.emplace_back("cpu_s", fixed(event.work->cpu_s, 4));
+      fields.emplace_back("minor_faults", std::to_string(event.work->minor_faults));
+      fields.emplace_back("major_faults", std::to_string(event.work->major_faults));
+      fields.emplace_back("rss", std::to_string(event.rss_bytes));
+    }
     if (!event.detail.empty()) fields.emplace_back("detail", event.detail);
     logger.log(event.kind == Kind::kLoadFailed ? "warn" : "info", message, fields);
   };

@@ -2,6 +2,7 @@
 #include "core/seconds.hpp"
 
 #include <malloc.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -35,6 +36,25 @@ bool heap_stats_available() {
     return false;
   }();
   return available;
+}
+
+ThreadUsage ThreadUsage::now() {
+  ThreadUsage usage;
+  rusage r{};
+  if (getrusage(RUSAGE_THREAD, &r) != 0) return usage;
+  usage.cpu_s = static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+                1e-6 * static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
+  usage.minor_faults = static_cast<std::uint64_t>(r.ru_minflt);
+  usage.major_faults = static_cast<std::uint64_t>(r.ru_majflt);
+  return usage;
+}
+
+ThreadUsage ThreadUsage::since(const ThreadUsage& earlier) const {
+  ThreadUsage d;
+  d.cpu_s = cpu_s - earlier.cpu_s;
+  d.minor_faults = minor_faults >= earlier.minor_faults ? minor_faults - earlier.minor_faults : 0;
+  d.major_faults = major_faults >= earlier.major_faults ? major_faults - earlier.major_faults : 0;
+  return d;
 }
 
 std::uint64_t resident_set_bytes() {

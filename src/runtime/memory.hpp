@@ -25,6 +25,15 @@ HeapStats heap_stats();
 bool heap_stats_available();
 // Resident set size of this process from /proc/self/statm.
 std::uint64_t resident_set_bytes();
+// What the calling thread has used so far: CPU time and page faults (getrusage RUSAGE_THREAD).
+// Differences of two snapshots tell what one load cost beyond its wall time (docs/fidelity.md).
+struct ThreadUsage {
+  double cpu_s = 0.0;
+  std::uint64_t minor_faults = 0;
+  std::uint64_t major_faults = 0;
+  static ThreadUsage now();
+  ThreadUsage since(const ThreadUsage& earlier) const;
+};
 // Gives freed heap memory back to the system (malloc_trim(0)).
 void release_free_memory();
 // Every backend load holds this, so per-model byte measurements do not overlap.

@@ -975,6 +975,7 @@ void Scheduler::loader_loop(bool prefetch_lane) {
     std::optional<runtime::PeakMeter> meter;
     if (isolate && process_.limited()) meter.emplace();
     const auto t0 = Clock::now();
+    const auto usage0 = runtime::ThreadUsage::now();
     try {
       handle = loader_.load(served);
       if (!handle) error = "the backend returned no model";
@@ -983,6 +984,7 @@ void Scheduler::loader_loop(bool prefetch_lane) {
       error = e.what();
     }
     const double load_s = seconds_since(t0);
+    const auto usage = runtime::ThreadUsage::now().since(usage0);
     const std::uint64_t load_peak = meter ? meter->stop() : 0;
     std::uint64_t workspace = 0;
     if (meter && handle) {
@@ -1000,6 +1002,8 @@ void Scheduler::loader_loop(bool prefetch_lane) {
     std::vector<std::unique_ptr<runtime::LoadedModel>> dropped;
     std::vector<ModelId> victims;
     SchedulerEvent done{SchedulerEvent::Kind::kLoaded, served.name, 0, load_s, {}};
+    done.work = usage;
+    done.rss_bytes = runtime::resident_set_bytes();
     {
       std::lock_guard lock(mutex_);
       ModelEntry& entry = *entries_[id];

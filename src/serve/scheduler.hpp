@@ -25,6 +25,7 @@
 #include "core/seconds.hpp"
 #include "core/timeline.hpp"
 #include "runtime/backend.hpp"
+#include "runtime/memory.hpp"
 #include "serve/activity_gate.hpp"
 #include "serve/process_budget.hpp"
 
@@ -172,11 +173,22 @@ using LoadDone = std::function<void(LoadOutcome)>;
 // Something the operator wants to see in the log (load, eviction, failure).
 struct SchedulerEvent {
   enum class Kind { kLoadStart, kLoaded, kLoadFailed, kEvicted, kUnloaded, kResized };
+  SchedulerEvent(Kind kind_, std::string model_, std::uint64_t bytes_ = 0, double seconds_ = 0.0,
+                 std::string detail_ = {})
+      : kind(kind_),
+        model(std::move(model_)),
+        bytes(bytes_),
+        seconds(seconds_),
+        detail(std::move(detail_)) {}
   Kind kind;
   std::string model;
   std::uint64_t bytes = 0;
   double seconds = 0.0;
   std::string detail;
+  // kLoaded: what the load cost the loader thread (CPU, page faults) and the process's RSS after
+  // it; a load that faults many pages runs into fresh memory (docs/fidelity.md).
+  std::optional<runtime::ThreadUsage> work;
+  std::uint64_t rss_bytes = 0;
 };
 using EventSink = std::function<void(const SchedulerEvent&)>;
 
