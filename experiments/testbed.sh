@@ -46,13 +46,17 @@ done
 case "$format" in onnx|torchscript) ;; *) echo "testbed.sh: --format must be onnx or torchscript" >&2; exit 2 ;; esac
 case "$runs" in ''|*[!0-9]*|0) echo "testbed.sh: --runs must be a positive integer" >&2; exit 2 ;; esac
 
+# The profile's figures are medians over its runs. Its first run's loads into freed memory still
+# fault fresh pages for the large models (the process's heap is still growing), so two runs give
+# a warm load figure up to 1.8x what a serving process sees; five give a median the first run
+# cannot move (docs/fidelity.md, "The profile's own noise").
 if [ "$quick" = 1 ]; then
   models=squeezenet1_1,shufflenet_v2_x1_0,mobilenet_v2,mnasnet1_0,resnet18,efficientnet_b0
-  duration=${DURATION:-30}; profile_runs=2
+  duration=${DURATION:-30}; profile_runs=${PROFILE_RUNS:-3}
   policies=${policies:-random,cremebrulee}
 else
   models=squeezenet1_1,shufflenet_v2_x1_0,mobilenet_v2,mobilenet_v3_large,mnasnet1_0,regnet_y_400mf,resnet18,efficientnet_b0,googlenet,resnet50,densenet121,inception_v3
-  duration=${DURATION:-90}; profile_runs=2
+  duration=${DURATION:-90}; profile_runs=${PROFILE_RUNS:-5}
   policies=${policies:-random,lru,lfu,loadtime,belady,cremebrulee-oracle,cremebrulee}
 fi
 # ONNX at 4 requests/s in the full run (about 350 requests over 12 models, so first loads are

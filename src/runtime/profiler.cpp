@@ -218,15 +218,20 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
             measure_interference(loader, subjects[m], *model, inputs, samples[m]);
           }
         }
+        ThreadUsage warm_load;
         loader.run([&] {
           const auto start = std::chrono::steady_clock::now();
           model.reset();
           samples[m].unload_s.push_back(seconds_since(start));
           // Again, alone, into the memory the unload left with the loader's allocator arena.
+          const auto before = ThreadUsage::now();
           samples[m].load_s.push_back(subjects[m].load()->load_time_s());
+          warm_load = ThreadUsage::now().since(before);
         });
         say("run " + std::to_string(run + 1) + "/" + std::to_string(options.runs) + " " +
-            profile.name + ": load " + std::to_string(samples[m].load_s.back()) + " s");
+            profile.name + ": load " + std::to_string(samples[m].load_s.back()) + " s, cpu " +
+            std::to_string(warm_load.cpu_s) + " s, " + std::to_string(warm_load.minor_faults) +
+            " page faults");
       } catch (const std::exception& error) {
         if (model) loader.run([&] { model.reset(); });  // dropped where it was loaded
         profile.error = error.what();
