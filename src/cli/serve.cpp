@@ -80,6 +80,7 @@ struct ServeOptions {
   std::string max_inflight = size_text(serve::kDefaultInflightBytes);
   double header_timeout_s = kHttp.header_timeout_s;
   double idle_timeout_s = kHttp.idle_timeout_s;
+  double inflight_wait_s = kHttp.inflight_wait_s;
   std::uint64_t max_image_pixels = kHttp.max_image_pixels;
   std::size_t max_queue = kScheduler.max_queue_per_model;
   std::size_t max_queue_total = kScheduler.max_queue_total;
@@ -125,6 +126,7 @@ void run_serve(const ServeOptions& opts) {
   http_options.request_timeout_s = opts.request_timeout_s;
   http_options.header_timeout_s = opts.header_timeout_s;
   http_options.idle_timeout_s = opts.idle_timeout_s;
+  http_options.inflight_wait_s = opts.inflight_wait_s;
   http_options.max_image_pixels = opts.max_image_pixels;
   serve::validate(http_options);  // every flag checked before anything starts
   const std::uint64_t max_inflight_bytes = parse_bytes(opts.max_inflight);
@@ -416,6 +418,10 @@ const CommandRegistration kRegistration(40, [](CLI::App& root) {
                   "Seconds from a request's first byte to its whole header (408 after)")
       ->capture_default_str();
   cmd->add_option("--idle-timeout", opts->idle_timeout_s, "Seconds an idle connection stays open")
+      ->capture_default_str();
+  cmd->add_option("--inflight-wait", opts->inflight_wait_s,
+                  "Seconds a REST request whose body does not fit the in-flight ceiling (or the "
+                  "process limit's share for buffers) waits for room, unread, before its 503")
       ->capture_default_str();
   cmd->add_option("--max-image-pixels", opts->max_image_pixels,
                   "Largest image /classify decodes, in pixels (400 above)")

@@ -42,6 +42,22 @@ namespace {
 constexpr const char* kJson = "application/json";
 // Charged for every request besides its body: the connection's buffers, the parsed header.
 constexpr std::uint64_t kRequestOverheadBytes = 16u << 10;
+// What parsing a JSON inference body may allocate per byte of JSON, reserved with the body before
+// it is read (the exact figure, charged before parsing, replaces it). A flat array of numbers
+// holds at most 2 bytes of JSON per number ("0,") and each becomes a 16-byte document value and
+// 8 bytes of tensor: 12 per byte. Bodies that need more (deep nesting, many small objects) charge
+// the rest when they are parsed, and may then be refused.
+constexpr std::uint64_t kJsonParseBytesPerByte = 12;
+// A request waiting for in-flight room checks again after this, doubling up to the maximum.
+constexpr auto kRoomPollFirst = std::chrono::milliseconds(2);
+constexpr auto kRoomPollMax = std::chrono::milliseconds(50);
+
+// Whether the target is an inference (POST .../infer): its JSON part will be parsed into a
+// document and tensors.
+bool is_infer_target(beast::string_view target) {
+  const auto path = target.substr(0, target.find('?'));
+  return path.size() >= 6 && path.substr(path.size() - 6) == "/infer";
+}
 
 std::string dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -156,6 +172,9 @@ void validate(const HttpOptions& o) {
   positive(o.idle_timeout_s, 86400, "--idle-timeout");
   positive(o.body_timeout_s, 86400, "--body-timeout");
   positive(o.write_timeout_s, 86400, "--write-timeout");
+  if (!std::isfinite(o.inflight_wait_s) || o.inflight_wait_s < 0 || o.inflight_wait_s > 3600) {
+    throw UsageError("--inflight-wait must be a number of seconds in [0, 3600]");
+  }
   if (o.port < 0 || o.port > 65535) throw UsageError("--port must be in 0..65535");
   if (o.network_threads == 0 || o.network_threads > 256) {
     throw UsageError("--http-threads must be in 1..256");
@@ -180,6 +199,8 @@ struct Exchange {
   Clock::time_point arrival;
   std::string_view query;
   std::string model, version;  // captured from the path
+  std::uint64_t parse_reserved =
+      0;  // charged with the body for parsing it (kJsonParseBytesPerByte)
 };
 
 class HttpServer::Impl {
@@ -519,12 +540,17 @@ class HttpServer::Impl {
       reply_error(ex, http::status::bad_request, e.what());
       co_return;
     }
-    // The parsed document and the tensors it becomes, charged before they are built.
-    if (!ex.charge.add(infer_request_bytes(body, json_bytes, infer_limits_))) {
+    // The parsed document and the tensors it becomes, charged before they are built: what the
+    // body's admission reserved for them is trued up to the exact figure.
+    const std::uint64_t parse_bytes = infer_request_bytes(body, json_bytes, infer_limits_);
+    if (parse_bytes <= ex.parse_reserved) {
+      ex.charge.give_back(ex.parse_reserved - parse_bytes);
+    } else if (!ex.charge.add(parse_bytes - ex.parse_reserved)) {
       reply_error(ex, http::status::service_unavailable,
                   "the server's in-flight memory ceiling is reached; retry later");
       co_return;
     }
+    ex.parse_reserved = 0;
     InferRequest parsed;
     std::optional<OracleHint> oracle;
     // Parsing allocates the request's tensors: not while a load measures its bytes.
@@ -855,12 +881,32 @@ class HttpServer::Impl {
     }
   }
 
+  // Charges `bytes` to the in-flight budget; without room, waits for requests in flight to give
+  // some back (polling, 2 ms doubling to 50 ms) until --inflight-wait after `arrival` has passed.
+  // False at once when the charge could not fit even with nothing else in flight.
+  asio::awaitable<bool> charge_waiting(Charge& charge, std::uint64_t bytes,
+                                       Clock::time_point arrival) {
+    if (charge.add(bytes)) co_return true;
+    if (!service_.budget().could_fit(bytes)) co_return false;
+    const auto until = arrival + to_duration(options_.inflight_wait_s);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    boost::system::error_code ec;
+    auto pause = std::chrono::duration_cast<Clock::duration>(kRoomPollFirst);
+    for (auto now = Clock::now(); now < until && !service_.draining(); now = Clock::now()) {
+      timer.expires_after(std::min(pause, until - now));
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (charge.add(bytes)) co_return true;
+      pause = std::min<Clock::duration>(2 * pause, kRoomPollMax);
+    }
+    co_return false;
+  }
+
   // Answers a request that could not be read, then the connection closes.
   asio::awaitable<void> refuse(beast::tcp_stream& stream, unsigned version, http::status status,
                                std::string_view message, double retry_after_s = 0.0) {
     HttpRequest dummy;
     Charge none(service_.budget());
-    Exchange ex{dummy, {}, none, Clock::now(), {}, {}, {}};
+    Exchange ex{dummy, {}, none, Clock::now(), {}, {}, {}, 0};
     ex.response.version(version);
     reply_error(ex, status, message, retry_after_s);
     ex.response.keep_alive(false);
@@ -943,7 +989,28 @@ class HttpServer::Impl {
             "request body is larger than the limit of " + format_bytes(options_.max_body_bytes));
         break;
       }
-      if (!charge.add(kRequestOverheadBytes + (declared ? *declared : 0))) {
+      // The body and, for a JSON inference, what parsing it will take are charged before the
+      // body is read. Without room the request waits (its body stays in the socket, unread)
+      // until requests in flight give some back, up to --inflight-wait; a request that could
+      // never fit is refused at once.
+      std::uint64_t parse_reserved = 0;
+      if (declared && request.method() == http::verb::post && is_infer_target(request.target())) {
+        std::uint64_t json_part = *declared;
+        if (const auto header = request.find("Inference-Header-Content-Length");
+            header != request.end()) {
+          try {
+            json_part = parse_inference_header_length(
+                std::string_view(header->value().data(), header->value().size()), *declared);
+          } catch (const UsageError&) {
+            json_part = 0;  // answered 400 by the handler, which parses it again
+          }
+        }
+        parse_reserved = kJsonParseBytesPerByte * json_part;
+      }
+      const std::uint64_t admission = kRequestOverheadBytes + (declared ? *declared : 0);
+      // A reservation that could never fit is left to the exact charge before parsing.
+      if (!service_.budget().could_fit(admission + parse_reserved)) parse_reserved = 0;
+      if (!co_await charge_waiting(charge, admission + parse_reserved, arrival)) {
         co_await refuse(stream, version, http::status::service_unavailable,
                         "the server's in-flight memory ceiling is reached; retry later", 1.0);
         break;
@@ -1001,7 +1068,7 @@ class HttpServer::Impl {
         break;
       }
       const bool keep_alive = request.keep_alive();
-      Exchange ex{request, {}, charge, arrival, {}, {}, {}};
+      Exchange ex{request, {}, charge, arrival, {}, {}, {}, parse_reserved};
       ex.response.version(version);
       ++busy_;
       try {

@@ -29,6 +29,9 @@ struct HttpOptions {
   double idle_timeout_s = 60.0;   // a connection with no request in progress is closed after
   double body_timeout_s = 60.0;   // header -> whole body
   double write_timeout_s = 30.0;  // an answer the client does not read is dropped after
+  // A request whose body (and, for JSON inference, its parse) does not fit the in-flight ceiling
+  // waits this long after its header for requests in flight to give room back, then gets 503.
+  double inflight_wait_s = 10.0;
   std::size_t default_top_k = 5;
   std::uint64_t max_image_pixels = 4096ull * 4096ull;
 };

@@ -4,6 +4,7 @@
 // request will allocate before allocating it and answers "unavailable, retry" when the charge
 // is refused. With a process budget (--process-memory), every charge must also fit there, as
 // kind "buffers" (docs/server.md, "Process memory").
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 
@@ -43,6 +44,16 @@ class InflightBudget {
       runtime::release_free_memory();
     }
   }
+  // Whether `bytes` could be charged with nothing else in flight (the process budget's share for
+  // buffers included): a charge that could not is refused rather than waited for.
+  bool could_fit(std::uint64_t bytes) const {
+    if (bytes > limit_bytes_) return false;
+    if (!process_ || !process_->limited()) return true;
+    const std::uint64_t limit = process_->limit(), baseline = process_->baseline();
+    if (limit <= baseline) return false;
+    const std::uint64_t keep = process_->buffer_headroom();
+    return bytes <= limit - baseline && keep <= limit - baseline - bytes;
+  }
   std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
   std::uint64_t limit() const { return limit_bytes_; }
 
@@ -63,6 +74,12 @@ class Charge {
     if (!budget_.try_charge(bytes)) return false;
     bytes_ += bytes;
     return true;
+  }
+  // Gives back part of what was charged (a reservation found larger than needed).
+  void give_back(std::uint64_t bytes) {
+    bytes = std::min(bytes, bytes_);
+    budget_.release(bytes);
+    bytes_ -= bytes;
   }
   std::uint64_t bytes() const { return bytes_; }
 
