@@ -43,11 +43,12 @@ constexpr const char* kJson = "application/json";
 // Charged for every request besides its body: the connection's buffers, the parsed header.
 constexpr std::uint64_t kRequestOverheadBytes = 16u << 10;
 // What parsing a JSON inference body may allocate per byte of JSON, reserved with the body before
-// it is read (the exact figure, charged before parsing, replaces it). A flat array of numbers
-// holds at most 2 bytes of JSON per number ("0,") and each becomes a 16-byte document value and
-// 8 bytes of tensor: 12 per byte. Bodies that need more (deep nesting, many small objects) charge
-// the rest when they are parsed, and may then be refused.
-constexpr std::uint64_t kJsonParseBytesPerByte = 12;
+// it is read (the exact figure, charged before parsing, replaces it). A number in a flat array
+// becomes a 16-byte document value in a vector of up to twice the elements (plus the half-size
+// one it grew from) and 8 bytes of tensor: at most 56 bytes, so 16 per byte covers numbers of
+// 4 characters with their comma ("0.5,", "255,") and longer. Shorter ones, deep nesting or many
+// small objects charge the rest before parsing, waiting for it as the body did.
+constexpr std::uint64_t kJsonParseBytesPerByte = 16;
 // A request waiting for in-flight room checks again after this, doubling up to the maximum.
 constexpr auto kRoomPollFirst = std::chrono::milliseconds(2);
 constexpr auto kRoomPollMax = std::chrono::milliseconds(50);
@@ -545,7 +546,7 @@ class HttpServer::Impl {
     const std::uint64_t parse_bytes = infer_request_bytes(body, json_bytes, infer_limits_);
     if (parse_bytes <= ex.parse_reserved) {
       ex.charge.give_back(ex.parse_reserved - parse_bytes);
-    } else if (!ex.charge.add(parse_bytes - ex.parse_reserved)) {
+    } else if (!co_await charge_waiting(ex.charge, parse_bytes - ex.parse_reserved, ex.arrival)) {
       reply_error(ex, http::status::service_unavailable,
                   "the server's in-flight memory ceiling is reached; retry later");
       co_return;

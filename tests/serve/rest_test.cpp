@@ -286,7 +286,7 @@ TEST(ServeLimits, InflightCeilingAnswers503) {
 }
 
 TEST(ServeLimits, ARequestWithoutInflightRoomWaitsForItUnread) {
-  // An inference whose body and parse reservation (12 bytes per byte of JSON) do not fit beside
+  // An inference whose body and parse reservation (16 bytes per byte of JSON) do not fit beside
   // a request holding most of the ceiling: a body announced and not sent yet.
   const std::string body = infer_body(std::vector<float>(2500, 1.0f));
   for (const double wait_s : {10.0, 0.0}) {
