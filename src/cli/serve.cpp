@@ -226,6 +226,8 @@ void run_serve(const ServeOptions& opts) {
     served.estimate_bytes = model.file_bytes;
     served.min_bytes = model.file_bytes;
     served.labels = model.config.labels;
+    served.inputs = model.config.inputs;
+    served.outputs = model.config.outputs;
     models.push_back(std::move(served));
   }
   std::uint64_t footprint_bytes = repository.total_file_bytes();

@@ -245,6 +245,11 @@ Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, Sched
     entries_.push_back(std::make_unique<ModelEntry>());
     entries_.back()->load_peak_bytes = served.load_peak_bytes;
     entries_.back()->workspace_bytes = served.workspace_bytes;
+    if (!served.inputs.empty() && !served.outputs.empty()) {
+      entries_.back()->inputs = served.inputs;
+      entries_.back()->outputs = served.outputs;
+      entries_.back()->known_specs = true;
+    }
     process_.set_buffer_headroom(std::max(process_.buffer_headroom(), served.workspace_bytes));
   }
   cache_ = std::make_unique<ModelCache>(

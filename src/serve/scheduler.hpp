@@ -53,6 +53,10 @@ struct ServedModel {
   std::uint64_t load_peak_bytes = 0;
   std::uint64_t workspace_bytes = 0;
   std::vector<std::string> labels;  // class names for /classify (index -> name), may be empty
+  // Inputs and outputs as the repository's config.json declares them (the backend is given the
+  // same inputs): with both, metadata is answered without loading the model, so a client asking
+  // every model's metadata does not load (and evict) them all.
+  std::vector<runtime::TensorSpec> inputs, outputs;
 };
 
 // Brings a model into memory. Throws std::runtime_error with the reason on failure.

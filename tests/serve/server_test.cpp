@@ -81,6 +81,33 @@ TEST(ServeHttp, InferLoadsOnDemandAndAnswersKServeShape) {
   EXPECT_EQ(md["outputs"][0]["name"], "y");
 }
 
+TEST(ServeHttp, MetadataDeclaredByTheRepositoryIsAnsweredWithoutALoad) {
+  auto models = fake_models(2, kMiB);
+  models[0].inputs = {{"x", runtime::DType::kFloat32, {-1}}};
+  models[0].outputs = {{"y", runtime::DType::kFloat32, {-1}}};
+  models[1].inputs = models[0].inputs;  // inputs alone: the metadata needs a load
+  Harness h(models, options_with(4 * kMiB));
+  auto c = h.client();
+  auto meta = c->Get("/v2/models/m0");
+  ASSERT_TRUE(meta);
+  ASSERT_EQ(meta->status, 200) << meta->body;
+  const json md = json::parse(meta->body);
+  EXPECT_EQ(md["inputs"][0], json({{"name", "x"}, {"datatype", "FP32"}, {"shape", {-1}}}));
+  EXPECT_EQ(md["outputs"][0]["name"], "y");
+  EXPECT_EQ(h.loader.loads("m0"), 0);
+  EXPECT_NE(h.model_entry("m0")["state"], "ready");
+  meta = c->Get("/v2/models/m1");
+  ASSERT_TRUE(meta);
+  ASSERT_EQ(meta->status, 200) << meta->body;
+  EXPECT_EQ(h.loader.loads("m1"), 1);
+  // The declared specs serve requests as the loaded model's would.
+  auto res = c->Post("/v2/models/m0/infer", infer_body({1.0f, 2.0f}), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(json::parse(res->body)["outputs"][0]["data"], json({2.0, 4.0}));
+  EXPECT_EQ(h.loader.loads("m0"), 1);
+}
+
 TEST(ServeHttp, NestedDataAndRequestedOutputs) {
   Harness h(fake_models(1, kMiB), options_with(4 * kMiB));
   const json request{

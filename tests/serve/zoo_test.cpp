@@ -183,6 +183,10 @@ TEST(ServeZoo, EvictsUnderABudgetSmallerThanTheZoo) {
       auto meta = c.Get(("/v2/models/" + name).c_str());
       ASSERT_TRUE(meta && meta->status == 200);
       bodies.push_back(body_for(json::parse(meta->body)));
+      // Metadata comes from config.json without a load: load it to measure it.
+      auto load =
+          c.Post(("/v2/repository/models/" + name + "/load").c_str(), "", "application/json");
+      ASSERT_TRUE(load && load->status == 200);
     }
     const json probed = json::parse(c.Get("/v2/cache")->body);
     for (const auto& m : probed["models"]) {
