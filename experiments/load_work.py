@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """What the server's loads cost on a finished testbed, against the profile (docs/fidelity.md).
 
-Usage: experiments/load_work.py OUT [--fresh-faults N]
+Usage: experiments/load_work.py OUT [--fresh-faults N] [--catalog C] [--per-model]
 
 Reads OUT/runs/*.server.log ("loaded" lines: seconds, cpu_s, minor_faults; brulee serve writes
-them) and OUT/catalog.json (the profile the simulator used). For each policy, over its runs:
+them) and OUT/catalog.json (the profile the simulator used; --catalog: another one). For each policy, over its runs:
 loads, the share that faulted fresh pages (more than N minor faults, default 1000: a load into
 memory an unload freed takes a few dozen), and medians of wall / profile warm load, CPU / wall
 and CPU / profile warm load, for warm and fresh loads apart. A model's first load of a run is
@@ -41,10 +41,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out")
     parser.add_argument("--fresh-faults", type=int, default=1000)
+    parser.add_argument("--catalog", help="profile to compare with (default OUT/catalog.json)")
     parser.add_argument("--per-model", action="store_true",
                         help="also a table by model, over every policy: warm loads only")
     args = parser.parse_args()
-    with open(os.path.join(args.out, "catalog.json"), encoding="utf-8") as f:
+    with open(args.catalog or os.path.join(args.out, "catalog.json"), encoding="utf-8") as f:
         warm = {m["name"]: m["load_latency_s"] for m in json.load(f)["models"]}
     by_policy = collections.defaultdict(list)
     by_model = collections.defaultdict(list)
