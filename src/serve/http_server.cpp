@@ -1009,9 +1009,16 @@ class HttpServer::Impl {
         parse_reserved = kJsonParseBytesPerByte * json_part;
       }
       const std::uint64_t admission = kRequestOverheadBytes + (declared ? *declared : 0);
-      // A reservation that could never fit is left to the exact charge before parsing.
+      // A reservation that could never fit, or does not fit now while the body alone does, is
+      // left to the exact charge before parsing: the reservation is an upper bound, and under a
+      // process limit whose models hold most of it, waiting for the bound would wait for room
+      // the exact figure does not need (docs/server.md, "Network layer").
       if (!service_.budget().could_fit(admission + parse_reserved)) parse_reserved = 0;
-      if (!co_await charge_waiting(charge, admission + parse_reserved, arrival)) {
+      if (parse_reserved != 0 && !charge.add(admission + parse_reserved) && charge.add(admission)) {
+        parse_reserved = 0;
+      }
+      if (charge.bytes() == 0 &&
+          !co_await charge_waiting(charge, admission + parse_reserved, arrival)) {
         co_await refuse(stream, version, http::status::service_unavailable,
                         "the server's in-flight memory ceiling is reached; retry later", 1.0);
         break;

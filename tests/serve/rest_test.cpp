@@ -286,23 +286,24 @@ TEST(ServeLimits, InflightCeilingAnswers503) {
 }
 
 TEST(ServeLimits, ARequestWithoutInflightRoomWaitsForItUnread) {
-  // An inference whose body and parse reservation (16 bytes per byte of JSON) do not fit beside
-  // a request holding most of the ceiling: a body announced and not sent yet.
-  const std::string body = infer_body(std::vector<float>(2500, 1.0f));
+  // An inference whose body alone (160 kB) does not fit beside a request holding most of the
+  // ceiling (a body announced and not sent yet); alone, it and its parse reservation (16 bytes
+  // per byte of JSON) do.
+  const std::string body = infer_body(std::vector<float>(40000, 1.0f));
   for (const double wait_s : {10.0, 0.0}) {
     SCOPED_TRACE("--inflight-wait " + std::to_string(wait_s));
     HttpOptions http;
     http.inflight_wait_s = wait_s;
-    Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http, 1 * kMiB);
+    Harness h(fake_models(1, kMiB), options_with(4 * kMiB), http, 4 * kMiB);
     ASSERT_EQ(h.client()->Post("/v2/models/m0/infer", body, "application/json")->status, 200);
     auto holder = std::make_unique<Connection>(h.port);
     ASSERT_TRUE(holder->send(
-        "POST /v2/repository/index HTTP/1.1\r\nHost: x\r\nContent-Length: 900000\r\n\r\n"));
-    for (int tries = 0; tries < 400 && h.http->inflight_bytes() < 900000; ++tries) {
+        "POST /v2/repository/index HTTP/1.1\r\nHost: x\r\nContent-Length: 4100000\r\n\r\n"));
+    for (int tries = 0; tries < 400 && h.http->inflight_bytes() < 4100000; ++tries) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     const std::uint64_t held = h.http->inflight_bytes();
-    ASSERT_GE(held, 900000u);
+    ASSERT_GE(held, 4100000u);
     auto second = std::async(std::launch::async, [&] {
       auto result = h.client()->Post("/v2/models/m0/infer", body, "application/json");
       return result ? result->status : -1;
