@@ -200,8 +200,8 @@ struct Exchange {
   Clock::time_point arrival;
   std::string_view query;
   std::string model, version;  // captured from the path
-  std::uint64_t parse_reserved =
-      0;  // charged with the body for parsing it (kJsonParseBytesPerByte)
+  // Charged with the body for parsing it (kJsonParseBytesPerByte), trued up before parsing.
+  std::uint64_t parse_reserved = 0;
 };
 
 class HttpServer::Impl {
