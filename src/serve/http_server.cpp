@@ -43,12 +43,12 @@ constexpr const char* kJson = "application/json";
 // Charged for every request besides its body: the connection's buffers, the parsed header.
 constexpr std::uint64_t kRequestOverheadBytes = 16u << 10;
 // What parsing a JSON inference body may allocate per byte of JSON, reserved with the body before
-// it is read (the exact figure, charged before parsing, replaces it). A number in a flat array
-// becomes a 16-byte document value in a vector of up to twice the elements (plus the half-size
-// one it grew from) and 8 bytes of tensor: at most 56 bytes, so 16 per byte covers numbers of
-// 4 characters with their comma ("0.5,", "255,") and longer. Shorter ones, deep nesting or many
-// small objects charge the rest before parsing, waiting for it as the body did.
-constexpr std::uint64_t kJsonParseBytesPerByte = 16;
+// it is read (the exact figure, charged before parsing, replaces it). Tensor data is read
+// straight into tensors (kserve.cpp): a number with its comma takes at least 2 bytes of text
+// and becomes at most 8 bytes of tensor, so 4 per byte covers a body that is mostly tensor
+// data. Anything else (large "parameters", many small objects) charges the rest before
+// parsing, waiting for it as the body did.
+constexpr std::uint64_t kJsonParseBytesPerByte = 4;
 // A request waiting for in-flight room checks again after this, doubling up to the maximum.
 constexpr auto kRoomPollFirst = std::chrono::milliseconds(2);
 constexpr auto kRoomPollMax = std::chrono::milliseconds(50);

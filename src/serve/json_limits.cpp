@@ -61,14 +61,21 @@ std::uint64_t string_heap_bytes(std::uint64_t length) {
   return length > kSmallStringBytes ? malloc_chunk_bytes(length + 1) : 0;
 }
 
+// Where a value sits, for JsonScan's tensor_data pricing: the request object, its "inputs"
+// array, one input object, or (any depth) inside an input's "data".
+enum class Role : std::uint8_t { kOther, kRequest, kInputs, kInput, kData };
+enum class KeyRole : std::uint8_t { kOther, kInputs, kData };
+
 }  // namespace
 
-JsonScan scan_json(std::string_view text, std::size_t max_depth) {
+JsonScan scan_json(std::string_view text, std::size_t max_depth, bool tensor_data) {
   max_depth = std::min(max_depth, kJsonDepthCeiling);
   struct Frame {
     std::uint64_t elements = 0;  // values so far, arrays only
     bool object = false;
     bool expect_key = false;  // objects: the next string is a key
+    Role role = Role::kOther;
+    KeyRole key = KeyRole::kOther;  // objects: what the last key names
   };
   std::array<Frame, kJsonDepthCeiling> frames;
   std::size_t depth = 0;
@@ -76,12 +83,32 @@ JsonScan scan_json(std::string_view text, std::size_t max_depth) {
   std::uint64_t bytes = 0;
   std::uint64_t largest_regrowth = 0;  // the old buffer while the largest array last doubled
   std::uint64_t longest_token = 0;
+  // The role of a value starting now (container: `object` says which kind).
+  const auto value_role = [&](bool container, bool object) {
+    if (!tensor_data) return Role::kOther;
+    if (depth == 0) return container && object ? Role::kRequest : Role::kOther;
+    const Frame& parent = frames[depth - 1];
+    switch (parent.role) {
+      case Role::kData:
+        return Role::kData;
+      case Role::kRequest:
+        return parent.key == KeyRole::kInputs && container && !object ? Role::kInputs
+                                                                      : Role::kOther;
+      case Role::kInputs:
+        return container && object ? Role::kInput : Role::kOther;
+      case Role::kInput:
+        return parent.key == KeyRole::kData ? Role::kData : Role::kOther;
+      case Role::kOther:
+        break;
+    }
+    return Role::kOther;
+  };
   const auto add_element = [&] {
     if (depth > 0 && !frames[depth - 1].object) ++frames[depth - 1].elements;
   };
-  const auto close_array = [&](std::uint64_t elements) {
-    if (elements == 0) return;
-    const std::uint64_t capacity = std::bit_ceil(elements);
+  const auto close_array = [&](const Frame& frame) {
+    if (frame.elements == 0 || frame.role == Role::kData) return;
+    const std::uint64_t capacity = std::bit_ceil(frame.elements);
     bytes += malloc_chunk_bytes(capacity * sizeof(json));
     if (capacity > 1) {
       largest_regrowth =
@@ -108,9 +135,14 @@ JsonScan scan_json(std::string_view text, std::size_t max_depth) {
         scan.string_heap_bytes += heap;
         ++scan.strings;
         if (depth > 0 && frames[depth - 1].object && frames[depth - 1].expect_key) {
-          frames[depth - 1].expect_key = false;
-          bytes += kMemberBytes + heap;
-        } else {
+          Frame& frame = frames[depth - 1];
+          frame.expect_key = false;
+          const std::string_view raw = text.substr(i + 1, length);
+          frame.key = frame.role == Role::kRequest && raw == "inputs" ? KeyRole::kInputs
+                      : frame.role == Role::kInput && raw == "data"   ? KeyRole::kData
+                                                                      : KeyRole::kOther;
+          if (frame.role != Role::kData) bytes += kMemberBytes + heap;
+        } else if (value_role(false, false) != Role::kData) {
           add_element();
           bytes += kStringBytes + heap;
         }
@@ -118,30 +150,32 @@ JsonScan scan_json(std::string_view text, std::size_t max_depth) {
         break;
       }
       case '{':
-      case '[':
-        add_element();
+      case '[': {
+        const Role role = value_role(true, c == '{');
+        if (role != Role::kData) add_element();
         if (depth == max_depth) {
           scan.too_deep = true;
           scan.depth = depth + 1;
           i = size;
           break;
         }
-        frames[depth++] = Frame{0, c == '{', c == '{'};
+        frames[depth++] = Frame{0, c == '{', c == '{', role, KeyRole::kOther};
         scan.depth = std::max(scan.depth, depth);
         if (c == '{') {
           ++scan.objects;
-          bytes += kObjectBytes;
+          if (role != Role::kData) bytes += kObjectBytes;
         } else {
           ++scan.arrays;
-          bytes += kArrayBytes;
+          if (role != Role::kData) bytes += kArrayBytes;
         }
         ++i;
         break;
+      }
       case '}':
       case ']':
         if (depth > 0) {
           --depth;
-          if (!frames[depth].object) close_array(frames[depth].elements);
+          if (!frames[depth].object) close_array(frames[depth]);
         }
         ++i;
         break;
@@ -157,7 +191,12 @@ JsonScan scan_json(std::string_view text, std::size_t max_depth) {
           scan.nul_byte = true;  // part of the token, as far as the scan is concerned
           ++j;
         }
-        add_element();
+        if (value_role(false, false) == Role::kData) {
+          ++scan.data_scalars;
+          bytes += 8;  // its element of the tensor
+        } else {
+          add_element();
+        }
         ++scan.scalars;
         longest_token = std::max<std::uint64_t>(longest_token, j - i);
         i = j;
@@ -167,7 +206,7 @@ JsonScan scan_json(std::string_view text, std::size_t max_depth) {
   }
   while (depth > 0) {  // text that ends inside containers: what the parser built until then
     --depth;
-    if (!frames[depth].object) close_array(frames[depth].elements);
+    if (!frames[depth].object) close_array(frames[depth]);
   }
   scan.document_bytes =
       bytes + largest_regrowth + kLexerBytesPerTokenByte * (longest_token + 16) + kParserFixedBytes;

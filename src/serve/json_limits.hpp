@@ -35,11 +35,19 @@ struct JsonScan {
   std::uint64_t strings = 0;            // string values and object keys
   std::uint64_t scalars = 0;            // numbers, true, false, null
   std::uint64_t string_heap_bytes = 0;  // heap chunks of strings too long for std::string's buffer
+  // With tensor_data: scalars of the request's tensor data (inputs[i].data), counted in scalars.
+  std::uint64_t data_scalars = 0;
 };
 
 // Never throws, never allocates, reads each byte once. Stops at the first array or object
 // nested deeper than max_depth (too_deep set, depth = max_depth + 1).
-JsonScan scan_json(std::string_view text, std::size_t max_depth = JsonLimits{}.max_depth);
+// tensor_data: the text is a KServe inference request whose tensor data (the value of "data" in
+// each object of the top-level "inputs" array) is read straight into tensors, never into the
+// document (kserve.cpp): each of its scalars is priced at 8 bytes (the widest element) and its
+// arrays, objects and strings at nothing. Keys are matched on their raw bytes, so an escaped
+// spelling of "inputs" or "data" is priced as a document, which only overstates.
+JsonScan scan_json(std::string_view text, std::size_t max_depth = JsonLimits{}.max_depth,
+                   bool tensor_data = false);
 
 // Throws UsageError if the scan is too deep or its document_bytes exceeds the cap. `what` names
 // the text in the message ("request body", "inference header").

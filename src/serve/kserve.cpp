@@ -117,15 +117,6 @@ std::uint64_t element_count(const std::vector<std::int64_t>& shape, const std::s
   throw UsageError("input " + shown(input) + ": shape is too large");
 }
 
-// Leaves of (possibly nested) JSON data; the recursion is at most kMaxTensorRank deep.
-std::uint64_t count_leaves(const json& node, std::size_t depth) {
-  if (!node.is_array()) return 1;
-  if (depth >= kMaxTensorRank) throw UsageError("tensor data is nested too deeply");
-  std::uint64_t count = 0;
-  for (const json& child : node) count += count_leaves(child, depth + 1);
-  return count;
-}
-
 // A JSON number as FP32: values that round to the largest float are clamped to it, larger ones
 // are out of range (converting them is undefined behaviour, not infinity).
 float to_float32(double value, const std::string& input, std::size_t index) {
@@ -177,31 +168,210 @@ void put_leaf(Tensor& tensor, std::size_t i, const json& leaf) {
   }
 }
 
-void put_leaves(Tensor& tensor, const json& node, std::size_t& index) {
-  if (!node.is_array()) {
-    put_leaf(tensor, index, node);
-    ++index;
-    return;
-  }
-  for (const json& child : node) put_leaves(tensor, child, index);
-}
+// What the first pass learned of one input's "data".
+struct DataSeen {
+  bool present = false;
+  bool too_deep = false;  // an array nested kMaxTensorRank deep in it
+  std::uint64_t leaves = 0;
+};
 
-// The element count is checked against `count` (from the shape) before the tensor is allocated.
-void fill_from_json(Tensor& tensor, const json& data, std::uint64_t count) {
-  const std::uint64_t leaves = count_leaves(data, 0);
-  if (leaves != count) {
-    throw UsageError("input " + shown(tensor.name) + ": shape holds " + std::to_string(count) +
-                     " elements but data has " + std::to_string(leaves));
+// An inference request's JSON read from nlohmann's SAX events in two passes, so that tensor data
+// never becomes a document (a number there costs 16 bytes as a json value, three times that
+// while its array grows, against 1-8 bytes of tensor). The first pass builds the document
+// without the value of "data" in each object of the top-level "inputs" array (a null stands in
+// for it) and counts that value's leaves; the request's shapes and datatypes are then checked
+// and its tensors sized; the second pass writes each leaf straight into its tensor. Leaves are
+// the non-array values of the (possibly nested) data; an object among them is one leaf, which
+// no datatype accepts. A key "inputs" or "data" given twice at those places is refused (a
+// document keeps the last; this reader would have counted both).
+class InferReader {
+ public:
+  // First pass: the document into `root`, what each input's data holds into data_seen().
+  explicit InferReader(json& root) : root_(&root) {}
+  // Second pass: leaves of input i into *targets[i] (nullptr: not read from JSON), sized already.
+  explicit InferReader(std::vector<Tensor*> targets) : targets_(std::move(targets)) {}
+
+  const std::vector<DataSeen>& data_seen() const { return seen_; }
+
+  bool null() { return scalar(json(nullptr)); }
+  bool boolean(bool value) { return scalar(json(value)); }
+  bool number_integer(json::number_integer_t value) { return scalar(json(value)); }
+  bool number_unsigned(json::number_unsigned_t value) { return scalar(json(value)); }
+  bool number_float(json::number_float_t value, const json::string_t&) {
+    return scalar(json(value));
   }
-  tensor.data.resize(static_cast<std::size_t>(count) * element_bytes(tensor.dtype));
-  std::size_t index = 0;
-  put_leaves(tensor, data, index);
-}
+  bool string(json::string_t& value) { return scalar(json(std::move(value))); }
+  bool binary(json::binary_t& value) { return scalar(json(std::move(value))); }
+  bool start_object(std::size_t) { return open(true); }
+  bool end_object() { return close(); }
+  bool start_array(std::size_t) { return open(false); }
+  bool end_array() { return close(); }
+  bool key(json::string_t& name) {
+    if (in_data_) return true;  // a key of an object among the leaves
+    Frame& frame = frames_.back();
+    frame.data_next = false;
+    if (frame.role == Role::kRequest && name == "inputs") {
+      if (inputs_seen_) throw UsageError("request has \"inputs\" twice");
+      inputs_seen_ = true;
+      frame.inputs_next = true;
+    } else if (frame.role == Role::kInput && name == "data") {
+      if (frame.data_seen) throw UsageError("an input has \"data\" twice");
+      frame.data_seen = true;
+      frame.data_next = true;
+    } else {
+      frame.inputs_next = false;
+    }
+    if (root_) key_ = std::move(name);
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+    return false;
+  }
+
+ private:
+  enum class Role : std::uint8_t { kOther, kRequest, kInputs, kInput };
+  struct Frame {
+    json* node = nullptr;  // first pass only
+    Role role = Role::kOther;
+    bool object = false;
+    bool inputs_next = false;  // the request: the value after the key "inputs"
+    bool data_next = false;    // an input: the value after the key "data"
+    bool data_seen = false;
+    std::size_t index = 0;     // an input: its place in "inputs"
+    std::size_t elements = 0;  // "inputs": values so far
+  };
+
+  // A value starting outside the data: enters the data if it is the value of an input's
+  // "data" (then true), else counts it among "inputs" if it is one of them.
+  bool enter_data_value() {
+    if (frames_.empty()) return false;
+    Frame& parent = frames_.back();
+    if (parent.data_next) {
+      parent.data_next = false;
+      in_data_ = true;
+      input_ = parent.index;
+      arrays_ = 0;
+      skip_ = 0;
+      leaf_ = 0;
+      if (root_) {
+        if (seen_.size() <= input_) seen_.resize(input_ + 1);
+        seen_[input_].present = true;
+        insert(json(nullptr));
+      }
+      return true;
+    }
+    if (parent.role == Role::kInputs) ++parent.elements;
+    return false;
+  }
+
+  // The document's new value, under the open container (first pass).
+  json* insert(json value) {
+    if (frames_.empty()) {
+      *root_ = std::move(value);
+      return root_;
+    }
+    json& parent = *frames_.back().node;
+    if (parent.is_array()) {
+      parent.push_back(std::move(value));
+      return &parent.back();
+    }
+    json& slot = parent[key_];
+    slot = std::move(value);
+    return &slot;
+  }
+
+  bool scalar(json value) {
+    if (in_data_) {
+      if (skip_ == 0) leaf(value);
+      if (skip_ == 0 && arrays_ == 0) in_data_ = false;  // the data was this one scalar
+      return true;
+    }
+    enter_data_value();
+    if (in_data_) return scalar(std::move(value));
+    if (root_) insert(std::move(value));
+    return true;
+  }
+
+  bool open(bool object) {
+    if (!in_data_ && enter_data_value()) {
+      // fall through into the data
+    } else if (!in_data_) {
+      Frame frame;
+      frame.object = object;
+      if (frames_.empty()) {
+        frame.role = object ? Role::kRequest : Role::kOther;
+      } else {
+        const Frame& parent = frames_.back();
+        if (parent.role == Role::kRequest && parent.inputs_next && !object) {
+          frame.role = Role::kInputs;
+        } else if (parent.role == Role::kInputs && object) {
+          frame.role = Role::kInput;
+          frame.index = parent.elements - 1;
+        }
+      }
+      if (root_) frame.node = insert(object ? json::object() : json::array());
+      frames_.push_back(frame);
+      return true;
+    }
+    if (skip_ > 0) {
+      ++skip_;
+    } else if (object) {
+      leaf(json::object());
+      skip_ = 1;
+    } else {
+      if (arrays_ >= kMaxTensorRank && root_) seen_[input_].too_deep = true;
+      ++arrays_;
+    }
+    return true;
+  }
+
+  bool close() {
+    if (!in_data_) {
+      frames_.pop_back();
+      return true;
+    }
+    if (skip_ > 0) {
+      --skip_;
+    } else {
+      --arrays_;
+    }
+    if (skip_ == 0 && arrays_ == 0) in_data_ = false;
+    return true;
+  }
+
+  void leaf(const json& value) {
+    if (root_) {
+      ++seen_[input_].leaves;
+      return;
+    }
+    Tensor* tensor = input_ < targets_.size() ? targets_[input_] : nullptr;
+    if (!tensor) return;
+    if (leaf_ >= tensor->data.size() / element_bytes(tensor->dtype)) {
+      throw UsageError("input " + shown(tensor->name) + ": more data than its shape holds");
+    }
+    put_leaf(*tensor, leaf_++, value);
+  }
+
+  json* root_ = nullptr;
+  std::vector<Tensor*> targets_;
+  std::vector<DataSeen> seen_;
+  std::vector<Frame> frames_;
+  std::string key_;
+  bool inputs_seen_ = false;
+  bool in_data_ = false;
+  std::size_t input_ = 0;   // the input whose data is being read
+  std::size_t arrays_ = 0;  // arrays open in it
+  std::size_t skip_ = 0;    // containers open inside an object leaf
+  std::size_t leaf_ = 0;    // second pass: the next leaf's index in its tensor
+};
 
 // One entry of "inputs". Tensor bytes of the binary extension are taken from `binary` at
-// `binary_offset`, which advances past them.
-Tensor parse_input(const json& input, bool binary_extension, std::string_view binary,
-                   std::size_t& binary_offset) {
+// `binary_offset`, which advances past them. Data given as JSON (`seen`: what the first pass
+// counted) is checked against the shape and sized, not filled: from_json is set, and the second
+// pass fills it.
+Tensor parse_input(const json& input, const DataSeen& seen, bool binary_extension,
+                   std::string_view binary, std::size_t& binary_offset, bool& from_json) {
+  from_json = false;
   if (!input.is_object()) throw UsageError("each input must be a JSON object");
   for (const char* key : {"name", "datatype"}) {
     const json* value = member(input, key);
@@ -247,9 +417,14 @@ Tensor parse_input(const json& input, bool binary_extension, std::string_view bi
     }
   }
   if (!binary_size) {
-    const json* data = member(input, "data");
-    if (!data) throw UsageError("input " + shown(tensor.name) + " has no \"data\"");
-    fill_from_json(tensor, *data, count);
+    if (!seen.present) throw UsageError("input " + shown(tensor.name) + " has no \"data\"");
+    if (seen.too_deep) throw UsageError("tensor data is nested too deeply");
+    if (seen.leaves != count) {
+      throw UsageError("input " + shown(tensor.name) + ": shape holds " + std::to_string(count) +
+                       " elements but data has " + std::to_string(seen.leaves));
+    }
+    tensor.data.resize(static_cast<std::size_t>(count) * element_bytes(tensor.dtype));
+    from_json = true;
     return tensor;
   }
   if (!binary_extension) {
@@ -577,16 +752,18 @@ std::size_t parse_inference_header_length(std::string_view text, std::size_t bod
 
 std::uint64_t infer_request_bytes(std::string_view body, std::optional<std::size_t> json_bytes,
                                   const InferLimits& limits) {
-  // Beyond the document: per object, a Tensor or RequestedOutput and the malloc overheads of
-  // its name, shape and data; per number, at most 8 bytes of tensor data or shape; each long
-  // string copied once more (names, id); binary tensors copied out of the body.
+  // The document (tensor data priced as the tensors it is read into) and beyond it: per
+  // object, a Tensor or RequestedOutput and the malloc overheads of its name, shape and data;
+  // per other number, at most 8 bytes of shape; each long string copied once more (names, id);
+  // binary tensors copied out of the body.
   constexpr std::uint64_t kPerObjectBytes = 256;
   constexpr std::uint64_t kPerScalarBytes = 8;
   const std::string_view header =
       json_bytes && *json_bytes <= body.size() ? body.substr(0, *json_bytes) : body;
-  const JsonScan scan = scan_json(header, limits.json.max_depth);
-  return scan.document_bytes + kPerObjectBytes * scan.objects + kPerScalarBytes * scan.scalars +
-         scan.string_heap_bytes + (body.size() - header.size());
+  const JsonScan scan = scan_json(header, limits.json.max_depth, /*tensor_data=*/true);
+  return scan.document_bytes + kPerObjectBytes * scan.objects +
+         kPerScalarBytes * (scan.scalars - scan.data_scalars) + scan.string_heap_bytes +
+         (body.size() - header.size());
 }
 
 InferRequest parse_infer_request(std::string_view body, std::optional<std::size_t> json_bytes,
@@ -601,7 +778,15 @@ InferRequest parse_infer_request(std::string_view body, std::optional<std::size_
     header = body.substr(0, *json_bytes);
     binary = body.substr(*json_bytes);
   }
-  json root = parse_json(header, limits.json, json_bytes ? "inference header" : "request body");
+  const char* what = json_bytes ? "inference header" : "request body";
+  const JsonScan scan = scan_json(header, limits.json.max_depth, /*tensor_data=*/true);
+  check_json_limits(scan, limits.json, what);
+  if (scan.nul_byte) throw UsageError(std::string(what) + " is not valid JSON (a NUL byte)");
+  json root;
+  InferReader structure(root);
+  if (!json::sax_parse(header.begin(), header.end(), &structure)) {
+    throw UsageError(std::string(what) + " is not valid JSON");
+  }
   if (!root.is_object()) throw UsageError("request body must be a JSON object");
   InferRequest request;
   if (const auto id = root.find("id"); id != root.end()) {
@@ -621,10 +806,15 @@ InferRequest parse_infer_request(std::string_view body, std::optional<std::size_
     throw UsageError("request has " + std::to_string(inputs->size()) +
                      " inputs, more than the limit of " + std::to_string(limits.max_inputs));
   }
-  request.inputs.reserve(inputs->size());
+  request.inputs.reserve(inputs->size());  // no reallocation: targets point into it
+  std::vector<Tensor*> targets(inputs->size(), nullptr);
   std::size_t binary_offset = 0;
-  for (const json& input : *inputs) {
-    request.inputs.push_back(parse_input(input, json_bytes.has_value(), binary, binary_offset));
+  for (std::size_t i = 0; i < inputs->size(); ++i) {
+    const DataSeen seen = i < structure.data_seen().size() ? structure.data_seen()[i] : DataSeen{};
+    bool from_json = false;
+    request.inputs.push_back(
+        parse_input((*inputs)[i], seen, json_bytes.has_value(), binary, binary_offset, from_json));
+    if (from_json) targets[i] = &request.inputs.back();
   }
   if (binary_offset != binary.size()) {
     throw UsageError("body has " + std::to_string(binary.size() - binary_offset) +
@@ -634,6 +824,10 @@ InferRequest parse_infer_request(std::string_view body, std::optional<std::size_
   names.reserve(request.inputs.size());
   for (const auto& tensor : request.inputs) names.push_back(tensor.name);
   check_distinct(std::move(names), "input");
+  if (std::any_of(targets.begin(), targets.end(), [](const Tensor* t) { return t != nullptr; })) {
+    InferReader fill(std::move(targets));
+    json::sax_parse(header.begin(), header.end(), &fill);  // valid: the first pass read it
+  }
   if (const json* outputs = member(root, "outputs")) {
     if (!outputs->is_array()) throw UsageError("\"outputs\" must be an array");
     if (outputs->size() > limits.max_outputs) {

@@ -1,7 +1,8 @@
 #pragma once
 // KServe v2 (Open Inference Protocol) JSON <-> tensors, with the binary tensor extension
 // (docs/api.md). Every parse error is a UsageError with a message fit for a 400 answer.
-// Bodies are parsed through parse_json (json_limits.hpp): bounded depth, bounded document size.
+// Bodies are scanned first (json_limits.hpp: bounded depth, bounded document size); an inference
+// request's tensor data is read straight into its tensors, never into a JSON document.
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -377,13 +378,95 @@ TEST(ServeKServe, InferenceHeaderLength) {
 }
 
 TEST(ServeKServe, RequestBytesBoundTheParse) {
-  // The bound covers the document and what is copied out of it; binary tensors count in full.
+  // The bound covers the document (tensor data priced as tensor bytes) and what is copied out of
+  // it; binary tensors count in full.
   const json body{
       {"inputs", {{{"name", "x"}, {"shape", {3}}, {"datatype", "FP64"}, {"data", {1, 2, 3}}}}}};
   const std::string text = body.dump();
-  EXPECT_GE(infer_request_bytes(text, std::nullopt), scan_json(text).document_bytes + 24);
+  const JsonScan scan = scan_json(text, JsonLimits{}.max_depth, /*tensor_data=*/true);
+  EXPECT_EQ(scan.data_scalars, 3u);
+  EXPECT_GE(infer_request_bytes(text, std::nullopt), scan.document_bytes);
   EXPECT_GE(infer_request_bytes(text + std::string(1000, 'b'), text.size()),
-            scan_json(text).document_bytes + 1000);
+            scan.document_bytes + 1000);
+}
+
+// Tensor data is read into the tensor, never into a JSON document: 16 bytes a number as a
+// document value (three times that while its array grows), against 4 as FP32. The bound the
+// server charges before parsing says so, and so does the heap.
+TEST(ServeKServe, TensorDataIsReadStraightIntoTheTensor) {
+  constexpr std::size_t kCount = 150528;  // 1x3x224x224
+  std::string text = R"({"inputs":[{"name":"x","shape":[1,3,224,224],"datatype":"FP32","data":[)";
+  for (std::size_t i = 0; i < kCount; ++i) text += i == 0 ? "0" : ",0";
+  text += "]}]}";
+  const std::uint64_t bound = infer_request_bytes(text, std::nullopt);
+  EXPECT_GE(bound, kCount * 4);
+  EXPECT_LE(bound, kCount * 8 + (64u << 10));  // a document would be 7-22 MB
+  const std::uint64_t before = heap_in_use_bytes();
+  const InferRequest request = parse_infer_request(text, std::nullopt);
+  if (kHeapMeasured) {
+    EXPECT_LE(heap_growth_since(before), bound);
+  }
+  ASSERT_EQ(request.inputs.size(), 1u);
+  EXPECT_EQ(request.inputs[0].data.size(), kCount * 4);
+  const std::vector<float> values = values_of<float>(request.inputs[0]);
+  EXPECT_TRUE(std::all_of(values.begin(), values.end(), [](float v) { return v == 0; }));
+}
+
+// "data" is found in each input whatever the order of its keys (a client may send it before
+// the shape and datatype that size it), as a scalar, nested, or under an escaped key; a "data"
+// anywhere else is an ordinary member of the document.
+TEST(ServeKServe, TensorDataIsFoundWhereverItStands) {
+  const std::string text = R"({"parameters":{"data":[1,2],"k":{"data":7}},"inputs":[
+      {"data":[[1,2],[3,4]],"datatype":"INT32","shape":[2,2],"name":"a",
+       "parameters":{"data":"x"}},
+      {"name":"b","d\u0061ta":5,"shape":[1],"datatype":"FP64"},
+      {"name":"c","shape":[2],"datatype":"UINT8","data":[[7],[[8]]]}],
+      "outputs":[{"name":"a","data":[1]}]})";
+  const InferRequest request = parse_infer_request(text, std::nullopt);
+  ASSERT_EQ(request.inputs.size(), 3u);
+  EXPECT_EQ(values_of<std::int32_t>(request.inputs[0]), (std::vector<std::int32_t>{1, 2, 3, 4}));
+  EXPECT_EQ(values_of<double>(request.inputs[1]), (std::vector<double>{5}));
+  EXPECT_EQ(values_of<std::uint8_t>(request.inputs[2]), (std::vector<std::uint8_t>{7, 8}));
+  EXPECT_EQ(request.parameters, json::parse(R"({"data":[1,2],"k":{"data":7}})"));
+  ASSERT_EQ(request.outputs.size(), 1u);
+  EXPECT_EQ(request.outputs[0].name, "a");
+}
+
+TEST(ServeKServe, TensorDataErrorsNameTheirPlace) {
+  const auto message = [](const std::string& text) -> std::string {
+    try {
+      parse_infer_request(text, std::nullopt);
+    } catch (const UsageError& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  const std::string head = R"({"inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":)";
+  EXPECT_THAT(message(head + "[1,2]}]}"), HasSubstr("shape holds 3 elements but data has 2"));
+  EXPECT_THAT(message(head + "[1,2,[3,4]]}]}"), HasSubstr("data has 4"));
+  EXPECT_THAT(message(head + R"([1,{"a":[1,2,3]},3]}]})"), HasSubstr("element 1 is not a number"));
+  EXPECT_THAT(message(head + R"([1,2,"3"]}]})"), HasSubstr("element 2 is not a number"));
+  EXPECT_THAT(message(head + R"([1,2,3],"data":[1,2,3]}]})"), HasSubstr("\"data\" twice"));
+  EXPECT_THAT(message(R"({"inputs":[],"inputs":[]})"), HasSubstr("\"inputs\" twice"));
+  EXPECT_THAT(message(head + "[1,2,3]"), HasSubstr("not valid JSON"));
+  std::string deep = head;
+  for (std::size_t i = 0; i < kMaxTensorRank + 1; ++i) deep += '[';
+  deep += "1";
+  for (std::size_t i = 0; i < kMaxTensorRank + 1; ++i) deep += ']';
+  InferLimits limits;
+  limits.json.max_depth = 128;
+  try {
+    parse_infer_request(deep + "}]}", std::nullopt, limits);
+    ADD_FAILURE() << "accepted";
+  } catch (const UsageError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("nested too deeply"));
+  }
+  // A binary input's "data" is not read: its tensor comes from the binary part.
+  const std::string header =
+      R"({"inputs":[{"name":"x","shape":[1],"datatype":"UINT8","data":[[[{}]]],)"
+      R"("parameters":{"binary_data_size":1}}]})";
+  const InferRequest request = parse_infer_request(header + "\x05", header.size());
+  EXPECT_EQ(values_of<std::uint8_t>(request.inputs[0]), (std::vector<std::uint8_t>{5}));
 }
 
 // ---- response size ----
