@@ -30,8 +30,7 @@ class InflightBudget {
     do {
       if (bytes > limit_bytes_ || used > limit_bytes_ - bytes) return false;
     } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
-    if (process_ &&
-        !process_->try_charge(MemoryKind::kBuffers, bytes, process_->buffer_headroom())) {
+    if (process_ && !process_->try_charge_buffers(bytes)) {
       used_.fetch_sub(bytes, std::memory_order_relaxed);
       return false;
     }
@@ -48,11 +47,7 @@ class InflightBudget {
   // buffers included): a charge that could not is refused rather than waited for.
   bool could_fit(std::uint64_t bytes) const {
     if (bytes > limit_bytes_) return false;
-    if (!process_ || !process_->limited()) return true;
-    const std::uint64_t limit = process_->limit(), baseline = process_->baseline();
-    if (limit <= baseline) return false;
-    const std::uint64_t keep = process_->buffer_headroom();
-    return bytes <= limit - baseline && keep <= limit - baseline - bytes;
+    return !process_ || process_->could_fit_buffers(bytes);
   }
   std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
   std::uint64_t limit() const { return limit_bytes_; }

@@ -1,5 +1,6 @@
 #include "serve/process_budget.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include "runtime/memory.hpp"
@@ -34,6 +35,41 @@ bool ProcessBudget::try_charge(MemoryKind kind, std::uint64_t bytes, std::uint64
   }
   kinds_[static_cast<std::size_t>(kind)].fetch_add(bytes, std::memory_order_relaxed);
   return true;
+}
+
+std::uint64_t ProcessBudget::budget() const {
+  const std::uint64_t limit = this->limit();
+  return limit - std::min(limit, baseline());
+}
+
+std::uint64_t ProcessBudget::buffer_share() const {
+  const double fraction = std::clamp(share_.load(std::memory_order_relaxed), 0.0, 1.0);
+  return static_cast<std::uint64_t>(static_cast<double>(budget()) * fraction);
+}
+
+bool ProcessBudget::try_charge_buffers(std::uint64_t bytes) {
+  const std::uint64_t limit = this->limit();
+  if (limit == 0) return try_charge(MemoryKind::kBuffers, bytes);
+  const std::uint64_t share = buffer_share();
+  const std::uint64_t keep = buffer_headroom();
+  std::uint64_t total = total_.load(std::memory_order_relaxed);
+  do {
+    const std::uint64_t used = baseline() + total;
+    if (used > limit || bytes > limit - used) return false;
+    const std::uint64_t buffers = charged(MemoryKind::kBuffers);
+    const bool within_share = buffers <= share && bytes <= share - buffers;
+    if (!within_share && keep > limit - used - bytes) return false;
+  } while (!total_.compare_exchange_weak(total, total + bytes, std::memory_order_relaxed));
+  kinds_[static_cast<std::size_t>(MemoryKind::kBuffers)].fetch_add(bytes,
+                                                                   std::memory_order_relaxed);
+  return true;
+}
+
+bool ProcessBudget::could_fit_buffers(std::uint64_t bytes) const {
+  if (!limited()) return true;
+  const std::uint64_t whole = budget();
+  if (bytes > whole) return false;
+  return bytes <= buffer_share() || buffer_headroom() <= whole - bytes;
 }
 
 void ProcessBudget::charge(MemoryKind kind, std::uint64_t bytes) {

@@ -54,8 +54,21 @@ class ProcessBudget {
   // Whether `bytes` more would fit now (no charge).
   bool fits(std::uint64_t bytes) const { return bytes <= room(); }
 
-  // Room kept free by buffer charges (see try_charge); the scheduler sets it to the largest
-  // workspace it knows.
+  // The bytes over the baseline that may be charged (0 without a limit).
+  std::uint64_t budget() const;
+
+  // Request and response buffers. Their share of the budget (a fraction, set by the scheduler,
+  // whose own charges keep it free) is theirs at any time. Beyond it they may use what models,
+  // loads and workspaces leave, but not the last `buffer_headroom` bytes: one inference's
+  // workspace stays free, so a queued request can always run and release its buffers. Two
+  // buffer charges racing at the edge of the share may both take it (the share is read, not
+  // reserved); the limit itself is never crossed.
+  bool try_charge_buffers(std::uint64_t bytes);
+  // Whether `bytes` of buffers could be charged with no other buffer in flight.
+  bool could_fit_buffers(std::uint64_t bytes) const;
+  std::uint64_t buffer_share() const;  // bytes
+  void set_buffer_share(double fraction) { share_.store(fraction, std::memory_order_relaxed); }
+  // The scheduler sets it to the largest workspace it knows.
   std::uint64_t buffer_headroom() const { return headroom_.load(std::memory_order_relaxed); }
   void set_buffer_headroom(std::uint64_t bytes) {
     headroom_.store(bytes, std::memory_order_relaxed);
@@ -67,6 +80,7 @@ class ProcessBudget {
   std::atomic<std::uint64_t> total_{0};
   std::array<std::atomic<std::uint64_t>, kMemoryKinds> kinds_{};
   std::atomic<std::uint64_t> headroom_{0};
+  std::atomic<double> share_{0.0};
 };
 
 // A figure of the process for reports (/metrics, /v2/cache).

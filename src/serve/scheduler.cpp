@@ -232,6 +232,7 @@ Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, Sched
       throw UsageError("load back-off and file check intervals must be 0 to 1e6 seconds");
     }
   }
+  process_.set_buffer_share(options_.process_buffer_share);
   table_.resize(models_.size());
   for (std::size_t i = 0; i < models_.size(); ++i) {
     const auto& served = models_[i];
@@ -316,10 +317,7 @@ std::uint64_t Scheduler::scheduler_room_locked() const {
 // (options_.process_buffer_share of the budget over the baseline) less what buffers hold already.
 std::uint64_t Scheduler::process_reserve_locked() const {
   if (!process_.limited()) return 0;
-  const std::uint64_t limit = process_.limit();
-  const std::uint64_t budget = limit - std::min(limit, process_.baseline());
-  const auto share =
-      static_cast<std::uint64_t>(static_cast<double>(budget) * options_.process_buffer_share);
+  const std::uint64_t share = process_.buffer_share();
   const std::uint64_t buffers = process_.charged(MemoryKind::kBuffers);
   return share > buffers ? share - buffers : 0;
 }
@@ -819,11 +817,7 @@ void Scheduler::start_loads_locked() {
     // enough that the victims cover what the process budget lacks.
     const std::uint64_t need = load_peak_locked(id, estimate);
     if (process_.limited()) {
-      const std::uint64_t budget =
-          process_.limit() - std::min(process_.limit(), process_.baseline());
-      const std::uint64_t whole =
-          budget - static_cast<std::uint64_t>(static_cast<double>(budget) *
-                                              std::clamp(options_.process_buffer_share, 0.0, 1.0));
+      const std::uint64_t whole = process_.budget() - process_.buffer_share();
       if (need > whole) {
         it = pending_.erase(it);
         entry.memory_wait = false;

@@ -198,6 +198,30 @@ TEST(ProcessBudget, ChargesStayWithinTheLimitAndKeepTheirKinds) {
   EXPECT_EQ(unlimited.charged(MemoryKind::kBuffers), 1ull << 50);
 }
 
+// Buffers own their share of the budget outright (the scheduler keeps it free of its own
+// charges); beyond it they must leave the largest workspace free.
+TEST(ProcessBudget, BuffersKeepTheWorkspaceHeadroomOnlyBeyondTheirShare) {
+  ProcessBudget budget(110, 10);  // 100 bytes over the baseline
+  budget.set_buffer_share(0.25);
+  budget.set_buffer_headroom(20);
+  EXPECT_EQ(budget.budget(), 100u);
+  EXPECT_EQ(budget.buffer_share(), 25u);
+  EXPECT_TRUE(budget.try_charge(MemoryKind::kResting, 75));  // models fill their three quarters
+  EXPECT_TRUE(budget.try_charge_buffers(25));                // the whole share, no headroom
+  EXPECT_FALSE(budget.try_charge_buffers(1));                // the limit
+  budget.release(MemoryKind::kBuffers, 25);
+  budget.release(MemoryKind::kResting, 45);  // 30 resting: 70 free
+  EXPECT_TRUE(budget.try_charge_buffers(40));
+  EXPECT_TRUE(budget.try_charge_buffers(10));  // 50 beyond the share, 20 left free
+  EXPECT_FALSE(budget.try_charge_buffers(1));  // would leave 19 < 20 free
+  EXPECT_EQ(budget.charged(MemoryKind::kBuffers), 50u);
+  EXPECT_TRUE(budget.could_fit_buffers(80));   // 20 left: the headroom
+  EXPECT_FALSE(budget.could_fit_buffers(81));  // beyond the share and into the headroom
+  budget.set_buffer_share(0.9);
+  EXPECT_TRUE(budget.could_fit_buffers(90));    // within the share: no headroom needed
+  EXPECT_FALSE(budget.could_fit_buffers(101));  // never more than the budget
+}
+
 TEST(ProcessBudget, InflightChargesAreBuffersOfTheProcess) {
   ProcessBudget process(10 * kMiB, 0);
   InflightBudget inflight(64 * kMiB, &process);
