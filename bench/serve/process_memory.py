@@ -13,7 +13,8 @@ round): `--memory F%` alone ("off") and `--memory F% --process-memory +F%` ("on"
 A thread samples the server's RSS (/proc/PID/statm) every 2 ms throughout. Reports per run and
 the medians over runs: peak RSS against the limit, peak RSS growth over idle against the budget
 (F% of the footprint = the catalog's resting bytes), RSS after unloading against idle, hit p50,
-burst throughput and status counts, with /proc/loadavg before and after each server.
+burst throughput and status counts (with each error answer's message, numbers blanked), with
+/proc/loadavg before and after each server.
 
 Usage: bench/serve/process_memory.py --repo DIR --catalog FILE [--brulee build/release/brulee]
        [--runs 3] [--fraction 50] [--mixed-seconds 30] [--clients 8] [--burst 512]
@@ -72,16 +73,27 @@ def body_for(repo, model):
     return json.dumps({"inputs": inputs}).encode()
 
 
+def reason_of(status, data):
+    """An error answer's message, its numbers and quoted names blanked (for counting)."""
+    if status == 200:
+        return ""
+    try:
+        text = json.loads(data).get("error", "")
+    except ValueError:
+        text = data[:80].decode(errors="replace")
+    return " ".join("N" if any(c.isdigit() for c in w) else w for w in text.split())[:90]
+
+
 def post(port, path, body=b"", timeout=120):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     start = time.perf_counter()
     try:
         conn.request("POST", path, body, {"Content-Type": "application/json"})
         response = conn.getresponse()
-        response.read()
-        return response.status, time.perf_counter() - start
-    except OSError:
-        return 0, time.perf_counter() - start
+        data = response.read()
+        return response.status, time.perf_counter() - start, reason_of(response.status, data)
+    except OSError as e:
+        return 0, time.perf_counter() - start, type(e).__name__
     finally:
         conn.close()
 
@@ -129,12 +141,12 @@ def one_server(args, on, models, bodies):
         post(port, f"/v2/models/{hit}/infer", bodies[hit])
         latencies = []
         for _ in range(args.hit_requests):
-            status, seconds = post(port, f"/v2/models/{hit}/infer", bodies[hit])
+            status, seconds, _ = post(port, f"/v2/models/{hit}/infer", bodies[hit])
             if status == 200:
                 latencies.append(seconds)
         # mixed
         weights = [1.0 / (rank + 1) for rank in range(len(models))]
-        statuses = {}
+        statuses, reasons, burst_reasons = {}, {}, {}
         lock = threading.Lock()
         deadline = time.monotonic() + args.mixed_seconds
 
@@ -142,9 +154,12 @@ def one_server(args, on, models, bodies):
             rng = random.Random(seed)
             while time.monotonic() < deadline:
                 model = rng.choices(models, weights)[0]
-                status, _ = post(port, f"/v2/models/{model}/infer", bodies[model])
+                status, _, reason = post(port, f"/v2/models/{model}/infer", bodies[model])
                 with lock:
                     statuses[status] = statuses.get(status, 0) + 1
+                    if reason:
+                        key = f"{status} {reason}"
+                        reasons[key] = reasons.get(key, 0) + 1
                 if status == 503:
                     time.sleep(1.0)  # the server's Retry-After (always 1 s here)
 
@@ -161,9 +176,12 @@ def one_server(args, on, models, bodies):
         def one(i):
             model = models[i % len(models)]
             barrier.wait()
-            status, _ = post(port, f"/v2/models/{model}/infer", bodies[model], timeout=300)
+            status, _, reason = post(port, f"/v2/models/{model}/infer", bodies[model], timeout=300)
             with lock:
                 burst[status] = burst.get(status, 0) + 1
+                if reason:
+                    key = f"{status} {reason}"
+                    burst_reasons[key] = burst_reasons.get(key, 0) + 1
 
         threads = [threading.Thread(target=one, args=(i,)) for i in range(args.burst)]
         for t in threads:
@@ -190,6 +208,7 @@ def one_server(args, on, models, bodies):
         "mixed_peak": mixed_peak, "after_unload": after,
         "hit_p50_ms": statistics.median(latencies) * 1e3 if latencies else float("nan"),
         "mixed_statuses": statuses, "burst_statuses": burst, "burst_s": burst_s,
+        "mixed_reasons": reasons, "burst_reasons": burst_reasons,
         "burst_ok_per_s": burst.get(200, 0) / burst_s,
         "loadavg_before": before, "loadavg_after": loadavg(),
     }

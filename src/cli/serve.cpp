@@ -208,9 +208,13 @@ void run_serve(const ServeOptions& opts) {
     throw UsageError("--malloc-arenas must be in [0, 1024]");
   }
   runtime::limit_malloc_arenas(opts.malloc_arenas);  // before any other thread starts
-  // Freed model memory stays for the next load unless the process is bounded (then the
-  // scheduler hands it back after each unload).
-  if (!process_memory) runtime::keep_freed_memory();
+  // Freed model memory stays for the next load unless the process is bounded (then large
+  // blocks go back to the system when freed, and the scheduler trims after each load and unload).
+  if (process_memory) {
+    runtime::return_freed_memory();
+  } else {
+    runtime::keep_freed_memory();
+  }
 
   runtime::Repository repository(opts.repo);
   if (repository.models().empty()) {

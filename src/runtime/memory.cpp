@@ -146,6 +146,12 @@ bool keep_freed_memory() {
   return mmap && trim;
 }
 
+bool return_freed_memory(int mmap_bytes, int trim_bytes) {
+  const bool mmap = mallopt(M_MMAP_THRESHOLD, mmap_bytes) == 1;
+  const bool trim = mallopt(M_TRIM_THRESHOLD, trim_bytes) == 1;
+  return mmap && trim;
+}
+
 bool limit_malloc_arenas(int arenas) {
   if (arenas <= 0) return true;
   return mallopt(M_ARENA_MAX, arenas) == 1;

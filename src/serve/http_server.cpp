@@ -202,6 +202,8 @@ struct Exchange {
   std::string model, version;  // captured from the path
   // Charged with the body for parsing it (kJsonParseBytesPerByte), trued up before parsing.
   std::uint64_t parse_reserved = 0;
+  // Charged for the body itself: given back once an inference has parsed it into tensors.
+  std::uint64_t body_charged = 0;
 };
 
 class HttpServer::Impl {
@@ -565,6 +567,7 @@ class HttpServer::Impl {
       co_return;
     }
     ex.request.body() = std::string();  // the tensors hold the data now
+    ex.charge.give_back(std::exchange(ex.body_charged, 0));
     parsing.leave();
     // From the header read to the submission: reading the body, then parsing it into tensors.
     const double parse_s = seconds_since(ex.arrival);
@@ -1024,6 +1027,7 @@ class HttpServer::Impl {
         break;
       }
       bool over_ceiling = false;
+      std::uint64_t chunk_charged = 0;
       // A chunked body is charged as it arrives.
       // What is charged is the body's capacity, grown here explicitly (doubling), so that the
       // charge is the allocation and not the bytes: a string grown by appends alone may hold
@@ -1039,6 +1043,7 @@ class HttpServer::Impl {
             chunk_ec = http::error::body_limit;
             return 0;
           }
+          chunk_charged += grown - body.capacity();
           body.reserve(grown);
         }
         body.append(data.data(), data.size());
@@ -1076,7 +1081,15 @@ class HttpServer::Impl {
         break;
       }
       const bool keep_alive = request.keep_alive();
-      Exchange ex{request, {}, charge, arrival, {}, {}, {}, parse_reserved};
+      Exchange ex{request,
+                  {},
+                  charge,
+                  arrival,
+                  {},
+                  {},
+                  {},
+                  parse_reserved,
+                  declared ? *declared : chunk_charged};
       ex.response.version(version);
       ++busy_;
       try {

@@ -51,25 +51,26 @@ bool ProcessBudget::try_charge_buffers(std::uint64_t bytes) {
   const std::uint64_t limit = this->limit();
   if (limit == 0) return try_charge(MemoryKind::kBuffers, bytes);
   const std::uint64_t share = buffer_share();
-  const std::uint64_t keep = buffer_headroom();
+  auto& buffers = kinds_[static_cast<std::size_t>(MemoryKind::kBuffers)];
+  std::uint64_t held = buffers.load(std::memory_order_relaxed);
+  do {
+    if (held > share || bytes > share - held) return false;
+  } while (!buffers.compare_exchange_weak(held, held + bytes, std::memory_order_relaxed));
+  // The share is kept free by everything else, so the limit holds too, unless a forced charge
+  // (a measurement above its reservation) took part of it: then refuse.
   std::uint64_t total = total_.load(std::memory_order_relaxed);
   do {
     const std::uint64_t used = baseline() + total;
-    if (used > limit || bytes > limit - used) return false;
-    const std::uint64_t buffers = charged(MemoryKind::kBuffers);
-    const bool within_share = buffers <= share && bytes <= share - buffers;
-    if (!within_share && keep > limit - used - bytes) return false;
+    if (used > limit || bytes > limit - used) {
+      buffers.fetch_sub(bytes, std::memory_order_relaxed);
+      return false;
+    }
   } while (!total_.compare_exchange_weak(total, total + bytes, std::memory_order_relaxed));
-  kinds_[static_cast<std::size_t>(MemoryKind::kBuffers)].fetch_add(bytes,
-                                                                   std::memory_order_relaxed);
   return true;
 }
 
 bool ProcessBudget::could_fit_buffers(std::uint64_t bytes) const {
-  if (!limited()) return true;
-  const std::uint64_t whole = budget();
-  if (bytes > whole) return false;
-  return bytes <= buffer_share() || buffer_headroom() <= whole - bytes;
+  return !limited() || bytes <= buffer_share();
 }
 
 void ProcessBudget::charge(MemoryKind kind, std::uint64_t bytes) {

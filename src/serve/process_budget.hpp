@@ -38,8 +38,8 @@ class ProcessBudget {
   void set_baseline(std::uint64_t bytes) { baseline_.store(bytes, std::memory_order_relaxed); }
 
   // Charges `bytes` if baseline + charged + bytes stays within the limit, and if what is left
-  // afterwards is at least `keep_free` (room kept for other kinds: buffers leave one inference's
-  // workspace free, so queued requests can always run and release their buffers).
+  // afterwards is at least `keep_free` (room kept for other kinds: the scheduler's charges leave
+  // the buffers' share free).
   bool try_charge(MemoryKind kind, std::uint64_t bytes, std::uint64_t keep_free = 0);
   // Charges unconditionally (a measurement above its reservation).
   void charge(MemoryKind kind, std::uint64_t bytes);
@@ -57,29 +57,21 @@ class ProcessBudget {
   // The bytes over the baseline that may be charged (0 without a limit).
   std::uint64_t budget() const;
 
-  // Request and response buffers. Their share of the budget (a fraction, set by the scheduler,
-  // whose own charges keep it free) is theirs at any time. Beyond it they may use what models,
-  // loads and workspaces leave, but not the last `buffer_headroom` bytes: one inference's
-  // workspace stays free, so a queued request can always run and release its buffers. Two
-  // buffer charges racing at the edge of the share may both take it (the share is read, not
-  // reserved); the limit itself is never crossed.
+  // Request and response buffers get their share of the budget (a fraction, set by the
+  // scheduler, whose own charges keep it free), and only that: memory that resident models do
+  // not use now is not lent to buffers, because requests holding it would wait for loads that
+  // need it back.
   bool try_charge_buffers(std::uint64_t bytes);
   // Whether `bytes` of buffers could be charged with no other buffer in flight.
   bool could_fit_buffers(std::uint64_t bytes) const;
   std::uint64_t buffer_share() const;  // bytes
   void set_buffer_share(double fraction) { share_.store(fraction, std::memory_order_relaxed); }
-  // The scheduler sets it to the largest workspace it knows.
-  std::uint64_t buffer_headroom() const { return headroom_.load(std::memory_order_relaxed); }
-  void set_buffer_headroom(std::uint64_t bytes) {
-    headroom_.store(bytes, std::memory_order_relaxed);
-  }
 
  private:
   std::atomic<std::uint64_t> limit_;
   std::atomic<std::uint64_t> baseline_;
   std::atomic<std::uint64_t> total_{0};
   std::array<std::atomic<std::uint64_t>, kMemoryKinds> kinds_{};
-  std::atomic<std::uint64_t> headroom_{0};
   std::atomic<double> share_{0.0};
 };
 

@@ -251,7 +251,6 @@ Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, Sched
       entries_.back()->outputs = served.outputs;
       entries_.back()->known_specs = true;
     }
-    process_.set_buffer_headroom(std::max(process_.buffer_headroom(), served.workspace_bytes));
   }
   cache_ = std::make_unique<ModelCache>(
       options_.memory_bytes, table_, make_policy(options_.policy, table_, options_.policy_options));
@@ -794,6 +793,15 @@ void Scheduler::start_loads_locked() {
   if (stopping_) return;
   bool started = false;
   std::vector<ModelId> evicted;
+  // Under a process limit a load must leave, once it is resident, one inference's workspace
+  // free (the largest any model needs): else resident models whose requests wait could hold
+  // every byte while none of them can charge its workspace to run, and nothing is idle to evict.
+  std::uint64_t headroom = 0;
+  if (process_.limited() && !pending_.empty()) {
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+      headroom = std::max(headroom, workspace_locked(static_cast<ModelId>(i)));
+    }
+  }
   for (auto it = pending_.begin(); it != pending_.end();) {
     const ModelId id = *it;
     ModelEntry& entry = *entries_[id];
@@ -818,11 +826,14 @@ void Scheduler::start_loads_locked() {
     const std::uint64_t need = load_peak_locked(id, estimate);
     if (process_.limited()) {
       const std::uint64_t whole = process_.budget() - process_.buffer_share();
-      if (need > whole) {
+      // The room it must find: its peak while it loads, its resting bytes and the headroom after.
+      const std::uint64_t room_needed = std::max(need, estimate + headroom);
+      if (room_needed > whole) {
         it = pending_.erase(it);
         entry.memory_wait = false;
-        entry.last_error = "model " + models_[id].name + " needs " + format_bytes(need) +
-                           " at its load peak, more than the process budget of " +
+        entry.last_error = "model " + models_[id].name + " needs " + format_bytes(room_needed) +
+                           " (its load peak, or its size and the largest inference workspace),"
+                           " more than the process budget of " +
                            format_bytes(whole) +
                            " over the idle baseline (request buffers' share excluded)";
         answer_work_locked(id, Status::kFailed, entry.last_error);
@@ -830,8 +841,9 @@ void Scheduler::start_loads_locked() {
         continue;
       }
       const std::uint64_t room = scheduler_room_locked();
-      if (need > room) {
-        const std::uint64_t want = std::max(estimate, cache_->state().free_bytes() + (need - room));
+      if (room_needed > room) {
+        const std::uint64_t want =
+            std::max(estimate, cache_->state().free_bytes() + (room_needed - room));
         if (!cache_->can_make_room(want)) {
           entry.memory_wait = memory_blocked_ = true;
           ++it;  // not now: transient memory or pinned models hold the process budget
@@ -1010,10 +1022,7 @@ void Scheduler::loader_loop(bool prefetch_lane) {
       process_.release(MemoryKind::kLoading, job->process_bytes);
       memory_blocked_ = memory_blocked_ || process_.limited();
       if (load_peak != 0) entry.load_peak_bytes = std::max(entry.load_peak_bytes, load_peak);
-      if (workspace != 0) {
-        entry.workspace_bytes = std::max(entry.workspace_bytes, workspace);
-        process_.set_buffer_headroom(std::max(process_.buffer_headroom(), entry.workspace_bytes));
-      }
+      if (workspace != 0) entry.workspace_bytes = std::max(entry.workspace_bytes, workspace);
       if (job->prefetch && prefetch_finished_locked(*job, !error.empty(), done)) {
         dropped.push_back(std::move(handle));  // abandoned: its bytes go, nothing else changes
       } else if (!error.empty()) {
