@@ -320,6 +320,27 @@ TEST(ProcessMemory, ALoadWaitsForAnExecutionsWorkspaceAndEvictsForItsPeak) {
   EXPECT_LE(loader.ledger.peak.load(), 15 * kMiB);
 }
 
+TEST(ProcessMemory, ALoadLeavesTheLargestWorkspaceFreeOnceResident) {
+  // h0's inference needs 6 MiB (its catalog says), h1's 1 MiB. Both fit at rest (8 of 11 MiB)
+  // and h1's own load and inference (5 MiB) fit beside h0, but then h0's inference would not:
+  // with requests waiting for both, h0's could not run and neither model is idle to evict. So
+  // loading h1 evicts h0.
+  const Figures figures{4 * kMiB, 5 * kMiB, 1 * kMiB};
+  HeavyLoader loader(figures);
+  auto models = heavy_models(2, figures, true);
+  models[0].workspace_bytes = 6 * kMiB;
+  Scheduler scheduler(models, loader, limited(11 * kMiB));
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
+  ASSERT_EQ(scheduler.load(1).get().status, Status::kOk);
+  EXPECT_EQ(entry(scheduler.snapshot(), "h0").counters.evictions, 1u);
+  EXPECT_EQ(entry(scheduler.snapshot(), "h1").state, ModelState::kReady);
+  auto a = scheduler.submit(0, one_input(), later());
+  auto b = scheduler.submit(1, one_input(), later());
+  EXPECT_EQ(a.get().status, Status::kOk);
+  EXPECT_EQ(b.get().status, Status::kOk);
+  EXPECT_LE(loader.ledger.peak.load(), 11 * kMiB);
+}
+
 TEST(ProcessMemory, ARequestThatCannotGetMemoryInTimeIsToldToRetry) {
   const Figures figures{4 * kMiB, 8 * kMiB, 6 * kMiB};
   HeavyLoader loader(figures);
