@@ -193,21 +193,36 @@ void run_simulate(const SimulateOptions& opts) {
   if (opts.no_bound) asked_bound = sim::BoundKind::kNone;
   if (!opts.bound.empty()) asked_bound = sim::parse_bound(opts.bound);
 
-  // The next-use column is read by oracle policies and the bounds only: skip it otherwise.
-  sim::CompactTrace trace = sim::load_trace(opts.trace, catalog.models, false);
-  const sim::BoundKind bound_kind = asked_bound ? *asked_bound : sim::default_bound(trace.size());
   bool oracle = false;
   for (const auto& name : policies) oracle = oracle || find_policy(name).oracle;
-  if (oracle || bound_kind != sim::BoundKind::kNone) {
-    sim::compute_next_use(trace, catalog.models.size());
+  // One run that reads each request once (no oracle policy, no bound) reads a binary trace as it
+  // simulates, a block at a time, instead of holding it whole (the same results). A binary
+  // trace's header gives its length, for the progress line. Otherwise the trace is read first;
+  // the next-use column is read by oracle policies and the bounds only: skip it otherwise.
+  std::optional<sim::TraceStream> stream;
+  sim::CompactTrace trace;
+  sim::BoundKind bound_kind = sim::BoundKind::kNone;
+  if (!opts.sweep && !oracle && asked_bound == sim::BoundKind::kNone) {
+    stream.emplace(opts.trace, catalog.models);
+    if (!stream->binary()) stream.reset();
   }
+  if (stream) {
+    if (stream->size_hint() == 0) throw InputError(opts.trace, 0, "the trace holds no requests");
+  } else {
+    trace = sim::load_trace(opts.trace, catalog.models, false);
+    bound_kind = asked_bound ? *asked_bound : sim::default_bound(trace.size());
+    if (oracle || bound_kind != sim::BoundKind::kNone) {
+      sim::compute_next_use(trace, catalog.models.size());
+    }
+  }
+  const std::uint64_t requests = stream ? stream->size_hint() : trace.size();
   const auto loaded = Clock::now();
 
   sim::RunInfo info;
   info.trace = opts.trace;
   info.catalog = opts.catalog;
-  info.requests = trace.size();
-  {
+  info.requests = requests;
+  if (!stream) {  // streaming: the stream counts them as the run reads it (filled in below)
     std::vector<std::uint8_t> seen(catalog.models.size(), 0);
     for (ModelId model : trace.model) seen[model] = 1;  // no branch per request
     for (std::uint8_t requested : seen) info.models_requested += requested;
@@ -219,7 +234,7 @@ void run_simulate(const SimulateOptions& opts) {
   // go; nothing at all otherwise.
   sim::SimProgress progress;
   const std::uint64_t total_runs = opts.sweep ? policies.size() * memories.size() : 1;
-  RunsProgress runs_progress(progress, total_runs, trace.size());
+  RunsProgress runs_progress(progress, total_runs, requests);
   if (runs_progress.enabled()) base.progress = &progress;
 
   std::vector<sim::SimSummary> results;
@@ -253,12 +268,17 @@ void run_simulate(const SimulateOptions& opts) {
       });
     }
     try {
-      results.push_back(sim::simulate(catalog.models, trace, base, writer.get()));
+      results.push_back(stream ? sim::simulate(catalog.models, *stream, base, writer.get())
+                               : sim::simulate(catalog.models, trace, base, writer.get()));
     } catch (...) {
       if (bound_thread.joinable()) bound_thread.join();
       throw;
     }
     if (writer) writer->close();
+    if (stream) {
+      info.requests = stream->requests_read();
+      info.models_requested = stream->models_requested();
+    }
     if (bound_thread.joinable()) bound_thread.join();
     if (bound_error) std::rethrow_exception(bound_error);
     if (bound_kind != sim::BoundKind::kNone) {
@@ -295,11 +315,11 @@ void run_simulate(const SimulateOptions& opts) {
     const double load_s = seconds_between(started, loaded);
     const double run_s = seconds_between(loaded, simulated);
     const double simulated_requests =
-        static_cast<double>(trace.size()) * static_cast<double>(results.size());
+        static_cast<double>(info.requests) * static_cast<double>(results.size());
     std::fprintf(stderr,
                  "timing: trace read in %.3f s; %zu run(s) x %zu requests in %.3f s "
                  "(%.2f M requests/s over all runs)\n",
-                 load_s, results.size(), trace.size(), run_s,
+                 load_s, results.size(), static_cast<std::size_t>(info.requests), run_s,
                  simulated_requests / std::max(run_s, 1e-9) / 1e6);
     if (!opts.sweep && bound_kind != sim::BoundKind::kNone) {
       std::fprintf(stderr, "timing: %s bound in %.3f s (within the runs' time)\n",

@@ -4,7 +4,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <new>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,10 +69,40 @@ void compute_next_use(CompactTrace& trace, std::size_t model_count);
 // Throws InputError(source, 0, "request N: ...") on the first problem.
 void validate_trace(const CompactTrace& trace, std::size_t model_count, const std::string& source);
 
-// Reads a brulee trace (CSV or binary, via workload::TraceReader) into compact form, mapping
-// its model names to ids of `models` (by name). Streams in blocks: the trace text is never held
-// in memory. Throws InputError naming the file on unknown models or bad rows. Fills next_use
-// when `with_next_use` (oracle policies and the bounds need it; the others do not).
+// A brulee trace (CSV or binary, via workload::TraceReader) read a block at a time, its model
+// names mapped to ids of `models` (by name), with the checks the simulator relies on (times
+// finite and in order, models in the catalog, at most kMaxTraceRequests requests). load_trace
+// reads one into columns; a run that needs no more than one pass over the requests can read it
+// itself (simulate(models, TraceStream&, ...)) and never hold the whole trace.
+class TraceStream {
+ public:
+  // Throws InputError naming the file if it cannot be opened or is too long to index.
+  TraceStream(const std::string& path, const ModelTable& models);
+  ~TraceStream();
+  TraceStream(const TraceStream&) = delete;
+  TraceStream& operator=(const TraceStream&) = delete;
+
+  const std::string& path() const;
+  bool binary() const;
+  // Binary: the exact number of requests (from the header); CSV: 0 (unknown).
+  std::uint64_t size_hint() const;
+  // Fills up to min(time_s.size(), model.size()) requests, ids of `models`; fewer only at the
+  // end of the trace (0 after it). Throws InputError naming the file and the request on unknown
+  // models or bad rows.
+  std::size_t read(std::span<double> time_s, std::span<ModelId> model);
+  std::uint64_t requests_read() const { return size_; }
+  // How many of `models` the requests read so far name.
+  std::size_t models_requested() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::uint64_t size_ = 0;
+};
+
+// Reads a whole trace (TraceStream) into compact form. Throws InputError naming the file on
+// unknown models or bad rows, or if it holds no requests. Fills next_use when `with_next_use`
+// (oracle policies and the bounds need it; the others do not).
 CompactTrace load_trace(const std::string& path, const ModelTable& models,
                         bool with_next_use = true);
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <queue>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -175,16 +176,25 @@ double stretched_s(double work_s, double start_s, double busy_from_s, double bus
 
 class Simulation {
  public:
-  Simulation(const ModelTable& models, const CompactTrace& trace, const SimConfig& config,
-             OutcomeSink* sink)
-      : models_(models), trace_(trace), config_(config), sink_(sink), latencies_(config) {
+  // Over a trace in memory (`trace`), or one read a block at a time (`stream`): one of the two.
+  Simulation(const ModelTable& models, const CompactTrace* trace, TraceStream* stream,
+             const SimConfig& config, OutcomeSink* sink)
+      : models_(models),
+        trace_(trace),
+        stream_(stream),
+        config_(config),
+        sink_(sink),
+        latencies_(config) {
     if (config.workers == 0) throw UsageError("--workers must be at least 1");
     if (config.memory_bytes == 0) throw UsageError("memory per worker must be more than 0 bytes");
     const PolicyFactory& factory = find_policy(config.policy);
     // Only oracle policies read the future; the others run without the next-use column.
-    if (trace.time_s.size() != trace.size() ||
-        (factory.oracle && trace.next_use.size() != trace.size())) {
+    if (trace && (trace->time_s.size() != trace->size() ||
+                  (factory.oracle && trace->next_use.size() != trace->size()))) {
       throw std::logic_error("simulate: trace columns differ in length (next_use not computed?)");
+    }
+    if (!trace && factory.oracle) {
+      throw std::logic_error("simulate: an oracle policy needs the whole trace (load_trace)");
     }
     PolicyOptions options;
     options.cost_mode = config.cost_mode;
@@ -236,6 +246,12 @@ class Simulation {
     } else {
       single ? run_loop<false, true>() : run_loop<false, false>();
     }
+    if (config_.parallel_load) run_lanes(std::numeric_limits<double>::infinity());
+    if (SimProgress* const progress = config_.progress) {
+      progress->requests.fetch_add(requests_ - (next_report_ - SimProgress::kProgressStep),
+                                   std::memory_order_relaxed);
+      progress->runs.fetch_add(1, std::memory_order_relaxed);
+    }
     if (prefetcher_) {
       // Prefetched models never requested by the end (in flight or resident) were wasted.
       if (inflight_.model != kNoModel) summary_.prefetch_load_s += inflight_.work_s;
@@ -250,7 +266,7 @@ class Simulation {
     summary.workers = config_.workers;
     summary.queueing = config_.queueing;
     summary.parallel_load = config_.queueing && config_.parallel_load;
-    summary.requests = trace_.size();
+    summary.requests = requests_;
     summary.misses = summary.requests - summary.hits;
     summary.latency_mean_s = histogram_.mean();
     summary.latency_p50_s = histogram_.quantile(0.50);
@@ -264,21 +280,55 @@ class Simulation {
  private:
   template <bool kQueueing, bool kSingle>
   void run_loop() {
-    const std::size_t n = trace_.size();
-    const ModelId* model_column = trace_.model.data();
-    const double* time_column = trace_.time_s.data();
-    // Null when the trace has no next-use column (no oracle policy asked for it).
-    const std::uint32_t* next_column =
-        trace_.next_use.size() == n ? trace_.next_use.data() : nullptr;
-    SimProgress* const progress = config_.progress;
-    std::size_t next_report = progress ? SimProgress::kProgressStep : n;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i == next_report) [[unlikely]] {
-        progress->requests.fetch_add(SimProgress::kProgressStep, std::memory_order_relaxed);
-        next_report += SimProgress::kProgressStep;
+    next_report_ =
+        config_.progress ? SimProgress::kProgressStep : std::numeric_limits<std::uint64_t>::max();
+    if (trace_) {
+      const std::size_t n = trace_->size();
+      // Null when the trace has no next-use column (no oracle policy asked for it).
+      const std::uint32_t* next_column =
+          trace_->next_use.size() == n ? trace_->next_use.data() : nullptr;
+      run_requests<kQueueing, kSingle>(trace_->model.data(), trace_->time_s.data(), next_column, n,
+                                       n);
+      return;
+    }
+    // A block at a time through a small buffer (no whole-trace columns to allocate and fault
+    // in). Each block but the last keeps its final kPrefetchAhead requests for the next one, so
+    // every request sees the one kPrefetchAhead ahead of it exactly as over a whole trace.
+    constexpr std::size_t kBlock = std::size_t{1} << 14;
+    static_assert(kBlock > kPrefetchAhead);
+    std::vector<ModelId> models(kBlock);
+    std::vector<double> times(kBlock);
+    std::size_t held = 0;  // requests in the buffer, not yet simulated
+    for (;;) {
+      const std::size_t room = kBlock - held;
+      const std::size_t got = stream_->read(std::span<double>(times.data() + held, room),
+                                            std::span<ModelId>(models.data() + held, room));
+      held += got;
+      const bool last = got < room;  // the trace has ended
+      const std::size_t now = last ? held : held - kPrefetchAhead;
+      run_requests<kQueueing, kSingle>(models.data(), times.data(), nullptr, now, held);
+      if (last) break;
+      std::copy(models.begin() + now, models.begin() + held, models.begin());
+      std::copy(times.begin() + now, times.begin() + held, times.begin());
+      held -= now;
+    }
+  }
+
+  // Simulates `count` requests of these columns, the next ones of the trace (requests_ is the
+  // index of the first); the columns hold `valid` >= `count` requests (those past `count`
+  // only for the loop to look ahead).
+  template <bool kQueueing, bool kSingle>
+  void run_requests(const ModelId* model_column, const double* time_column,
+                    const std::uint32_t* next_column, std::size_t count, std::size_t valid) {
+    const std::size_t first = requests_;
+    for (std::size_t k = 0; k < count; ++k) {
+      const std::size_t i = first + k;
+      if (i == next_report_) [[unlikely]] {
+        config_.progress->requests.fetch_add(SimProgress::kProgressStep, std::memory_order_relaxed);
+        next_report_ += SimProgress::kProgressStep;
       }
-      const ModelId model = model_column[i];
-      const double arrival_s = time_column[i];
+      const ModelId model = model_column[k];
+      const double arrival_s = time_column[k];
       if constexpr (kQueueing) advance_to<kSingle>(arrival_s);
       if (prefetcher_) [[unlikely]]
         prefetch_before(model, arrival_s);
@@ -287,9 +337,9 @@ class Simulation {
       event.time_s = arrival_s;
       event.index = i;
       if (next_column)
-        event.next_index = next_column[i] == kNoNextUse ? kNeverAgain : next_column[i];
-      if (i + kPrefetchAhead < n)
-        warm_ahead<kQueueing, kSingle>(model_column[i + kPrefetchAhead], event);
+        event.next_index = next_column[k] == kNoNextUse ? kNeverAgain : next_column[k];
+      if (k + kPrefetchAhead < valid)
+        warm_ahead<kQueueing, kSingle>(model_column[k + kPrefetchAhead], event);
       const HotModel& hot = hot_[model];
       std::uint32_t worker = where_[model];
       const bool cached = worker != kNoWorker;  // resident, or its load decided (the policy's hit)
@@ -329,12 +379,7 @@ class Simulation {
       }
       record(i, model, worker, timeline);
     }
-    if (config_.parallel_load) run_lanes(std::numeric_limits<double>::infinity());
-    if (progress) {
-      progress->requests.fetch_add(n - (next_report - SimProgress::kProgressStep),
-                                   std::memory_order_relaxed);
-      progress->runs.fetch_add(1, std::memory_order_relaxed);
-    }
+    requests_ = first + count;
   }
 
   // Queueing: completions and (--parallel-load) executions due by this arrival happen first.
@@ -716,7 +761,10 @@ class Simulation {
   }
 
   const ModelTable& models_;
-  const CompactTrace& trace_;
+  const CompactTrace* trace_;  // or:
+  TraceStream* stream_;
+  std::uint64_t requests_ = 0;     // simulated so far
+  std::uint64_t next_report_ = 0;  // the request at which progress is told next
   const SimConfig& config_;
   OutcomeSink* sink_;
   Latencies latencies_;
@@ -762,7 +810,13 @@ class Simulation {
 
 SimSummary simulate(const ModelTable& models, const CompactTrace& trace, const SimConfig& config,
                     OutcomeSink* sink) {
-  Simulation simulation(models, trace, config, sink);
+  Simulation simulation(models, &trace, nullptr, config, sink);
+  return simulation.run();
+}
+
+SimSummary simulate(const ModelTable& models, TraceStream& trace, const SimConfig& config,
+                    OutcomeSink* sink) {
+  Simulation simulation(models, nullptr, &trace, config, sink);
   return simulation.run();
 }
 

@@ -158,4 +158,10 @@ struct SimSummary {
 SimSummary simulate(const ModelTable& models, const CompactTrace& trace, const SimConfig& config,
                     OutcomeSink* sink = nullptr);
 
+// The same run over a trace read a block at a time as it goes (no whole-trace columns; the
+// same results, the same arithmetic in the same order), for a non-oracle policy. Also throws
+// the stream's InputError on a bad row, after simulating the requests before it.
+SimSummary simulate(const ModelTable& models, TraceStream& trace, const SimConfig& config,
+                    OutcomeSink* sink = nullptr);
+
 }  // namespace brulee::sim

@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
@@ -95,6 +97,66 @@ TEST(SimTrace, UnknownModelsMissingAndEmptyFilesAreInputErrors) {
   const std::string empty = temp_path("empty.csv");
   std::ofstream(empty) << "request_id,time_s,model\n";
   EXPECT_THROW(load_trace(empty, models), UsageError);
+}
+
+// A run over a TraceStream (a block at a time) is the run over the loaded trace: every outcome,
+// every sum, bit for bit, across the stream's block boundaries (the trace is several blocks).
+TEST(SimTrace, StreamingRunEqualsTheRunOverTheLoadedTrace) {
+  Rng rng(11);
+  ModelTable models;
+  for (int m = 0; m < 40; ++m) {
+    models.push_back(model("m" + std::to_string(m), 10 + rng.below(90), 0.5 + rng.uniform() * 5,
+                           0.1 + rng.uniform() * 0.3, 0.01));
+  }
+  const std::string path = temp_path("stream.bin");
+  std::vector<std::string> names;
+  for (const auto& info : models) names.push_back(info.name);
+  {
+    workload::TraceWriter writer(path, workload::TraceFormat::kBinary, names);
+    double time_s = 0;
+    for (std::uint64_t i = 0; i < 50'003; ++i) {
+      time_s += rng.exponential(4.0);
+      writer.write({i, time_s, static_cast<ModelId>(std::min(rng.below(40), rng.below(40)))});
+    }
+    writer.close();
+  }
+  const CompactTrace trace = load_trace(path, models, false);
+  for (const char* policy : {"lru", "gdsf", "cremebrulee"}) {
+    for (int mode = 0; mode < 3; ++mode) {
+      SimConfig c = config(policy, 400, mode != 0);
+      c.parallel_load = mode == 2;
+      c.latency_mode = LatencyMode::kSampled;
+      CollectingSink whole_sink;
+      CollectingSink stream_sink;
+      const SimSummary whole = simulate(models, trace, c, &whole_sink);
+      TraceStream stream(path, models);
+      const SimSummary streamed = simulate(models, stream, c, &stream_sink);
+      SCOPED_TRACE(std::string(policy) + " mode " + std::to_string(mode));
+      EXPECT_EQ(stream.requests_read(), trace.size());
+      EXPECT_EQ(stream.models_requested(), models.size());
+      EXPECT_EQ(streamed.requests, whole.requests);
+      EXPECT_EQ(streamed.hits, whole.hits);
+      EXPECT_EQ(streamed.loads, whole.loads);
+      EXPECT_EQ(streamed.evictions, whole.evictions);
+      EXPECT_EQ(streamed.total_load_delay_s, whole.total_load_delay_s);  // bit for bit
+      EXPECT_EQ(streamed.total_queue_delay_s, whole.total_queue_delay_s);
+      EXPECT_EQ(streamed.total_exec_s, whole.total_exec_s);
+      EXPECT_EQ(streamed.latency_cdf, whole.latency_cdf);
+      ASSERT_EQ(stream_sink.outcomes.size(), whole_sink.outcomes.size());
+      for (std::size_t i = 0; i < whole_sink.outcomes.size(); ++i) {
+        const RequestOutcome& a = whole_sink.outcomes[i];
+        const RequestOutcome& b = stream_sink.outcomes[i];
+        ASSERT_EQ(b.index, a.index);
+        ASSERT_EQ(b.model, a.model);
+        ASSERT_EQ(b.timeline.hit, a.timeline.hit);
+        ASSERT_EQ(b.timeline.end_s, a.timeline.end_s);
+        ASSERT_EQ(b.delays.latency_s, a.delays.latency_s);
+      }
+    }
+  }
+  // An oracle policy needs the whole trace.
+  TraceStream stream(path, models);
+  EXPECT_THROW(simulate(models, stream, config("belady", 400, false)), std::logic_error);
 }
 
 TEST(SimHistogram, QuantilesWithinBucketPrecision) {
