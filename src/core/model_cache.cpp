@@ -24,8 +24,11 @@ void ModelCache::fail_repeated(ModelId victim) const {
                    std::to_string(victim) + " twice");
 }
 
-void ModelCache::make_room(std::uint64_t bytes, std::vector<ModelId>& evicted) {
-  if (bytes <= state_.free_bytes()) return;
+void ModelCache::fail_resident(ModelId model) const {
+  throw CacheError("model " + models_[model].name + " is resident");
+}
+
+void ModelCache::evict_for(std::uint64_t bytes, std::vector<ModelId>& evicted) {
   if (bytes > state_.capacity_bytes()) {
     throw CacheError("needs " + format_bytes(bytes) + ", more than the whole capacity of " +
                      format_bytes(state_.capacity_bytes()));
@@ -71,13 +74,6 @@ void ModelCache::make_room(std::uint64_t bytes, std::vector<ModelId>& evicted) {
     policy_->on_evict(victim);
     evicted.push_back(victim);
   }
-}
-
-void ModelCache::admit(ModelId model, std::uint64_t bytes, std::vector<ModelId>& evicted) {
-  if (state_.resident(model)) throw CacheError("model " + models_[model].name + " is resident");
-  make_room(bytes, evicted);
-  state_.insert(model, bytes);
-  policy_->on_load(model);
 }
 
 void ModelCache::evict(ModelId model) {

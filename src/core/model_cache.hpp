@@ -35,10 +35,19 @@ class ModelCache {
   // Evicts by policy until `bytes` are free. Appends the evicted models to `evicted`.
   // Throws CacheError (nothing changed) if bytes exceed the capacity or what unpinned models hold
   // (can_make_room tells beforehand), or if the policy's answer is wrong (a policy bug).
-  void make_room(std::uint64_t bytes, std::vector<ModelId>& evicted);
+  // Inline, like admit: the simulator admits on every miss.
+  void make_room(std::uint64_t bytes, std::vector<ModelId>& evicted) {
+    if (bytes > state_.free_bytes()) evict_for(bytes, evicted);
+  }
 
   // make_room(bytes) then inserts the model holding `bytes` and tells the policy.
-  void admit(ModelId model, std::uint64_t bytes, std::vector<ModelId>& evicted);
+  void admit(ModelId model, std::uint64_t bytes, std::vector<ModelId>& evicted) {
+    if (state_.resident(model)) [[unlikely]]
+      fail_resident(model);
+    make_room(bytes, evicted);
+    state_.insert(model, bytes);
+    policy_->on_load(model);
+  }
   void admit(ModelId model, std::vector<ModelId>& evicted) {
     admit(model, models_[model].size_bytes, evicted);
   }
@@ -52,6 +61,8 @@ class ModelCache {
   const ModelTable& models() const { return models_; }
 
  private:
+  void evict_for(std::uint64_t bytes, std::vector<ModelId>& evicted);  // make_room's evictions
+  [[noreturn]] void fail_resident(ModelId model) const;
   [[noreturn]] void fail_not_evictable(ModelId victim) const;
   [[noreturn]] void fail_repeated(ModelId victim) const;
 
