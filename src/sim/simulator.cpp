@@ -353,7 +353,7 @@ class Simulation {
       double load_s = 0.0;
       if (!cached) {
         if constexpr (kQueueing) decision_s = std::max(arrival_s, decision_floor_s_);
-        worker = admit(model, hot.size_bytes, decision_s, unload_s);
+        worker = admit<kQueueing, kSingle>(model, hot.size_bytes, decision_s, unload_s);
         load_s = latencies_.draw(hot.load_s);
         if constexpr (kQueueing) decision_floor_s_ = decision_s;
       }
@@ -562,7 +562,9 @@ class Simulation {
 
   // Finds a worker for a model no worker holds, evicts there by the policy and admits it.
   // In queueing mode a request may have to wait (decision_s moves forward) until completions
-  // unpin enough memory. Adds the unload time of the victims to unload_s.
+  // unpin enough memory. Adds the unload time of the victims to unload_s. The loop's shape
+  // (kQueueing = config_.queueing, kSingle = one worker) is known at compile time here too.
+  template <bool kQueueing, bool kSingle>
   std::uint32_t admit(ModelId model, std::uint64_t size_bytes, double& decision_s,
                       double& unload_s) {
     // A load holds its peak while it runs (config_.load_peak_bytes): room for it is made first.
@@ -574,14 +576,14 @@ class Simulation {
                        ", more than the memory of one worker (" +
                        format_bytes(config_.memory_bytes) + ")");
     }
-    const std::uint32_t worker = choose_worker(hold, decision_s);
-    ModelCache& cache = workers_[worker]->cache;
+    const std::uint32_t worker = kSingle && !kQueueing ? 0 : choose_worker(hold, decision_s);
+    ModelCache& cache = workers_[kSingle ? 0 : worker]->cache;
     evicted_.clear();
     const std::uint64_t used_before = cache.state().used_bytes();
     if (hold > size_bytes) cache.make_room(hold, evicted_);
     cache.admit(model, size_bytes, evicted_);
     // Unloads take time only where time is modelled (a pure cache mode has no clock).
-    const bool timed = config_.queueing;
+    const bool timed = kQueueing;
     for (ModelId victim : evicted_) {
       where_[victim] = kNoWorker;
       if (timed) unload_s += latencies_.draw(hot_[victim].unload_s);
