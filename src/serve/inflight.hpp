@@ -49,6 +49,8 @@ class InflightBudget {
     if (bytes > limit_bytes_) return false;
     return !process_ || process_->could_fit_buffers(bytes);
   }
+  // Whether its charges also count against a process limit (--process-memory).
+  bool process_limited() const { return process_ && process_->limited(); }
   std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
   std::uint64_t limit() const { return limit_bytes_; }
 

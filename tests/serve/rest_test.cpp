@@ -287,7 +287,7 @@ TEST(ServeLimits, InflightCeilingAnswers503) {
 
 TEST(ServeLimits, ARequestWithoutInflightRoomWaitsForItUnread) {
   // An inference whose body alone (160 kB) does not fit beside a request holding most of the
-  // ceiling (a body announced and not sent yet); alone, it and its parse reservation (16 bytes
+  // ceiling (a body announced and not sent yet); alone, it and its parse reservation (4 bytes
   // per byte of JSON) do.
   const std::string body = infer_body(std::vector<float>(40000, 1.0f));
   for (const double wait_s : {10.0, 0.0}) {
@@ -319,6 +319,37 @@ TEST(ServeLimits, ARequestWithoutInflightRoomWaitsForItUnread) {
     holder.reset();
     EXPECT_EQ(second.get(), 200);
   }
+}
+
+TEST(ServeLimits, UnderAProcessLimitConnectionsWaitInTheListenQueueForRoom) {
+  // The buffers' share (a quarter of 1 MiB) holds 16 open connections at 16 KiB; the 17th is
+  // not taken on (it and those behind it wait in the listen queue, holding none of the server's
+  // memory) until two close (one for it, one for its request's own 16 KiB).
+  SchedulerOptions options = options_with(4 * kMiB);
+  options.process_memory_bytes = kMiB;  // baseline 0: only charges count
+  Harness h(fake_models(1, 64 << 10), options);
+  std::vector<std::unique_ptr<Connection>> open;
+  for (int i = 0; i < 16; ++i) open.push_back(std::make_unique<Connection>(h.port));
+  for (int tries = 0; tries < 400 && h.http->connections() < 16; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(h.http->connections(), 16u);
+  EXPECT_EQ(h.http->inflight_bytes(), 16u * (16u << 10));
+  auto late = std::async(std::launch::async, [&] {
+    auto result = h.client()->Get("/v2/health/live");
+    if (result && result->status != 200) ADD_FAILURE() << result->body;
+    return result ? result->status : -1;
+  });
+  EXPECT_EQ(late.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  EXPECT_EQ(h.http->connections(), 16u);
+  open.pop_back();
+  open.pop_back();
+  EXPECT_EQ(late.get(), 200);
+  open.clear();  // their charges go with them; a client's kept-alive connection keeps its own
+  for (int tries = 0; tries < 400 && h.http->connections() > 1; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(h.http->inflight_bytes(), h.http->connections() * (16u << 10));
 }
 
 TEST(ServeLimits, SlowAndIdleConnectionsDoNotLockOthersOut) {
