@@ -552,9 +552,7 @@ class HttpServer::Impl {
     }
     // The parsed document and the tensors it becomes, charged before they are built: what the
     // body's admission reserved for them is trued up to the exact figure.
-    std::uint64_t tensor_data_priced = 0;
-    const std::uint64_t parse_bytes =
-        infer_request_bytes(body, json_bytes, infer_limits_, &tensor_data_priced);
+    const std::uint64_t parse_bytes = infer_request_bytes(body, json_bytes, infer_limits_);
     if (parse_bytes <= ex.parse_reserved) {
       ex.charge.give_back(ex.parse_reserved - parse_bytes);
     } else if (!co_await charge_waiting(ex.charge, parse_bytes - ex.parse_reserved, ex.arrival)) {
@@ -575,13 +573,8 @@ class HttpServer::Impl {
       reply_error(ex, http::status::bad_request, e.what());
       co_return;
     }
-    // The tensors hold the data now: the body goes, and so does what the bound priced for JSON
-    // tensor data above the tensors' own bytes (8 bytes a number against 1-8).
-    ex.request.body() = std::string();
+    ex.request.body() = std::string();  // the tensors hold the data now
     ex.charge.give_back(std::exchange(ex.body_charged, 0));
-    if (tensor_data_priced > parsed.json_tensor_bytes) {
-      ex.charge.give_back(tensor_data_priced - parsed.json_tensor_bytes);
-    }
     parsing.leave();
     // From the header read to the submission: reading the body, then parsing it into tensors.
     const double parse_s = seconds_since(ex.arrival);

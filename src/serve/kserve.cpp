@@ -751,7 +751,7 @@ std::size_t parse_inference_header_length(std::string_view text, std::size_t bod
 }
 
 std::uint64_t infer_request_bytes(std::string_view body, std::optional<std::size_t> json_bytes,
-                                  const InferLimits& limits, std::uint64_t* tensor_data_bytes) {
+                                  const InferLimits& limits) {
   // The document (tensor data priced as the tensors it is read into) and beyond it: per
   // object, a Tensor or RequestedOutput and the malloc overheads of its name, shape and data;
   // per other number, at most 8 bytes of shape; each long string copied once more (names, id);
@@ -761,7 +761,6 @@ std::uint64_t infer_request_bytes(std::string_view body, std::optional<std::size
   const std::string_view header =
       json_bytes && *json_bytes <= body.size() ? body.substr(0, *json_bytes) : body;
   const JsonScan scan = scan_json(header, limits.json.max_depth, /*tensor_data=*/true);
-  if (tensor_data_bytes) *tensor_data_bytes = 8 * scan.data_scalars;  // as scan_json prices them
   return scan.document_bytes + kPerObjectBytes * scan.objects +
          kPerScalarBytes * (scan.scalars - scan.data_scalars) + scan.string_heap_bytes +
          (body.size() - header.size());
@@ -815,10 +814,7 @@ InferRequest parse_infer_request(std::string_view body, std::optional<std::size_
     bool from_json = false;
     request.inputs.push_back(
         parse_input((*inputs)[i], seen, json_bytes.has_value(), binary, binary_offset, from_json));
-    if (from_json) {
-      targets[i] = &request.inputs.back();
-      request.json_tensor_bytes += targets[i]->data.size();
-    }
+    if (from_json) targets[i] = &request.inputs.back();
   }
   if (binary_offset != binary.size()) {
     throw UsageError("body has " + std::to_string(binary.size() - binary_offset) +

@@ -51,7 +51,6 @@ struct InferRequest {
   std::vector<runtime::Tensor> inputs;
   std::vector<RequestedOutput> outputs;  // empty: all outputs; names are distinct
   bool binary_outputs = false;           // parameters.binary_data_output
-  std::uint64_t json_tensor_bytes = 0;   // bytes of the input tensors read from JSON data
 };
 
 // Whether `output` is answered as raw bytes (binary tensor extension): its own binary_data
@@ -65,12 +64,8 @@ std::size_t parse_inference_header_length(std::string_view text, std::size_t bod
 // Upper bound of the heap bytes parse_infer_request holds at its peak for this body (the JSON
 // document while it lives, the tensors, names and shapes it copies out). Linear scan, no
 // allocation, never throws: charge it to a memory budget before parsing.
-// `tensor_data_bytes`, if given, receives the part of the bound that prices tensor data given as
-// JSON (8 bytes a number): once parsed, the request holds its InferRequest::json_tensor_bytes
-// instead.
 std::uint64_t infer_request_bytes(std::string_view body, std::optional<std::size_t> json_bytes,
-                                  const InferLimits& limits = {},
-                                  std::uint64_t* tensor_data_bytes = nullptr);
+                                  const InferLimits& limits = {});
 
 // `body` is the whole HTTP body; `json_bytes` is the Inference-Header-Content-Length value when
 // the binary extension is used (the JSON header is the first json_bytes bytes, tensor data
