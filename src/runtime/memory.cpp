@@ -138,18 +138,24 @@ std::uint64_t PeakMeter::stop() {
   return result_;
 }
 
-bool keep_freed_memory() {
-  // The largest mmap threshold glibc accepts on 64-bit (HEAP_MAX_SIZE / 2); setting it also
-  // stops glibc from moving it (and the trim threshold) on its own.
-  const bool mmap = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;
-  const bool trim = mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max()) == 1;
-  return mmap && trim;
-}
+namespace {
 
-bool return_freed_memory(int mmap_bytes, int trim_bytes) {
+// Fixed thresholds: glibc no longer moves them on its own.
+bool set_malloc_thresholds(int mmap_bytes, int trim_bytes) {
   const bool mmap = mallopt(M_MMAP_THRESHOLD, mmap_bytes) == 1;
   const bool trim = mallopt(M_TRIM_THRESHOLD, trim_bytes) == 1;
   return mmap && trim;
+}
+
+}  // namespace
+
+bool keep_freed_memory() {
+  // The largest mmap threshold glibc accepts on 64-bit (HEAP_MAX_SIZE / 2), and no trimming.
+  return set_malloc_thresholds(32 << 20, std::numeric_limits<int>::max());
+}
+
+bool return_freed_memory(int mmap_bytes, int trim_bytes) {
+  return set_malloc_thresholds(mmap_bytes, trim_bytes);
 }
 
 bool limit_malloc_arenas(int arenas) {

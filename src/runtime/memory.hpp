@@ -104,8 +104,8 @@ bool keep_freed_memory();
 
 // The opposite, for a process bounded as a whole (--process-memory): every allocation of
 // `mmap_bytes` or more is an mmap of its own, unmapped when freed, and a heap whose free top
-// exceeds `trim_bytes` shrinks at once. Request bodies, tensors and answers (hundreds of KiB
-// each) then leave no freed memory behind in the allocator between requests. Setting the
+// exceeds `trim_bytes` shrinks at once. Large request bodies, tensors and answers then leave no
+// freed memory behind in the allocator between requests (smaller ones are reused). Setting the
 // thresholds also stops glibc from raising them on its own after such a block is freed.
 // Returns whether glibc took both settings.
 bool return_freed_memory(int mmap_bytes = 1 << 20, int trim_bytes = 1 << 20);

@@ -941,11 +941,7 @@ class HttpServer::Impl {
 
   asio::awaitable<void> session(tcp::socket socket, std::uint64_t connection_charged) {
     ConnectionCount count(connections_);
-    struct ConnectionCharge {
-      InflightBudget& budget;
-      std::uint64_t bytes;
-      ~ConnectionCharge() { budget.release(bytes); }
-    } connection_charge{service_.budget(), connection_charged};
+    const Charge connection_charge(service_.budget(), connection_charged);
     boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
     beast::tcp_stream stream(std::move(socket));

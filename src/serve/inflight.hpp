@@ -64,6 +64,8 @@ class InflightBudget {
 class Charge {
  public:
   explicit Charge(InflightBudget& budget) : budget_(budget) {}
+  // Takes over `charged` bytes already charged to `budget` (released with the rest).
+  Charge(InflightBudget& budget, std::uint64_t charged) : budget_(budget), bytes_(charged) {}
   ~Charge() { budget_.release(bytes_); }
   Charge(const Charge&) = delete;
   Charge& operator=(const Charge&) = delete;

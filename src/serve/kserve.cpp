@@ -233,7 +233,6 @@ class InferReader {
   struct Frame {
     json* node = nullptr;  // first pass only
     Role role = Role::kOther;
-    bool object = false;
     bool inputs_next = false;  // the request: the value after the key "inputs"
     bool data_next = false;    // an input: the value after the key "data"
     bool data_seen = false;
@@ -293,11 +292,8 @@ class InferReader {
   }
 
   bool open(bool object) {
-    if (!in_data_ && enter_data_value()) {
-      // fall through into the data
-    } else if (!in_data_) {
+    if (!in_data_ && !enter_data_value()) {
       Frame frame;
-      frame.object = object;
       if (frames_.empty()) {
         frame.role = object ? Role::kRequest : Role::kOther;
       } else {
@@ -313,6 +309,7 @@ class InferReader {
       frames_.push_back(frame);
       return true;
     }
+    // In the data (this container may be its value).
     if (skip_ > 0) {
       ++skip_;
     } else if (object) {
