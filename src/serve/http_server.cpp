@@ -59,6 +59,9 @@ constexpr std::uint64_t kJsonParseBytesPerByte = 4;
 // A request waiting for in-flight room checks again after this, doubling up to the maximum.
 constexpr auto kRoomPollFirst = std::chrono::milliseconds(2);
 constexpr auto kRoomPollMax = std::chrono::milliseconds(50);
+// A request whose body waits for its model (Scheduler::hold) checks again after this at most:
+// a load takes 50-500 ms on the real zoos, so a longer pause would add much to a miss.
+constexpr auto kHoldPollMax = std::chrono::milliseconds(20);
 
 // Whether the target is an inference (POST .../infer): its JSON part will be parsed into a
 // document and tensors.
@@ -211,6 +214,35 @@ struct Exchange {
   std::uint64_t parse_reserved = 0;
   // Charged for the body itself: given back once an inference has parsed it into tensors.
   std::uint64_t body_charged = 0;
+  // Waiting for in-flight room is bounded by --inflight-wait from here: the arrival, or the
+  // moment the request's held model became resident (docs/server.md, "Process memory").
+  Clock::time_point room_since{};
+  std::optional<HeldArrival> held{};  // the request held its model while its body waited
+};
+
+// Ends a Scheduler::hold when the request is done with its model.
+class ModelHold {
+ public:
+  explicit ModelHold(Scheduler& scheduler) : scheduler_(scheduler) {}
+  ~ModelHold() {
+    if (id_ != kNoModel) scheduler_.release_hold(id_);
+  }
+  ModelHold(const ModelHold&) = delete;
+  ModelHold& operator=(const ModelHold&) = delete;
+  // Holds the model; false when the scheduler would refuse its requests (nothing held).
+  bool take(ModelId id) {
+    arrival_ = scheduler_.hold(id);
+    if (!arrival_) return false;
+    id_ = id;
+    return true;
+  }
+  // For the request's submit: when it arrived, and whether its model was resident then.
+  std::optional<HeldArrival> arrival() const { return arrival_; }
+
+ private:
+  Scheduler& scheduler_;
+  ModelId id_ = kNoModel;
+  std::optional<HeldArrival> arrival_;
 };
 
 class HttpServer::Impl {
@@ -555,7 +587,8 @@ class HttpServer::Impl {
     const std::uint64_t parse_bytes = infer_request_bytes(body, json_bytes, infer_limits_);
     if (parse_bytes <= ex.parse_reserved) {
       ex.charge.give_back(ex.parse_reserved - parse_bytes);
-    } else if (!co_await charge_waiting(ex.charge, parse_bytes - ex.parse_reserved, ex.arrival)) {
+    } else if (!co_await charge_waiting(ex.charge, parse_bytes - ex.parse_reserved,
+                                        ex.room_since)) {
       reply_error(ex, http::status::service_unavailable,
                   "the server's in-flight memory ceiling is reached; retry later");
       co_return;
@@ -576,8 +609,9 @@ class HttpServer::Impl {
     ex.request.body() = std::string();  // the tensors hold the data now
     ex.charge.give_back(std::exchange(ex.body_charged, 0));
     parsing.leave();
-    // From the header read to the submission: reading the body, then parsing it into tensors.
-    const double parse_s = seconds_since(ex.arrival);
+    // From the header read (or, for a request that waited for its model, the model's being
+    // resident) to the submission: reading the body, then parsing it into tensors.
+    const double parse_s = seconds_since(ex.room_since);
     const auto outcome = co_await submit(ex, *id, std::move(parsed.inputs), oracle);
     if (!outcome) co_return;
     const ServedModel& served = scheduler_.model(*id);
@@ -624,7 +658,8 @@ class HttpServer::Impl {
     RequestTicket ticket;
     auto outcome =
         co_await await_callback<InferOutcome>(deadline + std::chrono::seconds(1), [&](auto done) {
-          ticket = scheduler_.submit(id, std::move(inputs), deadline, oracle, std::move(done));
+          ticket =
+              scheduler_.submit(id, std::move(inputs), deadline, oracle, std::move(done), ex.held);
         });
     if (!outcome) {
       scheduler_.cancel(ticket);  // still queued: it leaves without running
@@ -892,6 +927,37 @@ class HttpServer::Impl {
     }
   }
 
+  // The served model an inference's target names (/v2/models/M[/versions/V]/infer), if any.
+  std::optional<ModelId> infer_model(beast::string_view target) const {
+    std::string error;
+    const auto parsed = parse_target(std::string_view(target.data(), target.size()), error);
+    if (!parsed) return std::nullopt;
+    const std::vector<std::string>& s = parsed->segments;
+    if (s.size() < 4 || s[0] != "v2" || s[1] != "models" || s.back() != "infer") {
+      return std::nullopt;
+    }
+    Problem problem;
+    if (s.size() == 4) return service_.find(s[2], "", problem);
+    if (s.size() == 6 && s[3] == "versions") return service_.find(s[2], s[4], problem);
+    return std::nullopt;
+  }
+
+  // Waits until a held model's request may go on (Scheduler::hold_settled), polling (2 ms
+  // doubling to kHoldPollMax), until `until`. False if it did not, or the server drains.
+  asio::awaitable<bool> wait_settled(ModelId id, Clock::time_point until) {
+    if (scheduler_.hold_settled(id)) co_return true;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    boost::system::error_code ec;
+    auto pause = std::chrono::duration_cast<Clock::duration>(kRoomPollFirst);
+    for (auto now = Clock::now(); now < until && !service_.draining(); now = Clock::now()) {
+      timer.expires_after(std::min(pause, until - now));
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (scheduler_.hold_settled(id)) co_return true;
+      pause = std::min<Clock::duration>(2 * pause, kHoldPollMax);
+    }
+    co_return false;
+  }
+
   // Charges `bytes` to the in-flight budget; without room, waits for requests in flight to give
   // some back (polling, 2 ms doubling to 50 ms) until --inflight-wait after `arrival` has passed.
   // False at once when the charge could not fit even with nothing else in flight.
@@ -1001,6 +1067,29 @@ class HttpServer::Impl {
             "request body is larger than the limit of " + format_bytes(options_.max_body_bytes));
         break;
       }
+      // Under a process limit an inference's body is read only once its model is resident:
+      // until then the request holds the model (pinned, its load started, as a queued request
+      // would), so requests waiting for loads hold no buffers and the scheduler sees every one
+      // of them (docs/server.md, "Process memory").
+      ModelHold hold(scheduler_);
+      auto room_since = arrival;
+      if (scheduler_.process_budget().limited() && request.method() == http::verb::post &&
+          is_infer_target(request.target())) {
+        if (const auto id = infer_model(request.target()); id && hold.take(*id)) {
+          if (!co_await wait_settled(*id, arrival + to_duration(options_.request_timeout_s))) {
+            // A named message: g++ 12 destroys a conditional's temporary twice across co_await.
+            std::string message = "server is shutting down";
+            if (!service_.draining()) {
+              message = "model " + scheduler_.model(*id).name +
+                        " was not loaded before the request's deadline (the process memory "
+                        "limit); retry later";
+            }
+            co_await refuse(stream, version, http::status::service_unavailable, message, 1.0);
+            break;
+          }
+          room_since = Clock::now();
+        }
+      }
       // The body and, for a JSON inference, what parsing it will take are charged before the
       // body is read. Without room the request waits (its body stays in the socket, unread)
       // until requests in flight give some back, up to --inflight-wait; a request that could
@@ -1029,7 +1118,7 @@ class HttpServer::Impl {
         parse_reserved = 0;
       }
       if (charge.bytes() == 0 &&
-          !co_await charge_waiting(charge, admission + parse_reserved, arrival)) {
+          !co_await charge_waiting(charge, admission + parse_reserved, room_since)) {
         co_await refuse(stream, version, http::status::service_unavailable,
                         "the server's in-flight memory ceiling is reached; retry later", 1.0);
         break;
@@ -1097,7 +1186,9 @@ class HttpServer::Impl {
                   {},
                   {},
                   parse_reserved,
-                  declared ? *declared : chunk_charged};
+                  declared ? *declared : chunk_charged,
+                  room_since,
+                  hold.arrival()};
       ex.response.version(version);
       ++busy_;
       try {

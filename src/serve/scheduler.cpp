@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <exception>
@@ -169,6 +170,8 @@ struct Scheduler::ModelEntry {
   ModelState state = ModelState::kAbsent;
   std::deque<std::unique_ptr<Request>> queue;
   std::vector<LoadWaiter> waiters;  // explicit loads; each holds one pin
+  std::uint32_t holds = 0;          // requests whose bodies wait for the model (hold); one pin each
+  std::atomic<ModelState> published{ModelState::kAbsent};  // `state`, for hold_settled
   std::unique_ptr<runtime::LoadedModel> handle;
   bool executing = false;
   bool runnable = false;  // in runnable_
@@ -376,6 +379,7 @@ void Scheduler::set_state_locked(ModelId id, ModelState to) {
   ModelEntry& entry = *entries_[id];
   check_transition(entry.state, to);
   entry.state = to;
+  entry.published.store(to, std::memory_order_release);
 }
 
 // The model joins the models waiting for room (first: at the head, it was next already).
@@ -389,10 +393,16 @@ void Scheduler::wait_for_room_locked(ModelId id, bool first) {
   }
 }
 
-// A waiting model whose requests and load waiters all went away stops waiting.
+// Whether anything waits for the model: queued requests, explicit loads or holds.
+bool Scheduler::wanted_locked(ModelId id) const {
+  const ModelEntry& entry = *entries_[id];
+  return !entry.queue.empty() || !entry.waiters.empty() || entry.holds != 0;
+}
+
+// A waiting model whose requests, load waiters and holds all went away stops waiting.
 void Scheduler::settle_locked(ModelId id) {
   ModelEntry& entry = *entries_[id];
-  if (entry.state != ModelState::kWaiting || !entry.queue.empty() || !entry.waiters.empty()) return;
+  if (entry.state != ModelState::kWaiting || wanted_locked(id)) return;
   if (auto it = std::find(pending_.begin(), pending_.end(), id); it != pending_.end()) {
     pending_.erase(it);
   }
@@ -458,10 +468,10 @@ std::optional<InferOutcome> Scheduler::refusal_locked(ModelId id,
 
 RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
                                 Clock::time_point deadline, std::optional<OracleHint> oracle,
-                                InferDone done) {
+                                InferDone done, std::optional<HeldArrival> held) {
   auto request = std::make_unique<Request>();
   request->inputs = std::move(inputs);
-  request->arrival = Clock::now();
+  request->arrival = held ? held->at : Clock::now();
   request->deadline = deadline;
   request->done = std::move(done);
   std::unique_lock lock(mutex_);
@@ -482,7 +492,8 @@ RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
     if (std::isfinite(oracle->time_s)) event.time_s = oracle->time_s;
   }
   if (prefetch_) prefetch_arrival_locked(id, event.time_s, oracle && std::isfinite(oracle->time_s));
-  request->hit = cache_->record(event) && entry.state == ModelState::kReady;
+  request->hit =
+      cache_->record(event) && entry.state == ModelState::kReady && (!held || held->resident);
   ++entry.counters.requests;
   ++(request->hit ? entry.counters.hits : entry.counters.misses);
   cache_->state().pin(id);
@@ -595,6 +606,40 @@ void Scheduler::load(ModelId id, LoadDone done) {
     wait_for_room_locked(id, false);
     start_loads_locked();
   }
+}
+
+std::optional<HeldArrival> Scheduler::hold(ModelId id) {
+  const auto now = Clock::now();
+  std::unique_lock lock(mutex_);
+  if (refusal_locked(id, lock)) return std::nullopt;
+  ModelEntry& entry = *entries_[id];
+  cache_->state().pin(id);
+  ++entry.holds;
+  const HeldArrival held{now, entry.state == ModelState::kReady};
+  if (entry.state == ModelState::kAbsent) {
+    wait_for_room_locked(id, false);
+    start_loads_locked();
+  }
+  return held;
+}
+
+void Scheduler::release_hold(ModelId id) {
+  {
+    std::lock_guard lock(mutex_);
+    ModelEntry& entry = *entries_[id];
+    if (entry.holds == 0) throw std::logic_error("release_hold without a hold");
+    --entry.holds;
+    cache_->state().unpin(id);
+    settle_locked(id);
+    if (!pending_.empty()) start_loads_locked();
+  }
+  idle_cv_.notify_all();
+}
+
+bool Scheduler::hold_settled(ModelId id) const {
+  const ModelState state = entries_[id]->published.load(std::memory_order_acquire);
+  return state == ModelState::kReady || state == ModelState::kAbsent ||
+         state == ModelState::kFailed;
 }
 
 LoadOutcome Scheduler::unload(ModelId id) {
@@ -767,7 +812,7 @@ void Scheduler::after_unload_locked(const std::vector<ModelId>& victims) {
     release_resting_locked(victim);
     ModelEntry& entry = *entries_[victim];
     if (entry.state != ModelState::kUnloading) continue;
-    if (!entry.queue.empty() || !entry.waiters.empty()) {
+    if (wanted_locked(victim)) {
       wait_for_room_locked(victim, false);
     } else {
       set_state_locked(victim, ModelState::kAbsent);

@@ -167,6 +167,13 @@ struct OracleHint {
   double time_s = std::numeric_limits<double>::quiet_NaN();
 };
 
+// When a request whose body was read after its model became resident (Scheduler::hold) arrived,
+// and whether its model was resident then.
+struct HeldArrival {
+  Clock::time_point at;
+  bool resident = false;
+};
+
 struct LoadOutcome {
   Status status = Status::kOk;
   std::string error;
@@ -344,8 +351,10 @@ class Scheduler {
   // `oracle` carries the request's place in a known future (a replayed trace): its index and
   // the index of the model's next request, for oracle policies (belady, cremebrulee-oracle).
   // Returns the ticket that cancels the request while it is queued (empty if already answered).
+  // `held`: the request held its model while its body was read (hold); it arrived then.
   RequestTicket submit(ModelId id, std::vector<runtime::Tensor> inputs, Clock::time_point deadline,
-                       std::optional<OracleHint> oracle, InferDone done);
+                       std::optional<OracleHint> oracle, InferDone done,
+                       std::optional<HeldArrival> held = std::nullopt);
   // The same, waited on through a future (tests, tools).
   std::future<InferOutcome> submit(ModelId id, std::vector<runtime::Tensor> inputs,
                                    Clock::time_point deadline,
@@ -356,6 +365,19 @@ class Scheduler {
   // kCancelled. Returns false, and does nothing, if the request is no longer queued (running or
   // answered: its `done` is or was called as usual) or the ticket is empty.
   bool cancel(RequestTicket ticket);
+  // Holds a model for a request whose body is not read yet (docs/server.md, "Process memory":
+  // under a process limit the HTTP front reads an inference's body only once its model is
+  // resident): the hold pins the model, and starts its load if it is absent, as a queued
+  // request would, without counting as a request for the policy. False, and nothing held, when
+  // a request would be refused at once (shutting down, the model marked failed or backing off,
+  // a queue full): the request's own submit then says why. Every true is ended by one
+  // release_hold, after the request was answered or abandoned. What it returns goes to the
+  // request's submit: the request arrived then, and was a miss if the model was not resident.
+  std::optional<HeldArrival> hold(ModelId id);
+  void release_hold(ModelId id);
+  // Whether a held model's request should go on: the model is resident, or no load is under
+  // way for it any more (its load failed: the submit answers why). Reads no lock.
+  bool hold_settled(ModelId id) const;
   // Loads a model (no-op if resident); `done` is called once it is (or failed), under the same
   // rules as submit's. An explicit load is the operator's: it ignores a back-off and clears a
   // failed mark, and tries once (if that load fails too, the model is marked failed again).
@@ -408,6 +430,7 @@ class Scheduler {
   std::uint64_t estimate_locked(ModelId id) const;
   void set_state_locked(ModelId id, ModelState to);
   void wait_for_room_locked(ModelId id, bool first);
+  bool wanted_locked(ModelId id) const;
   void settle_locked(ModelId id);
   std::optional<InferOutcome> refusal_locked(ModelId id, std::unique_lock<std::mutex>& lock);
   bool recheck_file_locked(ModelId id, std::unique_lock<std::mutex>& lock, bool force);

@@ -341,6 +341,43 @@ TEST(ProcessMemory, ALoadLeavesTheLargestWorkspaceFreeOnceResident) {
   EXPECT_LE(loader.ledger.peak.load(), 11 * kMiB);
 }
 
+// A hold (a request whose body is not read yet) starts its model's load and pins it while
+// resident, so another model's load that needs its memory waits until the hold ends; a hold is
+// not a request (the policy does not see it).
+TEST(ProcessMemory, AHeldModelLoadsAndStaysUntilReleased) {
+  const Figures figures{4 * kMiB, 8 * kMiB, kMiB};
+  HeavyLoader loader(figures);
+  // 10 MiB: one model resting (4) and another's load peak (8) do not fit together.
+  Scheduler scheduler(heavy_models(2, figures, true), loader, limited(10 * kMiB));
+  loader.load_gate.close();
+  ASSERT_TRUE(scheduler.hold(0));
+  ASSERT_TRUE(eventually([&] { return loader.loads.load() == 1; }));
+  EXPECT_FALSE(scheduler.hold_settled(0));
+  loader.load_gate.open();
+  ASSERT_TRUE(eventually([&] { return scheduler.hold_settled(0); }));
+  EXPECT_EQ(entry(scheduler.snapshot(), "h0").state, ModelState::kReady);
+  EXPECT_EQ(entry(scheduler.snapshot(), "h0").pins, 1u);
+  ASSERT_TRUE(scheduler.hold(1));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(loader.loads.load(), 1);  // h1 waits: h0 is held
+  EXPECT_EQ(entry(scheduler.snapshot(), "h1").state, ModelState::kWaiting);
+  EXPECT_FALSE(scheduler.hold_settled(1));
+  scheduler.release_hold(0);  // h0 may go now: h1 loads in its place
+  ASSERT_TRUE(eventually([&] { return scheduler.hold_settled(1); }));
+  CacheSnapshot snap = scheduler.snapshot();
+  EXPECT_EQ(entry(snap, "h0").state, ModelState::kAbsent);
+  EXPECT_EQ(entry(snap, "h1").state, ModelState::kReady);
+  EXPECT_EQ(entry(snap, "h0").counters.requests, 0u);
+  EXPECT_EQ(entry(snap, "h1").counters.requests, 0u);
+  auto outcome = scheduler.submit(1, one_input(), later());
+  EXPECT_EQ(outcome.get().status, Status::kOk);
+  scheduler.release_hold(1);
+  EXPECT_EQ(entry(scheduler.snapshot(), "h1").pins, 0u);
+  EXPECT_LE(loader.ledger.peak.load(), 10 * kMiB);
+  scheduler.stop();
+  EXPECT_FALSE(scheduler.hold(0));  // shutting down: refused, nothing held
+}
+
 TEST(ProcessMemory, ARequestThatCannotGetMemoryInTimeIsToldToRetry) {
   const Figures figures{4 * kMiB, 8 * kMiB, 6 * kMiB};
   HeavyLoader loader(figures);

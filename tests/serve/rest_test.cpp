@@ -352,6 +352,56 @@ TEST(ServeLimits, UnderAProcessLimitConnectionsWaitInTheListenQueueForRoom) {
   EXPECT_EQ(h.http->inflight_bytes(), h.http->connections() * (16u << 10));
 }
 
+// Under a process limit an inference's body is read only once its model is resident: while the
+// load runs the request holds the model (pinned, not yet counted as a request), not its body;
+// a request whose model is not resident by its deadline gets 503 and lets the model go.
+TEST(ServeLimits, UnderAProcessLimitABodyWaitsUnreadForItsModelsLoad) {
+  SchedulerOptions options = options_with(4 * kMiB);
+  options.process_memory_bytes = 64 * kMiB;  // baseline 0: only charges count
+  HttpOptions http;
+  http.request_timeout_s = 1.5;
+  Harness h(fake_models(2, 64 << 10), options, http);
+  const std::string body = infer_body(std::vector<float>(40000, 1.0f));  // 160 kB of FP32
+  h.loader.load_gate.close();
+  auto answer = std::async(std::launch::async, [&] {
+    auto result = h.client()->Post("/v2/models/m0/infer", body, "application/json");
+    return result ? result->status : -1;
+  });
+  for (int tries = 0; tries < 400 && h.loader.loads("m0") == 0; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(h.loader.loads("m0"), 1);  // the header alone started the load
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Only the open connections are charged (16 KiB each): the body waits in the socket.
+  EXPECT_EQ(h.http->inflight_bytes(), h.http->connections() * (16u << 10));
+  json m0 = h.model_entry("m0");
+  EXPECT_EQ(m0["state"], "loading");
+  EXPECT_EQ(m0["pins"], 2);  // the hold's and the load's own
+  EXPECT_EQ(m0["requests"], 0);
+  h.loader.load_gate.open();
+  EXPECT_EQ(answer.get(), 200);
+  m0 = h.model_entry("m0");
+  EXPECT_EQ(m0["pins"], 0);
+  EXPECT_EQ(m0["requests"], 1);
+  EXPECT_EQ(m0["misses"], 1);
+
+  // A load that does not end before the request's deadline: 503, and the hold goes with it.
+  Gate stuck(false);
+  h.loader.set_model_gate("m1", &stuck);
+  auto late = h.client()->Post("/v2/models/m1/infer", body, "application/json");
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->status, 503);
+  EXPECT_NE(late->body.find("was not loaded before the request's deadline"), std::string::npos)
+      << late->body;
+  EXPECT_EQ(h.model_entry("m1")["pins"], 1);  // the load's own; the hold is gone
+  stuck.open();
+  for (int tries = 0; tries < 400 && h.model_entry("m1")["state"] != "ready"; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(h.model_entry("m1")["pins"], 0);
+  h.loader.set_model_gate("m1", nullptr);
+}
+
 TEST(ServeLimits, SlowAndIdleConnectionsDoNotLockOthersOut) {
   HttpOptions http;
   http.header_timeout_s = 30;
