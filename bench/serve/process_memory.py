@@ -13,7 +13,8 @@ round): `--memory F%` alone ("off") and `--memory F% --process-memory +F%` ("on"
 A thread samples the server's RSS (/proc/PID/statm) every 2 ms throughout. Reports per run and
 the medians over runs: peak RSS against the limit, peak RSS growth over idle against the budget
 (F% of the footprint = the catalog's resting bytes), RSS after unloading against idle, hit p50,
-burst throughput and status counts (with each error answer's message, numbers blanked), with
+burst throughput and status counts (with each error answer's message, numbers blanked, and
+when errors were answered: first, median and last second after the burst's start), with
 /proc/loadavg before and after each server.
 
 Usage: bench/serve/process_memory.py --repo DIR --catalog FILE [--brulee build/release/brulee]
@@ -172,12 +173,16 @@ def one_server(args, on, models, bodies):
         # burst
         barrier = threading.Barrier(args.burst + 1)
         burst = {}
+        error_times = []  # seconds after the burst's start at which errors were answered
+        start = time.perf_counter()
 
         def one(i):
             model = models[i % len(models)]
             barrier.wait()
             status, _, reason = post(port, f"/v2/models/{model}/infer", bodies[model], timeout=300)
             with lock:
+                if status != 200:
+                    error_times.append(time.perf_counter() - start)
                 burst[status] = burst.get(status, 0) + 1
                 if reason:
                     key = f"{status} {reason}"
@@ -210,6 +215,8 @@ def one_server(args, on, models, bodies):
         "mixed_statuses": statuses, "burst_statuses": burst, "burst_s": burst_s,
         "mixed_reasons": reasons, "burst_reasons": burst_reasons,
         "burst_ok_per_s": burst.get(200, 0) / burst_s,
+        "burst_error_s": [round(min(error_times), 2), round(statistics.median(error_times), 2),
+                          round(max(error_times), 2)] if error_times else [],
         "loadavg_before": before, "loadavg_after": loadavg(),
     }
 

@@ -214,9 +214,11 @@ struct Exchange {
   std::uint64_t parse_reserved = 0;
   // Charged for the body itself: given back once an inference has parsed it into tensors.
   std::uint64_t body_charged = 0;
-  // Waiting for in-flight room is bounded by --inflight-wait from here: the arrival, or the
-  // moment the request's held model became resident (docs/server.md, "Process memory").
+  // When the request could go on: its arrival, or the moment its held model became resident
+  // (docs/server.md, "Process memory"); and until when it may wait for in-flight room:
+  // --inflight-wait after its arrival, or, having held its model, its deadline.
   Clock::time_point room_since{};
+  Clock::time_point room_until{};
   std::optional<HeldArrival> held{};  // the request held its model while its body waited
 };
 
@@ -588,7 +590,7 @@ class HttpServer::Impl {
     if (parse_bytes <= ex.parse_reserved) {
       ex.charge.give_back(ex.parse_reserved - parse_bytes);
     } else if (!co_await charge_waiting(ex.charge, parse_bytes - ex.parse_reserved,
-                                        ex.room_since)) {
+                                        ex.room_until)) {
       reply_error(ex, http::status::service_unavailable,
                   "the server's in-flight memory ceiling is reached; retry later");
       co_return;
@@ -612,8 +614,13 @@ class HttpServer::Impl {
     // From the header read (or, for a request that waited for its model, the model's being
     // resident) to the submission: reading the body, then parsing it into tensors.
     const double parse_s = seconds_since(ex.room_since);
+    std::uint64_t input_bytes = 0;
+    for (const runtime::Tensor& input : parsed.inputs) input_bytes += input.data.capacity();
     const auto outcome = co_await submit(ex, *id, std::move(parsed.inputs), oracle);
     if (!outcome) co_return;
+    // The scheduler freed the inputs once they ran: their charge goes back before the answer's
+    // is taken (else a burst's finished inferences could find every byte held by inputs).
+    ex.charge.give_back(std::min(input_bytes, ex.charge.bytes()));
     const ServedModel& served = scheduler_.model(*id);
     try {
       const RequestTimeline& t = outcome->timeline;
@@ -626,9 +633,10 @@ class HttpServer::Impl {
                       {"end_s", t.end_s},
                       {"parse_s", parse_s}};
       if (!std::isnan(t.load_start_s)) parameters["load_start_s"] = t.load_start_s;
-      // The answer's bytes, charged before it is encoded.
-      if (!ex.charge.add(infer_response_bytes(served.name, served.version, parsed, outcome->outputs,
-                                              parameters))) {
+      // The answer's bytes, charged before it is encoded, waiting for room as the body did.
+      const std::uint64_t answer_bytes =
+          infer_response_bytes(served.name, served.version, parsed, outcome->outputs, parameters);
+      if (!co_await charge_waiting(ex.charge, answer_bytes, room_wait_from(Clock::now()))) {
         reply_error(ex, http::status::service_unavailable,
                     "the server's in-flight memory ceiling is reached; retry later");
         co_return;
@@ -959,23 +967,39 @@ class HttpServer::Impl {
   }
 
   // Charges `bytes` to the in-flight budget; without room, waits for requests in flight to give
-  // some back (polling, 2 ms doubling to 50 ms) until --inflight-wait after `arrival` has passed.
-  // False at once when the charge could not fit even with nothing else in flight.
-  asio::awaitable<bool> charge_waiting(Charge& charge, std::uint64_t bytes,
-                                       Clock::time_point arrival) {
-    if (charge.add(bytes)) co_return true;
-    if (!service_.budget().could_fit(bytes)) co_return false;
-    const auto until = arrival + to_duration(options_.inflight_wait_s);
+  // some back (polling, 2 ms doubling to 50 ms; 2 ms once first in line) until `until`. A new
+  // request (`in_line`) waits in the budget's line, behind every request that began to wait before
+  // it, and does not take room while any of them waits; a request already admitted (its parse or
+  // its answer) takes room as soon as there is some, so that it can finish and give its memory
+  // back. False at once when the charge could not fit even with nothing else in flight.
+  asio::awaitable<bool> charge_waiting(Charge& charge, std::uint64_t bytes, Clock::time_point until,
+                                       bool in_line = false) {
+    InflightBudget& budget = service_.budget();
+    if ((!in_line || budget.line_empty()) && charge.add(bytes)) co_return true;
+    if (!budget.could_fit(bytes)) co_return false;
+    struct Place {
+      InflightBudget& budget;
+      std::uint64_t ticket = 0;
+      ~Place() {
+        if (ticket != 0) budget.leave_line(ticket);
+      }
+    } place{budget, in_line ? budget.join_line() : 0};
+    const auto my_turn = [&] { return place.ticket == 0 || budget.first_in_line(place.ticket); };
     asio::steady_timer timer(co_await asio::this_coro::executor);
     boost::system::error_code ec;
-    auto pause = std::chrono::duration_cast<Clock::duration>(kRoomPollFirst);
+    const auto first = std::chrono::duration_cast<Clock::duration>(kRoomPollFirst);
+    auto pause = first;
     for (auto now = Clock::now(); now < until && !service_.draining(); now = Clock::now()) {
-      timer.expires_after(std::min(pause, until - now));
+      timer.expires_after(std::min(my_turn() ? first : pause, until - now));
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (charge.add(bytes)) co_return true;
+      if (my_turn() && charge.add(bytes)) co_return true;
       pause = std::min<Clock::duration>(2 * pause, kRoomPollMax);
     }
     co_return false;
+  }
+
+  Clock::time_point room_wait_from(Clock::time_point since) const {
+    return since + to_duration(options_.inflight_wait_s);
   }
 
   // Answers a request that could not be read, then the connection closes.
@@ -1073,6 +1097,7 @@ class HttpServer::Impl {
       // of them (docs/server.md, "Process memory").
       ModelHold hold(scheduler_);
       auto room_since = arrival;
+      auto room_until = room_wait_from(arrival);
       if (scheduler_.process_budget().limited() && request.method() == http::verb::post &&
           is_infer_target(request.target())) {
         if (const auto id = infer_model(request.target()); id && hold.take(*id)) {
@@ -1087,7 +1112,9 @@ class HttpServer::Impl {
             co_await refuse(stream, version, http::status::service_unavailable, message, 1.0);
             break;
           }
+          // Its wait for room is queueing for its model now: bounded by its deadline.
           room_since = Clock::now();
+          room_until = arrival + to_duration(options_.request_timeout_s);
         }
       }
       // The body and, for a JSON inference, what parsing it will take are charged before the
@@ -1113,12 +1140,14 @@ class HttpServer::Impl {
       // left to the exact charge before parsing: the reservation is an upper bound, and under a
       // process limit whose models hold most of it, waiting for the bound would wait for room
       // the exact figure does not need (docs/server.md, "Network layer").
+      // Requests waiting for room are not overtaken: with a line, a new request joins it.
       if (!service_.budget().could_fit(admission + parse_reserved)) parse_reserved = 0;
-      if (parse_reserved != 0 && !charge.add(admission + parse_reserved) && charge.add(admission)) {
+      if (parse_reserved != 0 && service_.budget().line_empty() &&
+          !charge.add(admission + parse_reserved) && charge.add(admission)) {
         parse_reserved = 0;
       }
       if (charge.bytes() == 0 &&
-          !co_await charge_waiting(charge, admission + parse_reserved, room_since)) {
+          !co_await charge_waiting(charge, admission + parse_reserved, room_until, true)) {
         co_await refuse(stream, version, http::status::service_unavailable,
                         "the server's in-flight memory ceiling is reached; retry later", 1.0);
         break;
@@ -1188,6 +1217,7 @@ class HttpServer::Impl {
                   parse_reserved,
                   declared ? *declared : chunk_charged,
                   room_since,
+                  room_until,
                   hold.arrival()};
       ex.response.version(version);
       ++busy_;

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <set>
 
 #include "runtime/memory.hpp"
 #include "serve/process_budget.hpp"
@@ -49,6 +51,27 @@ class InflightBudget {
     if (bytes > limit_bytes_) return false;
     return !process_ || process_->could_fit_buffers(bytes);
   }
+  // The line of requests waiting for room (docs/server.md, "Limits"): a request that must wait
+  // joins it, and takes room only once no request that joined before it is still waiting, so
+  // room given back goes to the requests in the order they began to wait.
+  std::uint64_t join_line() {
+    std::lock_guard lock(line_mutex_);
+    const std::uint64_t ticket = next_ticket_++;
+    line_.insert(ticket);
+    return ticket;
+  }
+  void leave_line(std::uint64_t ticket) {
+    std::lock_guard lock(line_mutex_);
+    line_.erase(ticket);
+  }
+  bool first_in_line(std::uint64_t ticket) const {
+    std::lock_guard lock(line_mutex_);
+    return !line_.empty() && *line_.begin() == ticket;
+  }
+  bool line_empty() const {
+    std::lock_guard lock(line_mutex_);
+    return line_.empty();
+  }
   // Whether its charges also count against a process limit (--process-memory).
   bool process_limited() const { return process_ && process_->limited(); }
   std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
@@ -58,6 +81,9 @@ class InflightBudget {
   const std::uint64_t limit_bytes_;
   ProcessBudget* const process_;
   std::atomic<std::uint64_t> used_{0};
+  mutable std::mutex line_mutex_;
+  std::set<std::uint64_t> line_;
+  std::uint64_t next_ticket_ = 1;
 };
 
 // What one request has charged to the budget; given back when the request is done.

@@ -1204,6 +1204,9 @@ InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
       const auto running = Clock::now();
       try {
         outcome.outputs = model->infer(request.inputs);
+        // The inputs' memory goes back before the answer is made (the front charged them; it
+        // gives their charge back once the outcome is in, to charge the answer).
+        std::vector<runtime::Tensor>().swap(request.inputs);
       } catch (const UsageError& e) {
         outcome.status = Status::kBadRequest;
         outcome.error = e.what();

@@ -321,6 +321,35 @@ TEST(ServeLimits, ARequestWithoutInflightRoomWaitsForItUnread) {
   }
 }
 
+// Room given back goes to waiting requests in the order they began to wait: a small request
+// that would fit does not overtake a larger one waiting before it.
+TEST(ServeLimits, WaitingRequestsAreNotOvertaken) {
+  const std::string large = infer_body(std::vector<float>(40000, 1.0f));  // 160 kB + parse
+  Harness h(fake_models(1, kMiB), options_with(4 * kMiB), {}, 4 * kMiB);
+  ASSERT_EQ(h.client()->Post("/v2/models/m0/infer", large, "application/json")->status, 200);
+  auto holder = std::make_unique<Connection>(h.port);
+  ASSERT_TRUE(holder->send(
+      "POST /v2/repository/index HTTP/1.1\r\nHost: x\r\nContent-Length: 4100000\r\n\r\n"));
+  for (int tries = 0; tries < 400 && h.http->inflight_bytes() < 4100000; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GE(h.http->inflight_bytes(), 4100000u);
+  auto post = [&](const std::string& body) {
+    return std::async(std::launch::async, [&h, body] {
+      auto result = h.client()->Post("/v2/models/m0/infer", body, "application/json");
+      return result ? result->status : -1;
+    });
+  };
+  auto first = post(large);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the large one waits first
+  auto second = post(infer_body({1}));  // 17 kB with its overhead: there is room for it
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  EXPECT_EQ(first.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  holder.reset();
+  EXPECT_EQ(first.get(), 200);
+  EXPECT_EQ(second.get(), 200);
+}
+
 TEST(ServeLimits, UnderAProcessLimitConnectionsWaitInTheListenQueueForRoom) {
   // The buffers' share (a quarter of 1 MiB) holds 16 open connections at 16 KiB; the 17th is
   // not taken on (it and those behind it wait in the listen queue, holding none of the server's
