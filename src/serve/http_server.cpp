@@ -1029,6 +1029,82 @@ class HttpServer::Impl {
     return used;
   }
 
+  // What a request's admission decided (admit).
+  struct Admission {
+    std::uint64_t parse_reserved = 0;  // charged with the body for parsing it
+    Clock::time_point room_since;      // see Exchange
+    Clock::time_point room_until;
+  };
+
+  // Admits a request whose header is read, before its body is: under a process limit an
+  // inference first holds its model until it is resident (docs/server.md, "Process memory"),
+  // then the body and, for a JSON inference, what parsing it will take are charged. Without
+  // room the request waits in line (its body stays in the socket, unread) until requests in
+  // flight give some back, up to --inflight-wait (a held inference: its deadline); a request
+  // that could never fit is refused at once. Nullopt once a refusal has been answered.
+  asio::awaitable<std::optional<Admission>> admit(beast::tcp_stream& stream,
+                                                  const HttpRequest& request,
+                                                  std::optional<std::uint64_t> declared,
+                                                  Clock::time_point arrival, Charge& charge,
+                                                  ModelHold& hold) {
+    const unsigned version = request.version();
+    const bool inference =
+        request.method() == http::verb::post && is_infer_target(request.target());
+    Admission admission{0, arrival, room_wait_from(arrival)};
+    // Holding the model (pinned, its load started, as a queued request would) keeps requests
+    // waiting for loads from holding buffers, and the scheduler sees every one of them.
+    if (inference && scheduler_.process_budget().limited()) {
+      if (const auto id = infer_model(request.target()); id && hold.take(*id)) {
+        if (!co_await wait_settled(*id, arrival + to_duration(options_.request_timeout_s))) {
+          // A named message: g++ 12 destroys a conditional's temporary twice across co_await.
+          std::string message = "server is shutting down";
+          if (!service_.draining()) {
+            message = "model " + scheduler_.model(*id).name +
+                      " was not loaded before the request's deadline (the process memory "
+                      "limit); retry later";
+          }
+          co_await refuse(stream, version, http::status::service_unavailable, message, 1.0);
+          co_return std::nullopt;
+        }
+        // Its wait for room is queueing for its model now: bounded by its deadline.
+        admission.room_since = Clock::now();
+        admission.room_until = arrival + to_duration(options_.request_timeout_s);
+      }
+    }
+    std::uint64_t& parse_reserved = admission.parse_reserved;
+    if (declared && inference) {
+      std::uint64_t json_part = *declared;
+      if (const auto header = request.find("Inference-Header-Content-Length");
+          header != request.end()) {
+        try {
+          json_part = parse_inference_header_length(
+              std::string_view(header->value().data(), header->value().size()), *declared);
+        } catch (const UsageError&) {
+          json_part = 0;  // answered 400 by the handler, which parses it again
+        }
+      }
+      parse_reserved = kJsonParseBytesPerByte * json_part;
+    }
+    const std::uint64_t bytes = kRequestOverheadBytes + (declared ? *declared : 0);
+    // A reservation that could never fit, or does not fit now while the body alone does, is
+    // left to the exact charge before parsing: the reservation is an upper bound, and under a
+    // process limit whose models hold most of it, waiting for the bound would wait for room
+    // the exact figure does not need (docs/server.md, "Network layer"). Requests waiting for
+    // room are not overtaken: while any waits, a new request joins the line.
+    if (!service_.budget().could_fit(bytes + parse_reserved)) parse_reserved = 0;
+    if (parse_reserved != 0 && service_.budget().line_empty() &&
+        !charge.add(bytes + parse_reserved) && charge.add(bytes)) {
+      parse_reserved = 0;
+    }
+    if (charge.bytes() == 0 &&
+        !co_await charge_waiting(charge, bytes + parse_reserved, admission.room_until, true)) {
+      co_await refuse(stream, version, http::status::service_unavailable,
+                      "the server's in-flight memory ceiling is reached; retry later", 1.0);
+      co_return std::nullopt;
+    }
+    co_return admission;
+  }
+
   asio::awaitable<void> session(tcp::socket socket, std::uint64_t connection_charged) {
     ConnectionCount count(connections_);
     const Charge connection_charge(service_.budget(), connection_charged);
@@ -1091,67 +1167,13 @@ class HttpServer::Impl {
             "request body is larger than the limit of " + format_bytes(options_.max_body_bytes));
         break;
       }
-      // Under a process limit an inference's body is read only once its model is resident:
-      // until then the request holds the model (pinned, its load started, as a queued request
-      // would), so requests waiting for loads hold no buffers and the scheduler sees every one
-      // of them (docs/server.md, "Process memory").
       ModelHold hold(scheduler_);
-      auto room_since = arrival;
-      auto room_until = room_wait_from(arrival);
-      if (scheduler_.process_budget().limited() && request.method() == http::verb::post &&
-          is_infer_target(request.target())) {
-        if (const auto id = infer_model(request.target()); id && hold.take(*id)) {
-          if (!co_await wait_settled(*id, arrival + to_duration(options_.request_timeout_s))) {
-            // A named message: g++ 12 destroys a conditional's temporary twice across co_await.
-            std::string message = "server is shutting down";
-            if (!service_.draining()) {
-              message = "model " + scheduler_.model(*id).name +
-                        " was not loaded before the request's deadline (the process memory "
-                        "limit); retry later";
-            }
-            co_await refuse(stream, version, http::status::service_unavailable, message, 1.0);
-            break;
-          }
-          // Its wait for room is queueing for its model now: bounded by its deadline.
-          room_since = Clock::now();
-          room_until = arrival + to_duration(options_.request_timeout_s);
-        }
-      }
-      // The body and, for a JSON inference, what parsing it will take are charged before the
-      // body is read. Without room the request waits (its body stays in the socket, unread)
-      // until requests in flight give some back, up to --inflight-wait; a request that could
-      // never fit is refused at once.
-      std::uint64_t parse_reserved = 0;
-      if (declared && request.method() == http::verb::post && is_infer_target(request.target())) {
-        std::uint64_t json_part = *declared;
-        if (const auto header = request.find("Inference-Header-Content-Length");
-            header != request.end()) {
-          try {
-            json_part = parse_inference_header_length(
-                std::string_view(header->value().data(), header->value().size()), *declared);
-          } catch (const UsageError&) {
-            json_part = 0;  // answered 400 by the handler, which parses it again
-          }
-        }
-        parse_reserved = kJsonParseBytesPerByte * json_part;
-      }
-      const std::uint64_t admission = kRequestOverheadBytes + (declared ? *declared : 0);
-      // A reservation that could never fit, or does not fit now while the body alone does, is
-      // left to the exact charge before parsing: the reservation is an upper bound, and under a
-      // process limit whose models hold most of it, waiting for the bound would wait for room
-      // the exact figure does not need (docs/server.md, "Network layer").
-      // Requests waiting for room are not overtaken: with a line, a new request joins it.
-      if (!service_.budget().could_fit(admission + parse_reserved)) parse_reserved = 0;
-      if (parse_reserved != 0 && service_.budget().line_empty() &&
-          !charge.add(admission + parse_reserved) && charge.add(admission)) {
-        parse_reserved = 0;
-      }
-      if (charge.bytes() == 0 &&
-          !co_await charge_waiting(charge, admission + parse_reserved, room_until, true)) {
-        co_await refuse(stream, version, http::status::service_unavailable,
-                        "the server's in-flight memory ceiling is reached; retry later", 1.0);
-        break;
-      }
+      std::optional<std::uint64_t> body_bytes;
+      if (declared) body_bytes = *declared;
+      const std::optional<Admission> admitted =
+          co_await admit(stream, request, body_bytes, arrival, charge, hold);
+      if (!admitted) break;  // refused; the body was not read, so the connection closes
+      const auto [parse_reserved, room_since, room_until] = *admitted;
       bool over_ceiling = false;
       std::uint64_t chunk_charged = 0;
       // A chunked body is charged as it arrives.
