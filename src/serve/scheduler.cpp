@@ -423,7 +423,8 @@ std::future<InferOutcome> Scheduler::submit(ModelId id, std::vector<runtime::Ten
 // marked failed or backing off after a failed load, a queue is full. May release the lock for a
 // moment to read a failed model's file.
 std::optional<InferOutcome> Scheduler::refusal_locked(ModelId id,
-                                                      std::unique_lock<std::mutex>& lock) {
+                                                      std::unique_lock<std::mutex>& lock,
+                                                      std::size_t own_holds) {
   ModelEntry& entry = *entries_[id];
   const std::string& name = models_[id].name;
   auto refuse = [](Status status, std::string error, double retry_after_s) {
@@ -452,13 +453,16 @@ std::optional<InferOutcome> Scheduler::refusal_locked(ModelId id,
     }
   }
   if (!accepting_) return refuse(Status::kUnavailable, "server is shutting down", 1.0);
-  if (entry.queue.size() >= options_.max_queue_per_model) {
+  // Holds count as queued requests (a header alone must not pin more than a queue may); a held
+  // request's own submit does not count its hold.
+  const std::size_t waiting = entry.queue.size() + entry.holds - own_holds;
+  if (waiting >= options_.max_queue_per_model) {
     return refuse(Status::kUnavailable,
                   "queue of model " + name + " is full (" +
                       std::to_string(options_.max_queue_per_model) + " requests)",
                   1.0);
   }
-  if (queued_ >= options_.max_queue_total) {
+  if (queued_ + holds_ - own_holds >= options_.max_queue_total) {
     return refuse(
         Status::kUnavailable,
         "server queue is full (" + std::to_string(options_.max_queue_total) + " requests)", 1.0);
@@ -476,7 +480,7 @@ RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
   request->done = std::move(done);
   std::unique_lock lock(mutex_);
   ModelEntry& entry = *entries_[id];
-  if (std::optional<InferOutcome> refusal = refusal_locked(id, lock)) {
+  if (std::optional<InferOutcome> refusal = refusal_locked(id, lock, held ? 1 : 0)) {
     ++entry.counters.rejected;
     lock.unlock();
     request->done(std::move(*refusal));
@@ -615,6 +619,7 @@ std::optional<HeldArrival> Scheduler::hold(ModelId id) {
   ModelEntry& entry = *entries_[id];
   cache_->state().pin(id);
   ++entry.holds;
+  ++holds_;
   const HeldArrival held{now, entry.state == ModelState::kReady};
   if (entry.state == ModelState::kAbsent) {
     wait_for_room_locked(id, false);
@@ -629,6 +634,7 @@ void Scheduler::release_hold(ModelId id) {
     ModelEntry& entry = *entries_[id];
     if (entry.holds == 0) throw std::logic_error("release_hold without a hold");
     --entry.holds;
+    --holds_;
     cache_->state().unpin(id);
     settle_locked(id);
     if (!pending_.empty()) start_loads_locked();

@@ -432,7 +432,8 @@ class Scheduler {
   void wait_for_room_locked(ModelId id, bool first);
   bool wanted_locked(ModelId id) const;
   void settle_locked(ModelId id);
-  std::optional<InferOutcome> refusal_locked(ModelId id, std::unique_lock<std::mutex>& lock);
+  std::optional<InferOutcome> refusal_locked(ModelId id, std::unique_lock<std::mutex>& lock,
+                                             std::size_t own_holds = 0);
   bool recheck_file_locked(ModelId id, std::unique_lock<std::mutex>& lock, bool force);
   void forget_failures_locked(ModelId id);
   void load_failed_locked(ModelId id, const LoadJob& job, const std::string& error,
@@ -493,6 +494,7 @@ class Scheduler {
   std::uint64_t request_index_ = 0;
   std::uint64_t next_sequence_ = 1;  // tickets
   std::size_t queued_ = 0;
+  std::size_t holds_ = 0;  // Scheduler::hold, over every model
   std::size_t executing_ = 0;
   std::size_t loading_ = 0;
   unsigned inline_running_ = 0;  // hits running on submitting threads

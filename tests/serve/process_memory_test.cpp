@@ -378,6 +378,31 @@ TEST(ProcessMemory, AHeldModelLoadsAndStaysUntilReleased) {
   EXPECT_FALSE(scheduler.hold(0));  // shutting down: refused, nothing held
 }
 
+// Holds count against the queue limits as queued requests do (a header alone must not pin a
+// model more than a queue may), and a held request's own submit is not refused for its hold.
+TEST(ProcessMemory, HoldsCountAgainstTheQueueLimits) {
+  const Figures figures{kMiB, 2 * kMiB, kMiB};
+  HeavyLoader loader(figures);
+  SchedulerOptions options = limited(64 * kMiB);
+  options.max_queue_per_model = 2;
+  Scheduler scheduler(heavy_models(1, figures, true), loader, options);
+  const auto first = scheduler.hold(0);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(scheduler.hold(0));
+  EXPECT_FALSE(scheduler.hold(0));  // the model's queue is full of holds
+  ASSERT_TRUE(eventually([&] { return scheduler.hold_settled(0); }));
+  std::promise<InferOutcome> answered;
+  scheduler.submit(
+      0, one_input(), later(), std::nullopt,
+      [&answered](InferOutcome outcome) { answered.set_value(std::move(outcome)); }, first);
+  const InferOutcome outcome = answered.get_future().get();
+  EXPECT_EQ(outcome.status, Status::kOk) << outcome.error;
+  EXPECT_FALSE(outcome.hit);  // its model was not resident when it arrived
+  scheduler.release_hold(0);
+  scheduler.release_hold(0);
+  EXPECT_EQ(entry(scheduler.snapshot(), "h0").pins, 0u);
+}
+
 TEST(ProcessMemory, ARequestThatCannotGetMemoryInTimeIsToldToRetry) {
   const Figures figures{4 * kMiB, 8 * kMiB, 6 * kMiB};
   HeavyLoader loader(figures);
