@@ -56,6 +56,7 @@ struct ServeOptions {
   std::string host = kHttp.host;
   int port = kHttp.port;
   int grpc_port = kGrpc.port;
+  int admin_port = -1;
   std::string grpc_max_message = size_text(kGrpc.max_message_bytes);
   std::uint32_t grpc_max_streams = kGrpc.max_concurrent_streams;
   std::uint32_t grpc_stream_inflight = kGrpc.max_stream_inflight;
@@ -153,6 +154,7 @@ void run_serve(const ServeOptions& opts) {
   serve::HttpOptions http_options;
   http_options.host = opts.host;
   http_options.port = opts.port;
+  http_options.admin_port = opts.admin_port;
   http_options.network_threads = opts.http_threads;
   http_options.max_connections = opts.max_connections;
   http_options.max_body_bytes = parse_bytes(opts.max_body);
@@ -339,7 +341,8 @@ void run_serve(const ServeOptions& opts) {
               {"prefetch", opts.prefetch ? "on" : "off"},
               {"exec_threads", std::to_string(opts.exec_threads)},
               {"http_threads", std::to_string(opts.http_threads)},
-              {"grpc_port", std::to_string(grpc_port)}});
+              {"grpc_port", std::to_string(grpc_port)},
+              {"admin_port", std::to_string(http.admin_port())}});
 
   if (process_memory) {
     // The idle baseline: the process with its fronts up, its runtimes set up and no model
@@ -380,6 +383,9 @@ void run_serve(const ServeOptions& opts) {
   });
   std::printf("listening on %s:%d\n", opts.host.c_str(), port);
   if (grpc) std::printf("grpc listening on %s:%d\n", opts.host.c_str(), grpc_port);
+  if (http.admin_port() >= 0) {
+    std::printf("admin listening on %s:%d\n", opts.host.c_str(), http.admin_port());
+  }
   std::fflush(stdout);
   http.run();
   signal_thread.join();
@@ -396,6 +402,11 @@ const CommandRegistration kRegistration(40, [](CLI::App& root) {
       ->required();
   cmd->add_option("--host", opts->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", opts->port, "Port (0: any free port; printed on stdout)")
+      ->capture_default_str();
+  cmd->add_option("--admin-port", opts->admin_port,
+                  "A second REST port for health checks and metrics only, never waiting for "
+                  "memory (docs/server.md, \"The admin port\"; 0: any free port, printed on "
+                  "stdout; -1: none)")
       ->capture_default_str();
   cmd->add_option("--grpc-port", opts->grpc_port,
                   "gRPC port (KServe v2 GRPCInferenceService; 0: any free port, printed on "

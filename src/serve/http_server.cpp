@@ -47,6 +47,8 @@ constexpr std::uint64_t kRequestOverheadBytes = 16u << 10;
 // connections, or 512 waiting with a header read, 7.4-8.1 KiB each); a header up to
 // --max-header grows the read buffer for as long as it is read.
 constexpr std::uint64_t kConnectionBytes = 16u << 10;
+// The admin port's connections at once (docs/server.md, "The admin port").
+constexpr std::size_t kMaxAdminConnections = 16;
 // The accept loop, without room for one more connection, looks again after this.
 constexpr auto kAcceptRoomPoll = std::chrono::milliseconds(5);
 // What parsing a JSON inference body may allocate per byte of JSON, reserved with the body before
@@ -187,6 +189,9 @@ void validate(const HttpOptions& o) {
     throw UsageError("--inflight-wait must be a number of seconds in [0, 3600]");
   }
   if (o.port < 0 || o.port > 65535) throw UsageError("--port must be in 0..65535");
+  if (o.admin_port < -1 || o.admin_port > 65535) {
+    throw UsageError("--admin-port must be in 0..65535, or -1 for none");
+  }
   if (o.network_threads == 0 || o.network_threads > 256) {
     throw UsageError("--http-threads must be in 1..256");
   }
@@ -255,7 +260,8 @@ class HttpServer::Impl {
         options_(std::move(options)),
         logger_(logger),
         contexts_(make_contexts(options_.network_threads)),
-        acceptor_(*contexts_.front()) {
+        acceptor_(*contexts_.front()),
+        admin_acceptor_(*contexts_.front()) {
     validate(options_);
     install_routes();
   }
@@ -264,29 +270,36 @@ class HttpServer::Impl {
     if (!stopped_) shutdown(std::chrono::milliseconds(0));
   }
 
+  // Opens, binds and listens on host:port; returns the port bound.
+  int listen(tcp::acceptor& acceptor, int port) {
+    boost::system::error_code ec;
+    const tcp::endpoint endpoint(listen_address(options_.host, ec),
+                                 static_cast<std::uint16_t>(port));  // validated
+    if (!ec) acceptor.open(endpoint.protocol(), ec);
+    // SO_REUSEADDR only (restart past TIME_WAIT); never SO_REUSEPORT, so a second server on
+    // the same port fails here instead of silently taking half the connections.
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      throw std::runtime_error("cannot listen on " + options_.host + ":" + std::to_string(port) +
+                               ": " + ec.message());
+    }
+    return acceptor.local_endpoint().port();
+  }
+
   int bind() {
     if (port_ >= 0) return port_;
     raise_descriptor_limit();
-    boost::system::error_code ec;
-    const tcp::endpoint endpoint(listen_address(options_.host, ec),
-                                 static_cast<std::uint16_t>(options_.port));  // validated
-    if (!ec) acceptor_.open(endpoint.protocol(), ec);
-    // SO_REUSEADDR only (restart past TIME_WAIT); never SO_REUSEPORT, so a second server on
-    // the same port fails here instead of silently taking half the connections.
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      throw std::runtime_error("cannot listen on " + options_.host + ":" +
-                               std::to_string(options_.port) + ": " + ec.message());
-    }
-    port_ = acceptor_.local_endpoint().port();
+    port_ = listen(acceptor_, options_.port);
+    if (options_.admin_port >= 0) admin_port_ = listen(admin_acceptor_, options_.admin_port);
     return port_;
   }
 
   void start() {
     bind();
     asio::co_spawn(*contexts_.front(), accept_loop(), asio::detached);
+    if (admin_port_ >= 0) asio::co_spawn(*contexts_.front(), admin_accept_loop(), asio::detached);
     for (auto& context : contexts_) {
       threads_.emplace_back([&context] {
         auto keep_running = asio::make_work_guard(*context);
@@ -320,6 +333,7 @@ class HttpServer::Impl {
     asio::post(*contexts_.front(), [this] {
       boost::system::error_code ignored;
       acceptor_.close(ignored);
+      admin_acceptor_.close(ignored);
     });
     for (auto& context : contexts_) context->stop();
     for (auto& thread : threads_) {
@@ -334,6 +348,7 @@ class HttpServer::Impl {
   }
 
   int port() const { return port_; }
+  int admin_port() const { return admin_port_; }
   Metrics& metrics() { return service_.metrics(); }
   std::size_t connections() const { return connections_.load(); }
   std::uint64_t inflight_bytes() const { return service_.budget().used(); }
@@ -1029,6 +1044,25 @@ class HttpServer::Impl {
     return used;
   }
 
+  // What the admin port serves: GET (or HEAD) of health, readiness, server metadata, /v2/cache
+  // and /metrics.
+  static bool admin_target(const HttpRequest& request) {
+    if (request.method() != http::verb::get && request.method() != http::verb::head) {
+      return false;
+    }
+    std::string error;
+    const auto target =
+        parse_target(std::string_view(request.target().data(), request.target().size()), error);
+    if (!target) return false;
+    const std::vector<std::string>& s = target->segments;
+    if (s.size() == 1) return s[0] == "metrics" || s[0] == "v2";
+    if (s.empty() || s[0] != "v2") return false;
+    if (s.size() == 2) return s[1] == "cache";
+    if (s.size() == 3) return s[1] == "health" && (s[2] == "live" || s[2] == "ready");
+    return s[1] == "models" && s.back() == "ready" &&
+           (s.size() == 4 || (s.size() == 6 && s[3] == "versions"));
+  }
+
   // What a request's admission decided (admit).
   struct Admission {
     std::uint64_t parse_reserved = 0;  // charged with the body for parsing it
@@ -1105,8 +1139,9 @@ class HttpServer::Impl {
     co_return admission;
   }
 
-  asio::awaitable<void> session(tcp::socket socket, std::uint64_t connection_charged) {
-    ConnectionCount count(connections_);
+  asio::awaitable<void> session(tcp::socket socket, std::uint64_t connection_charged,
+                                bool admin = false) {
+    ConnectionCount count(admin ? admin_connections_ : connections_);
     const Charge connection_charge(service_.budget(), connection_charged);
     boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
@@ -1168,10 +1203,26 @@ class HttpServer::Impl {
         break;
       }
       ModelHold hold(scheduler_);
-      std::optional<std::uint64_t> body_bytes;
-      if (declared) body_bytes = *declared;
-      const std::optional<Admission> admitted =
-          co_await admit(stream, request, body_bytes, arrival, charge, hold);
+      std::optional<Admission> admitted;
+      if (admin) {
+        // Charged nothing, waits for nothing: a bodiless read of the server's state only.
+        if ((declared && *declared > 0) || parser.chunked()) {
+          co_await refuse(stream, version, http::status::payload_too_large,
+                          "the admin port takes no request bodies");
+          break;
+        }
+        if (!admin_target(request)) {
+          co_await refuse(stream, version, http::status::not_found,
+                          "the admin port serves GET /v2/health/live, /v2/health/ready, "
+                          "/v2/models/M[/versions/V]/ready, /v2, /v2/cache and /metrics only");
+          break;
+        }
+        admitted = Admission{0, arrival, room_wait_from(arrival)};
+      } else {
+        std::optional<std::uint64_t> body_bytes;
+        if (declared) body_bytes = *declared;
+        admitted = co_await admit(stream, request, body_bytes, arrival, charge, hold);
+      }
       if (!admitted) break;  // refused; the body was not read, so the connection closes
       const auto [parse_reserved, room_since, room_until] = *admitted;
       bool over_ceiling = false;
@@ -1301,6 +1352,28 @@ class HttpServer::Impl {
     }
   }
 
+  // The admin port's connections: never charged, at most kMaxAdminConnections at once (more
+  // are closed at accept), each serving only what admin_target allows.
+  asio::awaitable<void> admin_accept_loop() {
+    boost::system::error_code ec;
+    asio::steady_timer pause(*contexts_.front());
+    for (;;) {
+      tcp::socket socket(*contexts_.front());
+      co_await admin_acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || !admin_acceptor_.is_open()) break;
+      if (ec) {
+        pause.expires_after(std::chrono::milliseconds(20));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      if (admin_connections_.load() >= kMaxAdminConnections) {
+        socket.close(ec);
+        continue;
+      }
+      asio::co_spawn(*contexts_.front(), session(std::move(socket), 0, true), asio::detached);
+    }
+  }
+
   Scheduler& scheduler_;
   Service& service_;
   HttpOptions options_;
@@ -1310,6 +1383,9 @@ class HttpServer::Impl {
   // writes all run on its own thread, with no hand-off between threads on the way.
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   tcp::acceptor acceptor_;
+  tcp::acceptor admin_acceptor_;
+  int admin_port_ = -1;
+  std::atomic<std::size_t> admin_connections_{0};
   std::vector<Route> routes_;
   std::vector<std::thread> threads_;
   int port_ = -1;
@@ -1332,6 +1408,7 @@ void HttpServer::shutdown(std::chrono::milliseconds drain_timeout) {
   impl_->shutdown(drain_timeout);
 }
 int HttpServer::port() const { return impl_->port(); }
+int HttpServer::admin_port() const { return impl_->admin_port(); }
 Metrics& HttpServer::metrics() { return impl_->metrics(); }
 std::size_t HttpServer::connections() const { return impl_->connections(); }
 std::uint64_t HttpServer::inflight_bytes() const { return impl_->inflight_bytes(); }

@@ -19,7 +19,11 @@ class Service;
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
-  int port = 8000;               // 0: any free port (read it back with port())
+  int port = 8000;  // 0: any free port (read it back with port())
+  // A second listener for health checks and metrics only (docs/server.md, "The admin port"):
+  // uncharged, at most kMaxAdminConnections at once, GET without a body on a few paths.
+  // -1: none; 0: any free port (read it back with admin_port()).
+  int admin_port = -1;
   unsigned network_threads = 2;  // threads running the network layer, whatever the connections
   std::size_t max_connections = 10000;  // open connections; more are closed at accept
   std::uint64_t max_body_bytes = 64ull << 20;
@@ -61,6 +65,7 @@ class HttpServer {
   void shutdown(std::chrono::milliseconds drain_timeout);
 
   int port() const;
+  int admin_port() const;  // -1 without one
   Metrics& metrics();
   // Open connections and bytes currently charged to the in-flight ceiling.
   std::size_t connections() const;

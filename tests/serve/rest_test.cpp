@@ -431,6 +431,50 @@ TEST(ServeLimits, UnderAProcessLimitABodyWaitsUnreadForItsModelsLoad) {
   h.loader.set_model_gate("m1", nullptr);
 }
 
+// The admin port answers health checks and metrics at once while the main port's connections
+// wait for process memory; it serves nothing else and takes no bodies.
+TEST(ServeLimits, TheAdminPortAnswersWhileClientsWaitForMemory) {
+  SchedulerOptions options = options_with(4 * kMiB);
+  options.process_memory_bytes = 256 << 10;  // buffers' share 64 KiB
+  HttpOptions http;
+  http.admin_port = 0;
+  Harness h(fake_models(1, 64 << 10), options, http);
+  ASSERT_GT(h.http->admin_port(), 0);
+  // A connection (16 KiB) whose request announces a body it does not send (16 KiB + 30 kB):
+  // no room is left for another connection.
+  auto holder = std::make_unique<Connection>(h.port);
+  ASSERT_TRUE(holder->send(
+      "POST /v2/repository/index HTTP/1.1\r\nHost: x\r\nContent-Length: 30000\r\n\r\n"));
+  for (int tries = 0; tries < 400 && h.http->inflight_bytes() < (32u << 10) + 30000; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const std::uint64_t held = h.http->inflight_bytes();
+  ASSERT_EQ(held, (32u << 10) + 30000);
+  auto blocked = std::async(std::launch::async, [&] {
+    auto result = h.client()->Get("/v2/health/live");
+    return result ? result->status : -1;
+  });
+  EXPECT_EQ(blocked.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  httplib::Client admin("127.0.0.1", h.http->admin_port());
+  admin.set_read_timeout(5, 0);
+  for (const char* path : {"/v2/health/live", "/v2/health/ready", "/v2", "/v2/cache", "/metrics",
+                           "/v2/models/m0/ready", "/v2/models/m0/versions/1/ready"}) {
+    auto result = admin.Get(path);
+    ASSERT_TRUE(result) << path;
+    EXPECT_EQ(result->status, 200) << path << ": " << result->body;
+  }
+  EXPECT_NE(admin.Get("/metrics")->body.find("brulee_inflight_bytes"), std::string::npos);
+  auto infer = admin.Post("/v2/models/m0/infer", infer_body({1}), "application/json");
+  ASSERT_TRUE(infer);
+  EXPECT_EQ(infer->status, 413);
+  auto metadata = httplib::Client("127.0.0.1", h.http->admin_port()).Get("/v2/models/m0");
+  ASSERT_TRUE(metadata);
+  EXPECT_EQ(metadata->status, 404);
+  EXPECT_EQ(h.http->inflight_bytes(), held);  // the admin port charged nothing
+  holder.reset();
+  EXPECT_EQ(blocked.get(), 200);
+}
+
 TEST(ServeLimits, SlowAndIdleConnectionsDoNotLockOthersOut) {
   HttpOptions http;
   http.header_timeout_s = 30;
@@ -523,6 +567,11 @@ TEST(ServeLimits, OptionsAreValidated) {
   HttpOptions bad_host;
   bad_host.host = "999.1.1.1";
   EXPECT_THROW(HttpServer(service, bad_host, logger), UsageError);
+  for (int bad : {-2, 65536}) {
+    HttpOptions http;
+    http.admin_port = bad;
+    EXPECT_THROW(HttpServer(service, http, logger), UsageError) << bad;
+  }
   EXPECT_THROW(Service(scheduler, 1024), UsageError);
 }
 
