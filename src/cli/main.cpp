@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#ifdef BRULEE_PLUGIN
+#ifdef BRULEE_PLUGINS
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -36,13 +36,35 @@ CommandRegistration::CommandRegistration(int order, CommandSetup setup) {
 
 void set_exit_code(int code) { g_exit_code = code; }
 
-#ifdef BRULEE_PLUGIN
+#ifdef BRULEE_PLUGINS
 namespace {
-// The commands that use the inference runtimes are in a plugin beside this binary
-// (src/cli/CMakeLists.txt). It is opened when one of them is the subcommand, or when the whole
-// command list is shown; its commands then register like the others.
-bool is_plugin_command(std::string_view word) {
-  const std::string_view commands = BRULEE_PLUGIN_COMMANDS;  // "zoo,profile,serve"
+// Commands with heavy libraries are in plugins beside this binary (src/cli/CMakeLists.txt): the
+// inference runtimes' in brulee-runtime.so, the replay client's in brulee-replay.so. A plugin is
+// opened when one of its commands is the subcommand, or when the whole command list is shown;
+// its commands then register like the others.
+struct Plugin {
+  std::string_view name;      // "runtime"
+  std::string_view file;      // "brulee-runtime.so"
+  std::string_view commands;  // "zoo,profile,serve"
+};
+
+std::vector<Plugin> plugins() {
+  // BRULEE_PLUGINS: "name=file=command,command|name=file=command"
+  std::vector<Plugin> found;
+  const std::string_view table = BRULEE_PLUGINS;
+  for (std::size_t start = 0; start < table.size();) {
+    const std::size_t end = std::min(table.find('|', start), table.size());
+    const std::string_view entry = table.substr(start, end - start);
+    const std::size_t first = entry.find('=');
+    const std::size_t second = entry.find('=', first + 1);
+    found.push_back({entry.substr(0, first), entry.substr(first + 1, second - first - 1),
+                     entry.substr(second + 1)});
+    start = end + 1;
+  }
+  return found;
+}
+
+bool has_command(std::string_view commands, std::string_view word) {
   for (std::size_t start = 0; start <= commands.size();) {
     const std::size_t end = std::min(commands.find(',', start), commands.size());
     if (commands.substr(start, end - start) == word) return true;
@@ -51,26 +73,29 @@ bool is_plugin_command(std::string_view word) {
   return false;
 }
 
-std::string plugin_path() {
+std::string plugin_path(std::string_view file) {
   char exe[PATH_MAX];
   const ssize_t length = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   std::string dir = length > 0 ? std::string(exe, static_cast<std::size_t>(length)) : "";
   dir = dir.substr(0, dir.rfind('/') + 1);
-  return dir + BRULEE_PLUGIN;
+  return dir + std::string(file);
 }
 
-// Returns false (with the reason in `error`) if the plugin was needed and could not be opened.
-bool open_plugin_if_needed(int argc, char** argv, std::string& error) {
+// Returns false (with the reason in `error`) if a plugin was needed and could not be opened.
+bool open_plugins_if_needed(int argc, char** argv, std::string& error) {
   const std::string_view first = argc > 1 ? argv[1] : "";
-  const bool command = is_plugin_command(first);
   const bool listing = argc < 2 || first == "-h" || first == "--help" || first == "--help-all";
-  if (!command && !listing) return true;
-  const std::string path = plugin_path();
-  if (dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL) != nullptr) return true;
-  const char* reason = dlerror();
-  error = "'" + std::string(first) +
-          "' needs the runtime plugin: " + (reason ? std::string(reason) : "cannot open " + path);
-  return !command;  // a listing goes on without those commands
+  for (const Plugin& plugin : plugins()) {
+    const bool command = has_command(plugin.commands, first);
+    if (!command && !listing) continue;
+    const std::string path = plugin_path(plugin.file);
+    if (dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL) != nullptr) continue;
+    const char* reason = dlerror();
+    error = "'" + std::string(first) + "' needs the " + std::string(plugin.name) +
+            " plugin: " + (reason ? std::string(reason) : "cannot open " + path);
+    if (command) return false;  // a listing goes on without those commands
+  }
+  return true;
 }
 }  // namespace
 #endif
@@ -84,9 +109,9 @@ int main(int argc, char** argv) {
       "model-level caching and the CremeBrulee eviction policy (and simulate it first)."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "brulee 0.1.0");
-#ifdef BRULEE_PLUGIN
+#ifdef BRULEE_PLUGINS
   std::string plugin_error;
-  if (!open_plugin_if_needed(argc, argv, plugin_error)) {
+  if (!open_plugins_if_needed(argc, argv, plugin_error)) {
     std::fprintf(stderr, "brulee: %s\n", plugin_error.c_str());
     return 1;
   }

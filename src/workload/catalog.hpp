@@ -34,7 +34,8 @@ struct Catalog {
   std::vector<ModelMemory> memory;
 
   std::optional<ModelId> find(const std::string& name) const;
-  ModelId add(ModelInfo model);  // throws UsageError on a duplicate name
+  ModelId add(ModelInfo model);     // throws UsageError on a duplicate name
+  void reserve(std::size_t count);  // room for `count` models
   std::uint64_t total_bytes() const;
 };
 
