@@ -11,6 +11,7 @@
 #include <future>
 #include <mutex>
 #include <numeric>
+#include <string>
 #include <thread>
 
 #include "core/error.hpp"
@@ -117,14 +118,29 @@ class LoaderThread {
   std::thread thread_;
 };
 
-// Loads a second copy of the model on the loader thread while `model` runs inferences back to
-// back on this one (from before the load starts until it ends); records load beside exec and exec
-// beside load. A copy loaded and dropped first leaves the loader's arena holding a copy's memory,
-// as a serving loader's holds what its victims freed.
-void measure_interference(LoaderThread& loader, const ProfileSubject& subject, LoadedModel& model,
-                          const std::vector<Tensor>& inputs, Samples& samples) {
+// The partner's load failed during the interference measurement: its own error, not the
+// measured model's.
+struct PartnerFailed {
+  std::string what;
+};
+
+// Loads `partner` (another model of the repository when there is one) on the loader thread while
+// `model` runs inferences back to back on this one (from before the load starts until it ends):
+// the partner's load time is its "load beside exec", and the inferences overlapping it give the
+// model's "exec beside load". In a server an inference meets the loads of other models, whose
+// phases (parsing on one thread, a warm-up inference on every core) differ from its own copy's,
+// so the partner is another model (docs/fidelity.md, "Interference against other models'
+// loads"). A copy loaded and dropped first leaves the loader's arena holding a copy's memory, as a
+// serving loader's holds what its victims freed.
+void measure_interference(LoaderThread& loader, const ProfileSubject& partner, LoadedModel& model,
+                          const std::vector<Tensor>& inputs, Samples& model_samples,
+                          Samples& partner_samples) {
   using Clock = std::chrono::steady_clock;
-  loader.run([&subject] { subject.load().reset(); });
+  try {
+    loader.run([&partner] { partner.load().reset(); });
+  } catch (const std::exception& error) {
+    throw PartnerFailed{error.what()};
+  }
   const auto origin = Clock::now();
   const auto since = [&origin] { return seconds_since(origin); };
   std::atomic<bool> started{false}, done{false};
@@ -137,7 +153,7 @@ void measure_interference(LoaderThread& loader, const ProfileSubject& subject, L
     } finished{done};
     while (!started.load()) std::this_thread::yield();  // the inferences are running
     load_start_s = since();
-    auto copy = subject.load();
+    auto copy = partner.load();
     load_end_s = since();
     load_s = copy->load_time_s();
     done.store(true);
@@ -157,13 +173,31 @@ void measure_interference(LoaderThread& loader, const ProfileSubject& subject, L
     copy_loaded.wait();
     throw;
   }
-  copy_loaded.get();  // rethrows the copy's failure
-  samples.load_beside_exec_s.push_back(load_s);
+  try {
+    copy_loaded.get();
+  } catch (const std::exception& error) {
+    throw PartnerFailed{error.what()};
+  }
+  partner_samples.load_beside_exec_s.push_back(load_s);
   const double during_s = mean_during(inferences, load_start_s, load_end_s);
-  if (during_s > 0.0) samples.exec_beside_load_s.push_back(during_s);
+  if (during_s > 0.0) model_samples.exec_beside_load_s.push_back(during_s);
+}
+
+// The model after `position` in this round's order that has not failed (cyclic; the model itself
+// when it is the only one left), so each model is a partner once a round.
+std::size_t partner_of(const std::vector<std::size_t>& order, std::size_t position,
+                       const std::vector<ModelProfile>& profiles) {
+  for (std::size_t step = 1; step < order.size(); ++step) {
+    const std::size_t candidate = order[(position + step) % order.size()];
+    if (profiles[candidate].error.empty()) return candidate;
+  }
+  return order[position];
 }
 
 }  // namespace
+
+// Untimed loads and unloads before the timed warm load (see profile_subjects).
+constexpr int kSettlingLoads = 2;
 
 std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& subjects,
                                            const ProfileOptions& options) {
@@ -184,7 +218,8 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
   LoaderThread loader;
   for (std::uint64_t run = 0; run < options.runs; ++run) {
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-    for (const auto m : order) {
+    for (std::size_t position = 0; position < order.size(); ++position) {
+      const std::size_t m = order[position];
       auto& profile = profiles[m];
       if (!profile.error.empty()) continue;
       std::unique_ptr<LoadedModel> model;
@@ -197,8 +232,9 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
         samples[m].load_peak_bytes = std::max(samples[m].load_peak_bytes, load_meter.stop());
         samples[m].first_load_s.push_back(model->load_time_s());
         samples[m].bytes.push_back(model->resident_bytes());
+        std::vector<Tensor> inputs;
         if (!model->inputs().empty()) {
-          const auto inputs = warmup_inputs(model->inputs());
+          inputs = warmup_inputs(model->inputs());
           auto start = std::chrono::steady_clock::now();
           model->infer(inputs);
           samples[m].first_exec_s.push_back(seconds_since(start));
@@ -207,31 +243,52 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
             model->infer(inputs);
             samples[m].exec_s.push_back(seconds_since(start));
           }
-          // One more inference, untimed, under a peak meter: its workspace.
-          release_free_memory();
+          // One more inference, untimed, under a peak meter: its workspace (the heap's growth;
+          // no trim first, which would leave the reload and the inferences below to fault their
+          // memory back in, on every thread the library runs on).
           {
             PeakMeter exec_meter;
             const auto outputs = model->infer(inputs);  // held: the answer is part of it
             samples[m].workspace_bytes = std::max(samples[m].workspace_bytes, exec_meter.stop());
           }
-          if (options.interference) {
-            measure_interference(loader, subjects[m], *model, inputs, samples[m]);
-          }
         }
+        // Unloaded, then loaded again, alone, into the memory the unload left with the loader's
+        // allocator arena, as a serving cache's loads go into what its victims freed. Before
+        // the unload a copy is loaded and dropped (the arena then holds two copies' worth, as a
+        // serving process's does once its cache has turned over), and after it kSettlingLoads
+        // untimed loads and unloads: measured, the timed reload then costs what a served one
+        // does, where with fewer it came out 1.4-1.8x that, its page faults on the library's
+        // threads (docs/fidelity.md, "A warm load that is warm").
         ThreadUsage warm_load;
         loader.run([&] {
+          subjects[m].load().reset();
           const auto start = std::chrono::steady_clock::now();
           model.reset();
           samples[m].unload_s.push_back(seconds_since(start));
-          // Again, alone, into the memory the unload left with the loader's allocator arena.
+          for (int settle = 0; settle < kSettlingLoads; ++settle) subjects[m].load().reset();
           const auto before = ThreadUsage::now();
-          samples[m].load_s.push_back(subjects[m].load()->load_time_s());
+          model = subjects[m].load();
           warm_load = ThreadUsage::now().since(before);
+          samples[m].load_s.push_back(model->load_time_s());
         });
         say("run " + std::to_string(run + 1) + "/" + std::to_string(options.runs) + " " +
             profile.name + ": load " + std::to_string(samples[m].load_s.back()) + " s, cpu " +
             std::to_string(warm_load.cpu_s) + " s, " + std::to_string(warm_load.minor_faults) +
             " page faults");
+        // The reloaded model's inferences beside a partner's load: no trim since its load, so
+        // its inferences' workspace is already in memory, as in a serving process.
+        if (options.interference && !inputs.empty()) {
+          const std::size_t partner = partner_of(order, position, profiles);
+          try {
+            measure_interference(loader, subjects[partner], *model, inputs, samples[m],
+                                 samples[partner]);
+          } catch (const PartnerFailed& failed) {
+            profiles[partner].error = failed.what;
+            say("run " + std::to_string(run + 1) + " " + profiles[partner].name +
+                ": failed: " + failed.what);
+          }
+        }
+        loader.run([&] { model.reset(); });  // dropped where it was loaded
       } catch (const std::exception& error) {
         if (model) loader.run([&] { model.reset(); });  // dropped where it was loaded
         profile.error = error.what();

@@ -3,18 +3,22 @@
 // loop. For each of `runs` rounds, every model in a fresh random order is loaded into memory the
 // process does not hold (freed memory handed back first: "first load"; load + one warm-up
 // inference, timed by the backend), run once (the first inference after the load) and then
-// `execs_per_load` times on zeros. With `interference`, a second copy is then loaded on another
-// thread while this one runs inferences back to back: the copy's load is "load beside exec", the
-// inferences during it give "exec beside load" (a copy loaded and dropped before it makes the
-// allocator hold its memory, as a serving cache's does). The model is unloaded (timed), and
-// loaded once more, alone, into the memory it freed: "load", what a cache that keeps swapping
-// models pays (a load into fresh pages costs up to 3x that on a VM: docs/fidelity.md). Every
-// load and unload runs on one loader thread and the inferences on the calling thread, as in the
-// server. Sizes are the backend's measured bytes (median over rounds).
-// Memory beyond the resting size (docs/formats.md, "Memory fields"): each load runs under a
-// PeakMeter (after freed memory is handed back), giving the load's peak growth of the process;
-// after the timed inferences one more inference runs under a PeakMeter, giving its workspace.
-// Both are the largest over rounds (a budget needs the worst case, not the typical one).
+// `execs_per_load` times on zeros, and once more under a PeakMeter (its workspace). A copy of
+// the model is then loaded and dropped, the model unloaded (timed) and loaded once more, alone,
+// into the memory it freed: "load", what a cache that keeps swapping models pays (a load into
+// fresh pages costs up to 3x that on a VM: docs/fidelity.md). With `interference`, a partner
+// (the next model of the round's order, so each model is a partner once a round; the model
+// itself when it is alone) is then loaded on another thread while the reloaded model runs
+// inferences back to back: the partner's load is its "load beside exec", the inferences during
+// it give this model's "exec beside load" (a partner loaded and dropped before it makes the
+// allocator hold its memory, as a serving cache's does). In a server an inference meets other
+// models' loads, not its own.
+// Every load and unload runs on one loader thread and the inferences on the calling thread, as in
+// the server. Sizes are the backend's measured bytes (median over rounds). Memory beyond the
+// resting size (docs/formats.md, "Memory fields"): each load runs under a PeakMeter (after freed
+// memory is handed back), giving the load's peak growth of the process; after the timed inferences
+// one more inference runs under a PeakMeter, giving its workspace. Both are the largest over rounds
+// (a budget needs the worst case, not the typical one).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -48,8 +52,8 @@ struct ModelProfile {
   LatencyStats exec;                  // steady inferences (not the first after a load)
   LatencyStats unload;
   LatencyStats first_exec;        // the first inference after each load (after its warm-up)
-  LatencyStats exec_beside_load;  // per round: mean inference while a load ran (see below)
-  LatencyStats load_beside_exec;  // per round: a load while inferences ran throughout
+  LatencyStats exec_beside_load;  // per round: mean inference while a partner's load ran
+  LatencyStats load_beside_exec;  // per round: a load while a partner's inferences ran throughout
   std::string error;              // non-empty: the model failed (library's reason); no figures
 };
 

@@ -4,6 +4,8 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "core/error.hpp"
@@ -85,11 +87,11 @@ TEST(RuntimeProfiler, MeanDuringWeighsEachInferenceByItsOverlapWithTheLoad) {
 }
 
 // A backend whose slowdowns are known: work advances in 1 ms steps, at 1 / factor per step
-// while the other kind of work runs somewhere (an inference beside a load, or a load beside an
-// inference), and the first inference after a load does extra work.
+// while the other kind of work runs somewhere (an inference beside a load that slows inferences,
+// or a load beside an inference), and the first inference after a load does extra work.
 class Contention {
  public:
-  std::atomic<int> loads{0};
+  std::atomic<int> loads{0};  // loads running that slow inferences
   std::atomic<int> inferences{0};
   static constexpr double kStepS = 0.001;
   // Runs `work_s` of work, slowed by `factor` while `other` is non-zero; returns the wall time.
@@ -134,15 +136,19 @@ class SlowedModel final : public LoadedModel {
   std::vector<TensorSpec> specs_;
 };
 
+// `slows_inferences`: whether this model's load slows the inferences beside it (a load that is
+// mostly parsing on one thread barely does; one that is mostly a warm-up inference does).
 ProfileSubject slowed_subject(Contention& contention, double load_s, double load_factor,
-                              double exec_s, double exec_factor, double first_extra_s) {
+                              double exec_s, double exec_factor, double first_extra_s,
+                              bool slows_inferences = true, std::string name = "slowed") {
   ProfileSubject subject;
-  subject.name = "slowed";
+  subject.name = std::move(name);
   subject.backend = "fake";
-  subject.load = [&contention, load_s, load_factor, exec_s, exec_factor, first_extra_s] {
-    ++contention.loads;
+  subject.load = [&contention, load_s, load_factor, exec_s, exec_factor, first_extra_s,
+                  slows_inferences] {
+    if (slows_inferences) ++contention.loads;
     const double took_s = Contention::run(load_s, load_factor, contention.inferences);
-    --contention.loads;
+    if (slows_inferences) --contention.loads;
     return std::make_unique<SlowedModel>(contention, exec_s, exec_factor, first_extra_s, took_s);
   };
   return subject;
@@ -181,6 +187,50 @@ TEST(RuntimeProfiler, InterferenceOfAFakeBackendWithKnownSlowdowns) {
       profile_subjects({slowed_subject(contention, 0.12, 2.0, 0.02, 3.0, 0.03)}, options);
   EXPECT_EQ(plain[0].exec_beside_load.samples, 0u);
   EXPECT_EQ(plain[0].load_beside_exec.samples, 0u);
+}
+
+TEST(RuntimeProfiler, InferencesAreMeasuredBesideAnotherModelsLoad) {
+  // "light" loads without slowing inferences (all parsing), "heavy" slows them 3x (all warm-up).
+  // Each model's inferences are timed beside the other's load, as a server's meet other models'
+  // loads: light's inferences run 3x slower (beside heavy's load), heavy's do not (beside
+  // light's). Measured beside its own copy's load each would show the opposite.
+  Contention contention;
+  ProfileOptions options;
+  options.runs = 2;
+  options.execs_per_load = 2;
+  const auto profiles =
+      profile_subjects({slowed_subject(contention, 0.12, 1.0, 0.02, 3.0, 0.0, false, "light"),
+                        slowed_subject(contention, 0.12, 1.0, 0.02, 3.0, 0.0, true, "heavy")},
+                       options);
+  ASSERT_EQ(profiles.size(), 2u);
+  for (const auto& p : profiles) {
+    ASSERT_TRUE(p.error.empty()) << p.error;
+    EXPECT_EQ(p.exec_beside_load.samples, 2u) << p.name;  // one partner's load a round
+    EXPECT_EQ(p.load_beside_exec.samples, 2u) << p.name;  // a partner once a round
+  }
+  const double light = profiles[0].exec_beside_load.mean_s / profiles[0].exec.mean_s;
+  const double heavy = profiles[1].exec_beside_load.mean_s / profiles[1].exec.mean_s;
+  EXPECT_GT(light, 2.0) << light;
+  EXPECT_LT(heavy, 1.5) << heavy;
+}
+
+TEST(RuntimeProfiler, APartnerThatFailsToLoadIsReportedAsItsOwnFailure) {
+  Contention contention;
+  ProfileSubject broken;
+  broken.name = "broken";
+  broken.backend = "fake";
+  broken.load = []() -> std::unique_ptr<LoadedModel> {
+    throw std::runtime_error("cannot read the file");
+  };
+  ProfileOptions options;
+  options.runs = 2;
+  options.execs_per_load = 1;
+  const auto profiles = profile_subjects(
+      {slowed_subject(contention, 0.02, 1.0, 0.005, 1.0, 0.0, true, "fine"), broken}, options);
+  ASSERT_EQ(profiles.size(), 2u);
+  EXPECT_TRUE(profiles[0].error.empty()) << profiles[0].error;
+  EXPECT_EQ(profiles[0].load.samples, 2u);
+  EXPECT_NE(profiles[1].error.find("cannot read the file"), std::string::npos);
 }
 
 }  // namespace
