@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <map>
 #include <memory>
@@ -147,6 +148,9 @@ struct Worker {
   double exec_busy_from_s = 0.0;
   double loader_busy_from_s = 0.0;
   std::priority_queue<Runnable> runnable;  // --parallel-load: requests not yet executed
+  // --parallel-load: the first loads of models, [start, ready), during which the execution
+  // lane starts nothing (the server measures a model's first load in isolation), oldest first.
+  std::deque<std::pair<double, double>> isolated;
 };
 
 // The work of the last load of a model (unloads, then the load): when it began and when the
@@ -222,10 +226,8 @@ class Simulation {
         contention_[m].first_exec_extra_s = measured.first_exec_extra_s(models[m].exec_latency_s);
         contention_[m].first_load_extra_s = measured.first_load_extra_s(models[m].load_latency_s);
       }
-      if (!contention_.empty()) {
-        fresh_.assign(models.size(), 0);
-        loaded_before_.assign(models.size(), 0);
-      }
+      if (!contention_.empty()) fresh_.assign(models.size(), 0);
+      loaded_before_.assign(models.size(), 0);
     }
     evicted_.reserve(64);
     if (config.prefetch) {
@@ -466,16 +468,22 @@ class Simulation {
                                           double load_work_s, double exec_s,
                                           RequestTimeline& timeline) {
     if (!cached) {
-      const double load_start_s = std::max(decision_s, target.loader_free_at_s);
+      double load_start_s = std::max(decision_s, target.loader_free_at_s);
+      // A model's first load in the process is isolated, as the server measures it: it waits
+      // for the running inference and the execution lane starts nothing until it is done, so
+      // nothing slows it either (execute_next keeps the window).
+      const bool first = !loaded_before_[model];
+      loaded_before_[model] = 1;
+      if (first) load_start_s = std::max(load_start_s, target.exec_free_at_s);
       if (!contention_.empty()) {
-        // A model's first load goes into memory the process did not hold yet (the cache is
+        // The first load also goes into memory the process did not hold yet (the cache is
         // filling): its pages are faulted in, which later loads into freed memory skip.
-        if (!loaded_before_[model]) {
-          loaded_before_[model] = 1;
+        if (first) {
           load_work_s += contention_[model].first_load_extra_s;
+        } else {
+          load_work_s = stretched_s(load_work_s, load_start_s, target.exec_busy_from_s,
+                                    target.exec_free_at_s, contention_[model].load_factor);
         }
-        load_work_s = stretched_s(load_work_s, load_start_s, target.exec_busy_from_s,
-                                  target.exec_free_at_s, contention_[model].load_factor);
         if (load_start_s > target.loader_free_at_s) target.loader_busy_from_s = load_start_s;
         fresh_[model] = 1;
       }
@@ -483,6 +491,7 @@ class Simulation {
       timeline.ready_s = load_start_s + load_work_s;
       target.loader_free_at_s = timeline.ready_s;
       windows_[model] = {load_start_s, timeline.ready_s};
+      if (first) target.isolated.emplace_back(load_start_s, timeline.ready_s);
     }
     target.cache.state().pin(model);
     target.runnable.push(
@@ -532,6 +541,12 @@ class Simulation {
     lane.runnable.pop();
     RequestTimeline& timeline = next.timeline;
     timeline.start_s = std::max(lane.exec_free_at_s, next.runnable_s);
+    // Nothing starts during an isolated first load (an inference that began before one started
+    // is not moved: the load waited for the running inference when it was queued).
+    while (!lane.isolated.empty() && lane.isolated.front().first <= timeline.start_s) {
+      timeline.start_s = std::max(timeline.start_s, lane.isolated.front().second);
+      lane.isolated.pop_front();
+    }
     double exec_s = next.exec_s;
     if (!contention_.empty()) {
       const Contention& contention = contention_[next.model];
@@ -783,7 +798,7 @@ class Simulation {
   };
   std::vector<Contention> contention_;  // empty: no interference
   std::vector<char> fresh_;             // loaded and not yet executed (with contention_)
-  std::vector<char> loaded_before_;     // loaded at least once (with contention_)
+  std::vector<char> loaded_before_;     // --parallel-load: loaded at least once
   std::map<std::uint64_t, RequestOutcome> waiting_outcomes_;  // --parallel-load, for the sink
   std::uint64_t next_outcome_ = 0;
   std::vector<ModelId> evicted_;

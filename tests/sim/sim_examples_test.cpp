@@ -140,82 +140,124 @@ TEST(SimExamples, HitAfterTheLoadIsAHitWithQueueingOnly) {
   EXPECT_EQ(s.misses, 1u);
 }
 
-// Loads on a loading lane, in parallel with execution (memory for both models, no unloads). The
-// execution lane runs requests in the order they became runnable (model ready), like the
-// server's executor: a request waiting for a load does not hold up one whose model is ready.
-//  r0 A@0 miss: load 0..2, exec 2..3.
-//  r1 B@0 miss: its load waits for the loader (queue 0..2), loads 2..5 (load delay 3), exec 5..6.
-//  r2 A@0.5 arrives during A's load: a miss sharing it (load delay 0.5..2 = 1.5); runnable at 2
-//     like r0, after it: queue 2..3, exec 3..4 (before r1, whose model is not ready).
+// Loads on a loading lane, in parallel with execution (memory for two models). The execution
+// lane runs requests in the order they became runnable (model ready), like the server's
+// executor: a request waiting for a load does not hold up one whose model is ready. A and B
+// (1 byte; load 2 and 3, exec 1) were loaded once before (A@0, B@10, then C@20 and D@30 evict
+// them; a first load is isolated, see the next test), so at 40:
+//  r4 A@40 miss: load 40..42, exec 42..43.
+//  r5 B@40 miss: its load waits for the loader (queue 40..42), loads 42..45 (load delay 3), exec
+//     45..46.
+//  r6 A@40.5 arrives during A's load: a miss sharing it (load delay 40.5..42 = 1.5); runnable at
+//     42 like r4, after it: queue 42..43, exec 43..44 (before r5, whose model is not ready).
 TEST(SimExamples, ParallelLoadOverlapsLoadingWithExecution) {
-  const ModelTable models = {model("A", 1, 2.0, 1.0), model("B", 1, 3.0, 1.0)};
-  const CompactTrace trace = make_trace({{0.0, 0}, {0.0, 1}, {0.5, 0}}, models.size());
+  const ModelTable models = {model("A", 1, 2.0, 1.0), model("B", 1, 3.0, 1.0),
+                             model("C", 1, 1.0, 1.0), model("D", 1, 1.0, 1.0)};
+  const CompactTrace trace = make_trace(
+      {{0.0, 0}, {10.0, 1}, {20.0, 2}, {30.0, 3}, {40.0, 0}, {40.0, 1}, {40.5, 0}}, models.size());
   SimConfig c = config("lru", 2, true);
   c.parallel_load = true;
   CollectingSink sink;
   const SimSummary s = simulate(models, trace, c, &sink);
-  ASSERT_EQ(sink.outcomes.size(), 3u);
+  ASSERT_EQ(sink.outcomes.size(), 7u);
   const double queue[] = {0.0, 2.0, 1.0};
   const double load[] = {2.0, 3.0, 1.5};
-  const double completion[] = {3.0, 6.0, 4.0};
+  const double completion[] = {43.0, 46.0, 44.0};
+  for (std::size_t i = 0; i < 7; ++i) EXPECT_EQ(sink.outcomes[i].index, i);  // in request order
   for (std::size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(sink.outcomes[i].index, i);  // handed over in request order
-    EXPECT_FALSE(sink.outcomes[i].timeline.hit) << i;
-    EXPECT_DOUBLE_EQ(sink.outcomes[i].delays.queue_delay_s, queue[i]) << i;
-    EXPECT_DOUBLE_EQ(sink.outcomes[i].delays.load_delay_s, load[i]) << i;
-    EXPECT_DOUBLE_EQ(sink.outcomes[i].timeline.end_s, completion[i]) << i;
+    const RequestOutcome& o = sink.outcomes[4 + i];
+    EXPECT_FALSE(o.timeline.hit) << i;
+    EXPECT_DOUBLE_EQ(o.delays.queue_delay_s, queue[i]) << i;
+    EXPECT_DOUBLE_EQ(o.delays.load_delay_s, load[i]) << i;
+    EXPECT_DOUBLE_EQ(o.timeline.end_s, completion[i]) << i;
   }
   EXPECT_TRUE(s.parallel_load);
-  EXPECT_EQ(s.loads, 2u);
-  EXPECT_DOUBLE_EQ(s.latency_mean_s, (3.0 + 6.0 + 3.5) / 3);
-  // The same trace on a serial worker: r1 starts at 3, loads 3, completes 7; r2 completes 8,
+  EXPECT_EQ(s.loads, 6u);
+  // The same trace on a serial worker: r5 starts at 43, loads 3, completes 47; r6 completes 48,
   // its load delay still the rest of A's load (1.5), the rest queueing.
   sink.outcomes.clear();
   simulate(models, trace, config("lru", 2, true), &sink);
-  EXPECT_DOUBLE_EQ(sink.outcomes[1].timeline.end_s, 7.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[5].timeline.end_s, 47.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[5].delays.load_delay_s, 3.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[6].timeline.end_s, 48.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[6].delays.load_delay_s, 1.5);
+  EXPECT_DOUBLE_EQ(sink.outcomes[6].delays.queue_delay_s, 5.0);
+}
+
+// A model's first load in the process is isolated, as the server measures it (docs/server.md,
+// "Measured bytes under load"): it waits for the running inference, and no inference starts
+// until it is done. A (load 2), B (load 3), C (load 1), exec 1 each, memory 2:
+//  r0 A@0: load 0..2, exec 2..3.
+//  r1 B@2.5: first load; waits for r0's inference (queue 2.5..3), loads 3..6.
+//  r2 A@3.5, a hit: nothing starts during B's load, so it runs 6..7 (queue 2.5); r1 then 7..8.
+//  r3 C@10: evicts B (least recently requested); first load 10..11, exec 11..12.
+//  r4 B@20: evicts A; B was loaded before: load 20..23 beside the traffic, so
+//  r5 C@20.5, a hit, runs at once: 20.5..21.5. r4 runs 23..24.
+TEST(SimExamples, ParallelLoadIsolatesEachModelsFirstLoad) {
+  const ModelTable models = {model("A", 1, 2.0, 1.0), model("B", 1, 3.0, 1.0),
+                             model("C", 1, 1.0, 1.0)};
+  const CompactTrace trace =
+      make_trace({{0.0, 0}, {2.5, 1}, {3.5, 0}, {10.0, 2}, {20.0, 1}, {20.5, 2}}, models.size());
+  SimConfig c = config("lru", 2, true);
+  c.parallel_load = true;
+  CollectingSink sink;
+  simulate(models, trace, c, &sink);
+  ASSERT_EQ(sink.outcomes.size(), 6u);
+  const double start[] = {2.0, 7.0, 6.0, 11.0, 23.0, 20.5};
+  for (std::size_t i = 0; i < 6; ++i)
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].timeline.start_s, start[i]) << i;
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].timeline.load_start_s, 3.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].timeline.ready_s, 6.0);
   EXPECT_DOUBLE_EQ(sink.outcomes[1].delays.load_delay_s, 3.0);
-  EXPECT_DOUBLE_EQ(sink.outcomes[2].timeline.end_s, 8.0);
-  EXPECT_DOUBLE_EQ(sink.outcomes[2].delays.load_delay_s, 1.5);
-  EXPECT_DOUBLE_EQ(sink.outcomes[2].delays.queue_delay_s, 5.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].delays.queue_delay_s, 1.5);
+  EXPECT_TRUE(sink.outcomes[2].timeline.hit);
+  EXPECT_DOUBLE_EQ(sink.outcomes[2].delays.queue_delay_s, 2.5);
+  EXPECT_FALSE(sink.outcomes[4].timeline.hit);
+  EXPECT_DOUBLE_EQ(sink.outcomes[4].timeline.load_start_s, 20.0);
+  EXPECT_TRUE(sink.outcomes[5].timeline.hit);
+  EXPECT_DOUBLE_EQ(sink.outcomes[5].delays.queue_delay_s, 0.0);
 }
 
 // --parallel-load with profiled interference. A and B: load 2, exec 1; beside a load an
 // inference takes 2 (x2), beside inferences a load takes 3 (x1.5); the first inference after a
-// load takes 1.5 (+0.5). Requests A@0, A@4, B@4, A@5.
-//  r0 A miss: load 0..2 (nothing runs beside it), first inference 2..3.5.
-//  r1 A@4 hit: 4..5.
-//  r2 B@4 miss: its load starts at 4 beside r1 (busy until 5): 1 s at x1.5 does 2/3 of the work,
-//     the remaining 4/3 alone: ready at 5 + 4/3 = 19/3. First inference (1.5) after r3.
-//  r3 A@5 hit: runs from 5 beside B's load (until 19/3): 4/3 s at x2 does 2/3 of its work, the
-//     remaining 1/3 alone: ends at 20/3. Then r2 runs 20/3..20/3 + 1.5.
+// load takes 1.5 (+0.5). B and C were loaded before (B@0, C@10; memory 2), each load isolated and
+// each first inference 1.5; then, 20 s on, requests A@20, A@24, B@24, A@25:
+//  r2 A miss (evicts B): a first load, isolated: 20..22, first inference 22..23.5.
+//  r3 A@24 hit: 24..25.
+//  r4 B@24 miss (evicts C): its load starts at 24 beside r3 (busy until 25): 1 s at x1.5 does 2/3
+//     of the work, the remaining 4/3 alone: ready at 25 + 4/3. First inference (1.5) after r5.
+//  r5 A@25 hit: runs from 25 beside B's load (until 25 + 4/3): 4/3 s at x2 does 2/3 of its work,
+//     the remaining 1/3 alone: ends at 26 + 2/3. Then r4 runs 26 + 2/3 .. 28 + 1/6.
 TEST(SimExamples, ParallelLoadUsesProfiledInterference) {
-  const ModelTable models = {model("A", 1, 2.0, 1.0), model("B", 1, 2.0, 1.0)};
-  const CompactTrace trace = make_trace({{0.0, 0}, {4.0, 0}, {4.0, 1}, {5.0, 0}}, models.size());
+  const ModelTable models = {model("A", 1, 2.0, 1.0), model("B", 1, 2.0, 1.0),
+                             model("C", 1, 2.0, 1.0)};
+  const CompactTrace trace =
+      make_trace({{0.0, 1}, {10.0, 2}, {20.0, 0}, {24.0, 0}, {24.0, 1}, {25.0, 0}}, models.size());
   SimConfig c = config("lru", 2, true);
   c.parallel_load = true;
   CollectingSink plain;
   const SimSummary without = simulate(models, trace, c, &plain);
-  c.interference.assign(2, ModelInterference{2.0, 3.0, 1.5});
+  c.interference.assign(3, ModelInterference{2.0, 3.0, 1.5});
   CollectingSink sink;
   const SimSummary with = simulate(models, trace, c, &sink);
-  ASSERT_EQ(sink.outcomes.size(), 4u);
-  const double end[] = {3.5, 5.0, 20.0 / 3 + 1.5, 20.0 / 3};
-  for (std::size_t i = 0; i < 4; ++i)
+  ASSERT_EQ(sink.outcomes.size(), 6u);
+  const double end[] = {3.5, 13.5, 23.5, 25.0, 26.0 + 2.0 / 3 + 1.5, 26.0 + 2.0 / 3};
+  for (std::size_t i = 0; i < 6; ++i)
     EXPECT_NEAR(sink.outcomes[i].timeline.end_s, end[i], 1e-9) << i;
-  EXPECT_NEAR(sink.outcomes[2].timeline.ready_s, 19.0 / 3, 1e-9);
-  EXPECT_NEAR(sink.outcomes[2].delays.load_delay_s, 7.0 / 3, 1e-9);
-  EXPECT_NEAR(sink.outcomes[3].delays.exec_s, 5.0 / 3, 1e-9);
+  EXPECT_NEAR(sink.outcomes[4].timeline.ready_s, 25.0 + 4.0 / 3, 1e-9);
+  EXPECT_NEAR(sink.outcomes[4].delays.load_delay_s, 7.0 / 3, 1e-9);
+  EXPECT_NEAR(sink.outcomes[5].delays.exec_s, 5.0 / 3, 1e-9);
   // Without the figures (an older catalog): the catalog's latencies as they are.
-  const double plain_end[] = {3.0, 5.0, 7.0, 6.0};
-  for (std::size_t i = 0; i < 4; ++i)
+  const double plain_end[] = {3.0, 13.0, 23.0, 25.0, 27.0, 26.0};
+  for (std::size_t i = 0; i < 6; ++i)
     EXPECT_DOUBLE_EQ(plain.outcomes[i].timeline.end_s, plain_end[i]) << i;
   EXPECT_GT(with.total_exec_s, without.total_exec_s);
   // All-zero figures change nothing; the serial mode ignores them.
-  c.interference.assign(2, ModelInterference{});
+  c.interference.assign(3, ModelInterference{});
   EXPECT_EQ(simulate(models, trace, c).latency_cdf, without.latency_cdf);
   SimConfig serial = config("lru", 2, true);
   const SimSummary serial_plain = simulate(models, trace, serial);
-  serial.interference.assign(2, ModelInterference{2.0, 3.0, 1.5});
+  serial.interference.assign(3, ModelInterference{2.0, 3.0, 1.5});
   EXPECT_EQ(simulate(models, trace, serial).latency_cdf, serial_plain.latency_cdf);
 }
 
