@@ -674,10 +674,12 @@ class GrpcServer::Impl::InferCall final : public grpc::ServerUnaryReactor {
     // not block for that (it may take minutes), so the attempt is repeated from the timers.
     ActivityGate& gate = front_.scheduler_.activity_gate();
     if (!gate.try_enter()) {
+      if (!gated_from_) gated_from_ = Clock::now();
       front_.timers_.add(Clock::now() + std::chrono::milliseconds(2),
                          [this] { parse_and_submit(); });
       return;
     }
+    const Clock::duration gated = gated_from_ ? Clock::now() - *gated_from_ : Clock::duration{};
     try {
       parsed_ = parse_grpc_infer_request(request_, front_.infer_limits_);
     } catch (const UsageError& e) {
@@ -689,9 +691,9 @@ class GrpcServer::Impl::InferCall final : public grpc::ServerUnaryReactor {
     parse_s_ = seconds_since(arrival_);
     auto state = state_;  // `this` may be gone once submit has handed the request on
     Scheduler& scheduler = front_.scheduler_;
-    const RequestTicket ticket =
-        scheduler.submit(id_, std::move(parsed_.inputs), deadline_, parsed_.oracle,
-                         [this](InferOutcome outcome) { deliver(std::move(outcome)); });
+    const RequestTicket ticket = scheduler.submit(
+        id_, std::move(parsed_.inputs), deadline_, parsed_.oracle,
+        [this](InferOutcome outcome) { deliver(std::move(outcome)); }, std::nullopt, gated);
     bool cancel = false;
     {
       std::lock_guard lock(state->mutex);
@@ -739,6 +741,7 @@ class GrpcServer::Impl::InferCall final : public grpc::ServerUnaryReactor {
   ModelId id_ = kNoModel;
   GrpcInferRequest parsed_;
   double parse_s_ = 0.0;
+  std::optional<Clock::time_point> gated_from_;  // first found the activity gate closed
 };
 
 grpc::ServerUnaryReactor* GrpcServer::Impl::ModelInfer(grpc::CallbackServerContext* context,
@@ -823,6 +826,7 @@ class GrpcServer::Impl::StreamCall final
     std::shared_ptr<Charge> charge;
     std::shared_ptr<GrpcInferRequest> parsed;
     std::shared_ptr<CallState> state;
+    std::optional<Clock::time_point> gated_from;  // first found the activity gate closed
   };
 
   // Reads the next request while fewer than max_stream_inflight are in progress.
@@ -865,10 +869,13 @@ class GrpcServer::Impl::StreamCall final
       if (cancelled || Clock::now() >= item.deadline) {
         return reply_error(item.request->id(), "request timed out before it was queued");
       }
+      if (!item.gated_from) item.gated_from = Clock::now();
       front_.timers_.add(Clock::now() + std::chrono::milliseconds(2),
                          [this, item]() mutable { parse_and_submit(std::move(item)); });
       return;
     }
+    const Clock::duration gated =
+        item.gated_from ? Clock::now() - *item.gated_from : Clock::duration{};
     item.parsed = std::make_shared<GrpcInferRequest>();
     try {
       *item.parsed = parse_grpc_infer_request(*item.request, front_.infer_limits_);
@@ -889,11 +896,12 @@ class GrpcServer::Impl::StreamCall final
     auto state = item.state;
     state->timer =
         front_.timers_.add(item.deadline, [state, &scheduler] { withdraw(*state, scheduler); });
-    const RequestTicket ticket =
-        scheduler.submit(item.model, std::move(item.parsed->inputs), item.deadline,
-                         item.parsed->oracle, [this, item, id, parse_s](InferOutcome outcome) {
-                           answer(item, id, parse_s, std::move(outcome));
-                         });
+    const RequestTicket ticket = scheduler.submit(
+        item.model, std::move(item.parsed->inputs), item.deadline, item.parsed->oracle,
+        [this, item, id, parse_s](InferOutcome outcome) {
+          answer(item, id, parse_s, std::move(outcome));
+        },
+        std::nullopt, gated);
     bool cancel = false;
     {
       std::lock_guard lock(state->mutex);

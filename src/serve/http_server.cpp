@@ -152,17 +152,22 @@ class GateSection {
   asio::awaitable<void> enter() {
     auto executor = co_await asio::this_coro::executor;
     asio::steady_timer pause(executor);
+    const auto from = Clock::now();
     while (!gate_.try_enter()) {
       pause.expires_after(std::chrono::milliseconds(2));
       boost::system::error_code ec;
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      waited_ = Clock::now() - from;
     }
     entered_ = true;
   }
+  // How long enter() waited for an exclusive holder (a first load) to finish.
+  Clock::duration waited() const { return waited_; }
 
  private:
   ActivityGate& gate_;
   bool entered_ = false;
+  Clock::duration waited_{};
 };
 
 struct ConnectionCount {
@@ -225,6 +230,7 @@ struct Exchange {
   Clock::time_point room_since{};
   Clock::time_point room_until{};
   std::optional<HeldArrival> held{};  // the request held its model while its body waited
+  Clock::duration gated{};            // waited at the activity gate before it was parsed
 };
 
 // Ends a Scheduler::hold when the request is done with its model.
@@ -616,6 +622,7 @@ class HttpServer::Impl {
     // Parsing allocates the request's tensors: not while a load measures its bytes.
     GateSection parsing(scheduler_.activity_gate());
     co_await parsing.enter();
+    ex.gated = parsing.waited();
     try {
       parsed = parse_infer_request(body, json_bytes, infer_limits_);
       oracle = Service::oracle_hint(parsed.parameters);
@@ -681,8 +688,8 @@ class HttpServer::Impl {
     RequestTicket ticket;
     auto outcome =
         co_await await_callback<InferOutcome>(deadline + std::chrono::seconds(1), [&](auto done) {
-          ticket =
-              scheduler_.submit(id, std::move(inputs), deadline, oracle, std::move(done), ex.held);
+          ticket = scheduler_.submit(id, std::move(inputs), deadline, oracle, std::move(done),
+                                     ex.held, ex.gated);
         });
     if (!outcome) {
       scheduler_.cancel(ticket);  // still queued: it leaves without running
@@ -745,6 +752,7 @@ class HttpServer::Impl {
     }
     GateSection decoding(scheduler_.activity_gate());
     co_await decoding.enter();
+    ex.gated = decoding.waited();
     try {
       tensors.push_back(image_to_tensor(ex.request.body(), metadata->inputs.front(), limits));
     } catch (const UsageError& e) {

@@ -472,10 +472,11 @@ std::optional<InferOutcome> Scheduler::refusal_locked(ModelId id,
 
 RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
                                 Clock::time_point deadline, std::optional<OracleHint> oracle,
-                                InferDone done, std::optional<HeldArrival> held) {
+                                InferDone done, std::optional<HeldArrival> held,
+                                Clock::duration gated) {
   auto request = std::make_unique<Request>();
   request->inputs = std::move(inputs);
-  request->arrival = held ? held->at : Clock::now();
+  request->arrival = held ? held->at : Clock::now() - gated;
   request->deadline = deadline;
   request->done = std::move(done);
   std::unique_lock lock(mutex_);

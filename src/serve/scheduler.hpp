@@ -352,9 +352,13 @@ class Scheduler {
   // the index of the model's next request, for oracle policies (belady, cremebrulee-oracle).
   // Returns the ticket that cancels the request while it is queued (empty if already answered).
   // `held`: the request held its model while its body was read (hold); it arrived then.
+  // Otherwise it arrived `gated` ago: the time it waited, read but not yet parsed, for a first
+  // load's isolation (activity_gate()) is waiting the server imposed, so its timeline counts it
+  // (docs/fidelity.md, "The first loads' isolation").
   RequestTicket submit(ModelId id, std::vector<runtime::Tensor> inputs, Clock::time_point deadline,
                        std::optional<OracleHint> oracle, InferDone done,
-                       std::optional<HeldArrival> held = std::nullopt);
+                       std::optional<HeldArrival> held = std::nullopt,
+                       Clock::duration gated = Clock::duration::zero());
   // The same, waited on through a future (tests, tools).
   std::future<InferOutcome> submit(ModelId id, std::vector<runtime::Tensor> inputs,
                                    Clock::time_point deadline,
