@@ -156,6 +156,13 @@ void run_simulate(const SimulateOptions& opts) {
   if (catalog.models.empty()) throw UsageError("catalog " + opts.catalog + " holds no models");
   // --parallel-load uses the profiler's interference figures when the catalog has them.
   if (base.parallel_load) base.interference = catalog.interference;
+  if (base.parallel_load) {
+    for (std::size_t m = 0; m < catalog.memory.size(); ++m) {
+      if (catalog.memory[m].load_peak_bytes == 0) continue;
+      base.load_heap_bytes.resize(catalog.models.size(), 0);
+      base.load_heap_bytes[m] = catalog.memory[m].load_peak_bytes;
+    }
+  }
   // --load-peaks: a load holds its peak while it runs (as under `serve --process-memory`), from
   // the profiler's memory figures in the catalog. Off by default, like the server's limit.
   const bool has_peaks = std::any_of(catalog.memory.begin(), catalog.memory.end(),

@@ -151,6 +151,9 @@ struct Worker {
   // --parallel-load: the first loads of models, [start, ready), during which the execution
   // lane starts nothing (the server measures a model's first load in isolation), oldest first.
   std::deque<std::pair<double, double>> isolated;
+  // --parallel-load with the loads' peaks: the most the process has held (resident models and
+  // a running load's peak), bytes.
+  double heap_high_bytes = 0.0;
 };
 
 // The work of the last load of a model (unloads, then the load): when it began and when the
@@ -470,17 +473,39 @@ class Simulation {
     if (!cached) {
       double load_start_s = std::max(decision_s, target.loader_free_at_s);
       // A model's first load in the process is isolated, as the server measures it: it waits
-      // for the running inference and the execution lane starts nothing until it is done, so
-      // nothing slows it either (execute_next keeps the window).
+      // for the running inferences and the execution lane starts nothing until it is done, so
+      // nothing slows it either (execute_next keeps the window). Running when the server's
+      // loader takes it: the requests whose models the loads before it readied (they were
+      // queued in the scheduler and start at once), so those are fixed first.
       const bool first = !loaded_before_[model];
       loaded_before_[model] = 1;
-      if (first) load_start_s = std::max(load_start_s, target.exec_free_at_s);
+      if (first) {
+        while (!target.runnable.empty() && target.runnable.top().runnable_s <= load_start_s) {
+          execute_next(target);
+        }
+        load_start_s = std::max(load_start_s, target.exec_free_at_s);
+      }
       if (!contention_.empty()) {
-        // The first load also goes into memory the process did not hold yet (the cache is
-        // filling): its pages are faulted in, which later loads into freed memory skip.
-        if (first) {
+        // Memory the process did not hold yet is faulted in (first_load_s, measured into
+        // trimmed memory); memory it freed is reused. With the loads' peaks known, the part of
+        // this load's peak above the most the process has held is fresh; without them, a
+        // model's first load is.
+        const std::uint64_t peak =
+            model < config_.load_heap_bytes.size() ? config_.load_heap_bytes[model] : 0;
+        if (peak != 0) {
+          const double peak_bytes = static_cast<double>(peak);
+          const double size = static_cast<double>(hot_[model].size_bytes);
+          const double resident = static_cast<double>(target.cache.state().used_bytes()) - size;
+          const double top = resident + std::max(peak_bytes, size);
+          if (top > target.heap_high_bytes) {
+            const double fresh = std::min(1.0, (top - target.heap_high_bytes) / peak_bytes);
+            load_work_s += fresh * contention_[model].first_load_extra_s;
+            target.heap_high_bytes = top;
+          }
+        } else if (first) {
           load_work_s += contention_[model].first_load_extra_s;
-        } else {
+        }
+        if (!first) {
           load_work_s = stretched_s(load_work_s, load_start_s, target.exec_busy_from_s,
                                     target.exec_free_at_s, contention_[model].load_factor);
         }

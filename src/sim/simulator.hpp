@@ -54,6 +54,12 @@ struct SimConfig {
   // docs/formats.md): admitting a load makes room for it, then the model holds its size, as the
   // server's process budget does (docs/server.md, "Process memory"). Empty or 0: the size.
   std::vector<std::uint64_t> load_peak_bytes;
+  // --parallel-load with interference figures: per model, the bytes its load reaches at its peak
+  // (the catalog's load_peak_bytes, with or without --load-peaks). When known, a load is charged
+  // as fresh (first_load_s) for the part of its peak above the most the process has held, as warm
+  // below it (docs/fidelity.md, "Fresh pages by the heap's high-water mark"). Empty or 0: each
+  // model's first load is charged as fresh.
+  std::vector<std::uint64_t> load_heap_bytes;
 };
 
 // What happened to one request (written out on demand), on the timeline the server records too
