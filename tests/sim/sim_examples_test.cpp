@@ -238,9 +238,11 @@ TEST(SimExamples, ParallelLoadIsolatesEachModelsFirstLoad) {
 //  r2 A miss (evicts B): a first load, isolated: 20..22, first inference 22..23.5.
 //  r3 A@24 hit: 24..25.
 //  r4 B@24 miss (evicts C): its load starts at 24 beside r3 (busy until 25): 1 s at x1.5 does 2/3
-//     of the work, the remaining 4/3 alone: ready at 25 + 4/3. First inference (1.5) after r5.
-//  r5 A@25 hit: runs from 25 beside B's load (until 25 + 4/3): 4/3 s at x2 does 2/3 of its work,
-//     the remaining 1/3 alone: ends at 26 + 2/3. Then r4 runs 26 + 2/3 .. 28 + 1/6.
+//     of the work, the remaining 4/3 alone, but for inferences not yet placed: the lane was busy
+//     1.5 s of the 5 s before 24 (r2), so those 4/3 s take (1 + 0.5 * 0.3) longer, 0.2 s more:
+//     ready at 25 + 4/3 + 0.2. First inference (1.5) after r5.
+//  r5 A@25 hit: runs from 25 beside B's load (until 25 + 4/3 + 0.2): that long at x2 does
+//     2/3 + 0.1 of its work, the rest alone: ends at 26 + 2/3 + 0.1. Then r4 runs 1.5 more.
 TEST(SimExamples, ParallelLoadUsesProfiledInterference) {
   const ModelTable models = {model("A", 1, 2.0, 1.0), model("B", 1, 2.0, 1.0),
                              model("C", 1, 2.0, 1.0)};
@@ -254,12 +256,12 @@ TEST(SimExamples, ParallelLoadUsesProfiledInterference) {
   CollectingSink sink;
   const SimSummary with = simulate(models, trace, c, &sink);
   ASSERT_EQ(sink.outcomes.size(), 6u);
-  const double end[] = {3.5, 13.5, 23.5, 25.0, 26.0 + 2.0 / 3 + 1.5, 26.0 + 2.0 / 3};
+  const double end[] = {3.5, 13.5, 23.5, 25.0, 26.0 + 2.0 / 3 + 0.1 + 1.5, 26.0 + 2.0 / 3 + 0.1};
   for (std::size_t i = 0; i < 6; ++i)
     EXPECT_NEAR(sink.outcomes[i].timeline.end_s, end[i], 1e-9) << i;
-  EXPECT_NEAR(sink.outcomes[4].timeline.ready_s, 25.0 + 4.0 / 3, 1e-9);
-  EXPECT_NEAR(sink.outcomes[4].delays.load_delay_s, 7.0 / 3, 1e-9);
-  EXPECT_NEAR(sink.outcomes[5].delays.exec_s, 5.0 / 3, 1e-9);
+  EXPECT_NEAR(sink.outcomes[4].timeline.ready_s, 25.0 + 4.0 / 3 + 0.2, 1e-9);
+  EXPECT_NEAR(sink.outcomes[4].delays.load_delay_s, 7.0 / 3 + 0.2, 1e-9);
+  EXPECT_NEAR(sink.outcomes[5].delays.exec_s, 5.0 / 3 + 0.1, 1e-9);
   // Without the figures (an older catalog): the catalog's latencies as they are.
   const double plain_end[] = {3.0, 13.0, 23.0, 25.0, 27.0, 26.0};
   for (std::size_t i = 0; i < 6; ++i)
