@@ -32,7 +32,7 @@ trap cleanup EXIT
 for _ in $(seq 1 100); do grep -q "listening on" "$out" && break; sleep 0.1; done
 address=$(sed -n 's/^listening on //p' "$out")
 [[ -n $address ]] || { echo "demo: the server did not start:" >&2; cat "$log" >&2; exit 1; }
-echo "== brulee serve on $address: $(grep -o 'models=.*' "$log" | head -1)"
+echo "== brulee serve on $address: $(grep -m 1 -o 'models=.*' "$log")"
 
 echo "== burst: $requests requests across every model, $concurrency at a time"
 "$python" - "$zoo" "$address" "$requests" "$concurrency" <<'PY'
@@ -90,7 +90,7 @@ for name in names:
 PY
 
 echo "== what the server loaded and evicted (its log)"
-grep -E " (loaded|evicted|load failed) " "$log" | sed -E 's/^[^ ]+ //' | head -40
+grep -E " (loaded|evicted|load failed) " "$log" | sed -E 's/^[^ ]+ //' | awk 'NR <= 40'  # reads it all: no SIGPIPE under pipefail
 echo "   ... $(grep -c ' loaded ' "$log") loads, $(grep -c ' evicted ' "$log") evictions"
 echo "== cache now (GET /v2/cache)"
 "$python" - "$address" <<'PY'
