@@ -77,14 +77,16 @@ class ListPolicy : public Policy {
  public:
   ListPolicy(const ModelTable& models, const PolicyOptions& options, bool move_on_hit)
       : Policy(models, options), move_on_hit_(move_on_hit) {}
-  void on_request(const RequestEvent& request) override {
+  // Final: a driver that knows a policy is a ListPolicy calls these directly (ModelCache's
+  // admit<ListPolicy>), and the list operations inline.
+  void on_request(const RequestEvent& request) final {
     list_.prefetch(request.upcoming);
     if (move_on_hit_) list_.move_to_front(request.model);
   }
-  void on_load(ModelId model) override { list_.push_front(model); }
-  void on_evict(ModelId model) override { list_.unlink(model); }
+  void on_load(ModelId model) final { list_.push_front(model); }
+  void on_evict(ModelId model) final { list_.unlink(model); }
   void select_victims(const CacheState& cache, std::uint64_t needed_bytes,
-                      std::vector<ModelId>& victims) override;
+                      std::vector<ModelId>& victims) final;
 
  private:
   ModelList list_;
