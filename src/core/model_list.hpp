@@ -85,8 +85,23 @@ class ListPolicy : public Policy {
   }
   void on_load(ModelId model) final { list_.push_front(model); }
   void on_evict(ModelId model) final { list_.unlink(model); }
+  // Inline: ModelCache::admit<ListPolicy> calls it on every eviction.
   void select_victims(const CacheState& cache, std::uint64_t needed_bytes,
-                      std::vector<ModelId>& victims) final;
+                      std::vector<ModelId>& victims) final {
+    std::uint64_t freed = 0;
+    for (ModelId model = list_.back(); model != kNoModel && freed < needed_bytes;
+         model = list_.prev(model)) {
+      if (cache.pinned(model)) continue;
+      victims.push_back(model);
+      freed += cache.bytes_of(model);
+    }
+    // Warm the records of the next likely victims (the models just before the tail).
+    ModelId next = victims.empty() ? list_.back() : list_.prev(victims.back());
+    for (int k = 0; k < 2 && next != kNoModel; ++k, next = list_.prev(next)) {
+      list_.prefetch(next);
+      cache.prefetch(next);
+    }
+  }
 
  private:
   ModelList list_;

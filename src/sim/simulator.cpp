@@ -10,6 +10,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/error.hpp"
@@ -381,7 +382,7 @@ class Simulation {
       if (next_column)
         event.next_index = next_column[k] == kNoNextUse ? kNeverAgain : next_column[k];
       if (k + kPrefetchAhead < valid)
-        warm_ahead<kQueueing, kSingle>(model_column[k + kPrefetchAhead], event);
+        warm_ahead<kQueueing, kSingle, P>(model_column[k + kPrefetchAhead], event);
       const HotModel& hot = hot_[model];
       std::uint32_t worker = where_[model];
       const bool cached = worker != kNoWorker;  // resident, or its load decided (the policy's hit)
@@ -438,14 +439,16 @@ class Simulation {
 
   // The trace says which models come next: start their random loads now (the policy warms its
   // own records on being told, in on_request).
-  template <bool kQueueing, bool kSingle>
+  template <bool kQueueing, bool kSingle, class P>
   [[gnu::always_inline]] void warm_ahead(ModelId ahead, RequestEvent& event) {
     event.upcoming = ahead;
     __builtin_prefetch(&hot_[ahead]);
     __builtin_prefetch(&where_[ahead]);
     if constexpr (kQueueing) __builtin_prefetch(&windows_[ahead]);  // a pinned hit reads it
-    // The policy reads size and latencies (not the name at the front) when the model loads.
-    __builtin_prefetch(&models_[ahead].load_latency_s);
+    // The policy reads size and latencies (not the name at the front) when the model loads; a
+    // list policy reads neither.
+    if constexpr (!std::is_same_v<P, ListPolicy>)
+      __builtin_prefetch(&models_[ahead].load_latency_s);
     if constexpr (kSingle) {
       workers_[0]->cache.state().prefetch(ahead);
     } else {
