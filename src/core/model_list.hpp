@@ -13,10 +13,10 @@ namespace brulee {
 // per operation. Head = most recent; tail = oldest.
 class ModelList {
  public:
-  bool contains(ModelId model) const { return model < links_.size() && links_[model].linked; }
+  bool contains(ModelId model) const { return model < slots_ && links_[model].linked; }
   // Inline: LRU moves a model on every hit and links one on every load.
   void push_front(ModelId model) {  // no-op if linked
-    if (model >= links_.size()) [[unlikely]]
+    if (model >= slots_) [[unlikely]]
       grow(model);
     Link& link = links_[model];
     if (link.linked) return;
@@ -44,7 +44,7 @@ class ModelList {
   ModelId prev(ModelId model) const { return links_[model].prev; }  // toward the head
   ModelId next(ModelId model) const { return links_[model].next; }  // toward the tail
   void prefetch(ModelId model) const {
-    if (model < links_.size()) __builtin_prefetch(&links_[model]);
+    if (model < slots_) __builtin_prefetch(&links_[model]);
   }
 
  private:
@@ -68,6 +68,9 @@ class ModelList {
   }
   void grow(ModelId model);  // room for `model` (throws CacheError on kNoModel)
   std::vector<Link> links_;
+  // links_.size(), kept here: the size of a vector of 12-byte links is a division, and the hot
+  // operations check it on every request.
+  std::size_t slots_ = 0;
   ModelId head_ = kNoModel;
   ModelId tail_ = kNoModel;
 };
