@@ -50,7 +50,8 @@ void ModelCache::check_marks(ModelId victim) {
   marks_[victim] = epoch_;
 }
 
-// The virtual path, compiled once here for every driver that does not name the policy's class.
+// The virtual path, compiled once here for every driver that does not name the policy's class
+// (model_cache.hpp declares it extern).
 template void ModelCache::evict_for<Policy>(std::uint64_t, std::vector<ModelId>&);
 
 void ModelCache::evict(ModelId model) {

@@ -125,4 +125,7 @@ void ModelCache::evict_for(std::uint64_t bytes, std::vector<ModelId>& evicted) {
   }
 }
 
+// The virtual path (P = Policy) is compiled once, in model_cache.cpp, and called out of line.
+extern template void ModelCache::evict_for<Policy>(std::uint64_t, std::vector<ModelId>&);
+
 }  // namespace brulee
