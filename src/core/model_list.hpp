@@ -13,10 +13,10 @@ namespace brulee {
 // per operation. Head = most recent; tail = oldest.
 class ModelList {
  public:
-  bool contains(ModelId model) const { return model < links_.size() && links_[model].linked; }
+  bool contains(ModelId model) const { return model < slots_ && links_[model].linked; }
   // Inline: LRU moves a model on every hit and links one on every load.
   void push_front(ModelId model) {  // no-op if linked
-    if (model >= links_.size()) [[unlikely]]
+    if (model >= slots_) [[unlikely]]
       grow(model);
     Link& link = links_[model];
     if (link.linked) return;
@@ -44,7 +44,7 @@ class ModelList {
   ModelId prev(ModelId model) const { return links_[model].prev; }  // toward the head
   ModelId next(ModelId model) const { return links_[model].next; }  // toward the tail
   void prefetch(ModelId model) const {
-    if (model < links_.size()) __builtin_prefetch(&links_[model]);
+    if (model < slots_) __builtin_prefetch(&links_[model]);
   }
 
  private:
@@ -68,6 +68,9 @@ class ModelList {
   }
   void grow(ModelId model);  // room for `model` (throws CacheError on kNoModel)
   std::vector<Link> links_;
+  // links_.size(), kept here: the size of a vector of 12-byte links is a division, and the hot
+  // operations check it on every request.
+  std::size_t slots_ = 0;
   ModelId head_ = kNoModel;
   ModelId tail_ = kNoModel;
 };
@@ -77,14 +80,31 @@ class ListPolicy : public Policy {
  public:
   ListPolicy(const ModelTable& models, const PolicyOptions& options, bool move_on_hit)
       : Policy(models, options), move_on_hit_(move_on_hit) {}
-  void on_request(const RequestEvent& request) override {
+  // Final: a driver that knows a policy is a ListPolicy calls these directly (ModelCache's
+  // admit<ListPolicy>), and the list operations inline.
+  void on_request(const RequestEvent& request) final {
     list_.prefetch(request.upcoming);
     if (move_on_hit_) list_.move_to_front(request.model);
   }
-  void on_load(ModelId model) override { list_.push_front(model); }
-  void on_evict(ModelId model) override { list_.unlink(model); }
+  void on_load(ModelId model) final { list_.push_front(model); }
+  void on_evict(ModelId model) final { list_.unlink(model); }
+  // Inline: ModelCache::admit<ListPolicy> calls it on every eviction.
   void select_victims(const CacheState& cache, std::uint64_t needed_bytes,
-                      std::vector<ModelId>& victims) override;
+                      std::vector<ModelId>& victims) final {
+    std::uint64_t freed = 0;
+    for (ModelId model = list_.back(); model != kNoModel && freed < needed_bytes;
+         model = list_.prev(model)) {
+      if (cache.pinned(model)) continue;
+      victims.push_back(model);
+      freed += cache.bytes_of(model);
+    }
+    // Warm the records of the next likely victims (the models just before the tail).
+    ModelId next = victims.empty() ? list_.back() : list_.prev(victims.back());
+    for (int k = 0; k < 2 && next != kNoModel; ++k, next = list_.prev(next)) {
+      list_.prefetch(next);
+      cache.prefetch(next);
+    }
+  }
 
  private:
   ModelList list_;

@@ -10,10 +10,12 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/error.hpp"
 #include "core/model_cache.hpp"
+#include "core/model_list.hpp"
 #include "core/prefetcher.hpp"
 #include "core/rng.hpp"
 #include "core/units.hpp"
@@ -271,10 +273,20 @@ class Simulation {
     // The common shapes get their own loop: one worker (no per-worker loops) and no per-request
     // sink; everything else runs the general one. Same arithmetic in the same order either way.
     const bool single = workers_.size() == 1;
+    // A list policy (lru, fifo) on one worker is called directly, not through the vtable.
+    const bool list = single && dynamic_cast<ListPolicy*>(&workers_[0]->cache.policy());
     if (config_.queueing) {
-      single ? run_loop<true, true>() : run_loop<true, false>();
+      if (list) {
+        run_loop<true, true, ListPolicy>();
+      } else {
+        single ? run_loop<true, true>() : run_loop<true, false>();
+      }
     } else {
-      single ? run_loop<false, true>() : run_loop<false, false>();
+      if (list) {
+        run_loop<false, true, ListPolicy>();
+      } else {
+        single ? run_loop<false, true>() : run_loop<false, false>();
+      }
     }
     if (config_.parallel_load) run_lanes(std::numeric_limits<double>::infinity());
     if (SimProgress* const progress = config_.progress) {
@@ -308,7 +320,8 @@ class Simulation {
   }
 
  private:
-  template <bool kQueueing, bool kSingle>
+  // `P`: the class of every worker's policy, or Policy (virtual calls); see ModelCache::admit.
+  template <bool kQueueing, bool kSingle, class P = Policy>
   void run_loop() {
     next_report_ =
         config_.progress ? SimProgress::kProgressStep : std::numeric_limits<std::uint64_t>::max();
@@ -317,8 +330,8 @@ class Simulation {
       // Null when the trace has no next-use column (no oracle policy asked for it).
       const std::uint32_t* next_column =
           trace_->next_use.size() == n ? trace_->next_use.data() : nullptr;
-      run_requests<kQueueing, kSingle>(trace_->model.data(), trace_->time_s.data(), next_column, n,
-                                       n);
+      run_requests<kQueueing, kSingle, P>(trace_->model.data(), trace_->time_s.data(), next_column,
+                                          n, n);
       return;
     }
     // A block at a time through a small buffer (no whole-trace columns to allocate and fault
@@ -336,7 +349,7 @@ class Simulation {
       held += got;
       const bool last = got < room;  // the trace has ended
       const std::size_t now = last ? held : held - kPrefetchAhead;
-      run_requests<kQueueing, kSingle>(models.data(), times.data(), nullptr, now, held);
+      run_requests<kQueueing, kSingle, P>(models.data(), times.data(), nullptr, now, held);
       if (last) break;
       std::copy(models.begin() + now, models.begin() + held, models.begin());
       std::copy(times.begin() + now, times.begin() + held, times.begin());
@@ -347,7 +360,7 @@ class Simulation {
   // Simulates `count` requests of these columns, the next ones of the trace (requests_ is the
   // index of the first); the columns hold `valid` >= `count` requests (those past `count`
   // only for the loop to look ahead).
-  template <bool kQueueing, bool kSingle>
+  template <bool kQueueing, bool kSingle, class P>
   void run_requests(const ModelId* model_column, const double* time_column,
                     const std::uint32_t* next_column, std::size_t count, std::size_t valid) {
     const std::size_t first = requests_;
@@ -369,11 +382,11 @@ class Simulation {
       if (next_column)
         event.next_index = next_column[k] == kNoNextUse ? kNeverAgain : next_column[k];
       if (k + kPrefetchAhead < valid)
-        warm_ahead<kQueueing, kSingle>(model_column[k + kPrefetchAhead], event);
+        warm_ahead<kQueueing, kSingle, P>(model_column[k + kPrefetchAhead], event);
       const HotModel& hot = hot_[model];
       std::uint32_t worker = where_[model];
       const bool cached = worker != kNoWorker;  // resident, or its load decided (the policy's hit)
-      tell_policies<kSingle>(event, worker, cached);
+      tell_policies<kSingle, P>(event, worker, cached);
       RequestTimeline timeline;
       timeline.arrival_s = arrival_s;
       timeline.hit = cached;
@@ -383,7 +396,7 @@ class Simulation {
       double load_s = 0.0;
       if (!cached) {
         if constexpr (kQueueing) decision_s = std::max(arrival_s, decision_floor_s_);
-        worker = admit<kQueueing, kSingle>(model, hot.size_bytes, decision_s, unload_s);
+        worker = admit<kQueueing, kSingle, P>(model, hot.size_bytes, decision_s, unload_s);
         load_s = latencies_.draw(hot.load_s);
         if constexpr (kQueueing) decision_floor_s_ = decision_s;
       }
@@ -426,14 +439,16 @@ class Simulation {
 
   // The trace says which models come next: start their random loads now (the policy warms its
   // own records on being told, in on_request).
-  template <bool kQueueing, bool kSingle>
+  template <bool kQueueing, bool kSingle, class P>
   [[gnu::always_inline]] void warm_ahead(ModelId ahead, RequestEvent& event) {
     event.upcoming = ahead;
     __builtin_prefetch(&hot_[ahead]);
     __builtin_prefetch(&where_[ahead]);
     if constexpr (kQueueing) __builtin_prefetch(&windows_[ahead]);  // a pinned hit reads it
-    // The policy reads size and latencies (not the name at the front) when the model loads.
-    __builtin_prefetch(&models_[ahead].load_latency_s);
+    // The policy reads size and latencies (not the name at the front) when the model loads; a
+    // list policy reads neither.
+    if constexpr (!std::is_same_v<P, ListPolicy>)
+      __builtin_prefetch(&models_[ahead].load_latency_s);
     if constexpr (kSingle) {
       workers_[0]->cache.state().prefetch(ahead);
     } else {
@@ -442,12 +457,12 @@ class Simulation {
   }
 
   // Every worker's policy sees the request: a hit for the one holding the model.
-  template <bool kSingle>
+  template <bool kSingle, class P>
   [[gnu::always_inline]] void tell_policies(RequestEvent& event, std::uint32_t worker,
                                             bool cached) {
     if constexpr (kSingle) {
       event.hit = cached;
-      workers_[0]->cache.policy().on_request(event);
+      static_cast<P&>(workers_[0]->cache.policy()).on_request(event);
     } else {
       for (std::uint32_t w = 0; w < workers_.size(); ++w) {
         event.hit = w == worker;
@@ -638,7 +653,7 @@ class Simulation {
   // In queueing mode a request may have to wait (decision_s moves forward) until completions
   // unpin enough memory. Adds the unload time of the victims to unload_s. The loop's shape
   // (kQueueing = config_.queueing, kSingle = one worker) is known at compile time here too.
-  template <bool kQueueing, bool kSingle>
+  template <bool kQueueing, bool kSingle, class P>
   std::uint32_t admit(ModelId model, std::uint64_t size_bytes, double& decision_s,
                       double& unload_s) {
     // A load holds its peak while it runs (config_.load_peak_bytes): room for it is made first.
@@ -654,8 +669,8 @@ class Simulation {
     ModelCache& cache = workers_[kSingle ? 0 : worker]->cache;
     evicted_.clear();
     const std::uint64_t used_before = cache.state().used_bytes();
-    if (hold > size_bytes) cache.make_room(hold, evicted_);
-    cache.admit(model, size_bytes, evicted_);
+    if (hold > size_bytes) cache.make_room<P>(hold, evicted_);
+    cache.admit<P>(model, size_bytes, evicted_);
     // Unloads take time only where time is modelled (a pure cache mode has no clock).
     const bool timed = kQueueing;
     for (ModelId victim : evicted_) {

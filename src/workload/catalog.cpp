@@ -134,7 +134,180 @@ std::vector<std::string_view> split(std::string_view line, char separator) {
   }
 }
 
+// The catalogs brulee and its tools write (one schema, plain names, numbers for every field)
+// read without building a JSON document: the document is most of the cost of reading a
+// 10,000-model catalog. Anything else, well formed or not, is declined (nullopt) and read by the
+// document parser, which also gives every error: this reader never throws on bad input, and a
+// catalog it accepts is the one the document parser makes of the same text.
+class SimpleCatalogReader {
+ public:
+  explicit SimpleCatalogReader(std::string_view text) : text_(text) {}
+
+  std::optional<Catalog> read() {
+    skip_space();
+    if (at_end()) return std::nullopt;
+    if (peek() == '[') {
+      if (!models()) return std::nullopt;
+    } else if (!top_object()) {
+      return std::nullopt;
+    }
+    skip_space();
+    if (!at_end()) return std::nullopt;  // trailing text: the document parser reports it
+    // Built as the document parser builds it (reserved for the list, then added in order), so
+    // even the index's buckets are the same.
+    Catalog catalog;
+    catalog.reserve(models_.size());
+    for (ModelInfo& model : models_) {
+      if (catalog.index.count(model.name) != 0) return std::nullopt;  // a name given twice
+      catalog.add(std::move(model));
+    }
+    return catalog;
+  }
+
+ private:
+  bool at_end() const { return pos_ >= text_.size(); }
+  char peek() const { return text_[pos_]; }
+  void skip_space() {
+    while (!at_end()) {
+      const char c = peek();
+      if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return;
+      ++pos_;
+    }
+  }
+  bool consume(char c) {
+    skip_space();
+    if (at_end() || peek() != c) return false;
+    ++pos_;
+    return true;
+  }
+  // A string of printable ASCII without escapes (anything else is declined).
+  bool string(std::string_view& out) {
+    if (!consume('"')) return false;
+    const std::size_t start = pos_;
+    for (; !at_end(); ++pos_) {
+      const auto c = static_cast<unsigned char>(peek());
+      if (c == '"') {
+        out = text_.substr(start, pos_ - start);
+        ++pos_;
+        return true;
+      }
+      if (c < 0x20 || c >= 0x7f || c == '\\') return false;
+    }
+    return false;
+  }
+  // A non-negative JSON number (its grammar checked here: from_chars is more lenient). Declines
+  // a result out of a double's range (the document parser reports an overflow) or an underflow.
+  bool number(double& out) {
+    skip_space();
+    const std::size_t start = pos_;
+    const auto digits = [&] {
+      const std::size_t from = pos_;
+      while (!at_end() && peek() >= '0' && peek() <= '9') ++pos_;
+      return pos_ - from;
+    };
+    if (at_end()) return false;
+    if (peek() == '0') {
+      ++pos_;
+    } else if (digits() == 0) {
+      return false;
+    }
+    if (!at_end() && peek() == '.') {
+      ++pos_;
+      if (digits() == 0) return false;
+    }
+    if (!at_end() && (peek() == 'e' || peek() == 'E')) {
+      ++pos_;
+      if (!at_end() && (peek() == '+' || peek() == '-')) ++pos_;
+      if (digits() == 0) return false;
+    }
+    const char* first = text_.data() + start;
+    const char* last = text_.data() + pos_;
+    const auto [end, ec] = std::from_chars(first, last, out);
+    return ec == std::errc() && end == last && std::isfinite(out);
+  }
+  bool top_object() {
+    if (!consume('{')) return false;
+    bool seen_format = false, seen_version = false, seen_models = false;
+    do {
+      std::string_view key;
+      if (!string(key) || !consume(':')) return false;
+      if (key == "format" && !seen_format) {
+        std::string_view ignored;
+        if (!string(ignored)) return false;
+        seen_format = true;
+      } else if (key == "version" && !seen_version) {
+        double ignored = 0;
+        if (!number(ignored)) return false;
+        seen_version = true;
+      } else if (key == "models" && !seen_models) {
+        if (!models()) return false;
+        seen_models = true;
+      } else {
+        return false;  // a key read otherwise, or repeated (the document keeps the last)
+      }
+    } while (consume(','));
+    return consume('}') && seen_models;
+  }
+  bool models() {
+    if (!consume('[')) return false;
+    do {
+      if (!model()) return false;
+    } while (consume(','));
+    return consume(']');
+  }
+  bool model() {
+    if (!consume('{')) return false;
+    enum : unsigned { kName = 1, kSize = 2, kLoad = 4, kExec = 8, kUnload = 16 };
+    unsigned seen = 0;
+    std::string_view name;
+    double size = 0;
+    ModelInfo model;
+    do {
+      std::string_view key;
+      if (!string(key) || !consume(':')) return false;
+      unsigned field = 0;
+      bool ok = false;
+      if (key == "name") {
+        field = kName;
+        ok = string(name);
+      } else if (key == "size_bytes") {
+        field = kSize;
+        ok = number(size);
+      } else if (key == "load_latency_s") {
+        field = kLoad;
+        ok = number(model.load_latency_s);
+      } else if (key == "exec_latency_s") {
+        field = kExec;
+        ok = number(model.exec_latency_s);
+      } else if (key == "unload_latency_s") {
+        field = kUnload;
+        ok = number(model.unload_latency_s);
+      }
+      if (!ok || (seen & field) != 0) return false;
+      seen |= field;
+    } while (consume(','));
+    if (!consume('}') || (seen | kUnload) != (kName | kSize | kLoad | kExec | kUnload)) {
+      return false;
+    }
+    // What the document parser checks, declined here (it gives the error).
+    if (name.empty() || name.find(',') != std::string_view::npos) return false;
+    if (size < 1 || size > 1e18) return false;
+    model.size_bytes = static_cast<std::uint64_t>(std::llround(size));
+    model.name = std::string(name);
+    models_.push_back(std::move(model));
+    return true;
+  }
+
+  std::string_view text_;
+  std::size_t pos_ = 0;
+  std::vector<ModelInfo> models_;
+};
+
 }  // namespace
+
+std::optional<Catalog> detail::parse_simple_catalog_json(std::string_view text) {
+  return SimpleCatalogReader(text).read();
+}
 
 std::optional<ModelId> Catalog::find(const std::string& name) const {
   const auto found = index.find(name);
@@ -231,6 +404,11 @@ Catalog parse_paper_csv(std::string_view text, const std::string& source) {
 }
 
 Catalog parse_catalog_json(std::string_view text, const std::string& source) {
+  if (auto simple = detail::parse_simple_catalog_json(text)) return std::move(*simple);
+  return detail::parse_catalog_json_document(text, source);
+}
+
+Catalog detail::parse_catalog_json_document(std::string_view text, const std::string& source) {
   json document;
   try {
     document = json::parse(text.begin(), text.end());

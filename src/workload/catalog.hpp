@@ -52,4 +52,13 @@ Catalog parse_paper_csv(std::string_view text, const std::string& source);
 // A catalog from JSON text (either schema); `source` names it in errors.
 Catalog parse_catalog_json(std::string_view text, const std::string& source);
 
+namespace detail {
+// parse_catalog_json's two readers (exposed for tests and the fuzzer). The simple one reads only
+// brulee's schema with plain names and numeric fields, without a JSON document, and declines
+// (nullopt) anything else, never throwing on bad input; the document one reads everything and
+// gives every error. Where the simple one gives a catalog, it is the document one's.
+std::optional<Catalog> parse_simple_catalog_json(std::string_view text);
+Catalog parse_catalog_json_document(std::string_view text, const std::string& source);
+}  // namespace detail
+
 }  // namespace brulee::workload

@@ -1,8 +1,13 @@
 // Model catalogs: brulee's JSON schema, the paper's schema, the built-in paper catalog, bad input.
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <fstream>
 #include <functional>
+#include <optional>
+#include <sstream>
 #include <string>
+#include <string_view>
 
 #include "core/error.hpp"
 #include "test_util.hpp"
@@ -156,6 +161,159 @@ TEST(Catalog, BadInput) {
   expect_error_containing([&] { load_catalog(dir.file("zero.json")); }, "size must be > 0");
   // Errors name the file.
   expect_error_containing([&] { load_catalog(dir.file("zero.json")); }, dir.file("zero.json"));
+}
+
+// The simple reader (no JSON document) against the document reader it stands in for.
+void expect_same(const Catalog& a, const Catalog& b) {
+  ASSERT_EQ(a.models.size(), b.models.size());
+  for (std::size_t m = 0; m < a.models.size(); ++m) {
+    EXPECT_EQ(a.models[m].name, b.models[m].name);
+    EXPECT_EQ(a.models[m].size_bytes, b.models[m].size_bytes);
+    // Bit for bit (the same double, not a close one).
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(a.models[m].load_latency_s),
+              std::bit_cast<std::uint64_t>(b.models[m].load_latency_s));
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(a.models[m].exec_latency_s),
+              std::bit_cast<std::uint64_t>(b.models[m].exec_latency_s));
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(a.models[m].unload_latency_s),
+              std::bit_cast<std::uint64_t>(b.models[m].unload_latency_s));
+  }
+  EXPECT_EQ(a.index, b.index);
+  EXPECT_EQ(a.index.bucket_count(), b.index.bucket_count());
+  EXPECT_EQ(a.percentiles, b.percentiles);
+  ASSERT_EQ(a.interference.size(), b.interference.size());
+  for (std::size_t m = 0; m < a.interference.size(); ++m) {
+    EXPECT_FALSE(a.interference[m].measured());
+    EXPECT_FALSE(b.interference[m].measured());
+  }
+  ASSERT_EQ(a.memory.size(), b.memory.size());
+  for (std::size_t m = 0; m < a.memory.size(); ++m) {
+    EXPECT_EQ(a.memory[m].load_peak_bytes, b.memory[m].load_peak_bytes);
+    EXPECT_EQ(a.memory[m].workspace_bytes, b.memory[m].workspace_bytes);
+  }
+}
+
+// Whatever the text, the simple reader declines it or gives the document reader's catalog; and
+// it never accepts what the document reader rejects. Returns whether it accepted.
+bool check_simple_reader(std::string_view text) {
+  std::optional<Catalog> simple;
+  EXPECT_NO_THROW(simple = detail::parse_simple_catalog_json(text)) << text;
+  std::optional<Catalog> document;
+  try {
+    document = detail::parse_catalog_json_document(text, "test.json");
+  } catch (const UsageError&) {  // InputError is one
+  }
+  if (simple) {
+    EXPECT_TRUE(document.has_value()) << "accepted what the document reader rejects: " << text;
+    if (document) expect_same(*simple, *document);
+  }
+  return simple.has_value();
+}
+
+constexpr std::string_view kSimpleCatalog = R"({
+ "format": "brulee-catalog", "version": 1,
+ "models": [
+  {"exec_latency_s": 0.2719, "load_latency_s": 1.0, "name": "DenseNet121",
+   "size_bytes": 33000000, "unload_latency_s": 0.0142},
+  {"name":"b-2","size_bytes":5e8,"load_latency_s":12,"exec_latency_s":0,"unload_latency_s":1E-3},
+  {"name": "c", "size_bytes": 1.5, "load_latency_s": 2.5e+2, "exec_latency_s": 0.1000000000000000055511151231257827}
+ ]
+})";
+
+TEST(Catalog, SimpleReaderReadsWhatBruleeWrites) {
+  // Written by write_catalog (the synthesiser's catalogs), awkward doubles included.
+  Catalog catalog;
+  for (int m = 0; m < 300; ++m) {
+    ModelInfo model;
+    model.name = "model-" + std::to_string(m) + "_x.y";
+    model.size_bytes = 1 + static_cast<std::uint64_t>(m) * 987654321ULL;
+    model.load_latency_s = 0.1 * m + 1e-9;
+    model.exec_latency_s = 1.0 / (m + 3);
+    model.unload_latency_s = m % 3 == 0 ? 0.0 : 123456.789 / (m + 1);
+    catalog.add(std::move(model));
+  }
+  TempDir dir;
+  write_catalog(dir.file("c.json"), catalog);
+  std::ifstream in(dir.file("c.json"));
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_TRUE(check_simple_reader(text.str()));
+  // A bare list, other spacing and number forms (Python's json.dump writes 1.0), three models.
+  EXPECT_TRUE(check_simple_reader(kSimpleCatalog));
+  const std::string list(kSimpleCatalog.substr(kSimpleCatalog.find('[')));
+  EXPECT_TRUE(check_simple_reader(list.substr(0, list.rfind(']') + 1) + "\r\n\t "));
+  EXPECT_EQ(detail::parse_simple_catalog_json(kSimpleCatalog)->models.size(), 3u);
+  EXPECT_EQ(detail::parse_simple_catalog_json(kSimpleCatalog)->models[2].size_bytes, 2u);
+}
+
+TEST(Catalog, SimpleReaderDeclinesTheRest) {
+  // Valid catalogs it leaves to the document reader (which reads them the same way as before).
+  for (const std::string_view text : {
+           R"([{"name": "a", "size_bytes": "1 GB", "load_latency_s": 1, "exec_latency_s": 1}])",
+           R"([{"name": "a", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1,
+                "load_latency_p99_s": 2}])",
+           R"([{"name": "a", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1,
+                "first_exec_s": 2}])",
+           R"([{"name": "a", "loaded_size": 1, "avg_load_latency": 1, "avg_exec_latency": 1}])",
+           R"([{"name": "\u0061", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1}])",
+           R"({"models": [{"name": "a", "size_bytes": 1, "load_latency_s": 1,
+               "exec_latency_s": 1}], "note": null})",
+           R"([{"name": "a", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1,
+                "exec_latency_s": 2}])",
+           "\xEF\xBB\xBF[{\"name\": \"a\", \"size_bytes\": 1, \"load_latency_s\": 1, "
+           "\"exec_latency_s\": 1}]",
+       }) {
+    EXPECT_FALSE(check_simple_reader(text)) << text;
+  }
+  // Bad ones (the document reader's errors, unchanged: Catalog.BadInput).
+  for (const std::string_view text : {
+           "",
+           "[]",
+           "{}",
+           R"({"models": []})",
+           "[1]",
+           "[{}]",
+           R"([{"name": "a", "size_bytes": 0, "load_latency_s": 1, "exec_latency_s": 1}])",
+           R"([{"name": "a", "size_bytes": 0.4, "load_latency_s": 1, "exec_latency_s": 1}])",
+           R"([{"name": "a", "size_bytes": 1, "load_latency_s": -1, "exec_latency_s": 1}])",
+           R"([{"name": "a", "size_bytes": 1, "load_latency_s": 1e999, "exec_latency_s": 1}])",
+           R"([{"name": "a", "size_bytes": 1, "load_latency_s": 01, "exec_latency_s": 1}])",
+           R"([{"name": "a", "size_bytes": 1, "load_latency_s": 1., "exec_latency_s": 1}])",
+           R"([{"name": "a", "size_bytes": 1, "load_latency_s": .5, "exec_latency_s": 1}])",
+           R"([{"name": "a", "size_bytes": 1, "load_latency_s": 1e, "exec_latency_s": 1}])",
+           R"([{"name": "a", "size_bytes": 1, "load_latency_s": +1, "exec_latency_s": 1}])",
+           R"([{"name": "a", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1},])",
+           R"([{"name": "a,b", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1}])",
+           R"([{"name": "", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1}])",
+           R"([{"name": "a", "size_bytes": 1, "load_latency_s": 1}])",
+           R"([{"name": "a", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1}] x)",
+           R"([{"name": "a", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1},
+               {"name": "a", "size_bytes": 2, "load_latency_s": 1, "exec_latency_s": 1}])",
+       }) {
+    EXPECT_FALSE(check_simple_reader(text)) << text;
+  }
+}
+
+TEST(Catalog, SimpleReaderOnMalformedText) {
+  // Every one-byte change of a valid catalog (deleted, replaced, duplicated) and every prefix:
+  // declined, or read as the document reader reads it.
+  const std::string base(kSimpleCatalog);
+  const std::string replacements = std::string("\"\\,:{}[]-+0159.eE x\t\x01\x7f") + '\0' + "\xff";
+  int accepted = 0;
+  for (std::size_t i = 0; i < base.size(); ++i) {
+    std::string text = base;
+    text.erase(i, 1);
+    accepted += check_simple_reader(text);
+    text = base;
+    text.insert(i, 1, base[i]);
+    accepted += check_simple_reader(text);
+    for (const char c : replacements) {
+      text = base;
+      text[i] = c;
+      accepted += check_simple_reader(text);
+    }
+    accepted += check_simple_reader(std::string_view(base).substr(0, i));
+  }
+  EXPECT_GT(accepted, 0);  // some changes keep a valid catalog (a digit for a digit, spaces)
 }
 
 }  // namespace
