@@ -277,6 +277,7 @@ void run_serve(const ServeOptions& opts) {
   scheduler_options.prefetch = opts.prefetch;
   scheduler_options.max_queue_per_model = opts.max_queue;
   scheduler_options.max_queue_total = opts.max_queue_total;
+  scheduler_options.process_rss = [] { return runtime::resident_set_bytes(); };
   (void)find_policy(opts.policy);  // UsageError naming the known policies
 
   // SIGTERM and SIGINT go to one waiting thread (blocked everywhere else, so block them before
@@ -314,6 +315,7 @@ void run_serve(const ServeOptions& opts) {
     serve::Logger::Fields fields{{"model", event.model}, {"bytes", std::to_string(event.bytes)}};
     if (event.kind != Kind::kLoadStart) fields.emplace_back("seconds", fixed(event.seconds, 4));
     if (event.work) {
+      if (event.kind == Kind::kLoaded) fields.emplace_back("backend_s", fixed(event.backend_s, 4));
       fields.emplace_back("cpu_s", fixed(event.work->cpu_s, 4));
       fields.emplace_back("minor_faults", std::to_string(event.work->minor_faults));
       fields.emplace_back("major_faults", std::to_string(event.work->major_faults));

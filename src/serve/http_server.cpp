@@ -850,9 +850,10 @@ class HttpServer::Impl {
         charged[std::string(memory_kind_name(static_cast<MemoryKind>(k)))] = memory.charged[k];
       }
       body["process_memory"] = {
-          {"rss_bytes", memory.rss_bytes},     {"baseline_bytes", memory.baseline_bytes},
-          {"limit_bytes", memory.limit_bytes}, {"charged_bytes", memory.charged_bytes},
-          {"charged", std::move(charged)},     {"unattributed_bytes", memory.unattributed_bytes}};
+          {"rss_bytes", memory.rss_bytes},        {"baseline_bytes", memory.baseline_bytes},
+          {"limit_bytes", memory.limit_bytes},    {"charged_bytes", memory.charged_bytes},
+          {"charged", std::move(charged)},        {"unattributed_bytes", memory.unattributed_bytes},
+          {"reserve_bytes", memory.reserve_bytes}};
     }
     for (const auto& m : snap.models) {
       json entry{{"name", m.name},

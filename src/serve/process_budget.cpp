@@ -25,7 +25,7 @@ bool ProcessBudget::try_charge(MemoryKind kind, std::uint64_t bytes, std::uint64
   std::uint64_t total = total_.load(std::memory_order_relaxed);
   if (const std::uint64_t limit = this->limit(); limit != 0) {
     do {
-      const std::uint64_t used = baseline() + total;
+      const std::uint64_t used = floor() + total;
       if (used > limit || bytes > limit - used || keep_free > limit - used - bytes) {
         return false;
       }
@@ -47,10 +47,15 @@ std::uint64_t ProcessBudget::buffer_share() const {
   return static_cast<std::uint64_t>(static_cast<double>(budget()) * fraction);
 }
 
+std::uint64_t ProcessBudget::buffer_room_share() const {
+  const std::uint64_t share = buffer_share();
+  return share - std::min(share, reserve());
+}
+
 bool ProcessBudget::try_charge_buffers(std::uint64_t bytes) {
   const std::uint64_t limit = this->limit();
   if (limit == 0) return try_charge(MemoryKind::kBuffers, bytes);
-  const std::uint64_t share = buffer_share();
+  const std::uint64_t share = buffer_room_share();
   auto& buffers = kinds_[static_cast<std::size_t>(MemoryKind::kBuffers)];
   std::uint64_t held = buffers.load(std::memory_order_relaxed);
   do {
@@ -60,7 +65,7 @@ bool ProcessBudget::try_charge_buffers(std::uint64_t bytes) {
   // (a measurement above its reservation) took part of it: then refuse.
   std::uint64_t total = total_.load(std::memory_order_relaxed);
   do {
-    const std::uint64_t used = baseline() + total;
+    const std::uint64_t used = floor() + total;
     if (used > limit || bytes > limit - used) {
       buffers.fetch_sub(bytes, std::memory_order_relaxed);
       return false;
@@ -70,7 +75,7 @@ bool ProcessBudget::try_charge_buffers(std::uint64_t bytes) {
 }
 
 bool ProcessBudget::could_fit_buffers(std::uint64_t bytes) const {
-  return !limited() || bytes <= buffer_share();
+  return !limited() || bytes <= buffer_room_share();
 }
 
 void ProcessBudget::charge(MemoryKind kind, std::uint64_t bytes) {
@@ -86,8 +91,20 @@ void ProcessBudget::release(MemoryKind kind, std::uint64_t bytes) {
 std::uint64_t ProcessBudget::room() const {
   const std::uint64_t limit = this->limit();
   if (limit == 0) return std::numeric_limits<std::uint64_t>::max();
-  const std::uint64_t used = baseline() + charged();
+  const std::uint64_t used = floor() + charged();
   return used >= limit ? 0 : limit - used;
+}
+
+void ProcessBudget::observe_rss(std::uint64_t rss_bytes) {
+  if (!limited()) return;
+  const std::uint64_t known = baseline() + charged();
+  if (rss_bytes <= known) return;
+  const std::uint64_t cap = buffer_share() / 2;
+  const std::uint64_t wanted = std::min(rss_bytes - known, cap);
+  std::uint64_t held = reserve_.load(std::memory_order_relaxed);
+  while (wanted > held &&
+         !reserve_.compare_exchange_weak(held, wanted, std::memory_order_relaxed)) {
+  }
 }
 
 ProcessMemoryReport report(const ProcessBudget& budget) {
@@ -101,6 +118,7 @@ ProcessMemoryReport report(const ProcessBudget& budget) {
   }
   const std::uint64_t known = r.baseline_bytes + r.charged_bytes;
   r.unattributed_bytes = r.rss_bytes > known ? r.rss_bytes - known : 0;
+  r.reserve_bytes = budget.reserve();
   return r;
 }
 
@@ -126,6 +144,9 @@ std::string prometheus_text(const ProcessMemoryReport& r) {
   gauge("brulee_process_unattributed_bytes",
         "Resident bytes beyond the baseline and every charge (allocator caches, fragmentation).",
         r.unattributed_bytes);
+  gauge("brulee_process_reserve_bytes",
+        "Room the budget keeps for unattributed bytes: their high-water mark, capped.",
+        r.reserve_bytes);
   return text;
 }
 

@@ -37,9 +37,21 @@ class ProcessBudget {
   std::uint64_t baseline() const { return baseline_.load(std::memory_order_relaxed); }
   void set_baseline(std::uint64_t bytes) { baseline_.store(bytes, std::memory_order_relaxed); }
 
-  // Charges `bytes` if baseline + charged + bytes stays within the limit, and if what is left
-  // afterwards is at least `keep_free` (room kept for other kinds: the scheduler's charges leave
-  // the buffers' share free).
+  // Memory the process holds that no charge covers (the allocator's free lists and fragments,
+  // libraries' caches, thread stacks): RSS - baseline - charged, as measured. The budget keeps
+  // room for the most of it seen so far (its high-water mark), so that what is charged plus what
+  // is not stays within the limit once it has been seen (docs/server.md, "The reserve for
+  // uncharged memory"). Charges count it as used. It comes out of the buffers' share (most of
+  // it is what requests' buffers leave with the allocator), and is at most half of it: requests
+  // then wait longer for in-flight room, but no model's load peak stops fitting.
+  std::uint64_t reserve() const { return reserve_.load(std::memory_order_relaxed); }
+  // One measurement of the process's resident bytes: raises the reserve to the uncharged bytes
+  // it shows (never lowers it; capped). No effect without a limit.
+  void observe_rss(std::uint64_t rss_bytes);
+
+  // Charges `bytes` if baseline + reserve + charged + bytes stays within the limit, and if what
+  // is left afterwards is at least `keep_free` (room kept for other kinds: the scheduler's
+  // charges leave the buffers' share free).
   bool try_charge(MemoryKind kind, std::uint64_t bytes, std::uint64_t keep_free = 0);
   // Charges unconditionally (a measurement above its reservation).
   void charge(MemoryKind kind, std::uint64_t bytes);
@@ -65,12 +77,17 @@ class ProcessBudget {
   // Whether `bytes` of buffers could be charged with no other buffer in flight.
   bool could_fit_buffers(std::uint64_t bytes) const;
   std::uint64_t buffer_share() const;  // bytes
+  // The share less the reserve: what buffers may hold.
+  std::uint64_t buffer_room_share() const;
   void set_buffer_share(double fraction) { share_.store(fraction, std::memory_order_relaxed); }
 
  private:
   std::atomic<std::uint64_t> limit_;
   std::atomic<std::uint64_t> baseline_;
   std::atomic<std::uint64_t> total_{0};
+  std::atomic<std::uint64_t> reserve_{0};
+  // baseline + reserve: what is used before any charge.
+  std::uint64_t floor() const { return baseline() + reserve(); }
   std::array<std::atomic<std::uint64_t>, kMemoryKinds> kinds_{};
   std::atomic<double> share_{0.0};
 };
@@ -85,6 +102,7 @@ struct ProcessMemoryReport {
   // RSS - baseline - charged (0 if negative): memory nobody charged (allocator caches,
   // fragmentation, libraries' own buffers, measurement error).
   std::uint64_t unattributed_bytes = 0;
+  std::uint64_t reserve_bytes = 0;  // room kept for it (ProcessBudget::reserve)
 };
 ProcessMemoryReport report(const ProcessBudget& budget);
 // The report as Prometheus families (brulee_process_*; docs/api.md, "Metrics").

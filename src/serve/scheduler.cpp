@@ -316,12 +316,17 @@ std::uint64_t Scheduler::scheduler_room_locked() const {
 }
 
 // Kept free of models, loads and workspaces for request and response buffers: their share
-// (options_.process_buffer_share of the budget over the baseline) less what buffers hold already.
+// (options_.process_buffer_share of the budget over the baseline, less the reserve for uncharged
+// memory) less what buffers hold already.
 std::uint64_t Scheduler::process_reserve_locked() const {
   if (!process_.limited()) return 0;
-  const std::uint64_t share = process_.buffer_share();
+  const std::uint64_t share = process_.buffer_room_share();
   const std::uint64_t buffers = process_.charged(MemoryKind::kBuffers);
   return share > buffers ? share - buffers : 0;
+}
+
+void Scheduler::observe_process_rss() {
+  if (options_.process_rss && process_.limited()) process_.observe_rss(options_.process_rss());
 }
 
 // The model's memory has really been freed: its resting charge goes back.
@@ -1066,7 +1071,9 @@ void Scheduler::loader_loop(bool prefetch_lane) {
     std::vector<ModelId> victims;
     SchedulerEvent done{SchedulerEvent::Kind::kLoaded, served.name, 0, load_s, {}};
     done.work = usage;
+    if (handle) done.backend_s = handle->load_time_s();
     done.rss_bytes = runtime::resident_set_bytes();
+    observe_process_rss();  // while the load's peak is still charged
     {
       std::lock_guard lock(mutex_);
       ModelEntry& entry = *entries_[id];
@@ -1224,6 +1231,8 @@ InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
       t.start_s = seconds_between(request.arrival, running);
       t.end_s = seconds_since(request.arrival);
     }
+    // While the workspace is still charged: what the inference left uncharged.
+    observe_process_rss();
     lock.lock();
     entry.executing = false;
     --executing_;
@@ -1254,6 +1263,7 @@ void Scheduler::exec_loop() {
     };
     if (memory_blocked_) {
       if (!exec_cv_.wait_for(lock, kMemoryPoll, ready)) {
+        observe_process_rss();
         memory_blocked_ = false;  // set again by whatever still does not fit
         expire_memory_waits_locked();
         if (!pending_.empty()) start_loads_locked();

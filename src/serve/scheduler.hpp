@@ -101,6 +101,10 @@ struct SchedulerOptions {
   // The share of the process budget (over the baseline) that models, loads and workspaces leave
   // free for request and response buffers.
   double process_buffer_share = 0.25;
+  // Under a process limit: the process's resident bytes, read after loads and inferences so the
+  // budget keeps room for what nobody charged (ProcessBudget::observe_rss). Empty: no such room
+  // (tests whose fake models stand for the whole process). `brulee serve` reads /proc.
+  std::function<std::uint64_t()> process_rss;
 };
 
 // absent -> waiting (for room) -> loading -> ready -> unloading -> absent | waiting; a load that
@@ -200,6 +204,9 @@ struct SchedulerEvent {
   // it; a load that faults many pages runs into fresh memory (docs/fidelity.md).
   std::optional<runtime::ThreadUsage> work;
   std::uint64_t rss_bytes = 0;
+  // kLoaded: the backend's own measure of the load (LoadedModel::load_time_s, the figure
+  // `brulee profile` reports); `seconds` is the loader's whole call.
+  double backend_s = 0.0;
 };
 using EventSink = std::function<void(const SchedulerEvent&)>;
 
@@ -464,6 +471,7 @@ class Scheduler {
   void release_resting_locked(ModelId id);
   std::uint64_t scheduler_room_locked() const;
   std::uint64_t process_reserve_locked() const;
+  void observe_process_rss();  // options_.process_rss into the budget's reserve
   void expire_memory_waits_locked();
   void exec_loop();
   void loader_loop(bool prefetch_lane = false);

@@ -227,6 +227,40 @@ TEST(ProcessBudget, BuffersGetTheirShareAndNoMore) {
   EXPECT_TRUE(unlimited.could_fit_buffers(1ull << 60));
 }
 
+// Memory nobody charged (RSS - baseline - charged) is kept room for once seen: its high-water
+// mark counts as used. It comes out of the buffers' share, and is at most half of it, so the
+// models' three quarters stay whole (no load peak that fitted stops fitting).
+TEST(ProcessBudget, KeepsRoomForWhatNobodyChargedOnceSeen) {
+  ProcessBudget budget(1010, 10);  // 1000 bytes over the baseline
+  budget.set_buffer_share(0.25);   // 250 for buffers; the reserve at most 125
+  EXPECT_TRUE(budget.try_charge(MemoryKind::kResting, 400));
+  budget.observe_rss(10 + 400);  // everything charged: nothing to keep room for
+  EXPECT_EQ(budget.reserve(), 0u);
+  budget.observe_rss(10 + 400 + 60);
+  EXPECT_EQ(budget.reserve(), 60u);
+  EXPECT_EQ(budget.room(), 1000u - 400u - 60u);
+  EXPECT_EQ(budget.buffer_room_share(), 250u - 60u);
+  budget.observe_rss(10 + 400 + 20);  // never lowered
+  EXPECT_EQ(budget.reserve(), 60u);
+  // The models' part is whole: 750 - 400 = 350 more, keeping the buffers' 190 free.
+  EXPECT_FALSE(budget.try_charge(MemoryKind::kLoading, 351, budget.buffer_room_share()));
+  EXPECT_TRUE(budget.try_charge(MemoryKind::kLoading, 350, budget.buffer_room_share()));
+  EXPECT_FALSE(budget.try_charge_buffers(191));
+  EXPECT_TRUE(budget.try_charge_buffers(190));  // and the limit is reached, not crossed
+  EXPECT_EQ(budget.room(), 0u);
+  budget.release(MemoryKind::kBuffers, 190);
+  budget.release(MemoryKind::kLoading, 350);
+  budget.observe_rss(10 + 400 + 900);  // capped at half the buffers' share
+  EXPECT_EQ(budget.reserve(), 125u);
+  EXPECT_EQ(budget.buffer_room_share(), 125u);
+  EXPECT_FALSE(budget.could_fit_buffers(126));
+  EXPECT_TRUE(budget.could_fit_buffers(125));
+  EXPECT_EQ(report(budget).reserve_bytes, 125u);
+  ProcessBudget unlimited;
+  unlimited.observe_rss(1ull << 40);
+  EXPECT_EQ(unlimited.reserve(), 0u);
+}
+
 TEST(ProcessBudget, InflightChargesAreBuffersOfTheProcess) {
   ProcessBudget process(10 * kMiB, 0);
   process.set_buffer_share(1.0);
