@@ -15,6 +15,7 @@
 # The rate is 2 requests/s, 4 in the full ONNX run.
 # Writes DIR/results.md, DIR/summary.json, DIR/runs.csv, per-request files DIR/runs/*.csv.
 # Env: POPULARITY (zipf|azure), RATE (requests/s), DURATION (s), MEMORY_FRACTION (0.5), SEED,
+# CROWD (the profile's --crowd; default: the memory fraction of the models, less one),
 # BUSY_SHARE (0.15), WAIT_QUIET (seconds to wait for a quiet machine before each run; 0),
 # RETRY_BUSY (times a run flagged busy is run again; 0), EXEC_THREADS (1), LOADER_THREADS (1),
 # INTRA_OP_THREADS (0 = all cores),
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
     --policies) policies=$2; shift ;;
     --format) format=$2; shift ;;
     --runs) runs=$2; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "testbed.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -86,11 +87,18 @@ else
   "$brulee" zoo --out "$zoo" --models "$models" --format "$format" > "$out/zoo.log"
   echo "$models" > "$zoo/.models"
 fi
-log "profile ($profile_runs runs, with interference); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+log "profile ($profile_runs runs, with interference, crowd ${CROWD:-auto}); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # TorchScript's first inferences after a load are slow (the JIT profiles, then optimises), so its
 # steady figure needs more of them (docs/fidelity.md).
 execs=3; [ "$format" = torchscript ] && execs=8
-"$brulee" profile --repo "$zoo" --runs "$profile_runs" --execs "$execs" --out "$out/catalog.json" --quiet > "$out/profile.txt"
+# Warm reloads measured among the other models a serving cache of this memory holds (about the
+# memory fraction of the models, less the one reloading): a reload among resident models
+# faults where a lone one does not (docs/fidelity.md, "Warm loads in a server, against the
+# profile"). CROWD overrides it.
+count=$(echo "$models" | tr ',' '\n' | wc -l)
+crowd=${CROWD:-$(/usr/bin/python3 -c "print(max(0, round($fraction * $count) - 1))")}
+"$brulee" profile --repo "$zoo" --runs "$profile_runs" --execs "$execs" --crowd "$crowd" \
+  --out "$out/catalog.json" --quiet > "$out/profile.txt"
 log "trace: $popularity popularity, ${rate} req/s for ${duration} s"
 "$brulee" workload synth --catalog "$out/catalog.json" --popularity "$popularity" --zipf 1.0 \
   --rate "$rate" --duration "$duration" --out "$out/trace.csv" --catalog-out "$out/trace.catalog.json" \

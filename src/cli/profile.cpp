@@ -28,6 +28,7 @@ struct ProfileCliOptions {
   int threads = 0;
   bool quiet = false;
   bool no_interference = false;
+  std::size_t crowd = runtime::ProfileOptions{}.crowd;
 };
 
 void run_profile(const ProfileCliOptions& opts) {
@@ -44,6 +45,7 @@ void run_profile(const ProfileCliOptions& opts) {
   options.seed = opts.seed;
   options.load.intra_op_threads = opts.threads;
   options.interference = !opts.no_interference;
+  options.crowd = opts.crowd;
   options.models = split_list(opts.models, "--models");
   if (!opts.quiet) {
     options.progress = [](const std::string& line) {
@@ -130,6 +132,10 @@ const CommandRegistration kRegistration(61, [](CLI::App& root) {
   cmd->add_flag("--quiet", opts->quiet, "No progress lines on stderr");
   cmd->add_flag("--no-interference", opts->no_interference,
                 "Skip measuring a load beside inferences and inferences beside a load");
+  cmd->add_option("--crowd", opts->crowd,
+                  "Models kept loaded after their turn, so warm reloads run among other models "
+                  "and after a victim's unload, as in a serving cache (0 = none)")
+      ->capture_default_str();
   cmd->callback([opts] { run_profile(*opts); });
 });
 

@@ -216,6 +216,12 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
     if (options.progress) options.progress(line);
   };
   LoaderThread loader;
+  // Models kept loaded after their turn, oldest first, up to options.crowd (see the warm reload).
+  std::deque<std::pair<std::size_t, std::unique_ptr<LoadedModel>>> crowd;
+  const auto drop_oldest = [&] {
+    loader.run([&] { crowd.front().second.reset(); });  // dropped where it was loaded
+    crowd.pop_front();
+  };
   for (std::uint64_t run = 0; run < options.runs; ++run) {
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
     for (std::size_t position = 0; position < order.size(); ++position) {
@@ -223,6 +229,13 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
       auto& profile = profiles[m];
       if (!profile.error.empty()) continue;
       std::unique_ptr<LoadedModel> model;
+      // Its own copy from the round before leaves first: each turn starts without it.
+      const auto own = std::find_if(crowd.begin(), crowd.end(),
+                                    [m](const auto& kept) { return kept.first == m; });
+      if (own != crowd.end()) {
+        loader.run([&] { own->second.reset(); });
+        crowd.erase(own);
+      }
       try {
         // Into memory the process does not hold: freed memory is handed back first (the peak is
         // measured from what the process really holds).
@@ -266,6 +279,10 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
           model.reset();
           samples[m].unload_s.push_back(seconds_since(start));
           for (int settle = 0; settle < kSettlingLoads; ++settle) subjects[m].load().reset();
+          if (!crowd.empty() && crowd.size() >= options.crowd) {
+            crowd.front().second.reset();
+            crowd.pop_front();
+          }
           const auto before = ThreadUsage::now();
           model = subjects[m].load();
           warm_load = ThreadUsage::now().since(before);
@@ -288,7 +305,12 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
                 ": failed: " + failed.what);
           }
         }
-        loader.run([&] { model.reset(); });  // dropped where it was loaded
+        if (options.crowd > 0) {
+          crowd.emplace_back(m, std::move(model));
+          while (crowd.size() > options.crowd) drop_oldest();
+        } else {
+          loader.run([&] { model.reset(); });  // dropped where it was loaded
+        }
       } catch (const std::exception& error) {
         if (model) loader.run([&] { model.reset(); });  // dropped where it was loaded
         profile.error = error.what();
@@ -296,6 +318,7 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
       }
     }
   }
+  while (!crowd.empty()) drop_oldest();
   for (std::size_t m = 0; m < subjects.size(); ++m) {
     auto& profile = profiles[m];
     if (!profile.error.empty()) continue;

@@ -62,6 +62,10 @@ struct ProfileOptions {
   std::uint64_t execs_per_load = 3;
   std::uint64_t seed = 1;
   bool interference = true;  // measure exec beside a load and load beside execs
+  // Models kept loaded after their turn (the oldest dropped first, and once there are `crowd`
+  // of them, just before the timed warm reload), so that the reload runs among other models and
+  // after a victim's unload, as in a serving cache; 0 = none.
+  std::size_t crowd = 0;
   LoadOptions load;
   std::vector<std::string> models;                   // empty = every model of the repository
   std::function<void(const std::string&)> progress;  // one line per step, optional

@@ -1,12 +1,15 @@
 // The profiler: statistics by hand, and the measurement loop on tiny models.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/error.hpp"
 #include "runtime/profiler.hpp"
@@ -231,6 +234,85 @@ TEST(RuntimeProfiler, APartnerThatFailsToLoadIsReportedAsItsOwnFailure) {
   EXPECT_TRUE(profiles[0].error.empty()) << profiles[0].error;
   EXPECT_EQ(profiles[0].load.samples, 2u);
   EXPECT_NE(profiles[1].error.find("cannot read the file"), std::string::npos);
+}
+
+// Counts the live copies of each of a few fake models, and at every load the copies of *other*
+// models that were live.
+struct Census {
+  std::mutex mutex;
+  std::vector<int> live;
+  std::vector<int> others_at_load;  // one entry per load, in load order
+};
+
+class CountedModel final : public LoadedModel {
+ public:
+  CountedModel(Census& census, std::size_t id) : census_(census), id_(id) {}
+  ~CountedModel() override {
+    std::lock_guard lock(census_.mutex);
+    --census_.live[id_];
+  }
+  const std::vector<TensorSpec>& inputs() const override { return specs_; }
+  const std::vector<TensorSpec>& outputs() const override { return specs_; }
+  std::vector<Tensor> infer(const std::vector<Tensor>&) override { return {}; }
+  double load_time_s() const override { return 0.001; }
+  std::uint64_t resident_bytes() const override { return 1000; }
+
+ private:
+  Census& census_;
+  std::size_t id_;
+  std::vector<TensorSpec> specs_{TensorSpec{"x", DType::kFloat32, {1, 2}}};
+};
+
+std::vector<ProfileSubject> counted_subjects(Census& census, std::size_t count) {
+  census.live.assign(count, 0);
+  std::vector<ProfileSubject> subjects(count);
+  for (std::size_t id = 0; id < count; ++id) {
+    subjects[id].name = "m" + std::to_string(id);
+    subjects[id].backend = "fake";
+    subjects[id].load = [&census, id]() -> std::unique_ptr<LoadedModel> {
+      std::lock_guard lock(census.mutex);
+      int others = 0;
+      for (std::size_t other = 0; other < census.live.size(); ++other)
+        if (other != id) others += census.live[other];
+      census.others_at_load.push_back(others);
+      ++census.live[id];
+      return std::make_unique<CountedModel>(census, id);
+    };
+  }
+  return subjects;
+}
+
+TEST(RuntimeProfiler, WarmReloadsRunAmongOtherModelsKeptLoaded) {
+  // Every turn loads its model 5 times without interference (first load, copy, 2 settling
+  // loads, the timed reload). With a crowd of 2 the models of the last two turns stay loaded
+  // (once there are two, the oldest is unloaded just before the timed reload); with none, no
+  // other model is live.
+  for (const std::size_t crowd : {std::size_t{0}, std::size_t{2}}) {
+    Census census;
+    ProfileOptions options;
+    options.runs = 2;
+    options.execs_per_load = 1;
+    options.interference = false;
+    options.crowd = crowd;
+    const auto profiles = profile_subjects(counted_subjects(census, 4), options);
+    for (const auto& p : profiles) EXPECT_TRUE(p.error.empty()) << p.error;
+    ASSERT_EQ(census.others_at_load.size(), 2u * 4u * 5u);
+    for (std::size_t load = 0; load < census.others_at_load.size(); ++load) {
+      const std::size_t turn = load / 5;  // runs x models turns, in order
+      const int kept = static_cast<int>(std::min(turn, crowd));
+      const bool timed_reload = load % 5 == 4;
+      const bool full = crowd > 0 && kept == static_cast<int>(crowd);
+      const int expected = timed_reload && full ? kept - 1 : kept;
+      if (turn < 4) {
+        EXPECT_EQ(census.others_at_load[load], expected) << "crowd " << crowd << ", load " << load;
+      } else {  // the second round's order is new: its model's own copy may leave the crowd
+        EXPECT_LE(census.others_at_load[load], expected) << "crowd " << crowd << ", load " << load;
+        EXPECT_GE(census.others_at_load[load], expected - 1)
+            << "crowd " << crowd << ", load " << load;
+      }
+    }
+    for (const int live : census.live) EXPECT_EQ(live, 0) << "crowd " << crowd;
+  }
 }
 
 }  // namespace
