@@ -275,19 +275,7 @@ class Simulation {
     const bool single = workers_.size() == 1;
     // A list policy (lru, fifo) on one worker is called directly, not through the vtable.
     const bool list = single && dynamic_cast<ListPolicy*>(&workers_[0]->cache.policy());
-    if (config_.queueing) {
-      if (list) {
-        run_loop<true, true, ListPolicy>();
-      } else {
-        single ? run_loop<true, true>() : run_loop<true, false>();
-      }
-    } else {
-      if (list) {
-        run_loop<false, true, ListPolicy>();
-      } else {
-        single ? run_loop<false, true>() : run_loop<false, false>();
-      }
-    }
+    config_.queueing ? run_shape<true>(single, list) : run_shape<false>(single, list);
     if (config_.parallel_load) run_lanes(std::numeric_limits<double>::infinity());
     if (SimProgress* const progress = config_.progress) {
       progress->requests.fetch_add(requests_ - (next_report_ - SimProgress::kProgressStep),
@@ -320,6 +308,18 @@ class Simulation {
   }
 
  private:
+  // The loop for this shape: a list policy on one worker, one worker, or several.
+  template <bool kQueueing>
+  void run_shape(bool single, bool list) {
+    if (list) {
+      run_loop<kQueueing, true, ListPolicy>();
+    } else if (single) {
+      run_loop<kQueueing, true>();
+    } else {
+      run_loop<kQueueing, false>();
+    }
+  }
+
   // `P`: the class of every worker's policy, or Policy (virtual calls); see ModelCache::admit.
   template <bool kQueueing, bool kSingle, class P = Policy>
   void run_loop() {
