@@ -113,12 +113,20 @@ const CommandRegistration kRegistration(61, [](CLI::App& root) {
       root.add_subcommand("profile",
                           "Measure load/exec/unload latency and loaded bytes of a repository's "
                           "models and write a catalog");
+  // A count: "-1" would otherwise wrap to a huge unsigned one.
+  const CLI::Validator kCount(
+      [](std::string& text) {
+        return text.find('-') == std::string::npos ? std::string() : "must be 0 or more";
+      },
+      "COUNT");
   auto opts = std::make_shared<ProfileCliOptions>();
   cmd->add_option("--repo", opts->repo, "Model repository (e.g. made by brulee zoo)");
   cmd->add_option("--runs", opts->runs,
                   "Rounds: each loads, runs and unloads every model once, in random order")
+      ->check(kCount)
       ->capture_default_str();
   cmd->add_option("--execs", opts->execs, "Timed inferences per load (after the warm-up)")
+      ->check(kCount)
       ->capture_default_str();
   cmd->add_option("--out", opts->out,
                   "Catalog JSON to write (default <repo>/profile_catalog.json)");
@@ -135,6 +143,7 @@ const CommandRegistration kRegistration(61, [](CLI::App& root) {
   cmd->add_option("--crowd", opts->crowd,
                   "Models kept loaded after their turn, so warm reloads run among other models "
                   "and after a victim's unload, as in a serving cache (0 = none)")
+      ->check(kCount)
       ->capture_default_str();
   cmd->callback([opts] { run_profile(*opts); });
 });

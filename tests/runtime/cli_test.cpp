@@ -179,6 +179,10 @@ TEST(RuntimeCli, ProfileRejectsBadInputWithOneLine) {
                         "--runs");
   expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--format", "keras"}),
                         "--format");
+  // A negative count would wrap to a huge unsigned one.
+  for (const char* option : {"--runs", "--execs", "--crowd"}) {
+    expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), option, "-1"}), option);
+  }
 }
 
 TEST(RuntimeCli, ProfileOfABrokenModelExitsOneAndStillWritesTheRest) {
