@@ -95,6 +95,7 @@ void Prefetcher::on_cost_update(ModelId model) {
 
 void Prefetcher::on_evicted(ModelId model) {
   if (observer_) observer_->on_evicted(model);
+  if (model < cold_tries_.size()) cold_tries_[model] = kColdTries;  // a ghost from now on
   bounds_.erase(model);
   // Most recent first; a model already in the list moves to the front.
   std::size_t at = 0;
@@ -122,6 +123,39 @@ ModelId Prefetcher::best_candidate(const CacheState& cache, double now_s, double
   return best;
 }
 
+// The warm-up's next model: the first of cold_ (load cost per byte, highest first) that fits in
+// free memory, among the next kColdScan not yet done. A model is done once requested, seen
+// resident or evicted (it is a ghost then), or tried kColdTries times (each try a demand arrival
+// cancelled: the model left memory unannounced).
+ModelId Prefetcher::next_cold(const CacheState& cache) {
+  if (cold_tries_.size() != models_.size()) {
+    cold_.resize(models_.size());
+    for (std::size_t m = 0; m < cold_.size(); ++m) cold_[m] = static_cast<ModelId>(m);
+    const auto per_byte = [&](ModelId m) {
+      return cost_of(m) / std::max(1.0, static_cast<double>(models_[m].size_bytes));
+    };
+    std::stable_sort(cold_.begin(), cold_.end(),
+                     [&](ModelId a, ModelId b) { return per_byte(a) > per_byte(b); });
+    cold_tries_.resize(models_.size(), 0);
+    cold_next_ = 0;
+  }
+  const std::uint64_t free = cache.free_bytes();
+  std::size_t looked = 0;
+  for (std::size_t k = cold_next_; k < cold_.size() && looked < kColdScan; ++k, ++looked) {
+    const ModelId model = cold_[k];
+    std::uint8_t& tries = cold_tries_[model];
+    if (tries < kColdTries && (predictor_.history(model).count != 0 || cache.resident(model))) {
+      tries = kColdTries;
+    }
+    if (tries < kColdTries && models_[model].size_bytes <= free) {
+      ++tries;
+      return model;
+    }
+    if (tries >= kColdTries && k == cold_next_) ++cold_next_;
+  }
+  return kNoModel;
+}
+
 ModelId Prefetcher::chosen(ModelId model, std::vector<ModelId>& victims, double now_s) {
   rekey(model);  // it becomes resident
   if (observer_) observer_->on_chosen(model, victims, now_s);
@@ -146,19 +180,22 @@ ModelId Prefetcher::decide(const CacheState& cache, double now_s, std::vector<Mo
   last_scored_ = 0;
   double best_utility = 0.0;
   const ModelId best = best_candidate(cache, now_s, best_utility);
-  if (best == kNoModel) return kNoModel;
-  const std::uint64_t size = models_[best].size_bytes;
-  if (size <= cache.free_bytes()) return chosen(best, victims, now_s);
-  const std::uint64_t needed = size - cache.free_bytes();
-  if (needed > cache.evictable_bytes()) return kNoModel;
-  const bool found = by_scan ? victims_by_scan(cache, now_s, best_utility, needed, victims)
-                             : victims_by_bound(cache, now_s, best_utility, needed, victims);
-  if (!found) {
-    victims.clear();
-    return kNoModel;
+  if (best != kNoModel) {
+    const std::uint64_t size = models_[best].size_bytes;
+    if (size <= cache.free_bytes()) return chosen(best, victims, now_s);
+    const std::uint64_t needed = size - cache.free_bytes();
+    if (needed <= cache.evictable_bytes()) {
+      const bool found = by_scan ? victims_by_scan(cache, now_s, best_utility, needed, victims)
+                                 : victims_by_bound(cache, now_s, best_utility, needed, victims);
+      if (found) {
+        keep_largest_needed(cache, needed, victims, 0);
+        return chosen(best, victims, now_s);
+      }
+      victims.clear();
+    }
   }
-  keep_largest_needed(cache, needed, victims, 0);
-  return chosen(best, victims, now_s);
+  const ModelId cold = next_cold(cache);
+  return cold == kNoModel ? kNoModel : chosen(cold, victims, now_s);
 }
 
 // Scores every unpinned resident and appends those below best_utility / kMargin, lowest first,

@@ -25,8 +25,13 @@ namespace brulee {
 
 class Prefetcher {
  public:
-  // Candidates: the kGhosts models most recently evicted (distinct).
+  // Candidates: the kGhosts models most recently evicted (distinct); when none of them can be
+  // prefetched, the warm-up: a model never requested nor tried, in free memory only.
   static constexpr std::size_t kGhosts = 32;
+  // The warm-up looks at most this many never-requested models per decision, and tries each at
+  // most kColdTries times (a try a demand arrival cancels does not count as done).
+  static constexpr std::size_t kColdScan = 64;
+  static constexpr std::uint8_t kColdTries = 30;
   // A victim's predicted utility must be below the candidate's divided by this (hysteresis:
   // close utilities are noise, and a cancelled prefetch's victims stay evicted).
   static constexpr double kMargin = 2.0;
@@ -59,7 +64,8 @@ class Prefetcher {
   // The decision at `now_s` (not before the last observed request): the candidate with the
   // highest predicted utility that is not resident, and the unpinned resident models to evict
   // for it (lowest predicted utility first, each below the candidate's / kMargin, trimmed
-  // largest first), or kNoModel if no candidate qualifies. Changes no residency.
+  // largest first); if no candidate qualifies, the warm-up's next model that fits in free memory
+  // (no victims); else kNoModel. Changes no residency.
   ModelId choose(const CacheState& cache, double now_s, std::vector<ModelId>& victims);
   // The same decision, scoring every resident model (the reference choose is checked against).
   ModelId choose_by_scan(const CacheState& cache, double now_s, std::vector<ModelId>& victims);
@@ -80,6 +86,7 @@ class Prefetcher {
   };
   double cost_of(ModelId model) const;
   ModelId best_candidate(const CacheState& cache, double now_s, double& best_utility);
+  ModelId next_cold(const CacheState& cache);
   double bound_key(ModelId model) const;
   void rekey(ModelId model);
   ModelId decide(const CacheState& cache, double now_s, std::vector<ModelId>& victims,
@@ -103,6 +110,11 @@ class Prefetcher {
   double latest_s_ = 0.0;         // the latest time observed
   bool seen_ = false;
   std::size_t last_scored_ = 0;
+  // The warm-up: every model by load cost per byte, highest first (ties: lower id), built at the
+  // first decision (again if the table grows).
+  std::vector<ModelId> cold_;
+  std::vector<std::uint8_t> cold_tries_;  // kColdTries once requested, seen resident or evicted
+  std::size_t cold_next_ = 0;             // every entry before it is done
   // Reused by choose.
   struct Walk {
     double bound;

@@ -991,7 +991,9 @@ void Scheduler::loader_loop(bool prefetch_lane) {
         if (queue.empty()) return;  // stopping
         job = std::move(queue.front());
         queue.pop_front();
-        isolate = !entries_[job->model]->size_known;
+        // A prefetch never holds the gate: demand work must not wait for it (a never-measured
+        // model's figure from it is used only if nothing else ran meanwhile).
+        isolate = !entries_[job->model]->size_known && !job->prefetch;
         entries_[job->model]->load_started = Clock::now();
       }
     }
@@ -1451,9 +1453,11 @@ void Scheduler::prefetch_idle_locked() {
       driver.prefetcher().choose(cache_->state(), driver.decision_time(now_s()), victims);
   if (id == kNoModel) return;
   ModelEntry& entry = *entries_[id];
-  // Only a model known to load cleanly: a prefetch never holds the activity gate (a first load
-  // would, and demand work would wait for it), and never retries a failing model.
-  if (entry.state != ModelState::kAbsent || entry.consecutive_failures != 0 || !entry.size_known) {
+  // Never a failing model. A model never measured cleanly (the warm-up's) is loaded without
+  // the activity gate, unlike a demand first load; under a process limit its load peak and
+  // workspace are unknown until an isolated load measures them, so there it waits for demand.
+  if (entry.state != ModelState::kAbsent || entry.consecutive_failures != 0 ||
+      (!entry.size_known && process_.limited())) {
     return;
   }
   auto job = std::make_unique<LoadJob>();

@@ -152,6 +152,54 @@ TEST(Prefetcher, FastDecisionIsTheScanDecisionWithPeriodicModels) {
   EXPECT_GT(periodic_seen, 40);  // the timers were recognised
 }
 
+// The warm-up: with no evicted model to bring back, models never requested are loaded into free
+// memory, highest load cost per byte first, never evicting anything; a requested model is not
+// among them.
+TEST(Prefetcher, WarmUpFillsFreeMemoryWithModelsNeverRequested) {
+  ModelTable models;
+  // name, size, load s, exec s, unload s. Cost per byte: m0 0.1, m1 0.5, m2 0.05, m3 1.0, m4 0.2.
+  models.push_back({"m0", 10, 1.0, 0.01, 0.0});
+  models.push_back({"m1", 10, 5.0, 0.01, 0.0});
+  models.push_back({"m2", 40, 2.0, 0.01, 0.0});
+  models.push_back({"m3", 30, 30.0, 0.01, 0.0});
+  models.push_back({"m4", 10, 2.0, 0.01, 0.0});
+  ModelCache cache(60, models, make_policy("cremebrulee", models, {1, CostMode::kDirect}));
+  Prefetcher prefetcher(models, CostMode::kDirect);
+  std::vector<ModelId> evicted, victims;
+  // m1 is requested (a demand load).
+  prefetcher.observe(1, 0.0);
+  cache.admit(1, evicted);
+  ASSERT_TRUE(evicted.empty());
+  std::vector<ModelId> order;
+  for (int k = 0; k < 10; ++k) {
+    const ModelId chosen = prefetcher.choose(cache.state(), 1.0, victims);
+    if (chosen == kNoModel) break;
+    EXPECT_TRUE(victims.empty());
+    ASSERT_LE(models[chosen].size_bytes, cache.state().free_bytes());
+    cache.admit(chosen, evicted);
+    EXPECT_TRUE(evicted.empty());
+    order.push_back(chosen);
+  }
+  // 50 bytes free: m3 (30), then m4 (10), then m0 (10); m2 (40) no longer fits.
+  EXPECT_EQ(order, (std::vector<ModelId>{3, 4, 0}));
+  EXPECT_EQ(cache.state().free_bytes(), 0u);
+  // Models seen resident (prefetches that completed) or evicted (announced: ghosts now, with no
+  // predicted utility) are not warmed again, even when they fit.
+  prefetcher.on_evicted(4);
+  cache.evict(4);
+  cache.evict(0);
+  cache.evict(3);
+  EXPECT_EQ(cache.state().free_bytes(), 50u);
+  // m2 (40) fits now. A try that left memory unannounced, never seen resident (a prefetch a
+  // demand arrival cancelled), is tried again, kColdTries times in all.
+  for (int k = 0; k < Prefetcher::kColdTries; ++k) {
+    EXPECT_EQ(prefetcher.choose(cache.state(), 2.0, victims), 2u) << k;
+    cache.admit(2, evicted);
+    cache.evict(2);
+  }
+  EXPECT_EQ(prefetcher.choose(cache.state(), 2.0, victims), kNoModel);
+}
+
 TEST(Prefetcher, ManyResidentsAreNotAllScored) {
   const Decisions run = compare(99, 600, 3000, "cremebrulee", CostMode::kDirect);
   EXPECT_GT(run.with_victims, 10);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -242,7 +243,7 @@ TEST(Parity, WithPrefetchingTheServerLoadsAndEvictsAsTheSimulator) {
   const Workload w = make_workload(11, 400);
   std::uint64_t footprint = 0;
   for (const auto& m : w.catalog) footprint += m.size_bytes;
-  std::uint64_t prefetches = 0, evicting = 0;
+  std::uint64_t prefetches = 0, evicting = 0, warm_ups = 0;
   for (const std::string policy : {"cremebrulee", "predictive"}) {
     for (const double fraction : {0.35, 0.6}) {
       const auto memory = static_cast<std::uint64_t>(fraction * static_cast<double>(footprint));
@@ -280,6 +281,14 @@ TEST(Parity, WithPrefetchingTheServerLoadsAndEvictsAsTheSimulator) {
       EXPECT_EQ(served.counters.prefetches_cancelled, 0u) << where;
       EXPECT_GT(summary.prefetches, 0u) << where;
       prefetches += summary.prefetches;
+      // The warm-up's prefetches: a model's first step (never loaded before it).
+      std::set<std::string> loaded;
+      for (const std::string& step : simulated.steps) {
+        const std::size_t space = step.find(' ');
+        const std::string verb = step.substr(0, space), model = step.substr(space + 1);
+        if (verb == "evict") continue;
+        if (loaded.insert(model).second && verb == "prefetch") ++warm_ups;
+      }
       evicting += static_cast<std::uint64_t>(
           std::count_if(simulated.steps.begin(), simulated.steps.end(),
                         [](const std::string& s) { return s.rfind("evict", 0) == 0; }));
@@ -287,6 +296,7 @@ TEST(Parity, WithPrefetchingTheServerLoadsAndEvictsAsTheSimulator) {
   }
   EXPECT_GT(prefetches, 20u);
   EXPECT_GT(evicting, 20u);
+  EXPECT_GT(warm_ups, 0u);
 }
 
 }  // namespace

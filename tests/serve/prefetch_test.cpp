@@ -33,11 +33,13 @@ const ModelSnapshot& model_of(const CacheSnapshot& snap, const std::string& name
   throw std::logic_error("no model " + name);
 }
 
-// Three models of 4 bytes in 8, of equal costs: m0 and m1 are requested, m2 evicts m0 (LRU; no
-// resident model is below half m0's predicted utility, so nothing is prefetched while memory is
-// full), m1 is unloaded by hand, and a hit on m2 leaves the loader idle with 4 bytes free: the
+// Three models of 4 bytes in 8, of equal costs. m0's request leaves 4 bytes free and the loader
+// idle: the warm-up loads m1 (never requested; equal costs per byte, so by id), and m2 no longer
+// fits. m1's request uses that prefetch; m2's evicts m0 (LRU; no resident model is below half
+// m0's predicted utility and no model is left to warm, so nothing is prefetched while memory is
+// full); m1 is unloaded by hand, and a hit on m2 leaves the loader idle with 4 bytes free: the
 // prefetcher loads m0 back (the only model ever evicted), on its own thread, where m0's gate
-// holds it.
+// holds it. `warm_` holds the counters before m0's prefetch (the warm-up's prefetch of m1).
 class PrefetchFixture : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -53,9 +55,16 @@ class PrefetchFixture : public ::testing::Test {
     }
     scheduler_ = std::make_unique<Scheduler>(models, loader_, options_);
     for (const char* name : {"m0", "m1", "m2"}) {
-      ASSERT_EQ(submit(name).get().status, Status::kOk) << name;
+      const InferOutcome outcome = submit(name).get();
+      ASSERT_EQ(outcome.status, Status::kOk) << name;
+      ASSERT_EQ(outcome.hit, std::string(name) == "m1") << name;  // m1: warmed up
+      ASSERT_TRUE(scheduler_->wait_prefetch_settled(60s));
     }
+    ASSERT_EQ(loader_.loads("m1"), 1);
     ASSERT_EQ(model_of(scheduler_->snapshot(), "m0").state, ModelState::kAbsent);
+    warm_ = *scheduler_->snapshot().prefetch;
+    ASSERT_EQ(warm_.prefetches, 1u);
+    ASSERT_EQ(warm_.prefetches_used, 1u);
     loader_.set_model_gate("m0", &m0_gate_);
     m0_gate_.close();
     ASSERT_EQ(scheduler_->unload(*scheduler_->find("m1")).status, Status::kOk);
@@ -63,7 +72,7 @@ class PrefetchFixture : public ::testing::Test {
     m0_gate_.await_waiters(1);                          // the prefetch of m0 is loading
     const CacheSnapshot snap = scheduler_->snapshot();
     ASSERT_TRUE(snap.prefetch);
-    ASSERT_EQ(snap.prefetch->prefetches, 1u);
+    ASSERT_EQ(snap.prefetch->prefetches, warm_.prefetches + 1);
     ASSERT_EQ(model_of(snap, "m0").state, ModelState::kLoading);
     ASSERT_EQ(loader_.loads("m0"), 2);
   }
@@ -79,6 +88,7 @@ class PrefetchFixture : public ::testing::Test {
   Gate m0_gate_;
   SchedulerOptions options_;
   std::unique_ptr<Scheduler> scheduler_;
+  PrefetchCounters warm_;
 };
 
 TEST_F(PrefetchFixture, ADemandMissIsServedWhileThePrefetchIsStuck) {
@@ -88,7 +98,7 @@ TEST_F(PrefetchFixture, ADemandMissIsServedWhileThePrefetchIsStuck) {
   EXPECT_FALSE(outcome.hit);
   CacheSnapshot snap = scheduler_->snapshot();
   EXPECT_EQ(snap.prefetch->prefetches_cancelled, 1u);
-  EXPECT_EQ(snap.prefetch->prefetches_used, 0u);
+  EXPECT_EQ(snap.prefetch->prefetches_used, warm_.prefetches_used);
   EXPECT_EQ(model_of(snap, "m0").state, ModelState::kAbsent);  // abandoned at once
   EXPECT_EQ(model_of(snap, "m0").resident_bytes, 0u);
   EXPECT_EQ(snap.used_bytes, 8u);  // m1 and m2: the abandoned load holds nothing of the budget
@@ -99,9 +109,11 @@ TEST_F(PrefetchFixture, ADemandMissIsServedWhileThePrefetchIsStuck) {
   snap = scheduler_->snapshot();
   EXPECT_EQ(model_of(snap, "m0").state, ModelState::kAbsent);
   EXPECT_EQ(snap.used_bytes, 8u);
-  EXPECT_EQ(loader_.live_bytes.load(), 8);   // m1 and m2 only
-  EXPECT_EQ(snap.prefetch->prefetches, 1u);  // nothing prefetched after the cancellation
-  EXPECT_GE(snap.prefetch->prefetch_wasted_s, snap.prefetch->prefetch_load_s);
+  EXPECT_EQ(loader_.live_bytes.load(), 8);  // m1 and m2 only
+  // Nothing prefetched after the cancellation; all of m0's prefetch was wasted.
+  EXPECT_EQ(snap.prefetch->prefetches, warm_.prefetches + 1);
+  EXPECT_GE(snap.prefetch->prefetch_wasted_s,
+            snap.prefetch->prefetch_load_s - warm_.prefetch_load_s);
 }
 
 TEST_F(PrefetchFixture, ADemandMissGetsThePrefetchsMemoryAtOnce) {
@@ -132,14 +144,14 @@ TEST_F(PrefetchFixture, ARequestForThePrefetchedModelWaitsForItsLoad) {
   // While m0's load is held the request cannot be answered; a miss for m1 now would not cancel
   // the prefetch either (a request waits for it).
   EXPECT_EQ(waiting.wait_for(0s), std::future_status::timeout);
-  EXPECT_EQ(scheduler_->snapshot().prefetch->prefetches_used, 1u);
+  EXPECT_EQ(scheduler_->snapshot().prefetch->prefetches_used, warm_.prefetches_used + 1);
   m0_gate_.open();
   const InferOutcome outcome = waiting.get();
   EXPECT_EQ(outcome.status, Status::kOk) << outcome.error;
   EXPECT_FALSE(outcome.hit);  // it waited for a load
   const CacheSnapshot snap = scheduler_->snapshot();
   EXPECT_EQ(loader_.loads("m0"), 2);  // one load: the prefetch's
-  EXPECT_EQ(snap.prefetch->prefetches_used, 1u);
+  EXPECT_EQ(snap.prefetch->prefetches_used, warm_.prefetches_used + 1);
   EXPECT_EQ(snap.prefetch->prefetches_cancelled, 0u);
   EXPECT_EQ(model_of(snap, "m0").state, ModelState::kReady);
   EXPECT_EQ(snap.prefetch->prefetch_wasted_s, 0.0);
@@ -151,13 +163,13 @@ TEST_F(PrefetchFixture, TheCountersReachTheMetrics) {
   ASSERT_EQ(submit("m0").get().status, Status::kOk);  // a hit on the prefetched model
   const CacheSnapshot snap = scheduler_->snapshot();
   EXPECT_TRUE(model_of(snap, "m0").counters.hits >= 1);
-  EXPECT_EQ(snap.prefetch->prefetches_used, 1u);
+  EXPECT_EQ(snap.prefetch->prefetches_used, warm_.prefetches_used + 1);
   Metrics metrics(snap.models.size());
   const std::string text = metrics.render(snap);
   snap.prefetch->for_each([&](const CounterInfo& info, auto) {
     EXPECT_NE(text.find("\n" + std::string(info.metric) + " "), std::string::npos) << info.metric;
   });
-  EXPECT_NE(text.find("\nbrulee_prefetches_used_total 1\n"), std::string::npos);
+  EXPECT_NE(text.find("\nbrulee_prefetches_used_total 2\n"), std::string::npos);
 }
 
 TEST(Prefetch, OffByDefaultNothingIsPrefetchedOrReported) {
