@@ -992,7 +992,8 @@ void Scheduler::loader_loop(bool prefetch_lane) {
         job = std::move(queue.front());
         queue.pop_front();
         // A prefetch never holds the gate: demand work must not wait for it (a never-measured
-        // model's figure from it is used only if nothing else ran meanwhile).
+        // model's figure from it is trusted only if nothing else ran meanwhile; otherwise its
+        // first demand load measures it in isolation).
         isolate = !entries_[job->model]->size_known && !job->prefetch;
         entries_[job->model]->load_started = Clock::now();
       }
