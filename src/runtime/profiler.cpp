@@ -218,10 +218,11 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
   LoaderThread loader;
   // Models kept loaded after their turn, oldest first, up to options.crowd (see the warm reload).
   std::deque<std::pair<std::size_t, std::unique_ptr<LoadedModel>>> crowd;
-  const auto drop_oldest = [&] {
-    loader.run([&] { crowd.front().second.reset(); });  // dropped where it was loaded
-    crowd.pop_front();
+  const auto drop = [&](auto kept) {
+    loader.run([&] { kept->second.reset(); });  // dropped where it was loaded
+    crowd.erase(kept);
   };
+  const auto drop_oldest = [&] { drop(crowd.begin()); };
   for (std::uint64_t run = 0; run < options.runs; ++run) {
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
     for (std::size_t position = 0; position < order.size(); ++position) {
@@ -232,10 +233,7 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
       // Its own copy from the round before leaves first: each turn starts without it.
       const auto own = std::find_if(crowd.begin(), crowd.end(),
                                     [m](const auto& kept) { return kept.first == m; });
-      if (own != crowd.end()) {
-        loader.run([&] { own->second.reset(); });
-        crowd.erase(own);
-      }
+      if (own != crowd.end()) drop(own);
       try {
         // Into memory the process does not hold: freed memory is handed back first (the peak is
         // measured from what the process really holds).
