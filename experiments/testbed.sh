@@ -19,7 +19,8 @@
 # BUSY_SHARE (0.15), WAIT_QUIET (seconds to wait for a quiet machine before each run; 0),
 # RETRY_BUSY (times a run flagged busy is run again; 0), EXEC_THREADS (1), LOADER_THREADS (1),
 # INTRA_OP_THREADS (0 = all cores),
-# MAX_INFLIGHT (2GiB), INPUTS (binary: raw tensor bytes, the REST binary data extension; json:
+# LEARN_RATE (the server's --learn-rate; 0: its policy ranks by the profile's figures, as the
+# simulator's does), MAX_INFLIGHT (2GiB), INPUTS (binary: raw tensor bytes, the REST binary data extension; json:
 # JSON lists, about 1.5 MB a request, which the server parses beside the inferences).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -156,7 +157,7 @@ run_once() {
   "$brulee" serve --repo "$zoo" --port 0 --grpc-port 0 --memory "$memory" --policy "$policy" \
     --seed "$run" --catalog "$out/catalog.json" --exec-threads "${EXEC_THREADS:-1}" \
     --loader-threads "${LOADER_THREADS:-1}" --intra-op-threads "${INTRA_OP_THREADS:-0}" \
-    --max-inflight-bytes "${MAX_INFLIGHT:-2GiB}" \
+    --max-inflight-bytes "${MAX_INFLIGHT:-2GiB}" --learn-rate "${LEARN_RATE:-0}" \
     > "$out/runs/$tag.server.log" 2>&1 &
   server=$!
   port=""

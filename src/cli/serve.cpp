@@ -74,6 +74,7 @@ struct ServeOptions {
   // Inline hits are off unless asked for on the command line (docs/server.md); the 1 ms in
   // SchedulerOptions is for programs that build a Scheduler themselves.
   double inline_exec_max_ms = 0.0;
+  double learn_rate = 0.2;
   unsigned loader_threads = kScheduler.loader_threads;
   bool prefetch = kScheduler.prefetch;
   unsigned http_threads = kHttp.network_threads;
@@ -271,6 +272,10 @@ void run_serve(const ServeOptions& opts) {
     throw UsageError("--inline-exec-max-ms must be in [0, 1000]");
   }
   scheduler_options.inline_exec_max_s = opts.inline_exec_max_ms / 1000.0;
+  if (!(opts.learn_rate >= 0.0 && opts.learn_rate <= 1.0)) {
+    throw UsageError("--learn-rate must be in [0, 1]");
+  }
+  scheduler_options.ewma_alpha = opts.learn_rate;
   // One network thread always stays free of inline inferences.
   scheduler_options.inline_max_concurrent = opts.http_threads > 0 ? opts.http_threads - 1 : 0;
   scheduler_options.loader_threads = opts.loader_threads;
@@ -453,6 +458,11 @@ const CommandRegistration kRegistration(40, [](CLI::App& root) {
   cmd->add_option("--inline-exec-max-ms", opts->inline_exec_max_ms,
                   "Run hits of models whose learned exec time is below this on the network "
                   "thread that read them (no hand-off), on all network threads but one; 0: never")
+      ->capture_default_str();
+  cmd->add_option("--learn-rate", opts->learn_rate,
+                  "Weight of each new measurement in a model's learned load, exec and unload "
+                  "times, which the policy ranks by; 0: keep the catalog's figures (a model "
+                  "without one takes its first measurement), as the simulator does")
       ->capture_default_str();
   cmd->add_option("--loader-threads", opts->loader_threads, "Model loading threads")
       ->capture_default_str();

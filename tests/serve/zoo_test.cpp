@@ -301,6 +301,53 @@ TEST(ServeZoo, AProcessLimitHoldsUnderABurst) {
   EXPECT_EQ(server.terminate(), 0);
 }
 
+// --learn-rate 0 keeps the catalog's load time for the policy to rank by (the simulator's); by
+// default a measured load moves it. The catalog says 7.5 s, far from a tiny model's real load.
+TEST(ServeZoo, LearnRateZeroKeepsTheCatalogsCosts) {
+  const auto names = zoo_models();
+  ASSERT_FALSE(names.empty());
+  const fs::path catalog =
+      fs::temp_directory_path() / ("brulee_learn_catalog_" + std::to_string(::getpid()) + ".json");
+  json models = json::array();
+  for (const auto& name : names) {
+    models.push_back({{"name", name},
+                      {"size_bytes", 1 << 20},
+                      {"load_latency_s", 7.5},
+                      {"exec_latency_s", 0.25},
+                      {"unload_latency_s", 0.5}});
+  }
+  std::ofstream(catalog) << json{{"models", models}}.dump();
+  for (const bool keep : {true, false}) {
+    SCOPED_TRACE(keep ? "--learn-rate 0" : "default learn rate");
+    std::vector<std::string> args{"--memory", "1GiB", "--catalog", catalog.string()};
+    if (keep) args.insert(args.end(), {"--learn-rate", "0"});
+    ServerProcess server(args);
+    ASSERT_GT(server.port(), 0) << server.log();
+    auto c = server.client();
+    const std::string target = "/v2/repository/models/" + names.front() + "/load";
+    auto load = c.Post(target.c_str(), "", "application/json");
+    ASSERT_TRUE(load && load->status == 200) << server.log();
+    const json cache = json::parse(c.Get("/v2/cache")->body);
+    bool found = false;
+    for (const auto& m : cache["models"]) {
+      if (m["name"] != names.front()) continue;
+      found = true;
+      EXPECT_TRUE(m["resident"].get<bool>());
+      const double learned = m["load_latency_s"].get<double>();
+      if (keep) {
+        EXPECT_EQ(learned, 7.5);
+      } else {
+        EXPECT_LT(learned, 7.5);  // 0.8 x 7.5 + 0.2 x a load of well under a second
+        EXPECT_GT(learned, 0.0);
+      }
+    }
+    EXPECT_TRUE(found) << cache.dump();
+    EXPECT_EQ(server.terminate(), 0);
+  }
+  std::error_code ignored;
+  fs::remove(catalog, ignored);
+}
+
 TEST(ServeZoo, ClassifiesAPngImage) {
   ServerProcess server({"--memory", "1GiB"});
   ASSERT_GT(server.port(), 0) << server.log();
@@ -354,7 +401,9 @@ TEST(ServeZoo, BadCommandLinesExitTwo) {
            " serve --repo " + zoo + " --http-threads 0",
            " serve --repo " + zoo + " --max-inflight-bytes 1KiB",
            " serve --repo " + zoo + " --process-memory 50%",
-           " serve --repo " + zoo + " --prefetch --process-memory +64MiB"}) {
+           " serve --repo " + zoo + " --prefetch --process-memory +64MiB",
+           " serve --repo " + zoo + " --learn-rate 1.5",
+           " serve --repo " + zoo + " --learn-rate nan"}) {
     EXPECT_EQ(test_support::run_binary(test_support::words(binary + args)).exit_code, 2) << args;
   }
 }
