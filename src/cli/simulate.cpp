@@ -265,6 +265,8 @@ void run_simulate(const SimulateOptions& opts) {
       bound_s = seconds_since(begin);
     };
     const unsigned cores = opts.threads ? opts.threads : std::thread::hardware_concurrency();
+    // A streamed trace is read on the second core while the run simulates.
+    base.read_ahead = stream && cores > 1;
     if (bound_kind != sim::BoundKind::kNone && cores > 1) {
       bound_thread = std::thread([&] {
         try {
@@ -377,7 +379,8 @@ const CommandRegistration kRegistration(20, [](CLI::App& root) {
       ->capture_default_str();
   cmd->add_option(
          "--threads", opts->threads,
-         "Threads: sweep runs in parallel, or a single run beside the bound (0 = all cores)")
+         "Threads: sweep runs in parallel, or a single run beside the bound or the trace's reader "
+         "(0 = all cores)")
       ->capture_default_str();
   cmd->add_option("--bound", opts->bound,
                   "Offline lower bound: flow (min-cost flow LP, tight), interval (fast), none; "

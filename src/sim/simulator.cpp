@@ -20,6 +20,7 @@
 #include "core/rng.hpp"
 #include "core/units.hpp"
 #include "sim/latency_histogram.hpp"
+#include "sim/read_ahead.hpp"
 
 namespace brulee::sim {
 
@@ -334,10 +335,14 @@ class Simulation {
                                           n, n);
       return;
     }
+    if (config_.read_ahead) {
+      run_read_ahead<kQueueing, kSingle, P>();
+      return;
+    }
     // A block at a time through a small buffer (no whole-trace columns to allocate and fault
     // in). Each block but the last keeps its final kPrefetchAhead requests for the next one, so
     // every request sees the one kPrefetchAhead ahead of it exactly as over a whole trace.
-    constexpr std::size_t kBlock = std::size_t{1} << 14;
+    constexpr std::size_t kBlock = ReadAhead::kBlock;
     static_assert(kBlock > kPrefetchAhead);
     std::vector<ModelId> models(kBlock);
     std::vector<double> times(kBlock);
@@ -354,6 +359,31 @@ class Simulation {
       std::copy(models.begin() + now, models.begin() + held, models.begin());
       std::copy(times.begin() + now, times.begin() + held, times.begin());
       held -= now;
+    }
+  }
+
+  // As the streamed loop above, the blocks read on a thread of their own (ReadAhead): the end
+  // of each block is put in the front room of the next.
+  template <bool kQueueing, bool kSingle, class P>
+  void run_read_ahead() {
+    ReadAhead reader(*stream_, kPrefetchAhead);
+    ModelId tail_models[kPrefetchAhead];
+    double tail_times[kPrefetchAhead];
+    std::size_t tail = 0;  // requests kept from the block before, not yet simulated
+    for (;;) {
+      const ReadAhead::Block block = reader.next();
+      ModelId* models = block.model + (kPrefetchAhead - tail);
+      double* times = block.time_s + (kPrefetchAhead - tail);
+      std::copy(tail_models, tail_models + tail, models);
+      std::copy(tail_times, tail_times + tail, times);
+      const std::size_t held = tail + block.got;
+      const bool last = block.got < ReadAhead::kBlock;
+      const std::size_t now = last ? held : held - kPrefetchAhead;
+      run_requests<kQueueing, kSingle, P>(models, times, nullptr, now, held);
+      if (last) break;
+      tail = held - now;
+      std::copy(models + now, models + held, tail_models);
+      std::copy(times + now, times + held, tail_times);
     }
   }
 

@@ -48,6 +48,9 @@ struct SimConfig {
   // Prefetch idle memory by predicted utility (docs/prefetch.md); one worker only.
   bool prefetch = false;
   SimProgress* progress = nullptr;  // optional; not owned
+  // A streamed trace (simulate(models, TraceStream&, ...)) is read on a second thread while the
+  // loop simulates (ReadAhead); the results are the same either way.
+  bool read_ahead = false;
   // Told of every prefetch decision, if set (tests: the server must make the same ones).
   Prefetcher::Observer* prefetch_observer = nullptr;
   // Per model (index = ModelId), what a load holds at its peak (the catalog's load_peak_bytes,

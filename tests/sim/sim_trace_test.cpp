@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "core/rng.hpp"
 #include "sim/latency_histogram.hpp"
 #include "sim/output.hpp"
+#include "sim/read_ahead.hpp"
 #include "sim/sweep.hpp"
 #include "sim_test_util.hpp"
 #include "workload/trace.hpp"
@@ -99,8 +101,9 @@ TEST(SimTrace, UnknownModelsMissingAndEmptyFilesAreInputErrors) {
   EXPECT_THROW(load_trace(empty, models), UsageError);
 }
 
-// A run over a TraceStream (a block at a time) is the run over the loaded trace: every outcome,
-// every sum, bit for bit, across the stream's block boundaries (the trace is several blocks).
+// A run over a TraceStream (a block at a time, read in the loop or on a thread of its own) is
+// the run over the loaded trace: every outcome, every sum, bit for bit, across the stream's
+// block boundaries (traces of several blocks, of whole blocks, and shorter than one).
 TEST(SimTrace, StreamingRunEqualsTheRunOverTheLoadedTrace) {
   Rng rng(11);
   ModelTable models;
@@ -108,55 +111,95 @@ TEST(SimTrace, StreamingRunEqualsTheRunOverTheLoadedTrace) {
     models.push_back(model("m" + std::to_string(m), 10 + rng.below(90), 0.5 + rng.uniform() * 5,
                            0.1 + rng.uniform() * 0.3, 0.01));
   }
-  const std::string path = temp_path("stream.bin");
   std::vector<std::string> names;
   for (const auto& info : models) names.push_back(info.name);
+  for (std::uint64_t length :
+       {std::uint64_t{50'003}, std::uint64_t{2} * ReadAhead::kBlock, std::uint64_t{5}}) {
+    const std::string path = temp_path("stream" + std::to_string(length) + ".bin");
+    {
+      workload::TraceWriter writer(path, workload::TraceFormat::kBinary, names);
+      double time_s = 0;
+      for (std::uint64_t i = 0; i < length; ++i) {
+        time_s += rng.exponential(4.0);
+        writer.write({i, time_s, static_cast<ModelId>(std::min(rng.below(40), rng.below(40)))});
+      }
+      writer.close();
+    }
+    const CompactTrace trace = load_trace(path, models, false);
+    const std::size_t distinct = std::set<ModelId>(trace.model.begin(), trace.model.end()).size();
+    for (const char* policy : {"lru", "gdsf", "cremebrulee"}) {
+      for (int mode = 0; mode < 6; ++mode) {
+        SimConfig c = config(policy, 400, mode % 3 != 0);
+        c.parallel_load = mode % 3 == 2;
+        c.read_ahead = mode >= 3;
+        c.latency_mode = LatencyMode::kSampled;
+        CollectingSink whole_sink;
+        CollectingSink stream_sink;
+        const SimSummary whole = simulate(models, trace, c, &whole_sink);
+        TraceStream stream(path, models);
+        const SimSummary streamed = simulate(models, stream, c, &stream_sink);
+        SCOPED_TRACE(std::string(policy) + " mode " + std::to_string(mode) + " length " +
+                     std::to_string(length));
+        EXPECT_EQ(stream.requests_read(), trace.size());
+        EXPECT_EQ(stream.models_requested(), distinct);
+        EXPECT_EQ(streamed.requests, whole.requests);
+        EXPECT_EQ(streamed.hits, whole.hits);
+        EXPECT_EQ(streamed.loads, whole.loads);
+        EXPECT_EQ(streamed.evictions, whole.evictions);
+        EXPECT_EQ(streamed.total_load_delay_s, whole.total_load_delay_s);  // bit for bit
+        EXPECT_EQ(streamed.total_queue_delay_s, whole.total_queue_delay_s);
+        EXPECT_EQ(streamed.total_exec_s, whole.total_exec_s);
+        EXPECT_EQ(streamed.latency_cdf, whole.latency_cdf);
+        ASSERT_EQ(stream_sink.outcomes.size(), whole_sink.outcomes.size());
+        for (std::size_t i = 0; i < whole_sink.outcomes.size(); ++i) {
+          const RequestOutcome& a = whole_sink.outcomes[i];
+          const RequestOutcome& b = stream_sink.outcomes[i];
+          ASSERT_EQ(b.index, a.index);
+          ASSERT_EQ(b.model, a.model);
+          ASSERT_EQ(b.timeline.hit, a.timeline.hit);
+          ASSERT_EQ(b.timeline.end_s, a.timeline.end_s);
+          ASSERT_EQ(b.delays.latency_s, a.delays.latency_s);
+        }
+      }
+    }
+    // An oracle policy needs the whole trace.
+    TraceStream stream(path, models);
+    EXPECT_THROW(simulate(models, stream, config("belady", 400, false)), std::logic_error);
+  }
+}
+
+// A model the catalog does not know, three blocks into a streamed trace, stops the run with the
+// reader's error naming it, whether the loop reads the blocks or a thread of their own does.
+TEST(SimTrace, StreamingStopsAtAnUnknownModelWithOrWithoutReadAhead) {
+  const ModelTable models = {model("alpha", 1, 1, 1), model("beta", 1, 1, 1)};
+  const std::string path = temp_path("stream_unknown.bin");
+  const std::uint64_t bad = 3 * ReadAhead::kBlock + 17;
   {
-    workload::TraceWriter writer(path, workload::TraceFormat::kBinary, names);
-    double time_s = 0;
-    for (std::uint64_t i = 0; i < 50'003; ++i) {
-      time_s += rng.exponential(4.0);
-      writer.write({i, time_s, static_cast<ModelId>(std::min(rng.below(40), rng.below(40)))});
+    workload::TraceWriter writer(path, workload::TraceFormat::kBinary, {"alpha", "beta", "zeta"});
+    for (std::uint64_t i = 0; i < bad + 100; ++i) {
+      writer.write({i, 0.5 * static_cast<double>(i), static_cast<ModelId>(i == bad ? 2 : i % 2)});
     }
     writer.close();
   }
-  const CompactTrace trace = load_trace(path, models, false);
-  for (const char* policy : {"lru", "gdsf", "cremebrulee"}) {
-    for (int mode = 0; mode < 3; ++mode) {
-      SimConfig c = config(policy, 400, mode != 0);
-      c.parallel_load = mode == 2;
-      c.latency_mode = LatencyMode::kSampled;
-      CollectingSink whole_sink;
-      CollectingSink stream_sink;
-      const SimSummary whole = simulate(models, trace, c, &whole_sink);
-      TraceStream stream(path, models);
-      const SimSummary streamed = simulate(models, stream, c, &stream_sink);
-      SCOPED_TRACE(std::string(policy) + " mode " + std::to_string(mode));
-      EXPECT_EQ(stream.requests_read(), trace.size());
-      EXPECT_EQ(stream.models_requested(), models.size());
-      EXPECT_EQ(streamed.requests, whole.requests);
-      EXPECT_EQ(streamed.hits, whole.hits);
-      EXPECT_EQ(streamed.loads, whole.loads);
-      EXPECT_EQ(streamed.evictions, whole.evictions);
-      EXPECT_EQ(streamed.total_load_delay_s, whole.total_load_delay_s);  // bit for bit
-      EXPECT_EQ(streamed.total_queue_delay_s, whole.total_queue_delay_s);
-      EXPECT_EQ(streamed.total_exec_s, whole.total_exec_s);
-      EXPECT_EQ(streamed.latency_cdf, whole.latency_cdf);
-      ASSERT_EQ(stream_sink.outcomes.size(), whole_sink.outcomes.size());
-      for (std::size_t i = 0; i < whole_sink.outcomes.size(); ++i) {
-        const RequestOutcome& a = whole_sink.outcomes[i];
-        const RequestOutcome& b = stream_sink.outcomes[i];
-        ASSERT_EQ(b.index, a.index);
-        ASSERT_EQ(b.model, a.model);
-        ASSERT_EQ(b.timeline.hit, a.timeline.hit);
-        ASSERT_EQ(b.timeline.end_s, a.timeline.end_s);
-        ASSERT_EQ(b.delays.latency_s, a.delays.latency_s);
-      }
+  for (bool read_ahead : {false, true}) {
+    SCOPED_TRACE(read_ahead ? "read ahead" : "in the loop");
+    SimConfig c = config("lru", 1, false);
+    c.read_ahead = read_ahead;
+    CollectingSink sink;
+    TraceStream stream(path, models);
+    try {
+      simulate(models, stream, c, &sink);
+      FAIL() << "no error";
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("zeta"), std::string::npos) << what;
+      EXPECT_NE(what.find("request " + std::to_string(bad)), std::string::npos) << what;
     }
+    // The requests of the blocks before the bad one's ran, in order, and none after it.
+    EXPECT_GE(sink.outcomes.size(), bad - ReadAhead::kBlock);
+    EXPECT_LE(sink.outcomes.size(), bad);
+    for (std::size_t i = 0; i < sink.outcomes.size(); ++i) ASSERT_EQ(sink.outcomes[i].index, i);
   }
-  // An oracle policy needs the whole trace.
-  TraceStream stream(path, models);
-  EXPECT_THROW(simulate(models, stream, config("belady", 400, false)), std::logic_error);
 }
 
 TEST(SimHistogram, QuantilesWithinBucketPrecision) {
