@@ -3,7 +3,7 @@
 
 For each round, two servers over the same repository, one after the other (order alternating by
 round): `--memory F%` alone ("off"; `--off-fraction G` makes it `--memory G%`) and `--memory F%
---process-memory +F%` ("on"). Each server:
+--process-memory +F%` ("on"; `--process-fraction P` makes it `+P%`). Each server:
   idle     RSS once it listens (the script's baseline; the server reports its own);
   hit      one small model loaded, N sequential JSON requests: median latency;
   mixed    C clients for S seconds, each request's model drawn Zipf(1) over every model; a
@@ -19,7 +19,7 @@ when errors were answered: first, median and last second after the burst's start
 /proc/loadavg before and after each server.
 
 Usage: bench/serve/process_memory.py --repo DIR --catalog FILE [--brulee build/release/brulee]
-       [--runs 3] [--fraction 50] [--off-fraction G] [--mixed-seconds 30] [--clients 8] [--burst 512]
+       [--runs 3] [--fraction 50] [--off-fraction G] [--process-fraction P] [--mixed-seconds 30] [--clients 8] [--burst 512]
        [--hit-model squeezenet1_1-onnx] [--hit-requests 200] [--extra "serve flags"]
        [--env LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2] [--only on|off]
 """
@@ -113,7 +113,7 @@ def serve(args, on):
     flags = [args.brulee, "serve", "--repo", args.repo, "--catalog", args.catalog, "--memory",
              f"{memory}%", "--port", "0", "--grpc-port", "-1", "--log-format", "json"]
     if on:
-        flags += ["--process-memory", f"+{args.fraction}%"]
+        flags += ["--process-memory", f"+{args.process_fraction}%"]
     flags += args.extra.split()
     log = open(os.path.join(args.work, f"serve-{'on' if on else 'off'}.log"), "a")
     env = dict(os.environ)
@@ -234,6 +234,10 @@ def main():
     parser.add_argument("--off-fraction", type=float, default=None,
                         help="the off server's --memory percent (default: --fraction): how far "
                              "an operator must lower --memory to stay under the on server's limit")
+    parser.add_argument("--process-fraction", type=float, default=None,
+                        help="the on server's --process-memory +P%% (default: --fraction); far "
+                             "above it, the limit never binds and only the accounting's own "
+                             "cost is measured")
     parser.add_argument("--mixed-seconds", type=float, default=30)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--burst", type=int, default=512)
@@ -247,6 +251,8 @@ def main():
     args = parser.parse_args()
     if args.off_fraction is None:
         args.off_fraction = args.fraction
+    if args.process_fraction is None:
+        args.process_fraction = args.fraction
     with open(args.catalog) as f:
         catalog = json.load(f)
     entries = catalog["models"] if isinstance(catalog, dict) else catalog
