@@ -53,8 +53,8 @@ class ReadAhead {
 
   std::size_t front_;
   Buffer buffers_[kBuffers];
-  std::size_t next_ = 0;       // the consumer's next buffer (count, modulo kBuffers)
-  bool holding_ = false;       // the consumer holds the buffer before next_
+  std::size_t next_ = 0;  // the consumer's next buffer (count, modulo kBuffers)
+  bool holding_ = false;  // the consumer holds the buffer before next_
   std::mutex mutex_;
   std::condition_variable filled_;
   std::condition_variable freed_;

@@ -395,7 +395,8 @@ class Simulation {
   // call and a pure-cache lru run took 10% more instructions).
   template <bool kQueueing, bool kSingle, class P>
   [[gnu::noinline]] void run_requests(const ModelId* model_column, const double* time_column,
-                    const std::uint32_t* next_column, std::size_t count, std::size_t valid) {
+                                      const std::uint32_t* next_column, std::size_t count,
+                                      std::size_t valid) {
     const std::size_t first = requests_;
     for (std::size_t k = 0; k < count; ++k) {
       const std::size_t i = first + k;
