@@ -74,7 +74,7 @@ struct ServeOptions {
   // Inline hits are off unless asked for on the command line (docs/server.md); the 1 ms in
   // SchedulerOptions is for programs that build a Scheduler themselves.
   double inline_exec_max_ms = 0.0;
-  double learn_rate = 0.2;
+  double learn_rate = kScheduler.ewma_alpha;
   unsigned loader_threads = kScheduler.loader_threads;
   bool prefetch = kScheduler.prefetch;
   unsigned http_threads = kHttp.network_threads;

@@ -4,15 +4,17 @@
 
 namespace brulee::sim {
 
-ReadAhead::ReadAhead(TraceStream& stream, std::size_t front) : front_(front) {
-  for (Buffer& buffer : buffers_) {
-    buffer.time_s.resize(front + kBlock);
-    buffer.model.resize(front + kBlock);
+ReadAhead::ReadAhead(TraceStream& stream, std::size_t front, bool threaded)
+    : stream_(stream), front_(front) {
+  for (std::size_t b = 0; b < (threaded ? kBuffers : 1); ++b) {
+    buffers_[b].time_s.resize(front + kBlock);
+    buffers_[b].model.resize(front + kBlock);
   }
-  reader_ = std::thread([this, &stream] { read_all(stream); });
+  if (threaded) reader_ = std::thread([this] { read_all(); });
 }
 
 ReadAhead::~ReadAhead() {
+  if (!reader_.joinable()) return;
   {
     std::lock_guard lock(mutex_);
     stop_ = true;
@@ -21,7 +23,7 @@ ReadAhead::~ReadAhead() {
   reader_.join();
 }
 
-void ReadAhead::read_all(TraceStream& stream) {
+void ReadAhead::read_all() {
   for (std::size_t n = 0;; ++n) {
     Buffer& buffer = buffers_[n % kBuffers];
     {
@@ -32,8 +34,8 @@ void ReadAhead::read_all(TraceStream& stream) {
     std::size_t got = 0;
     std::exception_ptr error;
     try {
-      got = stream.read(std::span<double>(buffer.time_s.data() + front_, kBlock),
-                        std::span<ModelId>(buffer.model.data() + front_, kBlock));
+      got = stream_.read(std::span<double>(buffer.time_s.data() + front_, kBlock),
+                         std::span<ModelId>(buffer.model.data() + front_, kBlock));
     } catch (...) {
       error = std::current_exception();
     }
@@ -49,6 +51,12 @@ void ReadAhead::read_all(TraceStream& stream) {
 }
 
 ReadAhead::Block ReadAhead::next() {
+  if (!reader_.joinable()) {  // no thread: read here, into the one buffer
+    Buffer& buffer = buffers_[0];
+    buffer.got = stream_.read(std::span<double>(buffer.time_s.data() + front_, kBlock),
+                              std::span<ModelId>(buffer.model.data() + front_, kBlock));
+    return {buffer.time_s.data(), buffer.model.data(), buffer.got};
+  }
   if (holding_) {
     {
       std::lock_guard lock(mutex_);

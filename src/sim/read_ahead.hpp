@@ -12,8 +12,9 @@
 
 namespace brulee::sim {
 
-// Reads a TraceStream on a thread of its own, up to two blocks ahead of its consumer, so that a
-// streamed run's reading and decoding go on a second core while the loop simulates.
+// Reads a TraceStream a block at a time: with `threaded`, on a thread of its own, up to two
+// blocks ahead of its consumer, so that a streamed run's reading and decoding go on a second core
+// while the loop simulates; otherwise in next(), on the caller's thread.
 //
 // Each block keeps `front` free slots before its requests, for the consumer to put the end of
 // the block before it (the loop looks a few requests ahead across blocks). A block stays valid
@@ -30,8 +31,8 @@ class ReadAhead {
     std::size_t got;  // requests after the front room; < kBlock only at the trace's end
   };
 
-  ReadAhead(TraceStream& stream, std::size_t front);
-  ~ReadAhead();  // stops the reader (after the block it is reading) and joins it
+  ReadAhead(TraceStream& stream, std::size_t front, bool threaded);
+  ~ReadAhead();  // stops the reader thread (after the block it is reading) and joins it
   ReadAhead(const ReadAhead&) = delete;
   ReadAhead& operator=(const ReadAhead&) = delete;
 
@@ -49,8 +50,9 @@ class ReadAhead {
     bool filled = false;
   };
 
-  void read_all(TraceStream& stream);
+  void read_all();
 
+  TraceStream& stream_;
   std::size_t front_;
   Buffer buffers_[kBuffers];
   std::size_t next_ = 0;  // the consumer's next buffer (count, modulo kBuffers)

@@ -335,38 +335,17 @@ class Simulation {
                                           n, n);
       return;
     }
-    if (config_.read_ahead) {
-      run_read_ahead<kQueueing, kSingle, P>();
-      return;
-    }
-    // A block at a time through a small buffer (no whole-trace columns to allocate and fault
-    // in). Each block but the last keeps its final kPrefetchAhead requests for the next one, so
-    // every request sees the one kPrefetchAhead ahead of it exactly as over a whole trace.
-    constexpr std::size_t kBlock = ReadAhead::kBlock;
-    static_assert(kBlock > kPrefetchAhead);
-    std::vector<ModelId> models(kBlock);
-    std::vector<double> times(kBlock);
-    std::size_t held = 0;  // requests in the buffer, not yet simulated
-    for (;;) {
-      const std::size_t room = kBlock - held;
-      const std::size_t got = stream_->read(std::span<double>(times.data() + held, room),
-                                            std::span<ModelId>(models.data() + held, room));
-      held += got;
-      const bool last = got < room;  // the trace has ended
-      const std::size_t now = last ? held : held - kPrefetchAhead;
-      run_requests<kQueueing, kSingle, P>(models.data(), times.data(), nullptr, now, held);
-      if (last) break;
-      std::copy(models.begin() + now, models.begin() + held, models.begin());
-      std::copy(times.begin() + now, times.begin() + held, times.begin());
-      held -= now;
-    }
+    run_blocks<kQueueing, kSingle, P>();
   }
 
-  // As the streamed loop above, the blocks read on a thread of their own (ReadAhead): the end
-  // of each block is put in the front room of the next.
+  // A streamed trace, a block at a time (no whole-trace columns to allocate and fault in), read
+  // on a thread of its own with config_.read_ahead. Each block but the last keeps its final
+  // kPrefetchAhead requests for the next one, put in that block's front room, so every request
+  // sees the one kPrefetchAhead ahead of it exactly as over a whole trace.
   template <bool kQueueing, bool kSingle, class P>
-  void run_read_ahead() {
-    ReadAhead reader(*stream_, kPrefetchAhead);
+  void run_blocks() {
+    static_assert(ReadAhead::kBlock > kPrefetchAhead);
+    ReadAhead reader(*stream_, kPrefetchAhead, config_.read_ahead);
     ModelId tail_models[kPrefetchAhead];
     double tail_times[kPrefetchAhead];
     std::size_t tail = 0;  // requests kept from the block before, not yet simulated
@@ -390,7 +369,7 @@ class Simulation {
   // Simulates `count` requests of these columns, the next ones of the trace (requests_ is the
   // index of the first); the columns hold `valid` >= `count` requests (those past `count`
   // only for the loop to look ahead).
-  // One body per shape, called from each way of reading (whole trace, blocks, read-ahead); the
+  // One body per shape, called from both ways of reading (whole trace, blocks); the
   // per-request helpers below are inlined into it (when GCC chose otherwise, record() became a
   // call and a pure-cache lru run took 10% more instructions).
   template <bool kQueueing, bool kSingle, class P>
