@@ -9,7 +9,8 @@ round): `--memory F%` alone ("off"; `--off-fraction G` makes it `--memory G%`) a
   mixed    C clients for S seconds, each request's model drawn Zipf(1) over every model; a
            client answered 503 waits the Retry-After second before its next request;
   burst    B requests sent at once (B threads behind a barrier) across every model: wall time,
-           answered per second, errors;
+           answered per second, errors, and the server's loads, CPU seconds and minor page
+           faults during it;
   unload   every model unloaded over the repository API, memory trimmed: RSS after.
 A thread samples the server's RSS (/proc/PID/statm) every 2 ms throughout. Reports per run and
 the medians over runs: peak RSS against the limit, peak RSS growth over idle against the budget
@@ -40,6 +41,24 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 def rss_of(pid):
     with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * PAGE
+
+
+def cpu_and_faults(pid):
+    """The process's CPU seconds (user + system) and minor page faults so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, int(fields[7])
+
+
+def loads_of(port):
+    """Completed model loads so far (the sum of brulee_model_loads_total)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+               if line.startswith("brulee_model_loads_total{"))
 
 
 def loadavg():
@@ -193,11 +212,15 @@ def one_server(args, on, models, bodies):
         threads = [threading.Thread(target=one, args=(i,)) for i in range(args.burst)]
         for t in threads:
             t.start()
+        loads0 = loads_of(port)
+        cpu0, faults0 = cpu_and_faults(proc.pid)
         barrier.wait()
         start = time.perf_counter()
         for t in threads:
             t.join()
         burst_s = time.perf_counter() - start
+        cpu1, faults1 = cpu_and_faults(proc.pid)
+        burst_loads = loads_of(port) - loads0
         # unload everything
         for model in models:
             post(port, f"/v2/repository/models/{model}/unload")
@@ -217,6 +240,8 @@ def one_server(args, on, models, bodies):
         "mixed_statuses": statuses, "burst_statuses": burst, "burst_s": burst_s,
         "mixed_reasons": reasons, "burst_reasons": burst_reasons,
         "burst_ok_per_s": burst.get(200, 0) / burst_s,
+        "burst_loads": burst_loads, "burst_cpu_s": round(cpu1 - cpu0, 2),
+        "burst_minor_faults": faults1 - faults0,
         "burst_error_s": [round(min(error_times), 2), round(statistics.median(error_times), 2),
                           round(max(error_times), 2)] if error_times else [],
         "loadavg_before": before, "loadavg_after": loadavg(),
@@ -287,7 +312,9 @@ def main():
               f"{med('peak') / 2**20:.1f} MiB, limit {med('limit') / 2**20:.1f} MiB, peak growth / "
               f"budget {growth:.2f}, max {max((r['peak'] - r['idle']) / budget for r in rows):.2f}, "
               f"after unload / idle {statistics.median(r['after_unload'] / r['idle'] for r in rows):.3f}, "
-              f"hit p50 {med('hit_p50_ms'):.2f} ms, burst {med('burst_ok_per_s'):.1f} ok/s",
+              f"hit p50 {med('hit_p50_ms'):.2f} ms, burst {med('burst_ok_per_s'):.1f} ok/s "
+              f"({med('burst_loads'):.0f} loads, {med('burst_cpu_s'):.1f} CPU s, "
+              f"{med('burst_minor_faults'):.0f} minor faults)",
               flush=True)
 
 
