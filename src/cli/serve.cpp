@@ -211,13 +211,10 @@ void run_serve(const ServeOptions& opts) {
     throw UsageError("--malloc-arenas must be in [0, 1024]");
   }
   runtime::limit_malloc_arenas(opts.malloc_arenas);  // before any other thread starts
-  // Freed model memory stays for the next load unless the process is bounded (then large
-  // blocks go back to the system when freed, and the scheduler trims after each load and unload).
-  if (process_memory) {
-    runtime::return_freed_memory();
-  } else {
-    runtime::keep_freed_memory();
-  }
+  // Freed memory stays with the allocator for the next load; under --process-memory, only until
+  // RSS reaches half the budget (then large blocks go back to the system when freed, and the
+  // scheduler trims after each load and unload; ProcessBudget::keeping_freed).
+  runtime::keep_freed_memory();
 
   runtime::Repository repository(opts.repo);
   if (repository.models().empty()) {

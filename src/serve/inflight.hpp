@@ -41,7 +41,7 @@ class InflightBudget {
   void release(std::uint64_t bytes) {
     if (process_) process_->release(MemoryKind::kBuffers, bytes);
     used_.fetch_sub(bytes, std::memory_order_relaxed);
-    if (process_ && bytes >= kTrimAfterBytes && process_->limited()) {
+    if (process_ && bytes >= kTrimAfterBytes && process_->limited() && !process_->keeping_freed()) {
       runtime::release_free_memory();
     }
   }

@@ -95,16 +95,30 @@ std::uint64_t ProcessBudget::room() const {
   return used >= limit ? 0 : limit - used;
 }
 
-void ProcessBudget::observe_rss(std::uint64_t rss_bytes) {
-  if (!limited()) return;
-  const std::uint64_t known = baseline() + charged();
-  if (rss_bytes <= known) return;
-  const std::uint64_t cap = buffer_share() / 2;
-  const std::uint64_t wanted = std::min(rss_bytes - known, cap);
-  std::uint64_t held = reserve_.load(std::memory_order_relaxed);
-  while (wanted > held &&
-         !reserve_.compare_exchange_weak(held, wanted, std::memory_order_relaxed)) {
+ProcessBudget::Switch ProcessBudget::observe_rss(std::uint64_t rss_bytes) {
+  if (!limited()) return Switch::kNone;
+  const std::uint64_t over = rss_bytes - std::min(rss_bytes, baseline());
+  if (keeping_.load(std::memory_order_relaxed)) {
+    if (over < budget() / 2) return Switch::kNone;
+    bool keeping = true;
+    return keeping_.compare_exchange_strong(keeping, false, std::memory_order_relaxed)
+               ? Switch::kReturnFreed
+               : Switch::kNone;
   }
+  const std::uint64_t known = baseline() + charged();
+  if (rss_bytes > known) {
+    const std::uint64_t cap = buffer_share() / 2;
+    const std::uint64_t wanted = std::min(rss_bytes - known, cap);
+    std::uint64_t held = reserve_.load(std::memory_order_relaxed);
+    while (wanted > held &&
+           !reserve_.compare_exchange_weak(held, wanted, std::memory_order_relaxed)) {
+    }
+  }
+  if (over >= budget() / 4) return Switch::kNone;
+  bool keeping = false;
+  return keeping_.compare_exchange_strong(keeping, true, std::memory_order_relaxed)
+             ? Switch::kKeepFreed
+             : Switch::kNone;
 }
 
 ProcessMemoryReport report(const ProcessBudget& budget) {

@@ -45,9 +45,21 @@ class ProcessBudget {
   // it is what requests' buffers leave with the allocator), and is at most half of it: requests
   // then wait longer for in-flight room, but no model's load peak stops fitting.
   std::uint64_t reserve() const { return reserve_.load(std::memory_order_relaxed); }
-  // One measurement of the process's resident bytes: raises the reserve to the uncharged bytes
-  // it shows (never lowers it; capped). No effect without a limit.
-  void observe_rss(std::uint64_t rss_bytes);
+  // What the allocator does with freed memory (docs/server.md, "Far from the limit"). While RSS
+  // stays under half the budget over the baseline the limit is far, and freed memory stays with
+  // the allocator for reuse as it does without a limit (`keeping_freed`): giving it back costs
+  // the next load and inference their page faults. Once RSS reaches that mark, freed memory
+  // goes back to the system at once (thresholds of 1 MiB, trims after loads, unloads and large
+  // requests) until, measured after a trim, RSS is under a quarter of the budget again. While
+  // the allocator keeps, its keep is not uncharged memory to reserve for: it is handed back at
+  // the switch.
+  enum class Switch : std::uint8_t { kNone, kReturnFreed, kKeepFreed };
+  bool keeping_freed() const { return limited() && keeping_.load(std::memory_order_relaxed); }
+  // One measurement of the process's resident bytes. Returning: raises the reserve to the
+  // uncharged bytes it shows (never lowers it; capped). Says when the allocator must switch (to
+  // exactly one caller): kReturnFreed (set the thresholds, trim, measure again), kKeepFreed.
+  // No effect without a limit.
+  Switch observe_rss(std::uint64_t rss_bytes);
 
   // Charges `bytes` if baseline + reserve + charged + bytes stays within the limit, and if what
   // is left afterwards is at least `keep_free` (room kept for other kinds: the scheduler's
@@ -86,6 +98,7 @@ class ProcessBudget {
   std::atomic<std::uint64_t> baseline_;
   std::atomic<std::uint64_t> total_{0};
   std::atomic<std::uint64_t> reserve_{0};
+  std::atomic<bool> keeping_{true};
   // baseline + reserve: what is used before any charge.
   std::uint64_t floor() const { return baseline() + reserve(); }
   std::array<std::atomic<std::uint64_t>, kMemoryKinds> kinds_{};

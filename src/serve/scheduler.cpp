@@ -326,7 +326,22 @@ std::uint64_t Scheduler::process_reserve_locked() const {
 }
 
 void Scheduler::observe_process_rss() {
-  if (options_.process_rss && process_.limited()) process_.observe_rss(options_.process_rss());
+  if (!options_.process_rss || !process_.limited()) return;
+  // One switch of the allocator at a time, in the order the budget says them.
+  std::lock_guard lock(allocator_mutex_);
+  switch (process_.observe_rss(options_.process_rss())) {
+    case ProcessBudget::Switch::kReturnFreed:
+      // Near the limit: freed memory goes back from now on, and what was kept goes back now.
+      runtime::return_freed_memory();
+      runtime::release_free_memory();
+      process_.observe_rss(options_.process_rss());
+      break;
+    case ProcessBudget::Switch::kKeepFreed:
+      runtime::keep_freed_memory();
+      break;
+    case ProcessBudget::Switch::kNone:
+      break;
+  }
 }
 
 // The model's memory has really been freed: its resting charge goes back.
@@ -698,16 +713,19 @@ void Scheduler::unload(ModelId id, LoadDone done) {
 
 // Dropped models' memory stays with the allocator, which hands it to the next load without a
 // page fault (giving it back on every unload made loads under traffic 3x slower; docs/server.md,
-// "Process memory"). Under a process limit RSS is what counts, and it goes back to the system.
-void Scheduler::return_freed_memory() const {
-  if (process_.limited()) runtime::release_free_memory();
+// "Process memory"). Near a process limit RSS is what counts, and it goes back to the system;
+// an explicit unload (`always`) gives it back whenever there is a limit.
+void Scheduler::return_freed_memory(bool always) const {
+  if (process_.limited() && (always || !process_.keeping_freed())) {
+    runtime::release_free_memory();
+  }
 }
 
 // On a loader thread: frees an explicitly unloaded model, then lets waiting loads use the room.
 void Scheduler::run_unload(UnloadJob& job) {
   const auto t0 = Clock::now();
   job.handle.reset();
-  return_freed_memory();
+  return_freed_memory(true);
   const double unload_s = seconds_since(t0);
   {
     std::lock_guard lock(mutex_);

@@ -458,7 +458,7 @@ class Scheduler {
   void take_victims_locked(const std::vector<ModelId>& evicted,
                            std::vector<std::unique_ptr<runtime::LoadedModel>>& handles);
   void run_unload(UnloadJob& job);
-  void return_freed_memory() const;
+  void return_freed_memory(bool always = false) const;
   void after_unload_locked(const std::vector<ModelId>& victims);
   enum class Cost { kLoad, kExec, kUnload };  // the latencies the server learns
   void learn_locked(ModelId id, Cost cost, double seconds);
@@ -471,7 +471,8 @@ class Scheduler {
   void release_resting_locked(ModelId id);
   std::uint64_t scheduler_room_locked() const;
   std::uint64_t process_reserve_locked() const;
-  void observe_process_rss();  // options_.process_rss into the budget's reserve
+  // options_.process_rss into the budget (its reserve; the allocator's keeping or returning).
+  void observe_process_rss();
   void expire_memory_waits_locked();
   void exec_loop();
   void loader_loop(bool prefetch_lane = false);
@@ -493,6 +494,7 @@ class Scheduler {
   ProcessBudget process_;
   bool memory_blocked_ = false;  // a load or an execution waits for process memory
   mutable std::mutex mutex_;
+  std::mutex allocator_mutex_;  // observe_process_rss's switches of the allocator
   std::condition_variable exec_cv_;
   std::condition_variable loader_cv_;
   std::condition_variable idle_cv_;

@@ -233,6 +233,10 @@ TEST(ProcessBudget, BuffersGetTheirShareAndNoMore) {
 TEST(ProcessBudget, KeepsRoomForWhatNobodyChargedOnceSeen) {
   ProcessBudget budget(1010, 10);  // 1000 bytes over the baseline
   budget.set_buffer_share(0.25);   // 250 for buffers; the reserve at most 125
+  // Half the budget reached: the allocator gives freed memory back from now on, and what is
+  // uncharged is reserved for.
+  EXPECT_EQ(budget.observe_rss(10 + 500), ProcessBudget::Switch::kReturnFreed);
+  EXPECT_EQ(budget.reserve(), 0u);
   EXPECT_TRUE(budget.try_charge(MemoryKind::kResting, 400));
   budget.observe_rss(10 + 400);  // everything charged: nothing to keep room for
   EXPECT_EQ(budget.reserve(), 0u);
@@ -259,6 +263,33 @@ TEST(ProcessBudget, KeepsRoomForWhatNobodyChargedOnceSeen) {
   ProcessBudget unlimited;
   unlimited.observe_rss(1ull << 40);
   EXPECT_EQ(unlimited.reserve(), 0u);
+}
+
+// Far from the limit freed memory stays with the allocator (as without a limit), and its keep is
+// not reserved for; from half the budget over the baseline it goes back to the system, until RSS
+// is under a quarter again. Each switch is said once.
+TEST(ProcessBudget, FreedMemoryIsKeptFarFromTheLimitAndGivenBackNearIt) {
+  using Switch = ProcessBudget::Switch;
+  ProcessBudget budget(1010, 10);  // 1000 bytes over the baseline
+  budget.set_buffer_share(0.25);
+  EXPECT_TRUE(budget.keeping_freed());
+  EXPECT_EQ(budget.observe_rss(10 + 499), Switch::kNone);
+  EXPECT_TRUE(budget.keeping_freed());
+  EXPECT_EQ(budget.reserve(), 0u);  // 499 uncharged, kept by the allocator: no reserve
+  EXPECT_EQ(budget.observe_rss(10 + 500), Switch::kReturnFreed);
+  EXPECT_FALSE(budget.keeping_freed());
+  EXPECT_EQ(budget.reserve(), 0u);  // the caller trims and measures again
+  EXPECT_EQ(budget.observe_rss(10 + 600), Switch::kNone);
+  EXPECT_EQ(budget.reserve(), 125u);  // returning: uncharged memory is reserved for (capped)
+  EXPECT_EQ(budget.observe_rss(10 + 250), Switch::kNone);
+  EXPECT_FALSE(budget.keeping_freed());
+  EXPECT_EQ(budget.observe_rss(10 + 249), Switch::kKeepFreed);
+  EXPECT_TRUE(budget.keeping_freed());
+  EXPECT_EQ(budget.observe_rss(10 + 249), Switch::kNone);
+  EXPECT_EQ(budget.reserve(), 125u);  // never lowered
+  ProcessBudget unlimited;
+  EXPECT_FALSE(unlimited.keeping_freed());
+  EXPECT_EQ(unlimited.observe_rss(1ull << 40), Switch::kNone);
 }
 
 TEST(ProcessBudget, InflightChargesAreBuffersOfTheProcess) {
