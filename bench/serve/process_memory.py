@@ -10,7 +10,8 @@ round): `--memory F%` alone ("off"; `--off-fraction G` makes it `--memory G%`) a
            client answered 503 waits the Retry-After second before its next request;
   burst    B requests sent at once (B threads behind a barrier) across every model: wall time,
            answered per second, errors, and the server's loads, CPU seconds and minor page
-           faults during it;
+           faults during it, and its execution threads' busy share (the answers' exec_s over
+           --exec-threads x the burst's wall time);
   unload   every model unloaded over the repository API, memory trimmed: RSS after.
 A thread samples the server's RSS (/proc/PID/statm) every 2 ms throughout. Reports per run and
 the medians over runs: peak RSS against the limit, peak RSS growth over idle against the budget
@@ -105,13 +106,25 @@ def reason_of(status, data):
     return " ".join("N" if any(c.isdigit() for c in w) else w for w in text.split())[:90]
 
 
-def post(port, path, body=b"", timeout=120):
+def exec_s_of(status, data):
+    """The server's execution seconds for an answered inference (its `exec_s` parameter)."""
+    if status != 200:
+        return 0.0
+    try:
+        return float(json.loads(data).get("parameters", {}).get("exec_s", 0.0))
+    except (ValueError, AttributeError):
+        return 0.0
+
+
+def post(port, path, body=b"", timeout=120, exec_out=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     start = time.perf_counter()
     try:
         conn.request("POST", path, body, {"Content-Type": "application/json"})
         response = conn.getresponse()
         data = response.read()
+        if exec_out is not None:
+            exec_out.append(exec_s_of(response.status, data))
         return response.status, time.perf_counter() - start, reason_of(response.status, data)
     except OSError as e:
         return 0, time.perf_counter() - start, type(e).__name__
@@ -195,12 +208,14 @@ def one_server(args, on, models, bodies):
         barrier = threading.Barrier(args.burst + 1)
         burst = {}
         error_times = []  # seconds after the burst's start at which errors were answered
+        exec_seconds = []  # each answer's exec_s
         start = time.perf_counter()
 
         def one(i):
             model = models[i % len(models)]
             barrier.wait()
-            status, _, reason = post(port, f"/v2/models/{model}/infer", bodies[model], timeout=300)
+            status, _, reason = post(port, f"/v2/models/{model}/infer", bodies[model], timeout=300,
+                                     exec_out=exec_seconds)
             with lock:
                 if status != 200:
                     error_times.append(time.perf_counter() - start)
@@ -242,6 +257,8 @@ def one_server(args, on, models, bodies):
         "burst_ok_per_s": burst.get(200, 0) / burst_s,
         "burst_loads": burst_loads, "burst_cpu_s": round(cpu1 - cpu0, 2),
         "burst_minor_faults": faults1 - faults0,
+        # The execution threads' busy share over the burst (the server's default 2 threads).
+        "burst_exec_busy": round(sum(exec_seconds) / (args.exec_threads * burst_s), 3),
         "burst_error_s": [round(min(error_times), 2), round(statistics.median(error_times), 2),
                           round(max(error_times), 2)] if error_times else [],
         "loadavg_before": before, "loadavg_after": loadavg(),
@@ -266,6 +283,8 @@ def main():
     parser.add_argument("--mixed-seconds", type=float, default=30)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--burst", type=int, default=512)
+    parser.add_argument("--exec-threads", type=int, default=2,
+                        help="the servers' execution threads (for the burst's busy share)")
     parser.add_argument("--hit-model", default="squeezenet1_1-onnx")
     parser.add_argument("--hit-requests", type=int, default=200)
     parser.add_argument("--extra", default="")
@@ -314,6 +333,7 @@ def main():
               f"after unload / idle {statistics.median(r['after_unload'] / r['idle'] for r in rows):.3f}, "
               f"hit p50 {med('hit_p50_ms'):.2f} ms, burst {med('burst_ok_per_s'):.1f} ok/s "
               f"({med('burst_loads'):.0f} loads, {med('burst_cpu_s'):.1f} CPU s, "
+              f"execution threads busy {med('burst_exec_busy'):.2f}, "
               f"{med('burst_minor_faults'):.0f} minor faults)",
               flush=True)
 
