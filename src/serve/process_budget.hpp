@@ -45,14 +45,14 @@ class ProcessBudget {
   // it is what requests' buffers leave with the allocator), and is at most half of it: requests
   // then wait longer for in-flight room, but no model's load peak stops fitting.
   std::uint64_t reserve() const { return reserve_.load(std::memory_order_relaxed); }
-  // What the allocator does with freed memory (docs/server.md, "Far from the limit"). While RSS
+  // What the allocator does with freed memory (docs/server.md, "Process memory"). While RSS
   // stays under half the budget over the baseline the limit is far, and freed memory stays with
   // the allocator for reuse as it does without a limit (`keeping_freed`): giving it back costs
   // the next load and inference their page faults. Once RSS reaches that mark, freed memory
   // goes back to the system at once (thresholds of 1 MiB, trims after loads, unloads and large
-  // requests) until, measured after a trim, RSS is under a quarter of the budget again. While
-  // the allocator keeps, its keep is not uncharged memory to reserve for: it is handed back at
-  // the switch.
+  // requests) until a measurement finds RSS under a quarter of the budget again. While the
+  // allocator keeps, its keep is not uncharged memory to reserve for: it is handed back at the
+  // switch.
   enum class Switch : std::uint8_t { kNone, kReturnFreed, kKeepFreed };
   bool keeping_freed() const { return limited() && keeping_.load(std::memory_order_relaxed); }
   // One measurement of the process's resident bytes. Returning: raises the reserve to the
