@@ -329,19 +329,15 @@ void Scheduler::observe_process_rss() {
   if (!options_.process_rss || !process_.limited()) return;
   // One switch of the allocator at a time, in the order the budget says them.
   std::lock_guard lock(allocator_mutex_);
-  switch (process_.observe_rss(options_.process_rss())) {
-    case ProcessBudget::Switch::kReturnFreed:
-      // Near the limit: freed memory goes back from now on, and what was kept goes back now.
-      runtime::return_freed_memory();
-      runtime::release_free_memory();
-      process_.observe_rss(options_.process_rss());
-      break;
-    case ProcessBudget::Switch::kKeepFreed:
-      runtime::keep_freed_memory();
-      break;
-    case ProcessBudget::Switch::kNone:
-      break;
+  auto change = process_.observe_rss(options_.process_rss());
+  if (change == ProcessBudget::Switch::kReturnFreed) {
+    // Near the limit: freed memory goes back from now on, and what was kept goes back now; the
+    // measurement after the trim may already call for keeping again.
+    runtime::return_freed_memory();
+    runtime::release_free_memory();
+    change = process_.observe_rss(options_.process_rss());
   }
+  if (change == ProcessBudget::Switch::kKeepFreed) runtime::keep_freed_memory();
 }
 
 // The model's memory has really been freed: its resting charge goes back.
