@@ -67,6 +67,38 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
+class StateSampler(threading.Thread):
+    """Polls /v2/cache on the admin port (answered at once, whatever the main port waits for)
+    every 50 ms: how many models are resident, executing and loading, and the process budget's
+    charges by kind; means over the samples."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port, self.stop_flag, self.samples, self.models = port, False, [], []
+
+    def run(self):
+        while not self.stop_flag:
+            try:
+                cache = get_json(self.port, "/v2/cache")
+            except OSError:
+                return
+            charged = cache["process_memory"]["charged"]
+            self.models.append({m["name"]: [m["state"], m["queue_depth"], m["executing"],
+                                            m["pins"]] for m in cache["models"]})
+            self.samples.append({
+                "resident": sum(1 for m in cache["models"] if m["resident"]),
+                "executing": cache["executing"], "loading": cache["loading"],
+                "queued": cache["queued"],
+                **{f"{kind}_mib": charged[kind] / 2**20 for kind in charged}})
+            time.sleep(0.05)
+
+    def means(self):
+        if not self.samples:
+            return {}
+        return {key: round(statistics.mean(s[key] for s in self.samples), 2)
+                for key in self.samples[0]}
+
+
 class Sampler(threading.Thread):
     def __init__(self, pid):
         super().__init__(daemon=True)
@@ -143,7 +175,8 @@ def get_json(port, path):
 def serve(args, on):
     memory = args.fraction if on else args.off_fraction
     flags = [args.brulee, "serve", "--repo", args.repo, "--catalog", args.catalog, "--memory",
-             f"{memory}%", "--port", "0", "--grpc-port", "-1", "--log-format", "json"]
+             f"{memory}%", "--port", "0", "--grpc-port", "-1", "--admin-port", "0",
+             "--log-format", "json"]
     if on:
         flags += ["--process-memory", f"+{args.process_fraction}%"]
     flags += args.extra.split()
@@ -157,12 +190,16 @@ def serve(args, on):
     if "listening" not in line:
         proc.kill()
         sys.exit(f"server did not start: {line!r}")
-    return proc, int(line.rsplit(":", 1)[1])
+    admin = proc.stdout.readline()
+    if "admin listening" not in admin:
+        proc.kill()
+        sys.exit(f"server did not open its admin port: {admin!r}")
+    return proc, int(line.rsplit(":", 1)[1]), int(admin.rsplit(":", 1)[1])
 
 
 def one_server(args, on, models, bodies):
     before = loadavg()
-    proc, port = serve(args, on)
+    proc, port, admin_port = serve(args, on)
     try:
         time.sleep(1.0)
         idle = rss_of(proc.pid)
@@ -229,11 +266,19 @@ def one_server(args, on, models, bodies):
             t.start()
         loads0 = loads_of(port)
         cpu0, faults0 = cpu_and_faults(proc.pid)
+        state = StateSampler(admin_port)
+        state.start()
         barrier.wait()
         start = time.perf_counter()
         for t in threads:
             t.join()
         burst_s = time.perf_counter() - start
+        state.stop_flag = True
+        state.join()
+        # Every sample, with each model's [state, queue depth, executing, pins], for a timeline.
+        with open(os.path.join(args.work, f"burst-state-{'on' if on else 'off'}.jsonl"), "a") as f:
+            for sample, per_model in zip(state.samples, state.models):
+                f.write(json.dumps({**sample, "models": per_model}) + "\n")
         cpu1, faults1 = cpu_and_faults(proc.pid)
         burst_loads = loads_of(port) - loads0
         # unload everything
@@ -259,6 +304,8 @@ def one_server(args, on, models, bodies):
         "burst_minor_faults": faults1 - faults0,
         # The execution threads' busy share over the burst (the server's default 2 threads).
         "burst_exec_busy": round(sum(exec_seconds) / (args.exec_threads * burst_s), 3),
+        # Means over the burst of /v2/cache polled on the admin port every 50 ms.
+        "burst_state": state.means(),
         "burst_error_s": [round(min(error_times), 2), round(statistics.median(error_times), 2),
                           round(max(error_times), 2)] if error_times else [],
         "loadavg_before": before, "loadavg_after": loadavg(),

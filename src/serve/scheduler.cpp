@@ -857,6 +857,37 @@ void Scheduler::take_victims_locked(const std::vector<ModelId>& evicted,
   }
 }
 
+// Evicts, for an inference of `id` whose workspace does not fit, resident models that nothing
+// pins but holds (requests whose bodies have not been read: no queued request, no execution, no
+// explicit load), in the policy's order, if that frees `want`. Without it a load admitted on an
+// estimate below the model's measured size (or a reserve that grew) could leave resident models
+// whose requests wait beside held models: the first cannot charge a workspace to run, the
+// others are pinned by holds whose bodies wait for room, nothing executes or loads to give
+// memory back, and every request waits out its deadline (measured: a 512-request burst
+// answered 0 under a binding limit). The evicted models go back to waiting for their holds.
+void Scheduler::make_room_despite_holds_locked(ModelId id, std::uint64_t want,
+                                               std::vector<ModelId>& victims) {
+  std::vector<ModelId> held;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const auto other = static_cast<ModelId>(i);
+    const ModelEntry& entry = *entries_[i];
+    if (other == id || entry.state != ModelState::kReady || entry.executing ||
+        !entry.queue.empty() || !entry.waiters.empty() || entry.holds == 0 ||
+        cache_->state().pins(other) != entry.holds) {
+      continue;
+    }
+    held.push_back(other);
+  }
+  if (held.empty()) return;
+  for (ModelId other : held) {
+    for (std::uint32_t i = 0; i < entries_[other]->holds; ++i) cache_->state().unpin(other);
+  }
+  if (cache_->can_make_room(want)) cache_->make_room(want, victims);
+  for (ModelId other : held) {  // a pin may outlive residence: the holds wait for the reload
+    for (std::uint32_t i = 0; i < entries_[other]->holds; ++i) cache_->state().pin(other);
+  }
+}
+
 // Reserves room for waiting models in FIFO order and hands them to the loader threads. A model
 // that does not fit yet (pinned models hold the memory) stays waiting; it is retried whenever a
 // pin is released or a model leaves memory.
@@ -886,7 +917,13 @@ void Scheduler::start_loads_locked() {
       set_state_locked(id, ModelState::kAbsent);
       continue;
     }
-    if (!cache_->can_make_room(estimate)) {
+    // Under a process limit, models pinned only by holds make way for a model whose requests
+    // were read and wait, when nothing under way will give memory back
+    // (make_room_despite_holds_locked): those requests hold buffers the holds' bodies may be
+    // waiting for, and then neither side moves.
+    const bool may_evict_held =
+        process_.limited() && !entry.queue.empty() && executing_ == 0 && loading_ == 0;
+    if (!may_evict_held && !cache_->can_make_room(estimate)) {
       ++it;  // not now: pinned models hold the memory
       continue;
     }
@@ -895,6 +932,7 @@ void Scheduler::start_loads_locked() {
     // back once the loader has freed them, before this load allocates: ask the cache for room
     // enough that the victims cover what the process budget lacks.
     const std::uint64_t need = load_peak_locked(id, estimate);
+    std::uint64_t want = estimate;  // the cache's free bytes the load needs
     if (process_.limited()) {
       const std::uint64_t whole = process_.budget() - process_.buffer_share();
       // The room it must find: its peak while it loads, its resting bytes and the headroom after.
@@ -913,17 +951,21 @@ void Scheduler::start_loads_locked() {
       }
       const std::uint64_t room = scheduler_room_locked();
       if (room_needed > room) {
-        const std::uint64_t want =
-            std::max(estimate, cache_->state().free_bytes() + (room_needed - room));
-        if (!cache_->can_make_room(want)) {
-          entry.memory_wait = memory_blocked_ = true;
-          ++it;  // not now: transient memory or pinned models hold the process budget
-          continue;
-        }
-        cache_->make_room(want, evicted);
+        want = std::max(estimate, cache_->state().free_bytes() + (room_needed - room));
       }
-      entry.memory_wait = false;
     }
+    if (!cache_->can_make_room(want)) {
+      if (may_evict_held) make_room_despite_holds_locked(id, want, evicted);
+      if (evicted.empty()) {
+        // not now: transient memory or pinned models hold the process budget
+        if (want > estimate) entry.memory_wait = memory_blocked_ = true;
+        ++it;
+        continue;
+      }
+    } else if (want > estimate) {
+      cache_->make_room(want, evicted);
+    }
+    entry.memory_wait = false;
     cache_->admit(id, estimate, evicted);
     process_.charge(MemoryKind::kLoading, need);
     auto job = std::make_unique<LoadJob>();
@@ -941,6 +983,9 @@ void Scheduler::start_loads_locked() {
     started = true;
   }
   if (started) loader_cv_.notify_one();
+  // While a load waits for process memory the execution threads poll (exec_loop): one that
+  // sleeps with nothing to run must wake to start.
+  if (memory_blocked_) exec_cv_.notify_one();
 }
 
 void Scheduler::schedule_exec_locked(ModelId id) {
@@ -1287,7 +1332,8 @@ void Scheduler::exec_loop() {
         continue;
       }
     } else {
-      exec_cv_.wait(lock, ready);
+      exec_cv_.wait(lock, [&] { return ready() || memory_blocked_; });
+      if (!ready()) continue;  // something waits for process memory: poll (above)
     }
     if (runnable_.empty()) return;  // stopping
     const ModelId id = runnable_.front();
@@ -1302,8 +1348,13 @@ void Scheduler::exec_loop() {
       const std::uint64_t want =
           cache_->state().free_bytes() + (workspace - std::min(workspace, room));
       std::vector<ModelId> victims;
-      if (want <= cache_->state().capacity_bytes() && cache_->can_make_room(want)) {
-        cache_->make_room(want, victims);
+      if (want <= cache_->state().capacity_bytes()) {
+        if (cache_->can_make_room(want)) {
+          cache_->make_room(want, victims);
+        } else if (executing_ == 0 && loading_ == 0) {
+          // Nothing under way will give memory back: models that only held requests pin may go.
+          make_room_despite_holds_locked(id, want, victims);
+        }
       }
       if (!victims.empty()) {
         std::vector<std::unique_ptr<runtime::LoadedModel>> handles;

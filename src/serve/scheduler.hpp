@@ -454,6 +454,8 @@ class Scheduler {
   void start_loads_locked();
   void schedule_exec_locked(ModelId id);
   void evict_despite_pins_locked(ModelId id);
+  void make_room_despite_holds_locked(ModelId id, std::uint64_t want,
+                                      std::vector<ModelId>& victims);
   void answer_work_locked(ModelId id, Status status, const std::string& error);
   void take_victims_locked(const std::vector<ModelId>& evicted,
                            std::vector<std::unique_ptr<runtime::LoadedModel>>& handles);

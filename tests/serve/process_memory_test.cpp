@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -112,16 +113,19 @@ class HeavyModel : public runtime::LoadedModel {
 class HeavyLoader : public ModelLoader {
  public:
   explicit HeavyLoader(Figures given) : figures(given) {}
-  std::unique_ptr<runtime::LoadedModel> load(const ServedModel&) override {
+  std::unique_ptr<runtime::LoadedModel> load(const ServedModel& served) override {
     ++loads;
+    const auto own = per_model.find(served.name);
+    const Figures& f = own == per_model.end() ? figures : own->second;
     const std::uint64_t samples = runtime::peak_meter_samples();
-    Block transient(ledger, figures.peak - figures.resting);  // parse buffers and the like
-    auto model = std::make_unique<HeavyModel>(ledger, figures, exec_gate, executing);
+    Block transient(ledger, f.peak - f.resting);  // parse buffers and the like
+    auto model = std::make_unique<HeavyModel>(ledger, f, exec_gate, executing);
     let_meters_see(samples);
     load_gate.wait();
     return model;
   }
   Figures figures;
+  std::map<std::string, Figures> per_model;  // by name; the others have `figures`
   Ledger ledger;
   Gate load_gate;
   Gate exec_gate;
@@ -441,6 +445,63 @@ TEST(ProcessMemory, AHeldModelLoadsAndStaysUntilReleased) {
   EXPECT_LE(loader.ledger.peak.load(), 10 * kMiB);
   scheduler.stop();
   EXPECT_FALSE(scheduler.hold(0));  // shutting down: refused, nothing held
+}
+
+// A model loaded on an estimate below what it really holds leaves less room than the load
+// reserved: a resident model with a queued request can then not charge its workspace while the
+// other resident model is pinned only by a hold (a request whose body waits). Nothing executes
+// or loads to give memory back, so the held model is evicted for the inference (it waits for
+// its hold again and reloads), rather than the request waiting out its deadline.
+TEST(ProcessMemory, AnInferenceThatCannotFitEvictsAModelPinnedOnlyByHolds) {
+  HeavyLoader loader(Figures{3 * kMiB, 4 * kMiB, kMiB});  // h1: 3 MiB at rest
+  loader.per_model["h0"] = Figures{4 * kMiB, 5 * kMiB, 6 * kMiB};
+  auto models = heavy_models(2, loader.figures, true);
+  models[0].estimate_bytes = 4 * kMiB;
+  models[0].load_peak_bytes = 5 * kMiB;
+  models[0].workspace_bytes = 6 * kMiB;
+  models[1].estimate_bytes = kMiB;  // below its 3 MiB: h1's load leaves 5 MiB, not 6
+  Scheduler scheduler(models, loader, limited(12 * kMiB));
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
+  ASSERT_TRUE(scheduler.hold(1));  // fits beside h0 on its estimate (1 + h0's workspace 6 < 8)
+  ASSERT_TRUE(eventually([&] { return scheduler.hold_settled(1); }));
+  ASSERT_EQ(entry(scheduler.snapshot(), "h1").state, ModelState::kReady);
+  ASSERT_EQ(loader.loads.load(), 2);
+  // 4 + 3 MiB resident: h0's 6 MiB workspace does not fit, and h1 is held.
+  const InferOutcome outcome = scheduler.submit(0, one_input(), Clock::now() + 10s).get();
+  EXPECT_EQ(outcome.status, Status::kOk) << outcome.error;
+  EXPECT_EQ(entry(scheduler.snapshot(), "h1").counters.evictions, 1u);
+  // The hold still waits for h1: it loads again (h0, idle now, makes way) and the hold settles.
+  ASSERT_TRUE(eventually([&] { return scheduler.hold_settled(1); }));
+  EXPECT_EQ(entry(scheduler.snapshot(), "h1").state, ModelState::kReady);
+  EXPECT_EQ(loader.loads.load(), 3);
+  EXPECT_EQ(scheduler.submit(1, one_input(), later()).get().status, Status::kOk);
+  scheduler.release_hold(1);
+  EXPECT_EQ(entry(scheduler.snapshot(), "h1").pins, 0u);
+  EXPECT_LE(loader.ledger.peak.load(), 12 * kMiB);
+}
+
+// The same for a load: a request for an absent model was read and waits (in the server it
+// holds buffers), and the only resident model is pinned by a hold alone (whose body may wait
+// for those buffers). Nothing executes or loads, so the held model makes way for the load.
+TEST(ProcessMemory, ALoadThatCannotFitEvictsAModelPinnedOnlyByHolds) {
+  HeavyLoader loader(Figures{3 * kMiB, 4 * kMiB, kMiB});  // h1
+  loader.per_model["h0"] = Figures{4 * kMiB, 5 * kMiB, kMiB};
+  auto models = heavy_models(2, loader.figures, true);
+  models[0].estimate_bytes = 4 * kMiB;
+  models[0].load_peak_bytes = 5 * kMiB;
+  Scheduler scheduler(models, loader, limited(7 * kMiB));
+  ASSERT_TRUE(scheduler.hold(1));
+  ASSERT_TRUE(eventually([&] { return scheduler.hold_settled(1); }));
+  ASSERT_EQ(entry(scheduler.snapshot(), "h1").state, ModelState::kReady);
+  // h0's load peak (5 MiB) does not fit beside h1 (3 of 7 MiB), and h1 is held.
+  const InferOutcome outcome = scheduler.submit(0, one_input(), Clock::now() + 10s).get();
+  EXPECT_EQ(outcome.status, Status::kOk) << outcome.error;
+  EXPECT_EQ(entry(scheduler.snapshot(), "h1").counters.evictions, 1u);
+  ASSERT_TRUE(eventually([&] { return scheduler.hold_settled(1); }));
+  EXPECT_EQ(entry(scheduler.snapshot(), "h1").state, ModelState::kReady);
+  EXPECT_EQ(loader.loads.load(), 3);
+  scheduler.release_hold(1);
+  EXPECT_LE(loader.ledger.peak.load(), 7 * kMiB);
 }
 
 // Holds count against the queue limits as queued requests do (a header alone must not pin a
