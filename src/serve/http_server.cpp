@@ -238,7 +238,7 @@ class ModelHold {
  public:
   explicit ModelHold(Scheduler& scheduler) : scheduler_(scheduler) {}
   ~ModelHold() {
-    if (id_ != kNoModel) scheduler_.release_hold(id_);
+    if (id_ != kNoModel) scheduler_.release_hold(id_, turn_);
   }
   ModelHold(const ModelHold&) = delete;
   ModelHold& operator=(const ModelHold&) = delete;
@@ -251,10 +251,14 @@ class ModelHold {
   }
   // For the request's submit: when it arrived, and whether its model was resident then.
   std::optional<HeldArrival> arrival() const { return arrival_; }
+  // Whether the request may read its body now (Scheduler::take_read_turn); a turn taken is
+  // given back with the hold.
+  bool take_read_turn() { return turn_ || scheduler_.take_read_turn(id_, turn_); }
 
  private:
   Scheduler& scheduler_;
   ModelId id_ = kNoModel;
+  bool turn_ = false;
   std::optional<HeldArrival> arrival_;
 };
 
@@ -974,17 +978,17 @@ class HttpServer::Impl {
     return std::nullopt;
   }
 
-  // Waits until a held model's request may go on (Scheduler::hold_settled), polling (2 ms
+  // Waits until a held model's request may go on (ModelHold::take_read_turn), polling (2 ms
   // doubling to kHoldPollMax), until `until`. False if it did not, or the server drains.
-  asio::awaitable<bool> wait_settled(ModelId id, Clock::time_point until) {
-    if (scheduler_.hold_settled(id)) co_return true;
+  asio::awaitable<bool> wait_settled(ModelHold& hold, Clock::time_point until) {
+    if (hold.take_read_turn()) co_return true;
     asio::steady_timer timer(co_await asio::this_coro::executor);
     boost::system::error_code ec;
     auto pause = std::chrono::duration_cast<Clock::duration>(kRoomPollFirst);
     for (auto now = Clock::now(); now < until && !service_.draining(); now = Clock::now()) {
       timer.expires_after(std::min(pause, until - now));
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (scheduler_.hold_settled(id)) co_return true;
+      if (hold.take_read_turn()) co_return true;
       pause = std::min<Clock::duration>(2 * pause, kHoldPollMax);
     }
     co_return false;
@@ -1098,13 +1102,15 @@ class HttpServer::Impl {
     // waiting for loads from holding buffers, and the scheduler sees every one of them.
     if (inference && scheduler_.process_budget().limited()) {
       if (const auto id = infer_model(request.target()); id && hold.take(*id)) {
-        if (!co_await wait_settled(*id, arrival + to_duration(options_.request_timeout_s))) {
+        if (!co_await wait_settled(hold, arrival + to_duration(options_.request_timeout_s))) {
           // A named message: g++ 12 destroys a conditional's temporary twice across co_await.
           std::string message = "server is shutting down";
           if (!service_.draining()) {
             message = "model " + scheduler_.model(*id).name +
-                      " was not loaded before the request's deadline (the process memory "
-                      "limit); retry later";
+                      (scheduler_.hold_settled(*id)
+                           ? " was busy with its earlier requests until the request's deadline"
+                           : " was not loaded before the request's deadline") +
+                      " (the process memory limit); retry later";
           }
           co_await refuse(stream, version, http::status::service_unavailable, message, 1.0);
           co_return std::nullopt;

@@ -172,6 +172,7 @@ struct Scheduler::ModelEntry {
   std::vector<LoadWaiter> waiters;  // explicit loads; each holds one pin
   std::uint32_t holds = 0;          // requests whose bodies wait for the model (hold); one pin each
   std::atomic<ModelState> published{ModelState::kAbsent};  // `state`, for hold_settled
+  std::atomic<std::uint32_t> read_turns{0};  // held requests past their hold (take_read_turn)
   std::unique_ptr<runtime::LoadedModel> handle;
   bool executing = false;
   bool runnable = false;  // in runnable_
@@ -645,10 +646,11 @@ std::optional<HeldArrival> Scheduler::hold(ModelId id) {
   return held;
 }
 
-void Scheduler::release_hold(ModelId id) {
+void Scheduler::release_hold(ModelId id, bool turn) {
   {
     std::lock_guard lock(mutex_);
     ModelEntry& entry = *entries_[id];
+    if (turn) entry.read_turns.fetch_sub(1, std::memory_order_relaxed);
     if (entry.holds == 0) throw std::logic_error("release_hold without a hold");
     --entry.holds;
     --holds_;
@@ -657,6 +659,19 @@ void Scheduler::release_hold(ModelId id) {
     if (!pending_.empty()) start_loads_locked();
   }
   idle_cv_.notify_all();
+}
+
+bool Scheduler::take_read_turn(ModelId id, bool& turn) {
+  ModelEntry& entry = *entries_[id];
+  const ModelState state = entry.published.load(std::memory_order_acquire);
+  if (state == ModelState::kAbsent || state == ModelState::kFailed) return true;
+  if (state != ModelState::kReady) return false;
+  std::uint32_t taken = entry.read_turns.load(std::memory_order_relaxed);
+  do {
+    if (taken >= std::max<std::uint32_t>(options_.process_read_ahead, 1)) return false;
+  } while (!entry.read_turns.compare_exchange_weak(taken, taken + 1, std::memory_order_relaxed));
+  turn = true;
+  return true;
 }
 
 bool Scheduler::hold_settled(ModelId id) const {

@@ -101,6 +101,11 @@ struct SchedulerOptions {
   // The share of the process budget (over the baseline) that models, loads and workspaces leave
   // free for request and response buffers.
   double process_buffer_share = 0.25;
+  // Under a process limit: how many held requests of one resident model may be past their hold
+  // at once, from reading their bodies to their answers (Scheduler::take_read_turn). The others
+  // keep holding, their bodies unread, so that one model's requests cannot fill the buffers'
+  // share while other resident models' requests wait behind them in the in-flight line.
+  std::uint32_t process_read_ahead = 3;
   // Under a process limit: the process's resident bytes, read after loads and inferences so the
   // budget keeps room for what nobody charged (ProcessBudget::observe_rss). Empty: no such room
   // (tests whose fake models stand for the whole process). `brulee serve` reads /proc.
@@ -385,10 +390,16 @@ class Scheduler {
   // release_hold, after the request was answered or abandoned. What it returns goes to the
   // request's submit: the request arrived then, and was a miss if the model was not resident.
   std::optional<HeldArrival> hold(ModelId id);
-  void release_hold(ModelId id);
+  // `turn`: the request had taken a read turn (take_read_turn), given back here.
+  void release_hold(ModelId id, bool turn = false);
   // Whether a held model's request should go on: the model is resident, or no load is under
   // way for it any more (its load failed: the submit answers why). Reads no lock.
   bool hold_settled(ModelId id) const;
+  // Whether a held request may read its body now: its model is resident and fewer than
+  // options.process_read_ahead of the model's held requests have a turn (`turn` set: it takes
+  // one, given back by release_hold), or no load is under way for it any more (`turn` left
+  // false). Reads no lock.
+  bool take_read_turn(ModelId id, bool& turn);
   // Loads a model (no-op if resident); `done` is called once it is (or failed), under the same
   // rules as submit's. An explicit load is the operator's: it ignores a back-off and clears a
   // failed mark, and tries once (if that load fails too, the model is marked failed again).

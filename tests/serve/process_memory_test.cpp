@@ -504,6 +504,37 @@ TEST(ProcessMemory, ALoadThatCannotFitEvictsAModelPinnedOnlyByHolds) {
   EXPECT_LE(loader.ledger.peak.load(), 7 * kMiB);
 }
 
+// Of a resident model's held requests, only process_read_ahead may read their bodies at once
+// (from reading to the answer): the rest keep holding, so one model's requests cannot fill the
+// buffers' share. A turn comes back with its hold; a model whose load failed lets every hold go
+// on (the submit answers why) without a turn.
+TEST(ProcessMemory, OnlyAFewHeldRequestsOfAModelReadTheirBodiesAtOnce) {
+  const Figures figures{kMiB, 2 * kMiB, kMiB};
+  HeavyLoader loader(figures);
+  SchedulerOptions options = limited(64 * kMiB);
+  options.process_read_ahead = 2;
+  Scheduler scheduler(heavy_models(1, figures, true), loader, options);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(scheduler.hold(0));
+  bool turns[3] = {false, false, false};
+  loader.load_gate.close();
+  ASSERT_TRUE(eventually([&] { return loader.loads.load() == 1; }));
+  EXPECT_FALSE(scheduler.take_read_turn(0, turns[0]));  // loading: nobody reads yet
+  EXPECT_FALSE(turns[0]);
+  loader.load_gate.open();
+  ASSERT_TRUE(eventually([&] { return scheduler.hold_settled(0); }));
+  EXPECT_TRUE(scheduler.take_read_turn(0, turns[0]));
+  EXPECT_TRUE(scheduler.take_read_turn(0, turns[1]));
+  EXPECT_TRUE(turns[0] && turns[1]);
+  EXPECT_FALSE(scheduler.take_read_turn(0, turns[2]));  // two read already
+  EXPECT_FALSE(turns[2]);
+  scheduler.release_hold(0, turns[0]);  // answered: its turn comes back
+  EXPECT_TRUE(scheduler.take_read_turn(0, turns[2]));
+  EXPECT_TRUE(turns[2]);
+  scheduler.release_hold(0, turns[1]);
+  scheduler.release_hold(0, turns[2]);
+  EXPECT_EQ(entry(scheduler.snapshot(), "h0").pins, 0u);
+}
+
 // Holds count against the queue limits as queued requests do (a header alone must not pin a
 // model more than a queue may), and a held request's own submit is not refused for its hold.
 TEST(ProcessMemory, HoldsCountAgainstTheQueueLimits) {
