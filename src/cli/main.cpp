@@ -9,6 +9,8 @@
 
 #ifdef BRULEE_PLUGINS
 #include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <climits>
@@ -82,7 +84,21 @@ std::string plugin_path(std::string_view file) {
 }
 
 // Returns false (with the reason in `error`) if a plugin was needed and could not be opened.
+// Threads started while a plugin loads (OpenBLAS starts its pool in a library constructor) are
+// started with SIGTERM and SIGINT blocked: `brulee serve` waits for them on one thread of its
+// own, and a thread that did not block them would take them with their default action (the
+// server killed instead of drained). The calling thread's mask is restored afterwards, so
+// other commands still end on Ctrl-C.
 bool open_plugins_if_needed(int argc, char** argv, std::string& error) {
+  sigset_t stop_signals, before;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &before);
+  struct Restore {
+    sigset_t mask;
+    ~Restore() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{before};
   const std::string_view first = argc > 1 ? argv[1] : "";
   const bool listing = argc < 2 || first == "-h" || first == "--help" || first == "--help-all";
   for (const Plugin& plugin : plugins()) {
