@@ -23,6 +23,9 @@ packages=(
   clang-14 libclang-rt-14-dev
   # inference runtimes: OpenCV DNN (ONNX) and libtorch (TorchScript)
   libopencv-dnn-dev libopencv-imgcodecs-dev libopencv-imgproc-dev libtorch-dev
+  # OpenBLAS for libtorch's matrix products (libblas.so.3 points to it once installed): without
+  # it Debian's reference BLAS runs them, 1.5-3.6x slower (docs/runtime.md, "BLAS")
+  libopenblas0-pthread
   # model zoo export (Debian's own python3 sees these), plots, timing
   python3 python3-torch python3-torchvision python3-onnx python3-numpy
   gnuplot-nox hyperfine time

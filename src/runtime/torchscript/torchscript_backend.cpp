@@ -1,6 +1,7 @@
 // TorchScript models through libtorch (docs/runtime.md). The only translation unit that includes
 // torch headers (they take ~20 s to compile).
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <torch/script.h>
 
 #include <nlohmann/json.hpp>
@@ -73,7 +74,24 @@ DType dtype_of(c10::ScalarType type) {
   }
 }
 
+// libtorch's matrix products go to the system's BLAS (libblas.so.3). With OpenBLAS (Debian's
+// libopenblas0-pthread, which scripts/bootstrap.sh installs) they run on one thread each:
+// libtorch's intra-op threads already share the cores, and OpenBLAS's own pool beside them made
+// resnet18 1.3x slower (docs/runtime.md, "BLAS"). Debian's reference BLAS has no threads and no
+// such call.
+void single_threaded_blas() {
+  static const bool once = [] {
+    using SetThreads = void (*)(int);
+    if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+      set(1);
+    }
+    return true;
+  }();
+  (void)once;
+}
+
 void apply_threads(int intra_op_threads) {
+  single_threaded_blas();
   const int wanted = intra_op_threads > 0
                          ? intra_op_threads
                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
