@@ -447,6 +447,18 @@ TEST(ProcessMemory, AHeldModelLoadsAndStaysUntilReleased) {
   EXPECT_FALSE(scheduler.hold(0));  // shutting down: refused, nothing held
 }
 
+// A request for h0 is answered within its deadline because held-only h1 made way (evicted
+// once); h1's hold still waits for it, so h1 loads again (h0, idle now, makes way) and the hold
+// settles.
+void h0_runs_and_held_h1_reloads(Scheduler& scheduler, HeavyLoader& loader) {
+  const InferOutcome outcome = scheduler.submit(0, one_input(), Clock::now() + 10s).get();
+  EXPECT_EQ(outcome.status, Status::kOk) << outcome.error;
+  EXPECT_EQ(entry(scheduler.snapshot(), "h1").counters.evictions, 1u);
+  ASSERT_TRUE(eventually([&] { return scheduler.hold_settled(1); }));
+  EXPECT_EQ(entry(scheduler.snapshot(), "h1").state, ModelState::kReady);
+  EXPECT_EQ(loader.loads.load(), 3);
+}
+
 // A model loaded on an estimate below what it really holds leaves less room than the load
 // reserved: a resident model with a queued request can then not charge its workspace while the
 // other resident model is pinned only by a hold (a request whose body waits). Nothing executes
@@ -467,13 +479,7 @@ TEST(ProcessMemory, AnInferenceThatCannotFitEvictsAModelPinnedOnlyByHolds) {
   ASSERT_EQ(entry(scheduler.snapshot(), "h1").state, ModelState::kReady);
   ASSERT_EQ(loader.loads.load(), 2);
   // 4 + 3 MiB resident: h0's 6 MiB workspace does not fit, and h1 is held.
-  const InferOutcome outcome = scheduler.submit(0, one_input(), Clock::now() + 10s).get();
-  EXPECT_EQ(outcome.status, Status::kOk) << outcome.error;
-  EXPECT_EQ(entry(scheduler.snapshot(), "h1").counters.evictions, 1u);
-  // The hold still waits for h1: it loads again (h0, idle now, makes way) and the hold settles.
-  ASSERT_TRUE(eventually([&] { return scheduler.hold_settled(1); }));
-  EXPECT_EQ(entry(scheduler.snapshot(), "h1").state, ModelState::kReady);
-  EXPECT_EQ(loader.loads.load(), 3);
+  ASSERT_NO_FATAL_FAILURE(h0_runs_and_held_h1_reloads(scheduler, loader));
   EXPECT_EQ(scheduler.submit(1, one_input(), later()).get().status, Status::kOk);
   scheduler.release_hold(1);
   EXPECT_EQ(entry(scheduler.snapshot(), "h1").pins, 0u);
@@ -494,12 +500,7 @@ TEST(ProcessMemory, ALoadThatCannotFitEvictsAModelPinnedOnlyByHolds) {
   ASSERT_TRUE(eventually([&] { return scheduler.hold_settled(1); }));
   ASSERT_EQ(entry(scheduler.snapshot(), "h1").state, ModelState::kReady);
   // h0's load peak (5 MiB) does not fit beside h1 (3 of 7 MiB), and h1 is held.
-  const InferOutcome outcome = scheduler.submit(0, one_input(), Clock::now() + 10s).get();
-  EXPECT_EQ(outcome.status, Status::kOk) << outcome.error;
-  EXPECT_EQ(entry(scheduler.snapshot(), "h1").counters.evictions, 1u);
-  ASSERT_TRUE(eventually([&] { return scheduler.hold_settled(1); }));
-  EXPECT_EQ(entry(scheduler.snapshot(), "h1").state, ModelState::kReady);
-  EXPECT_EQ(loader.loads.load(), 3);
+  ASSERT_NO_FATAL_FAILURE(h0_runs_and_held_h1_reloads(scheduler, loader));
   scheduler.release_hold(1);
   EXPECT_LE(loader.ledger.peak.load(), 7 * kMiB);
 }
