@@ -872,7 +872,8 @@ void Scheduler::take_victims_locked(const std::vector<ModelId>& evicted,
   }
 }
 
-// Evicts, for an inference of `id` whose workspace does not fit, resident models that nothing
+// Evicts, for an inference of `id` whose workspace does not fit or for the load of `id` whose
+// requests were read and wait, resident models that nothing
 // pins but holds (requests whose bodies have not been read: no queued request, no execution, no
 // explicit load), in the policy's order, if that frees `want`. Without it a load admitted on an
 // estimate below the model's measured size (or a reserve that grew) could leave resident models
