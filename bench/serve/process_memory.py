@@ -25,6 +25,7 @@ when errors were answered: first, median and last second after the burst's start
 Usage: bench/serve/process_memory.py --repo DIR --catalog FILE [--brulee build/release/brulee]
        [--runs 3] [--fraction 50] [--off-fraction G] [--process-fraction P] [--mixed-seconds 30] [--clients 8] [--burst 512]
        [--hit-model squeezenet1_1-onnx] [--hit-requests 200] [--extra "serve flags"]
+       [--on-extra "flags for the on server only"]
        [--env LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2] [--only on|off]
 """
 import argparse
@@ -182,6 +183,8 @@ def serve(args, on):
     if on:
         flags += ["--process-memory", f"+{args.process_fraction}%"]
     flags += args.extra.split()
+    if on:
+        flags += args.on_extra.split()
     log = open(os.path.join(args.work, f"serve-{'on' if on else 'off'}.log"), "a")
     env = dict(os.environ)
     for item in args.env:
@@ -336,7 +339,10 @@ def main():
                         help="the servers' execution threads (for the burst's busy share)")
     parser.add_argument("--hit-model", default="squeezenet1_1-onnx")
     parser.add_argument("--hit-requests", type=int, default=200)
-    parser.add_argument("--extra", default="")
+    parser.add_argument("--extra", default="", help="flags for both servers")
+    parser.add_argument("--on-extra", default="",
+                        help="flags for the on server only, after --extra (what the limit costs "
+                        "with settings chosen for it)")
     parser.add_argument("--env", action="append", default=[],
                         help="KEY=VALUE for the server (e.g. LD_PRELOAD=...libjemalloc.so.2)")
     parser.add_argument("--work", default="/tmp")
