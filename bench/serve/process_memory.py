@@ -391,6 +391,11 @@ def main():
               f"execution threads busy {med('burst_exec_busy'):.2f}, "
               f"{med('burst_minor_faults'):.0f} minor faults)",
               flush=True)
+        if config == "on":
+            # A median hides a round that crossed the limit: every round's peak against it.
+            over = [(r["peak"] - r["limit"]) / 2**20 for r in rows]
+            print(f"on: peak - limit per round (MiB): {', '.join(f'{o:+.1f}' for o in over)}; "
+                  f"above the limit in {sum(o > 0 for o in over)} of {len(over)}", flush=True)
 
 
 if __name__ == "__main__":
