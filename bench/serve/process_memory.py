@@ -12,8 +12,9 @@ round): `--memory F%` alone ("off"; `--off-fraction G` makes it `--memory G%`) a
            answered per second, errors, and the server's loads, CPU seconds and minor page
            faults during it, and its execution threads' busy share (the answers' exec_s over
            --exec-threads x the burst's wall time); /v2/cache polled on the server's admin port
-           every 50 ms through it (means of resident models, executions, loads, queued requests
-           and charges by kind; every sample in WORK/burst-state-{on,off}.jsonl);
+           every 50 ms through it (means of resident models, executions, loads, queued requests,
+           charges by kind, RSS against the limit, the reserve and the unattributed bytes; every
+           sample in WORK/burst-state-{on,off}.jsonl, every round appended);
   unload   every model unloaded over the repository API, memory trimmed: RSS after.
 A thread samples the server's RSS (/proc/PID/statm) every 2 ms throughout. Reports per run and
 the medians over runs: peak RSS against the limit, peak RSS growth over idle against the budget
