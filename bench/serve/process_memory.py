@@ -90,17 +90,19 @@ class StateSampler(threading.Thread):
             charged = memory["charged"]
             self.models.append({m["name"]: [m["state"], m["queue_depth"], m["executing"],
                                             m["pins"]] for m in cache["models"]})
-            self.samples.append({
+            sample = {
                 "resident": sum(1 for m in cache["models"] if m["resident"]),
                 "executing": cache["executing"], "loading": cache["loading"],
                 "queued": cache["queued"],
                 **{f"{kind}_mib": charged[kind] / 2**20 for kind in charged},
-                # RSS as the server reads it, against the limit; the reserve and what nobody
-                # charged (a crossing with unattributed > reserve: the reserve had not seen it)
-                "rss_minus_limit_mib": (memory["rss_bytes"] - memory["limit_bytes"]) / 2**20
-                if memory["limit_bytes"] else 0.0,
+                # What nobody charged and the room the budget keeps for it (capped: a crossing
+                # of the limit is a moment when the first exceeds the second)
                 "reserve_mib": memory["reserve_bytes"] / 2**20,
-                "unattributed_mib": memory["unattributed_bytes"] / 2**20})
+                "unattributed_mib": memory["unattributed_bytes"] / 2**20}
+            if memory["limit_bytes"]:  # RSS as the server reads it, against its limit
+                over = memory["rss_bytes"] - memory["limit_bytes"]
+                sample["rss_minus_limit_mib"] = over / 2**20
+            self.samples.append(sample)
             time.sleep(0.05)
 
     def means(self):
