@@ -94,6 +94,8 @@ class StateSampler(threading.Thread):
                 "resident": sum(1 for m in cache["models"] if m["resident"]),
                 "executing": cache["executing"], "loading": cache["loading"],
                 "queued": cache["queued"],
+                # Of the buffers' charge, what open connections hold (16 KiB each)
+                "connection_mib": cache.get("connection_bytes", 0) / 2**20,
                 **{f"{kind}_mib": charged[kind] / 2**20 for kind in charged},
                 # What nobody charged and the room the budget keeps for it (capped: a crossing
                 # of the limit is a moment when the first exceeds the second)

@@ -58,6 +58,9 @@ constexpr auto kAcceptRoomPoll = std::chrono::milliseconds(5);
 // data. Anything else (large "parameters", many small objects) charges the rest before
 // parsing, waiting for it as the body did.
 constexpr std::uint64_t kJsonParseBytesPerByte = 4;
+// An inference's answer larger than its inputs may be charged over the in-flight budget by at
+// most this much, one answer at a time, when it finds no room (infer).
+constexpr std::uint64_t kForcedAnswerBytes = 1u << 20;
 // A request waiting for in-flight room checks again after this, doubling up to the maximum.
 constexpr auto kRoomPollFirst = std::chrono::milliseconds(2);
 constexpr auto kRoomPollMax = std::chrono::milliseconds(50);
@@ -269,6 +272,7 @@ class HttpServer::Impl {
         service_(service),
         options_(std::move(options)),
         logger_(logger),
+        parse_seen_(scheduler_.model_count()),
         contexts_(make_contexts(options_.network_threads)),
         acceptor_(*contexts_.front()),
         admin_acceptor_(*contexts_.front()) {
@@ -611,15 +615,27 @@ class HttpServer::Impl {
     }
     // The parsed document and the tensors it becomes, charged before they are built: what the
     // body's admission reserved for them is trued up to the exact figure.
+    // Waiting for more while holding the body takes the waiter's place (one request at a time).
     const std::uint64_t parse_bytes = infer_request_bytes(body, json_bytes, infer_limits_);
+    std::atomic<std::uint64_t>& largest = parse_seen_[*id];
+    for (std::uint64_t was = largest.load(std::memory_order_relaxed);
+         parse_bytes > was && !largest.compare_exchange_weak(was, parse_bytes);) {
+    }
     if (parse_bytes <= ex.parse_reserved) {
       ex.charge.give_back(ex.parse_reserved - parse_bytes);
-    } else if (!co_await charge_waiting(ex.charge, parse_bytes - ex.parse_reserved,
-                                        ex.room_until)) {
-      reply_error(ex, http::status::service_unavailable,
-                  "the server's in-flight memory ceiling is reached; retry later");
-      co_return;
+    } else if (!ex.charge.add(parse_bytes - ex.parse_reserved)) {
+      bool charged = co_await take_waiter_place(ex.charge, ex.room_until);
+      if (charged) {
+        charged =
+            co_await charge_waiting(ex.charge, parse_bytes - ex.parse_reserved, ex.room_until);
+      }
+      if (!charged) {
+        reply_error(ex, http::status::service_unavailable,
+                    "the server's in-flight memory ceiling is reached; retry later");
+        co_return;
+      }
     }
+    ex.charge.free_waiter_place();
     ex.parse_reserved = 0;
     InferRequest parsed;
     std::optional<OracleHint> oracle;
@@ -644,9 +660,8 @@ class HttpServer::Impl {
     for (const runtime::Tensor& input : parsed.inputs) input_bytes += input.data.capacity();
     const auto outcome = co_await submit(ex, *id, std::move(parsed.inputs), oracle);
     if (!outcome) co_return;
-    // The scheduler freed the inputs once they ran: their charge goes back before the answer's
-    // is taken (else a burst's finished inferences could find every byte held by inputs).
-    ex.charge.give_back(std::min(input_bytes, ex.charge.bytes()));
+    // The scheduler freed the inputs once they ran: the answer takes over their charge (below).
+    const std::uint64_t inputs_charged = std::min(input_bytes, ex.charge.bytes());
     const ServedModel& served = scheduler_.model(*id);
     try {
       const RequestTimeline& t = outcome->timeline;
@@ -659,10 +674,23 @@ class HttpServer::Impl {
                       {"end_s", t.end_s},
                       {"parse_s", parse_s}};
       if (!std::isnan(t.load_start_s)) parameters["load_start_s"] = t.load_start_s;
-      // The answer's bytes, charged before it is encoded, waiting for room as the body did.
+      // The answer's bytes, charged before it is encoded. They take over the inputs' charge
+      // (its excess goes back). An answer larger than its inputs charges the rest; without room
+      // for it now, the rest is charged over the budget if it is at most kForcedAnswerBytes and
+      // no other answer is (Charge::add_over_budget), else it waits for room. Answers that waited
+      // for room deadlocked once the requests in flight held the whole room: three requests
+      // that had run each waited for 27 kB of answer that only their own charges could have
+      // given, until --inflight-wait refused them. Over the budget by one small answer at most,
+      // every request that has run finishes.
       const std::uint64_t answer_bytes =
           infer_response_bytes(served.name, served.version, parsed, outcome->outputs, parameters);
-      if (!co_await charge_waiting(ex.charge, answer_bytes, room_wait_from(Clock::now()))) {
+      const std::uint64_t more = answer_bytes > inputs_charged ? answer_bytes - inputs_charged : 0;
+      ex.charge.give_back(inputs_charged - (answer_bytes - more));
+      bool charged = more == 0 || ex.charge.add(more) ||
+                     (more <= kForcedAnswerBytes && ex.charge.add_over_budget(more));
+      if (!charged)
+        charged = co_await charge_waiting(ex.charge, more, room_wait_from(Clock::now()));
+      if (!charged) {
         reply_error(ex, http::status::service_unavailable,
                     "the server's in-flight memory ceiling is reached; retry later");
         co_return;
@@ -840,6 +868,7 @@ class HttpServer::Impl {
               {"inflight_bytes", service_.budget().used()},
               {"max_inflight_bytes", service_.budget().limit()},
               {"connections", connections_.load()},
+              {"connection_bytes", service_.budget().connection_bytes()},
               {"models", json::array()}};
     if (snap.prefetch) {  // only with --prefetch (docs/prefetch.md)
       json prefetch = json::object();
@@ -1026,6 +1055,22 @@ class HttpServer::Impl {
     co_return false;
   }
 
+  // Takes the waiter's place for the request (InflightBudget::try_take_waiter_place), polling
+  // while another request holds it, until `until`.
+  asio::awaitable<bool> take_waiter_place(Charge& charge, Clock::time_point until) {
+    if (charge.take_waiter_place()) co_return true;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    boost::system::error_code ec;
+    auto pause = std::chrono::duration_cast<Clock::duration>(kRoomPollFirst);
+    for (auto now = Clock::now(); now < until && !service_.draining(); now = Clock::now()) {
+      timer.expires_after(std::min(pause, until - now));
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (charge.take_waiter_place()) co_return true;
+      pause = std::min<Clock::duration>(2 * pause, kRoomPollMax);
+    }
+    co_return false;
+  }
+
   Clock::time_point room_wait_from(Clock::time_point since) const {
     return since + to_duration(options_.inflight_wait_s);
   }
@@ -1133,17 +1178,38 @@ class HttpServer::Impl {
         }
       }
       parse_reserved = kJsonParseBytesPerByte * json_part;
+      // Never more than the model's largest parse so far, with an eighth and 64 KiB to spare: a
+      // model's requests have the same shapes, and the bound (a number in 2 bytes of text) is
+      // 3 times what 1x3x224x224 FP32 zeros take, so that it alone kept the burst's requests
+      // in line. A request that needs more charges it before parsing (the waiter's place).
+      if (const auto id = infer_model(request.target())) {
+        const std::uint64_t seen = parse_seen_[*id].load(std::memory_order_relaxed);
+        if (seen != 0) parse_reserved = std::min(parse_reserved, seen + seen / 8 + (64u << 10));
+      }
     }
     const std::uint64_t bytes = kRequestOverheadBytes + (declared ? *declared : 0);
     // A reservation that could never fit, or does not fit now while the body alone does, is
     // left to the exact charge before parsing: the reservation is an upper bound, and under a
     // process limit whose models hold most of it, waiting for the bound would wait for room
-    // the exact figure does not need (docs/server.md, "Network layer"). Requests waiting for
-    // room are not overtaken: while any waits, a new request joins the line.
-    if (!service_.budget().could_fit(bytes + parse_reserved)) parse_reserved = 0;
-    if (parse_reserved != 0 && service_.budget().line_empty() &&
-        !charge.add(bytes + parse_reserved) && charge.add(bytes)) {
+    // the exact figure does not need (docs/server.md, "Network layer"). Such a request may
+    // have to wait for its exact charge while holding its body, so it needs the waiter's place
+    // (InflightBudget::try_take_waiter_place): one at a time. Requests waiting for room are not
+    // overtaken: while any waits, a new request joins the line.
+    if (parse_reserved != 0 && !service_.budget().could_fit(bytes + parse_reserved)) {
+      if (!co_await take_waiter_place(charge, admission.room_until)) {
+        co_await refuse(stream, version, http::status::service_unavailable,
+                        "the server's in-flight memory ceiling is reached; retry later", 1.0);
+        co_return std::nullopt;
+      }
       parse_reserved = 0;
+    }
+    if (parse_reserved != 0 && service_.budget().line_empty() &&
+        !charge.add(bytes + parse_reserved) && charge.take_waiter_place()) {
+      if (charge.add(bytes)) {
+        parse_reserved = 0;
+      } else {
+        charge.free_waiter_place();
+      }
     }
     if (charge.bytes() == 0 &&
         !co_await charge_waiting(charge, bytes + parse_reserved, admission.room_until, true)) {
@@ -1157,7 +1223,7 @@ class HttpServer::Impl {
   asio::awaitable<void> session(tcp::socket socket, std::uint64_t connection_charged,
                                 bool admin = false) {
     ConnectionCount count(admin ? admin_connections_ : connections_);
-    const Charge connection_charge(service_.budget(), connection_charged);
+    const ConnectionCharge connection_charge(service_.budget(), connection_charged);
     boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
     beast::tcp_stream stream(std::move(socket));
@@ -1355,7 +1421,7 @@ class HttpServer::Impl {
       // which holds none of this process's memory.
       std::uint64_t charged = 0;
       if (service_.budget().process_limited()) {
-        while (acceptor_.is_open() && !service_.budget().try_charge(kConnectionBytes)) {
+        while (acceptor_.is_open() && !service_.budget().try_charge_connection(kConnectionBytes)) {
           pause.expires_after(kAcceptRoomPoll);
           co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         }
@@ -1394,6 +1460,9 @@ class HttpServer::Impl {
   HttpOptions options_;
   Logger& logger_;
   InferLimits infer_limits_;
+  // Per model: the largest exact parse figure of its JSON inferences (infer_request_bytes), the
+  // most the next request's admission reserves for parsing (admit).
+  std::vector<std::atomic<std::uint64_t>> parse_seen_;
   // One io_context per network thread (concurrency hint 1): a connection's reads, handlers and
   // writes all run on its own thread, with no hand-off between threads on the way.
   std::vector<std::unique_ptr<asio::io_context>> contexts_;

@@ -312,6 +312,48 @@ TEST(ProcessBudget, InflightChargesAreBuffersOfTheProcess) {
   EXPECT_EQ(inflight.used(), 0u);
 }
 
+TEST(ProcessBudget, ConnectionsTakeAtMostHalfOfTheBuffersRoom) {
+  ProcessBudget process(8 * kMiB, 0);
+  process.set_buffer_share(0.5);  // 4 MiB for buffers; connections at most 2 MiB of it
+  InflightBudget inflight(64 * kMiB, &process);
+  {
+    ConnectionCharge first(inflight, inflight.try_charge_connection(kMiB) ? kMiB : 0);
+    ConnectionCharge second(inflight, inflight.try_charge_connection(kMiB) ? kMiB : 0);
+    EXPECT_EQ(inflight.connection_bytes(), 2 * kMiB);
+    EXPECT_FALSE(inflight.try_charge_connection(1));
+    Charge request(inflight);
+    EXPECT_TRUE(request.add(2 * kMiB));  // the other half is left for requests
+    EXPECT_EQ(process.charged(MemoryKind::kBuffers), 4 * kMiB);
+  }
+  EXPECT_EQ(inflight.connection_bytes(), 0u);
+  EXPECT_EQ(inflight.used(), 0u);
+  EXPECT_TRUE(inflight.try_charge_connection(2 * kMiB));
+  inflight.release_connection(2 * kMiB);
+  EXPECT_EQ(process.charged(), 0u);
+}
+
+TEST(ProcessBudget, OneRequestAtATimeWaitsHoldingMemoryOrGoesOverTheBudget) {
+  ProcessBudget process(4 * kMiB, 0);
+  process.set_buffer_share(1.0);
+  InflightBudget inflight(64 * kMiB, &process);
+  {
+    Charge a(inflight), b(inflight);
+    EXPECT_TRUE(a.take_waiter_place());
+    EXPECT_TRUE(a.take_waiter_place());  // held already
+    EXPECT_FALSE(b.take_waiter_place());
+    a.free_waiter_place();
+    EXPECT_TRUE(b.take_waiter_place());  // freed by a, and by b's end below
+    EXPECT_TRUE(a.add(4 * kMiB));
+    EXPECT_TRUE(a.add_over_budget(kMiB));  // past the ceiling, one request at a time
+    EXPECT_FALSE(b.add_over_budget(kMiB));
+    EXPECT_EQ(process.charged(MemoryKind::kBuffers), 5 * kMiB);
+  }
+  EXPECT_EQ(process.charged(), 0u);
+  Charge c(inflight);
+  EXPECT_TRUE(c.take_waiter_place());
+  EXPECT_TRUE(c.add_over_budget(kMiB));
+}
+
 TEST(ProcessMemory, ALoadReservesItsPeakUntilItEnds) {
   const Figures figures{4 * kMiB, 12 * kMiB, 2 * kMiB};
   HeavyLoader loader(figures);

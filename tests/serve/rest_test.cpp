@@ -351,27 +351,40 @@ TEST(ServeLimits, WaitingRequestsAreNotOvertaken) {
 }
 
 TEST(ServeLimits, UnderAProcessLimitConnectionsWaitInTheListenQueueForRoom) {
-  // The buffers' share (a quarter of 1 MiB) holds 16 open connections at 16 KiB; the 17th is
-  // not taken on (it and those behind it wait in the listen queue, holding none of the server's
-  // memory) until two close (one for it, one for its request's own 16 KiB).
+  // The buffers' room (a quarter of 1 MiB) is 256 KiB; connections may hold half of it, 8 at
+  // 16 KiB. The 9th is not taken on (it and those behind it wait in the listen queue, holding
+  // none of the server's memory) until one closes, and the other half stays for requests: the
+  // open connections' requests are still read and answered.
   SchedulerOptions options = options_with(4 * kMiB);
   options.process_memory_bytes = kMiB;  // baseline 0: only charges count
   Harness h(fake_models(1, 64 << 10), options);
   std::vector<std::unique_ptr<Connection>> open;
-  for (int i = 0; i < 16; ++i) open.push_back(std::make_unique<Connection>(h.port));
-  for (int tries = 0; tries < 400 && h.http->connections() < 16; ++tries) {
+  for (int i = 0; i < 8; ++i) open.push_back(std::make_unique<Connection>(h.port));
+  for (int tries = 0; tries < 400 && h.http->connections() < 8; ++tries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ASSERT_EQ(h.http->connections(), 16u);
-  EXPECT_EQ(h.http->inflight_bytes(), 16u * (16u << 10));
+  ASSERT_EQ(h.http->connections(), 8u);
+  EXPECT_EQ(h.http->inflight_bytes(), 8u * (16u << 10));
   auto late = std::async(std::launch::async, [&] {
     auto result = h.client()->Get("/v2/health/live");
     if (result && result->status != 200) ADD_FAILURE() << result->body;
     return result ? result->status : -1;
   });
   EXPECT_EQ(late.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
-  EXPECT_EQ(h.http->connections(), 16u);
-  open.pop_back();
+  EXPECT_EQ(h.http->connections(), 8u);
+  // Every open connection's inference is read and answered meanwhile.
+  const std::string body = infer_body(std::vector<float>(1000, 1.0f));
+  for (auto& connection : open) {
+    ASSERT_TRUE(
+        connection->send("POST /v2/models/m0/infer HTTP/1.1\r\nHost: x\r\n"
+                         "Content-Type: application/json\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\n\r\n" + body));
+  }
+  for (auto& connection : open) {
+    const std::string answer = connection->read_answer();
+    EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+  }
+  EXPECT_EQ(late.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
   open.pop_back();
   EXPECT_EQ(late.get(), 200);
   open.clear();  // their charges go with them; a client's kept-alive connection keeps its own
