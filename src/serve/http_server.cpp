@@ -1007,20 +1007,27 @@ class HttpServer::Impl {
     return std::nullopt;
   }
 
-  // Waits until a held model's request may go on (ModelHold::take_read_turn), polling (2 ms
-  // doubling to kHoldPollMax), until `until`. False if it did not, or the server drains.
-  asio::awaitable<bool> wait_settled(ModelHold& hold, Clock::time_point until) {
-    if (hold.take_read_turn()) co_return true;
+  // Tries `attempt` until it succeeds, polling (2 ms doubling to `most`), until `until`. False
+  // if it did not, or the server drains.
+  template <typename Attempt>
+  asio::awaitable<bool> poll_until(Attempt attempt, Clock::time_point until, Clock::duration most) {
+    if (attempt()) co_return true;
     asio::steady_timer timer(co_await asio::this_coro::executor);
     boost::system::error_code ec;
     auto pause = std::chrono::duration_cast<Clock::duration>(kRoomPollFirst);
     for (auto now = Clock::now(); now < until && !service_.draining(); now = Clock::now()) {
       timer.expires_after(std::min(pause, until - now));
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (hold.take_read_turn()) co_return true;
-      pause = std::min<Clock::duration>(2 * pause, kHoldPollMax);
+      if (attempt()) co_return true;
+      pause = std::min(2 * pause, most);
     }
     co_return false;
+  }
+
+  // Waits until a held model's request may go on (ModelHold::take_read_turn), until `until`.
+  asio::awaitable<bool> wait_settled(ModelHold& hold, Clock::time_point until) {
+    co_return co_await poll_until([&hold] { return hold.take_read_turn(); }, until,
+                                  std::chrono::duration_cast<Clock::duration>(kHoldPollMax));
   }
 
   // Charges `bytes` to the in-flight budget; without room, waits for requests in flight to give
@@ -1055,20 +1062,11 @@ class HttpServer::Impl {
     co_return false;
   }
 
-  // Takes the waiter's place for the request (InflightBudget::try_take_waiter_place), polling
+  // Takes the waiter's place for the request (InflightBudget::try_take_waiter_place), waiting
   // while another request holds it, until `until`.
   asio::awaitable<bool> take_waiter_place(Charge& charge, Clock::time_point until) {
-    if (charge.take_waiter_place()) co_return true;
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    boost::system::error_code ec;
-    auto pause = std::chrono::duration_cast<Clock::duration>(kRoomPollFirst);
-    for (auto now = Clock::now(); now < until && !service_.draining(); now = Clock::now()) {
-      timer.expires_after(std::min(pause, until - now));
-      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (charge.take_waiter_place()) co_return true;
-      pause = std::min<Clock::duration>(2 * pause, kRoomPollMax);
-    }
-    co_return false;
+    co_return co_await poll_until([&charge] { return charge.take_waiter_place(); }, until,
+                                  std::chrono::duration_cast<Clock::duration>(kRoomPollMax));
   }
 
   Clock::time_point room_wait_from(Clock::time_point since) const {
