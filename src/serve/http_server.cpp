@@ -617,10 +617,7 @@ class HttpServer::Impl {
     // body's admission reserved for them is trued up to the exact figure.
     // Waiting for more while holding the body takes the waiter's place (one request at a time).
     const std::uint64_t parse_bytes = infer_request_bytes(body, json_bytes, infer_limits_);
-    std::atomic<std::uint64_t>& largest = parse_seen_[*id];
-    for (std::uint64_t was = largest.load(std::memory_order_relaxed);
-         parse_bytes > was && !largest.compare_exchange_weak(was, parse_bytes);) {
-    }
+    raise_to(parse_seen_[*id], parse_bytes);
     if (parse_bytes <= ex.parse_reserved) {
       ex.charge.give_back(ex.parse_reserved - parse_bytes);
     } else if (!ex.charge.add(parse_bytes - ex.parse_reserved)) {
@@ -684,8 +681,9 @@ class HttpServer::Impl {
       // every request that has run finishes.
       const std::uint64_t answer_bytes =
           infer_response_bytes(served.name, served.version, parsed, outcome->outputs, parameters);
-      const std::uint64_t more = answer_bytes > inputs_charged ? answer_bytes - inputs_charged : 0;
-      ex.charge.give_back(inputs_charged - (answer_bytes - more));
+      const std::uint64_t taken_over = std::min(answer_bytes, inputs_charged);
+      ex.charge.give_back(inputs_charged - taken_over);
+      const std::uint64_t more = answer_bytes - taken_over;
       bool charged = more == 0 || ex.charge.add(more) ||
                      (more <= kForcedAnswerBytes && ex.charge.add_over_budget(more));
       if (!charged)

@@ -108,11 +108,7 @@ ProcessBudget::Switch ProcessBudget::observe_rss(std::uint64_t rss_bytes) {
   const std::uint64_t known = baseline() + charged();
   if (rss_bytes > known) {
     const std::uint64_t cap = buffer_share() / 2;
-    const std::uint64_t wanted = std::min(rss_bytes - known, cap);
-    std::uint64_t held = reserve_.load(std::memory_order_relaxed);
-    while (wanted > held &&
-           !reserve_.compare_exchange_weak(held, wanted, std::memory_order_relaxed)) {
-    }
+    raise_to(reserve_, std::min(rss_bytes - known, cap));
   }
   if (over >= budget() / 4) return Switch::kNone;
   bool keeping = false;

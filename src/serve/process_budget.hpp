@@ -16,6 +16,14 @@
 
 namespace brulee::serve {
 
+// Raises `value` to `at_least` if it is below (a high-water mark shared between threads).
+inline void raise_to(std::atomic<std::uint64_t>& value, std::uint64_t at_least) {
+  std::uint64_t held = value.load(std::memory_order_relaxed);
+  while (at_least > held &&
+         !value.compare_exchange_weak(held, at_least, std::memory_order_relaxed)) {
+  }
+}
+
 enum class MemoryKind : std::uint8_t { kResting, kLoading, kWorkspace, kBuffers };
 inline constexpr std::size_t kMemoryKinds = 4;
 // "resting", "loading", "workspace", "buffers" (JSON keys and metric labels).
