@@ -360,6 +360,7 @@ def main():
     parser.add_argument("--work", default="/tmp")
     parser.add_argument("--only", choices=["on", "off"], default=None)
     args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
     if args.off_fraction is None:
         args.off_fraction = args.fraction
     if args.process_fraction is None:

@@ -316,6 +316,40 @@ std::uint64_t Scheduler::scheduler_room_locked() const {
   return room > reserve ? room - reserve : 0;
 }
 
+bool Scheduler::try_charge_workspace_locked(std::uint64_t workspace) {
+  const std::uint64_t kept = std::min(workspace, pool_charge_);
+  if (workspace > kept &&
+      !process_.try_charge(MemoryKind::kWorkspace, workspace - kept, process_reserve_locked())) {
+    return false;
+  }
+  pool_charge_ -= kept;
+  running_workspace_ += workspace;
+  if (process_.limited()) workspace_pool_.set_capacity(pool_charge_ + running_workspace_);
+  return true;
+}
+
+void Scheduler::release_workspace_locked(std::uint64_t workspace) {
+  running_workspace_ -= workspace;
+  std::uint64_t keep = 0;
+  if (process_.limited()) {
+    // What the pool holds beyond the charges that stay (the other running inferences' and what
+    // it kept before) stays charged, up to this workspace; the rest of the pool goes.
+    const std::uint64_t covered = pool_charge_ + running_workspace_;
+    const std::uint64_t held = workspace_pool_.held();
+    keep = held > covered ? std::min(workspace, held - covered) : 0;
+    pool_charge_ += keep;
+    workspace_pool_.set_capacity(pool_charge_ + running_workspace_);
+  }
+  process_.release(MemoryKind::kWorkspace, workspace - keep);
+}
+
+bool Scheduler::drop_workspace_pool_locked() {
+  if (pool_charge_ == 0) return false;
+  workspace_pool_.set_capacity(running_workspace_);
+  process_.release(MemoryKind::kWorkspace, std::exchange(pool_charge_, 0));
+  return true;
+}
+
 // Kept free of models, loads and workspaces for request and response buffers: their share
 // (options_.process_buffer_share of the budget over the baseline, less the reserve for uncharged
 // memory) less what buffers hold already.
@@ -522,8 +556,7 @@ RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
   if (entry.state == ModelState::kReady && !entry.executing && entry.queue.empty() &&
       executing_ < options_.exec_threads && inline_running_ < options_.inline_max_concurrent &&
       table_[id].exec_latency_s > 0.0 && table_[id].exec_latency_s < options_.inline_exec_max_s &&
-      !gate_.contended() &&
-      process_.try_charge(MemoryKind::kWorkspace, workspace_locked(id), process_reserve_locked())) {
+      !gate_.contended() && try_charge_workspace_locked(workspace_locked(id))) {
     // Hit on an idle model known to be quick, with a free execution slot, no first load being
     // measured and fewer than inline_max_concurrent inline runs: run it on the caller's thread
     // (no hand-off). FIFO order and the bound on concurrent executions still hold.
@@ -736,6 +769,10 @@ void Scheduler::return_freed_memory(bool always) const {
 void Scheduler::run_unload(UnloadJob& job) {
   const auto t0 = Clock::now();
   job.handle.reset();
+  {
+    std::lock_guard lock(mutex_);
+    drop_workspace_pool_locked();  // an explicit unload gives back what it can
+  }
   return_freed_memory(true);
   const double unload_s = seconds_since(t0);
   {
@@ -949,6 +986,7 @@ void Scheduler::start_loads_locked() {
     // enough that the victims cover what the process budget lacks.
     const std::uint64_t need = load_peak_locked(id, estimate);
     std::uint64_t want = estimate;  // the cache's free bytes the load needs
+    bool takes_pool = false;        // the workspace pool's kept blocks make way for it
     if (process_.limited()) {
       const std::uint64_t whole = process_.budget() - process_.buffer_share();
       // The room it must find: its peak while it loads, its resting bytes and the headroom after.
@@ -965,7 +1003,11 @@ void Scheduler::start_loads_locked() {
         set_state_locked(id, ModelState::kAbsent);
         continue;
       }
-      const std::uint64_t room = scheduler_room_locked();
+      std::uint64_t room = scheduler_room_locked();
+      // The pool's kept blocks make way before any model does, once the load starts (given back
+      // for a load that then still waits, they were given back 223 times in one run).
+      takes_pool = room_needed > room && pool_charge_ != 0;
+      if (takes_pool) room += pool_charge_;
       if (room_needed > room) {
         want = std::max(estimate, cache_->state().free_bytes() + (room_needed - room));
       }
@@ -981,6 +1023,7 @@ void Scheduler::start_loads_locked() {
     } else if (want > estimate) {
       cache_->make_room(want, evicted);
     }
+    if (takes_pool) drop_workspace_pool_locked();
     entry.memory_wait = false;
     cache_->admit(id, estimate, evicted);
     process_.charge(MemoryKind::kLoading, need);
@@ -1294,6 +1337,7 @@ InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
       // Waits while a first load measures its bytes; that wait counts as queueing.
       ActivityGate::Shared section(gate_);
       const auto running = Clock::now();
+      const runtime::WorkspacePool::Scope pool(process_.limited() ? &workspace_pool_ : nullptr);
       try {
         outcome.outputs = model->infer(request.inputs);
         // The inputs' memory goes back before the answer is made (the front charged them; it
@@ -1322,7 +1366,7 @@ InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
     }
   }
   outcome.delays = derive_delays(t);
-  process_.release(MemoryKind::kWorkspace, workspace);  // charged by the caller
+  release_workspace_locked(workspace);  // charged by the caller
   cache_->state().unpin(id);
   schedule_exec_locked(id);
   if (!pending_.empty() && (!cache_->state().pinned(id) || memory_blocked_)) start_loads_locked();
@@ -1358,7 +1402,10 @@ void Scheduler::exec_loop() {
     entry.runnable = false;
     if (entry.state != ModelState::kReady || entry.executing || entry.queue.empty()) continue;
     const std::uint64_t workspace = workspace_locked(id);
-    if (!process_.try_charge(MemoryKind::kWorkspace, workspace, process_reserve_locked())) {
+    // The pool's kept blocks make way first, when that is enough: they only spare page faults.
+    if (!try_charge_workspace_locked(workspace) &&
+        !(scheduler_room_locked() + pool_charge_ >= workspace && drop_workspace_pool_locked() &&
+          try_charge_workspace_locked(workspace))) {
       // Idle resident models make way for it, if evicting them can free enough.
       const std::uint64_t room = scheduler_room_locked();
       const std::uint64_t want =

@@ -26,6 +26,7 @@
 #include "core/timeline.hpp"
 #include "runtime/backend.hpp"
 #include "runtime/memory.hpp"
+#include "runtime/workspace_pool.hpp"
 #include "serve/activity_gate.hpp"
 #include "serve/process_budget.hpp"
 
@@ -484,6 +485,12 @@ class Scheduler {
   void release_resting_locked(ModelId id);
   std::uint64_t scheduler_room_locked() const;
   std::uint64_t process_reserve_locked() const;
+  // An inference's workspace charge (false: no room), the pool's kept blocks counted first, and
+  // its end: the pool keeps what it holds beyond the other charges, within this workspace.
+  bool try_charge_workspace_locked(std::uint64_t workspace);
+  void release_workspace_locked(std::uint64_t workspace);
+  // Frees the pool's idle blocks and gives their charge back (false: it held none).
+  bool drop_workspace_pool_locked();
   // options_.process_rss into the budget (its reserve; the allocator's keeping or returning).
   void observe_process_rss();
   void expire_memory_waits_locked();
@@ -505,6 +512,12 @@ class Scheduler {
 
   ActivityGate gate_;
   ProcessBudget process_;
+  // Under a process limit: inferences' workspace blocks kept for the next inference
+  // (runtime/workspace_pool.hpp). Its capacity is what is charged for it: pool_charge_ (kept
+  // from finished inferences) plus the workspaces of those running (running_workspace_).
+  runtime::WorkspacePool workspace_pool_;
+  std::uint64_t pool_charge_ = 0;
+  std::uint64_t running_workspace_ = 0;
   bool memory_blocked_ = false;  // a load or an execution waits for process memory
   mutable std::mutex mutex_;
   std::mutex allocator_mutex_;  // observe_process_rss's switches of the allocator

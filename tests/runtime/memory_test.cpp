@@ -2,11 +2,15 @@
 // own process, serially, so the RSS they watch is this model's alone.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <filesystem>
 
 #include "runtime/backend.hpp"
+#include "runtime/backend_util.hpp"
 #include "runtime/memory.hpp"
 #include "runtime/repository.hpp"
+#include "runtime/workspace_pool.hpp"
 
 namespace brulee::runtime {
 namespace {
@@ -112,6 +116,54 @@ TEST(PeakMeter, SeesMemoryHeldWhenItStopsAndCountsItsSamples) {
   EXPECT_EQ(meter.stop(), peak);  // stopping twice answers the same
   EXPECT_GT(meter.rss_at_start(), 0u);
   EXPECT_EQ(block[kBlock - 1], 1);
+}
+
+}  // namespace
+}  // namespace brulee::runtime
+
+namespace brulee::runtime {
+namespace {
+
+long minor_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
+
+// resnet18 in TorchScript under the server's thresholds near a process limit (every block of
+// 1 MiB or more an mmap of its own, runtime::return_freed_memory): outside a pool every
+// inference faults its activations in afresh; in a pool's scope the second inference reuses
+// the first one's blocks, and the answers are the same bytes.
+TEST(WorkspacePoolTorch, ASecondInferenceReusesTheFirstOnesBlocksAndAnswersTheSame) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's allocator ignores glibc's thresholds: no faults to compare";
+#endif
+  ASSERT_TRUE(return_freed_memory());
+  auto model = backend("torchscript").load(small_model("resnet18-pt"), {});
+  const TensorSpec& spec = model->inputs().at(0);
+  Tensor input{spec.name, spec.dtype, spec.shape, {}};
+  input.data.resize(element_count(input.shape) * dtype_bytes(input.dtype));
+  for (std::size_t i = 0; i < input.data.size(); ++i) {
+    input.data[i] = static_cast<std::byte>((i * 37) % 251 < 128 ? 0 : 0x3c);  // small floats
+  }
+  const std::vector<Tensor> inputs{input};
+  const std::vector<Tensor> plain = model->infer(inputs);
+  long before = minor_faults();
+  ASSERT_EQ(model->infer(inputs)[0].data, plain[0].data);
+  const long unpooled_faults = minor_faults() - before;
+
+  WorkspacePool pool;
+  pool.set_capacity(256ull << 20);
+  const WorkspacePool::Scope scope(&pool);
+  EXPECT_EQ(model->infer(inputs)[0].data, plain[0].data);
+  EXPECT_GT(pool.held(), 1u << 20);
+  before = minor_faults();
+  EXPECT_EQ(model->infer(inputs)[0].data, plain[0].data);
+  const long pooled_faults = minor_faults() - before;
+  EXPECT_GT(unpooled_faults, 1000) << "the thresholds did not take: nothing to compare";
+  EXPECT_LT(pooled_faults, unpooled_faults / 4)
+      << "pooled " << pooled_faults << " against " << unpooled_faults;
+  EXPECT_EQ(pool.held(), pool.idle());  // every block came back
 }
 
 }  // namespace

@@ -12,12 +12,14 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "fake_model.hpp"
 #include "runtime/memory.hpp"
+#include "runtime/workspace_pool.hpp"
 #include "serve/inflight.hpp"
 #include "serve/process_budget.hpp"
 #include "serve/scheduler.hpp"
@@ -73,16 +75,41 @@ struct Figures {
   std::uint64_t resting = 0;
   std::uint64_t peak = 0;  // during load, including the resting bytes
   std::uint64_t workspace = 0;
+  bool pooled = false;  // the workspace from the thread's pool, as TorchScript's allocator does
+};
+
+// A workspace block from runtime::workspace_allocate (the scheduler's pool while it executes).
+class PooledBlock {
+ public:
+  PooledBlock(Ledger& ledger, std::uint64_t bytes)
+      : ledger_(ledger), bytes_(bytes), data_(runtime::workspace_allocate(bytes)) {
+    ledger_.add(bytes_);
+    std::memset(data_, 1, bytes_);
+  }
+  ~PooledBlock() {
+    runtime::workspace_free(data_);
+    ledger_.sub(bytes_);
+  }
+  PooledBlock(const PooledBlock&) = delete;
+  PooledBlock& operator=(const PooledBlock&) = delete;
+  void* data() const { return data_; }
+
+ private:
+  Ledger& ledger_;
+  std::uint64_t bytes_;
+  void* data_;
 };
 
 class HeavyModel : public runtime::LoadedModel {
  public:
-  HeavyModel(Ledger& ledger, Figures figures, Gate& exec_gate, std::atomic<int>& executing)
+  HeavyModel(Ledger& ledger, Figures figures, Gate& exec_gate, std::atomic<int>& executing,
+             std::atomic<void*>& last_pooled)
       : ledger_(ledger),
         figures_(figures),
         resting_(ledger, figures.resting),
         exec_gate_(exec_gate),
-        executing_(executing) {
+        executing_(executing),
+        last_pooled_(last_pooled) {
     inputs_.push_back({"x", runtime::DType::kFloat32, {1}});
     outputs_.push_back({"y", runtime::DType::kFloat32, {1}});
   }
@@ -90,7 +117,13 @@ class HeavyModel : public runtime::LoadedModel {
   const std::vector<runtime::TensorSpec>& outputs() const override { return outputs_; }
   std::vector<runtime::Tensor> infer(const std::vector<runtime::Tensor>&) override {
     const std::uint64_t samples = runtime::peak_meter_samples();
-    Block workspace(ledger_, figures_.workspace);
+    std::optional<Block> workspace;
+    std::optional<PooledBlock> pooled;
+    if (figures_.pooled) {  // a measured workspace includes the allocator's headers: 4 KiB here
+      last_pooled_ = pooled.emplace(ledger_, figures_.workspace - 4096).data();
+    } else {
+      workspace.emplace(ledger_, figures_.workspace);
+    }
     ++executing_;
     let_meters_see(samples);
     exec_gate_.wait();
@@ -107,6 +140,7 @@ class HeavyModel : public runtime::LoadedModel {
   Block resting_;
   Gate& exec_gate_;
   std::atomic<int>& executing_;
+  std::atomic<void*>& last_pooled_;
   std::vector<runtime::TensorSpec> inputs_, outputs_;
 };
 
@@ -119,7 +153,7 @@ class HeavyLoader : public ModelLoader {
     const Figures& f = own == per_model.end() ? figures : own->second;
     const std::uint64_t samples = runtime::peak_meter_samples();
     Block transient(ledger, f.peak - f.resting);  // parse buffers and the like
-    auto model = std::make_unique<HeavyModel>(ledger, f, exec_gate, executing);
+    auto model = std::make_unique<HeavyModel>(ledger, f, exec_gate, executing, last_pooled);
     let_meters_see(samples);
     load_gate.wait();
     return model;
@@ -131,6 +165,7 @@ class HeavyLoader : public ModelLoader {
   Gate exec_gate;
   std::atomic<int> executing{0};
   std::atomic<int> loads{0};
+  std::atomic<void*> last_pooled{nullptr};  // the last pooled workspace block handed out
 };
 
 std::vector<ServedModel> heavy_models(int count, const Figures& figures, bool catalog) {
@@ -387,6 +422,39 @@ TEST(ProcessMemory, AnExecutionReservesItsWorkspaceWhileItRuns) {
   loader.exec_gate.open();
   EXPECT_EQ(answer.get().status, Status::kOk);
   EXPECT_EQ(scheduler.process_budget().charged(MemoryKind::kWorkspace), 0u);
+}
+
+// Under a process limit an inference's workspace blocks are kept for the next inference and
+// stay charged; a load that needs their room gets it before any model is evicted, and an
+// explicit unload gives it back too.
+TEST(ProcessMemory, KeptWorkspaceBlocksStayChargedAndMakeWayForALoad) {
+  Figures figures{4 * kMiB, 8 * kMiB, 3 * kMiB};
+  figures.pooled = true;
+  HeavyLoader loader(figures);
+  // h0 resident (4) and its kept 3 MiB leave 6 of 13 MiB: h1's 8 MiB load peak fits only once
+  // the kept blocks go, and with h0 still resident.
+  Scheduler scheduler(heavy_models(2, figures, true), loader, limited(13 * kMiB));
+  const ProcessBudget& budget = scheduler.process_budget();
+  const std::uint64_t block = figures.workspace - 4096;  // what the fake's block takes
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
+  ASSERT_EQ(scheduler.submit(0, one_input(), later()).get().status, Status::kOk);
+  void* const first = loader.last_pooled.load();
+  EXPECT_GE(budget.charged(MemoryKind::kWorkspace), block);  // kept, charged
+  EXPECT_LE(budget.charged(MemoryKind::kWorkspace), figures.workspace + kMiB);
+  ASSERT_EQ(scheduler.submit(0, one_input(), later()).get().status, Status::kOk);
+  EXPECT_EQ(loader.last_pooled.load(), first);  // the same block again: no fresh memory
+  EXPECT_GE(budget.charged(MemoryKind::kWorkspace), block);
+
+  ASSERT_EQ(scheduler.submit(1, one_input(), later()).get().status, Status::kOk);
+  EXPECT_EQ(loader.loads.load(), 2);
+  EXPECT_EQ(entry(scheduler.snapshot(), "h0").counters.evictions, 0u);
+  EXPECT_EQ(entry(scheduler.snapshot(), "h0").state, ModelState::kReady);
+  EXPECT_GE(budget.charged(MemoryKind::kWorkspace), block);  // h1's, kept
+  EXPECT_LE(budget.charged(), 13 * kMiB);
+
+  EXPECT_EQ(scheduler.unload(1).status, Status::kOk);
+  EXPECT_EQ(budget.charged(MemoryKind::kWorkspace), 0u);
+  EXPECT_EQ(budget.charged(), figures.resting);
 }
 
 TEST(ProcessMemory, TwoExecutionsThatDoNotFitTogetherRunOneAfterTheOther) {

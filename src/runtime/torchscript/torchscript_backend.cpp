@@ -1,6 +1,7 @@
 // TorchScript models through libtorch (docs/runtime.md). The only translation unit that includes
 // torch headers (they take ~20 s to compile).
 #include <ATen/Parallel.h>
+#include <c10/core/CPUAllocator.h>
 #include <dlfcn.h>
 #include <torch/script.h>
 
@@ -19,6 +20,7 @@
 #include "runtime/backend_util.hpp"
 #include "runtime/direct.hpp"
 #include "runtime/memory.hpp"
+#include "runtime/workspace_pool.hpp"
 
 namespace brulee::runtime {
 namespace {
@@ -126,6 +128,28 @@ void collect(const c10::IValue& value, std::vector<at::Tensor>& tensors) {
   }
 }
 
+// libtorch's CPU allocator through the calling thread's workspace pool
+// (runtime/workspace_pool.hpp). Installed by the first inference that runs in a pool's scope: a
+// process that never pools (the profiler, a server without a process limit) keeps libtorch's own.
+// Tensors allocated before keep their own deleter.
+class PoolAllocator final : public c10::Allocator {
+ public:
+  c10::DataPtr allocate(std::size_t bytes) const override {
+    void* data = workspace_allocate(bytes);
+    return {data, data, &workspace_free, c10::Device(c10::DeviceType::CPU)};
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return &workspace_free; }
+};
+
+void use_pool_allocator() {
+  static PoolAllocator allocator;
+  static const bool once = [] {
+    c10::SetCPUAllocator(&allocator, 1);  // above the default's priority (0)
+    return true;
+  }();
+  (void)once;
+}
+
 struct Script {
   std::optional<torch::jit::Module> module;
   std::vector<TensorSpec> inputs;
@@ -146,6 +170,7 @@ std::vector<Tensor> run(Script& script, const std::vector<Tensor>& inputs) {
   } else {
     order = match_inputs(script.inputs, inputs);
   }
+  if (workspace_pool_in_scope()) use_pool_allocator();
   try {
     c10::InferenceMode inference_mode;
     std::vector<c10::IValue> arguments;
