@@ -457,6 +457,45 @@ TEST(ProcessMemory, KeptWorkspaceBlocksStayChargedAndMakeWayForALoad) {
   EXPECT_EQ(budget.charged(), figures.resting);
 }
 
+// A load that lacks room even with the pool's kept blocks, and cannot evict (every resident
+// model pinned), goes on waiting and leaves the kept blocks alone: giving them back for every
+// load that lacked room gave them back 223 times in one run, and every inference after faulted
+// its activations in again.
+TEST(ProcessMemory, KeptWorkspaceBlocksStayWhileALoadStillWaits) {
+  Figures figures{4 * kMiB, 8 * kMiB, 3 * kMiB};
+  HeavyLoader loader(figures);
+  Figures pooled = figures;
+  pooled.pooled = true;
+  loader.per_model["h0"] = pooled;
+  // h2's inference takes over 1 MiB of the kept charge; the rest stays the pool's.
+  loader.per_model["h2"] = Figures{4 * kMiB, 8 * kMiB, 1 * kMiB};
+  auto models = heavy_models(3, figures, true);
+  models[1].load_peak_bytes = 12 * kMiB;  // h1 fits only once h0 or h2 goes
+  models[2].workspace_bytes = 1 * kMiB;
+  Scheduler scheduler(models, loader, limited(16 * kMiB, 1));
+  const ProcessBudget& budget = scheduler.process_budget();
+  const std::uint64_t block = figures.workspace - 4096;
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
+  ASSERT_EQ(scheduler.submit(0, one_input(), later()).get().status, Status::kOk);
+  ASSERT_EQ(scheduler.load(2).get().status, Status::kOk);
+  ASSERT_GE(budget.charged(MemoryKind::kWorkspace), block);  // h0's, kept
+
+  loader.exec_gate.close();
+  auto on_h2 = scheduler.submit(2, one_input(), later());  // runs, pins h2
+  ASSERT_TRUE(eventually([&] { return loader.executing.load() == 1; }));
+  auto on_h0 = scheduler.submit(0, one_input(), later());  // waits for the one thread, pins h0
+  auto on_h1 = scheduler.submit(1, one_input(), later());  // its load cannot start
+  std::this_thread::sleep_for(20ms);  // gives a wrong scheduler the chance to give them back
+  EXPECT_EQ(entry(scheduler.snapshot(), "h1").state, ModelState::kWaiting);
+  EXPECT_GE(budget.charged(MemoryKind::kWorkspace), block);  // kept (given back: 1 MiB)
+
+  loader.exec_gate.open();
+  EXPECT_EQ(on_h2.get().status, Status::kOk);
+  EXPECT_EQ(on_h0.get().status, Status::kOk);
+  EXPECT_EQ(on_h1.get().status, Status::kOk);
+  EXPECT_LE(loader.ledger.peak.load(), 16 * kMiB);
+}
+
 TEST(ProcessMemory, TwoExecutionsThatDoNotFitTogetherRunOneAfterTheOther) {
   // Two resident models (2 x 4 MiB) and room for one 6 MiB workspace, not two.
   const Figures figures{4 * kMiB, 8 * kMiB, 6 * kMiB};
