@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <iterator>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <new>
 #include <set>
 #include <utility>
@@ -21,6 +23,11 @@ constexpr std::uint64_t kPageBytes = 4096;
 // steps in which it becomes writable.
 constexpr std::uint64_t kReservedBytes = 64ull << 30;
 constexpr std::uint64_t kGrowBytes = 2ull << 20;
+
+// `value` rounded up to a multiple of `unit` (no overflow for the sizes checked by callers).
+constexpr std::uint64_t round_up(std::uint64_t value, std::uint64_t unit) {
+  return (value + unit - 1) / unit * unit;
+}
 
 // Ahead of every block workspace_allocate hands out, one alignment unit long.
 struct alignas(kAlignment) BlockHeader {
@@ -88,7 +95,7 @@ struct WorkspacePool::State {
       if (from == top) return;  // a lent block is at the top: trimmed when it comes back
       remove_free_locked(from, top - from);
       // Whole pages only: the page the block below ends in stays (counted up to `from`).
-      const std::uint64_t page = (from + kPageBytes - 1) / kPageBytes * kPageBytes;
+      const std::uint64_t page = round_up(from, kPageBytes);
       if (page < top) madvise(base + page, top - page, MADV_DONTNEED);
       top = from;
     }
@@ -131,8 +138,7 @@ struct WorkspacePool::State {
       }
       base = static_cast<char*>(range);
     }
-    const std::uint64_t grown =
-        std::min(kReservedBytes, (end + kGrowBytes - 1) / kGrowBytes * kGrowBytes);
+    const std::uint64_t grown = std::min(kReservedBytes, round_up(end, kGrowBytes));
     if (mprotect(base + writable, grown - writable, PROT_READ | PROT_WRITE) != 0) return false;
     writable = grown;
     return true;
@@ -191,11 +197,6 @@ void WorkspacePool::set_capacity(std::uint64_t bytes) {
   state_->trim_locked();
 }
 
-std::uint64_t WorkspacePool::capacity() const {
-  std::lock_guard lock(state_->mutex);
-  return state_->capacity;
-}
-
 std::uint64_t WorkspacePool::held() const {
   std::lock_guard lock(state_->mutex);
   return state_->top;
@@ -217,7 +218,7 @@ bool workspace_pool_in_scope() { return t_pool != nullptr; }
 void* workspace_allocate(std::size_t bytes) {
   if (bytes == 0) return nullptr;
   if (bytes > std::numeric_limits<std::uint64_t>::max() - 2 * kAlignment) throw std::bad_alloc();
-  const std::uint64_t whole = (bytes + kAlignment - 1) / kAlignment * kAlignment + kAlignment;
+  const std::uint64_t whole = round_up(bytes, kAlignment) + kAlignment;
   if (t_pool != nullptr && bytes >= WorkspacePool::kMinBlockBytes) {
     if (void* data = t_pool->take(whole)) return data;
   }

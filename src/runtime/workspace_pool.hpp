@@ -15,12 +15,8 @@
 // The pool's blocks are carved best-fit from one reserved range of address space, and free
 // neighbours join: an inference whose live blocks peak at W bytes needs little
 // more than W of capacity, whatever sizes it asks for in turn.
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <map>
-#include <mutex>
-#include <vector>
 
 namespace brulee::runtime {
 
@@ -38,7 +34,6 @@ class WorkspacePool {
   // Lowering it gives the free range at the top back to the system (madvise) until the pool
   // holds no more, or a lent block is at the top (then when that block comes back).
   void set_capacity(std::uint64_t bytes);
-  std::uint64_t capacity() const;
   // The bytes the pool may have resident: up to the end of its highest block, lent or free.
   std::uint64_t held() const;
   std::uint64_t idle() const;  // in free blocks
