@@ -148,11 +148,12 @@ class HeavyLoader : public ModelLoader {
  public:
   explicit HeavyLoader(Figures given) : figures(given) {}
   std::unique_ptr<runtime::LoadedModel> load(const ServedModel& served) override {
-    ++loads;
+    const auto n = static_cast<std::size_t>(loads++);
     const auto own = per_model.find(served.name);
     const Figures& f = own == per_model.end() ? figures : own->second;
+    const std::uint64_t peak = n < peaks.size() ? peaks[n] : f.peak;
     const std::uint64_t samples = runtime::peak_meter_samples();
-    Block transient(ledger, f.peak - f.resting);  // parse buffers and the like
+    Block transient(ledger, peak - f.resting);  // parse buffers and the like
     auto model = std::make_unique<HeavyModel>(ledger, f, exec_gate, executing, last_pooled);
     let_meters_see(samples);
     load_gate.wait();
@@ -160,6 +161,7 @@ class HeavyLoader : public ModelLoader {
   }
   Figures figures;
   std::map<std::string, Figures> per_model;  // by name; the others have `figures`
+  std::vector<std::uint64_t> peaks;          // the nth load's peak instead, where given
   Ledger ledger;
   Gate load_gate;
   Gate exec_gate;
@@ -685,6 +687,27 @@ TEST(ProcessMemory, OnlyAFewHeldRequestsOfAModelReadTheirBodiesAtOnce) {
   EXPECT_EQ(entry(scheduler.snapshot(), "h0").pins, 0u);
 }
 
+// While an isolated load measures its peak, held requests of a resident model read no body
+// (what they read would count as the load's); they do once it is over.
+TEST(ProcessMemory, NoHeldRequestReadsItsBodyWhileALoadMeasuresItsPeak) {
+  const Figures figures{kMiB, 2 * kMiB, kMiB};
+  HeavyLoader loader(figures);
+  Scheduler scheduler(heavy_models(2, figures, true), loader, limited(64 * kMiB));
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
+  ASSERT_TRUE(scheduler.hold(0));
+  loader.load_gate.close();
+  auto loading = scheduler.load(1);  // its first load: isolated, measured
+  ASSERT_TRUE(eventually([&] { return loader.loads.load() == 2; }));
+  bool turn = false;
+  EXPECT_FALSE(scheduler.take_read_turn(0, turn));
+  EXPECT_FALSE(turn);
+  loader.load_gate.open();
+  ASSERT_EQ(loading.get().status, Status::kOk);
+  EXPECT_TRUE(scheduler.take_read_turn(0, turn));
+  EXPECT_TRUE(turn);
+  scheduler.release_hold(0, turn);
+}
+
 // Holds count against the queue limits as queued requests do (a header alone must not pin a
 // model more than a queue may), and a held request's own submit is not refused for its hold.
 TEST(ProcessMemory, HoldsCountAgainstTheQueueLimits) {
@@ -735,6 +758,37 @@ TEST(ProcessMemory, AModelWhosePeakExceedsTheWholeBudgetFails) {
   EXPECT_EQ(outcome.status, Status::kFailed);
   EXPECT_NE(outcome.error.find("load peak"), std::string::npos);
   EXPECT_EQ(loader.loads.load(), 0);
+}
+
+// One load peak measured above what any load may take (something outside the gate grew the
+// process meanwhile) is measured again before it refuses the model: the next load is isolated
+// and its figure counts. Two in a row refuse it.
+TEST(ProcessMemory, APeakMeasuredAboveTheBudgetIsMeasuredAgainBeforeItRefuses) {
+  const Figures figures{4 * kMiB, 8 * kMiB, 1 * kMiB};
+  HeavyLoader loader(figures);
+  loader.peaks = {40 * kMiB};  // the first load's only
+  Scheduler scheduler(heavy_models(1, figures, true), loader, limited(32 * kMiB));
+  ASSERT_EQ(scheduler.submit(0, one_input(), later()).get().status, Status::kOk);
+  EXPECT_EQ(entry(scheduler.snapshot(), "h0").load_peak_bytes, figures.peak);  // not kept
+  ASSERT_EQ(scheduler.unload(0).status, Status::kOk);
+  ASSERT_EQ(scheduler.submit(0, one_input(), later()).get().status, Status::kOk);
+  EXPECT_EQ(loader.loads.load(), 2);
+  EXPECT_LT(entry(scheduler.snapshot(), "h0").load_peak_bytes, 32 * kMiB);
+}
+
+TEST(ProcessMemory, APeakMeasuredAboveTheBudgetTwiceRefusesTheModel) {
+  const Figures figures{4 * kMiB, 8 * kMiB, 1 * kMiB};
+  HeavyLoader loader(figures);
+  loader.peaks = {40 * kMiB, 40 * kMiB};
+  Scheduler scheduler(heavy_models(1, figures, true), loader, limited(32 * kMiB));
+  ASSERT_EQ(scheduler.submit(0, one_input(), later()).get().status, Status::kOk);
+  ASSERT_EQ(scheduler.unload(0).status, Status::kOk);
+  ASSERT_EQ(scheduler.submit(0, one_input(), later()).get().status, Status::kOk);
+  ASSERT_EQ(scheduler.unload(0).status, Status::kOk);
+  const InferOutcome refused = scheduler.submit(0, one_input(), later()).get();
+  EXPECT_EQ(refused.status, Status::kFailed);
+  EXPECT_NE(refused.error.find("load peak"), std::string::npos);
+  EXPECT_EQ(loader.loads.load(), 2);
 }
 
 TEST(ProcessMemory, ABurstNeverTakesTheFakesAboveTheLimit) {
