@@ -89,11 +89,13 @@ class StateSampler(threading.Thread):
             memory = cache["process_memory"]
             charged = memory["charged"]
             self.models.append({m["name"]: [m["state"], m["queue_depth"], m["executing"],
-                                            m["pins"]] for m in cache["models"]})
+                                            m["pins"], m.get("held", 0), m.get("read_turns", 0)]
+                                for m in cache["models"]})
             sample = {
                 "resident": sum(1 for m in cache["models"] if m["resident"]),
                 "executing": cache["executing"], "loading": cache["loading"],
                 "queued": cache["queued"],
+                "inflight_waiting": cache.get("inflight_waiting", 0),
                 # Of the buffers' charge, what open connections hold (16 KiB each)
                 "connection_mib": cache.get("connection_bytes", 0) / 2**20,
                 **{f"{kind}_mib": charged[kind] / 2**20 for kind in charged},

@@ -867,6 +867,7 @@ class HttpServer::Impl {
               {"max_inflight_bytes", service_.budget().limit()},
               {"connections", connections_.load()},
               {"connection_bytes", service_.budget().connection_bytes()},
+              {"inflight_waiting", service_.budget().line_length()},
               {"models", json::array()}};
     if (snap.prefetch) {  // only with --prefetch (docs/prefetch.md)
       json prefetch = json::object();
@@ -902,6 +903,8 @@ class HttpServer::Impl {
                  {"workspace_bytes", m.workspace_bytes},
                  {"pins", m.pins},
                  {"queue_depth", m.queue_depth},
+                 {"held", m.held},
+                 {"read_turns", m.read_turns},
                  {"executing", m.executing},
                  {"load_latency_s", m.load_latency_s},
                  {"exec_latency_s", m.exec_latency_s},

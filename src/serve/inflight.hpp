@@ -120,6 +120,10 @@ class InflightBudget {
     std::lock_guard lock(line_mutex_);
     return line_.empty();
   }
+  std::size_t line_length() const {
+    std::lock_guard lock(line_mutex_);
+    return line_.size();
+  }
   // Whether its charges also count against a process limit (--process-memory).
   bool process_limited() const { return process_ && process_->limited(); }
   std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }

@@ -1498,6 +1498,8 @@ CacheSnapshot Scheduler::snapshot() const {
     m.workspace_bytes = workspace_locked(id);
     m.pins = cache_->state().pins(id);
     m.queue_depth = entry.queue.size();
+    m.held = entry.holds;
+    m.read_turns = entry.read_turns.load(std::memory_order_relaxed);
     m.executing = entry.executing;
     m.load_latency_s = table_[i].load_latency_s;
     m.exec_latency_s = table_[i].exec_latency_s;

@@ -318,6 +318,10 @@ struct ModelSnapshot {
   std::uint64_t workspace_bytes = 0;  // what an inference reserves in the process budget
   std::uint32_t pins = 0;
   std::size_t queue_depth = 0;
+  // Under a process limit: requests holding the model with their bodies unread (Scheduler::
+  // hold), and how many of them have a read turn (take_read_turn).
+  std::uint32_t held = 0;
+  std::uint32_t read_turns = 0;
   bool executing = false;
   double load_latency_s = 0.0;
   double exec_latency_s = 0.0;

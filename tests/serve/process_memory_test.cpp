@@ -349,6 +349,22 @@ TEST(ProcessBudget, InflightChargesAreBuffersOfTheProcess) {
   EXPECT_EQ(inflight.used(), 0u);
 }
 
+// Requests waiting for in-flight room take it in the order they began to wait; /v2/cache shows
+// how many wait (inflight_waiting).
+TEST(ProcessBudget, TheLineForInflightRoomIsFirstComeFirstServed) {
+  InflightBudget inflight(64 * kMiB);
+  EXPECT_TRUE(inflight.line_empty());
+  const std::uint64_t a = inflight.join_line();
+  const std::uint64_t b = inflight.join_line();
+  EXPECT_EQ(inflight.line_length(), 2u);
+  EXPECT_TRUE(inflight.first_in_line(a));
+  EXPECT_FALSE(inflight.first_in_line(b));
+  inflight.leave_line(a);
+  EXPECT_TRUE(inflight.first_in_line(b));
+  inflight.leave_line(b);
+  EXPECT_EQ(inflight.line_length(), 0u);
+}
+
 TEST(ProcessBudget, ConnectionsTakeAtMostHalfOfTheBuffersRoom) {
   ProcessBudget process(8 * kMiB, 0);
   process.set_buffer_share(0.5);  // 4 MiB for buffers; connections at most 2 MiB of it
@@ -679,6 +695,8 @@ TEST(ProcessMemory, OnlyAFewHeldRequestsOfAModelReadTheirBodiesAtOnce) {
   EXPECT_TRUE(turns[0] && turns[1]);
   EXPECT_FALSE(scheduler.take_read_turn(0, turns[2]));  // two read already
   EXPECT_FALSE(turns[2]);
+  EXPECT_EQ(entry(scheduler.snapshot(), "h0").held, 3u);  // as /v2/cache shows them
+  EXPECT_EQ(entry(scheduler.snapshot(), "h0").read_turns, 2u);
   scheduler.release_hold(0, turns[0]);  // answered: its turn comes back
   EXPECT_TRUE(scheduler.take_read_turn(0, turns[2]));
   EXPECT_TRUE(turns[2]);
