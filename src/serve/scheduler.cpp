@@ -699,7 +699,7 @@ bool Scheduler::take_read_turn(ModelId id, bool& turn) {
   ModelEntry& entry = *entries_[id];
   const ModelState state = entry.published.load(std::memory_order_acquire);
   if (state == ModelState::kAbsent || state == ModelState::kFailed) return true;
-  if (state != ModelState::kReady || measuring_.load(std::memory_order_acquire)) return false;
+  if (state != ModelState::kReady || gate_.contended()) return false;
   std::uint32_t taken = entry.read_turns.load(std::memory_order_relaxed);
   do {
     if (taken >= std::max<std::uint32_t>(options_.process_read_ahead, 1)) return false;
@@ -1163,10 +1163,7 @@ void Scheduler::loader_loop(bool prefetch_lane) {
     // Under a process limit, a model's first (isolated) load also measures its load peak and,
     // still isolated, one inference's workspace (docs/server.md, "Process memory").
     std::optional<runtime::PeakMeter> meter;
-    if (isolate && process_.limited()) {
-      measuring_.store(true, std::memory_order_release);
-      meter.emplace();
-    }
+    if (isolate && process_.limited()) meter.emplace();
     const auto t0 = Clock::now();
     const auto usage0 = runtime::ThreadUsage::now();
     try {
@@ -1190,7 +1187,6 @@ void Scheduler::loader_loop(bool prefetch_lane) {
         workspace = 0;  // not measured: the model's requests will say what is wrong
       }
     }
-    measuring_.store(false, std::memory_order_release);
     const bool clean = isolate || gate_.quiet_since(mark);
     exclusive.reset();
     std::vector<std::unique_ptr<runtime::LoadedModel>> dropped;

@@ -3,7 +3,6 @@
 // loading -> ready -> unloading, and failed), per-model FIFO queues, execution threads, loader
 // threads, back-off of failed loads, and the byte budget kept by the core library's ModelCache and
 // policy. Knows nothing of HTTP.
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -404,7 +403,8 @@ class Scheduler {
   // Whether a held request may read its body now: its model is resident and fewer than
   // options.process_read_ahead of the model's held requests have a turn (`turn` set: it takes
   // one, given back by release_hold), or no load is under way for it any more (`turn` left
-  // false). No new turn while an isolated load measures its peak. Reads no lock.
+  // false). No new turn while a first load holds the activity gate (under a process limit it
+  // measures its peak, and bodies read meanwhile would count as the load's). Reads no lock.
   bool take_read_turn(ModelId id, bool& turn);
   // Loads a model (no-op if resident); `done` is called once it is (or failed), under the same
   // rules as submit's. An explicit load is the operator's: it ignores a back-off and clears a
@@ -526,9 +526,6 @@ class Scheduler {
   std::uint64_t pool_charge_ = 0;
   std::uint64_t running_workspace_ = 0;
   bool memory_blocked_ = false;  // a load or an execution waits for process memory
-  // An isolated load measures its peak (process limit): held requests take no new read turn,
-  // so that bodies read meanwhile do not count as the load's.
-  std::atomic<bool> measuring_{false};
   mutable std::mutex mutex_;
   std::mutex allocator_mutex_;  // observe_process_rss's switches of the allocator
   std::condition_variable exec_cv_;
