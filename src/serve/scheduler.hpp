@@ -495,6 +495,9 @@ class Scheduler {
   // An inference's workspace charge (false: no room), the pool's kept blocks counted first, and
   // its end: the pool keeps what it holds beyond the other charges, within this workspace.
   bool try_charge_workspace_locked(std::uint64_t workspace);
+  // Whether the model's workspace fits beside its own resting bytes in load_room_limit; if not,
+  // a smaller figure that fits replaces it, or the model's queued requests fail (false both).
+  bool workspace_fits_alone_locked(ModelId id, std::uint64_t workspace);
   void release_workspace_locked(std::uint64_t workspace);
   // Frees the pool's idle blocks and gives their charge back (false: it held none).
   bool drop_workspace_pool_locked();

@@ -103,13 +103,16 @@ class PooledBlock {
 class HeavyModel : public runtime::LoadedModel {
  public:
   HeavyModel(Ledger& ledger, Figures figures, Gate& exec_gate, std::atomic<int>& executing,
-             std::atomic<void*>& last_pooled)
+             std::atomic<void*>& last_pooled, const std::vector<std::uint64_t>& workspaces,
+             std::atomic<int>& infers)
       : ledger_(ledger),
         figures_(figures),
         resting_(ledger, figures.resting),
         exec_gate_(exec_gate),
         executing_(executing),
-        last_pooled_(last_pooled) {
+        last_pooled_(last_pooled),
+        workspaces_(workspaces),
+        infers_(infers) {
     inputs_.push_back({"x", runtime::DType::kFloat32, {1}});
     outputs_.push_back({"y", runtime::DType::kFloat32, {1}});
   }
@@ -117,12 +120,13 @@ class HeavyModel : public runtime::LoadedModel {
   const std::vector<runtime::TensorSpec>& outputs() const override { return outputs_; }
   std::vector<runtime::Tensor> infer(const std::vector<runtime::Tensor>&) override {
     const std::uint64_t samples = runtime::peak_meter_samples();
+    const auto n = static_cast<std::size_t>(infers_++);
     std::optional<Block> workspace;
     std::optional<PooledBlock> pooled;
     if (figures_.pooled) {  // a measured workspace includes the allocator's headers: 4 KiB here
       last_pooled_ = pooled.emplace(ledger_, figures_.workspace - 4096).data();
     } else {
-      workspace.emplace(ledger_, figures_.workspace);
+      workspace.emplace(ledger_, n < workspaces_.size() ? workspaces_[n] : figures_.workspace);
     }
     ++executing_;
     let_meters_see(samples);
@@ -141,6 +145,8 @@ class HeavyModel : public runtime::LoadedModel {
   Gate& exec_gate_;
   std::atomic<int>& executing_;
   std::atomic<void*>& last_pooled_;
+  const std::vector<std::uint64_t>& workspaces_;
+  std::atomic<int>& infers_;
   std::vector<runtime::TensorSpec> inputs_, outputs_;
 };
 
@@ -154,7 +160,8 @@ class HeavyLoader : public ModelLoader {
     const std::uint64_t peak = n < peaks.size() ? peaks[n] : f.peak;
     const std::uint64_t samples = runtime::peak_meter_samples();
     Block transient(ledger, peak - f.resting);  // parse buffers and the like
-    auto model = std::make_unique<HeavyModel>(ledger, f, exec_gate, executing, last_pooled);
+    auto model = std::make_unique<HeavyModel>(ledger, f, exec_gate, executing, last_pooled,
+                                              workspaces, infers);
     let_meters_see(samples);
     load_gate.wait();
     return model;
@@ -162,6 +169,8 @@ class HeavyLoader : public ModelLoader {
   Figures figures;
   std::map<std::string, Figures> per_model;  // by name; the others have `figures`
   std::vector<std::uint64_t> peaks;          // the nth load's peak instead, where given
+  std::vector<std::uint64_t> workspaces;     // the nth inference's workspace instead (unpooled)
+  std::atomic<int> infers{0};
   Ledger ledger;
   Gate load_gate;
   Gate exec_gate;
@@ -807,6 +816,38 @@ TEST(ProcessMemory, APeakMeasuredAboveTheBudgetTwiceRefusesTheModel) {
   EXPECT_EQ(refused.status, Status::kFailed);
   EXPECT_NE(refused.error.find("load peak"), std::string::npos);
   EXPECT_EQ(loader.loads.load(), 2);
+}
+
+// A workspace measured too large to fit beside the model's own resting bytes (the first load's
+// measurement took in memory something else touched) would leave its requests waiting until
+// their deadlines with nothing under way: the catalog's figure, which fits, is charged instead.
+TEST(ProcessMemory, AWorkspaceMeasuredTooLargeToEverFitFallsBackToTheCatalogs) {
+  const Figures figures{4 * kMiB, 8 * kMiB, 1 * kMiB};
+  HeavyLoader loader(figures);
+  loader.workspaces = {30 * kMiB};  // the first load's measuring inference only
+  Scheduler scheduler(heavy_models(1, figures, true), loader, limited(32 * kMiB));
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
+  ASSERT_GE(entry(scheduler.snapshot(), "h0").workspace_bytes, 28 * kMiB);  // 4 + 28 > 32
+  const InferOutcome outcome = scheduler.submit(0, one_input(), Clock::now() + 20s).get();
+  EXPECT_EQ(outcome.status, Status::kOk) << outcome.error;
+  EXPECT_EQ(entry(scheduler.snapshot(), "h0").workspace_bytes, figures.workspace);
+  EXPECT_EQ(loader.loads.load(), 1);
+}
+
+// A model measured larger than its estimate, so that even the catalog's workspace does not fit
+// beside its resting bytes: its request fails at once and says why, not at its deadline.
+TEST(ProcessMemory, AWorkspaceThatCanNeverFitFailsItsRequests) {
+  const Figures figures{20 * kMiB, 24 * kMiB, 14 * kMiB};
+  HeavyLoader loader(figures);
+  std::vector<ServedModel> models = heavy_models(1, figures, true);
+  models[0].estimate_bytes = 4 * kMiB;  // admitted on 4 + 14 <= 32; it holds 20
+  Scheduler scheduler(models, loader, limited(32 * kMiB));
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
+  const auto start = Clock::now();
+  const InferOutcome outcome = scheduler.submit(0, one_input(), Clock::now() + 20s).get();
+  EXPECT_EQ(outcome.status, Status::kFailed);
+  EXPECT_NE(outcome.error.find("for an inference"), std::string::npos) << outcome.error;
+  EXPECT_LT(Clock::now() - start, 10s);  // not at its deadline
 }
 
 TEST(ProcessMemory, ABurstNeverTakesTheFakesAboveTheLimit) {
