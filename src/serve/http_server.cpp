@@ -43,10 +43,13 @@ constexpr const char* kJson = "application/json";
 // Charged for every request besides its body: the connection's buffers, the parsed header.
 constexpr std::uint64_t kRequestOverheadBytes = 16u << 10;
 // Under --process-memory, charged for every open connection while it is open: its socket,
-// coroutine, read buffer and parser take about 8 KiB between requests (measured: 512 idle
-// connections, or 512 waiting with a header read, 7.4-8.1 KiB each); a header up to
-// --max-header grows the read buffer for as long as it is read.
-constexpr std::uint64_t kConnectionBytes = 16u << 10;
+// coroutine, 4 KiB read buffer and parser take about 8 KiB between requests and while a request
+// waits for its model (measured: 300-512 idle connections, or waiting with a 2 KiB header read,
+// 7.4-8.1 KiB each). A header that does not arrive whole with the first read grows the read
+// buffer: each growth is charged while the request lasts (read_header_rest), and the buffer
+// shrinks back after the request.
+constexpr std::uint64_t kConnectionBytes = 8u << 10;
+constexpr std::size_t kFirstReadBytes = 4096;
 // The admin port's connections at once (docs/server.md, "The admin port").
 constexpr std::size_t kMaxAdminConnections = 16;
 // The accept loop, without room for one more connection, looks again after this.
@@ -1070,6 +1073,38 @@ class HttpServer::Impl {
                                   std::chrono::duration_cast<Clock::duration>(kRoomPollMax));
   }
 
+  // Reads the rest of a header that did not come whole with the first read. The read buffer
+  // doubles as it fills, up to its limit; with `charged` (under a process limit) each growth is
+  // charged to `charge` first, waiting for room until `until`. False: no room in time. Read and
+  // parse errors come back in `ec` (http::error::header_limit once the header is too long).
+  asio::awaitable<bool> read_header_rest(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                         http::request_parser<http::string_body>& parser,
+                                         Charge& charge, bool charged, Clock::time_point until,
+                                         boost::system::error_code& ec) {
+    auto token = asio::redirect_error(asio::use_awaitable, ec);
+    while (!parser.is_header_done()) {
+      if (buffer.capacity() - buffer.size() < 512) {
+        const std::size_t grown =
+            std::min(buffer.max_size(), 2 * std::max(buffer.capacity(), kFirstReadBytes));
+        if (grown <= buffer.size() + 512) {  // the parser's own limit is below the buffer's
+          ec = http::error::header_limit;
+          co_return true;
+        }
+        if (charged && !co_await charge_waiting(charge, grown - buffer.capacity(), until)) {
+          co_return false;
+        }
+        buffer.reserve(grown);
+      }
+      const std::size_t got =
+          co_await stream.async_read_some(buffer.prepare(buffer.capacity() - buffer.size()), token);
+      if (ec) co_return true;
+      buffer.commit(got);
+      put_buffered(parser, buffer, ec);
+      if (ec) co_return true;
+    }
+    co_return true;
+  }
+
   Clock::time_point room_wait_from(Clock::time_point since) const {
     return since + to_duration(options_.inflight_wait_s);
   }
@@ -1232,7 +1267,8 @@ class HttpServer::Impl {
       // Idle until the first byte of the next request.
       if (buffer.size() == 0) {
         stream.expires_after(to_duration(options_.idle_timeout_s));
-        const std::size_t got = co_await stream.async_read_some(buffer.prepare(4096), token);
+        const std::size_t got =
+            co_await stream.async_read_some(buffer.prepare(kFirstReadBytes), token);
         if (ec) break;  // closed, reset or idle too long
         buffer.commit(got);
       }
@@ -1244,9 +1280,19 @@ class HttpServer::Impl {
       // through another asynchronous read (each costs a trip through the event loop).
       ec = {};
       put_buffered(parser, buffer, ec);
+      // A header longer than what came with the first read: under a process limit each growth
+      // of the read buffer is charged before it happens (header_charge, given back with the
+      // request), so a header costs what its client really sent.
+      Charge header_charge(service_.budget());
       if (!ec && !parser.is_header_done()) {
-        stream.expires_after(to_duration(options_.header_timeout_s));
-        co_await http::async_read_header(stream, buffer, parser, token);
+        const auto header_until = Clock::now() + to_duration(options_.header_timeout_s);
+        stream.expires_at(header_until);
+        if (!co_await read_header_rest(stream, buffer, parser, header_charge,
+                                       connection_charged != 0, header_until, ec)) {
+          co_await refuse(stream, 11, http::status::service_unavailable,
+                          "the server's in-flight memory ceiling is reached; retry later", 1.0);
+          break;
+        }
       }
       const auto arrival = Clock::now();
       if (ec) {
@@ -1391,6 +1437,9 @@ class HttpServer::Impl {
       stream.expires_after(to_duration(options_.write_timeout_s));
       co_await http::async_write(stream, ex.response, token);
       if (ec || !stay) break;
+      // A long header or a body read grew the read buffer: back to what the connection's charge
+      // covers (whatever of the next request is buffered stays).
+      if (buffer.capacity() > kFirstReadBytes) buffer.shrink_to_fit();
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }

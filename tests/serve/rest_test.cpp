@@ -18,6 +18,8 @@ namespace brulee::serve::testing {
 namespace {
 
 constexpr std::uint64_t kMiB = 1 << 20;
+// What an open connection is charged under a process limit (http_server.cpp, kConnectionBytes).
+constexpr std::uint64_t kConnection = 8u << 10;
 
 // A client connection held open by the test (idle, slow or ordinary).
 class Connection {
@@ -351,27 +353,27 @@ TEST(ServeLimits, WaitingRequestsAreNotOvertaken) {
 }
 
 TEST(ServeLimits, UnderAProcessLimitConnectionsWaitInTheListenQueueForRoom) {
-  // The buffers' room (a quarter of 1 MiB) is 256 KiB; connections may hold half of it, 8 at
-  // 16 KiB. The 9th is not taken on (it and those behind it wait in the listen queue, holding
+  // The buffers' room (a quarter of 1 MiB) is 256 KiB; connections may hold half of it, 16 at
+  // 8 KiB. The 17th is not taken on (it and those behind it wait in the listen queue, holding
   // none of the server's memory) until one closes, and the other half stays for requests: the
   // open connections' requests are still read and answered.
   SchedulerOptions options = options_with(4 * kMiB);
   options.process_memory_bytes = kMiB;  // baseline 0: only charges count
   Harness h(fake_models(1, 64 << 10), options);
   std::vector<std::unique_ptr<Connection>> open;
-  for (int i = 0; i < 8; ++i) open.push_back(std::make_unique<Connection>(h.port));
-  for (int tries = 0; tries < 400 && h.http->connections() < 8; ++tries) {
+  for (int i = 0; i < 16; ++i) open.push_back(std::make_unique<Connection>(h.port));
+  for (int tries = 0; tries < 400 && h.http->connections() < 16; ++tries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ASSERT_EQ(h.http->connections(), 8u);
-  EXPECT_EQ(h.http->inflight_bytes(), 8u * (16u << 10));
+  ASSERT_EQ(h.http->connections(), 16u);
+  EXPECT_EQ(h.http->inflight_bytes(), 16u * kConnection);
   auto late = std::async(std::launch::async, [&] {
     auto result = h.client()->Get("/v2/health/live");
     if (result && result->status != 200) ADD_FAILURE() << result->body;
     return result ? result->status : -1;
   });
   EXPECT_EQ(late.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
-  EXPECT_EQ(h.http->connections(), 8u);
+  EXPECT_EQ(h.http->connections(), 16u);
   // Every open connection's inference is read and answered meanwhile.
   const std::string body = infer_body(std::vector<float>(1000, 1.0f));
   for (auto& connection : open) {
@@ -391,7 +393,37 @@ TEST(ServeLimits, UnderAProcessLimitConnectionsWaitInTheListenQueueForRoom) {
   for (int tries = 0; tries < 400 && h.http->connections() > 1; ++tries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  EXPECT_EQ(h.http->inflight_bytes(), h.http->connections() * (16u << 10));
+  EXPECT_EQ(h.http->inflight_bytes(), h.http->connections() * kConnection);
+}
+
+// Under a process limit a header longer than what came with the connection's first read grows
+// the read buffer (4 KiB) by doubling, each growth charged before it happens and given back with
+// its request: a slow header costs what its client has sent, not the header limit.
+TEST(ServeLimits, UnderAProcessLimitALongHeaderIsChargedAsItGrows) {
+  SchedulerOptions options = options_with(4 * kMiB);
+  options.process_memory_bytes = kMiB;  // baseline 0: only charges count
+  Harness h(fake_models(1, 64 << 10), options);
+  Connection connection(h.port);
+  const std::string start = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n";
+  ASSERT_TRUE(connection.send(start));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(h.http->inflight_bytes(), kConnection);  // a slow header within the first 4 KiB
+  ASSERT_TRUE(connection.send("X-Long: " + std::string(9000, 'a') + "\r\n"));
+  constexpr std::uint64_t kGrown = kConnection + (4u << 10) + (8u << 10);  // 4 -> 8 -> 16 KiB
+  for (int tries = 0; tries < 400 && h.http->inflight_bytes() < kGrown; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(h.http->inflight_bytes(), kGrown);
+  ASSERT_TRUE(connection.send("\r\n"));
+  const std::string answer = connection.read_answer();
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+  for (int tries = 0; tries < 400 && h.http->inflight_bytes() > kConnection; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(h.http->inflight_bytes(), kConnection);  // the connection, still open
+  // The next request on it, whole in one read, is charged nothing for its header.
+  ASSERT_TRUE(connection.send("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(connection.read_answer().rfind("HTTP/1.1 200", 0), 0u);
 }
 
 // Under a process limit an inference's body is read only once its model is resident: while the
@@ -414,8 +446,8 @@ TEST(ServeLimits, UnderAProcessLimitABodyWaitsUnreadForItsModelsLoad) {
   }
   ASSERT_EQ(h.loader.loads("m0"), 1);  // the header alone started the load
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  // Only the open connections are charged (16 KiB each): the body waits in the socket.
-  EXPECT_EQ(h.http->inflight_bytes(), h.http->connections() * (16u << 10));
+  // Only the open connections are charged (8 KiB each): the body waits in the socket.
+  EXPECT_EQ(h.http->inflight_bytes(), h.http->connections() * kConnection);
   json m0 = h.model_entry("m0");
   EXPECT_EQ(m0["state"], "loading");
   EXPECT_EQ(m0["pins"], 2);  // the hold's and the load's own
@@ -453,16 +485,17 @@ TEST(ServeLimits, TheAdminPortAnswersWhileClientsWaitForMemory) {
   http.admin_port = 0;
   Harness h(fake_models(1, 64 << 10), options, http);
   ASSERT_GT(h.http->admin_port(), 0);
-  // A connection (16 KiB) whose request announces a body it does not send (16 KiB + 30 kB):
+  // A connection (8 KiB) whose request announces a body it does not send (16 KiB + 38 kB):
   // no room is left for another connection.
   auto holder = std::make_unique<Connection>(h.port);
   ASSERT_TRUE(holder->send(
-      "POST /v2/repository/index HTTP/1.1\r\nHost: x\r\nContent-Length: 30000\r\n\r\n"));
-  for (int tries = 0; tries < 400 && h.http->inflight_bytes() < (32u << 10) + 30000; ++tries) {
+      "POST /v2/repository/index HTTP/1.1\r\nHost: x\r\nContent-Length: 38000\r\n\r\n"));
+  constexpr std::uint64_t kHeld = kConnection + (16u << 10) + 38000;
+  for (int tries = 0; tries < 400 && h.http->inflight_bytes() < kHeld; ++tries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   const std::uint64_t held = h.http->inflight_bytes();
-  ASSERT_EQ(held, (32u << 10) + 30000);
+  ASSERT_EQ(held, kHeld);
   auto blocked = std::async(std::launch::async, [&] {
     auto result = h.client()->Get("/v2/health/live");
     return result ? result->status : -1;
