@@ -374,14 +374,7 @@ bool Scheduler::workspace_fits_alone_locked(ModelId id, std::uint64_t workspace)
                      " resting and " + format_bytes(workspace) +
                      " for an inference, more than the process budget of " + format_bytes(room) +
                      " over the idle baseline (request buffers' share excluded)";
-  for (auto& request : entry.queue) {
-    cache_->state().unpin(id);
-    --queued_;
-    ++entry.counters.errors;
-    request->done(unrun_outcome(Status::kFailed, entry.last_error, request->arrival, request->hit));
-  }
-  entry.queue.clear();
-  idle_cv_.notify_all();
+  answer_queue_locked(id, Status::kFailed, entry.last_error);
   return false;
 }
 
@@ -1113,7 +1106,7 @@ void Scheduler::evict_despite_pins_locked(ModelId id) {
 
 // Answers every queued request and load waiter of the model with `status` and releases their
 // pins. The model's state is the caller's business.
-void Scheduler::answer_work_locked(ModelId id, Status status, const std::string& error) {
+void Scheduler::answer_queue_locked(ModelId id, Status status, const std::string& error) {
   ModelEntry& entry = *entries_[id];
   for (auto& request : entry.queue) {
     cache_->state().unpin(id);
@@ -1122,6 +1115,12 @@ void Scheduler::answer_work_locked(ModelId id, Status status, const std::string&
     request->done(unrun_outcome(status, error, request->arrival, request->hit));
   }
   entry.queue.clear();
+  idle_cv_.notify_all();
+}
+
+void Scheduler::answer_work_locked(ModelId id, Status status, const std::string& error) {
+  ModelEntry& entry = *entries_[id];
+  answer_queue_locked(id, status, error);
   for (auto& waiter : entry.waiters) {
     cache_->state().unpin(id);
     waiter.done({status, error, status == Status::kUnavailable ? 1.0 : 0.0});

@@ -473,6 +473,9 @@ class Scheduler {
   void evict_despite_pins_locked(ModelId id);
   void make_room_despite_holds_locked(ModelId id, std::uint64_t want,
                                       std::vector<ModelId>& victims);
+  // Answers the model's queued requests, unrun, with `status` and `error`; answer_work_locked
+  // also its explicit loads' waiters.
+  void answer_queue_locked(ModelId id, Status status, const std::string& error);
   void answer_work_locked(ModelId id, Status status, const std::string& error);
   void take_victims_locked(const std::vector<ModelId>& evicted,
                            std::vector<std::unique_ptr<runtime::LoadedModel>>& handles);
