@@ -18,7 +18,9 @@
 # CROWD (the profile's --crowd; default: the memory fraction of the models, less one),
 # BUSY_SHARE (0.15), WAIT_QUIET (seconds to wait for a quiet machine before each run; 0),
 # RETRY_BUSY (times a run flagged busy is run again; 0), EXEC_THREADS (1), LOADER_THREADS (1),
-# INTRA_OP_THREADS (0 = all cores),
+# INTRA_OP_THREADS (0 = all cores; the profile's --threads too), EXEC_CPUS and LOAD_CPUS (the
+# server's and the profile's --exec-cpus and --load-cpus, e.g. 1 and 0: disjoint thread budgets;
+# they need INTRA_OP_THREADS=1),
 # LEARN_RATE (the server's --learn-rate; 0: its policy ranks by the profile's figures, as the
 # simulator's does), MAX_INFLIGHT (2GiB), INPUTS (binary: raw tensor bytes, the REST binary data extension; json:
 # JSON lists, about 1.5 MB a request, which the server parses beside the inferences).
@@ -39,7 +41,7 @@ while [ $# -gt 0 ]; do
     --policies) policies=$2; shift ;;
     --format) format=$2; shift ;;
     --runs) runs=$2; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "testbed.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -96,10 +98,16 @@ execs=3; [ "$format" = torchscript ] && execs=8
 # memory fraction of the models, less the one reloading): a reload among resident models
 # faults where a lone one does not (docs/fidelity.md, "Warm loads in a server, against the
 # profile"). CROWD overrides it.
+# Where the threads run (docs/server.md, "Threads and CPUs"): the same for the profile and the
+# server, so the simulator's figures come from the placement it predicts.
+placement=()
+[ -n "${EXEC_CPUS:-}" ] && placement+=(--exec-cpus "$EXEC_CPUS")
+[ -n "${LOAD_CPUS:-}" ] && placement+=(--load-cpus "$LOAD_CPUS")
 count=$(echo "$models" | tr ',' '\n' | wc -l)
 crowd=${CROWD:-$(/usr/bin/python3 -c "print(max(0, round($fraction * $count) - 1))")}
 "$brulee" profile --repo "$zoo" --runs "$profile_runs" --execs "$execs" --crowd "$crowd" \
-  --out "$out/catalog.json" --quiet > "$out/profile.txt"
+  --threads "${INTRA_OP_THREADS:-0}" "${placement[@]}" --out "$out/catalog.json" --quiet \
+  > "$out/profile.txt"
 log "trace: $popularity popularity, ${rate} req/s for ${duration} s"
 "$brulee" workload synth --catalog "$out/catalog.json" --popularity "$popularity" --zipf 1.0 \
   --rate "$rate" --duration "$duration" --out "$out/trace.csv" --catalog-out "$out/trace.catalog.json" \
@@ -156,7 +164,7 @@ run_once() {
   wall_before=$(date +%s.%N)
   "$brulee" serve --repo "$zoo" --port 0 --grpc-port 0 --memory "$memory" --policy "$policy" \
     --seed "$run" --catalog "$out/catalog.json" --exec-threads "${EXEC_THREADS:-1}" \
-    --loader-threads "${LOADER_THREADS:-1}" --intra-op-threads "${INTRA_OP_THREADS:-0}" \
+    --loader-threads "${LOADER_THREADS:-1}" --intra-op-threads "${INTRA_OP_THREADS:-0}" "${placement[@]}" \
     --max-inflight-bytes "${MAX_INFLIGHT:-2GiB}" --learn-rate "${LEARN_RATE:-0}" \
     > "$out/runs/$tag.server.log" 2>&1 &
   server=$!

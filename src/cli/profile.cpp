@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/command.hpp"
+#include "cli/cpu_option.hpp"
 #include "cli/list_option.hpp"
 #include "core/error.hpp"
 #include "core/units.hpp"
@@ -26,6 +27,7 @@ struct ProfileCliOptions {
   std::uint64_t execs = 3;
   std::uint64_t seed = 1;
   int threads = 0;
+  std::string exec_cpus, load_cpus;
   bool quiet = false;
   bool no_interference = false;
   std::size_t crowd = runtime::ProfileOptions{}.crowd;
@@ -46,6 +48,11 @@ void run_profile(const ProfileCliOptions& opts) {
   options.load.intra_op_threads = opts.threads;
   options.interference = !opts.no_interference;
   options.crowd = opts.crowd;
+  options.exec_cpus = cpu_option(opts.exec_cpus, "--exec-cpus");
+  options.load_cpus = cpu_option(opts.load_cpus, "--load-cpus");
+  if ((!options.exec_cpus.empty() || !options.load_cpus.empty()) && opts.threads != 1) {
+    throw UsageError("profile: --exec-cpus and --load-cpus need --threads 1");
+  }
   options.models = split_list(opts.models, "--models");
   if (!opts.quiet) {
     options.progress = [](const std::string& line) {
@@ -137,6 +144,10 @@ const CommandRegistration kRegistration(61, [](CLI::App& root) {
   cmd->add_option("--seed", opts->seed, "Seed of the random order")->capture_default_str();
   cmd->add_option("--threads", opts->threads, "Intra-op threads (0 = all cores)")
       ->capture_default_str();
+  cmd->add_option("--exec-cpus", opts->exec_cpus,
+                  "CPUs the inferences run on, as serve --exec-cpus (needs --threads 1)");
+  cmd->add_option("--load-cpus", opts->load_cpus,
+                  "CPUs the loads run on, as serve --load-cpus (needs --threads 1)");
   cmd->add_flag("--quiet", opts->quiet, "No progress lines on stderr");
   cmd->add_flag("--no-interference", opts->no_interference,
                 "Skip measuring a load beside inferences and inferences beside a load");

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cli/command.hpp"
+#include "cli/cpu_option.hpp"
 #include "cli/list_option.hpp"
 #include "core/error.hpp"
 #include "core/seconds.hpp"
@@ -80,6 +81,7 @@ struct ServeOptions {
   unsigned http_threads = kHttp.network_threads;
   std::size_t max_connections = kHttp.max_connections;
   int intra_op_threads = 1;  // one thread per inference: inferences of several models in parallel
+  std::string exec_cpus, load_cpus;  // empty: the threads run wherever the kernel puts them
   std::string max_body = size_text(kHttp.max_body_bytes);
   std::string max_header = size_text(kHttp.max_header_bytes);
   std::string max_inflight = size_text(serve::kDefaultInflightBytes);
@@ -276,6 +278,19 @@ void run_serve(const ServeOptions& opts) {
   // One network thread always stays free of inline inferences.
   scheduler_options.inline_max_concurrent = opts.http_threads > 0 ? opts.http_threads - 1 : 0;
   scheduler_options.loader_threads = opts.loader_threads;
+  scheduler_options.exec_cpus = cpu_option(opts.exec_cpus, "--exec-cpus");
+  scheduler_options.load_cpus = cpu_option(opts.load_cpus, "--load-cpus");
+  if (!scheduler_options.exec_cpus.empty() || !scheduler_options.load_cpus.empty()) {
+    // The libraries' own worker threads are process-wide and placed by neither list, and inline
+    // hits run on the network threads: only one-thread inferences on the execution threads keep
+    // the two budgets apart (docs/server.md, "Threads and CPUs").
+    if (opts.intra_op_threads != 1) {
+      throw UsageError("--exec-cpus and --load-cpus need --intra-op-threads 1");
+    }
+    if (opts.inline_exec_max_ms > 0) {
+      throw UsageError("--exec-cpus and --load-cpus do not go with --inline-exec-max-ms");
+    }
+  }
   scheduler_options.prefetch = opts.prefetch;
   scheduler_options.max_queue_per_model = opts.max_queue;
   scheduler_options.max_queue_total = opts.max_queue_total;
@@ -344,6 +359,8 @@ void run_serve(const ServeOptions& opts) {
               {"policy", opts.policy},
               {"prefetch", opts.prefetch ? "on" : "off"},
               {"exec_threads", std::to_string(opts.exec_threads)},
+              {"exec_cpus", opts.exec_cpus.empty() ? "any" : opts.exec_cpus},
+              {"load_cpus", opts.load_cpus.empty() ? "any" : opts.load_cpus},
               {"http_threads", std::to_string(opts.http_threads)},
               {"grpc_port", std::to_string(grpc_port)},
               {"admin_port", std::to_string(http.admin_port())}});
@@ -493,6 +510,11 @@ const CommandRegistration kRegistration(40, [](CLI::App& root) {
   cmd->add_option("--intra-op-threads", opts->intra_op_threads,
                   "Threads each inference may use inside the backend (0: all cores)")
       ->capture_default_str();
+  cmd->add_option("--exec-cpus", opts->exec_cpus,
+                  "CPUs the execution threads run on (e.g. 1 or 2-3; needs --intra-op-threads "
+                  "1); default: any");
+  cmd->add_option("--load-cpus", opts->load_cpus,
+                  "CPUs the loader (and prefetch) threads run on, e.g. 0; default: any");
   cmd->add_option("--max-body", opts->max_body, "Largest request body (413 above)")
       ->capture_default_str();
   cmd->add_option("--max-queue", opts->max_queue, "Queued requests per model (503 above)")

@@ -11,6 +11,7 @@
 #include <future>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -18,6 +19,7 @@
 #include "core/rng.hpp"
 #include "core/seconds.hpp"
 #include "runtime/backend_util.hpp"
+#include "runtime/cpus.hpp"
 #include "runtime/memory.hpp"
 
 namespace brulee::runtime {
@@ -72,15 +74,13 @@ struct Samples {
 // takes no page faults (docs/fidelity.md, "Loads into freed memory").
 class LoaderThread {
  public:
-  LoaderThread() : thread_([this] { loop(); }) {}
-  ~LoaderThread() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
+  explicit LoaderThread(const std::vector<int>& cpus) : thread_([this] { loop(); }) {
+    if (!place_thread(thread_.native_handle(), "brulee-load", cpus)) {
+      stop_and_join();
+      throw UsageError("could not restrict the loader thread to CPUs " + format_cpu_list(cpus));
     }
-    wake_.notify_all();
-    thread_.join();
   }
+  ~LoaderThread() { stop_and_join(); }
   LoaderThread(const LoaderThread&) = delete;
   LoaderThread& operator=(const LoaderThread&) = delete;
 
@@ -98,6 +98,14 @@ class LoaderThread {
   void run(std::function<void()> work) { post(std::move(work)).get(); }
 
  private:
+  void stop_and_join() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
   void loop() {
     for (;;) {
       std::packaged_task<void()> task;
@@ -215,7 +223,20 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
   const auto say = [&](const std::string& line) {
     if (options.progress) options.progress(line);
   };
-  LoaderThread loader;
+  // The calling thread runs the inferences: on options.exec_cpus until the profile ends.
+  struct Placement {
+    std::vector<int> before = thread_cpus();
+    explicit Placement(const std::vector<int>& cpus) {
+      if (!place_this_thread(nullptr, cpus)) {
+        throw UsageError("could not restrict the inference thread to CPUs " +
+                         format_cpu_list(cpus));
+      }
+    }
+    ~Placement() { place_this_thread(nullptr, before); }
+  };
+  std::optional<Placement> placed;
+  if (!options.exec_cpus.empty()) placed.emplace(options.exec_cpus);
+  LoaderThread loader(options.load_cpus);
   // Models kept loaded after their turn, oldest first, up to options.crowd (see the warm reload).
   std::deque<std::pair<std::size_t, std::unique_ptr<LoadedModel>>> crowd;
   const auto drop = [&](auto kept) {

@@ -66,6 +66,9 @@ struct ProfileOptions {
   // of them, just before the timed warm reload), so that the reload runs among other models and
   // after a victim's unload, as in a serving cache; 0 = none.
   std::size_t crowd = 0;
+  // CPUs of the thread that runs the inferences (the caller's, for the profile's duration) and
+  // of the loader thread, as `serve --exec-cpus/--load-cpus` place the server's; empty = any.
+  std::vector<int> exec_cpus, load_cpus;
   LoadOptions load;
   std::vector<std::string> models;                   // empty = every model of the repository
   std::function<void(const std::string&)> progress;  // one line per step, optional

@@ -12,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "core/units.hpp"
+#include "runtime/cpus.hpp"
 #include "runtime/dtype.hpp"
 #include "runtime/memory.hpp"
 #include "serve/prefetch_driver.hpp"
@@ -237,6 +238,12 @@ Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, Sched
       throw UsageError("load back-off and file check intervals must be 0 to 1e6 seconds");
     }
   }
+  try {
+    runtime::check_cpus_allowed(options_.exec_cpus, "--exec-cpus");
+    runtime::check_cpus_allowed(options_.load_cpus, "--load-cpus");
+  } catch (const std::invalid_argument& error) {
+    throw UsageError(error.what());
+  }
   process_.set_buffer_share(options_.process_buffer_share);
   table_.resize(models_.size());
   for (std::size_t i = 0; i < models_.size(); ++i) {
@@ -268,6 +275,19 @@ Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, Sched
   for (unsigned i = 0; i < options_.loader_threads; ++i) {
     threads_.emplace_back([this] { loader_loop(); });
   }
+  // Named and placed before any work can reach them (none is queued until this returns): the
+  // prefetch thread, then the execution threads, then the loaders, in the order started above.
+  std::size_t index = 0;
+  const auto place = [&](const char* name, const std::vector<int>& cpus) {
+    if (!runtime::place_thread(threads_[index++].native_handle(), name, cpus)) {
+      stop();
+      throw UsageError(std::string("could not restrict the ") + name + " threads to CPUs " +
+                       runtime::format_cpu_list(cpus));
+    }
+  };
+  if (options_.prefetch) place("brulee-prefetch", options_.load_cpus);
+  for (unsigned i = 0; i < options_.exec_threads; ++i) place("brulee-exec", options_.exec_cpus);
+  for (unsigned i = 0; i < options_.loader_threads; ++i) place("brulee-load", options_.load_cpus);
 }
 
 Scheduler::~Scheduler() { stop(); }

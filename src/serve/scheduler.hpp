@@ -73,6 +73,10 @@ struct SchedulerOptions {
   PolicyOptions policy_options;
   unsigned exec_threads = 2;
   unsigned loader_threads = 1;
+  // CPUs the execution threads, and the loader threads (the prefetch thread with them), are
+  // restricted to; empty = wherever the kernel puts them (docs/server.md, "Threads and CPUs").
+  // Every CPU must be one the process may run on (UsageError otherwise).
+  std::vector<int> exec_cpus, load_cpus;
   std::size_t max_queue_per_model = 512;
   std::size_t max_queue_total = 2048;
   double ewma_alpha = 0.2;  // weight of a new measurement in the learned profiles

@@ -7,10 +7,12 @@
 #include <iterator>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "run_binary.hpp"
+#include "runtime/cpus.hpp"
 #include "runtime/zoo_locator.hpp"
 #include "test_util.hpp"
 #include "workload/catalog.hpp"
@@ -166,6 +168,19 @@ TEST(RuntimeCli, ProfileWritesACatalogTheSimulatorReads) {
   EXPECT_TRUE(json["models"][0].contains("loaded_size"));
 }
 
+TEST(RuntimeCli, ProfileWithDisjointCpusWritesACatalog) {
+  const std::vector<int> cpus = allowed_cpus();
+  ASSERT_FALSE(cpus.empty());
+  testing::TempDir dir;
+  const auto out = (dir.path() / "catalog.json").string();
+  const auto result = brulee({"profile", "--repo", testing::tiny_zoo(), "--runs", "1", "--execs",
+                              "1", "--models", "tiny_cnn-onnx,tiny_densenet-pt", "--threads", "1",
+                              "--exec-cpus", std::to_string(cpus.back()), "--load-cpus",
+                              std::to_string(cpus.front()), "--out", out, "--quiet"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(workload::load_catalog(out).models.size(), 2u);
+}
+
 TEST(RuntimeCli, ProfileRejectsBadInputWithOneLine) {
   expect_one_line_error(brulee({"profile", "--repo", "/nonexistent/repo"}), "not a directory");
   expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--models", "../etc"}),
@@ -179,6 +194,11 @@ TEST(RuntimeCli, ProfileRejectsBadInputWithOneLine) {
                         "--runs");
   expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--format", "keras"}),
                         "--format");
+  expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--exec-cpus", "0"}),
+                        "--threads 1");
+  expect_one_line_error(
+      brulee({"profile", "--repo", testing::tiny_zoo(), "--threads", "1", "--load-cpus", "2-1"}),
+      "--load-cpus");
   // A negative count would wrap to a huge unsigned one.
   for (const char* option : {"--runs", "--execs", "--crowd"}) {
     expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), option, "-1"}), option);

@@ -6,12 +6,14 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/error.hpp"
+#include "runtime/cpus.hpp"
 #include "runtime/profiler.hpp"
 #include "test_util.hpp"
 
@@ -313,6 +315,56 @@ TEST(RuntimeProfiler, WarmReloadsRunAmongOtherModelsKeptLoaded) {
     }
     for (const int live : census.live) EXPECT_EQ(live, 0) << "crowd " << crowd;
   }
+}
+
+// Where the loads and the inferences ran: every CPU set seen, per side.
+struct Placements {
+  std::mutex mutex;
+  std::set<std::vector<int>> loads, inferences;
+};
+
+class PlacedModel final : public LoadedModel {
+ public:
+  explicit PlacedModel(Placements& seen) : seen_(seen) {}
+  const std::vector<TensorSpec>& inputs() const override { return specs_; }
+  const std::vector<TensorSpec>& outputs() const override { return specs_; }
+  std::vector<Tensor> infer(const std::vector<Tensor>&) override {
+    std::lock_guard lock(seen_.mutex);
+    seen_.inferences.insert(thread_cpus());
+    return {};
+  }
+  double load_time_s() const override { return 0.001; }
+  std::uint64_t resident_bytes() const override { return 1000; }
+
+ private:
+  Placements& seen_;
+  std::vector<TensorSpec> specs_{TensorSpec{"x", DType::kFloat32, {1, 2}}};
+};
+
+TEST(RuntimeProfiler, LoadsAndInferencesRunOnTheCpusGiven) {
+  const std::vector<int> allowed = allowed_cpus();
+  ASSERT_FALSE(allowed.empty());
+  Placements seen;
+  std::vector<ProfileSubject> subjects(2);
+  for (std::size_t i = 0; i < subjects.size(); ++i) {
+    subjects[i].name = "m" + std::to_string(i);
+    subjects[i].backend = "fake";
+    subjects[i].load = [&seen]() -> std::unique_ptr<LoadedModel> {
+      std::lock_guard lock(seen.mutex);
+      seen.loads.insert(thread_cpus());
+      return std::make_unique<PlacedModel>(seen);
+    };
+  }
+  ProfileOptions options;
+  options.runs = 2;
+  options.execs_per_load = 2;
+  options.exec_cpus = {allowed.back()};
+  options.load_cpus = {allowed.front()};
+  const auto profiles = profile_subjects(subjects, options);
+  for (const auto& p : profiles) EXPECT_TRUE(p.error.empty()) << p.error;
+  EXPECT_EQ(seen.loads, (std::set<std::vector<int>>{{allowed.front()}}));
+  EXPECT_EQ(seen.inferences, (std::set<std::vector<int>>{{allowed.back()}}));
+  EXPECT_EQ(thread_cpus(), allowed);  // the caller's CPUs are given back after the profile
 }
 
 }  // namespace

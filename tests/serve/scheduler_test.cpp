@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -17,8 +19,10 @@
 #include <thread>
 #include <vector>
 
+#include "core/error.hpp"
 #include "core/model_cache.hpp"
 #include "fake_model.hpp"
+#include "runtime/cpus.hpp"
 #include "serve/metrics.hpp"
 #include "serve/scheduler.hpp"
 
@@ -629,6 +633,84 @@ TEST(SchedulerCounters, EveryCounterReachesTheMetrics) {
   EXPECT_NE(text.find("brulee_model_consecutive_load_failures{model=\"m1\"} 1\n"),
             std::string::npos);
   EXPECT_NE(text.find("brulee_model_failed{model=\"m1\"} 0\n"), std::string::npos);
+}
+
+// --exec-cpus / --load-cpus: /proc/self/task/<tid>/ tells each thread's name and the CPUs it may
+// run on, as the kernel holds them.
+std::multimap<std::string, std::string> threads_and_cpus() {
+  std::multimap<std::string, std::string> found;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::string name, line, cpus;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    std::ifstream status(task.path() / "status");
+    while (std::getline(status, line)) {
+      if (line.rfind("Cpus_allowed_list:", 0) == 0)
+        cpus = line.substr(line.find_first_not_of(" \t", 18));
+    }
+    found.emplace(name, cpus);
+  }
+  return found;
+}
+
+TEST(SchedulerThreads, ExecutionAndLoaderThreadsRunOnTheirCpus) {
+  const std::vector<int> allowed = runtime::allowed_cpus();
+  ASSERT_FALSE(allowed.empty());
+  const std::string exec = std::to_string(allowed.front());
+  const std::string load = std::to_string(allowed.back());
+  FakeLoader loader;
+  SchedulerOptions options = options_with(64 * kMiB);
+  options.exec_threads = 2;
+  options.loader_threads = 1;
+  options.prefetch = true;  // the prefetch thread loads too: the loaders' CPUs
+  options.exec_cpus = {allowed.front()};
+  options.load_cpus = {allowed.back()};
+  Scheduler scheduler(fake_models(2, kMiB), loader, options);
+  const auto threads = threads_and_cpus();
+  ASSERT_EQ(threads.count("brulee-exec"), 2u);
+  ASSERT_EQ(threads.count("brulee-load"), 1u);
+  ASSERT_EQ(threads.count("brulee-prefetch"), 1u);
+  for (const auto& [name, cpus] : threads) {
+    if (name == "brulee-exec") {
+      EXPECT_EQ(cpus, exec);
+    } else if (name == "brulee-load" || name == "brulee-prefetch") {
+      EXPECT_EQ(cpus, load) << name;
+    }
+  }
+  // And they work there.
+  EXPECT_EQ(infer(scheduler, 0).status, Status::kOk);
+  EXPECT_EQ(infer(scheduler, 1).status, Status::kOk);
+}
+
+TEST(SchedulerThreads, WithoutCpuListsTheThreadsRunAnywhereTheProcessMay) {
+  FakeLoader loader;
+  Scheduler scheduler(fake_models(1, kMiB), loader, options_with(64 * kMiB));
+  const std::string any = runtime::format_cpu_list(runtime::allowed_cpus());
+  const auto threads = threads_and_cpus();
+  ASSERT_EQ(threads.count("brulee-exec"), 2u);
+  for (const auto& [name, cpus] : threads) {
+    if (name.rfind("brulee-", 0) == 0) {
+      EXPECT_EQ(cpus, any) << name;
+    }
+  }
+}
+
+TEST(SchedulerThreads, ACpuTheProcessMayNotUseIsAUsageError) {
+  const std::vector<int> allowed = runtime::allowed_cpus();
+  int outside = 0;
+  while (std::binary_search(allowed.begin(), allowed.end(), outside)) ++outside;
+  FakeLoader loader;
+  for (const bool exec : {true, false}) {
+    SchedulerOptions options = options_with(64 * kMiB);
+    (exec ? options.exec_cpus : options.load_cpus) = {outside};
+    try {
+      Scheduler scheduler(fake_models(1, kMiB), loader, options);
+      FAIL() << "CPU " << outside << " was accepted";
+    } catch (const UsageError& error) {
+      EXPECT_NE(std::string(error.what()).find(exec ? "--exec-cpus" : "--load-cpus"),
+                std::string::npos)
+          << error.what();
+    }
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "run_binary.hpp"
+#include "runtime/cpus.hpp"
 
 namespace {
 
@@ -387,12 +389,65 @@ TEST(ServeZoo, ClassifiesAPngImage) {
   EXPECT_EQ(server.terminate(), 0);
 }
 
+// The first CPU this process may not run on.
+int cpu_outside_the_process() {
+  const std::vector<int> allowed = brulee::runtime::allowed_cpus();
+  int outside = 0;
+  while (std::binary_search(allowed.begin(), allowed.end(), outside)) ++outside;
+  return outside;
+}
+
+// --exec-cpus and --load-cpus place the real server's threads, and it serves a real model so.
+TEST(ServeZoo, ExecutionAndLoaderThreadsRunOnTheCpusGiven) {
+  const auto names = zoo_models();
+  ASSERT_FALSE(names.empty());
+  const std::vector<int> allowed = brulee::runtime::allowed_cpus();
+  ASSERT_FALSE(allowed.empty());
+  const std::string exec = std::to_string(allowed.back());
+  const std::string load = std::to_string(allowed.front());
+  ServerProcess server({"--memory", "1GiB", "--exec-cpus", exec, "--load-cpus", load});
+  ASSERT_GT(server.port(), 0) << server.log();
+  auto c = server.client();
+  auto meta = c.Get(("/v2/models/" + names.front()).c_str());
+  ASSERT_TRUE(meta && meta->status == 200) << server.log();
+  auto res = c.Post(("/v2/models/" + names.front() + "/infer").c_str(),
+                    body_for(json::parse(meta->body)), "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  int execs = 0, loaders = 0;
+  const fs::path tasks = "/proc/" + std::to_string(server.pid()) + "/task";
+  for (const auto& task : fs::directory_iterator(tasks)) {
+    std::string name, line, cpus;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    std::ifstream status(task.path() / "status");
+    while (std::getline(status, line)) {
+      if (line.rfind("Cpus_allowed_list:", 0) == 0) {
+        cpus = line.substr(line.find_first_not_of(" \t", 18));
+      }
+    }
+    if (name == "brulee-exec") {
+      ++execs;
+      EXPECT_EQ(cpus, exec);
+    } else if (name == "brulee-load") {
+      ++loaders;
+      EXPECT_EQ(cpus, load);
+    }
+  }
+  EXPECT_EQ(execs, 2);  // the defaults: two execution threads, one loader
+  EXPECT_EQ(loaders, 1);
+  EXPECT_NE(server.log().find(" exec_cpus=" + exec + " load_cpus=" + load), std::string::npos)
+      << server.log();
+  EXPECT_EQ(server.terminate(), 0) << server.log();
+}
+
 TEST(ServeZoo, BadCommandLinesExitTwo) {
   const std::string binary = BRULEE_BINARY;
   const std::string zoo = BRULEE_TINY_ZOO_DIR;
   for (const std::string& args : std::vector<std::string>{
-           " serve --repo /nonexistent/dir", " serve --repo " + zoo + " --policy nope",
-           " serve --repo " + zoo + " --memory 12XB", " serve --repo " + zoo + " --log-format xml",
+           " serve --repo /nonexistent/dir",
+           " serve --repo " + zoo + " --policy nope",
+           " serve --repo " + zoo + " --memory 12XB",
+           " serve --repo " + zoo + " --log-format xml",
            " serve --repo " + zoo + " --request-timeout nan",
            " serve --repo " + zoo + " --request-timeout inf",
            " serve --repo " + zoo + " --request-timeout 1e10",
@@ -403,7 +458,14 @@ TEST(ServeZoo, BadCommandLinesExitTwo) {
            " serve --repo " + zoo + " --process-memory 50%",
            " serve --repo " + zoo + " --prefetch --process-memory +64MiB",
            " serve --repo " + zoo + " --learn-rate 1.5",
-           " serve --repo " + zoo + " --learn-rate nan"}) {
+           " serve --repo " + zoo + " --learn-rate nan",
+           " serve --repo " + zoo + " --exec-cpus 0 --intra-op-threads 0",
+           " serve --repo " + zoo + " --load-cpus 0 --intra-op-threads 2",
+           " serve --repo " + zoo + " --exec-cpus 0 --inline-exec-max-ms 1",
+           " serve --repo " + zoo + " --exec-cpus 1-0",
+           " serve --repo " + zoo + " --load-cpus x",
+           " serve --repo " + zoo + " --exec-cpus " + std::to_string(cpu_outside_the_process()),
+           " serve --repo " + zoo + " --load-cpus 0,"}) {
     EXPECT_EQ(test_support::run_binary(test_support::words(binary + args)).exit_code, 2) << args;
   }
 }
