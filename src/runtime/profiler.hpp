@@ -8,9 +8,10 @@
 // into the memory it freed: "load", what a cache that keeps swapping models pays (a load into
 // fresh pages costs up to 3x that on a VM: docs/fidelity.md). With `interference`, a partner
 // (the next model of the round's order, so each model is a partner once a round; the model
-// itself when it is alone) is then loaded on another thread while the reloaded model runs
-// inferences back to back: the partner's load is its "load beside exec", the inferences during
-// it give this model's "exec beside load" (a partner loaded and dropped before it makes the
+// itself when it is alone) is then loaded on another thread while the reloaded model (run out of
+// its warm-up, then timed alone) runs inferences back to back: the partner's load is its "load
+// beside exec", the inferences during it over those timed alone give this model's "exec beside
+// load" (a partner loaded and dropped before it makes the
 // allocator hold its memory, as a serving cache's does). In a server an inference meets other
 // models' loads, not its own.
 // Every load and unload runs on one loader thread and the inferences on the calling thread, as in
@@ -51,8 +52,11 @@ struct ModelProfile {
   LatencyStats first_load;            // into memory the process does not hold (fresh pages)
   LatencyStats exec;                  // steady inferences (not the first after a load)
   LatencyStats unload;
-  LatencyStats first_exec;        // the first inference after each load (after its warm-up)
-  LatencyStats exec_beside_load;  // per round: mean inference while a partner's load ran
+  LatencyStats first_exec;  // the first inference after each load (after its warm-up)
+  // Per round: the exec figure times that round's slowdown, the mean inference while a
+  // partner's load ran over the mean of execs_per_load (at least 3) timed alone just before,
+  // the reloaded copy first run out of its warm-up (1 + execs_per_load inferences).
+  LatencyStats exec_beside_load;
   LatencyStats load_beside_exec;  // per round: a load while a partner's inferences ran throughout
   std::string error;              // non-empty: the model failed (library's reason); no figures
 };

@@ -114,19 +114,20 @@ class Contention {
 class SlowedModel final : public LoadedModel {
  public:
   SlowedModel(Contention& contention, double exec_s, double exec_factor, double first_extra_s,
-              double load_time_s)
+              double load_time_s, int warm_inferences)
       : contention_(contention),
         exec_s_(exec_s),
         exec_factor_(exec_factor),
         first_extra_s_(first_extra_s),
         load_time_s_(load_time_s),
+        warm_left_(warm_inferences),
         specs_{TensorSpec{"x", DType::kFloat32, {1, 2}}} {}
   const std::vector<TensorSpec>& inputs() const override { return specs_; }
   const std::vector<TensorSpec>& outputs() const override { return specs_; }
   std::vector<Tensor> infer(const std::vector<Tensor>&) override {
     ++contention_.inferences;
-    const double work_s = exec_s_ + (first_ ? first_extra_s_ : 0.0);
-    first_ = false;
+    const double work_s = exec_s_ + (warm_left_ > 0 ? first_extra_s_ : 0.0);
+    if (warm_left_ > 0) --warm_left_;
     Contention::run(work_s, exec_factor_, contention_.loads);
     --contention_.inferences;
     return {};
@@ -137,24 +138,27 @@ class SlowedModel final : public LoadedModel {
  private:
   Contention& contention_;
   double exec_s_, exec_factor_, first_extra_s_, load_time_s_;
-  bool first_ = true;
+  int warm_left_;  // inferences left that do the extra work (a JIT's warm-up)
   std::vector<TensorSpec> specs_;
 };
 
 // `slows_inferences`: whether this model's load slows the inferences beside it (a load that is
 // mostly parsing on one thread barely does; one that is mostly a warm-up inference does).
+// `warm_inferences`: how many inferences after a load do the extra work (1: the first only).
 ProfileSubject slowed_subject(Contention& contention, double load_s, double load_factor,
                               double exec_s, double exec_factor, double first_extra_s,
-                              bool slows_inferences = true, std::string name = "slowed") {
+                              bool slows_inferences = true, std::string name = "slowed",
+                              int warm_inferences = 1) {
   ProfileSubject subject;
   subject.name = std::move(name);
   subject.backend = "fake";
   subject.load = [&contention, load_s, load_factor, exec_s, exec_factor, first_extra_s,
-                  slows_inferences] {
+                  slows_inferences, warm_inferences] {
     if (slows_inferences) ++contention.loads;
     const double took_s = Contention::run(load_s, load_factor, contention.inferences);
     if (slows_inferences) --contention.loads;
-    return std::make_unique<SlowedModel>(contention, exec_s, exec_factor, first_extra_s, took_s);
+    return std::make_unique<SlowedModel>(contention, exec_s, exec_factor, first_extra_s, took_s,
+                                         warm_inferences);
   };
   return subject;
 }
@@ -192,6 +196,28 @@ TEST(RuntimeProfiler, InterferenceOfAFakeBackendWithKnownSlowdowns) {
       profile_subjects({slowed_subject(contention, 0.12, 2.0, 0.02, 3.0, 0.03)}, options);
   EXPECT_EQ(plain[0].exec_beside_load.samples, 0u);
   EXPECT_EQ(plain[0].load_beside_exec.samples, 0u);
+}
+
+TEST(RuntimeProfiler, AWarmUpOfSeveralInferencesIsNotTakenForTheLoadsSlowdown) {
+  // Inferences are not slowed by a load at all (factor 1), but the first 3 after each load do
+  // 0.08 s more work, as a TorchScript copy's do while its JIT profiles and optimises. Measured
+  // beside the partner's 0.15 s load against the lone figure, as before, the reloaded copy's
+  // warm-up would be taken for a slowdown of about 2.9x (by hand: about 0.1 s beside the load
+  // against 0.035 s, two warm-up inferences of eight); timed alone without first running out of
+  // the warm-up, the ratio came out 0.40x (checked by mutation). Both fail the bounds below.
+  Contention contention;
+  ProfileOptions options;
+  options.runs = 2;
+  options.execs_per_load = 8;
+  const auto profiles = profile_subjects(
+      {slowed_subject(contention, 0.15, 1.0, 0.02, 1.0, 0.08, true, "jit", 3)}, options);
+  ASSERT_EQ(profiles.size(), 1u);
+  const ModelProfile& p = profiles[0];
+  ASSERT_TRUE(p.error.empty()) << p.error;
+  ASSERT_EQ(p.exec_beside_load.samples, 2u);
+  const double exec_factor = p.exec_beside_load.mean_s / p.exec.mean_s;
+  EXPECT_GT(exec_factor, 0.7) << exec_factor;
+  EXPECT_LT(exec_factor, 1.5) << exec_factor;
 }
 
 TEST(RuntimeProfiler, InferencesAreMeasuredBesideAnotherModelsLoad) {
