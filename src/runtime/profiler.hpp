@@ -2,11 +2,12 @@
 // The profiler behind `brulee profile` (docs/zoo.md, docs/fidelity.md): the paper's measurement
 // loop. For each of `runs` rounds, every model in a fresh random order is loaded into memory the
 // process does not hold (freed memory handed back first: "first load"; load + one warm-up
-// inference, timed by the backend), run once (the first inference after the load) and then
-// `execs_per_load` times on zeros, and once more under a PeakMeter (its workspace). A copy of
-// the model is then loaded and dropped, the model unloaded (timed) and loaded once more, alone,
-// into the memory it freed: "load", what a cache that keeps swapping models pays (a load into
-// fresh pages costs up to 3x that on a VM: docs/fidelity.md). With `interference`, a partner
+// inference, timed by the backend), run once (untimed) and then `execs_per_load` times on zeros,
+// and once more under a PeakMeter (its workspace). A copy of the model is then loaded and
+// dropped, the model unloaded (timed) and loaded once more, alone, into the memory it freed:
+// "load", what a cache that keeps swapping models pays (a load into fresh pages costs up to 3x
+// that on a VM: docs/fidelity.md), and its first inference is timed: "first exec". With
+// `interference`, a partner
 // (the next model of the round's order, so each model is a partner once a round; the model
 // itself when it is alone) is then loaded on another thread while the reloaded model (run out of
 // its warm-up, then timed alone) runs inferences back to back: the partner's load is its "load
@@ -52,7 +53,9 @@ struct ModelProfile {
   LatencyStats first_load;            // into memory the process does not hold (fresh pages)
   LatencyStats exec;                  // steady inferences (not the first after a load)
   LatencyStats unload;
-  LatencyStats first_exec;  // the first inference after each load (after its warm-up)
+  // The first inference after each round's warm reload (after the load's own warm-up
+  // inference): the first after a load into memory an unload freed.
+  LatencyStats first_exec;
   // Per round: the exec figure times that round's slowdown, the mean inference while a
   // partner's load ran over the mean of execs_per_load (at least 3) timed alone just before,
   // the reloaded copy first run out of its warm-up (1 + execs_per_load inferences).
