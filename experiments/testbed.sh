@@ -20,7 +20,7 @@
 # RETRY_BUSY (times a run flagged busy is run again; 0), EXEC_THREADS (1), LOADER_THREADS (1),
 # INTRA_OP_THREADS (0 = all cores; the profile's --threads too), EXEC_CPUS and LOAD_CPUS (the
 # server's and the profile's --exec-cpus and --load-cpus, e.g. 1 and 0: disjoint thread budgets;
-# they need INTRA_OP_THREADS=1),
+# they need INTRA_OP_THREADS=1; the replay client then runs on LOAD_CPUS too),
 # LEARN_RATE (the server's --learn-rate; 0: its policy ranks by the profile's figures, as the
 # simulator's does), MAX_INFLIGHT (2GiB), INPUTS (binary: raw tensor bytes, the REST binary data extension; json:
 # JSON lists, about 1.5 MB a request, which the server parses beside the inferences).
@@ -182,7 +182,9 @@ run_once() {
     kill "$server" "$sampler" 2>/dev/null || true
     exit 1
   fi
-  /usr/bin/time -f '%U %S' -o "$out/runs/$tag.replay.cpu" \
+  # With LOAD_CPUS the replay client, which stands for clients on other machines, stays off
+  # the execution CPUs as the server's other threads do.
+  /usr/bin/time -f '%U %S' -o "$out/runs/$tag.replay.cpu" ${LOAD_CPUS:+taskset -c "$LOAD_CPUS"} \
     "$brulee" replay --url "http://127.0.0.1:$port" --trace "$out/trace.csv" --concurrency 64 \
     $input_flag --json --quiet --out "$out/runs/$tag.replay.csv" > "$out/runs/$tag.replay.json" || true
   server_cpu=$(process_cpu_s "$server")

@@ -24,6 +24,7 @@
 #include "core/error.hpp"
 #include "core/seconds.hpp"
 #include "core/units.hpp"
+#include "runtime/cpus.hpp"
 #include "runtime/memory.hpp"
 #include "runtime/repository.hpp"
 #include "serve/grpc_server.hpp"
@@ -342,6 +343,12 @@ void run_serve(const ServeOptions& opts) {
     logger.log(event.kind == Kind::kLoadFailed ? "warn" : "info", message, fields);
   };
   serve::Scheduler scheduler(models, loader, scheduler_options, events);
+  // Disjoint thread budgets: the threads started from here on (network, gRPC, signals) run with
+  // the loaders, so the execution threads keep their CPUs to themselves.
+  if (!scheduler_options.load_cpus.empty() &&
+      !runtime::place_this_thread(nullptr, scheduler_options.load_cpus)) {
+    throw UsageError("could not restrict the server's threads to --load-cpus " + opts.load_cpus);
+  }
 
   serve::Service service(scheduler, max_inflight_bytes);
   serve::HttpServer http(service, http_options, logger);
@@ -514,7 +521,8 @@ const CommandRegistration kRegistration(40, [](CLI::App& root) {
                   "CPUs the execution threads run on (e.g. 1 or 2-3; needs --intra-op-threads "
                   "1); default: any");
   cmd->add_option("--load-cpus", opts->load_cpus,
-                  "CPUs the loader (and prefetch) threads run on, e.g. 0; default: any");
+                  "CPUs the loader, prefetch, network and every other thread but the execution "
+                  "threads run on, e.g. 0; default: any");
   cmd->add_option("--max-body", opts->max_body, "Largest request body (413 above)")
       ->capture_default_str();
   cmd->add_option("--max-queue", opts->max_queue, "Queued requests per model (503 above)")

@@ -332,8 +332,7 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
           // as the load's slowdown (docs/fidelity.md, "Interference measured out of the
           // warm-up"). So the copy runs out of its warm-up first (as many inferences as the
           // lone figures had, the first above included), then execs_per_load (at least 3) are
-          // timed alone, and the
-          // slowdown is the inferences beside the load over those.
+          // timed alone, and the slowdown is the inferences beside the load over those.
           for (std::uint64_t e = 0; e < options.execs_per_load; ++e) model->infer(inputs);
           const std::uint64_t alone_runs = std::max<std::uint64_t>(3, options.execs_per_load);
           const auto alone_start = std::chrono::steady_clock::now();

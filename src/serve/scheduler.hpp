@@ -74,8 +74,9 @@ struct SchedulerOptions {
   unsigned exec_threads = 2;
   unsigned loader_threads = 1;
   // CPUs the execution threads, and the loader threads (the prefetch thread with them), are
-  // restricted to; empty = wherever the kernel puts them (docs/server.md, "Threads and CPUs").
-  // Every CPU must be one the process may run on (UsageError otherwise).
+  // restricted to; empty = wherever the kernel puts them (docs/server.md, "Queues and
+  // threads"; `brulee serve` puts its other threads on load_cpus too). Every CPU must be one
+  // the process may run on (UsageError otherwise).
   std::vector<int> exec_cpus, load_cpus;
   std::size_t max_queue_per_model = 512;
   std::size_t max_queue_total = 2048;
