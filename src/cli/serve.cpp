@@ -284,7 +284,7 @@ void run_serve(const ServeOptions& opts) {
   if (!scheduler_options.exec_cpus.empty() || !scheduler_options.load_cpus.empty()) {
     // The libraries' own worker threads are process-wide and placed by neither list, and inline
     // hits run on the network threads: only one-thread inferences on the execution threads keep
-    // the two budgets apart (docs/server.md, "Threads and CPUs").
+    // the two budgets apart (docs/server.md, "Queues and threads").
     if (opts.intra_op_threads != 1) {
       throw UsageError("--exec-cpus and --load-cpus need --intra-op-threads 1");
     }

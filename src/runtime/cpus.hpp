@@ -1,7 +1,7 @@
 #pragma once
 // Where threads run: CPU lists ("0", "1-3", "0,2-3") and placing the calling thread on one, for
 // disjoint thread budgets (`serve --exec-cpus/--load-cpus`, `profile` the same; docs/server.md,
-// "Threads and CPUs").
+// "Queues and threads").
 #include <pthread.h>
 
 #include <string>
