@@ -25,6 +25,7 @@
 #include "runtime/cpus.hpp"
 #include "serve/metrics.hpp"
 #include "serve/scheduler.hpp"
+#include "task_cpus.hpp"
 
 namespace brulee::serve {
 namespace {
@@ -635,20 +636,11 @@ TEST(SchedulerCounters, EveryCounterReachesTheMetrics) {
   EXPECT_NE(text.find("brulee_model_failed{model=\"m1\"} 0\n"), std::string::npos);
 }
 
-// --exec-cpus / --load-cpus: /proc/self/task/<tid>/ tells each thread's name and the CPUs it may
-// run on, as the kernel holds them.
+// --exec-cpus / --load-cpus: each thread's name and the CPUs it may run on, as the kernel holds
+// them.
 std::multimap<std::string, std::string> threads_and_cpus() {
   std::multimap<std::string, std::string> found;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::string name, line, cpus;
-    std::getline(std::ifstream(task.path() / "comm"), name);
-    std::ifstream status(task.path() / "status");
-    while (std::getline(status, line)) {
-      if (line.rfind("Cpus_allowed_list:", 0) == 0)
-        cpus = line.substr(line.find_first_not_of(" \t", 18));
-    }
-    found.emplace(name, cpus);
-  }
+  for (const auto& task : test_support::task_cpus("self")) found.emplace(task.name, task.cpus);
   return found;
 }
 

@@ -24,6 +24,7 @@
 
 #include "run_binary.hpp"
 #include "runtime/cpus.hpp"
+#include "task_cpus.hpp"
 
 namespace {
 
@@ -415,25 +416,7 @@ TEST(ServeZoo, ExecutionAndLoaderThreadsRunOnTheCpusGiven) {
                     body_for(json::parse(meta->body)), "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
-  // Thread id, name and CPUs of every thread of the server.
-  struct Task {
-    long id;
-    std::string name, cpus;
-  };
-  std::vector<Task> found;
-  const fs::path tasks = "/proc/" + std::to_string(server.pid()) + "/task";
-  for (const auto& task : fs::directory_iterator(tasks)) {
-    Task t{std::stol(task.path().filename().string()), "", ""};
-    std::string line;
-    std::getline(std::ifstream(task.path() / "comm"), t.name);
-    std::ifstream status(task.path() / "status");
-    while (std::getline(status, line)) {
-      if (line.rfind("Cpus_allowed_list:", 0) == 0) {
-        t.cpus = line.substr(line.find_first_not_of(" \t", 18));
-      }
-    }
-    found.push_back(t);
-  }
+  const auto found = test_support::task_cpus(std::to_string(server.pid()));
   long first_exec = -1;
   for (const auto& t : found) {
     if (t.name == "brulee-exec" && (first_exec < 0 || t.id < first_exec)) first_exec = t.id;
