@@ -8,9 +8,17 @@ are printed per run and per policy (mean over runs), as the testbed's table comp
 changes a model of the simulator without taking the machine for a new testbed; the testbed itself
 is the check once the model is settled (docs/fidelity.md).
 
+With --own-costs each run is simulated with the catalog's figures moved to what that run's own
+server measured (own_costs below): the machine's speed during the run, not the profile's. What
+error is left then is the simulator's model of the server, not the drift between the profile's
+minute and the run's (docs/fidelity.md, "Two testbeds, and the run's own costs"). The run's own
+figures are known only after it: a diagnostic, not a prediction.
+
 usage: resimulate.py OUT [--catalog CATALOG] [--brulee BINARY] [--extra "SIMULATE FLAGS"]
+                         [--own-costs]
 """
 import argparse
+import csv
 import glob
 import json
 import os
@@ -33,6 +41,8 @@ def main():
     parser.add_argument("--catalog", help="catalog for the simulator (default OUT/catalog.json)")
     parser.add_argument("--brulee", default="build/release/brulee")
     parser.add_argument("--extra", default="", help="more flags for brulee simulate")
+    parser.add_argument("--own-costs", action="store_true",
+                        help="simulate each run with its own server's measured costs")
     args = parser.parse_args()
     catalog = args.catalog or os.path.join(args.out, "catalog.json")
     runs = sorted(glob.glob(os.path.join(args.out, "runs", "*.replay.csv")))
@@ -47,8 +57,14 @@ def main():
             original = json.load(open(os.path.join(args.out, "runs", tag + ".sim.json")))
             memory = original["memory_bytes"]
             sim_csv = os.path.join(tmp, tag + ".sim.csv")
+            run_catalog = catalog
+            if args.own_costs:
+                run_catalog = os.path.join(tmp, tag + ".catalog.json")
+                with open(run_catalog, "w") as f:
+                    json.dump(own_costs(json.load(open(catalog)), replay,
+                                        os.path.join(args.out, "runs", tag + ".server.log")), f)
             subprocess.run([args.brulee, "simulate", "--trace", os.path.join(args.out, "trace.csv"),
-                            "--catalog", catalog, "--memory", str(memory), "--policy", policy,
+                            "--catalog", run_catalog, "--memory", str(memory), "--policy", policy,
                             "--parallel-load", "--seed", run, "--json", "--requests-out", sim_csv]
                            + args.extra.split(), check=True, stdout=subprocess.DEVNULL)
             measured, simulated = measure(replay), measure(sim_csv)
@@ -68,6 +84,64 @@ def main():
     print("worst |error|: " + ", ".join(
         f"{label} {worst[key]:.3f}" if kind is None else f"{label} {100 * worst[key]:.0f}%"
         for key, label, kind in KEYS))
+
+
+def median(values):
+    values = sorted(values)
+    n = len(values)
+    return (values[n // 2] + values[(n - 1) // 2]) / 2 if n else None
+
+
+LOADED = re.compile(r" loaded model=(\S+) bytes=(\d+) seconds=([0-9.]+)")
+
+
+def own_costs(catalog, replay_csv, server_log):
+    """The catalog with each model's figures scaled to what one run's server measured.
+
+    Exec: the median of the model's hits that ran with no load under way (a request whose
+    execution overlapped no load's window in the run), over the catalog's exec_latency_s; every
+    exec figure of the model (alone, beside a load, first after a load) is scaled by it. Loads:
+    the median of the model's later loads in the server's log (`loaded ... seconds=`) over the
+    catalog's load_latency_s, likewise for every load figure, and its first load's seconds as
+    first_load_s. Size: the bytes the server charged at the model's first load. A model the run
+    did not measure keeps the catalog's figures."""
+    rows = [r for r in csv.DictReader(open(replay_csv))
+            if r["hit"] != "" and r.get("status", "200") == "200"]
+    windows = [(float(r["load_start_s"]), float(r["ready_s"])) for r in rows
+               if r["hit"] == "0" and r["load_start_s"] != ""]
+    alone = {}
+    for r in rows:
+        start, end = float(r["start_s"]), float(r["end_s"])
+        if r["hit"] == "1" and not any(a < end and start < b for a, b in windows):
+            alone.setdefault(r["model"], []).append(float(r["exec_s"]))
+    loads = {}
+    for line in open(server_log):
+        match = LOADED.search(line)
+        if match:
+            loads.setdefault(match.group(1), []).append((int(match.group(2)),
+                                                         float(match.group(3))))
+    models = catalog.get("models", catalog)
+    for model in models:
+        name = model["name"]
+        execs = alone.get(name)
+        if execs and model.get("exec_latency_s"):
+            scale = median(execs) / model["exec_latency_s"]
+            for key in ("exec_latency_s", "exec_latency_p50_s", "exec_latency_p95_s",
+                        "exec_beside_load_s", "first_exec_s"):
+                if model.get(key):
+                    model[key] *= scale
+        seen = loads.get(name)
+        if seen:
+            model["size_bytes"] = seen[0][0]
+            model["first_load_s"] = seen[0][1]
+            later = [seconds for _, seconds in seen[1:]]
+            if later and model.get("load_latency_s"):
+                scale = median(later) / model["load_latency_s"]
+                for key in ("load_latency_s", "load_latency_p50_s", "load_latency_p95_s",
+                            "load_beside_exec_s"):
+                    if model.get(key):
+                        model[key] *= scale
+    return catalog
 
 
 def error_of(kind, measured, simulated):
