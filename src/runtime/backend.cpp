@@ -1,5 +1,6 @@
 #include "runtime/backend.hpp"
 
+#include <cstring>
 #include <string>
 
 #include "core/error.hpp"
@@ -113,6 +114,52 @@ std::vector<Tensor> warmup_inputs(const std::vector<TensorSpec>& specs) {
     }
     tensor.data.assign(element_count(tensor.shape) * dtype_bytes(tensor.dtype), std::byte{0});
     tensors.push_back(std::move(tensor));
+  }
+  return tensors;
+}
+
+std::vector<Tensor> sample_inputs(const std::vector<TensorSpec>& specs, std::uint64_t seed) {
+  std::vector<Tensor> tensors = warmup_inputs(specs);
+  std::uint64_t state = seed;
+  auto next = [&state] {  // splitmix64
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
+  for (Tensor& tensor : tensors) {
+    const std::size_t count = tensor.data.size() / dtype_bytes(tensor.dtype);
+    std::byte* out = tensor.data.data();
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::uint64_t bits = next();
+      const double uniform = static_cast<double>(bits >> 11) * 0x1.0p-53;  // [0, 1)
+      const std::int64_t digit = static_cast<std::int64_t>(bits % 10);
+      switch (tensor.dtype) {
+        case DType::kFloat32: {
+          const float value = static_cast<float>(uniform);
+          std::memcpy(out + i * sizeof value, &value, sizeof value);
+          break;
+        }
+        case DType::kFloat64:
+          std::memcpy(out + i * sizeof uniform, &uniform, sizeof uniform);
+          break;
+        case DType::kInt32: {
+          const auto value = static_cast<std::int32_t>(digit);
+          std::memcpy(out + i * sizeof value, &value, sizeof value);
+          break;
+        }
+        case DType::kInt64:
+          std::memcpy(out + i * sizeof digit, &digit, sizeof digit);
+          break;
+        case DType::kUInt8:
+        case DType::kInt8:
+          out[i] = static_cast<std::byte>(digit);
+          break;
+        case DType::kBool:
+          out[i] = static_cast<std::byte>(bits & 1);
+          break;
+      }
+    }
   }
   return tensors;
 }

@@ -269,7 +269,7 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
         samples[m].bytes.push_back(model->resident_bytes());
         std::vector<Tensor> inputs;
         if (!model->inputs().empty()) {
-          inputs = warmup_inputs(model->inputs());
+          inputs = sample_inputs(model->inputs(), options.seed + m);  // values as clients send
           // The first inference after this load into fresh pages is not timed: first_exec is
           // the one after the warm reload below, as a serving cache's loads are.
           model->infer(inputs);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/error.hpp"
 #include "runtime/backend.hpp"
@@ -29,6 +30,36 @@ TEST(RuntimeDType, NamesRoundTripAndUnknownNamesAreUsageErrors) {
   EXPECT_EQ(dtype_bytes(DType::kInt64), 8u);
   EXPECT_EQ(dtype_bytes(DType::kBool), 1u);
   EXPECT_THROW(parse_dtype("FP99"), UsageError);
+}
+
+TEST(RuntimeBackend, SampleInputsHoldSeededValuesOfTheReplaysKinds) {
+  const std::vector<TensorSpec> specs{{"f", DType::kFloat32, {-1, 3, 4}},
+                                      {"d", DType::kFloat64, {5}},
+                                      {"i", DType::kInt64, {7}},
+                                      {"b", DType::kBool, {9}}};
+  const std::vector<Tensor> a = sample_inputs(specs, 3);
+  const std::vector<Tensor> zeros = warmup_inputs(specs);
+  ASSERT_EQ(a.size(), zeros.size());
+  for (std::size_t t = 0; t < a.size(); ++t) {  // the warm-up's names, shapes and sizes
+    EXPECT_EQ(a[t].name, zeros[t].name);
+    EXPECT_EQ(a[t].shape, zeros[t].shape);
+    EXPECT_EQ(a[t].data.size(), zeros[t].data.size());
+  }
+  const std::vector<float> f = floats(a[0]);
+  ASSERT_EQ(f.size(), 12u);
+  EXPECT_TRUE(std::all_of(f.begin(), f.end(), [](float v) { return v >= 0.0f && v < 1.0f; }));
+  EXPECT_GT(std::count_if(f.begin(), f.end(), [](float v) { return v > 0.0f; }), 6);
+  std::vector<double> d(5);
+  std::memcpy(d.data(), a[1].data.data(), a[1].data.size());
+  EXPECT_TRUE(std::all_of(d.begin(), d.end(), [](double v) { return v >= 0.0 && v < 1.0; }));
+  std::vector<std::int64_t> i(7);
+  std::memcpy(i.data(), a[2].data.data(), a[2].data.size());
+  EXPECT_TRUE(std::all_of(i.begin(), i.end(), [](std::int64_t v) { return v >= 0 && v <= 9; }));
+  EXPECT_TRUE(std::all_of(a[3].data.begin(), a[3].data.end(),
+                          [](std::byte v) { return v == std::byte{0} || v == std::byte{1}; }));
+  // Seeded: the same seed gives the same values, another seed others.
+  EXPECT_EQ(sample_inputs(specs, 3)[0].data, a[0].data);
+  EXPECT_NE(sample_inputs(specs, 4)[0].data, a[0].data);
 }
 
 TEST(RuntimeRegistry, KnowsBothBackendsAndRejectsUnknownOnes) {

@@ -418,5 +418,41 @@ TEST(RuntimeProfiler, LoadsAndInferencesRunOnTheCpusGiven) {
   EXPECT_EQ(thread_cpus(), allowed);  // the caller's CPUs are given back after the profile
 }
 
+// A model whose inference takes 10x longer on non-zero inputs than on zeros, as some real ones
+// run longer on values than on zeros (docs/fidelity.md, "Inputs of zeros").
+class ValueSensitiveModel final : public LoadedModel {
+ public:
+  const std::vector<TensorSpec>& inputs() const override { return specs_; }
+  const std::vector<TensorSpec>& outputs() const override { return specs_; }
+  std::vector<Tensor> infer(const std::vector<Tensor>& inputs) override {
+    const auto& data = inputs.at(0).data;
+    const bool zeros =
+        std::all_of(data.begin(), data.end(), [](std::byte b) { return b == std::byte{0}; });
+    std::this_thread::sleep_for(std::chrono::duration<double>(zeros ? 0.002 : 0.02));
+    return {};
+  }
+  double load_time_s() const override { return 0.001; }
+  std::uint64_t resident_bytes() const override { return 1000; }
+
+ private:
+  std::vector<TensorSpec> specs_{TensorSpec{"x", DType::kFloat32, {1, 64}}};
+};
+
+TEST(RuntimeProfiler, InferencesAreTimedOnValuesNotZeros) {
+  ProfileSubject subject;
+  subject.name = "values";
+  subject.backend = "fake";
+  subject.load = [] { return std::make_unique<ValueSensitiveModel>(); };
+  ProfileOptions options;
+  options.runs = 1;
+  options.execs_per_load = 3;
+  options.interference = false;
+  const auto profiles = profile_subjects({subject}, options);
+  ASSERT_EQ(profiles.size(), 1u);
+  // 0.02 s on values (sleeps only run longer); 0.002 s had the inputs been zeros.
+  EXPECT_GE(profiles[0].exec.mean_s, 0.02);
+  EXPECT_GE(profiles[0].first_exec.mean_s, 0.02);
+}
+
 }  // namespace
 }  // namespace brulee::runtime
