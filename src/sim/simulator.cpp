@@ -526,14 +526,16 @@ class Simulation {
     if (!cached) {
       double load_start_s = std::max(decision_s, target.loader_free_at_s);
       // A model's first load in the process is isolated, as the server measures it: it waits
-      // for the running inferences and the execution lane starts nothing until it is done, so
+      // for the running inference and the execution lane starts nothing until it is done, so
       // nothing slows it either (execute_next keeps the window). Running when the server's
-      // loader takes it: the requests whose models the loads before it readied (they were
-      // queued in the scheduler and start at once), so those are fixed first.
+      // loader takes it: a request that has started by then (one the loads before it readied
+      // starts at once if the lane is free). A request runnable by then that has not started
+      // (the lane busy) waits for the whole load, as the server's waits at the activity gate.
       const bool first = !loaded_before_[model];
       loaded_before_[model] = 1;
       if (first) {
-        while (!target.runnable.empty() && target.runnable.top().runnable_s <= load_start_s) {
+        while (!target.runnable.empty() &&
+               std::max(target.runnable.top().runnable_s, target.exec_free_at_s) <= load_start_s) {
           execute_next(target);
         }
         load_start_s = std::max(load_start_s, target.exec_free_at_s);
@@ -611,13 +613,15 @@ class Simulation {
   }
 
   // --parallel-load: each worker's execution lane runs its runnable requests (model ready) in the
-  // order they became runnable, one at a time, like the server's executor. A request whose
-  // runnable time is at or before `until_s` is fixed now: no later arrival can be runnable
-  // before it. Its inference is slowed while the loading lane is busy, and the first inference
-  // after a load costs extra (catalog figures, if profiled).
+  // order they became runnable, one at a time, like the server's executor. A request that starts
+  // at or before `until_s` is fixed now: no later arrival can be runnable before it, nor start an
+  // isolated first load before it starts (one that has not started by then waits for such a
+  // load; enter_lanes). Its inference is slowed while the loading lane is busy, and the first
+  // inference after a load costs extra (catalog figures, if profiled).
   void run_lanes(double until_s) {
     for (auto& worker : workers_) {
-      while (!worker->runnable.empty() && worker->runnable.top().runnable_s <= until_s) {
+      while (!worker->runnable.empty() &&
+             std::max(worker->runnable.top().runnable_s, worker->exec_free_at_s) <= until_s) {
         execute_next(*worker);
       }
     }

@@ -229,6 +229,21 @@ TEST(SimExamples, ParallelLoadIsolatesEachModelsFirstLoad) {
   EXPECT_DOUBLE_EQ(sink.outcomes[1].timeline.ready_s, 6.0);
   EXPECT_DOUBLE_EQ(sink.outcomes[2].timeline.start_s, 6.0);
   EXPECT_DOUBLE_EQ(sink.outcomes[1].timeline.start_s, 7.0);
+  // Two requests readied by A's load (A@0, A@0.5) when B's first load is taken at 2: the first
+  // starts at once (2..3) and B's load waits for it (3..6); the second, runnable but not started
+  // (the lane busy), waits for the whole load (6..7), as the server's second request waits at
+  // the activity gate; then B's request (7..8).
+  const CompactTrace two_ready = make_trace({{0.0, 0}, {0.5, 0}, {1.0, 1}}, models.size());
+  sink.outcomes.clear();
+  simulate(models, two_ready, c, &sink);
+  ASSERT_EQ(sink.outcomes.size(), 3u);
+  EXPECT_DOUBLE_EQ(sink.outcomes[0].timeline.start_s, 2.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[2].timeline.load_start_s, 3.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[2].timeline.ready_s, 6.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].timeline.ready_s, 2.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].timeline.start_s, 6.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].delays.queue_delay_s, 4.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[2].timeline.start_s, 7.0);
 }
 
 // --parallel-load with profiled interference. A and B: load 2, exec 1; beside a load an
