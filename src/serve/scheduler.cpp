@@ -603,8 +603,11 @@ RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
     if (std::isfinite(oracle->time_s)) event.time_s = oracle->time_s;
   }
   if (prefetch_) prefetch_arrival_locked(id, event.time_s, oracle && std::isfinite(oracle->time_s));
-  request->hit =
-      cache_->record(event) && entry.state == ModelState::kReady && (!held || held->resident);
+  // A hit is a model ready at the request's arrival. A request that waited at the activity
+  // gate (arrival back-dated) while its own model's first load ran finds it ready, but shared
+  // that load: a miss, as the simulator counts it (docs/fidelity.md, "Definitions").
+  request->hit = cache_->record(event) && entry.state == ModelState::kReady &&
+                 (!held || held->resident) && entry.ready_since <= request->arrival;
   ++entry.counters.requests;
   ++(request->hit ? entry.counters.hits : entry.counters.misses);
   cache_->state().pin(id);

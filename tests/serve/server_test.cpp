@@ -218,6 +218,34 @@ TEST(ServeScheduler, TheWaitForAnIsolatedFirstLoadIsQueueing) {
   EXPECT_GE(params["start_s"].get<double>(), kHeldS / 2);
 }
 
+TEST(ServeScheduler, ARequestHeldWhileItsOwnModelsFirstLoadRunsSharedThatLoad) {
+  // The request for m1 is read while m1's first load holds the activity gate: it reaches the
+  // scheduler once the model is ready, but it arrived before, so it shared the load (a miss
+  // whose load delay is the wait), as the simulator counts a request arriving during its
+  // model's load.
+  Harness h(fake_models(2, kMiB), options_with(4 * kMiB));
+  h.loader.load_gate.close();
+  auto first = std::async(std::launch::async, [&h] {
+    auto res = h.client()->Post("/v2/models/m1/infer", infer_body({2.0f}), "application/json");
+    return res ? res->status : -1;
+  });
+  h.loader.load_gate.await_waiters(1);  // m1's first load holds the activity gate
+  auto second = std::async(std::launch::async, [&h] {
+    auto res = h.client()->Post("/v2/models/m1/infer", infer_body({3.0f}), "application/json");
+    return res ? std::optional<std::string>(res->body) : std::nullopt;
+  });
+  constexpr double kHeldS = 0.3;
+  std::this_thread::sleep_for(std::chrono::duration<double>(kHeldS));
+  h.loader.load_gate.open();
+  EXPECT_EQ(first.get(), 200);
+  const auto body = second.get();
+  ASSERT_TRUE(body);
+  const json params = json::parse(*body)["parameters"];
+  EXPECT_EQ(params["hit"], false) << params.dump();
+  EXPECT_GE(params["load_s"].get<double>(), kHeldS / 2) << params.dump();
+  EXPECT_GE(params["start_s"].get<double>(), kHeldS / 2);
+}
+
 TEST(ServeScheduler, EvictsUnderSmallBudgetAndNeverExceedsIt) {
   // Room for two of the four models.
   Harness h(fake_models(4, 3 * kMiB), options_with(7 * kMiB));
