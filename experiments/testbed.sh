@@ -220,6 +220,13 @@ EOF
   "$brulee" simulate --trace "$out/trace.csv" --catalog "$out/catalog.json" --memory "$memory" \
     --policy "$policy" --parallel-load --seed "$run" --json \
     --requests-out "$out/runs/$tag.sim.csv" > "$out/runs/$tag.sim.json"
+  # Simulated again with the costs this run's own server measured (experiments/own_costs.py):
+  # the error left is the simulator's model, not the drift between the profile and the run.
+  /usr/bin/python3 experiments/own_costs.py "$out/catalog.json" "$out/runs/$tag.replay.csv" \
+    "$out/runs/$tag.server.log" > "$out/runs/$tag.own.catalog.json"
+  "$brulee" simulate --trace "$out/trace.csv" --catalog "$out/runs/$tag.own.catalog.json" \
+    --memory "$memory" --policy "$policy" --parallel-load --seed "$run" --json \
+    --requests-out "$out/runs/$tag.own.sim.csv" > "$out/runs/$tag.own.sim.json"
 }
 
 # RETRY_BUSY=N: a run flagged busy is run again, up to N times (its earlier line is dropped).

@@ -99,6 +99,12 @@ def main():
         for key in KEYS:
             entry[key] = mean([m[key] for m in real])
         entry["sim"] = {key: mean([m[key] for m in sim]) for key in KEYS}
+        # Each run simulated again with the costs its own server measured (own_costs.py), where
+        # the testbed made them: the simulator's model without the profile's drift.
+        own = [f"{out}/runs/{policy}.r{k}.own.sim.csv" for k in done]
+        if all(os.path.exists(path) for path in own):
+            own_sim = [measure(path) for path in own]
+            entry["sim_own_costs"] = {key: mean([m[key] for m in own_sim]) for key in KEYS}
         entry["spread"] = {key: spread([m[key] for m in real]) for key in KEYS}
         entry["client_latency_mean_s"] = mean([m.get("client_latency_mean_s", float("nan")) for m in real])
         entry["parse_mean_s"] = mean([m.get("parse_mean_s", float("nan")) for m in real])
@@ -150,6 +156,20 @@ def main():
             f"| {100 * e['first_load_share']:.0f}% ({100 * s['first_load_share']:.0f}%) "
             f"| {1e3 * e['client_latency_mean_s']:.1f} | {1e3 * e['parse_mean_s']:.1f} "
             f"| {e['errors']} | {e['busy_runs']}/{e['runs']} |")
+    if all("sim_own_costs" in e for _, e, _ in rows):
+        lines += ["", "The same runs simulated with the costs each run's own server measured "
+                  "(`experiments/own_costs.py`: exec of hits with no load under way, the log's "
+                  "later loads, the charged bytes); known only after the run, so a diagnostic of "
+                  "the simulator's model, not a prediction (docs/fidelity.md, \"Two testbeds, and "
+                  "the run's own costs\"):", "",
+                  "| policy | hit ratio (own costs) | load delay err | queue, ms | latency err |",
+                  "|---|---|---|---|---|"]
+        for policy, e, _ in rows:
+            o = e["sim_own_costs"]
+            lines.append(f"| {policy} | {o['hit_ratio']:.3f} "
+                         f"| {err(o['load_delay_mean_s'], e['load_delay_mean_s'])} "
+                         f"| {1e3 * o['queue_delay_mean_s']:.1f} "
+                         f"| {err(o['latency_mean_s'], e['latency_mean_s'])} |")
     lines += ["", "Runs (load average = 1-minute average; other CPU = share of all cores used by "
               "processes other than the server and the replay client):", "",
               "| policy | run | start | wall s | load avg at start | max | other CPU | busy |",

@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""A catalog's figures moved to what one testbed run's own server measured.
+
+The testbed simulates each run with the profile taken before it; the profile's minute and the
+run's differ on a shared machine (docs/fidelity.md, "Two testbeds, and the run's own costs").
+Simulated again with the figures this module makes from the run itself, the error left is the
+simulator's model of the server. The run's own figures are known only after it: a diagnostic,
+not a prediction.
+
+usage: own_costs.py CATALOG REPLAY_CSV SERVER_LOG > RUN_CATALOG
+"""
+import csv
+import json
+import re
+import sys
+
+
+def median(values):
+    values = sorted(values)
+    n = len(values)
+    return (values[n // 2] + values[(n - 1) // 2]) / 2 if n else None
+
+
+LOADED = re.compile(r" loaded model=(\S+) bytes=(\d+) seconds=([0-9.]+)")
+
+
+def own_costs(catalog, replay_csv, server_log):
+    """The catalog with each model's figures scaled to what one run's server measured.
+
+    Exec: the median of the model's hits that ran with no load under way (a request whose
+    execution overlapped no load's window in the run), over the catalog's exec_latency_s; every
+    exec figure of the model (alone, beside a load, first after a load) is scaled by it. Loads:
+    the median of the model's later loads in the server's log (`loaded ... seconds=`) over the
+    catalog's load_latency_s, likewise for every load figure, and its first load's seconds as
+    first_load_s. Size: the bytes the server charged at the model's first load. A model the run
+    did not measure keeps the catalog's figures."""
+    rows = [r for r in csv.DictReader(open(replay_csv))
+            if r["hit"] != "" and r.get("status", "200") == "200"]
+    windows = [(float(r["load_start_s"]), float(r["ready_s"])) for r in rows
+               if r["hit"] == "0" and r["load_start_s"] != ""]
+    alone = {}
+    for r in rows:
+        start, end = float(r["start_s"]), float(r["end_s"])
+        if r["hit"] == "1" and not any(a < end and start < b for a, b in windows):
+            alone.setdefault(r["model"], []).append(float(r["exec_s"]))
+    loads = {}
+    for line in open(server_log):
+        match = LOADED.search(line)
+        if match:
+            loads.setdefault(match.group(1), []).append((int(match.group(2)),
+                                                         float(match.group(3))))
+    models = catalog.get("models", catalog)
+    for model in models:
+        name = model["name"]
+        execs = alone.get(name)
+        if execs and model.get("exec_latency_s"):
+            scale = median(execs) / model["exec_latency_s"]
+            for key in ("exec_latency_s", "exec_latency_p50_s", "exec_latency_p95_s",
+                        "exec_beside_load_s", "first_exec_s"):
+                if model.get(key):
+                    model[key] *= scale
+        seen = loads.get(name)
+        if seen:
+            model["size_bytes"] = seen[0][0]
+            model["first_load_s"] = seen[0][1]
+            later = [seconds for _, seconds in seen[1:]]
+            if later and model.get("load_latency_s"):
+                scale = median(later) / model["load_latency_s"]
+                for key in ("load_latency_s", "load_latency_p50_s", "load_latency_p95_s",
+                            "load_beside_exec_s"):
+                    if model.get(key):
+                        model[key] *= scale
+    return catalog
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit(__doc__.strip().splitlines()[-1])
+    catalog, replay_csv, server_log = sys.argv[1:]
+    json.dump(own_costs(json.load(open(catalog)), replay_csv, server_log), sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
