@@ -38,13 +38,13 @@ KEYS = [("hit_ratio", "hit", None), ("load_delay_mean_s", "load delay", "rel"),
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out")
-    parser.add_argument("--catalog", help="catalog for the simulator (default OUT/catalog.json)")
+    parser.add_argument("--catalog", help="catalog for the simulator (default: the run's own, "
+                        "OUT/catalog.r<k>.json of PROFILE_EACH_ROUND, or OUT/catalog.json)")
     parser.add_argument("--brulee", default="build/release/brulee")
     parser.add_argument("--extra", default="", help="more flags for brulee simulate")
     parser.add_argument("--own-costs", action="store_true",
                         help="simulate each run with its own server's measured costs")
     args = parser.parse_args()
-    catalog = args.catalog or os.path.join(args.out, "catalog.json")
     runs = sorted(glob.glob(os.path.join(args.out, "runs", "*.replay.csv")))
     if not runs:
         sys.exit(f"resimulate.py: no runs in {args.out}/runs")
@@ -57,6 +57,9 @@ def main():
             original = json.load(open(os.path.join(args.out, "runs", tag + ".sim.json")))
             memory = original["memory_bytes"]
             sim_csv = os.path.join(tmp, tag + ".sim.csv")
+            catalog = args.catalog or os.path.join(args.out, "catalog.json")
+            if not args.catalog and os.path.exists(os.path.join(args.out, f"catalog.r{run}.json")):
+                catalog = os.path.join(args.out, f"catalog.r{run}.json")
             run_catalog = catalog
             if args.own_costs:
                 run_catalog = os.path.join(tmp, tag + ".catalog.json")

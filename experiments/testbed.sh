@@ -23,7 +23,10 @@
 # they need INTRA_OP_THREADS=1; the replay client then runs on LOAD_CPUS too),
 # LEARN_RATE (the server's --learn-rate; 0: its policy ranks by the profile's figures, as the
 # simulator's does), MAX_INFLIGHT (2GiB), INPUTS (binary: raw tensor bytes, the REST binary data extension; json:
-# JSON lists, about 1.5 MB a request, which the server parses beside the inferences).
+# JSON lists, about 1.5 MB a request, which the server parses beside the inferences),
+# PROFILE_EACH_ROUND (1: profile again before every round after the first, with the same
+# options, and give that round's server and simulator the new catalog: the profile nearest the
+# runs, on a machine whose speed drifts from one minute to the next; 0, the default: one profile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -105,9 +108,12 @@ placement=()
 [ -n "${LOAD_CPUS:-}" ] && placement+=(--load-cpus "$LOAD_CPUS")
 count=$(echo "$models" | tr ',' '\n' | wc -l)
 crowd=${CROWD:-$(/usr/bin/python3 -c "print(max(0, round($fraction * $count) - 1))")}
-"$brulee" profile --repo "$zoo" --runs "$profile_runs" --execs "$execs" --crowd "$crowd" \
-  --threads "${INTRA_OP_THREADS:-0}" "${placement[@]}" --out "$out/catalog.json" --quiet \
-  > "$out/profile.txt"
+profile_to() {  # CATALOG TEXT
+  "$brulee" profile --repo "$zoo" --runs "$profile_runs" --execs "$execs" --crowd "$crowd" \
+    --threads "${INTRA_OP_THREADS:-0}" "${placement[@]}" --out "$1" --quiet > "$2"
+}
+profile_to "$out/catalog.json" "$out/profile.txt"
+catalog="$out/catalog.json"  # the catalog of the round under way (PROFILE_EACH_ROUND)
 log "trace: $popularity popularity, ${rate} req/s for ${duration} s"
 "$brulee" workload synth --catalog "$out/catalog.json" --popularity "$popularity" --zipf 1.0 \
   --rate "$rate" --duration "$duration" --out "$out/trace.csv" --catalog-out "$out/trace.catalog.json" \
@@ -163,7 +169,7 @@ run_once() {
   busy_before=$(machine_busy_s)
   wall_before=$(date +%s.%N)
   "$brulee" serve --repo "$zoo" --port 0 --grpc-port 0 --memory "$memory" --policy "$policy" \
-    --seed "$run" --catalog "$out/catalog.json" --exec-threads "${EXEC_THREADS:-1}" \
+    --seed "$run" --catalog "$catalog" --exec-threads "${EXEC_THREADS:-1}" \
     --loader-threads "${LOADER_THREADS:-1}" --intra-op-threads "${INTRA_OP_THREADS:-0}" "${placement[@]}" \
     --max-inflight-bytes "${MAX_INFLIGHT:-2GiB}" --learn-rate "${LEARN_RATE:-0}" \
     > "$out/runs/$tag.server.log" 2>&1 &
@@ -217,12 +223,12 @@ if busy:
   print(f"testbed.sh: run {run} of {policy} was busy: other processes used {100 * share:.0f}% "
         f"of the CPU", file=sys.stderr)
 EOF
-  "$brulee" simulate --trace "$out/trace.csv" --catalog "$out/catalog.json" --memory "$memory" \
+  "$brulee" simulate --trace "$out/trace.csv" --catalog "$catalog" --memory "$memory" \
     --policy "$policy" --parallel-load --seed "$run" --json \
     --requests-out "$out/runs/$tag.sim.csv" > "$out/runs/$tag.sim.json"
   # Simulated again with the costs this run's own server measured (experiments/own_costs.py):
   # the error left is the simulator's model, not the drift between the profile and the run.
-  /usr/bin/python3 experiments/own_costs.py "$out/catalog.json" "$out/runs/$tag.replay.csv" \
+  /usr/bin/python3 experiments/own_costs.py "$catalog" "$out/runs/$tag.replay.csv" \
     "$out/runs/$tag.server.log" > "$out/runs/$tag.own.catalog.json"
   "$brulee" simulate --trace "$out/trace.csv" --catalog "$out/runs/$tag.own.catalog.json" \
     --memory "$memory" --policy "$policy" --parallel-load --seed "$run" --json \
@@ -231,6 +237,11 @@ EOF
 
 # RETRY_BUSY=N: a run flagged busy is run again, up to N times (its earlier line is dropped).
 for run in $(seq 1 "$runs"); do
+  if [ "${PROFILE_EACH_ROUND:-0}" = 1 ] && [ "$run" -gt 1 ]; then
+    log "profile again before round $run; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    catalog="$out/catalog.r$run.json"
+    profile_to "$catalog" "$out/profile.r$run.txt"
+  fi
   for policy in ${policies//,/ }; do
     tries=0
     while :; do
