@@ -32,8 +32,10 @@ def own_costs(catalog, replay_csv, server_log):
     exec figure of the model (alone, beside a load, first after a load) is scaled by it. Loads:
     the median of the model's later loads in the server's log (`loaded ... seconds=`) over the
     catalog's load_latency_s, likewise for every load figure, and its first load's seconds as
-    first_load_s. Size: the bytes the server charged at the model's first load. A model the run
-    did not measure keeps the catalog's figures."""
+    first_load_s. Sizes stay the catalog's: they are the policy's inputs, not costs (with the
+    server's charged bytes, random eviction drew other victims than the server's, whose hit
+    ratios matched the catalog's run). A model the run did not measure keeps the catalog's
+    figures."""
     rows = [r for r in csv.DictReader(open(replay_csv))
             if r["hit"] != "" and r.get("status", "200") == "200"]
     windows = [(float(r["load_start_s"]), float(r["ready_s"])) for r in rows
@@ -47,8 +49,7 @@ def own_costs(catalog, replay_csv, server_log):
     for line in open(server_log):
         match = LOADED.search(line)
         if match:
-            loads.setdefault(match.group(1), []).append((int(match.group(2)),
-                                                         float(match.group(3))))
+            loads.setdefault(match.group(1), []).append(float(match.group(3)))
     models = catalog.get("models", catalog)
     for model in models:
         name = model["name"]
@@ -61,9 +62,8 @@ def own_costs(catalog, replay_csv, server_log):
                     model[key] *= scale
         seen = loads.get(name)
         if seen:
-            model["size_bytes"] = seen[0][0]
-            model["first_load_s"] = seen[0][1]
-            later = [seconds for _, seconds in seen[1:]]
+            model["first_load_s"] = seen[0]
+            later = seen[1:]
             if later and model.get("load_latency_s"):
                 scale = median(later) / model["load_latency_s"]
                 for key in ("load_latency_s", "load_latency_p50_s", "load_latency_p95_s",

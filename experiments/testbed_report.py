@@ -159,7 +159,7 @@ def main():
     if all("sim_own_costs" in e for _, e, _ in rows):
         lines += ["", "The same runs simulated with the costs each run's own server measured "
                   "(`experiments/own_costs.py`: exec of hits with no load under way, the log's "
-                  "later loads, the charged bytes); known only after the run, so a diagnostic of "
+                  "later loads; the catalog's sizes); known only after the run, so a diagnostic of "
                   "the simulator's model, not a prediction (docs/fidelity.md, \"Two testbeds, and "
                   "the run's own costs\"):", "",
                   "| policy | hit ratio (own costs) | load delay err | queue, ms | latency err |",
