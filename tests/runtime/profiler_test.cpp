@@ -220,6 +220,15 @@ TEST(RuntimeProfiler, AWarmUpOfSeveralInferencesIsNotTakenForTheLoadsSlowdown) {
   EXPECT_LT(exec_factor, 1.5) << exec_factor;
 }
 
+// One round, 3 timed inferences per load, no interference rounds: the fakes' lone figures.
+ProfileOptions one_round_without_interference() {
+  ProfileOptions options;
+  options.runs = 1;
+  options.execs_per_load = 3;
+  options.interference = false;
+  return options;
+}
+
 TEST(RuntimeProfiler, TheFirstInferenceIsTimedAfterAWarmLoad) {
   // The first inference after the model's first load ever does 0.12 s more work (its pages are
   // fresh); after every later load, 0.01 s more. A serving cache's loads are later loads, so
@@ -231,11 +240,7 @@ TEST(RuntimeProfiler, TheFirstInferenceIsTimedAfterAWarmLoad) {
     const double extra_s = (*copies)++ == 0 ? 0.12 : 0.01;
     return std::make_unique<SlowedModel>(contention, 0.02, 1.0, extra_s, 0.01, 1);
   };
-  ProfileOptions options;
-  options.runs = 1;
-  options.execs_per_load = 3;
-  options.interference = false;
-  const auto profiles = profile_subjects({subject}, options);
+  const auto profiles = profile_subjects({subject}, one_round_without_interference());
   ASSERT_EQ(profiles.size(), 1u);
   const ModelProfile& p = profiles[0];
   ASSERT_TRUE(p.error.empty()) << p.error;
@@ -443,11 +448,7 @@ TEST(RuntimeProfiler, InferencesAreTimedOnValuesNotZeros) {
   subject.name = "values";
   subject.backend = "fake";
   subject.load = [] { return std::make_unique<ValueSensitiveModel>(); };
-  ProfileOptions options;
-  options.runs = 1;
-  options.execs_per_load = 3;
-  options.interference = false;
-  const auto profiles = profile_subjects({subject}, options);
+  const auto profiles = profile_subjects({subject}, one_round_without_interference());
   ASSERT_EQ(profiles.size(), 1u);
   // 0.02 s on values (sleeps only run longer); 0.002 s had the inputs been zeros.
   EXPECT_GE(profiles[0].exec.mean_s, 0.02);

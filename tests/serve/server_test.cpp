@@ -185,33 +185,39 @@ TEST(ServeScheduler, OneLoadForManyConcurrentMisses) {
   EXPECT_EQ(h.loader.max_executing.load(), 1);  // never two inferences on one handle
 }
 
+// While m1's first load holds the activity gate (measured in isolation) for kHeldS, a request
+// for `model` is sent; returns its answer's parameters once the load is let go.
+constexpr double kHeldS = 0.3;
+json parameters_of_a_request_held_by_m1s_first_load(Harness& h, const std::string& model) {
+  h.loader.load_gate.close();
+  auto loading = std::async(std::launch::async, [&h] {
+    auto res = h.client()->Post("/v2/models/m1/infer", infer_body({2.0f}), "application/json");
+    return res ? res->status : -1;
+  });
+  h.loader.load_gate.await_waiters(1);  // m1's first load holds the activity gate
+  auto held = std::async(std::launch::async, [&h, model] {
+    auto res =
+        h.client()->Post("/v2/models/" + model + "/infer", infer_body({3.0f}), "application/json");
+    return res ? std::optional<std::string>(res->body) : std::nullopt;
+  });
+  std::this_thread::sleep_for(std::chrono::duration<double>(kHeldS));
+  h.loader.load_gate.open();
+  EXPECT_EQ(loading.get(), 200);
+  const auto body = held.get();
+  EXPECT_TRUE(body);
+  return body ? json::parse(*body)["parameters"] : json::object();
+}
+
 // A request that waits, read but not parsed, while another model's first load is measured in
 // isolation has waited: its timeline counts that wait as queueing (docs/fidelity.md, "The first
 // loads' isolation"), as the simulator does.
 TEST(ServeScheduler, TheWaitForAnIsolatedFirstLoadIsQueueing) {
   Harness h(fake_models(2, kMiB), options_with(4 * kMiB));
-  auto c = h.client();
-  auto first = c->Post("/v2/models/m0/infer", infer_body({1.0f}), "application/json");
+  auto first = h.client()->Post("/v2/models/m0/infer", infer_body({1.0f}), "application/json");
   ASSERT_TRUE(first);
   ASSERT_EQ(first->status, 200);
-  h.loader.load_gate.close();
-  auto other = std::async(std::launch::async, [&h] {
-    auto res = h.client()->Post("/v2/models/m1/infer", infer_body({2.0f}), "application/json");
-    return res ? res->status : -1;
-  });
-  h.loader.load_gate.await_waiters(1);  // m1's first load holds the activity gate
-  auto hit = std::async(std::launch::async, [&h] {
-    auto res = h.client()->Post("/v2/models/m0/infer", infer_body({3.0f}), "application/json");
-    return res ? std::optional<std::string>(res->body) : std::nullopt;
-  });
-  constexpr double kHeldS = 0.3;
-  std::this_thread::sleep_for(std::chrono::duration<double>(kHeldS));
-  h.loader.load_gate.open();
-  EXPECT_EQ(other.get(), 200);
-  const auto body = hit.get();
-  ASSERT_TRUE(body);
-  const json params = json::parse(*body)["parameters"];
-  EXPECT_EQ(params["hit"], true);
+  const json params = parameters_of_a_request_held_by_m1s_first_load(h, "m0");
+  EXPECT_EQ(params["hit"], true) << params.dump();
   // The hit could not start before the load ended: it waited at least most of the pause.
   EXPECT_GE(params["queue_s"].get<double>(), kHeldS / 2) << params.dump();
   EXPECT_EQ(params["load_s"].get<double>(), 0.0);
@@ -224,23 +230,7 @@ TEST(ServeScheduler, ARequestHeldWhileItsOwnModelsFirstLoadRunsSharedThatLoad) {
   // whose load delay is the wait), as the simulator counts a request arriving during its
   // model's load.
   Harness h(fake_models(2, kMiB), options_with(4 * kMiB));
-  h.loader.load_gate.close();
-  auto first = std::async(std::launch::async, [&h] {
-    auto res = h.client()->Post("/v2/models/m1/infer", infer_body({2.0f}), "application/json");
-    return res ? res->status : -1;
-  });
-  h.loader.load_gate.await_waiters(1);  // m1's first load holds the activity gate
-  auto second = std::async(std::launch::async, [&h] {
-    auto res = h.client()->Post("/v2/models/m1/infer", infer_body({3.0f}), "application/json");
-    return res ? std::optional<std::string>(res->body) : std::nullopt;
-  });
-  constexpr double kHeldS = 0.3;
-  std::this_thread::sleep_for(std::chrono::duration<double>(kHeldS));
-  h.loader.load_gate.open();
-  EXPECT_EQ(first.get(), 200);
-  const auto body = second.get();
-  ASSERT_TRUE(body);
-  const json params = json::parse(*body)["parameters"];
+  const json params = parameters_of_a_request_held_by_m1s_first_load(h, "m1");
   EXPECT_EQ(params["hit"], false) << params.dump();
   EXPECT_GE(params["load_s"].get<double>(), kHeldS / 2) << params.dump();
   EXPECT_GE(params["start_s"].get<double>(), kHeldS / 2);
