@@ -256,7 +256,7 @@ void run_simulate(const SimulateOptions& opts) {
     // The bound (a sort of the trace's reuse intervals, or a min-cost flow) runs on a second
     // core while the run simulates, unless --threads 1 asks for one core.
     const std::uint64_t total_memory = base.memory_bytes * static_cast<std::uint64_t>(base.workers);
-    std::optional<double> bound;
+    std::optional<sim::BoundValue> bound;
     std::exception_ptr bound_error;
     std::thread bound_thread;
     const auto compute = [&] {
@@ -292,7 +292,8 @@ void run_simulate(const SimulateOptions& opts) {
     if (bound_error) std::rethrow_exception(bound_error);
     if (bound_kind != sim::BoundKind::kNone) {
       if (!bound) compute();
-      results.back().bound_load_cost_s = *bound;
+      results.back().bound_load_cost_s = bound->lower_s;
+      results.back().schedule_load_cost_s = bound->schedule_s;
     }
     results.back().bound = bound_kind;
   } else {

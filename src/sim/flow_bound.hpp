@@ -44,6 +44,11 @@ struct FlowBoundResult {
   // The same flow priced with the exact costs, minus bound_s: the real LP optimum lies in
   // [bound_s, bound_s + rounding_gap_s]. Tiny (the scale K is chosen for it).
   double rounding_gap_s = 0.0;
+  // An upper bound on the optimum: the load cost of one offline schedule built from the LP's
+  // solution (every interval the LP keeps whole is kept; then the others, the most kept first,
+  // wherever they still fit). The optimum lies in [bound_s, schedule_s]; their ratio bounds how
+  // far the LP bound can be below the optimum.
+  double schedule_s = 0.0;
   std::uint64_t nodes = 0;  // of the solved graph (boundaries where an interval starts or ends)
   std::uint64_t arcs = 0;
 };
@@ -56,8 +61,12 @@ class FlowBound {
 
   // Solves the min-cost flow for `total_memory_bytes` of memory (all workers together). Builds
   // its own graph and solver, so several calls may run at once on different threads. Memory
-  // while it runs: about 200 bytes per node (docs/simulator.md).
-  FlowBoundResult solve(std::uint64_t total_memory_bytes) const;
+  // while it runs: about 200 bytes per node (docs/simulator.md). `schedule_hits`, if given,
+  // gets one flag per request, set where the schedule of `schedule_s` keeps the model resident
+  // from its previous request across others (reuses with nothing in between, and those of
+  // models of size 0 or of no load cost, are left to the caller: they are never flagged).
+  FlowBoundResult solve(std::uint64_t total_memory_bytes,
+                        std::vector<std::uint8_t>* schedule_hits = nullptr) const;
   double lower_bound_s(std::uint64_t total_memory_bytes) const {
     return solve(total_memory_bytes).bound_s;
   }
@@ -75,14 +84,24 @@ class FlowBound {
     std::uint32_t from;  // node where the interval enters the path
     std::uint32_t to;    // node where it leaves
     ModelId model;
+    std::uint32_t first;   // the interval's requests: the model is kept over those between
+    std::uint32_t second;  // (and the second is a hit) if the interval is kept
   };
   std::vector<Bypass> bypasses_;  // by `from` (at most one per node)
   std::vector<double> cost_s_;    // per model: load cost
   std::vector<std::uint64_t> size_bytes_;
   std::vector<std::int64_t> unit_cost_;  // per model: scaled cost per byte
-  long double scale_ = 1.0L;             // K: unit_cost = floor(K x cost / size)
+  long double scale_ = 1.0L;
+  std::size_t requests_ = 0;  // K: unit_cost = floor(K x cost / size)
   double compulsory_cost_s_ = 0.0;
   double reuse_cost_s_ = 0.0;
+  // The schedule's cost for the LP's flow on each bypass arc (FlowBoundResult::schedule_s).
+  double schedule_cost_s(std::uint64_t memory, const std::vector<std::int64_t>& bypass_flow,
+                         std::vector<std::uint8_t>* schedule_hits) const;
+  // Keeps the bypasses in `order` wherever they still fit; returns the load cost of the others
+  // and sets kept[b].
+  long double greedy_cost_s(std::uint64_t memory, const std::vector<std::uint32_t>& order,
+                            std::vector<std::uint8_t>& kept) const;
 };
 
 }  // namespace brulee::sim

@@ -56,7 +56,7 @@ double memory_fraction(const SimSummary& s, const RunInfo& info) {
 const char* bound_description(BoundKind kind) {
   switch (kind) {
     case BoundKind::kFlow:
-      return "flow (min-cost flow LP, FOO)";
+      return "flow (min-cost flow LP, FOO; the optimum lies between it and the schedule)";
     case BoundKind::kInterval:
       return "interval (relaxation, looser)";
     case BoundKind::kNone:
@@ -102,6 +102,10 @@ nlohmann::ordered_json summary_json(const SimSummary& s, const RunInfo& info) {
     j["cost_over_bound"] = nullptr;
   }
   j["bound"] = bound_name(s.bound);
+  if (s.schedule_load_cost_s >= 0) {  // the flow bound only
+    j["schedule_load_cost_s"] = s.schedule_load_cost_s;
+    j["cost_over_schedule"] = s.cost_over_schedule();
+  }
   if (s.prefetch) {  // only with --prefetch: the outputs without it are unchanged
     j["prefetches"] = s.prefetches;
     j["prefetches_used"] = s.prefetches_used;
@@ -126,13 +130,26 @@ nlohmann::ordered_json sweep_json(const std::vector<SimSummary>& results, const 
   return j;
 }
 
+namespace {
+bool has_schedule(const std::vector<SimSummary>& results) {
+  return std::any_of(results.begin(), results.end(),
+                     [](const SimSummary& s) { return s.schedule_load_cost_s >= 0; });
+}
+}  // namespace
+
 std::string sweep_csv(const std::vector<SimSummary>& results, const RunInfo& info) {
   std::string out =
       "policy,memory_bytes,memory_fraction,workers,mode,requests,hits,misses,hit_ratio,loads,"
       "evictions,bytes_loaded,peak_used_bytes,total_load_delay_s,mean_load_delay_s,mean_exec_s,"
       "load_exec_ratio,mean_queue_delay_s,latency_mean_s,latency_p50_s,latency_p95_s,"
       "latency_p99_s,load_cost_s,bound_load_cost_s,cost_over_bound,bound\n";
-  // Prefetch columns only when a run prefetched: the outputs without --prefetch are unchanged.
+  // The flow bound's schedule, and prefetching, add columns only when there: the outputs
+  // without them are unchanged.
+  const bool schedule = has_schedule(results);
+  if (schedule) {
+    out.pop_back();
+    out += ",schedule_load_cost_s,cost_over_schedule\n";
+  }
   const bool prefetch =
       std::any_of(results.begin(), results.end(), [](const SimSummary& s) { return s.prefetch; });
   if (prefetch) {
@@ -155,6 +172,14 @@ std::string sweep_csv(const std::vector<SimSummary>& results, const RunInfo& inf
            (s.bound_load_cost_s >= 0 ? number(s.bound_load_cost_s, 12) : "") + "," +
            (s.bound_load_cost_s >= 0 ? number(s.cost_over_bound()) : "") + "," +
            bound_name(s.bound) + "\n";
+    if (schedule) {
+      out.pop_back();
+      out += "," +
+             (s.schedule_load_cost_s >= 0
+                  ? number(s.schedule_load_cost_s, 12) + "," + number(s.cost_over_schedule())
+                  : std::string(",")) +
+             "\n";
+    }
     if (prefetch) {
       out.pop_back();  // the line's end
       out += "," + std::to_string(s.prefetches) + "," + std::to_string(s.prefetches_used) + "," +
@@ -203,6 +228,10 @@ std::string summary_text(const SimSummary& s, const RunInfo& info) {
     add("offline bound (s)", number(s.bound_load_cost_s, 9));
     add("cost / bound", number(s.cost_over_bound(), 6));
   }
+  if (s.schedule_load_cost_s >= 0) {
+    add("offline schedule (s)", number(s.schedule_load_cost_s, 9));
+    add("cost / schedule", number(s.cost_over_schedule(), 6));
+  }
   add("bound", bound_description(s.bound));
   if (s.prefetch) {
     add("prefetches made / used",
@@ -221,6 +250,12 @@ std::string sweep_text(const std::vector<SimSummary>& results, const RunInfo& in
                 "memory", "mem %", "hit ratio", "mean load (s)", "load/exec", "p99 (s)",
                 "evictions", "cost/bound");
   out += line;
+  const bool schedule = has_schedule(results);
+  if (schedule) {  // one more column, only with the flow bound
+    out.pop_back();
+    std::snprintf(line, sizeof line, " %11s\n", "cost/sched");
+    out += line;
+  }
   const bool prefetch =
       std::any_of(results.begin(), results.end(), [](const SimSummary& s) { return s.prefetch; });
   if (prefetch) {  // one more column block, only with --prefetch
@@ -236,6 +271,12 @@ std::string sweep_text(const std::vector<SimSummary>& results, const RunInfo& in
                   static_cast<unsigned long long>(s.evictions),
                   s.bound_load_cost_s >= 0 ? number(s.cost_over_bound(), 5).c_str() : "-");
     out += line;
+    if (schedule) {
+      out.pop_back();
+      std::snprintf(line, sizeof line, " %11s\n",
+                    s.schedule_load_cost_s >= 0 ? number(s.cost_over_schedule(), 5).c_str() : "-");
+      out += line;
+    }
     if (prefetch) {
       out.pop_back();
       std::snprintf(line, sizeof line, " %10llu %10llu %12.6g\n",

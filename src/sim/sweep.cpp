@@ -23,17 +23,23 @@ BoundKind default_bound(std::uint64_t requests) {
   return requests <= kFlowBoundDefaultMaxRequests ? BoundKind::kFlow : BoundKind::kInterval;
 }
 
-double compute_bound(BoundKind kind, const ModelTable& models, const CompactTrace& trace,
-                     std::uint64_t total_memory_bytes) {
+BoundValue compute_bound(BoundKind kind, const ModelTable& models, const CompactTrace& trace,
+                         std::uint64_t total_memory_bytes) {
+  BoundValue value;
   switch (kind) {
     case BoundKind::kInterval:
-      return OfflineBound(models, trace).lower_bound_s(total_memory_bytes);
-    case BoundKind::kFlow:
-      return FlowBound(models, trace).lower_bound_s(total_memory_bytes);
+      value.lower_s = OfflineBound(models, trace).lower_bound_s(total_memory_bytes);
+      break;
+    case BoundKind::kFlow: {
+      const FlowBoundResult result = FlowBound(models, trace).solve(total_memory_bytes);
+      value.lower_s = result.bound_s;
+      value.schedule_s = result.schedule_s;
+      break;
+    }
     case BoundKind::kNone:
       break;
   }
-  return -1.0;
+  return value;
 }
 
 std::vector<SimSummary> run_sweep(const ModelTable& models, const CompactTrace& trace,
@@ -58,14 +64,14 @@ std::vector<SimSummary> run_sweep(const ModelTable& models, const CompactTrace& 
   // job (one sort serves every memory size); the flow bound is one solve per memory size.
   std::optional<OfflineBound> interval;
   std::optional<FlowBound> flow;
-  std::vector<double> flow_values;
+  std::vector<FlowBoundResult> flow_values;
   std::size_t bound_jobs = 0;
   if (spec.bound == BoundKind::kInterval) {
     bound_jobs = 1;
   } else if (spec.bound == BoundKind::kFlow) {
     flow.emplace(models, trace);  // O(N) scan; the solves are the jobs
     bound_jobs = spec.memory_bytes.size();
-    flow_values.assign(bound_jobs, -1.0);
+    flow_values.resize(bound_jobs);
   }
   std::vector<std::exception_ptr> bound_errors(bound_jobs);
   threads = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(runs + bound_jobs)));
@@ -80,7 +86,7 @@ std::vector<SimSummary> run_sweep(const ModelTable& models, const CompactTrace& 
           if (spec.bound == BoundKind::kInterval) {
             interval.emplace(models, trace);
           } else {
-            flow_values[job] = flow->lower_bound_s(spec.memory_bytes[job] * spec.base.workers);
+            flow_values[job] = flow->solve(spec.memory_bytes[job] * spec.base.workers);
           }
         } catch (...) {
           bound_errors[job] = std::current_exception();
@@ -113,7 +119,9 @@ std::vector<SimSummary> run_sweep(const ModelTable& models, const CompactTrace& 
     if (spec.bound == BoundKind::kInterval) {
       result.bound_load_cost_s = interval->lower_bound_s(result.memory_bytes * result.workers);
     } else if (spec.bound == BoundKind::kFlow) {
-      result.bound_load_cost_s = flow_values[run % spec.memory_bytes.size()];
+      const FlowBoundResult& flow_value = flow_values[run % spec.memory_bytes.size()];
+      result.bound_load_cost_s = flow_value.bound_s;
+      result.schedule_load_cost_s = flow_value.schedule_s;
     }
     result.bound = spec.bound;
   }

@@ -26,10 +26,16 @@ BoundKind parse_bound(const std::string& text);
 inline constexpr std::uint64_t kFlowBoundDefaultMaxRequests = 500'000;
 BoundKind default_bound(std::uint64_t requests);
 
-// The bound of `kind` on the load cost with `total_memory_bytes` (all workers); -1 for kNone.
-// trace.next_use must be filled unless kind is kNone.
-double compute_bound(BoundKind kind, const ModelTable& models, const CompactTrace& trace,
-                     std::uint64_t total_memory_bytes);
+// What a bound says of the load cost with some memory: the lower bound (-1 for kNone), and for
+// the flow bound the cost of an offline schedule, an upper bound on the optimum (else -1).
+struct BoundValue {
+  double lower_s = -1.0;
+  double schedule_s = -1.0;
+};
+// The bound of `kind` with `total_memory_bytes` (all workers). trace.next_use must be filled
+// unless kind is kNone.
+BoundValue compute_bound(BoundKind kind, const ModelTable& models, const CompactTrace& trace,
+                         std::uint64_t total_memory_bytes);
 
 // Runs every (policy, memory) pair; result k is policy k / memory_bytes.size(), memory k % size.
 // Exceptions of a run are rethrown (the first one, in run order) after all threads stop.

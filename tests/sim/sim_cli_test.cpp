@@ -194,6 +194,11 @@ TEST(SimCli, BoundFlagNamesTheBoundInEveryOutput) {
   EXPECT_GE(flow["bound_load_cost_s"].get<double>(),
             interval["bound_load_cost_s"].get<double>() * (1 - 1e-9));
   EXPECT_LE(flow["bound_load_cost_s"].get<double>(), flow["load_cost_s"].get<double>());
+  // The flow bound's schedule bounds the optimum from above; the other bounds have none.
+  EXPECT_GE(flow["schedule_load_cost_s"].get<double>(), flow["bound_load_cost_s"].get<double>());
+  EXPECT_NEAR(flow["cost_over_schedule"].get<double>(),
+              flow["load_cost_s"].get<double>() / flow["schedule_load_cost_s"].get<double>(), 1e-9);
+  EXPECT_FALSE(interval.contains("schedule_load_cost_s"));
   const auto none = bound_of("--bound none");
   EXPECT_EQ(none["bound"], "none");
   EXPECT_TRUE(none["bound_load_cost_s"].is_null());
@@ -209,9 +214,18 @@ TEST(SimCli, BoundFlagNamesTheBoundInEveryOutput) {
   EXPECT_EQ(json["bound"], "flow");
   for (const auto& result : json["results"]) EXPECT_EQ(result["bound"], "flow");
   const std::string csv = read_file(dir / "bound.csv");
-  EXPECT_NE(csv.find(",cost_over_bound,bound\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",cost_over_bound,bound,schedule_load_cost_s,cost_over_schedule\n"),
+            std::string::npos)
+      << csv;
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);
-  EXPECT_NE(csv.find(",flow\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",flow,"), std::string::npos) << csv;
+  // Without the flow bound the columns are as they were.
+  const CliRun plain = run(args + "--sweep --memory 20%,40% --bound interval --csv " +
+                           (dir / "interval.csv").string());
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  const std::string interval_csv = read_file(dir / "interval.csv");
+  EXPECT_NE(interval_csv.find(",cost_over_bound,bound\n"), std::string::npos) << interval_csv;
+  EXPECT_NE(interval_csv.find(",interval\n"), std::string::npos) << interval_csv;
 }
 
 void expect_usage_error(const std::string& args, const std::string& mention) {

@@ -4,7 +4,9 @@
 //  - never below the interval bound;
 //  - never above any registered policy's load cost, on random traces, memory sizes and modes;
 //  - equal to the optimum where the LP is integral (unit sizes: an interval matrix), on random
-//    traces and on hand-made ones.
+//    traces and on hand-made ones;
+//  - its offline schedule (an upper bound on the optimum, built from the LP's solution) fits the
+//    memory at every request, costs what it says, and is never below the optimum.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -69,6 +71,37 @@ double exhaustive_optimum(const ModelTable& models, const CompactTrace& trace,
   return best;
 }
 
+// The load cost of the schedule FlowBound::solve flagged, checked request by request: a request
+// is a hit when its model was requested just before, takes no memory, or was flagged (kept
+// across the requests in between); at every request the requested model and every model kept
+// across it must fit in `capacity`. Flags on anything but a reuse fail the test.
+double checked_schedule_cost(const ModelTable& models, const CompactTrace& trace,
+                             std::uint64_t capacity, const std::vector<std::uint8_t>& flags) {
+  const std::size_t n = trace.size();
+  EXPECT_EQ(flags.size(), n);
+  constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+  std::vector<std::size_t> last(models.size(), kNone);
+  std::vector<std::uint64_t> kept_bytes(n, 0);
+  double cost = 0.0;
+  for (std::size_t j = 0; j < n; ++j) {
+    const ModelId m = trace.model[j];
+    const std::size_t p = last[m];
+    last[m] = j;
+    if (flags[j]) {
+      EXPECT_TRUE(p != kNone && p + 1 < j) << "a flag on request " << j << " that is no reuse";
+    }
+    const bool hit = p != kNone && (p + 1 == j || models[m].size_bytes == 0 || flags[j]);
+    if (!hit) cost += models[m].load_latency_s;
+    if (hit && p + 1 < j) {
+      for (std::size_t k = p + 1; k < j; ++k) kept_bytes[k] += models[m].size_bytes;
+    }
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    EXPECT_LE(kept_bytes[k] + models[trace.model[k]].size_bytes, capacity) << "request " << k;
+  }
+  return cost;
+}
+
 struct TinyCase {
   ModelTable models;
   CompactTrace trace;
@@ -110,6 +143,7 @@ TEST(SimFlowBound, NeverAboveTheExhaustiveOptimumNorBelowTheIntervalBound) {
   int compared = 0;
   int strictly_above_interval = 0;
   int tight = 0;
+  int schedule_optimal = 0;
   for (std::uint64_t seed = 1; seed <= 400; ++seed) {
     const TinyCase c = tiny_case(seed, false);
     const FlowBound flow(c.models, c.trace);
@@ -117,8 +151,16 @@ TEST(SimFlowBound, NeverAboveTheExhaustiveOptimumNorBelowTheIntervalBound) {
     for (std::uint64_t capacity = c.largest; capacity <= c.footprint;
          capacity += 1 + c.footprint / 4) {
       const double optimum = exhaustive_optimum(c.models, c.trace, capacity);
-      const FlowBoundResult result = flow.solve(capacity);
+      std::vector<std::uint8_t> flags;
+      const FlowBoundResult result = flow.solve(capacity, &flags);
       const double loose = interval.lower_bound_s(capacity);
+      // The schedule is a real one, so the optimum is at most its cost.
+      EXPECT_NEAR(checked_schedule_cost(c.models, c.trace, capacity, flags), result.schedule_s,
+                  kTolerance * result.schedule_s)
+          << "seed " << seed << " C " << capacity;
+      EXPECT_GE(result.schedule_s, optimum * (1 - kTolerance))
+          << "seed " << seed << " C " << capacity;
+      if (result.schedule_s <= optimum * (1 + kTolerance)) ++schedule_optimal;
       EXPECT_LE(result.bound_s, optimum * (1 + kTolerance)) << "seed " << seed << " C " << capacity;
       EXPECT_GE(result.bound_s, loose * (1 - kTolerance)) << "seed " << seed << " C " << capacity;
       EXPECT_GE(result.bound_s, flow.compulsory_cost_s() * (1 - kTolerance));
@@ -136,8 +178,12 @@ TEST(SimFlowBound, NeverAboveTheExhaustiveOptimumNorBelowTheIntervalBound) {
   // but tight on most of these tiny traces.
   EXPECT_LT(tight, compared);
   EXPECT_GT(tight, compared / 2);
-  std::printf("flow bound: %d of %d tiny cases tight, %d strictly above the interval bound\n",
-              tight, compared, strictly_above_interval);
+  // Where the LP is integral the schedule is the optimum; rounding the rest finds it often.
+  EXPECT_GE(schedule_optimal, tight);
+  std::printf(
+      "flow bound: %d of %d tiny cases tight, %d strictly above the interval bound; "
+      "its schedule optimal in %d\n",
+      tight, compared, strictly_above_interval, schedule_optimal);
 }
 
 TEST(SimFlowBound, EqualsTheOptimumWhenSizesAreEqual) {
@@ -149,7 +195,11 @@ TEST(SimFlowBound, EqualsTheOptimumWhenSizesAreEqual) {
     const FlowBound flow(c.models, c.trace);
     for (std::uint64_t capacity = 1; capacity < c.models.size(); ++capacity) {
       const double optimum = exhaustive_optimum(c.models, c.trace, capacity);
-      EXPECT_NEAR(flow.lower_bound_s(capacity), optimum, kTolerance * optimum)
+      const FlowBoundResult result = flow.solve(capacity);
+      EXPECT_NEAR(result.bound_s, optimum, kTolerance * optimum)
+          << "seed " << seed << " C " << capacity;
+      // An integral LP keeps each interval whole or not at all: its schedule is the optimum.
+      EXPECT_NEAR(result.schedule_s, optimum, kTolerance * optimum)
           << "seed " << seed << " C " << capacity;
       ++compared;
     }
@@ -237,8 +287,14 @@ TEST(SimFlowBound, NeverAboveAnyPolicyInAnyMode) {
       const std::uint64_t memory =
           std::max(largest, static_cast<std::uint64_t>(fraction * static_cast<double>(footprint)));
       for (std::uint32_t workers : {1u, 2u}) {
-        const double lower = flow.lower_bound_s(memory * workers);
+        std::vector<std::uint8_t> flags;
+        const FlowBoundResult result = flow.solve(memory * workers, &flags);
+        const double lower = result.bound_s;
         EXPECT_GE(lower, interval.lower_bound_s(memory * workers) * (1 - kTolerance));
+        EXPECT_GE(result.schedule_s, lower * (1 - kTolerance));
+        EXPECT_NEAR(checked_schedule_cost(models, trace, memory * workers, flags),
+                    result.schedule_s, kTolerance * result.schedule_s)
+            << "seed " << seed << " memory " << memory << " workers " << workers;
         for (const auto& factory : policy_factories()) {
           for (bool queueing : {false, true}) {
             if (workers == 2 && !queueing) continue;
@@ -274,8 +330,14 @@ TEST(SimFlowBound, SweepFillsTheBoundItNames) {
     ASSERT_EQ(results.size(), 4u);
     for (const SimSummary& s : results) {
       EXPECT_EQ(s.bound, kind);
-      const double expected = compute_bound(kind, c.models, c.trace, s.memory_bytes);
-      EXPECT_EQ(s.bound_load_cost_s, expected) << bound_name(kind);
+      const BoundValue expected = compute_bound(kind, c.models, c.trace, s.memory_bytes);
+      EXPECT_EQ(s.bound_load_cost_s, expected.lower_s) << bound_name(kind);
+      EXPECT_EQ(s.schedule_load_cost_s, expected.schedule_s) << bound_name(kind);
+      if (kind == BoundKind::kFlow) {
+        EXPECT_GE(s.schedule_load_cost_s, s.bound_load_cost_s);
+      } else {
+        EXPECT_LT(s.schedule_load_cost_s, 0);
+      }
     }
   }
 }
