@@ -73,6 +73,28 @@ def own_costs(catalog, replay_csv, server_log):
     return catalog
 
 
+def run_speed(catalog, own_catalog, replay_csv):
+    """How fast one run's server was against the profile it was simulated with: the median,
+    over the run's answered requests, of own / profile exec figure of the request's model, and
+    over its misses, of own / profile load figure (own: own_costs() of the run). 1.0 = as
+    profiled; 1.5 = the server's inferences took 1.5x the profile's on this run. None where
+    nothing was measured."""
+    profile = {m["name"]: m for m in catalog.get("models", catalog)}
+    own = {m["name"]: m for m in own_catalog.get("models", own_catalog)}
+    execs, loads = [], []
+    for r in csv.DictReader(open(replay_csv)):
+        if r["hit"] == "" or r.get("status", "200") != "200":
+            continue
+        p, o = profile.get(r["model"]), own.get(r["model"])
+        if not p or not o:
+            continue
+        if p.get("exec_latency_s"):
+            execs.append(o["exec_latency_s"] / p["exec_latency_s"])
+        if r["hit"] == "0" and p.get("load_latency_s"):
+            loads.append(o["load_latency_s"] / p["load_latency_s"])
+    return median(execs), median(loads)
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__.strip().splitlines()[-1])

@@ -14,6 +14,8 @@ import os
 import subprocess
 import sys
 
+import own_costs  # beside this file
+
 KEYS = ["hit_ratio", "load_delay_mean_s", "queue_delay_mean_s", "exec_mean_s", "latency_mean_s",
         "latency_p99_s"]
 
@@ -77,6 +79,18 @@ def measure(path):
     if timed and timed[0].get("parse_s", "") != "":
         result["parse_mean_s"] = mean([float(r["parse_s"]) for r in timed if r["parse_s"] != ""])
     return result
+
+
+def speed_of(out, policy, run):
+    """(exec, load) of one run against its profile (own_costs.run_speed), or (None, None)."""
+    tag = f"{out}/runs/{policy}.r{run}"
+    catalog = f"{out}/catalog.r{run}.json"  # PROFILE_EACH_ROUND=1: the round's own profile
+    if not os.path.exists(catalog):
+        catalog = f"{out}/catalog.json"
+    if not all(os.path.exists(p) for p in (catalog, f"{tag}.own.catalog.json", f"{tag}.replay.csv")):
+        return None, None
+    return own_costs.run_speed(json.load(open(catalog)), json.load(open(f"{tag}.own.catalog.json")),
+                               f"{tag}.replay.csv")
 
 
 def main():
@@ -171,13 +185,20 @@ def main():
                          f"| {1e3 * o['queue_delay_mean_s']:.1f} "
                          f"| {err(o['latency_mean_s'], e['latency_mean_s'])} |")
     lines += ["", "Runs (load average = 1-minute average; other CPU = share of all cores used by "
-              "processes other than the server and the replay client):", "",
-              "| policy | run | start | wall s | load avg at start | max | other CPU | busy |",
-              "|---|---|---|---|---|---|---|---|"]
+              "processes other than the server and the replay client; exec / load vs profile = "
+              "how long this run's server took against the profile it was simulated with, "
+              "`own_costs.run_speed`: the median over requests of the model's own exec figure "
+              "over the profile's, and over misses of its load figure; 1.00 = as profiled):", "",
+              "| policy | run | start | wall s | load avg at start | max | other CPU | busy "
+              "| exec vs profile | load vs profile |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in run_info:
+        exec_speed, load_speed = speed_of(out, r["policy"], r["run"])
         lines.append(f"| {r['policy']} | {r['run']} | {r['start']} | {r['wall_s']} | {r['load1_start']} "
                      f"| {r['load1_max']} | {100 * float(r['other_cpu_share']):.0f}% | "
-                     f"{'yes' if r['busy'] == '1' else 'no'} |")
+                     f"{'yes' if r['busy'] == '1' else 'no'} "
+                     f"| {'-' if exec_speed is None else f'{exec_speed:.2f}'} "
+                     f"| {'-' if load_speed is None else f'{load_speed:.2f}'} |")
     open(f"{out}/results.md", "w").write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
