@@ -4,7 +4,8 @@
 # Usage: scripts/bootstrap.sh [--no-build] [--bench]
 #   --bench also installs the tools the server benchmarks compare against (wrk, nginx-light;
 #   bench/serve/rest_vs_nginx.sh) and the allocators bench/serve/process_memory.py preloads
-#   (jemalloc, mimalloc, tcmalloc); nothing in the build or the tests needs them.
+#   (jemalloc, mimalloc, tcmalloc), and the integer-program solver experiments/exact_optimum.py
+#   runs (coinor-cbc); nothing in the build or the tests needs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,7 +36,7 @@ build=1
 for arg in "$@"; do
   case "$arg" in
     --no-build) build=0 ;;
-    --bench) packages+=(wrk nginx-light libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4) ;;
+    --bench) packages+=(wrk nginx-light libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 coinor-cbc) ;;
     *) echo "bootstrap: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
