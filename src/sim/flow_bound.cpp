@@ -165,9 +165,17 @@ FlowBoundResult FlowBound::solve(std::uint64_t total_memory_bytes,
   result.schedule_s = compulsory_cost_s_;
   if (schedule_hits) schedule_hits->assign(requests_, 0);
   if (bypasses_.empty()) return result;
-  const int nodes = static_cast<int>(node_count_);
   // Far more memory than any model needs changes nothing; keep the numbers small.
   const std::uint64_t memory = std::min<std::uint64_t>(total_memory_bytes, 1ULL << 62);
+  // The solver's graph is gone before the schedule's tree is built: the peak stays the solver's.
+  const std::vector<std::int64_t> bypass_flow = solve_flow(memory, result);
+  result.schedule_s = schedule_cost_s(memory, bypass_flow, schedule_hits);
+  return result;
+}
+
+std::vector<std::int64_t> FlowBound::solve_flow(std::uint64_t memory,
+                                                FlowBoundResult& result) const {
+  const int nodes = static_cast<int>(node_count_);
   // Arcs by source: node a -> a+1 (chain), then a's bypass if it has one. Arc ids follow.
   Graph graph;
   {
@@ -235,8 +243,7 @@ FlowBoundResult FlowBound::solve(std::uint64_t total_memory_bytes,
   const long double flow_cost = rounded / scale_;
   result.bound_s = static_cast<double>(static_cast<long double>(compulsory_cost_s_) + flow_cost);
   result.rounding_gap_s = static_cast<double>(std::max(0.0L, exact - flow_cost));
-  result.schedule_s = schedule_cost_s(memory, bypass_flow, schedule_hits);
-  return result;
+  return bypass_flow;
 }
 
 // Two schedules, the cheaper kept (their cost bounds the optimum from above):

@@ -95,6 +95,9 @@ class FlowBound {
   std::size_t requests_ = 0;  // K: unit_cost = floor(K x cost / size)
   double compulsory_cost_s_ = 0.0;
   double reuse_cost_s_ = 0.0;
+  // Solves the min-cost flow (fills result's bound, rounding gap and sizes); returns the flow on
+  // each bypass arc (bytes of the interval not kept).
+  std::vector<std::int64_t> solve_flow(std::uint64_t memory, FlowBoundResult& result) const;
   // The schedule's cost for the LP's flow on each bypass arc (FlowBoundResult::schedule_s).
   double schedule_cost_s(std::uint64_t memory, const std::vector<std::int64_t>& bypass_flow,
                          std::vector<std::uint8_t>* schedule_hits) const;
