@@ -1,5 +1,5 @@
 #pragma once
-// A tight lower bound on the total load cost of ANY demand-loading policy: the min-cost flow of
+// A lower bound on the total load cost of ANY demand-loading policy: the min-cost flow of
 // FOO (Berger, Beckmann and Harchol-Balter, "Practical Bounds on Optimal Caching with Variable
 // Object Sizes", SIGMETRICS 2018), whose value is the LP relaxation of offline caching with
 // variable sizes and costs, adapted to demand loading. docs/simulator.md ("The flow bound").
