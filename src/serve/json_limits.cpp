@@ -28,8 +28,9 @@ constexpr std::uint64_t kMemberBytes =
 constexpr std::uint64_t kStringBytes = malloc_chunk_bytes(sizeof(json::string_t));
 constexpr std::uint64_t kSmallStringBytes = 15;  // libstdc++ keeps up to 15 chars inline
 // The lexer's token buffers (std::string and std::vector, grown by doubling, one being copied)
-// and, on a syntax error, the message quoting the token: a small multiple of the longest token.
-// The rest is the parser's stack of open containers and its fixed state.
+// and, on a syntax error, the message quoting the token: a small multiple of the longest token
+// (as quoted: see `run` in scan_json). The rest is the parser's stack of open containers and
+// its fixed state.
 constexpr std::uint64_t kLexerBytesPerTokenByte = 12;
 constexpr std::uint64_t kParserFixedBytes = 16 << 10;
 
@@ -83,9 +84,19 @@ JsonScan scan_json(std::string_view text, std::size_t max_depth, bool tensor_dat
   std::uint64_t bytes = 0;
   std::uint64_t largest_regrowth = 0;  // the old buffer while the largest array last doubled
   std::uint64_t longest_token = 0;
-  // The whitespace just read: the lexer keeps it in the token it reports on a syntax error, with
-  // each control character quoted as "<U+0009>" (8 bytes); a body of 16,000 tabs took 385 KB.
-  std::uint64_t whitespace_bytes = 0;
+  // The lexer's token as a syntax error would quote it: nlohmann 3.11 clears its token only where
+  // a string or a number starts, so everything read since (whitespace, brackets, commas, colons,
+  // literals such as `true`) is one token, kept in a buffer and quoted whole in the error's
+  // message, each control character as "<U+0009>" (8 bytes). A body of 16,000 tabs took 385 KB;
+  // `[` followed by 20,000 `true,` and a bad byte, 1.1 MB.
+  std::uint64_t run = 0;
+  const auto quoted_bytes = [&](std::size_t from, std::size_t to) {
+    std::uint64_t quoted = to - from;
+    for (std::size_t k = from; k < to; ++k) {
+      if (static_cast<unsigned char>(text[k]) < 0x20) quoted += 7;
+    }
+    return quoted;
+  };
   // The role of a value starting now (container: `object` says which kind).
   const auto value_role = [&](bool container, bool object) {
     if (!tensor_data) return Role::kOther;
@@ -123,12 +134,12 @@ JsonScan scan_json(std::string_view text, std::size_t max_depth, bool tensor_dat
   while (i < size) {
     const char c = text[i];
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-      whitespace_bytes += 8;
+      run += c == ' ' ? 1 : 8;
+      longest_token = std::max(longest_token, run);
       ++i;
       continue;
     }
-    const std::uint64_t after_whitespace = std::exchange(whitespace_bytes, 0);
-    longest_token = std::max(longest_token, after_whitespace + 1);
+    ++run;  // a structural character (the cases below that start a token set run again)
     switch (c) {
       case ':':
         ++i;
@@ -136,7 +147,9 @@ JsonScan scan_json(std::string_view text, std::size_t max_depth, bool tensor_dat
       case '"': {
         const std::size_t j = string_end(text, i);
         const std::uint64_t length = j - i - 1;  // raw: never shorter than the decoded string
-        longest_token = std::max(longest_token, after_whitespace + length + 2);
+        // A new token: the quotes and the raw text, and 8 for the control character at which the
+        // lexer would stop inside it (a string holds none unescaped).
+        run = length + 2 + 8;
         const std::uint64_t heap = string_heap_bytes(length);
         scan.string_heap_bytes += heap;
         ++scan.strings;
@@ -204,13 +217,15 @@ JsonScan scan_json(std::string_view text, std::size_t max_depth, bool tensor_dat
           add_element();
         }
         ++scan.scalars;
-        longest_token = std::max<std::uint64_t>(longest_token, after_whitespace + (j - i));
+        // A number starts a new token; a literal or a stray byte joins the current one.
+        const bool number = c == '-' || (c >= '0' && c <= '9');
+        run = (number ? 0 : run - 1) + quoted_bytes(i, j);
         i = j;
         break;
       }
     }
+    longest_token = std::max(longest_token, run);
   }
-  longest_token = std::max(longest_token, whitespace_bytes + 1);  // trailing: at end of input
   while (depth > 0) {  // text that ends inside containers: what the parser built until then
     --depth;
     if (!frames[depth].object) close_array(frames[depth]);
