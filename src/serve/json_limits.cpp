@@ -140,6 +140,9 @@ JsonScan scan_json(std::string_view text, std::size_t max_depth, bool tensor_dat
       case '"': {
         const std::size_t j = string_end(text, i);
         const std::uint64_t length = j - i - 1;  // raw: never shorter than the decoded string
+        // The quote may end the current token instead, if the lexer fails on it inside a
+        // literal or a number (`[tru"`): `run` counts it already.
+        longest_token = std::max(longest_token, run);
         // A new token: the quotes and the raw text, and 8 for the control character at which the
         // lexer would stop inside it (a string holds none unescaped).
         run = length + 2 + 8;

@@ -247,10 +247,11 @@ std::vector<std::int64_t> FlowBound::solve_flow(std::uint64_t memory,
 }
 
 // Two schedules, the cheaper kept (their cost bounds the optimum from above):
-//  - the LP's rounding: every interval the LP keeps whole (flow 0; the chain arcs carried them
-//    all with room to spare), then the others in the order of how much of them the LP kept
+//  - the LP's rounding: every interval the LP keeps whole (flow 0; they fit together, since the
+//    chain arcs carried them all), then the others in the order of how much of them the LP kept
 //    (ties: the higher cost per byte first), each wherever it still fits;
-//  - without the LP: every interval by its cost per byte and per request spanned, the highest
+//  - without the LP: every interval by its cost per byte and per request from its first to its
+//    second (second - first: the requests it spans, plus one), the highest
 //    first (cremebrulee-oracle's utility, with the whole future), each wherever it still fits.
 // Either is a demand-loading schedule: every request is served from memory that holds its
 // model (C - its size, on every arc), and a model is loaded only at a request whose interval

@@ -44,10 +44,11 @@ struct FlowBoundResult {
   // The same flow priced with the exact costs, minus bound_s: the real LP optimum lies in
   // [bound_s, bound_s + rounding_gap_s]. Tiny (the scale K is chosen for it).
   double rounding_gap_s = 0.0;
-  // An upper bound on the optimum: the load cost of one offline schedule built from the LP's
-  // solution (every interval the LP keeps whole is kept; then the others, the most kept first,
-  // wherever they still fit). The optimum lies in [bound_s, schedule_s]; their ratio bounds how
-  // far the LP bound can be below the optimum.
+  // An upper bound on the optimum with the memory as one pool: the load cost of the cheaper of
+  // two offline schedules, one rounded from the LP's solution, one greedy (flow_bound.cpp,
+  // schedule_cost_s). With pooled memory the optimum lies in [bound_s, schedule_s], and their
+  // ratio bounds how far the LP bound can be below it. Several workers split the memory, which
+  // the schedule does not: their optimum can lie above schedule_s.
   double schedule_s = 0.0;
   std::uint64_t nodes = 0;  // of the solved graph (boundaries where an interval starts or ends)
   std::uint64_t arcs = 0;
@@ -55,8 +56,9 @@ struct FlowBoundResult {
 
 class FlowBound {
  public:
-  // Reads the trace once (trace.next_use must be filled) and keeps the graph's shape: about 20
-  // bytes per interval that spans a request. Throws UsageError above kMaxFlowBoundRequests.
+  // Reads the trace once (trace.next_use must be filled) and keeps the graph's shape: about 28
+  // bytes per interval that spans a request (its bypass, 20, and a chain arc's room, 8). Throws
+  // UsageError above kMaxFlowBoundRequests.
   FlowBound(const ModelTable& models, const CompactTrace& trace);
 
   // Solves the min-cost flow for `total_memory_bytes` of memory (all workers together). Builds
@@ -91,8 +93,8 @@ class FlowBound {
   std::vector<double> cost_s_;    // per model: load cost
   std::vector<std::uint64_t> size_bytes_;
   std::vector<std::int64_t> unit_cost_;  // per model: scaled cost per byte
-  long double scale_ = 1.0L;
-  std::size_t requests_ = 0;  // K: unit_cost = floor(K x cost / size)
+  long double scale_ = 1.0L;             // K: unit_cost = floor(K x cost / size)
+  std::size_t requests_ = 0;             // of the trace (the length of schedule_hits)
   double compulsory_cost_s_ = 0.0;
   double reuse_cost_s_ = 0.0;
   // Solves the min-cost flow (fills result's bound, rounding gap and sizes); returns the flow on

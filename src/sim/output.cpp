@@ -56,7 +56,8 @@ double memory_fraction(const SimSummary& s, const RunInfo& info) {
 const char* bound_description(BoundKind kind) {
   switch (kind) {
     case BoundKind::kFlow:
-      return "flow (min-cost flow LP, FOO; the optimum lies between it and the schedule)";
+      return "flow (min-cost flow LP, FOO; with one worker the optimum lies between it and the "
+             "schedule)";
     case BoundKind::kInterval:
       return "interval (relaxation, looser)";
     case BoundKind::kNone:

@@ -134,8 +134,9 @@ struct SimSummary {
   // negative when not computed).
   double bound_load_cost_s = -1.0;
   BoundKind bound = BoundKind::kNone;  // which bound that is
-  // The flow bound only: the load cost of an offline schedule built from its LP solution, an
-  // upper bound on the optimum (which lies in [bound_load_cost_s, this]); negative otherwise.
+  // The flow bound only: the load cost of an offline schedule with the memory of all workers as
+  // one pool (FlowBoundResult::schedule_s), an upper bound on the optimum with one worker (which
+  // then lies in [bound_load_cost_s, this]); negative otherwise.
   double schedule_load_cost_s = -1.0;
 
   double hit_ratio() const {
@@ -162,7 +163,7 @@ struct SimSummary {
   double cost_over_bound() const {
     return bound_load_cost_s > 0 ? load_cost_s / bound_load_cost_s : 0.0;
   }
-  // load_cost_s / schedule_load_cost_s (below 1: the policy beat the LP's schedule); 0 when
+  // load_cost_s / schedule_load_cost_s (below 1: the policy beat the offline schedule); 0 when
   // unknown or zero.
   double cost_over_schedule() const {
     return schedule_load_cost_s > 0 ? load_cost_s / schedule_load_cost_s : 0.0;

@@ -178,8 +178,10 @@ TEST(SimFlowBound, NeverAboveTheExhaustiveOptimumNorBelowTheIntervalBound) {
   // but tight on most of these tiny traces.
   EXPECT_LT(tight, compared);
   EXPECT_GT(tight, compared / 2);
-  // Where the LP is integral the schedule is the optimum; rounding the rest finds it often.
-  EXPECT_GE(schedule_optimal, tight);
+  // The schedule is the optimum in 1,021 of these 1,027 cases (the bound in 728): a regression
+  // in either greedy pass shows here. (Not implied by the bound being tight: a tight LP can have
+  // a fractional solution whose rounding is not optimal.)
+  EXPECT_GT(schedule_optimal, compared * 99 / 100);
   std::printf(
       "flow bound: %d of %d tiny cases tight, %d strictly above the interval bound; "
       "its schedule optimal in %d\n",
