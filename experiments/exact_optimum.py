@@ -174,10 +174,11 @@ def main():
         by_memory.setdefault(int(row["memory_bytes"]), []).append(row)
     print(f"{len(trace)} requests, {len(set(trace))} models, {len(intervals)} intervals to decide")
     policies = list(dict.fromkeys(row["policy"] for row in rows))
+    scratch = tempfile.TemporaryDirectory(prefix="exact_optimum.")  # removed at exit
     table = []
     for memory in sorted(by_memory):
         group = by_memory[memory]
-        workdir = args.keep or tempfile.mkdtemp(prefix="exact_optimum.")
+        workdir = args.keep or scratch.name
         os.makedirs(workdir, exist_ok=True)
         lp = os.path.join(workdir, f"m{memory}.lp")
         constraints = write_program(lp, trace, sizes, costs, intervals, memory)
