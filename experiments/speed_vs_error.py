@@ -59,14 +59,11 @@ def main():
         label = f"{100 * low:.0f}-{100 * high:.0f}%" if high < math.inf else f">= {100 * low:.0f}%"
         print(f"| {label} | {len(group)} | {100 * statistics.median(errs):.0f}%, {100 * max(errs):.0f}% "
               f"| {100 * statistics.median(owns):.0f}%, {100 * max(owns):.0f}% |")
-    xs = [r[0] for r in runs]
-    ys = [r[1] for r in runs]
-    mx, my = statistics.mean(xs), statistics.mean(ys)
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
-    sxx = sum((x - mx) ** 2 for x in xs)
-    syy = sum((y - my) ** 2 for y in ys)
-    if sxx > 0 and syy > 0:
-        print(f"\ncorrelation of exec vs profile with the latency error: {sxy / math.sqrt(sxx * syy):.2f}")
+    try:
+        r = statistics.correlation([r[0] for r in runs], [r[1] for r in runs])
+        print(f"\ncorrelation of exec vs profile with the latency error: {r:.2f}")
+    except statistics.StatisticsError:  # a constant column
+        pass
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -260,7 +261,7 @@ double FlowBound::schedule_cost_s(std::uint64_t memory,
                                   const std::vector<std::int64_t>& bypass_flow,
                                   std::vector<std::uint8_t>* schedule_hits) const {
   std::vector<std::uint32_t> order(bypasses_.size());
-  for (std::size_t b = 0; b < order.size(); ++b) order[b] = static_cast<std::uint32_t>(b);
+  std::iota(order.begin(), order.end(), 0u);
   std::sort(order.begin(), order.end(), [&](std::uint32_t x, std::uint32_t y) {
     // flow / size ascending (the most kept first), without division.
     const Wide lhs = static_cast<Wide>(bypass_flow[x]) * size_bytes_[bypasses_[y].model];
