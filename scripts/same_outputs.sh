@@ -5,7 +5,8 @@
 #   scripts/same_outputs.sh OLD_BRULEE NEW_BRULEE [WORKDIR]
 # Covers: synthetic traces (Zipf, Azure-like, with timers), CSV <-> binary conversion, trace
 # stats, simulator sweeps of every policy in queueing, pure-cache and parallel-load modes, two
-# workers, sampled latencies, the flow and interval bounds, prefetching, and per-request files.
+# workers, sampled latencies, the flow and interval bounds, prefetching, per-request files, and
+# single pure cache runs of a streamed trace.
 # Timing lines (wall clock) are left out of the comparison; everything else must match.
 set -euo pipefail
 [ $# -ge 2 ] || { sed -n '2,9p' "$0"; exit 2; }
@@ -42,6 +43,13 @@ run_all() {
       "$bin" simulate --trace "$trace" --catalog "$base.catalog.json" --policy predictive \
         --memory 40% --prefetch --no-bound --json --requests-out "prefetch_$base.csv" \
         > "prefetch_$base.json"
+      # One pure cache run a policy, streamed (a binary trace) and tallied on the reader's
+      # thread when there are two cores.
+      for policy in lru gdsf cremebrulee; do
+        "$bin" simulate --trace "$trace" --catalog "$base.catalog.json" --policy $policy \
+          --memory 20% --no-queueing --latency sampled --seed 4 --no-bound --json \
+          > "pure_${policy}_$base.json"
+      done
     done
   )
 }
@@ -50,7 +58,7 @@ run_all "$old" "$work/old"
 run_all "$new" "$work/new"
 status=0
 # The text summaries print their wall time ("took 0.03 s"): that line is left out.
-digest() { grep -v -E '^[[:space:]]*took[[:space:]]' "$1" | md5sum | cut -c1-32; }
+digest() { grep -a -v -E '^[[:space:]]*took[[:space:]]' "$1" | md5sum | cut -c1-32; }
 for file in $(cd "$work/old" && ls); do
   a=$(digest "$work/old/$file")
   b=$( [ -f "$work/new/$file" ] && digest "$work/new/$file" || echo missing)

@@ -291,6 +291,10 @@ class Simulation {
       }
       summary_.prefetch = true;
     }
+    summary_.hits = tally_.hits;
+    summary_.total_load_delay_s = tally_.load_delay_s;
+    summary_.total_queue_delay_s = tally_.queue_delay_s;
+    summary_.total_exec_s = tally_.exec_s;
     SimSummary summary = summary_;
     summary.policy = config_.policy;
     summary.memory_bytes = config_.memory_bytes;
@@ -299,12 +303,13 @@ class Simulation {
     summary.parallel_load = config_.queueing && config_.parallel_load;
     summary.requests = requests_;
     summary.misses = summary.requests - summary.hits;
-    summary.latency_mean_s = histogram_.mean();
-    summary.latency_p50_s = histogram_.quantile(0.50);
-    summary.latency_p95_s = histogram_.quantile(0.95);
-    summary.latency_p99_s = histogram_.quantile(0.99);
-    summary.latency_max_s = histogram_.max();
-    summary.latency_cdf = histogram_.cdf(200);
+    const LatencyHistogram& histogram = tally_.histogram;
+    summary.latency_mean_s = histogram.mean();
+    summary.latency_p50_s = histogram.quantile(0.50);
+    summary.latency_p95_s = histogram.quantile(0.95);
+    summary.latency_p99_s = histogram.quantile(0.99);
+    summary.latency_max_s = histogram.max();
+    summary.latency_cdf = histogram.cdf(200);
     return summary;
   }
 
@@ -331,9 +336,15 @@ class Simulation {
       // Null when the trace has no next-use column (no oracle policy asked for it).
       const std::uint32_t* next_column =
           trace_->next_use.size() == n ? trace_->next_use.data() : nullptr;
-      run_requests<kQueueing, kSingle, P>(trace_->model.data(), trace_->time_s.data(), next_column,
-                                          n, n);
+      run_requests<kQueueing, kSingle, P>(trace_->model.data(), trace_->time_s.data(), nullptr,
+                                          next_column, n, n);
       return;
+    }
+    if constexpr (!kQueueing && kSingle) {
+      if (config_.read_ahead && !sink_ && !prefetcher_) {
+        run_blocks<kQueueing, kSingle, P, true>();
+        return;
+      }
     }
     run_blocks<kQueueing, kSingle, P>();
   }
@@ -342,24 +353,42 @@ class Simulation {
   // on a thread of its own with config_.read_ahead. Each block but the last keeps its final
   // kPrefetchAhead requests for the next one, put in that block's front room, so every request
   // sees the one kPrefetchAhead ahead of it exactly as over a whole trace.
-  template <bool kQueueing, bool kSingle, class P>
+  // kTallyAfter (pure cache mode, one worker, no sink, no prefetching, read ahead): the loop
+  // only decides, marking each request a hit or not, and the reader's thread tallies each block
+  // once it is given back (tally_block), in request order: the same draws and sums as the loop's
+  // own, off the loop's core.
+  template <bool kQueueing, bool kSingle, class P, bool kTallyAfter = false>
   void run_blocks() {
     static_assert(ReadAhead::kBlock > kPrefetchAhead);
-    ReadAhead reader(*stream_, kPrefetchAhead, config_.read_ahead);
+    ReadAhead::After after;
+    if constexpr (kTallyAfter) {
+      after = [this](const ReadAhead::Block& block, std::size_t from, std::size_t count) {
+        tally_block(block, from, count);
+      };
+    }
+    ReadAhead reader(*stream_, kPrefetchAhead, config_.read_ahead, std::move(after));
     ModelId tail_models[kPrefetchAhead];
     double tail_times[kPrefetchAhead];
     std::size_t tail = 0;  // requests kept from the block before, not yet simulated
+    std::size_t from = 0;  // the block before: where its simulated requests begin, and how many
+    std::size_t count = 0;
     for (;;) {
-      const ReadAhead::Block block = reader.next();
-      ModelId* models = block.model + (kPrefetchAhead - tail);
-      double* times = block.time_s + (kPrefetchAhead - tail);
+      const ReadAhead::Block block = reader.next(from, count);
+      from = kPrefetchAhead - tail;
+      ModelId* models = block.model + from;
+      double* times = block.time_s + from;
       std::copy(tail_models, tail_models + tail, models);
       std::copy(tail_times, tail_times + tail, times);
       const std::size_t held = tail + block.got;
       const bool last = block.got < ReadAhead::kBlock;
       const std::size_t now = last ? held : held - kPrefetchAhead;
-      run_requests<kQueueing, kSingle, P>(models, times, nullptr, now, held);
-      if (last) break;
+      count = now;
+      run_requests<kQueueing, kSingle, P>(models, times, kTallyAfter ? block.mark + from : nullptr,
+                                          nullptr, now, held);
+      if (last) {
+        reader.finish(from, count);
+        break;
+      }
       tail = held - now;
       std::copy(models + now, models + held, tail_models);
       std::copy(times + now, times + held, tail_times);
@@ -368,14 +397,15 @@ class Simulation {
 
   // Simulates `count` requests of these columns, the next ones of the trace (requests_ is the
   // index of the first); the columns hold `valid` >= `count` requests (those past `count`
-  // only for the loop to look ahead).
+  // only for the loop to look ahead). With `marks` (pure cache mode only), each request is
+  // only decided: marked a hit (1) or not (0), its draws and sums left to tally_block.
   // One body per shape, called from both ways of reading (whole trace, blocks); the
   // per-request helpers below are inlined into it (when GCC chose otherwise, record() became a
   // call and a pure-cache lru run took 10% more instructions).
   template <bool kQueueing, bool kSingle, class P>
   [[gnu::noinline]] void run_requests(const ModelId* model_column, const double* time_column,
-                                      const std::uint32_t* next_column, std::size_t count,
-                                      std::size_t valid) {
+                                      std::uint8_t* marks, const std::uint32_t* next_column,
+                                      std::size_t count, std::size_t valid) {
     const std::size_t first = requests_;
     for (std::size_t k = 0; k < count; ++k) {
       const std::size_t i = first + k;
@@ -410,8 +440,18 @@ class Simulation {
       if (!cached) {
         if constexpr (kQueueing) decision_s = std::max(arrival_s, decision_floor_s_);
         worker = admit<kQueueing, kSingle, P>(model, hot.size_bytes, decision_s, unload_s);
-        load_s = latencies_.draw(hot.load_s);
-        if constexpr (kQueueing) decision_floor_s_ = decision_s;
+        if constexpr (kQueueing) {
+          load_s = latencies_.draw(hot.load_s);
+          decision_floor_s_ = decision_s;
+        } else {
+          if (!marks) load_s = latencies_.draw(hot.load_s);
+        }
+      }
+      if constexpr (!kQueueing) {
+        if (marks) {
+          marks[k] = cached ? 1 : 0;
+          continue;
+        }
       }
       const double exec_s = latencies_.draw(hot.exec_s);
       if constexpr (kQueueing) {
@@ -425,17 +465,41 @@ class Simulation {
         }
         run_serial(target, model, cached, decision_s, unload_s + load_s, exec_s, timeline);
       } else {
-        // Pure cache: a hit executes at once, a miss after its load.
-        if (!cached) {
-          timeline.load_start_s = arrival_s;
-          timeline.ready_s = arrival_s + load_s;
-        }
-        timeline.start_s = timeline.ready_s;
-        timeline.end_s = timeline.start_s + exec_s;
+        pure_cache_timeline(load_s, exec_s, timeline);
       }
       record(i, model, worker, timeline);
     }
     requests_ = first + count;
+  }
+
+  // Pure cache: a hit executes at once, a miss after its load.
+  [[gnu::always_inline]] static void pure_cache_timeline(double load_s, double exec_s,
+                                                         RequestTimeline& timeline) {
+    if (!timeline.hit) {
+      timeline.load_start_s = timeline.arrival_s;
+      timeline.ready_s = timeline.arrival_s + load_s;
+    }
+    timeline.start_s = timeline.ready_s;
+    timeline.end_s = timeline.start_s + exec_s;
+  }
+
+  // run_blocks' kTallyAfter, on the reader's thread: the requests [from, from + count) of a
+  // block the loop has decided, drawn and added up as the loop itself does (same draws in the
+  // same order: a miss's load, then the execution). No sink: nothing reads the index.
+  void tally_block(const ReadAhead::Block& block, std::size_t from, std::size_t count) {
+    for (std::size_t k = from; k < from + count; ++k) {
+      const ModelId model = block.model[k];
+      const HotModel& hot = hot_[model];
+      RequestTimeline timeline;
+      timeline.arrival_s = block.time_s[k];
+      timeline.hit = block.mark[k] != 0;
+      timeline.ready_s = timeline.arrival_s;
+      double load_s = 0.0;
+      if (!timeline.hit) load_s = latencies_.draw(hot.load_s);
+      const double exec_s = latencies_.draw(hot.exec_s);
+      pure_cache_timeline(load_s, exec_s, timeline);
+      record(0, model, 0, timeline);
+    }
   }
 
   // Queueing: completions and (--parallel-load) executions due by this arrival happen first.
@@ -590,11 +654,11 @@ class Simulation {
   [[gnu::always_inline]] void record(std::size_t index, ModelId model, std::uint32_t worker,
                                      const RequestTimeline& timeline) {
     const RequestDelays delays = derive_delays(timeline);
-    summary_.hits += timeline.hit ? 1 : 0;
-    summary_.total_load_delay_s += delays.load_delay_s;
-    summary_.total_queue_delay_s += delays.queue_delay_s;
-    summary_.total_exec_s += delays.exec_s;
-    histogram_.add(delays.latency_s);
+    tally_.hits += timeline.hit ? 1 : 0;
+    tally_.load_delay_s += delays.load_delay_s;
+    tally_.queue_delay_s += delays.queue_delay_s;
+    tally_.exec_s += delays.exec_s;
+    tally_.histogram.add(delays.latency_s);
     if (!sink_) return;
     RequestOutcome outcome;
     outcome.index = index;
@@ -914,7 +978,17 @@ class Simulation {
   double last_arrival_s_ = 0.0;
   bool seen_arrival_ = false;
   SimSummary summary_;
-  LatencyHistogram histogram_;
+  // What record() adds up, apart from the rest of the summary (run() folds it in at the end):
+  // with run_blocks' kTallyAfter the reader's thread adds it up while the loop counts loads and
+  // evictions in summary_, so it keeps cache lines of its own.
+  struct alignas(64) Tally {
+    std::uint64_t hits = 0;
+    double load_delay_s = 0.0;
+    double queue_delay_s = 0.0;
+    double exec_s = 0.0;
+    LatencyHistogram histogram;
+  };
+  Tally tally_;
 };
 
 }  // namespace

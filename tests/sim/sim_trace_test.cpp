@@ -150,6 +150,20 @@ TEST(SimTrace, StreamingRunEqualsTheRunOverTheLoadedTrace) {
         EXPECT_EQ(streamed.total_queue_delay_s, whole.total_queue_delay_s);
         EXPECT_EQ(streamed.total_exec_s, whole.total_exec_s);
         EXPECT_EQ(streamed.latency_cdf, whole.latency_cdf);
+        // Without a sink, a pure cache run read ahead is tallied on the reader's thread
+        // (run_blocks' kTallyAfter): the same sums, bit for bit.
+        TraceStream bare_stream(path, models);
+        const SimSummary bare = simulate(models, bare_stream, c, nullptr);
+        EXPECT_EQ(bare.hits, whole.hits);
+        EXPECT_EQ(bare.loads, whole.loads);
+        EXPECT_EQ(bare.evictions, whole.evictions);
+        EXPECT_EQ(bare.total_load_delay_s, whole.total_load_delay_s);
+        EXPECT_EQ(bare.total_queue_delay_s, whole.total_queue_delay_s);
+        EXPECT_EQ(bare.total_exec_s, whole.total_exec_s);
+        EXPECT_EQ(bare.latency_mean_s, whole.latency_mean_s);
+        EXPECT_EQ(bare.latency_p99_s, whole.latency_p99_s);
+        EXPECT_EQ(bare.latency_max_s, whole.latency_max_s);
+        EXPECT_EQ(bare.latency_cdf, whole.latency_cdf);
         ASSERT_EQ(stream_sink.outcomes.size(), whole_sink.outcomes.size());
         for (std::size_t i = 0; i < whole_sink.outcomes.size(); ++i) {
           const RequestOutcome& a = whole_sink.outcomes[i];
@@ -165,6 +179,70 @@ TEST(SimTrace, StreamingRunEqualsTheRunOverTheLoadedTrace) {
     // An oracle policy needs the whole trace.
     TraceStream stream(path, models);
     EXPECT_THROW(simulate(models, stream, config("belady", 400, false)), std::logic_error);
+  }
+}
+
+// ReadAhead's `after` sees every block given back, once, in order, with the range the consumer
+// named and the marks it wrote, threaded or not, for traces shorter than a block, of whole
+// blocks and of several; finish() returns once the last block's `after` is done.
+TEST(SimTrace, ReadAheadPassesEveryBlockGivenBackToAfterInOrder) {
+  const ModelTable models = {model("alpha", 1, 1, 1), model("beta", 1, 1, 1)};
+  for (std::uint64_t length : {std::uint64_t{5}, 2 * ReadAhead::kBlock, 3 * ReadAhead::kBlock + 7,
+                               5 * ReadAhead::kBlock - 1}) {
+    const std::string path = temp_path("after" + std::to_string(length) + ".bin");
+    {
+      workload::TraceWriter writer(path, workload::TraceFormat::kBinary, {"alpha", "beta"});
+      for (std::uint64_t i = 0; i < length; ++i) {
+        writer.write({i, static_cast<double>(i), static_cast<ModelId>((i / 3) % 2)});
+      }
+      writer.close();
+    }
+    for (bool threaded : {false, true}) {
+      SCOPED_TRACE(std::to_string(length) + (threaded ? " threaded" : " in the caller"));
+      std::vector<double> seen;  // the times `after` saw, in order
+      std::size_t wrong_marks = 0;
+      constexpr std::size_t kFront = 3;
+      TraceStream stream(path, models);
+      ReadAhead reader(
+          stream, kFront, threaded,
+          [&](const ReadAhead::Block& block, std::size_t from, std::size_t count) {
+            for (std::size_t k = from; k < from + count; ++k) {
+              seen.push_back(block.time_s[k]);
+              // The consumer marked each request with its time's parity.
+              if (block.mark[k] !=
+                  static_cast<std::uint8_t>(static_cast<std::uint64_t>(block.time_s[k]) % 2))
+                ++wrong_marks;
+            }
+          });
+      std::size_t from = 0;
+      std::size_t count = 0;
+      std::uint64_t blocks = 0;
+      for (;;) {
+        const ReadAhead::Block block = reader.next(from, count);
+        ++blocks;
+        // Give back a range that skips one request at the front of every other block, as a
+        // consumer's own bookkeeping might: `after` must see exactly what is named.
+        from = kFront + (blocks % 2);
+        count = block.got > from - kFront ? block.got - (from - kFront) : 0;
+        for (std::size_t k = from; k < from + count; ++k) {
+          block.mark[k] =
+              static_cast<std::uint8_t>(static_cast<std::uint64_t>(block.time_s[k]) % 2);
+        }
+        if (block.got < ReadAhead::kBlock) {
+          reader.finish(from, count);
+          break;
+        }
+      }
+      EXPECT_EQ(blocks, length / ReadAhead::kBlock + 1);
+      EXPECT_EQ(wrong_marks, 0u);
+      // Every request but those skipped (the first of every odd-numbered block), in order.
+      std::vector<double> expected;
+      for (std::uint64_t i = 0; i < length; ++i) {
+        if ((i / ReadAhead::kBlock) % 2 == 0 && i % ReadAhead::kBlock == 0) continue;
+        expected.push_back(static_cast<double>(i));
+      }
+      EXPECT_EQ(seen, expected);
+    }
   }
 }
 
