@@ -14,8 +14,12 @@ error is left then is the simulator's model of the server, not the drift between
 minute and the run's (docs/fidelity.md, "Two testbeds, and the run's own costs"). The run's own
 figures are known only after it: a diagnostic, not a prediction.
 
+With --machine-speed each run is simulated with the catalog's exec and load figures scaled by
+the machine's speed during the run against its speed during the profile, as a probe beside the
+server measured it (machine_speed.py): known without the server's own figures.
+
 usage: resimulate.py OUT [--catalog CATALOG] [--brulee BINARY] [--extra "SIMULATE FLAGS"]
-                         [--own-costs]
+                         [--own-costs | --machine-speed]
 """
 import argparse
 import glob
@@ -27,6 +31,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine_speed import machine_ratio, scaled  # noqa: E402
 from own_costs import own_costs  # noqa: E402
 from testbed_report import measure, mean  # noqa: E402
 
@@ -44,7 +49,12 @@ def main():
     parser.add_argument("--extra", default="", help="more flags for brulee simulate")
     parser.add_argument("--own-costs", action="store_true",
                         help="simulate each run with its own server's measured costs")
+    parser.add_argument("--machine-speed", action="store_true",
+                        help="simulate each run with the catalog scaled by the machine's speed "
+                        "during it (speed_probe samples) over the profile's")
     args = parser.parse_args()
+    if args.own_costs and args.machine_speed:
+        sys.exit("resimulate.py: --own-costs or --machine-speed, not both")
     runs = sorted(glob.glob(os.path.join(args.out, "runs", "*.replay.csv")))
     if not runs:
         sys.exit(f"resimulate.py: no runs in {args.out}/runs")
@@ -66,6 +76,13 @@ def main():
                 with open(run_catalog, "w") as f:
                     json.dump(own_costs(json.load(open(catalog)), replay,
                                         os.path.join(args.out, "runs", tag + ".server.log")), f)
+            elif args.machine_speed:
+                ratio = machine_ratio(args.out, tag)
+                if ratio is None:
+                    sys.exit(f"resimulate.py: no speed probe samples for {tag} or its profile")
+                run_catalog = os.path.join(tmp, tag + ".catalog.json")
+                with open(run_catalog, "w") as f:
+                    json.dump(scaled(json.load(open(catalog)), ratio), f)
             subprocess.run([args.brulee, "simulate", "--trace", os.path.join(args.out, "trace.csv"),
                             "--catalog", run_catalog, "--memory", str(memory), "--policy", policy,
                             "--parallel-load", "--seed", run, "--json", "--requests-out", sim_csv]

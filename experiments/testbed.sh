@@ -26,7 +26,10 @@
 # JSON lists, about 1.5 MB a request, which the server parses beside the inferences),
 # PROFILE_EACH_ROUND (1: profile again before every round after the first, with the same
 # options, and give that round's server and simulator the new catalog: the profile nearest the
-# runs, on a machine whose speed drifts from one minute to the next; 0, the default: one profile).
+# runs, on a machine whose speed drifts from one minute to the next; 0, the default: one profile),
+# SPEED_PROBE (the machine's speed sampler, bench/runtime/speed_probe beside the brulee binary by
+# default: it samples every 2 s while the profile and each run go, into DIR/profile.probe and
+# DIR/runs/*.probe; experiments/machine_speed.py reads them; none: not sampled).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -112,7 +115,28 @@ profile_to() {  # CATALOG TEXT
   "$brulee" profile --repo "$zoo" --runs "$profile_runs" --execs "$execs" --crowd "$crowd" \
     --threads "${INTRA_OP_THREADS:-0}" "${placement[@]}" --out "$1" --quiet > "$2"
 }
+# The machine's speed while the profile ran, and while each run goes (start_probe FILE).
+speed_probe=${SPEED_PROBE:-$(dirname "$brulee")/bench/runtime/speed_probe}
+probe=""
+if [ "$speed_probe" != none ] && [ ! -x "$speed_probe" ]; then
+  log "no speed probe at $speed_probe: the machine's speed is not sampled"
+  speed_probe=none
+fi
+start_probe() {
+  [ "$speed_probe" = none ] && return 0
+  "$speed_probe" --every 2 > "$1" 2>/dev/null &
+  probe=$!
+}
+stop_probe() {
+  [ -n "$probe" ] || return 0
+  kill "$probe" 2>/dev/null || true
+  wait "$probe" 2>/dev/null || true
+  probe=""
+}
+trap 'kill $probe 2>/dev/null || true' EXIT
+start_probe "$out/profile.probe"
 profile_to "$out/catalog.json" "$out/profile.txt"
+stop_probe
 catalog="$out/catalog.json"  # the catalog of the round under way (PROFILE_EACH_ROUND)
 log "trace: $popularity popularity, ${rate} req/s for ${duration} s"
 "$brulee" workload synth --catalog "$out/catalog.json" --popularity "$popularity" --zipf 1.0 \
@@ -133,7 +157,7 @@ process_cpu_s() {
 
 # Whatever ends the script, stop the server and the load sampler it started.
 server=""; sampler=""
-trap 'kill $server $sampler 2>/dev/null || true' EXIT
+trap 'kill $server $sampler $probe 2>/dev/null || true' EXIT
 
 echo "policy,run,start,wall_s,load1_start,load1_max,other_cpu_share,busy,server_cpu_s,replay_cpu_s" > "$out/runs.csv"
 # The share of all cores used by every process over the next 3 s (the testbed runs nothing then).
@@ -166,6 +190,7 @@ run_once() {
   log "run $run/$runs, $policy: serve + replay (load average $load_start)"
   (while :; do cut -d' ' -f1 /proc/loadavg; sleep 2; done) > "$out/runs/$tag.loadavg" &
   sampler=$!
+  start_probe "$out/runs/$tag.probe"
   busy_before=$(machine_busy_s)
   wall_before=$(date +%s.%N)
   "$brulee" serve --repo "$zoo" --port 0 --grpc-port 0 --memory "$memory" --policy "$policy" \
@@ -202,6 +227,7 @@ run_once() {
   kill "$sampler" 2>/dev/null || true
   wait "$sampler" 2>/dev/null || true
   sampler=""
+  stop_probe
   # The last line (time prints a note first when the replay exits non-zero).
   replay_cpu=$(tail -n 1 "$out/runs/$tag.replay.cpu" 2>/dev/null | awk '{print $1+$2}')
   /usr/bin/python3 - "$out/runs.csv" "$policy" "$run" "$wall_before" "$wall_after" "$load_start" \
@@ -240,7 +266,9 @@ for run in $(seq 1 "$runs"); do
   if [ "${PROFILE_EACH_ROUND:-0}" = 1 ] && [ "$run" -gt 1 ]; then
     log "profile again before round $run; load average $(cut -d' ' -f1-3 /proc/loadavg)"
     catalog="$out/catalog.r$run.json"
+    start_probe "$out/profile.r$run.probe"
     profile_to "$catalog" "$out/profile.r$run.txt"
+    stop_probe
   fi
   for policy in ${policies//,/ }; do
     tries=0

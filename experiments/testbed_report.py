@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 
+import machine_speed  # beside this file
 import own_costs  # beside this file
 
 KEYS = ["hit_ratio", "load_delay_mean_s", "queue_delay_mean_s", "exec_mean_s", "latency_mean_s",
@@ -188,17 +189,22 @@ def main():
               "processes other than the server and the replay client; exec / load vs profile = "
               "how long this run's server took against the profile it was simulated with, "
               "`own_costs.run_speed`: the median over requests of the model's own exec figure "
-              "over the profile's, and over misses of its load figure; 1.00 = as profiled):", "",
+              "over the profile's, and over misses of its load figure; 1.00 = as profiled; "
+              "machine vs profile = the speed probe's median chase time during the run over "
+              "its median while the profile ran, `machine_speed.machine_ratio`, measured beside "
+              "the server; other CPU includes the probe's 1-2% of a core):", "",
               "| policy | run | start | wall s | load avg at start | max | other CPU | busy "
-              "| exec vs profile | load vs profile |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "| exec vs profile | load vs profile | machine vs profile |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in run_info:
         exec_speed, load_speed = speed_of(out, r["policy"], r["run"])
+        machine = machine_speed.machine_ratio(out, f"{r['policy']}.r{r['run']}")
         lines.append(f"| {r['policy']} | {r['run']} | {r['start']} | {r['wall_s']} | {r['load1_start']} "
                      f"| {r['load1_max']} | {100 * float(r['other_cpu_share']):.0f}% | "
                      f"{'yes' if r['busy'] == '1' else 'no'} "
                      f"| {'-' if exec_speed is None else f'{exec_speed:.2f}'} "
-                     f"| {'-' if load_speed is None else f'{load_speed:.2f}'} |")
+                     f"| {'-' if load_speed is None else f'{load_speed:.2f}'} "
+                     f"| {'-' if machine is None else f'{machine:.2f}'} |")
     open(f"{out}/results.md", "w").write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
