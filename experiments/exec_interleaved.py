@@ -12,13 +12,13 @@ misses in a serving cache, where other models run between two requests of one.
 usage: exec_interleaved.py --repo ZOO --models A,B,... [--brulee BINARY] [--seconds 240]
 """
 import argparse
-import json
-import random
+import os
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_client import infer, json_body, start_server  # noqa: E402
 
 
 def main():
@@ -31,51 +31,28 @@ def main():
     models = args.models.split(",")
     if len(models) < 2:
         sys.exit("exec_interleaved.py: name two models or more")
-    server = subprocess.Popen([args.brulee, "serve", "--repo", args.repo, "--port", "0",
-                               "--grpc-port", "-1", "--memory", "100%", "--exec-threads", "1",
-                               "--intra-op-threads", "1"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server, port = start_server(args.brulee, args.repo)
     try:
-        line = server.stdout.readline()
-        if not line.startswith("listening on 127.0.0.1:"):
-            sys.exit(f"exec_interleaved.py: the server did not start: {line!r}")
-        port = int(line.split(":")[-1])
-        random.seed(1)
-        bodies = {}
-        for model in models:
-            config = json.load(open(f"{args.repo}/{model}/config.json"))
-            inputs = []
-            for spec in config["inputs"]:
-                shape = [1 if d < 0 else d for d in spec["shape"]]
-                count = 1
-                for d in shape:
-                    count *= d
-                inputs.append({"name": spec["name"], "datatype": spec["dtype"], "shape": shape,
-                               "data": [round(random.random(), 3) for _ in range(count)]})
-            bodies[model] = json.dumps({"inputs": inputs}).encode()
+        bodies = {model: json_body(args.repo, model) for model in models}
 
-        def infer(model):
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/v2/models/{model}/infer", data=bodies[model],
-                headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(request, timeout=120) as answer:
-                return json.load(answer)["parameters"]["exec_s"]
+        def infer_one(model):
+            return infer(port, model, bodies[model])["exec_s"]
 
         for model in models:
             for _ in range(3):
-                infer(model)
+                infer_one(model)
         alone = {m: [] for m in models}
         between = {m: [] for m in models}
         ratios = {m: [] for m in models}
         end = time.time() + args.seconds
         while time.time() < end:
             for model in models:
-                infer(model)
-                b2b = [infer(model) for _ in range(3)]
+                infer_one(model)
+                b2b = [infer_one(model) for _ in range(3)]
                 cycled = []
                 for _ in range(3):
                     for other in models:
-                        took = infer(other)
+                        took = infer_one(other)
                         if other == model:
                             cycled.append(took)
                 alone[model] += b2b

@@ -17,12 +17,13 @@ import argparse
 import json
 import math
 import os
-import random
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_client import infer, json_body, start_server  # noqa: E402
 
 
 def main():
@@ -37,32 +38,18 @@ def main():
     args = parser.parse_args()
     models = args.models.split(",")
     prefix = args.out or f"/tmp/probe_vs_inference.{os.getpid()}"
-    server = subprocess.Popen([args.brulee, "serve", "--repo", args.repo, "--port", "0",
-                               "--grpc-port", "-1", "--memory", "100%", "--exec-threads", "1",
-                               "--intra-op-threads", "1"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server, port = start_server(args.brulee, args.repo)
     probe = None
     try:
-        line = server.stdout.readline()
-        if not line.startswith("listening on 127.0.0.1:"):
-            sys.exit(f"probe_vs_inference.py: the server did not start: {line!r}")
-        port = int(line.split(":")[-1])
-        random.seed(1)
-        body = json.dumps({"inputs": [{
-            "name": "input", "datatype": "FP32", "shape": [1, 3, 224, 224],
-            "data": [round(random.random(), 3) for _ in range(3 * 224 * 224)]}]}).encode()
+        bodies = {model: json_body(args.repo, model) for model in models}
 
-        def infer(model):
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/v2/models/{model}/infer", data=body,
-                headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(request, timeout=120) as answer:
-                parameters = json.load(answer)["parameters"]
+        def infer_one(model):
+            parameters = infer(port, model, bodies[model])
             return parameters["exec_s"] if parameters["hit"] else None
 
         for model in models:  # resident, and past the first inferences
             for _ in range(3):
-                infer(model)
+                infer_one(model)
         probe = subprocess.Popen([args.probe, "--every", "1"], stdout=open(prefix + ".probe", "w"),
                                  stderr=subprocess.DEVNULL)
         with open(prefix + ".infer.jsonl", "w") as out:
@@ -71,7 +58,7 @@ def main():
                 begin = time.time()
                 row = {"t": begin, "load": float(open("/proc/loadavg").read().split()[0])}
                 for model in models:
-                    row[model] = infer(model)
+                    row[model] = infer_one(model)
                 out.write(json.dumps(row) + "\n")
                 out.flush()
                 time.sleep(max(0.0, 1.0 - (time.time() - begin)))
