@@ -26,10 +26,7 @@ import own_costs  # noqa: E402
 
 # The catalog's figures a machine ratio scales: every exec and load figure (as own_costs moves
 # them), and the first load's.
-EXEC_KEYS = ("exec_latency_s", "exec_latency_p50_s", "exec_latency_p95_s", "exec_beside_load_s",
-             "first_exec_s")
-LOAD_KEYS = ("load_latency_s", "load_latency_p50_s", "load_latency_p95_s", "load_beside_exec_s",
-             "first_load_s")
+SCALED_KEYS = own_costs.EXEC_KEYS + own_costs.LOAD_KEYS + ("first_load_s",)
 
 
 def probe_median(path):
@@ -54,7 +51,7 @@ def machine_ratio(out, tag):
 def scaled(catalog, ratio):
     """The catalog with every exec and load figure multiplied by ratio."""
     for model in catalog.get("models", catalog):
-        for key in EXEC_KEYS + LOAD_KEYS:
+        for key in SCALED_KEYS:
             if model.get(key):
                 model[key] *= ratio
     return catalog

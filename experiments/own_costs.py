@@ -21,6 +21,12 @@ def median(values):
     return (values[n // 2] + values[(n - 1) // 2]) / 2 if n else None
 
 
+# A model's exec figures (alone, beside a load, first after a load) and load figures, which move
+# together with its speed.
+EXEC_KEYS = ("exec_latency_s", "exec_latency_p50_s", "exec_latency_p95_s", "exec_beside_load_s",
+             "first_exec_s")
+LOAD_KEYS = ("load_latency_s", "load_latency_p50_s", "load_latency_p95_s", "load_beside_exec_s")
+
 LOADED = re.compile(r" loaded model=(\S+) bytes=(\d+) seconds=([0-9.]+)")
 
 
@@ -56,8 +62,7 @@ def own_costs(catalog, replay_csv, server_log):
         execs = alone.get(name)
         if execs and model.get("exec_latency_s"):
             scale = median(execs) / model["exec_latency_s"]
-            for key in ("exec_latency_s", "exec_latency_p50_s", "exec_latency_p95_s",
-                        "exec_beside_load_s", "first_exec_s"):
+            for key in EXEC_KEYS:
                 if model.get(key):
                     model[key] *= scale
         seen = loads.get(name)
@@ -66,8 +71,7 @@ def own_costs(catalog, replay_csv, server_log):
             later = seen[1:]
             if later and model.get("load_latency_s"):
                 scale = median(later) / model["load_latency_s"]
-                for key in ("load_latency_s", "load_latency_p50_s", "load_latency_p95_s",
-                            "load_beside_exec_s"):
+                for key in LOAD_KEYS:
                     if model.get(key):
                         model[key] *= scale
     return catalog

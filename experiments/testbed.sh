@@ -133,7 +133,9 @@ stop_probe() {
   wait "$probe" 2>/dev/null || true
   probe=""
 }
-trap 'kill $probe 2>/dev/null || true' EXIT
+# Whatever ends the script, stop the server, the load sampler and the probe it started.
+server=""; sampler=""
+trap 'kill $server $sampler $probe 2>/dev/null || true' EXIT
 start_probe "$out/profile.probe"
 profile_to "$out/catalog.json" "$out/profile.txt"
 stop_probe
@@ -155,9 +157,6 @@ process_cpu_s() {
   awk -v t="$ticks" '{sub(/^.*\) /, ""); print ($12+$13)/t}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
-# Whatever ends the script, stop the server and the load sampler it started.
-server=""; sampler=""
-trap 'kill $server $sampler $probe 2>/dev/null || true' EXIT
 
 echo "policy,run,start,wall_s,load1_start,load1_max,other_cpu_share,busy,server_cpu_s,replay_cpu_s" > "$out/runs.csv"
 # The share of all cores used by every process over the next 3 s (the testbed runs nothing then).

@@ -430,31 +430,27 @@ class Simulation {
       std::uint32_t worker = where_[model];
       const bool cached = worker != kNoWorker;  // resident, or its load decided (the policy's hit)
       tell_policies<kSingle, P>(event, worker, cached);
-      RequestTimeline timeline;
-      timeline.arrival_s = arrival_s;
-      timeline.hit = cached;
-      timeline.ready_s = arrival_s;
       double decision_s = arrival_s;
       double unload_s = 0.0;
-      double load_s = 0.0;
       if (!cached) {
         if constexpr (kQueueing) decision_s = std::max(arrival_s, decision_floor_s_);
         worker = admit<kQueueing, kSingle, P>(model, hot.size_bytes, decision_s, unload_s);
-        if constexpr (kQueueing) {
-          load_s = latencies_.draw(hot.load_s);
-          decision_floor_s_ = decision_s;
-        } else {
-          if (!marks) load_s = latencies_.draw(hot.load_s);
-        }
+        if constexpr (kQueueing) decision_floor_s_ = decision_s;
       }
       if constexpr (!kQueueing) {
+        // Decided; its draws and sums here, or with `marks` on the reader's thread.
         if (marks) {
           marks[k] = cached ? 1 : 0;
-          continue;
+        } else {
+          tally_pure_cache(i, model, worker, arrival_s, cached);
         }
-      }
-      const double exec_s = latencies_.draw(hot.exec_s);
-      if constexpr (kQueueing) {
+      } else {
+        RequestTimeline timeline;
+        timeline.arrival_s = arrival_s;
+        timeline.hit = cached;
+        timeline.ready_s = arrival_s;
+        const double load_s = cached ? 0.0 : latencies_.draw(hot.load_s);
+        const double exec_s = latencies_.draw(hot.exec_s);
         Worker& target = *workers_[kSingle ? 0 : worker];
         if (cached) share_pending_load(target, model, arrival_s, timeline);
         if (config_.parallel_load) {
@@ -464,41 +460,35 @@ class Simulation {
           continue;
         }
         run_serial(target, model, cached, decision_s, unload_s + load_s, exec_s, timeline);
-      } else {
-        pure_cache_timeline(load_s, exec_s, timeline);
+        record(i, model, worker, timeline);
       }
-      record(i, model, worker, timeline);
     }
     requests_ = first + count;
   }
 
-  // Pure cache: a hit executes at once, a miss after its load.
-  [[gnu::always_inline]] static void pure_cache_timeline(double load_s, double exec_s,
-                                                         RequestTimeline& timeline) {
-    if (!timeline.hit) {
-      timeline.load_start_s = timeline.arrival_s;
-      timeline.ready_s = timeline.arrival_s + load_s;
+  // Pure cache: a hit executes at once, a miss after its load. Its draws (a miss's load, then
+  // the execution) and its sums, in request order: in the loop, or in tally_block.
+  [[gnu::always_inline]] void tally_pure_cache(std::size_t index, ModelId model,
+                                               std::uint32_t worker, double arrival_s, bool hit) {
+    const HotModel& hot = hot_[model];
+    RequestTimeline timeline;
+    timeline.arrival_s = arrival_s;
+    timeline.hit = hit;
+    timeline.ready_s = arrival_s;
+    if (!hit) {
+      timeline.load_start_s = arrival_s;
+      timeline.ready_s = arrival_s + latencies_.draw(hot.load_s);
     }
     timeline.start_s = timeline.ready_s;
-    timeline.end_s = timeline.start_s + exec_s;
+    timeline.end_s = timeline.start_s + latencies_.draw(hot.exec_s);
+    record(index, model, worker, timeline);
   }
 
   // run_blocks' kTallyAfter, on the reader's thread: the requests [from, from + count) of a
-  // block the loop has decided, drawn and added up as the loop itself does (same draws in the
-  // same order: a miss's load, then the execution). No sink: nothing reads the index.
+  // block the loop has decided (one worker, no sink: nothing reads the worker or the index).
   void tally_block(const ReadAhead::Block& block, std::size_t from, std::size_t count) {
     for (std::size_t k = from; k < from + count; ++k) {
-      const ModelId model = block.model[k];
-      const HotModel& hot = hot_[model];
-      RequestTimeline timeline;
-      timeline.arrival_s = block.time_s[k];
-      timeline.hit = block.mark[k] != 0;
-      timeline.ready_s = timeline.arrival_s;
-      double load_s = 0.0;
-      if (!timeline.hit) load_s = latencies_.draw(hot.load_s);
-      const double exec_s = latencies_.draw(hot.exec_s);
-      pure_cache_timeline(load_s, exec_s, timeline);
-      record(0, model, 0, timeline);
+      tally_pure_cache(0, block.model[k], 0, block.time_s[k], block.mark[k] != 0);
     }
   }
 
