@@ -43,8 +43,11 @@ void InterArrivalHistory::halve() {
 double InterArrivalHistory::periodic_remaining_s(double idle_s) const {
   if (!periodic()) return -1.0;
   const double period = gap_mean;
-  if (idle_s > kPeriodicLate * period) return -1.0;  // a firing was missed: not periodic now
-  return std::max(period - idle_s, kFloorS);
+  const double spread = gap_spread;
+  if (idle_s > period + std::max(kPeriodicLateSpreads * spread, kPeriodicLateShare * period)) {
+    return -1.0;  // a firing was missed: not periodic now
+  }
+  return std::max({period - idle_s, spread, kFloorS});
 }
 
 double InterArrivalHistory::remaining_s(double now_s, double origin_s) const {

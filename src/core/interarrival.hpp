@@ -21,9 +21,13 @@
 // deviation d (plain averages over the first 8 gaps, then exponential with weight 1/8). With at
 // least kPeriodicMinGaps gaps and d <= kPeriodicSpread m (or 2-3 gaps and d <= 0.02 m), the
 // model is periodic and
-//   remaining = m - e (at least kFloorS) while e <= kPeriodicLate m,
-// the next firing; past that (a missed firing) the histogram rule above applies again. A
-// Poisson model's d/m is about 2/e = 0.74, so it is not mistaken for one.
+//   remaining = max(m - e, d, kFloorS) while e <= m + max(kPeriodicLateSpreads d,
+//                                                        kPeriodicLateShare m),
+// the next firing (a firing is due within about its jitter, so never sooner than d); past that
+// (a missed firing) the histogram rule above applies again. A Poisson model's d/m is about
+// 2/e = 0.74, so it is rarely mistaken for one, and when it is (two near-equal gaps) it is
+// "due" for a tenth of its period at most, and never sooner than d: a false timer cannot be
+// predicted due within a millisecond for half a period and outbid every hot model.
 // docs/policies.md ("predictive") and docs/prefetch.md give the reasons.
 #include <array>
 #include <cmath>
@@ -50,7 +54,10 @@ struct InterArrivalHistory {
   static constexpr float kPeriodicSpread = 0.1f;
   static constexpr std::uint32_t kPeriodicEarlyGaps = 2;
   static constexpr float kPeriodicEarlySpread = 0.02f;
-  static constexpr double kPeriodicLate = 1.5;  // idle past this many periods: not any more
+  // Idle past m + max(kPeriodicLateSpreads d, kPeriodicLateShare m): a firing was missed, the
+  // model is not periodic any more (uniform jitter +-j gives gaps within m +- 2j, d = 2j/3).
+  static constexpr double kPeriodicLateSpreads = 4.0;
+  static constexpr double kPeriodicLateShare = 0.1;
 
   double last_s = 0.0;      // time of the last request
   std::uint32_t count = 0;  // requests so far (all time)

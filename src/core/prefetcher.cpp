@@ -189,13 +189,30 @@ ModelId Prefetcher::decide(const CacheState& cache, double now_s, std::vector<Mo
                                  : victims_by_bound(cache, now_s, best_utility, needed, victims);
       if (found) {
         keep_largest_needed(cache, needed, victims, 0);
-        return chosen(best, victims, now_s);
+        if (gives_more_than_it_takes(cache, now_s, best_utility, size, victims)) {
+          return chosen(best, victims, now_s);
+        }
       }
       victims.clear();
     }
   }
   const ModelId cold = next_cold(cache);
   return cold == kNoModel ? kNoModel : chosen(cold, victims, now_s);
+}
+
+// A prefetch pays only if the model brings in more predicted value than its victims take out:
+// utility x size is a model's expected miss cost per second of not holding it (load cost over
+// time to the next request). Victims are chosen by utility per byte; this keeps one large model
+// from being evicted to fit a small one of higher utility per byte but far less value, whose
+// leftover room nothing may want (docs/prefetch.md, step 3).
+bool Prefetcher::gives_more_than_it_takes(const CacheState& cache, double now_s,
+                                          double best_utility, std::uint64_t size,
+                                          const std::vector<ModelId>& victims) const {
+  double taken = 0.0;
+  for (ModelId victim : victims) {
+    taken += utility(victim, now_s) * static_cast<double>(cache.bytes_of(victim));
+  }
+  return taken < best_utility * static_cast<double>(size);
 }
 
 // Scores every unpinned resident and appends those below best_utility / kMargin, lowest first,

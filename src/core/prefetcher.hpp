@@ -1,9 +1,10 @@
 #pragma once
 // Prefetching decisions (docs/prefetch.md), shared by the simulator and the server: when the
 // loading lane is idle, which model to load before it is requested, and which resident models to
-// evict for it (only models whose predicted utility is below its own by kMargin). No I/O, threads
-// or clocks: times are passed in. The driver (simulator or scheduler) carries the decision out
-// and cancels a prefetch that a demand load needs the lane for.
+// evict for it (only models whose predicted utility is below its own by kMargin, and together
+// worth less than it). No I/O, threads or clocks: times are passed in. The driver (simulator or
+// scheduler) carries the decision out and cancels a prefetch that a demand load needs the lane
+// for.
 //
 // Cost of a decision: the kGhosts candidates are scored every time; the resident models only when
 // the best candidate does not fit in free memory, and then in the order of a heap of lower bounds
@@ -64,7 +65,8 @@ class Prefetcher {
   // The decision at `now_s` (not before the last observed request): the candidate with the
   // highest predicted utility that is not resident, and the unpinned resident models to evict
   // for it (lowest predicted utility first, each below the candidate's / kMargin, trimmed
-  // largest first); if no candidate qualifies, the warm-up's next model that fits in free memory
+  // largest first, and together worth less than it: the sum of utility x size); if no
+  // candidate qualifies, the warm-up's next model that fits in free memory
   // (no victims); else kNoModel. Changes no residency.
   ModelId choose(const CacheState& cache, double now_s, std::vector<ModelId>& victims);
   // The same decision, scoring every resident model (the reference choose is checked against).
@@ -96,6 +98,8 @@ class Prefetcher {
   bool victims_by_bound(const CacheState& cache, double now_s, double best_utility,
                         std::uint64_t needed, std::vector<ModelId>& victims);
   ModelId chosen(ModelId model, std::vector<ModelId>& victims, double now_s);
+  bool gives_more_than_it_takes(const CacheState& cache, double now_s, double best_utility,
+                                std::uint64_t size, const std::vector<ModelId>& victims) const;
 
   const ModelTable& models_;
   CostMode cost_mode_;

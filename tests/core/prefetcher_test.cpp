@@ -200,6 +200,46 @@ TEST(Prefetcher, WarmUpFillsFreeMemoryWithModelsNeverRequested) {
   EXPECT_EQ(prefetcher.choose(cache.state(), 2.0, victims), kNoModel);
 }
 
+TEST(Prefetcher, NeverEvictsMoreValueThanItBringsIn) {
+  // Two timers: m0 (100 bytes, load 1 s) fires every 100 s, m1 (10 bytes, load 0.05 s) every
+  // 10 s; at 1,050 s m0 is due in 50 s and m1 in 5 s. Per byte m1 is worth 5x m0 (so m0 passes
+  // kMargin's test), but m0 as a whole is worth 2x m1: evicting it to fit m1 would throw away
+  // more than m1 brings, and m0's room beyond m1's may serve nothing (docs/prefetch.md).
+  ModelTable models;
+  // name, size, load s, exec s, unload s
+  models.push_back({"m0", 100, 1.0, 0.01, 0.0});
+  models.push_back({"m1", 10, 0.05, 0.01, 0.0});
+  const double now = 1050.0;
+  Prefetcher prefetcher(models, CostMode::kDirect);
+  for (int k = 0; k <= 10; ++k) prefetcher.observe(0, 100.0 * k);
+  for (int k = 0; k <= 104; ++k) prefetcher.observe(1, 10.0 * k + 5.0);
+  const double u0 = prefetcher.utility(0, now);
+  const double u1 = prefetcher.utility(1, now);
+  ASSERT_LT(u0 * Prefetcher::kMargin, u1);  // m0 passes the per-byte test
+  ASSERT_GT(u0 * 100, u1 * 10);             // but is worth more as a whole
+  {
+    ModelCache cache(100, models, make_policy("cremebrulee", models, {1, CostMode::kDirect}));
+    std::vector<ModelId> evicted, victims;
+    cache.admit(0, evicted);
+    prefetcher.on_evicted(1);
+    EXPECT_EQ(prefetcher.choose(cache.state(), now, victims), kNoModel);
+    EXPECT_TRUE(victims.empty());
+    EXPECT_EQ(prefetcher.choose_by_scan(cache.state(), now, victims), kNoModel);
+  }
+  // With m0 requested twice in all (worth less as a whole than m1), m1 is prefetched over it.
+  Prefetcher rare(models, CostMode::kDirect);
+  rare.observe(0, 0.0);
+  rare.observe(0, 1000.0);
+  for (int k = 0; k <= 104; ++k) rare.observe(1, 10.0 * k + 5.0);
+  ASSERT_LT(rare.utility(0, now) * 100, rare.utility(1, now) * 10);
+  ModelCache cache(100, models, make_policy("cremebrulee", models, {1, CostMode::kDirect}));
+  std::vector<ModelId> evicted, victims;
+  cache.admit(0, evicted);
+  rare.on_evicted(1);
+  EXPECT_EQ(rare.choose(cache.state(), now, victims), 1u);
+  EXPECT_EQ(victims, (std::vector<ModelId>{0}));
+}
+
 TEST(Prefetcher, ManyResidentsAreNotAllScored) {
   const Decisions run = compare(99, 600, 3000, "cremebrulee", CostMode::kDirect);
   EXPECT_GT(run.with_victims, 10);
