@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 16, parts 2 and 3: `predictive` and `--prefetch` against cremebrulee and
 # cremebrulee-oracle, queueing mode, one worker, memory 15-60%.
-#   experiments/predictive_prefetch.sh [BRULEE] [OUT]      (REQUESTS=1000000 RATE=0.25 by default)
+#   experiments/predictive_prefetch.sh [BRULEE] [OUT]   (REQUESTS=1000000 RATE=0.25 SEED=1 by default)
 # Workloads (brulee workload synth, docs/workloads.md): the paper catalog with Azure-calibrated
 # popularity (Poisson arrivals, and on/off arrivals), the same over 2,000 models, both again with
 # Azure's timer share (--timers 0.16: periodic models), and Zipf(1.0).
@@ -12,12 +12,13 @@ BRULEE=${1:-build/release/brulee}
 OUT=${2:-/tmp/brulee_pred}
 REQUESTS=${REQUESTS:-1000000}
 RATE=${RATE:-0.25}
+SEED=${SEED:-1}
 MEMORY=15%,20%,30%,40%,60%
 mkdir -p "$OUT"
 synth() {  # name, extra options
   local name=$1; shift
   [ -f "$OUT/$name.bin" ] || "$BRULEE" workload synth --catalog paper --requests "$REQUESTS" \
-    --rate "$RATE" --seed 1 --out "$OUT/$name.bin" "$@" > /dev/null
+    --rate "$RATE" --seed "$SEED" --out "$OUT/$name.bin" "$@" > /dev/null
 }
 synth az26 --popularity azure
 synth az26onoff --popularity azure --arrivals onoff
