@@ -85,12 +85,28 @@ void Prefetcher::observe(ModelId model, double time_s) {
   if (!seen_ || time_s > latest_s_) latest_s_ = time_s;
   seen_ = true;
   rekey(model);  // it is (or is about to be) resident
+  rekey_due(model);
 }
 
 void Prefetcher::on_loaded(ModelId model) { rekey(model); }
 
 void Prefetcher::on_cost_update(ModelId model) {
   if (bounds_.contains(model)) rekey(model);
+  if (model < due_key_.size() && due_key_[model] >= 0.0) rekey_due(model);
+}
+
+// A timer (a model the predictor takes for periodic) becomes a candidate kDueLoads load
+// latencies before its next firing: the ghost list holds only the latest evictions, and in a
+// large catalog a timer evicted long ago has left it by the time it is due.
+void Prefetcher::rekey_due(ModelId model) {
+  if (model >= due_key_.size()) due_key_.resize(static_cast<std::size_t>(model) + 1, -1.0);
+  if (due_key_[model] >= 0.0) due_.erase({due_key_[model], model});
+  due_key_[model] = -1.0;
+  const History& h = predictor_.history(model);
+  if (!h.periodic()) return;
+  const double due = h.last_s + h.gap_mean - kDueLoads * models_[model].load_latency_s;
+  due_key_[model] = std::max(due, 0.0);
+  due_.insert({due_key_[model], model});
 }
 
 void Prefetcher::on_evicted(ModelId model) {
@@ -116,6 +132,23 @@ ModelId Prefetcher::best_candidate(const CacheState& cache, double now_s, double
     if (cache.resident(model) || models_[model].size_bytes > cache.capacity_bytes()) continue;
     const double u = utility(model, now_s);
     if (u > best_utility) {  // ties: the most recently evicted
+      best_utility = u;
+      best = model;
+    }
+  }
+  // Timers due (ties: a ghost first, then the earliest due).
+  for (auto it = due_.begin(); it != due_.end() && it->first <= now_s;) {
+    const ModelId model = it->second;
+    const History& h = predictor_.history(model);
+    if (h.periodic_remaining_s(now_s > h.last_s ? now_s - h.last_s : 0.0) < 0.0) {
+      due_key_[model] = -1.0;  // its firing was missed: back at its next request, if periodic
+      it = due_.erase(it);
+      continue;
+    }
+    ++it;
+    if (cache.resident(model) || models_[model].size_bytes > cache.capacity_bytes()) continue;
+    const double u = utility(model, now_s);
+    if (u > best_utility) {
       best_utility = u;
       best = model;
     }

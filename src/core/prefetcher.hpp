@@ -13,7 +13,9 @@
 // model (choose_by_scan, kept as the reference), without touching most of them.
 #include <array>
 #include <cstdint>
+#include <set>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "core/cache_state.hpp"
@@ -26,9 +28,12 @@ namespace brulee {
 
 class Prefetcher {
  public:
-  // Candidates: the kGhosts models most recently evicted (distinct); when none of them can be
-  // prefetched, the warm-up: a model never requested nor tried, in free memory only.
+  // Candidates: the kGhosts models most recently evicted (distinct), and every model taken for
+  // periodic (a timer) from kDueLoads of its load latencies before its next firing until the
+  // firing is missed; when none of them can be prefetched, the warm-up: a model never requested
+  // nor tried, in free memory only.
   static constexpr std::size_t kGhosts = 32;
+  static constexpr double kDueLoads = 16.0;
   // The warm-up looks at most this many never-requested models per decision, and tries each at
   // most kColdTries times (a try a demand arrival cancels does not count as done).
   static constexpr std::size_t kColdScan = 64;
@@ -89,6 +94,7 @@ class Prefetcher {
   double cost_of(ModelId model) const;
   ModelId best_candidate(const CacheState& cache, double now_s, double& best_utility);
   ModelId next_cold(const CacheState& cache);
+  void rekey_due(ModelId model);
   double bound_key(ModelId model) const;
   void rekey(ModelId model);
   ModelId decide(const CacheState& cache, double now_s, std::vector<ModelId>& victims,
@@ -106,6 +112,11 @@ class Prefetcher {
   InterArrivalPredictor predictor_;
   std::array<ModelId, kGhosts> ghosts_{};
   std::size_t ghost_count_ = 0;
+  // Timers by the time they become candidates (their next firing less kDueLoads load latencies),
+  // and each model's key there (absent: < 0). A timer leaves at its next request if it is no
+  // longer periodic then, or when a decision finds its firing missed.
+  std::set<std::pair<double, ModelId>> due_;
+  std::vector<double> due_key_;
   Observer* observer_ = nullptr;
   // Every resident model (and perhaps some that left: removed when met), by a lower bound on
   // predicted utility x (now - origin), valid at any time from latest_s_ on.

@@ -240,6 +240,41 @@ TEST(Prefetcher, NeverEvictsMoreValueThanItBringsIn) {
   EXPECT_EQ(victims, (std::vector<ModelId>{0}));
 }
 
+TEST(Prefetcher, ATimerEvictedLongAgoIsPrefetchedWhenDue) {
+  // m0 fires every 1,000 s (load 2 s); 40 other models are evicted after it, so it has left the
+  // 32-model ghost list. It is a candidate from kDueLoads load latencies (32 s) before its next
+  // firing until the firing is missed (idle past 1,000 + max(4 d, 100) s).
+  ModelTable models;
+  models.push_back({"timer", 10, 2.0, 0.01, 0.0});
+  for (int m = 1; m <= 40; ++m) models.push_back({"m" + std::to_string(m), 10, 1.0, 0.01, 0.0});
+  Prefetcher prefetcher(models, CostMode::kDirect);
+  const double jitter[] = {0.0, 0.4, -0.3, 0.2, -0.1};
+  double last = 0.0;
+  for (int k = 0; k < 5; ++k) prefetcher.observe(0, last = 1000.0 * k + jitter[k]);
+  ASSERT_TRUE(prefetcher.predictor().history(0).periodic());
+  for (ModelId m = 1; m <= 40; ++m) prefetcher.observe(m, last + 1.0);
+  prefetcher.on_evicted(0);
+  for (ModelId m = 1; m <= 40; ++m) prefetcher.on_evicted(m);  // the ghosts are m9..m40 now
+  ModelCache cache(1000, models, make_policy("cremebrulee", models, {1, CostMode::kDirect}));
+  std::vector<ModelId> victims;
+  // Long before its firing: only the ghosts are candidates.
+  const ModelId early = prefetcher.choose(cache.state(), last + 500.0, victims);
+  EXPECT_NE(early, 0u);
+  EXPECT_GE(early, 9u);
+  // 20 s before it (within 32 s): the timer, over every ghost.
+  EXPECT_EQ(prefetcher.choose(cache.state(), last + 980.0, victims), 0u);
+  EXPECT_TRUE(victims.empty());
+  EXPECT_EQ(prefetcher.choose_by_scan(cache.state(), last + 980.0, victims), 0u);
+  // Resident, it is not chosen again; evicted, it is while the firing is still due.
+  std::vector<ModelId> evicted;
+  cache.admit(0, evicted);
+  EXPECT_NE(prefetcher.choose(cache.state(), last + 990.0, victims), 0u);
+  cache.evict(0);
+  EXPECT_EQ(prefetcher.choose(cache.state(), last + 1050.0, victims), 0u);
+  // The firing missed: it is not a candidate any more.
+  EXPECT_NE(prefetcher.choose(cache.state(), last + 1200.0, victims), 0u);
+}
+
 TEST(Prefetcher, ManyResidentsAreNotAllScored) {
   const Decisions run = compare(99, 600, 3000, "cremebrulee", CostMode::kDirect);
   EXPECT_GT(run.with_victims, 10);
