@@ -81,6 +81,9 @@ void Prefetcher::rekey(ModelId model) {
 }
 
 void Prefetcher::observe(ModelId model, double time_s) {
+  // Arrivals come in time order from the simulator and the server's clock; a client's trace
+  // time may go back: it is taken as the latest (the residents' bounds hold from it on).
+  if (seen_ && time_s < latest_s_) time_s = latest_s_;
   predictor_.observe(model, time_s);
   if (!seen_ || time_s > latest_s_) latest_s_ = time_s;
   seen_ = true;
@@ -105,7 +108,7 @@ void Prefetcher::rekey_due(ModelId model) {
   const History& h = predictor_.history(model);
   if (!h.periodic()) return;
   const double due = h.last_s + h.gap_mean - kDueLoads * models_[model].load_latency_s;
-  due_key_[model] = std::max(due, 0.0);
+  due_key_[model] = due > 0.0 ? due : 0.0;  // NaN too (times are a client's in the server)
   due_.insert({due_key_[model], model});
 }
 

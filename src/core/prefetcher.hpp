@@ -57,7 +57,8 @@ class Prefetcher {
   Prefetcher(const ModelTable& models, CostMode cost_mode)
       : models_(models), cost_mode_(cost_mode) {}
 
-  // Every request, at its arrival (after any decision made before that arrival).
+  // Every request, at its arrival (after any decision made before that arrival); a time before
+  // the latest observed counts as the latest.
   void observe(ModelId model, double time_s);
   // A model left memory (by demand or by a prefetch): it becomes a candidate.
   void on_evicted(ModelId model);

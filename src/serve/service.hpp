@@ -131,8 +131,10 @@ inline std::optional<OracleHint> Service::oracle_hint(std::optional<std::uint64_
   OracleHint hint;
   hint.index = *index;
   if (request_time_s) {
-    if (!std::isfinite(*request_time_s) || *request_time_s < 0) {
-      throw UsageError("parameters.request_time_s must be a finite number of seconds >= 0");
+    // At most 1e12 s (31,700 years): a float holds every gap, and predicted utilities (cost over
+    // size and time to the next request) never underflow to 0 for the prefetcher's bounds.
+    if (!std::isfinite(*request_time_s) || *request_time_s < 0 || *request_time_s > 1e12) {
+      throw UsageError("parameters.request_time_s must be a number of seconds from 0 to 1e12");
     }
     hint.time_s = *request_time_s;
   }

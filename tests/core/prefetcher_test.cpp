@@ -210,9 +210,16 @@ TEST(Prefetcher, NeverEvictsMoreValueThanItBringsIn) {
   models.push_back({"m0", 100, 1.0, 0.01, 0.0});
   models.push_back({"m1", 10, 0.05, 0.01, 0.0});
   const double now = 1050.0;
+  // Requests in time order: m1 at 5, 15, ..., 1045, and m0 at the given times.
+  const auto observe_both = [](Prefetcher& p, std::vector<double> m0_times) {
+    std::vector<std::pair<double, ModelId>> requests;
+    for (double t : m0_times) requests.push_back({t, 0});
+    for (int k = 0; k <= 104; ++k) requests.push_back({10.0 * k + 5.0, 1});
+    std::sort(requests.begin(), requests.end());
+    for (const auto& [t, m] : requests) p.observe(m, t);
+  };
   Prefetcher prefetcher(models, CostMode::kDirect);
-  for (int k = 0; k <= 10; ++k) prefetcher.observe(0, 100.0 * k);
-  for (int k = 0; k <= 104; ++k) prefetcher.observe(1, 10.0 * k + 5.0);
+  observe_both(prefetcher, {0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000});
   const double u0 = prefetcher.utility(0, now);
   const double u1 = prefetcher.utility(1, now);
   ASSERT_LT(u0 * Prefetcher::kMargin, u1);  // m0 passes the per-byte test
@@ -228,9 +235,7 @@ TEST(Prefetcher, NeverEvictsMoreValueThanItBringsIn) {
   }
   // With m0 requested twice in all (worth less as a whole than m1), m1 is prefetched over it.
   Prefetcher rare(models, CostMode::kDirect);
-  rare.observe(0, 0.0);
-  rare.observe(0, 1000.0);
-  for (int k = 0; k <= 104; ++k) rare.observe(1, 10.0 * k + 5.0);
+  observe_both(rare, {0, 1000});
   ASSERT_LT(rare.utility(0, now) * 100, rare.utility(1, now) * 10);
   ModelCache cache(100, models, make_policy("cremebrulee", models, {1, CostMode::kDirect}));
   std::vector<ModelId> evicted, victims;
@@ -273,6 +278,42 @@ TEST(Prefetcher, ATimerEvictedLongAgoIsPrefetchedWhenDue) {
   EXPECT_EQ(prefetcher.choose(cache.state(), last + 1050.0, victims), 0u);
   // The firing missed: it is not a candidate any more.
   EXPECT_NE(prefetcher.choose(cache.state(), last + 1200.0, victims), 0u);
+}
+
+TEST(Prefetcher, ExtremeTimesKeepTheScansDecisions) {
+  // The server passes clients' trace times (0 to 1e12 s, checked as the request is read):
+  // repeated, out of order, far apart. A time before the latest is taken as the latest (the
+  // bounds hold from the latest time on), and decisions stay the scan's.
+  ModelTable models;
+  for (int m = 0; m < 6; ++m) models.push_back({"m" + std::to_string(m), 10, 1.0, 0.01, 0.0});
+  const double times[] = {0.0, 1e12, 5.0, 5.0, 1e11, 3.0, 1e12, 1e12, 2.5e11, 7e11, 0.5};
+  Prefetcher fast(models, CostMode::kDirect);
+  Prefetcher scan(models, CostMode::kDirect);
+  ModelCache cache(30, models, make_policy("cremebrulee", models, {1, CostMode::kDirect}));
+  std::vector<ModelId> evicted, victims_fast, victims_scan;
+  int decisions = 0;
+  for (int round = 0; round < 4; ++round) {
+    for (std::size_t k = 0; k < std::size(times); ++k) {
+      const auto model = static_cast<ModelId>((k + round) % models.size());
+      fast.observe(model, times[k]);
+      scan.observe(model, times[k]);
+      if (!cache.state().resident(model)) {
+        evicted.clear();
+        cache.admit(model, evicted);
+        for (ModelId gone : evicted) {
+          fast.on_evicted(gone);
+          scan.on_evicted(gone);
+        }
+      }
+      for (const double now : {times[k], 1e12, 0.0}) {
+        const ModelId chosen = fast.choose(cache.state(), now, victims_fast);
+        EXPECT_EQ(chosen, scan.choose_by_scan(cache.state(), now, victims_scan)) << k << " " << now;
+        EXPECT_EQ(victims_fast, victims_scan) << k << " " << now;
+        decisions += chosen != kNoModel;
+      }
+    }
+  }
+  EXPECT_GT(decisions, 10);
 }
 
 TEST(Prefetcher, ManyResidentsAreNotAllScored) {

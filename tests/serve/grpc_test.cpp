@@ -308,6 +308,11 @@ TEST(Grpc, BadTensorsAreRefusedWithInvalidArgument) {
          (*r.mutable_parameters())["request_index"].set_int64_param(1);
          (*r.mutable_parameters())["request_time_s"].set_double_param(-1.0);
        }},
+      {"request time past 1e12 s",
+       [](auto& r) {
+         (*r.mutable_parameters())["request_index"].set_int64_param(1);
+         (*r.mutable_parameters())["request_time_s"].set_double_param(1e300);
+       }},
       {"request time without an index",
        [](auto& r) { (*r.mutable_parameters())["request_time_s"].set_double_param(1.0); }},
       {"next before current",
