@@ -56,6 +56,43 @@ Workload make_workload(std::uint64_t seed, std::size_t requests) {
   return w;
 }
 
+// `count` models whose popularity falls geometrically (1 in `stop` requests stops at each
+// model), and a timer "t" (the last model) firing every 10 s with 10 ms of jitter.
+Workload make_timer_workload(std::uint64_t seed, std::size_t requests, int count, int stop) {
+  Workload w;
+  for (int i = 0; i < count; ++i) {
+    ModelInfo m;
+    m.name = "m" + std::to_string(i);
+    m.size_bytes = static_cast<std::uint64_t>(1 + (i * 3) % 7) * kMiB;
+    m.load_latency_s = 0.01 * static_cast<double>(1 + (i * 5) % 9);
+    m.exec_latency_s = 0.001;
+    m.unload_latency_s = 0.0;
+    w.catalog.push_back(m);
+  }
+  ModelInfo timer_model;
+  timer_model.name = "t";
+  timer_model.size_bytes = 3 * kMiB;
+  timer_model.load_latency_s = 0.05;
+  timer_model.exec_latency_s = 0.001;
+  timer_model.unload_latency_s = 0.0;
+  w.catalog.push_back(timer_model);
+  const auto timer = static_cast<std::uint32_t>(w.catalog.size() - 1);
+  Rng rng(seed);
+  double time = 0.0, next_fire = 1.0;
+  for (std::size_t r = 0; r < requests; ++r) {
+    std::uint32_t model = 0;
+    while (model + 1 < static_cast<std::uint32_t>(count) && rng.below(stop) != 0) ++model;
+    time += 0.05 * rng.uniform();
+    if (next_fire <= time) {
+      w.trace.push_back(timer, next_fire);
+      next_fire += 10.0 + 0.02 * (rng.uniform() - 0.5);
+    }
+    w.trace.push_back(model, time);
+  }
+  sim::compute_next_use(w.trace, w.catalog.size());
+  return w;
+}
+
 class Hits : public sim::OutcomeSink {
  public:
   void on_outcome(const sim::RequestOutcome& outcome) override {
@@ -297,6 +334,44 @@ TEST(Parity, WithPrefetchingTheServerLoadsAndEvictsAsTheSimulator) {
   EXPECT_GT(prefetches, 20u);
   EXPECT_GT(evicting, 20u);
   EXPECT_GT(warm_ups, 0u);
+}
+
+// Server and simulator make the same loads, prefetches and evictions with a timer among 48
+// models (the timer is recognised, and prefetched when due).
+void expect_timer_parity(const Workload& w, double fraction) {
+  std::uint64_t footprint = 0;
+  for (const auto& m : w.catalog) footprint += m.size_bytes;
+  const auto memory = static_cast<std::uint64_t>(fraction * static_cast<double>(footprint));
+  SimSteps simulated(w.catalog);
+  sim::SimConfig config;
+  config.policy = "cremebrulee";
+  config.memory_bytes = memory;
+  config.queueing = false;
+  config.prefetch = true;
+  config.prefetch_observer = &simulated;
+  sim::simulate(w.catalog, w.trace, config, &simulated);
+  const ServerSteps served = run_server_prefetching(w, "cremebrulee", memory);
+  EXPECT_EQ(served.hits, simulated.hits);
+  ASSERT_GE(served.steps.size(), simulated.steps.size());
+  for (std::size_t k = 0; k < simulated.steps.size(); ++k) {
+    ASSERT_EQ(served.steps[k], simulated.steps[k]) << "step " << k;
+  }
+  EXPECT_GT(std::count(simulated.steps.begin(), simulated.steps.end(), "prefetch t"), 3);
+}
+
+TEST(Parity, WithPrefetchingATimerIsPrefetchedAsInTheSimulator) {
+  expect_timer_parity(make_timer_workload(5, 4000, 48, 5), 0.2);
+}
+
+// Disabled: a known divergence, found 2026-12-05 and not fixed. With 120 models (more than
+// the prefetcher's 32-model ghost list churns through) the sequences part at step 79: the
+// simulator evicts m40 (prefetched at step 74) for m10's demand load, the server m89, although
+// in both the policy's heap ranks m89 below m40. In both, the heap's top at that selection is
+// m59, a model the prefetch at step 74 had evicted: an entry for a model no longer resident.
+// It is the same without the changes to the prefetcher of 2026-12-05 (e662b6c's
+// src/core). docs/prefetch.md, "Parity".
+TEST(Parity, DISABLED_WithPrefetchingManyModelsAndATimerAsInTheSimulator) {
+  expect_timer_parity(make_timer_workload(5, 4000, 120, 10), 0.2);
 }
 
 }  // namespace
