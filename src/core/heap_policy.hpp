@@ -28,6 +28,7 @@ namespace brulee {
 struct HeapWalk {
   struct Step {
     HeapKey key;
+    ModelId model;  // the heap's tie-breaker (IndexedHeap::before)
     std::uint32_t position;
   };
   static constexpr std::size_t kScanLimit = 32;
@@ -65,8 +66,10 @@ bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache
   // A stale entry on the frontier is re-keyed in place; that sifts it down its own subtree,
   // which holds no visited entry and no other frontier entry, so the walk stays valid.
   using Step = HeapWalk::Step;
-  const auto before = [](const Step& a, const Step& b) {  // positions are unique: a strict order
-    return a.key < b.key || (a.key == b.key && a.position < b.position);
+  // The heap's own order (key, then model): models are unique, so the order is strict, and
+  // equal keys are visited alike whatever the heap's layout.
+  const auto before = [](const Step& a, const Step& b) {
+    return a.key < b.key || (a.key == b.key && a.model < b.model);
   };
   const std::size_t from = victims.size();
   const auto size = static_cast<std::uint32_t>(heap.size());
@@ -78,13 +81,13 @@ bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache
     const HeapKey key = fresh_key(entry);
     if (entry.key < key) {
       heap.set(model, key);
-      add(Step{heap.at(position).key, position});
+      add(Step{heap.at(position).key, heap.at(position).model, position});
       return;
     }
     for (std::uint32_t child = IndexedHeap::first_child_of(position),
                        end = std::min(child + IndexedHeap::kArity, size);
          child < end; ++child) {
-      add(Step{heap.at(child).key, child});
+      add(Step{heap.at(child).key, heap.at(child).model, child});
     }
     if (cache.pinned(model)) {
       walk.set_aside.push_back(model);
@@ -101,7 +104,7 @@ bool select_from_heap(IndexedHeap& heap, HeapWalk& walk, const CacheState& cache
   constexpr std::size_t kScanLimit = HeapWalk::kScanLimit;
   auto& near = walk.near;
   std::size_t count = 0;
-  near[count++] = {heap.top().key, 0};
+  near[count++] = {heap.top().key, heap.top().model, 0};
   const auto add_near = [&](const Step& step) { near[count++] = step; };
   while (freed < needed_bytes && count > 0 && count <= kScanLimit) {
     std::size_t lowest = 0;

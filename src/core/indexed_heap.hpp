@@ -39,6 +39,16 @@ class IndexedHeap {
     ModelId model;
   };
 
+  // The heap's order: by key, then by model (equal keys, e.g. models never requested, whose
+  // last-use tie-breakers are all 0, are ordered the same whatever the heap's history: the
+  // simulator and the server, which update the heap in different sequences, pick alike).
+  static bool before(const Entry& a, const Entry& b) {
+    // Branch-free: heaps compare a lot, and the outcome is hard to predict.
+    return static_cast<bool>(
+        static_cast<int>(a.key < b.key) |
+        (static_cast<int>(a.key == b.key) & static_cast<int>(a.model < b.model)));
+  }
+
   bool contains(ModelId model) const {
     return model < position_.size() && position_[model] != kAbsent;
   }
@@ -59,7 +69,7 @@ class IndexedHeap {
       sift_up(at);
       return;
     }
-    const bool smaller = key < heap_[at].key;
+    const bool smaller = key < heap_[at].key;  // the same model: the key decides
     heap_[at].key = key;
     if (smaller) {
       sift_up(at);
@@ -75,7 +85,7 @@ class IndexedHeap {
     const Entry last = heap_.back();
     heap_.pop_back();
     if (at == heap_.size()) return;  // it was the last entry
-    if (at > 0 && last.key < heap_[parent_of(at)].key) {
+    if (at > 0 && before(last, heap_[parent_of(at)])) {
       heap_[at] = last;
       sift_up(at);
     } else {
@@ -103,7 +113,7 @@ class IndexedHeap {
     position_[old_model] = kAbsent;
     heap_[at] = {key, new_model};
     position_[new_model] = at;
-    if (at > 0 && key < heap_[parent_of(at)].key) {
+    if (at > 0 && before(heap_[at], heap_[parent_of(at)])) {
       sift_up(at);
     } else {
       sift_down(at);
@@ -129,7 +139,7 @@ class IndexedHeap {
     const std::uint32_t end = first + kArity < count ? first + kArity : count;
     std::uint32_t best = first;
     for (std::uint32_t child = first + 1; child < end; ++child) {
-      if (heap_[child].key < heap_[best].key) best = child;
+      if (before(heap_[child], heap_[best])) best = child;
     }
     return best;
   }
@@ -138,7 +148,7 @@ class IndexedHeap {
     Entry moving = heap_[at];
     while (at > 0) {
       const std::uint32_t parent = parent_of(at);
-      if (!(moving.key < heap_[parent].key)) break;
+      if (!before(moving, heap_[parent])) break;
       heap_[at] = heap_[parent];
       position_[heap_[at].model] = at;
       at = parent;
@@ -154,7 +164,7 @@ class IndexedHeap {
       const std::uint32_t first = first_child_of(at);
       if (first >= count) break;
       const std::uint32_t child = smallest_child(first, count);
-      if (!(heap_[child].key < moving.key)) break;
+      if (!before(heap_[child], moving)) break;
       heap_[at] = heap_[child];
       position_[heap_[at].model] = at;
       at = child;

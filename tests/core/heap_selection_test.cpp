@@ -132,6 +132,21 @@ void run(const Case& c, std::uint64_t seed, bool many_pins = false) {
       const ModelId m = cache.state().resident_models()[rng.below(cache.state().resident_count())];
       if (!cache.state().pinned(m)) cache.evict(m);
     }
+    // A model never requested loaded (a prefetcher's warm-up, an operator's load): its key ties
+    // with every other such model's (count 0, last 0), and the scan breaks ties by model. A cost
+    // update (the server sends one after each load) re-keys a resident model in place, so the
+    // heap's layout differs from one driver to the other; the victims must not.
+    if (rng.uniform() < 0.05) {
+      const auto m = static_cast<ModelId>(rng.below(model_count));
+      if (counters.count[m] == 0 && !cache.state().resident(m) &&
+          std::find(pending.begin(), pending.end(), m) == pending.end()) {
+        make_room(m, models[m].size_bytes);
+      }
+    }
+    if (rng.uniform() < 0.1 && cache.state().resident_count() > 0) {
+      cache.policy().on_cost_update(
+          cache.state().resident_models()[rng.below(cache.state().resident_count())]);
+    }
     const double u = rng.uniform();
     const auto model = static_cast<ModelId>(static_cast<double>(model_count) * u * u * u);
     const bool hit = cache.record({model, static_cast<double>(i), i, kNeverAgain, false});

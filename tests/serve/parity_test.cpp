@@ -336,8 +336,8 @@ TEST(Parity, WithPrefetchingTheServerLoadsAndEvictsAsTheSimulator) {
   EXPECT_GT(warm_ups, 0u);
 }
 
-// Server and simulator make the same loads, prefetches and evictions with a timer among 48
-// models (the timer is recognised, and prefetched when due).
+// Server and simulator make the same loads, prefetches and evictions with a timer among many
+// models (the timer is recognised, and prefetched).
 void expect_timer_parity(const Workload& w, double fraction) {
   std::uint64_t footprint = 0;
   for (const auto& m : w.catalog) footprint += m.size_bytes;
@@ -352,9 +352,13 @@ void expect_timer_parity(const Workload& w, double fraction) {
   sim::simulate(w.catalog, w.trace, config, &simulated);
   const ServerSteps served = run_server_prefetching(w, "cremebrulee", memory);
   EXPECT_EQ(served.hits, simulated.hits);
-  ASSERT_GE(served.steps.size(), simulated.steps.size());
-  for (std::size_t k = 0; k < simulated.steps.size(); ++k) {
-    ASSERT_EQ(served.steps[k], simulated.steps[k]) << "step " << k;
+  EXPECT_GE(served.steps.size(), simulated.steps.size());
+  for (std::size_t k = 0; k < simulated.steps.size() && k < served.steps.size(); ++k) {
+    if (served.steps[k] != simulated.steps[k]) {
+      ADD_FAILURE() << "step " << k << ": " << served.steps[k] << " on the server, "
+                    << simulated.steps[k] << " in the simulator";
+      break;
+    }
   }
   EXPECT_GT(std::count(simulated.steps.begin(), simulated.steps.end(), "prefetch t"), 3);
 }
@@ -363,14 +367,12 @@ TEST(Parity, WithPrefetchingATimerIsPrefetchedAsInTheSimulator) {
   expect_timer_parity(make_timer_workload(5, 4000, 48, 5), 0.2);
 }
 
-// Disabled: a known divergence, found 2026-12-05 and not fixed. With 120 models (more than
-// the prefetcher's 32-model ghost list churns through) the sequences part at step 79: the
-// simulator evicts m40 (prefetched at step 74) for m10's demand load, the server m89, although
-// in both the policy's heap ranks m89 below m40. In both, the heap's top at that selection is
-// m59, a model the prefetch at step 74 had evicted: an entry for a model no longer resident.
-// It is the same without the changes to the prefetcher of 2026-12-05 (e662b6c's
-// src/core). docs/prefetch.md, "Parity".
-TEST(Parity, DISABLED_WithPrefetchingManyModelsAndATimerAsInTheSimulator) {
+// With 120 models (evictions churn through more than the prefetcher's 32-model ghost list)
+// server and simulator still agree. Here, before the heap ordered equal keys by model
+// (IndexedHeap::before), the sequences parted at step 79: the simulator and the server broke a
+// tie between models never requested (a warm-up's, key 0) by their places in the heap, which
+// the server's extra cost update had moved.
+TEST(Parity, WithPrefetchingManyModelsAndATimerAsInTheSimulator) {
   expect_timer_parity(make_timer_workload(5, 4000, 120, 10), 0.2);
 }
 
