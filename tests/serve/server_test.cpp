@@ -573,6 +573,18 @@ TEST(ServeScheduler, OraclePoliciesUseTheReplayedFuture) {
     EXPECT_EQ(res->status, 400) << res->body;
     EXPECT_NE(res->body.find("request_index"), std::string::npos) << res->body;
   }
+  // A trace time must be a number of seconds from 0 to 1e12.
+  for (const json& bad : {json{{"request_index", 6}, {"request_time_s", -1.0}},
+                          json{{"request_index", 6}, {"request_time_s", 1e300}},
+                          json{{"request_index", 6}, {"request_time_s", "soon"}}}) {
+    auto res = send(0, bad);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << res->body;
+    EXPECT_NE(res->body.find("request_time_s"), std::string::npos) << res->body;
+  }
+  auto fine = send(0, json{{"request_index", 6}, {"request_time_s", 1e12}});
+  ASSERT_TRUE(fine);
+  EXPECT_EQ(fine->status, 200) << fine->body;
   EXPECT_TRUE(h.alive());
 }
 
