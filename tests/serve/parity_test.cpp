@@ -31,17 +31,22 @@ struct Workload {
   sim::CompactTrace trace;
 };
 
+// Model i of the test catalogs: 1-7 MiB, loads of 10-90 ms.
+ModelInfo model_number(int i) {
+  ModelInfo m;
+  m.name = "m" + std::to_string(i);
+  m.size_bytes = static_cast<std::uint64_t>(1 + (i * 3) % 7) * kMiB;
+  m.load_latency_s = 0.01 * static_cast<double>(1 + (i * 5) % 9);
+  m.exec_latency_s = 0.001;
+  m.unload_latency_s = 0.0;
+  return m;
+}
+
 // Eight models of different sizes and load costs; a skewed, bursty trace over them.
 Workload make_workload(std::uint64_t seed, std::size_t requests) {
   Workload w;
   for (int i = 0; i < 8; ++i) {
-    ModelInfo m;
-    m.name = "m" + std::to_string(i);
-    m.size_bytes = static_cast<std::uint64_t>(1 + (i * 3) % 7) * kMiB;
-    m.load_latency_s = 0.01 * static_cast<double>(1 + (i * 5) % 9);
-    m.exec_latency_s = 0.001;
-    m.unload_latency_s = 0.0;
-    w.catalog.push_back(m);
+    w.catalog.push_back(model_number(i));
   }
   Rng rng(seed);
   double time = 0.0;
@@ -61,20 +66,10 @@ Workload make_workload(std::uint64_t seed, std::size_t requests) {
 Workload make_timer_workload(std::uint64_t seed, std::size_t requests, int count, int stop) {
   Workload w;
   for (int i = 0; i < count; ++i) {
-    ModelInfo m;
-    m.name = "m" + std::to_string(i);
-    m.size_bytes = static_cast<std::uint64_t>(1 + (i * 3) % 7) * kMiB;
-    m.load_latency_s = 0.01 * static_cast<double>(1 + (i * 5) % 9);
-    m.exec_latency_s = 0.001;
-    m.unload_latency_s = 0.0;
-    w.catalog.push_back(m);
+    w.catalog.push_back(model_number(i));
   }
-  ModelInfo timer_model;
+  ModelInfo timer_model = model_number(count);
   timer_model.name = "t";
-  timer_model.size_bytes = 3 * kMiB;
-  timer_model.load_latency_s = 0.05;
-  timer_model.exec_latency_s = 0.001;
-  timer_model.unload_latency_s = 0.0;
   w.catalog.push_back(timer_model);
   const auto timer = static_cast<std::uint32_t>(w.catalog.size() - 1);
   Rng rng(seed);
