@@ -37,8 +37,10 @@ std::vector<Case> cases() {
   return {
       {"cremebrulee",
        [](const ModelTable& models, const Counters& c, ModelId m) {
-         return static_cast<double>(c.count[m]) * models[m].load_latency_s /
-                std::max(1.0, static_cast<double>(models[m].size_bytes));
+         const double size = std::max(1.0, static_cast<double>(models[m].size_bytes));
+         // Never requested: below every requested model, the lowest cost per byte first.
+         if (c.count[m] == 0) return -size / std::max(models[m].load_latency_s, 1e-300);
+         return static_cast<double>(c.count[m]) * models[m].load_latency_s / size;
        }},
       {"lfu", [](const ModelTable&, const Counters& c,
                  ModelId m) { return static_cast<double>(c.count[m]); }},
