@@ -167,6 +167,13 @@ concept HeapPolicyHooks = requires(P& policy, const P& view, const RequestEvent&
   { view.key_for(model) } -> std::same_as<HeapKey>;
 };
 
+// The key of a model loaded without a request of its own (a prefetch warm-up's, an operator's),
+// for policies whose keys are never negative otherwise: below every requested model, the lowest
+// cost per byte first (the reverse of the warm-up's order), so ties do not fall to the heap.
+inline HeapKey never_requested_key(double cost, double size) {
+  return {-size / std::max(cost, 1e-300), 0};
+}
+
 // A policy whose victims are the lowest keys of an indexed heap over resident models; the
 // derived policy provides the HeapPolicyHooks above.
 // kKeysOnlyGrow: a request can only raise the requested model's key (counts, clocks and

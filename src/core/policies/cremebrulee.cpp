@@ -37,9 +37,7 @@ class CremeBrulee final : public HeapPolicy<CremeBrulee> {
   }
   HeapKey key_for(ModelId model) const {
     const State& state = state_.get(model);  // fields, not a copy: just written on a load
-    // Never requested (loaded by a prefetch warm-up or an operator): below every requested
-    // model, the lowest cost per byte first.
-    if (state.count == 0) return {-state.size / std::max(state.cost, 1e-300), 0};
+    if (state.count == 0) return never_requested_key(state.cost, state.size);
     return {static_cast<double>(state.count) * state.cost / state.size, state.last};
   }
 

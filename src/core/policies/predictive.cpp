@@ -71,9 +71,7 @@ class Predictive final : public HeapPolicy<Predictive> {
   }
   HeapKey key_for(ModelId model) const {
     const State& state = state_.get(model);
-    // Never requested (loaded by a prefetch warm-up or an operator): below every requested
-    // model, the lowest cost per byte first (as cremebrulee).
-    if (state.history.count == 0) return {-state.size / std::max(state.cost, 1e-300), 0};
+    if (state.history.count == 0) return never_requested_key(state.cost, state.size);
     // The time-invariant form (times the span common to all models): docs/policies.md.
     const double utility = relative_utility(state.history, origin_s_, state.load_latency_s,
                                             state.cost, state.size, now_s_);
