@@ -6,6 +6,8 @@
 # popularity (Poisson arrivals, and on/off arrivals), the same over 2,000 models, both again with
 # Azure's timer share (--timers 0.16: periodic models), and Zipf(1.0).
 #   WORKLOADS="az26t az2kt" experiments/predictive_prefetch.sh ...   runs a subset
+#   EXTRA=--parallel-load experiments/predictive_prefetch.sh ...   the server's shape (a loading
+#   lane beside the execution lane: only a demand miss cancels a prefetch), for every run
 # Prints one table per workload: mean load delay per request (s) and the comparisons.
 set -euo pipefail
 BRULEE=${1:-build/release/brulee}
@@ -13,6 +15,7 @@ OUT=${2:-/tmp/brulee_pred}
 REQUESTS=${REQUESTS:-1000000}
 RATE=${RATE:-0.25}
 SEED=${SEED:-1}
+EXTRA=${EXTRA:-}
 MEMORY=15%,20%,30%,40%,60%
 mkdir -p "$OUT"
 synth() {  # name, extra options
@@ -29,20 +32,21 @@ synth zipf --popularity zipf --zipf 1.0
 WORKLOADS=${WORKLOADS:-"az26 az26onoff az2k az26t az2kt zipf"}
 for w in $WORKLOADS; do
   "$BRULEE" simulate --trace "$OUT/$w.bin" --catalog "$OUT/$w.catalog.json" --memory "$MEMORY" \
-    --policy cremebrulee,cremebrulee-oracle,predictive --sweep --no-bound --csv "$OUT/$w.csv" > /dev/null
+    --policy cremebrulee,cremebrulee-oracle,predictive --sweep --no-bound $EXTRA --csv "$OUT/$w.csv" > /dev/null
   "$BRULEE" simulate --trace "$OUT/$w.bin" --catalog "$OUT/$w.catalog.json" --memory "$MEMORY" \
-    --policy cremebrulee,predictive --sweep --no-bound --prefetch --csv "$OUT/$w.prefetch.csv" > /dev/null
+    --policy cremebrulee,predictive --sweep --no-bound --prefetch $EXTRA --csv "$OUT/$w.prefetch.csv" > /dev/null
 done
-python3 - "$OUT" $WORKLOADS <<'PY'
-import csv, sys
+EXTRA="$EXTRA" python3 - "$OUT" $WORKLOADS <<'PY'
+import csv, os, sys
 out = sys.argv[1]
+mode = "queueing, one worker" + (f", {os.environ['EXTRA']}" if os.environ.get("EXTRA") else "")
 for w in sys.argv[2:]:
     d, p = {}, {}
     for x in csv.DictReader(open(f"{out}/{w}.csv")):
         d[(x["policy"], x["memory_fraction"])] = float(x["mean_load_delay_s"])
     for x in csv.DictReader(open(f"{out}/{w}.prefetch.csv")):
         p[(x["policy"], x["memory_fraction"])] = x
-    print(f"\n#### {w}: mean load delay per request (s), queueing, one worker\n")
+    print(f"\n#### {w}: mean load delay per request (s), {mode}\n")
     print("| memory | cremebrulee | oracle | predictive | predictive vs cb | gap closed | cb + prefetch | vs cb | predictive + prefetch | vs cb | prefetches made / used / cancelled | wasted prefetch load (s) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for m in sorted({k[1] for k in d}, key=float):

@@ -81,6 +81,7 @@ void Prefetcher::rekey(ModelId model) {
 }
 
 void Prefetcher::observe(ModelId model, double time_s) {
+  settle_outcomes(model);
   // Arrivals come in time order from the simulator and the server's clock; a client's trace
   // time may go back: it is taken as the latest (the residents' bounds hold from it on).
   if (seen_ && time_s < latest_s_) time_s = latest_s_;
@@ -114,6 +115,7 @@ void Prefetcher::rekey_due(ModelId model) {
 
 void Prefetcher::on_evicted(ModelId model) {
   if (observer_) observer_->on_evicted(model);
+  on_cancelled(model);  // a prefetched model evicted before its first request: not followed
   if (model < cold_tries_.size()) cold_tries_[model] = kColdTries;  // a ghost from now on
   bounds_.erase(model);
   // Most recent first; a model already in the list moves to the front.
@@ -125,6 +127,62 @@ void Prefetcher::on_evicted(ModelId model) {
   }
   for (; at > 0; --at) ghosts_[at] = ghosts_[at - 1];
   ghosts_[0] = model;
+}
+
+void Prefetcher::on_cancelled(ModelId model) {
+  for (Open& o : open_) {
+    if (o.model == model) o.model = kNoModel;
+  }
+}
+
+double Prefetcher::caution(double cost) const {
+  if (harm_ <= gain_) return 1.0;
+  const double c = std::max(cost, 1e-12);
+  return std::min(kMaxCaution, (harm_ + c) / (gain_ + c));
+}
+
+void Prefetcher::add_outcome(double& sum, double value) {
+  gain_ *= 1.0 - kFade;
+  harm_ *= 1.0 - kFade;
+  sum += value;
+}
+
+// Follows a prefetch that evicts: its victims (the first kOpenVictims) and its model.
+void Prefetcher::follow(ModelId model, const std::vector<ModelId>& victims) {
+  Open& o = open_[open_next_];
+  open_next_ = (open_next_ + 1) % kOpen;
+  o.model = model;
+  o.used = false;
+  o.victim_count = static_cast<std::uint8_t>(std::min(victims.size(), kOpenVictims));
+  std::copy_n(victims.begin(), o.victim_count, o.victims.begin());
+}
+
+// A request for `requested`: the first request of a followed prefetch's model is its gain; a
+// request of a victim of a followed prefetch (the latest that evicted it) is its harm. What the
+// prefetch gains is the load the request does not wait for; what a victim costs is the load it
+// now needs (whether demand would have evicted it anyway is not known: the harm is an upper
+// bound, so the feedback errs on the side of caution).
+void Prefetcher::settle_outcomes(ModelId requested) {
+  bool harmed = false;
+  for (std::size_t k = 0; k < kOpen; ++k) {
+    Open& o = open_[(open_next_ + kOpen - 1 - k) % kOpen];  // newest first
+    if (o.model == kNoModel) continue;
+    if (o.model == requested && !o.used) {
+      // Without the prefetch this request would have loaded the model, and demand would have
+      // evicted for it too: its victims requested from now on are not the prefetch's harm.
+      o.used = true;
+      o.victim_count = 0;
+      add_outcome(gain_, cost_of(requested));
+    }
+    if (harmed) continue;
+    const auto end = o.victims.begin() + o.victim_count;
+    const auto at = std::find(o.victims.begin(), end, requested);
+    if (at == end) continue;
+    *at = *(end - 1);
+    --o.victim_count;
+    harmed = true;
+    add_outcome(harm_, cost_of(requested));
+  }
 }
 
 ModelId Prefetcher::best_candidate(const CacheState& cache, double now_s, double& best_utility) {
@@ -221,11 +279,21 @@ ModelId Prefetcher::decide(const CacheState& cache, double now_s, std::vector<Mo
     if (size <= cache.free_bytes()) return chosen(best, victims, now_s);
     const std::uint64_t needed = size - cache.free_bytes();
     if (needed <= cache.evictable_bytes()) {
-      const bool found = by_scan ? victims_by_scan(cache, now_s, best_utility, needed, victims)
-                                 : victims_by_bound(cache, now_s, best_utility, needed, victims);
+      // Past prefetches' outcomes raise the bar (1 while they gained at least what they harmed).
+      const double caution = this->caution(cost_of(best));
+      // Evidence fades with every decision it raises the bar for too, so a bar raised in one
+      // phase of the workload comes down again even when it stops every prefetch.
+      if (caution > 1.0) {
+        gain_ *= 1.0 - kDecisionFade;
+        harm_ *= 1.0 - kDecisionFade;
+      }
+      const double bar = best_utility / caution;
+      const bool found = by_scan ? victims_by_scan(cache, now_s, bar, needed, victims)
+                                 : victims_by_bound(cache, now_s, bar, needed, victims);
       if (found) {
         keep_largest_needed(cache, needed, victims, 0);
-        if (gives_more_than_it_takes(cache, now_s, best_utility, size, victims)) {
+        if (gives_more_than_it_takes(cache, now_s, best_utility, size, victims, caution)) {
+          follow(best, victims);
           return chosen(best, victims, now_s);
         }
       }
@@ -243,12 +311,13 @@ ModelId Prefetcher::decide(const CacheState& cache, double now_s, std::vector<Mo
 // leftover room nothing may want (docs/prefetch.md, step 3).
 bool Prefetcher::gives_more_than_it_takes(const CacheState& cache, double now_s,
                                           double best_utility, std::uint64_t size,
-                                          const std::vector<ModelId>& victims) const {
+                                          const std::vector<ModelId>& victims,
+                                          double caution) const {
   double taken = 0.0;
   for (ModelId victim : victims) {
     taken += utility(victim, now_s) * static_cast<double>(cache.bytes_of(victim));
   }
-  return taken < best_utility * static_cast<double>(size);
+  return taken * caution < best_utility * static_cast<double>(size);
 }
 
 // Scores every unpinned resident and appends those below best_utility / kMargin, lowest first,

@@ -43,6 +43,19 @@ class Prefetcher {
   static constexpr double kMargin = 2.0;
   // At most this many prefetches between two arrivals.
   static constexpr int kMaxPerGap = 8;
+  // Outcomes (docs/prefetch.md, "Learning from outcomes"): the kOpen latest prefetches that
+  // evicted something are followed. The prefetched model's first request counts its load cost as
+  // gain; a victim requested before it counts its own load cost as harm (after it, demand would
+  // have evicted for the model too). A prefetch cancelled, or evicted before its first request,
+  // is no longer followed. Both sums fade by kFade at each event, and by kDecisionFade at each
+  // decision they raise the bar for (so a raised bar comes down even when it stops every
+  // prefetch). While harm exceeds gain, the margin and the value test are raised by the factor
+  // caution() (at most kMaxCaution).
+  static constexpr std::size_t kOpen = 16;
+  static constexpr std::size_t kOpenVictims = 8;
+  static constexpr double kFade = 1.0 / 32;
+  static constexpr double kDecisionFade = 1.0 / 1024;
+  static constexpr double kMaxCaution = 64.0;
 
   // Told of every decision that names a model and of every eviction (tests compare the
   // simulator's decisions with the server's).
@@ -62,6 +75,9 @@ class Prefetcher {
   void observe(ModelId model, double time_s);
   // A model left memory (by demand or by a prefetch): it becomes a candidate.
   void on_evicted(ModelId model);
+  // The prefetch of `model` was cancelled (a demand request needed the lane or memory) before
+  // it completed: it is no longer followed (its victims stay evicted).
+  void on_cancelled(ModelId model);
   // A model became resident without a request of its own (an operator's explicit load). Models
   // that become resident through a request or a decision need no call.
   void on_loaded(ModelId model);
@@ -83,6 +99,11 @@ class Prefetcher {
   void set_observer(Observer* observer) { observer_ = observer; }
   // Residents scored by the last choose (for measurements).
   std::size_t last_scored() const { return last_scored_; }
+  // The factor (>= 1) by which the margin and the value test are raised at a decision whose
+  // candidate costs `cost` to load: max(1, (harm + cost) / (gain + cost)).
+  double caution(double cost) const;
+  double outcome_gain() const { return gain_; }
+  double outcome_harm() const { return harm_; }
 
  private:
   struct Scored {
@@ -106,7 +127,11 @@ class Prefetcher {
                         std::uint64_t needed, std::vector<ModelId>& victims);
   ModelId chosen(ModelId model, std::vector<ModelId>& victims, double now_s);
   bool gives_more_than_it_takes(const CacheState& cache, double now_s, double best_utility,
-                                std::uint64_t size, const std::vector<ModelId>& victims) const;
+                                std::uint64_t size, const std::vector<ModelId>& victims,
+                                double caution) const;
+  void follow(ModelId model, const std::vector<ModelId>& victims);
+  void settle_outcomes(ModelId requested);
+  void add_outcome(double& sum, double value);
 
   const ModelTable& models_;
   CostMode cost_mode_;
@@ -119,6 +144,17 @@ class Prefetcher {
   std::set<std::pair<double, ModelId>> due_;
   std::vector<double> due_key_;
   Observer* observer_ = nullptr;
+  // Followed prefetches (a ring, the oldest overwritten) and the faded sums of their outcomes.
+  struct Open {
+    ModelId model = kNoModel;  // kNoModel: closed
+    bool used = false;
+    std::uint8_t victim_count = 0;
+    std::array<ModelId, kOpenVictims> victims{};
+  };
+  std::array<Open, kOpen> open_{};
+  std::size_t open_next_ = 0;
+  double gain_ = 0.0;
+  double harm_ = 0.0;
   // Every resident model (and perhaps some that left: removed when met), by a lower bound on
   // predicted utility x (now - origin), valid at any time from latest_s_ on.
   IndexedHeap bounds_;

@@ -1648,6 +1648,7 @@ void Scheduler::prefetch_arrival_locked(ModelId id, double time_s, bool hinted) 
     if (needs_load && cache_->state().pins(flight.model) == 1) {
       const ModelId model = flight.model;
       driver.abandoned();
+      driver.prefetcher().on_cancelled(model);
       cache_->state().unpin(model);  // the load's own pin
       cache_->evict(model);          // its reservation goes back; the policy hears on_evict
       set_state_locked(model, ModelState::kAbsent);

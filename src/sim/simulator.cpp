@@ -893,6 +893,7 @@ class Simulation {
         const ModelId cancelled = inflight_.model;
         worker.cache.state().unpin(cancelled);
         worker.cache.evict(cancelled);
+        prefetcher_->on_cancelled(cancelled);
         where_[cancelled] = kNoWorker;
         prefetched_[cancelled] = 0;
         const double spent_s = arrival_s - inflight_.start_s;

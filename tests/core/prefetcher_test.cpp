@@ -280,6 +280,119 @@ TEST(Prefetcher, ATimerEvictedLongAgoIsPrefetchedWhenDue) {
   EXPECT_NE(prefetcher.choose(cache.state(), last + 1200.0, victims), 0u);
 }
 
+TEST(Prefetcher, PrefetchesWhoseVictimsComeBackFirstRaiseTheBar) {
+  // Room for one of two models: m1 (requested every 10 s) is worth several times m0 (every 100
+  // s), so it is prefetched over m0. Each time, m0 is requested before m1: the prefetch harmed
+  // and gained nothing. A twin prefetcher that saw the same requests and evictions but took no
+  // decisions still prefetches m1; the harmed one stops, then comes back as its evidence fades
+  // with the decisions it stops (docs/prefetch.md, "Learning from outcomes").
+  ModelTable models;
+  models.push_back({"m0", 10, 1.0, 0.01, 0.0});
+  models.push_back({"m1", 10, 1.0, 0.01, 0.0});
+  Prefetcher harmed(models, CostMode::kDirect);
+  Prefetcher twin(models, CostMode::kDirect);
+  const auto both = [&](auto&& f) {
+    f(harmed);
+    f(twin);
+  };
+  for (int k = 0; k <= 100; ++k) {
+    both([&](Prefetcher& p) { p.observe(1, 10.0 * k); });
+    if (k % 10 == 0) both([&](Prefetcher& p) { p.observe(0, 10.0 * k); });
+  }
+  ModelCache cache(10, models, make_policy("cremebrulee", models, {1, CostMode::kDirect}));
+  std::vector<ModelId> evicted, victims;
+  cache.admit(0, evicted);
+  both([](Prefetcher& p) { p.on_evicted(1); });
+  EXPECT_DOUBLE_EQ(harmed.caution(1.0), 1.0);
+  double now = 1001.0;
+  int prefetches = 0;
+  for (; prefetches < 50; ++prefetches, now += 2.0) {
+    if (harmed.choose(cache.state(), now, victims) == kNoModel) break;
+    ASSERT_EQ(victims, (std::vector<ModelId>{0}));
+    cache.evict(0);
+    both([](Prefetcher& p) { p.on_evicted(0); });
+    cache.admit(1, evicted);
+    // m0 is requested first: it misses, and demand evicts m1 for it.
+    both([&](Prefetcher& p) { p.observe(0, now + 1.0); });
+    cache.evict(1);
+    both([](Prefetcher& p) { p.on_evicted(1); });
+    cache.admit(0, evicted);
+  }
+  EXPECT_GE(prefetches, 1);
+  EXPECT_LT(prefetches, 50);
+  EXPECT_GT(harmed.outcome_harm(), 0.0);
+  EXPECT_EQ(harmed.outcome_gain(), 0.0);
+  EXPECT_GT(harmed.caution(1.0), 1.0);
+  EXPECT_EQ(harmed.choose_by_scan(cache.state(), now, victims), kNoModel);
+  EXPECT_EQ(twin.caution(1.0), 1.0);
+  EXPECT_EQ(twin.choose(cache.state(), now, victims), 1u);
+  EXPECT_EQ(victims, (std::vector<ModelId>{0}));
+  // Each decision the bar stops fades the evidence: m1 is prefetched again in time.
+  int decisions = 1;
+  while (decisions < 100000 && harmed.choose(cache.state(), now, victims) == kNoModel) ++decisions;
+  EXPECT_LT(decisions, 100000);
+  EXPECT_GT(decisions, 10);
+  EXPECT_EQ(victims, (std::vector<ModelId>{0}));
+}
+
+TEST(Prefetcher, AUsedPrefetchGainsAndLaterVictimsAreNotItsHarm) {
+  ModelTable models;
+  models.push_back({"m0", 10, 1.0, 0.01, 0.0});
+  models.push_back({"m1", 10, 2.0, 0.01, 0.0});
+  const auto prepared = [&](Prefetcher& p, ModelCache& cache) {
+    for (int k = 0; k <= 100; ++k) {
+      p.observe(1, 10.0 * k);
+      if (k % 10 == 0) p.observe(0, 10.0 * k);
+    }
+    std::vector<ModelId> evicted, victims;
+    cache.admit(0, evicted);
+    p.on_evicted(1);
+    EXPECT_EQ(p.choose(cache.state(), 1001.0, victims), 1u);
+    EXPECT_EQ(victims, (std::vector<ModelId>{0}));
+    cache.evict(0);
+    p.on_evicted(0);
+    cache.admit(1, evicted);
+  };
+  {
+    // m1 requested first: its load cost (2 s) is the gain; m0 requested after it is demand's
+    // business, not the prefetch's harm.
+    Prefetcher p(models, CostMode::kDirect);
+    ModelCache cache(10, models, make_policy("cremebrulee", models, {1, CostMode::kDirect}));
+    prepared(p, cache);
+    p.observe(1, 1002.0);
+    EXPECT_DOUBLE_EQ(p.outcome_gain(), 2.0);
+    p.observe(1, 1003.0);  // only the first request counts
+    p.observe(0, 1004.0);
+    EXPECT_DOUBLE_EQ(p.outcome_harm(), 0.0);
+    EXPECT_DOUBLE_EQ(p.outcome_gain(), 2.0);
+  }
+  {
+    // m0 requested first: its load cost (1 s) is the harm; m1's request after it still gains.
+    Prefetcher p(models, CostMode::kDirect);
+    ModelCache cache(10, models, make_policy("cremebrulee", models, {1, CostMode::kDirect}));
+    prepared(p, cache);
+    p.observe(0, 1002.0);
+    EXPECT_DOUBLE_EQ(p.outcome_harm(), 1.0);
+    p.observe(0, 1003.0);  // a victim's harm counts once
+    EXPECT_DOUBLE_EQ(p.outcome_harm(), 1.0);
+    p.observe(1, 1004.0);
+    EXPECT_DOUBLE_EQ(p.outcome_gain(), 2.0);
+    EXPECT_DOUBLE_EQ(p.outcome_harm(), 1.0 - Prefetcher::kFade);
+  }
+  {
+    // Cancelled (or evicted) before its first request: the prefetch is no longer followed, so
+    // neither m1's later request nor m0's counts.
+    Prefetcher p(models, CostMode::kDirect);
+    ModelCache cache(10, models, make_policy("cremebrulee", models, {1, CostMode::kDirect}));
+    prepared(p, cache);
+    p.on_cancelled(1);
+    p.observe(0, 1002.0);
+    p.observe(1, 1003.0);
+    EXPECT_DOUBLE_EQ(p.outcome_gain(), 0.0);
+    EXPECT_DOUBLE_EQ(p.outcome_harm(), 0.0);
+  }
+}
+
 TEST(Prefetcher, ExtremeTimesKeepTheScansDecisions) {
   // The server passes clients' trace times (0 to 1e12 s, checked as the request is read):
   // repeated, out of order, far apart. A time before the latest is taken as the latest (the
