@@ -19,7 +19,7 @@
 // Periodic models (timer-triggered functions: a sixth of Azure's, docs/workloads.md) are told
 // apart by the spread of their gaps: a running mean m of the gaps and of their absolute
 // deviation d (plain averages over the first 8 gaps, then exponential with weight 1/8). With at
-// least kPeriodicMinGaps gaps and d <= kPeriodicSpread m (or 2-3 gaps and d <= 0.02 m), the
+// least kPeriodicMinGaps gaps and d <= kPeriodicSpread m (or 2-3 gaps and d <= 0.005 m), the
 // model is periodic and
 //   remaining = max(m - e, d, kFloorS) while e <= m + max(kPeriodicLateSpreads d,
 //                                                        kPeriodicLateShare m),
@@ -48,12 +48,13 @@ struct InterArrivalHistory {
   static constexpr double kPriorWeight = 8.0;      // pseudo-gaps of the rate prior
   static constexpr double kFloorS = 1e-3;          // predictions are at least this
   // d / m at most kPeriodicSpread with kPeriodicMinGaps gaps or more, kPeriodicEarlySpread with
-  // kPeriodicEarlyGaps to kPeriodicMinGaps - 1 (two exponential gaps pass that by chance 2% of
-  // the time; a timer's gaps differ by its jitter, far less).
+  // kPeriodicEarlyGaps to kPeriodicMinGaps - 1 (two exponential gaps pass that by chance 0.5% of
+  // the time: (g1 - g2) / (g1 + g2) is uniform on [-1, 1]; a timer's gaps differ by its jitter,
+  // far less; 0.02 let a Poisson model of seed 2 pass, docs/results.md).
   static constexpr std::uint32_t kPeriodicMinGaps = 4;
   static constexpr float kPeriodicSpread = 0.1f;
   static constexpr std::uint32_t kPeriodicEarlyGaps = 2;
-  static constexpr float kPeriodicEarlySpread = 0.02f;
+  static constexpr float kPeriodicEarlySpread = 0.005f;
   // Idle past m + max(kPeriodicLateSpreads d, kPeriodicLateShare m): a firing was missed, the
   // model is not periodic any more (uniform jitter +-j gives gaps within m +- 2j, d = 2j/3).
   static constexpr double kPeriodicLateSpreads = 4.0;
