@@ -98,8 +98,9 @@ struct InterArrivalHistory {
   // Expected seconds from `now_s` until the next request (>= kFloorS), `origin_s` being the
   // time of the first request the predictor saw; +infinity if never requested.
   double remaining_s(double now_s, double origin_s) const;
-  // remaining_s / prior: w * shape + 1 - w (1 when just requested or idle past every gap).
-  double shape_factor(double now_s) const;
+  // remaining_s / prior: w * shape + 1 - w (1 when just requested or idle past every gap;
+  // with `gated`, also when the histogram looks like an exponential's).
+  double shape_factor(double now_s, bool gated = false) const;
   // The share of the recorded gaps shorter than `window_s` (a bin straddling it counts in
   // proportion to the overlap); 0 without gaps.
   double share_within_s(double window_s) const;
@@ -109,6 +110,10 @@ struct InterArrivalHistory {
   double periodic_remaining_s(double idle_s) const;
 
   static int bin_of(double gap_s);
+  // Whether a histogram's moments are an exponential's (interarrival.cpp): `index_*` the sums
+  // of each gap's bin index and its square, `middle_*` of its bin's middle and its square.
+  static bool looks_memoryless(unsigned gaps, double index_sum, double index_squares,
+                               double middle_sum, double middle_squares);
   static double lower_edge_s(int bin);  // 0 for bin 0
 
  private:
@@ -173,7 +178,10 @@ double predicted_utility(const InterArrivalHistory& history, double origin_s, do
 
 // predicted_utility times (now - origin), which is common to every model at a given time: the
 // same order at any instant, but a key computed earlier stays comparable with one computed now
-// (as CremeBrulee's count is), so a lazy heap can keep it. 0 for a model never requested.
+// (as CremeBrulee's count is), so a lazy heap can keep it. 0 for a model never requested. One
+// difference, for `predictive`'s ranking: a histogram that looks exponential (looks_memoryless)
+// gets shape 1, its rate alone, since its shape is then noise (the prefetcher, which looks for
+// models due soon, keeps the shape: docs/policies.md, "predictive").
 double relative_utility(const InterArrivalHistory& history, double origin_s, double load_latency_s,
                         double cost, double size_bytes, double now_s);
 

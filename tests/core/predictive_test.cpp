@@ -155,17 +155,61 @@ TEST(InterArrival, PoissonModelIsNotTakenForPeriodic) {
 }
 
 TEST(InterArrival, PeriodicAndPoissonHistoriesAgreeElsewhere) {
-  // Not periodic: remaining and relative_utility are the histogram's, as before.
-  InterArrivalPredictor p;
+  // Not periodic: remaining_s and predicted_utility (the prefetcher's) take the histogram's
+  // shape; relative_utility (predictive's ranking) takes it only when the histogram is not an
+  // exponential's: for a Poisson model it is the rate alone, as CremeBrulee's count.
   Rng rng(7);
+  InterArrivalPredictor p;
   double t = 0.0;
   for (int i = 0; i < 100; ++i) p.observe(0, t += rng.exponential(0.1));
-  ASSERT_FALSE(p.history(0).periodic());
+  // A bursty model: 15 requests a second apart, 486 s idle, 15 more.
+  for (int i = 0; i < 15; ++i) p.observe(1, 1.0 * i);
+  for (int i = 0; i < 15; ++i) p.observe(1, 500.0 + i);
+  for (const ModelId m : {0u, 1u}) ASSERT_FALSE(p.history(m).periodic());
   const double now = t + 3.0;
-  const auto& h = p.history(0);
-  EXPECT_NEAR(relative_utility(h, p.origin_s(), 0.5, 2.0, 1e6, now),
-              predicted_utility(h, p.origin_s(), 0.5, 2.0, 1e6, now) * (now - p.origin_s()),
-              1e-9 * relative_utility(h, p.origin_s(), 0.5, 2.0, 1e6, now));
+  const auto& poisson = p.history(0);
+  const double rate_only = predicted_miss_cost(poisson, 0.5, 2.0) * poisson.count / 1e6;
+  EXPECT_NEAR(relative_utility(poisson, p.origin_s(), 0.5, 2.0, 1e6, now), rate_only,
+              1e-9 * rate_only);
+  EXPECT_NE(poisson.shape_factor(now), 1.0);  // the shape is noise here, and not used
+  const auto& bursty = p.history(1);
+  EXPECT_GT(bursty.shape_factor(now, true), 1.5);  // idle past its bursts: far
+  const double relative = relative_utility(bursty, p.origin_s(), 0.5, 2.0, 1e6, now);
+  EXPECT_NEAR(relative,
+              predicted_utility(bursty, p.origin_s(), 0.5, 2.0, 1e6, now) * (now - p.origin_s()),
+              1e-9 * relative);
+}
+
+TEST(InterArrival, ExponentialHistogramsLookMemorylessAndBurstyOnesDoNot) {
+  // 200 Poisson models of means from 0.3 s to 3,000 s, 255 gaps each (a full window): nearly all
+  // look memoryless; models with gaps of two scales (bursts, then idle) and regular ones do not.
+  Rng rng(11);
+  int memoryless = 0;
+  for (int m = 0; m < 200; ++m) {
+    const double mean = 0.3 * std::pow(10.0, 4.0 * m / 200.0);
+    InterArrivalHistory h;
+    double t = 0.0;
+    for (int i = 0; i < 256; ++i) h.observe(t += rng.exponential(1.0 / mean));
+    memoryless += h.shape_factor(t + 0.5 * mean, true) == 1.0 ? 1 : 0;
+  }
+  EXPECT_GE(memoryless, 190) << memoryless;
+  int bursty = 0;
+  int regular = 0;
+  for (int m = 0; m < 100; ++m) {
+    InterArrivalHistory b;
+    InterArrivalHistory r;
+    double t = 0.0;
+    double u = 0.0;
+    for (int i = 0; i < 256; ++i) {
+      // Bursts of about 20 requests about 1 s apart, 600 s of idle between them.
+      b.observe(t += rng.below(20) == 0 ? rng.exponential(1.0 / 600) : rng.exponential(1.0));
+      r.observe(u += 10.0 + rng.uniform());  // gaps of 10-11 s (periodic too: the gate alone)
+    }
+    bursty += b.shape_factor(t + 30.0, true) != 1.0 ? 1 : 0;
+    regular += r.shape_factor(u + 5.0, true) != 1.0 ? 1 : 0;
+  }
+  EXPECT_GE(bursty, 99);
+  EXPECT_GE(regular, 99);
 }
 
 namespace {
