@@ -2,9 +2,10 @@
 // Prefetching decisions (docs/prefetch.md), shared by the simulator and the server: when the
 // loading lane is idle, which model to load before it is requested, and which resident models to
 // evict for it (only models whose predicted utility is below its own by kMargin, and together
-// worth less than it). No I/O, threads or clocks: times are passed in. The driver (simulator or
-// scheduler) carries the decision out and cancels a prefetch that a demand load needs the lane
-// for.
+// worth less than it; both bars raised while recent prefetches harmed more than they gained).
+// No I/O, threads or clocks: times are passed in. The driver (simulator or scheduler) carries
+// the decision out, cancels a prefetch that a demand load needs the lane for, and says so
+// (on_cancelled).
 //
 // Cost of a decision: the kGhosts candidates are scored every time; the resident models only when
 // the best candidate does not fit in free memory, and then in the order of a heap of lower bounds
