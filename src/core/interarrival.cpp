@@ -61,6 +61,7 @@ double InterArrivalHistory::remaining_s(double now_s, double origin_s) const {
 }
 
 double InterArrivalHistory::shape_factor(double now_s, bool gated) const {
+  if (gated && looks_memoryless()) return 1.0;
   const double idle = now_s > last_s ? now_s - last_s : 0.0;
   // Just requested (or never gapped): the histogram's shape is 1, the rate says it all.
   if (gaps == 0 || idle == 0.0) return 1.0;
@@ -69,26 +70,19 @@ double InterArrivalHistory::shape_factor(double now_s, bool gated) const {
   double all_sum = 0.0;
   double mass = 0.0;
   double sum = 0.0;
-  double index_sum = 0.0;
-  double index_squares = 0.0;
-  double square_sum = 0.0;
   for (int k = 0; k < kBins; ++k) {
     const unsigned n = bins[static_cast<std::size_t>(k)];
     if (n == 0) continue;
-    index_sum += static_cast<double>(n) * k;
-    index_squares += static_cast<double>(n) * k * k;
     const double lower = kEdges[static_cast<std::size_t>(k)];
     const double upper = kEdges[static_cast<std::size_t>(k) + 1];
     const double middle = k == 0 ? 0.5 * upper : 2.0 * lower;  // geometric middle (bin 0: half)
     all_sum += n * middle;
-    square_sum += n * middle * middle;
     if (k < first) continue;
     const double at = k == first ? 0.5 * (std::max(idle, lower) + upper) : middle;
     mass += n;
     sum += n * (at - idle);
   }
   if (mass == 0) return 1.0;
-  if (gated && looks_memoryless(gaps, index_sum, index_squares, all_sum, square_sum)) return 1.0;
   const double weight = mass / (mass + kPriorWeight);
   return weight * (sum / mass) / (all_sum / gaps) + (1.0 - weight);
 }
@@ -104,9 +98,21 @@ double InterArrivalHistory::shape_factor(double now_s, bool gated) const {
 //   very long) barely moves the first and multiplies the second.
 // When both say exponential, the shape is noise: a Poisson model's remaining time is its mean gap
 // whatever its idle time.
-bool InterArrivalHistory::looks_memoryless(unsigned gaps, double index_sum, double index_squares,
-                                           double middle_sum, double middle_squares) {
+bool InterArrivalHistory::looks_memoryless() const {
   if (gaps < 2) return true;
+  double index_sum = 0.0;
+  double index_squares = 0.0;
+  double middle_sum = 0.0;
+  double middle_squares = 0.0;
+  for (int k = 0; k < kBins; ++k) {
+    const unsigned count_k = bins[static_cast<std::size_t>(k)];
+    if (count_k == 0) continue;
+    const double middle = k == 0 ? 0.5 * kEdges[1] : 2.0 * kEdges[static_cast<std::size_t>(k)];
+    index_sum += static_cast<double>(count_k) * k;
+    index_squares += static_cast<double>(count_k) * k * k;
+    middle_sum += count_k * middle;
+    middle_squares += count_k * middle * middle;
+  }
   const double n = gaps;
   const double index_mean = index_sum / n;
   const double index_variance = (index_squares - n * index_mean * index_mean) / (n - 1);

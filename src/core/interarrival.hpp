@@ -110,10 +110,8 @@ struct InterArrivalHistory {
   double periodic_remaining_s(double idle_s) const;
 
   static int bin_of(double gap_s);
-  // Whether a histogram's moments are an exponential's (interarrival.cpp): `index_*` the sums
-  // of each gap's bin index and its square, `middle_*` of its bin's middle and its square.
-  static bool looks_memoryless(unsigned gaps, double index_sum, double index_squares,
-                               double middle_sum, double middle_squares);
+  // Whether the histogram's moments are an exponential's (interarrival.cpp).
+  bool looks_memoryless() const;
   static double lower_edge_s(int bin);  // 0 for bin 0
 
  private:
