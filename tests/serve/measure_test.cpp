@@ -20,8 +20,9 @@ namespace brulee::serve {
 namespace {
 
 constexpr std::size_t kMiB = 1 << 20;
-constexpr std::size_t kWeights = 2 * kMiB;   // what the loading model really holds
-constexpr std::size_t kScratch = 16 * kMiB;  // what each inference of the busy model allocates
+constexpr std::size_t kWeights = 2 * kMiB;      // what the loading model really holds
+constexpr std::size_t kScratch = 16 * kMiB;     // what each inference of the busy model allocates
+constexpr std::size_t kClientSlack = 64 << 10;  // other threads' small frees during a load
 
 std::uint64_t heap_in_use() {
   const struct mallinfo2 info = mallinfo2();
@@ -136,7 +137,10 @@ TEST(ServeMeasure, LoadBytesStayNearTrueSizeWhileAnotherModelServes) {
   ASSERT_EQ(loader.started_during_load.size(), 1u);
   EXPECT_EQ(loader.started_during_load[0], 0);
   const std::uint64_t first = entry(scheduler.snapshot(), "loaded").size_bytes;
-  EXPECT_GE(first, kWeights);
+  // The heap figure is process-wide: the clients' threads make and free small objects (request
+  // tensors, futures) during the load, so it may fall short of the weights by a few of those
+  // (CI once saw 80 bytes short).
+  EXPECT_GE(first, kWeights - kClientSlack);
   EXPECT_LE(first, kWeights + kMiB / 2) << "the busy model's scratch buffers were counted";
 
   // A later load runs beside the traffic: the busy model keeps executing during it (its scratch
