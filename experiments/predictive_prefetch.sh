@@ -18,17 +18,8 @@ SEED=${SEED:-1}
 EXTRA=${EXTRA:-}
 MEMORY=15%,20%,30%,40%,60%
 mkdir -p "$OUT"
-synth() {  # name, extra options
-  local name=$1; shift
-  [ -f "$OUT/$name.bin" ] || "$BRULEE" workload synth --catalog paper --requests "$REQUESTS" \
-    --rate "$RATE" --seed "$SEED" --out "$OUT/$name.bin" "$@" > /dev/null
-}
-synth az26 --popularity azure
-synth az26onoff --popularity azure --arrivals onoff
-synth az2k --popularity azure --models 2000
-synth az26t --popularity azure --timers 0.16
-synth az2kt --popularity azure --models 2000 --timers 0.16
-synth zipf --popularity zipf --zipf 1.0
+. "$(dirname "$0")/issue16_workloads.sh"
+issue16_workloads "$BRULEE" "$OUT" "$SEED" "$REQUESTS" "$RATE"
 WORKLOADS=${WORKLOADS:-"az26 az26onoff az2k az26t az2kt zipf"}
 for w in $WORKLOADS; do
   "$BRULEE" simulate --trace "$OUT/$w.bin" --catalog "$OUT/$w.catalog.json" --memory "$MEMORY" \

@@ -16,6 +16,7 @@ RATE=${RATE:-0.25}
 EXTRA=${EXTRA:-}
 MEMORY=15%,20%,30%,40%,60%
 WORKLOADS="az26 az26onoff az2k az26t az2kt zipf"
+. "$ROOT/experiments/issue16_workloads.sh"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 B="$OUT/src/build/release/brulee"
@@ -28,17 +29,7 @@ fi
 for s in $SEEDS; do
   d="$OUT/s$s"
   mkdir -p "$d"
-  synth() {  # name, options: as experiments/predictive_prefetch.sh
-    local name=$1; shift
-    [ -f "$d/$name.bin" ] || "$B" workload synth --catalog paper --requests "$REQUESTS" \
-      --rate "$RATE" --seed "$s" --out "$d/$name.bin" "$@" > /dev/null
-  }
-  synth az26 --popularity azure
-  synth az26onoff --popularity azure --arrivals onoff
-  synth az2k --popularity azure --models 2000
-  synth az26t --popularity azure --timers 0.16
-  synth az2kt --popularity azure --models 2000 --timers 0.16
-  synth zipf --popularity zipf --zipf 1.0
+  issue16_workloads "$B" "$d" "$s" "$REQUESTS" "$RATE"
   for w in $WORKLOADS; do
     "$B" workload convert "$d/$w.bin" "$d/$w.trace.csv" > /dev/null
     python3 - "$d/$w.trace.csv" "$d/$w.counts" <<'PY'
