@@ -30,6 +30,9 @@ int InterArrivalHistory::bin_of(double gap_s) {
 }
 
 double InterArrivalHistory::lower_edge_s(int bin) { return kEdges[static_cast<std::size_t>(bin)]; }
+double InterArrivalHistory::bin_middle_s(int bin) {
+  return bin == 0 ? 0.5 * kEdges[1] : 2.0 * kEdges[static_cast<std::size_t>(bin)];
+}
 
 void InterArrivalHistory::halve() {
   std::uint32_t total = 0;
@@ -75,7 +78,7 @@ double InterArrivalHistory::shape_factor(double now_s, bool gated) const {
     if (n == 0) continue;
     const double lower = kEdges[static_cast<std::size_t>(k)];
     const double upper = kEdges[static_cast<std::size_t>(k) + 1];
-    const double middle = k == 0 ? 0.5 * upper : 2.0 * lower;  // geometric middle (bin 0: half)
+    const double middle = bin_middle_s(k);
     all_sum += n * middle;
     if (k < first) continue;
     const double at = k == first ? 0.5 * (std::max(idle, lower) + upper) : middle;
@@ -107,7 +110,7 @@ bool InterArrivalHistory::looks_memoryless() const {
   for (int k = 0; k < kBins; ++k) {
     const unsigned count_k = bins[static_cast<std::size_t>(k)];
     if (count_k == 0) continue;
-    const double middle = k == 0 ? 0.5 * kEdges[1] : 2.0 * kEdges[static_cast<std::size_t>(k)];
+    const double middle = bin_middle_s(k);
     index_sum += static_cast<double>(count_k) * k;
     index_squares += static_cast<double>(count_k) * k * k;
     middle_sum += count_k * middle;

@@ -113,6 +113,8 @@ struct InterArrivalHistory {
   // Whether the histogram's moments are an exponential's (interarrival.cpp).
   bool looks_memoryless() const;
   static double lower_edge_s(int bin);  // 0 for bin 0
+  // Where a bin's gaps are taken to sit: its geometric middle (bin 0, from 0: half its top).
+  static double bin_middle_s(int bin);
 
  private:
   // 1 / (gaps so far), for gaps 2 to 7 (the first sets m and leaves d at 0).

@@ -22,7 +22,7 @@ double shape_bound(const History& h) {
   for (int k = 0; k < History::kBins; ++k) {
     const unsigned n = h.bins[static_cast<std::size_t>(k)];
     if (n == 0) continue;
-    const double middle = k == 0 ? 0.5 * History::lower_edge_s(1) : 2.0 * History::lower_edge_s(k);
+    const double middle = History::bin_middle_s(k);
     top = std::max(top, middle);
     all_sum += n * middle;
   }
