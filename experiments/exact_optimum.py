@@ -33,8 +33,15 @@ import tempfile
 
 def read_trace(path, names):
     index = {name: m for m, name in enumerate(names)}
+    trace = []
     with open(path) as f:
-        return [index[row["model"]] for row in csv.DictReader(f)]
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            model = row.get("model")
+            if model not in index:
+                raise SystemExit(f"{path}:{line}: " + ("no model column" if model is None else
+                                                       f"model {model!r} is not in the catalog"))
+            trace.append(index[model])
+    return trace
 
 
 def intervals_of(trace, sizes, costs):

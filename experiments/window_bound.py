@@ -111,8 +111,8 @@ def main():
     parser.add_argument("--memory", type=int, action="append",
                         help="only these memory sizes of the sweep (bytes)")
     args = parser.parse_args()
-    if args.window < 2:
-        raise SystemExit("--window must be at least 2")
+    if args.window < 1:
+        raise SystemExit("--window must be at least 1")
     models = json.load(open(args.catalog))["models"]
     names = [m["name"] for m in models]
     sizes = [int(m["size_bytes"]) for m in models]
