@@ -96,6 +96,8 @@ def main():
     parser.add_argument("--policy", default="cremebrulee")
     parser.add_argument("--units", type=int, default=20000)
     args = parser.parse_args()
+    if args.units < 1:
+        parser.error("--units must be at least 1")
     models = json.load(open(args.catalog))["models"]
     names = [m["name"] for m in models]
     sizes = [int(m["size_bytes"]) for m in models]
