@@ -88,6 +88,10 @@ def cost_first_loads_paid(trace, values, sizes, costs, memory, units):
     return cost
 
 
+def saving(ceiling, cost):
+    return f"{(ceiling / cost - 1) * 100:+.1f}%" if cost > 0 else "no load cost"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("trace")
@@ -109,6 +113,10 @@ def main():
     rows = [r for r in csv.DictReader(open(args.sweep)) if r["policy"] == args.policy]
     if not rows:
         raise SystemExit(f"{args.sweep}: no rows of policy {args.policy!r}")
+    for row in rows:
+        if int(row["requests"]) != len(trace):
+            raise SystemExit(f"{args.sweep}: {row['requests']} requests, but {args.trace} has "
+                             f"{len(trace)}: not a sweep of this trace")
     print(f"| memory | {args.policy} load cost (s) | ceiling, first loads free (s) | saving | "
           f"ceiling, first loads paid (s) | saving |")
     print("|---|---|---|---|---|---|")
@@ -119,7 +127,7 @@ def main():
         free = total - sum(values[i] for i in held)
         paid = cost_first_loads_paid(trace, values, sizes, costs, memory, args.units)
         print(f"| {float(row['memory_fraction']) * 100:.0f}% | {cost:.1f} | {free:.1f} | "
-              f"{(free / cost - 1) * 100:+.1f}% | {paid:.1f} | {(paid / cost - 1) * 100:+.1f}% |")
+              f"{saving(free, cost)} | {paid:.1f} | {saving(paid, cost)} |")
 
 
 if __name__ == "__main__":
