@@ -31,6 +31,13 @@ import sys
 import tempfile
 
 
+def read_catalog(path):
+    """The catalog's model names, sizes (bytes) and load costs (s), in its order."""
+    models = json.load(open(path))["models"]
+    return ([m["name"] for m in models], [int(m["size_bytes"]) for m in models],
+            [float(m["load_latency_s"]) for m in models])
+
+
 def read_trace(path, names):
     index = {name: m for m, name in enumerate(names)}
     trace = []
@@ -167,10 +174,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=600, help="CBC's limit per memory size")
     parser.add_argument("--keep", help="keep the programs and solutions in this directory")
     args = parser.parse_args()
-    models = json.load(open(args.catalog))["models"]
-    names = [m["name"] for m in models]
-    sizes = [int(m["size_bytes"]) for m in models]
-    costs = [float(m["load_latency_s"]) for m in models]
+    names, sizes, costs = read_catalog(args.catalog)
     trace = read_trace(args.trace, names)
     intervals = intervals_of(trace, sizes, costs)
     first = sum(costs[m] for m in set(trace))

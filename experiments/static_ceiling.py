@@ -33,14 +33,13 @@ ceiling is computed in).
 """
 import argparse
 import csv
-import json
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from exact_optimum import read_trace  # noqa: E402
+from exact_optimum import read_catalog, read_trace  # noqa: E402
 
 
 def best_set(items, values, sizes, memory, units):
@@ -102,12 +101,9 @@ def main():
     args = parser.parse_args()
     if args.units < 1:
         parser.error("--units must be at least 1")
-    models = json.load(open(args.catalog))["models"]
-    names = [m["name"] for m in models]
-    sizes = [int(m["size_bytes"]) for m in models]
-    costs = [float(m["load_latency_s"]) for m in models]
+    names, sizes, costs = read_catalog(args.catalog)
     trace = read_trace(args.trace, names)
-    counts = np.bincount(np.array(trace, dtype=np.int64), minlength=len(models))
+    counts = np.bincount(np.array(trace, dtype=np.int64), minlength=len(names))
     values = [float(n) * c for n, c in zip(counts, costs)]
     total = sum(values)
     rows = [r for r in csv.DictReader(open(args.sweep)) if r["policy"] == args.policy]
@@ -123,7 +119,7 @@ def main():
     for row in sorted(rows, key=lambda r: float(r["memory_fraction"])):
         memory = int(row["memory_bytes"])
         cost = float(row["load_cost_s"])
-        held = best_set(range(len(models)), values, sizes, memory, args.units)
+        held = best_set(range(len(names)), values, sizes, memory, args.units)
         free = total - sum(values[i] for i in held)
         paid = cost_first_loads_paid(trace, values, sizes, costs, memory, args.units)
         print(f"| {float(row['memory_fraction']) * 100:.0f}% | {cost:.1f} | {free:.1f} | "

@@ -28,14 +28,13 @@ policy's load cost over the larger of the two.
 import argparse
 import concurrent.futures
 import csv
-import json
 import os
 import re
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from exact_optimum import intervals_of, read_trace, solve, write_program  # noqa: E402
+from exact_optimum import intervals_of, read_catalog, read_trace, solve, write_program  # noqa: E402
 
 
 def window_program(trace, a, b, seen_before, sizes, costs):
@@ -113,10 +112,7 @@ def main():
     args = parser.parse_args()
     if args.window < 1:
         raise SystemExit("--window must be at least 1")
-    models = json.load(open(args.catalog))["models"]
-    names = [m["name"] for m in models]
-    sizes = [int(m["size_bytes"]) for m in models]
-    costs = [float(m["load_latency_s"]) for m in models]
+    names, sizes, costs = read_catalog(args.catalog)
     trace = read_trace(args.trace, names)
     rows = list(csv.DictReader(open(args.sweep)))
     by_memory = {}
