@@ -31,11 +31,14 @@ struct ProfileCliOptions {
   bool quiet = false;
   bool no_interference = false;
   std::size_t crowd = runtime::ProfileOptions{}.crowd;
+  double cold_pause_s = runtime::ProfileOptions{}.cold_pause_s;
 };
 
 void run_profile(const ProfileCliOptions& opts) {
   if (opts.repo.empty()) throw UsageError("profile: --repo DIR is required");
   if (opts.threads < 0) throw UsageError("profile: --threads must be >= 0");
+  if (!(opts.cold_pause_s >= 0.0 && opts.cold_pause_s <= 60.0))  // NaN too
+    throw UsageError("profile: --cold-pause must be 0 to 60 seconds");
   // Loads measured as a serving cache runs them: into memory an unload left with the allocator.
   runtime::keep_freed_memory();
   const runtime::Repository repository(opts.repo);
@@ -48,6 +51,7 @@ void run_profile(const ProfileCliOptions& opts) {
   options.load.intra_op_threads = opts.threads;
   options.interference = !opts.no_interference;
   options.crowd = opts.crowd;
+  options.cold_pause_s = opts.cold_pause_s;
   options.exec_cpus = cpu_option(opts.exec_cpus, "--exec-cpus");
   options.load_cpus = cpu_option(opts.load_cpus, "--load-cpus");
   if ((!options.exec_cpus.empty() || !options.load_cpus.empty()) && opts.threads != 1) {
@@ -62,9 +66,9 @@ void run_profile(const ProfileCliOptions& opts) {
   const auto profiles = runtime::profile_models(repository, options);
 
   workload::Catalog catalog;
-  std::printf("%-28s %-11s %10s %9s %9s %9s %9s %9s %10s %9s %9s %9s %9s\n", "model", "backend",
+  std::printf("%-28s %-11s %10s %9s %9s %9s %9s %9s %10s %9s %9s %9s %9s %9s\n", "model", "backend",
               "bytes", "load_s", "load_p95", "exec_s", "exec_p95", "unload_s", "load/exec",
-              "first_x", "exec_x", "load_x", "fresh_x");
+              "first_x", "exec_x", "load_x", "fresh_x", "cold_x");
   bool failed = false;
   for (const auto& profile : profiles) {
     if (!profile.error.empty()) {
@@ -91,19 +95,23 @@ void run_profile(const ProfileCliOptions& opts) {
     measured.load_beside_exec_s = profile.load_beside_exec.mean_s;
     measured.first_exec_s = profile.first_exec.mean_s;
     measured.first_load_s = profile.first_load.mean_s;
+    measured.exec_cold_s = profile.exec_cold.mean_s;
     catalog.memory[id] = {profile.load_peak_bytes, profile.workspace_bytes};
     const double ratio = profile.exec.mean_s > 0 ? profile.load.mean_s / profile.exec.mean_s : 0.0;
     // Slowdowns: the first inference after a load, an inference beside a load, a load beside
-    // inferences, each over the model's lone figure (0 when not measured).
+    // inferences, a load into fresh memory, an inference after another model's and a pause, each
+    // over the model's lone figure (0 when not measured).
     const double first_x =
         profile.exec.mean_s > 0 ? profile.first_exec.mean_s / profile.exec.mean_s : 0.0;
-    std::printf("%-28s %-11s %10s %9.4f %9.4f %9.4f %9.4f %9.4f %10.1f %9.2f %9.2f %9.2f %9.2f\n",
-                profile.name.c_str(), profile.backend.c_str(),
-                format_bytes(info.size_bytes).c_str(), profile.load.mean_s, profile.load.p95_s,
-                profile.exec.mean_s, profile.exec.p95_s, profile.unload.mean_s, ratio, first_x,
-                measured.exec_beside_load_s > 0 ? measured.exec_factor(info.exec_latency_s) : 0.0,
-                measured.load_beside_exec_s > 0 ? measured.load_factor(info.load_latency_s) : 0.0,
-                profile.load.mean_s > 0 ? profile.first_load.mean_s / profile.load.mean_s : 0.0);
+    std::printf(
+        "%-28s %-11s %10s %9.4f %9.4f %9.4f %9.4f %9.4f %10.1f %9.2f %9.2f %9.2f %9.2f %9.2f\n",
+        profile.name.c_str(), profile.backend.c_str(), format_bytes(info.size_bytes).c_str(),
+        profile.load.mean_s, profile.load.p95_s, profile.exec.mean_s, profile.exec.p95_s,
+        profile.unload.mean_s, ratio, first_x,
+        measured.exec_beside_load_s > 0 ? measured.exec_factor(info.exec_latency_s) : 0.0,
+        measured.load_beside_exec_s > 0 ? measured.load_factor(info.load_latency_s) : 0.0,
+        profile.load.mean_s > 0 ? profile.first_load.mean_s / profile.load.mean_s : 0.0,
+        profile.exec.mean_s > 0 ? profile.exec_cold.mean_s / profile.exec.mean_s : 0.0);
   }
   if (!catalog.models.empty()) {
     const std::string out =
@@ -150,7 +158,13 @@ const CommandRegistration kRegistration(61, [](CLI::App& root) {
                   "CPUs the loads run on, as serve --load-cpus (needs --threads 1)");
   cmd->add_flag("--quiet", opts->quiet, "No progress lines on stderr");
   cmd->add_flag("--no-interference", opts->no_interference,
-                "Skip measuring a load beside inferences and inferences beside a load");
+                "Skip measuring a load beside inferences, inferences beside a load, and cold "
+                "inferences");
+  cmd->add_option("--cold-pause", opts->cold_pause_s,
+                  "Seconds idle before each cold inference (after another model's), as a server "
+                  "runs most of its hits; 0 = not measured")
+      ->check(CLI::Range(0.0, 60.0))
+      ->capture_default_str();
   cmd->add_option("--crowd", opts->crowd,
                   "Models kept loaded after their turn, so warm reloads run among other models "
                   "and after a victim's unload, as in a serving cache (0 = none)")

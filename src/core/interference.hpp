@@ -1,8 +1,9 @@
 #pragma once
 // How a model's loading and its inference disturb each other when both run at once on one
-// machine, what its first inference after a load costs, and what a load into memory the process
-// does not hold yet costs (fresh pages, each faulted in): measured by `brulee profile`,
-// kept in the catalog, used by the simulator's --parallel-load mode (docs/fidelity.md).
+// machine, what its first inference after a load costs, what one after another model's and a pause
+// costs, and what a load into memory the process does not hold yet costs (fresh pages, each faulted
+// in): measured by `brulee profile`, kept in the catalog, used by the simulator's --parallel-load
+// mode (docs/fidelity.md).
 #include <algorithm>
 
 namespace brulee {
@@ -13,10 +14,11 @@ struct ModelInterference {
   double load_beside_exec_s = 0.0;  // mean load while inferences run on another thread
   double first_exec_s = 0.0;        // the first inference after a load (after its warm-up)
   double first_load_s = 0.0;        // a load into memory the process does not hold yet
+  double exec_cold_s = 0.0;         // after another model's inference and an idle pause
 
   bool measured() const {
     return exec_beside_load_s > 0.0 || load_beside_exec_s > 0.0 || first_exec_s > 0.0 ||
-           first_load_s > 0.0;
+           first_load_s > 0.0 || exec_cold_s > 0.0;
   }
   // Slowdowns (>= 1 in practice, never below 0) relative to the model's lone figures.
   double exec_factor(double exec_alone_s) const {
@@ -28,6 +30,10 @@ struct ModelInterference {
   // What a load into fresh memory costs beyond one into memory the allocator holds.
   double first_load_extra_s(double load_s) const {
     return first_load_s > 0.0 ? std::max(0.0, first_load_s - load_s) : 0.0;
+  }
+  // What an inference after another model's (and idle time) costs beyond one after its own.
+  double cold_extra_s(double exec_alone_s) const {
+    return exec_cold_s > 0.0 ? std::max(0.0, exec_cold_s - exec_alone_s) : 0.0;
   }
   // What the first inference after a load costs beyond a steady one.
   double first_exec_extra_s(double exec_alone_s) const {

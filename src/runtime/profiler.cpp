@@ -64,6 +64,9 @@ namespace {
 
 struct Samples {
   std::vector<double> load_s, first_load_s, exec_s, unload_s, first_exec_s, load_beside_exec_s;
+  // Per round: the mean inference after another model's and a pause over the mean timed back to
+  // back just before it (the same copy, out of its warm-up).
+  std::vector<double> exec_cold_x;
   // Per round: the mean inference beside a partner's load over the mean of the inferences timed
   // alone just before it (the same copy, out of its warm-up): a ratio of neighbours.
   std::vector<double> exec_beside_load_x;
@@ -192,6 +195,28 @@ void measure_interference(LoaderThread& loader, const ProfileSubject& partner, L
   const double during_s = mean_during(inferences, load_start_s, load_end_s);
   if (during_s > 0.0 && alone_s > 0.0)
     model_samples.exec_beside_load_x.push_back(during_s / alone_s);
+}
+
+// An inference as a serving cache mostly runs one: after another model's, with the machine idle
+// between requests (docs/fidelity.md, "Inferences after a pause"). `other` runs one (untimed), the
+// thread sleeps `pause_s`, then `model` runs one (timed), `samples` times after one such cycle
+// untimed. Returns their mean. Back to back, TorchScript models here ran 1.08-1.26x faster than
+// after a pause of a second (0.96-1.05x after 0.1 s), and the testbeds' servers ran their hits
+// after another model's 1.14x as long as their hits after the same model's.
+constexpr std::uint64_t kColdSamples = 2;
+double mean_cold(LoadedModel& model, const std::vector<Tensor>& inputs, LoadedModel& other,
+                 const std::vector<Tensor>& other_inputs, double pause_s, std::uint64_t samples) {
+  other.infer(other_inputs);  // out of its warm-up (a TorchScript copy's first runs optimise)
+  model.infer(inputs);
+  double total_s = 0.0;
+  for (std::uint64_t c = 0; c < samples; ++c) {
+    other.infer(other_inputs);
+    std::this_thread::sleep_for(std::chrono::duration<double>(pause_s));
+    const auto start = std::chrono::steady_clock::now();
+    model.infer(inputs);
+    total_s += seconds_since(start);
+  }
+  return total_s / static_cast<double>(samples);
 }
 
 // The model after `position` in this round's order that has not failed (cyclic; the model itself
@@ -346,6 +371,36 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
             say("run " + std::to_string(run + 1) + " " + profiles[partner].name +
                 ": failed: " + failed.what);
           }
+          // Cold: after another model's inference and a pause. The other model is the newest
+          // kept loaded, or else a copy of the partner (none when the model is alone). Over the
+          // same copy's back-to-back figure, timed again just before (the interference above
+          // may have moved it).
+          std::unique_ptr<LoadedModel> copy;
+          LoadedModel* other = nullptr;
+          std::size_t other_index = m;
+          if (!crowd.empty()) {
+            other_index = crowd.back().first;
+            other = crowd.back().second.get();
+          } else if (partner != m && profiles[partner].error.empty() &&
+                     options.cold_pause_s > 0.0) {
+            try {
+              loader.run([&] { copy = subjects[partner].load(); });
+              other_index = partner;
+              other = copy.get();
+            } catch (const std::exception&) {
+              // Its failure is its own turn's to report; no figure this round.
+            }
+          }
+          if (other != nullptr && !other->inputs().empty() && options.cold_pause_s > 0.0) {
+            const auto other_inputs = sample_inputs(other->inputs(), options.seed + other_index);
+            const auto back_start = std::chrono::steady_clock::now();
+            for (std::uint64_t e = 0; e < alone_runs; ++e) model->infer(inputs);
+            const double back_s = seconds_since(back_start) / static_cast<double>(alone_runs);
+            const double cold_s =
+                mean_cold(*model, inputs, *other, other_inputs, options.cold_pause_s, kColdSamples);
+            if (back_s > 0.0) samples[m].exec_cold_x.push_back(cold_s / back_s);
+          }
+          if (copy) loader.run([&] { copy.reset(); });  // dropped where it was loaded
         }
         if (options.crowd > 0) {
           crowd.emplace_back(m, std::move(model));
@@ -374,6 +429,9 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
     for (const double x : samples[m].exec_beside_load_x)
       beside_s.push_back(x * profile.exec.mean_s);
     profile.exec_beside_load = summarize(std::move(beside_s));
+    std::vector<double> cold_s;
+    for (const double x : samples[m].exec_cold_x) cold_s.push_back(x * profile.exec.mean_s);
+    profile.exec_cold = summarize(std::move(cold_s));
     profile.load_beside_exec = summarize(samples[m].load_beside_exec_s);
     auto bytes = samples[m].bytes;
     std::sort(bytes.begin(), bytes.end());

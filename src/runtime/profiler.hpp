@@ -14,7 +14,9 @@
 // beside exec", the inferences during it over those timed alone give this model's "exec beside
 // load" (a partner loaded and dropped before it makes the
 // allocator hold its memory, as a serving cache's does). In a server an inference meets other
-// models' loads, not its own.
+// models' loads, not its own. Then the reloaded model's inferences each after another model's
+// (the newest kept loaded, or a copy of the partner) and an idle second, against back to back:
+// its "cold exec", as a serving cache runs most of its hits.
 // Every load and unload runs on one loader thread and the inferences on the calling thread, as in
 // the server. Sizes are the backend's measured bytes (median over rounds). Memory beyond the
 // resting size (docs/formats.md, "Memory fields"): each load runs under a PeakMeter (after freed
@@ -61,14 +63,21 @@ struct ModelProfile {
   // the reloaded copy first run out of its warm-up (1 + execs_per_load inferences).
   LatencyStats exec_beside_load;
   LatencyStats load_beside_exec;  // per round: a load while a partner's inferences ran throughout
-  std::string error;              // non-empty: the model failed (library's reason); no figures
+  // Per round: the exec figure times that round's ratio of inferences each run after another
+  // model's (one kept loaded, or a copy of the partner) and an idle pause, over the same copy's
+  // back to back, both timed after the interference measurement.
+  LatencyStats exec_cold;
+  std::string error;  // non-empty: the model failed (library's reason); no figures
 };
 
 struct ProfileOptions {
   std::uint64_t runs = 3;
   std::uint64_t execs_per_load = 3;
   std::uint64_t seed = 1;
-  bool interference = true;  // measure exec beside a load and load beside execs
+  bool interference = true;  // measure exec beside a load, load beside execs, and cold exec
+  // The idle pause before each cold inference (docs/fidelity.md, "Inferences after a pause");
+  // 0 = cold inferences not measured.
+  double cold_pause_s = 1.0;
   // Models kept loaded after their turn (the oldest dropped first, and once there are `crowd`
   // of them, just before the timed warm reload), so that the reload runs among other models and
   // after a victim's unload, as in a serving cache; 0 = none.

@@ -161,6 +161,9 @@ struct Worker {
   // placement order (so by start and by end), and the sum of their lengths.
   std::deque<std::pair<double, double>> busy;
   double busy_sum_s = 0.0;
+  // --parallel-load with interference: the model of the execution lane's latest inference (a
+  // model after another's runs its cold figure); none yet.
+  ModelId last_exec = kNoModel;
   void note_busy(double start_s, double end_s) {
     busy.emplace_back(start_s, end_s);
     busy_sum_s += end_s - start_s;
@@ -256,6 +259,7 @@ class Simulation {
         contention_[m].load_factor = measured.load_factor(models[m].load_latency_s);
         contention_[m].first_exec_extra_s = measured.first_exec_extra_s(models[m].exec_latency_s);
         contention_[m].first_load_extra_s = measured.first_load_extra_s(models[m].load_latency_s);
+        contention_[m].cold_extra_s = measured.cold_extra_s(models[m].exec_latency_s);
       }
       if (!contention_.empty()) fresh_.assign(models.size(), 0);
       loaded_before_.assign(models.size(), 0);
@@ -694,10 +698,16 @@ class Simulation {
     double exec_s = next.exec_s;
     if (!contention_.empty()) {
       const Contention& contention = contention_[next.model];
+      // The first inference after a load (its figure is cold already), or one after another
+      // model's: what the server's inferences cost with the machine idle between requests
+      // (docs/fidelity.md, "Inferences after a pause").
       if (fresh_[next.model]) {
         fresh_[next.model] = 0;
         exec_s += contention.first_exec_extra_s;
+      } else if (lane.last_exec != next.model) {
+        exec_s += contention.cold_extra_s;
       }
+      lane.last_exec = next.model;
       exec_s = stretched_s(exec_s, timeline.start_s, lane.loader_busy_from_s, lane.loader_free_at_s,
                            contention.exec_factor);
       if (timeline.start_s > lane.exec_free_at_s) lane.exec_busy_from_s = timeline.start_s;
@@ -941,6 +951,7 @@ class Simulation {
     double load_factor = 1.0;
     double first_exec_extra_s = 0.0;
     double first_load_extra_s = 0.0;  // its first load: into memory the process did not hold
+    double cold_extra_s = 0.0;        // an inference after another model's (and a pause)
   };
   std::vector<Contention> contention_;  // empty: no interference
   std::vector<char> fresh_;             // loaded and not yet executed (with contention_)

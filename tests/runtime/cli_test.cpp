@@ -146,9 +146,9 @@ TEST(RuntimeCli, ZooHonoursTheBudget) {
 TEST(RuntimeCli, ProfileWritesACatalogTheSimulatorReads) {
   testing::TempDir dir;
   const auto out = (dir.path() / "catalog.json").string();
-  const auto result =
-      brulee({"profile", "--repo", testing::tiny_zoo(), "--runs", "2", "--execs", "1", "--models",
-              "tiny_resnet-onnx,tiny_densenet-pt", "--format", "paper", "--out", out, "--quiet"});
+  const auto result = brulee({"profile", "--repo", testing::tiny_zoo(), "--runs", "2", "--execs",
+                              "1", "--models", "tiny_resnet-onnx,tiny_densenet-pt", "--format",
+                              "paper", "--out", out, "--quiet", "--cold-pause", "0.02"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const auto catalog = workload::load_catalog(out);
   ASSERT_EQ(catalog.models.size(), 2u);
@@ -162,6 +162,9 @@ TEST(RuntimeCli, ProfileWritesACatalogTheSimulatorReads) {
   const auto& percentiles = catalog.percentiles[*catalog.find("tiny_resnet-onnx")];
   EXPECT_TRUE(percentiles.contains("load_latency_p95_s"));
   EXPECT_TRUE(percentiles.contains("exec_latency_p50_s"));
+  // Each model's cold inferences, after the other's (docs/fidelity.md).
+  for (std::size_t m = 0; m < catalog.models.size(); ++m)
+    EXPECT_GT(catalog.interference[m].exec_cold_s, 0.0) << catalog.models[m].name;
   std::ifstream in(out);
   const auto json = nlohmann::json::parse(in);
   EXPECT_TRUE(json["models"][0].contains("avg_load_latency"));
@@ -173,10 +176,26 @@ TEST(RuntimeCli, ProfileWithDisjointCpusWritesACatalog) {
   ASSERT_FALSE(cpus.empty());
   testing::TempDir dir;
   const auto out = (dir.path() / "catalog.json").string();
-  const auto result = brulee({"profile", "--repo", testing::tiny_zoo(), "--runs", "1", "--execs",
-                              "1", "--models", "tiny_cnn-onnx,tiny_densenet-pt", "--threads", "1",
-                              "--exec-cpus", std::to_string(cpus.back()), "--load-cpus",
-                              std::to_string(cpus.front()), "--out", out, "--quiet"});
+  const auto result = brulee({"profile",
+                              "--repo",
+                              testing::tiny_zoo(),
+                              "--runs",
+                              "1",
+                              "--execs",
+                              "1",
+                              "--models",
+                              "tiny_cnn-onnx,tiny_densenet-pt",
+                              "--threads",
+                              "1",
+                              "--exec-cpus",
+                              std::to_string(cpus.back()),
+                              "--load-cpus",
+                              std::to_string(cpus.front()),
+                              "--out",
+                              out,
+                              "--quiet",
+                              "--cold-pause",
+                              "0.02"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(workload::load_catalog(out).models.size(), 2u);
 }
@@ -202,6 +221,10 @@ TEST(RuntimeCli, ProfileRejectsBadInputWithOneLine) {
   // A negative count would wrap to a huge unsigned one.
   for (const char* option : {"--runs", "--execs", "--crowd"}) {
     expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), option, "-1"}), option);
+  }
+  for (const char* pause : {"-1", "61", "nan"}) {
+    expect_one_line_error(brulee({"profile", "--repo", testing::tiny_zoo(), "--cold-pause", pause}),
+                          "--cold-pause");
   }
 }
 

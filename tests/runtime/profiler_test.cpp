@@ -34,6 +34,7 @@ TEST(RuntimeProfiler, SummaryStatisticsByHand) {
 TEST(RuntimeProfiler, MeasuresEveryRoundOfEachModel) {
   const Repository repository(testing::tiny_zoo());
   ProfileOptions options;
+  options.cold_pause_s = 0.02;  // the cold inferences quickly (their own test sets it)
   options.runs = 2;
   options.execs_per_load = 3;
   options.models = {"tiny_cnn-onnx", "tiny_mlp-pt"};
@@ -61,6 +62,7 @@ TEST(RuntimeProfiler, MeasuresEveryRoundOfEachModel) {
 TEST(RuntimeProfiler, BadRequestsAreUsageErrorsAndBrokenModelsAreReported) {
   const Repository repository(testing::tiny_zoo());
   ProfileOptions options;
+  options.cold_pause_s = 0.02;  // the cold inferences quickly (their own test sets it)
   options.runs = 0;
   EXPECT_THROW(profile_models(repository, options), UsageError);
   options.runs = 1;
@@ -169,6 +171,7 @@ TEST(RuntimeProfiler, InterferenceOfAFakeBackendWithKnownSlowdowns) {
   // known factors): they check what is measured, not how fast this machine is.
   Contention contention;
   ProfileOptions options;
+  options.cold_pause_s = 0.02;  // the cold inferences quickly (their own test sets it)
   options.runs = 2;
   options.execs_per_load = 3;
   const auto profiles =
@@ -207,6 +210,7 @@ TEST(RuntimeProfiler, AWarmUpOfSeveralInferencesIsNotTakenForTheLoadsSlowdown) {
   // the warm-up, the ratio came out 0.40x (checked by mutation). Both fail the bounds below.
   Contention contention;
   ProfileOptions options;
+  options.cold_pause_s = 0.02;  // the cold inferences quickly (their own test sets it)
   options.runs = 2;
   options.execs_per_load = 8;
   const auto profiles = profile_subjects(
@@ -223,6 +227,7 @@ TEST(RuntimeProfiler, AWarmUpOfSeveralInferencesIsNotTakenForTheLoadsSlowdown) {
 // One round, 3 timed inferences per load, no interference rounds: the fakes' lone figures.
 ProfileOptions one_round_without_interference() {
   ProfileOptions options;
+  options.cold_pause_s = 0.02;  // the cold inferences quickly (their own test sets it)
   options.runs = 1;
   options.execs_per_load = 3;
   options.interference = false;
@@ -257,6 +262,7 @@ TEST(RuntimeProfiler, InferencesAreMeasuredBesideAnotherModelsLoad) {
   // light's). Measured beside its own copy's load each would show the opposite.
   Contention contention;
   ProfileOptions options;
+  options.cold_pause_s = 0.02;  // the cold inferences quickly (their own test sets it)
   options.runs = 2;
   options.execs_per_load = 2;
   const auto profiles =
@@ -275,6 +281,77 @@ TEST(RuntimeProfiler, InferencesAreMeasuredBesideAnotherModelsLoad) {
   EXPECT_LT(heavy, 1.5) << heavy;
 }
 
+// A model whose inference does `extra_s` more work when its thread was idle for `idle_s` or more
+// before it (as after a pause between a server's requests), and `exec_s` otherwise.
+class PausedModel final : public LoadedModel {
+ public:
+  PausedModel(double exec_s, double extra_s, double idle_s)
+      : exec_s_(exec_s), extra_s_(extra_s), idle_s_(idle_s) {}
+  const std::vector<TensorSpec>& inputs() const override { return specs_; }
+  const std::vector<TensorSpec>& outputs() const override { return specs_; }
+  std::vector<Tensor> infer(const std::vector<Tensor>&) override {
+    const auto now = std::chrono::steady_clock::now();
+    thread_local auto last_end = now;
+    const double idle = std::chrono::duration<double>(now - last_end).count();
+    std::this_thread::sleep_for(
+        std::chrono::duration<double>(exec_s_ + (idle >= idle_s_ ? extra_s_ : 0.0)));
+    last_end = std::chrono::steady_clock::now();
+    return {};
+  }
+  double load_time_s() const override { return 0.01; }
+  std::uint64_t resident_bytes() const override { return 1000; }
+
+ private:
+  double exec_s_, extra_s_, idle_s_;
+  std::vector<TensorSpec> specs_{TensorSpec{"x", DType::kFloat32, {1, 2}}};
+};
+
+ProfileSubject paused_subject(std::string name, double exec_s, double extra_s, double idle_s) {
+  ProfileSubject subject;
+  subject.name = std::move(name);
+  subject.backend = "fake";
+  subject.load = [=] { return std::make_unique<PausedModel>(exec_s, extra_s, idle_s); };
+  return subject;
+}
+
+TEST(RuntimeProfiler, ColdInferencesFollowAnotherModelsAndAPause) {
+  // Inference 0.01 s, 0.03 s more after the thread idled 0.1 s. Back to back (the exec figure)
+  // the thread never idles that long; each cold inference follows the other model's and a pause
+  // of 0.15 s. Bounds are wide: they check what is measured, not this machine's speed.
+  ProfileOptions options;
+  options.runs = 2;
+  options.execs_per_load = 3;
+  options.cold_pause_s = 0.15;
+  const auto profiles = profile_subjects(
+      {paused_subject("a", 0.01, 0.03, 0.1), paused_subject("b", 0.01, 0.03, 0.1)}, options);
+  ASSERT_EQ(profiles.size(), 2u);
+  for (const auto& p : profiles) {
+    ASSERT_TRUE(p.error.empty()) << p.error;
+    EXPECT_EQ(p.exec_cold.samples, 2u) << p.name;  // one figure a round
+    const double extra_s = p.exec_cold.mean_s - p.exec.mean_s;
+    EXPECT_GT(extra_s, 0.02) << p.name;
+    EXPECT_LT(extra_s, 0.06) << p.name;
+    EXPECT_LT(p.exec.mean_s, 0.025) << p.name;
+  }
+  // Not measured: without interference, with no pause, or for a model alone.
+  options.interference = false;
+  EXPECT_EQ(
+      profile_subjects({paused_subject("a", 0.01, 0.0, 1.0), paused_subject("b", 0.01, 0.0, 1.0)},
+                       options)[0]
+          .exec_cold.samples,
+      0u);
+  options.interference = true;
+  options.cold_pause_s = 0.0;
+  EXPECT_EQ(
+      profile_subjects({paused_subject("a", 0.01, 0.0, 1.0), paused_subject("b", 0.01, 0.0, 1.0)},
+                       options)[0]
+          .exec_cold.samples,
+      0u);
+  options.cold_pause_s = 0.15;
+  EXPECT_EQ(profile_subjects({paused_subject("a", 0.01, 0.0, 1.0)}, options)[0].exec_cold.samples,
+            0u);
+}
+
 TEST(RuntimeProfiler, APartnerThatFailsToLoadIsReportedAsItsOwnFailure) {
   Contention contention;
   ProfileSubject broken;
@@ -284,6 +361,7 @@ TEST(RuntimeProfiler, APartnerThatFailsToLoadIsReportedAsItsOwnFailure) {
     throw std::runtime_error("cannot read the file");
   };
   ProfileOptions options;
+  options.cold_pause_s = 0.02;  // the cold inferences quickly (their own test sets it)
   options.runs = 2;
   options.execs_per_load = 1;
   const auto profiles = profile_subjects(
@@ -348,6 +426,7 @@ TEST(RuntimeProfiler, WarmReloadsRunAmongOtherModelsKeptLoaded) {
   for (const std::size_t crowd : {std::size_t{0}, std::size_t{2}}) {
     Census census;
     ProfileOptions options;
+    options.cold_pause_s = 0.02;  // the cold inferences quickly (their own test sets it)
     options.runs = 2;
     options.execs_per_load = 1;
     options.interference = false;
@@ -412,6 +491,7 @@ TEST(RuntimeProfiler, LoadsAndInferencesRunOnTheCpusGiven) {
     };
   }
   ProfileOptions options;
+  options.cold_pause_s = 0.02;  // the cold inferences quickly (their own test sets it)
   options.runs = 2;
   options.execs_per_load = 2;
   options.exec_cpus = {allowed.back()};

@@ -291,6 +291,34 @@ TEST(SimExamples, ParallelLoadUsesProfiledInterference) {
   EXPECT_EQ(simulate(models, trace, serial).latency_cdf, serial_plain.latency_cdf);
 }
 
+// Cold inferences (--parallel-load with the profile's exec_cold_s): an inference after another
+// model's on the lane takes the cold figure (3), one after its own model's the steady one (1);
+// the first after a load takes its first-inference figure (none here: 1). Memory 2, loads 1,
+// requests far apart: A@0 (load, first) 1, B@10 (load, first) 1, A@20 after B 3, A@30 after A 1,
+// B@40 after A 3.
+TEST(SimExamples, ParallelLoadChargesColdInferencesAfterAnotherModels) {
+  const ModelTable models = {model("A", 1, 1.0, 1.0), model("B", 1, 1.0, 1.0)};
+  const CompactTrace trace =
+      make_trace({{0.0, 0}, {10.0, 1}, {20.0, 0}, {30.0, 0}, {40.0, 1}}, models.size());
+  SimConfig c = config("lru", 2, true);
+  c.parallel_load = true;
+  ModelInterference cold;
+  cold.exec_cold_s = 3.0;
+  c.interference.assign(2, cold);
+  CollectingSink sink;
+  simulate(models, trace, c, &sink);
+  ASSERT_EQ(sink.outcomes.size(), 5u);
+  const double exec[] = {1.0, 1.0, 3.0, 1.0, 3.0};
+  for (std::size_t i = 0; i < 5; ++i)
+    EXPECT_NEAR(sink.outcomes[i].delays.exec_s, exec[i], 1e-9) << i;
+  // Serial mode ignores it.
+  SimConfig serial = config("lru", 2, true);
+  serial.interference.assign(2, cold);
+  CollectingSink serial_sink;
+  simulate(models, trace, serial, &serial_sink);
+  for (const auto& outcome : serial_sink.outcomes) EXPECT_DOUBLE_EQ(outcome.delays.exec_s, 1.0);
+}
+
 // Fresh memory (--parallel-load with a profiled catalog, the loads' peaks unknown): loads 1 s into
 // memory the process held, 3 s into fresh pages (first_load_s); memory 2 bytes. Requests far apart,
 // so nothing overlaps. Each model's first load of the run is charged as fresh, later ones as warm:
