@@ -21,10 +21,10 @@ def median(values):
     return (values[n // 2] + values[(n - 1) // 2]) / 2 if n else None
 
 
-# A model's exec figures (alone, beside a load, first after a load) and load figures, which move
+# A model's exec figures (alone, beside a load, first after a load, cold) and load figures, which move
 # together with its speed.
 EXEC_KEYS = ("exec_latency_s", "exec_latency_p50_s", "exec_latency_p95_s", "exec_beside_load_s",
-             "first_exec_s")
+             "first_exec_s", "exec_cold_s")
 LOAD_KEYS = ("load_latency_s", "load_latency_p50_s", "load_latency_p95_s", "load_beside_exec_s")
 
 LOADED = re.compile(r" loaded model=(\S+) bytes=(\d+) seconds=([0-9.]+)")
@@ -38,7 +38,8 @@ def own_costs(catalog, replay_csv, server_log):
     exec figure of the model (alone, beside a load, first after a load) is scaled by it. Loads:
     the median of the model's later loads in the server's log (`loaded ... seconds=`) over the
     catalog's load_latency_s, likewise for every load figure, and its first load's seconds as
-    first_load_s. Sizes stay the catalog's: they are the policy's inputs, not costs (with the
+    first_load_s. A model with measured hits loses its exec_cold_s (the median already holds
+    both kinds of hits). Sizes stay the catalog's: they are the policy's inputs, not costs (with the
     server's charged bytes, random eviction drew other victims than the server's, whose hit
     ratios matched the catalog's run). A model the run did not measure keeps the catalog's
     figures."""
@@ -65,6 +66,9 @@ def own_costs(catalog, replay_csv, server_log):
             for key in EXEC_KEYS:
                 if model.get(key):
                     model[key] *= scale
+            # The run's median already mixes hits after other models' (cold) with hits after
+            # their own model's: a cold figure on top would count the difference twice.
+            model.pop("exec_cold_s", None)
         seen = loads.get(name)
         if seen:
             model["first_load_s"] = seen[0]
