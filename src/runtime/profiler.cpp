@@ -203,7 +203,7 @@ void measure_interference(LoaderThread& loader, const ProfileSubject& partner, L
 // untimed. Returns their mean. Back to back, TorchScript models here ran 1.08-1.26x faster than
 // after a pause of a second (0.96-1.05x after 0.1 s), and the testbeds' servers ran their hits
 // after another model's 1.14x as long as their hits after the same model's.
-constexpr std::uint64_t kColdSamples = 1;  // a round (2 until 2026-12-06: the full testbed then took 40 min)
+constexpr std::uint64_t kColdSamples = 1;  // a round (2 made the full testbed 40 min)
 double mean_cold(LoadedModel& model, const std::vector<Tensor>& inputs, LoadedModel& other,
                  const std::vector<Tensor>& other_inputs, double pause_s, std::uint64_t samples) {
   other.infer(other_inputs);  // out of its warm-up (a TorchScript copy's first runs optimise)
