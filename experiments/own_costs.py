@@ -26,8 +26,11 @@ def median(values):
 EXEC_KEYS = ("exec_latency_s", "exec_latency_p50_s", "exec_latency_p95_s", "exec_beside_load_s",
              "first_exec_s", "exec_cold_s")
 LOAD_KEYS = ("load_latency_s", "load_latency_p50_s", "load_latency_p95_s", "load_beside_exec_s")
+UNLOAD_KEYS = ("unload_latency_s", "unload_latency_p50_s", "unload_latency_p95_s")
 
 LOADED = re.compile(r" loaded model=(\S+) bytes=(\d+) seconds=([0-9.]+)")
+EVICTED = re.compile(r" info evicted model=(\S+) bytes=\d+ seconds=([0-9.]+) "
+                     r"detail=\"to make room for (\S+)\"")
 
 
 def own_costs(catalog, replay_csv, server_log):
@@ -36,9 +39,11 @@ def own_costs(catalog, replay_csv, server_log):
     Exec: the median of the model's hits that ran with no load under way (a request whose
     execution overlapped no load's window in the run), over the catalog's exec_latency_s; every
     exec figure of the model (alone, beside a load, first after a load) is scaled by it. Loads:
-    the median of the model's later loads in the server's log (`loaded ... seconds=`) over the
-    catalog's load_latency_s, likewise for every load figure, and its first load's seconds as
-    first_load_s. A model with measured hits loses its exec_cold_s (the median already holds
+    the mean of the model's later loads in the server's log (`loaded ... seconds=`) over the
+    catalog's load_latency_s (a mean, as the catalog's is and as the simulator charges it),
+    likewise for every load figure, and its first load's seconds as first_load_s. Unloads: the
+    mean of the server's unloads of the model as a load's only victim (`evicted ... seconds=`)
+    over the catalog's unload_latency_s. A model with measured hits loses its exec_cold_s (the median already holds
     both kinds of hits). Sizes stay the catalog's: they are the policy's inputs, not costs (with the
     server's charged bytes, random eviction drew other victims than the server's, whose hit
     ratios matched the catalog's run). A model the run did not measure keeps the catalog's
@@ -52,12 +57,30 @@ def own_costs(catalog, replay_csv, server_log):
         start, end = float(r["start_s"]), float(r["end_s"])
         if r["hit"] == "1" and not any(a < end and start < b for a, b in windows):
             alone.setdefault(r["model"], []).append(float(r["exec_s"]))
-    loads = {}
-    for line in open(server_log):
+    # The server logs each victim of one load on a line of its own, one after another, each
+    # with the seconds of the whole unload: a victim's own unload time is known when it went
+    # alone.
+    loads, unloads, group = {}, {}, []
+    for line in list(open(server_log)) + [""]:  # the empty line closes the last group
+        match = EVICTED.search(line)
+        victim = (match.group(1), float(match.group(2)), match.group(3)) if match else None
+        if victim and group and group[-1][1:] == victim[1:]:
+            group.append(victim)
+            continue
+        if len(group) == 1:
+            unloads.setdefault(group[0][0], []).append(group[0][1])
+        group = [victim] if victim else []
         match = LOADED.search(line)
         if match:
             loads.setdefault(match.group(1), []).append(float(match.group(3)))
     models = catalog.get("models", catalog)
+    for model in models:
+        gone = unloads.get(model["name"])
+        if gone and model.get("unload_latency_s"):
+            scale = sum(gone) / len(gone) / model["unload_latency_s"]
+            for key in UNLOAD_KEYS:
+                if model.get(key):
+                    model[key] *= scale
     for model in models:
         name = model["name"]
         execs = alone.get(name)
@@ -74,7 +97,7 @@ def own_costs(catalog, replay_csv, server_log):
             model["first_load_s"] = seen[0]
             later = seen[1:]
             if later and model.get("load_latency_s"):
-                scale = median(later) / model["load_latency_s"]
+                scale = sum(later) / len(later) / model["load_latency_s"]
                 for key in LOAD_KEYS:
                     if model.get(key):
                         model[key] *= scale

@@ -1219,7 +1219,15 @@ void Scheduler::loader_loop(bool prefetch_lane) {
     std::optional<ActivityGate::Exclusive> exclusive;
     ActivityGate::Mark mark;
     if (isolate) {
+      const auto waiting = Clock::now();
       exclusive.emplace(gate_);
+      // Waiting for running work to leave the gate is not the load's work: on the timelines of
+      // the requests that wait on this load it is queueing, as the simulator counts the wait
+      // for the running inference before an isolated first load (docs/fidelity.md,
+      // "Definitions"). The window [load_started, ready] keeps the unload and the load.
+      const auto waited = Clock::now() - waiting;
+      std::lock_guard lock(mutex_);
+      entries_[id]->load_started += waited;
     } else {
       mark = gate_.mark();
     }

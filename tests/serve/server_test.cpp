@@ -224,6 +224,36 @@ TEST(ServeScheduler, TheWaitForAnIsolatedFirstLoadIsQueueing) {
   EXPECT_GE(params["start_s"].get<double>(), kHeldS / 2);
 }
 
+// An isolated first load waits for the inference under way to leave the activity gate; that
+// wait is queueing on the timeline of the request that waits on the load, not load delay, as the
+// simulator counts the wait before an isolated first load (docs/fidelity.md, "Definitions").
+TEST(ServeScheduler, AnIsolatedFirstLoadsWaitForTheRunningInferenceIsQueueing) {
+  Harness h(fake_models(2, kMiB), options_with(4 * kMiB));
+  ASSERT_EQ(h.client()->Post("/v2/models/m0/infer", infer_body({1.0f}), "application/json")->status,
+            200);
+  h.loader.exec_gate.close();
+  auto running = std::async(std::launch::async, [&h] {
+    auto res = h.client()->Post("/v2/models/m0/infer", infer_body({2.0f}), "application/json");
+    return res ? res->status : -1;
+  });
+  h.loader.exec_gate.await_waiters(1);  // m0's inference holds the activity gate, shared
+  auto first = std::async(std::launch::async, [&h] {
+    auto res = h.client()->Post("/v2/models/m1/infer", infer_body({3.0f}), "application/json");
+    return res ? std::optional<std::string>(res->body) : std::nullopt;
+  });
+  std::this_thread::sleep_for(std::chrono::duration<double>(kHeldS));
+  h.loader.exec_gate.open();
+  EXPECT_EQ(running.get(), 200);
+  const auto body = first.get();
+  ASSERT_TRUE(body);
+  const json params = json::parse(*body)["parameters"];
+  EXPECT_EQ(params["hit"], false) << params.dump();
+  // The fake load takes no time: the pause is the wait at the gate, all of it queueing.
+  EXPECT_LT(params["load_s"].get<double>(), kHeldS / 2) << params.dump();
+  EXPECT_GE(params["queue_s"].get<double>(), kHeldS / 2) << params.dump();
+  EXPECT_GE(params["ready_s"].get<double>() - params["load_start_s"].get<double>(), 0.0);
+}
+
 TEST(ServeScheduler, ARequestHeldWhileItsOwnModelsFirstLoadRunsSharedThatLoad) {
   // The request for m1 is read while m1's first load holds the activity gate: it reaches the
   // scheduler once the model is ready, but it arrived before, so it shared the load (a miss
