@@ -13,11 +13,13 @@
 #include "core/error.hpp"
 #include "core/units.hpp"
 #include "runtime/cpus.hpp"
-#include "runtime/dtype.hpp"
 #include "runtime/memory.hpp"
 #include "serve/prefetch_driver.hpp"
+#include "serve/scheduler_parts.hpp"
 
 namespace brulee::serve {
+
+using detail::file_fingerprint;
 
 std::string_view state_name(ModelState state) {
   switch (state) {
@@ -96,16 +98,21 @@ std::string seconds_text(double seconds) {
   return buffer;
 }
 
-// What tells cheaply that a model file was replaced or rewritten: any field changes.
-struct FileFingerprint {
-  bool exists = false;
-  std::uint64_t device = 0;
-  std::uint64_t inode = 0;
-  std::uint64_t size_bytes = 0;
-  std::int64_t mtime_ns = 0;
-  std::int64_t ctime_ns = 0;
-  bool operator==(const FileFingerprint&) const = default;
-};
+// The answer to a request that never ran (refused, cancelled, or its load failed).
+InferOutcome unrun_outcome(Status status, std::string error, Clock::time_point arrival, bool hit) {
+  InferOutcome outcome;
+  outcome.status = status;
+  outcome.error = std::move(error);
+  outcome.hit = hit;
+  outcome.timeline.hit = hit;
+  outcome.timeline.start_s = outcome.timeline.end_s = seconds_since(arrival);
+  outcome.delays = derive_delays(outcome.timeline);
+  if (status == Status::kUnavailable) outcome.retry_after_s = 1.0;
+  return outcome;
+}
+}  // namespace
+
+namespace detail {
 
 FileFingerprint file_fingerprint(const std::string& path) {
   FileFingerprint fingerprint;
@@ -122,104 +129,7 @@ FileFingerprint file_fingerprint(const std::string& path) {
   return fingerprint;
 }
 
-// Zeros of every input's shape (-1 dimensions as 1): the inference that measures a workspace.
-std::vector<runtime::Tensor> zero_inputs(const std::vector<runtime::TensorSpec>& specs) {
-  std::vector<runtime::Tensor> tensors;
-  for (const auto& spec : specs) {
-    runtime::Tensor tensor{spec.name, spec.dtype, spec.shape, {}};
-    std::size_t count = 1;
-    for (auto& dim : tensor.shape) {
-      if (dim < 0) dim = 1;
-      count *= static_cast<std::size_t>(dim);
-    }
-    tensor.data.assign(count * runtime::dtype_bytes(spec.dtype), std::byte{0});
-    tensors.push_back(std::move(tensor));
-  }
-  return tensors;
-}
-
-// The answer to a request that never ran (refused, cancelled, or its load failed).
-InferOutcome unrun_outcome(Status status, std::string error, Clock::time_point arrival, bool hit) {
-  InferOutcome outcome;
-  outcome.status = status;
-  outcome.error = std::move(error);
-  outcome.hit = hit;
-  outcome.timeline.hit = hit;
-  outcome.timeline.start_s = outcome.timeline.end_s = seconds_since(arrival);
-  outcome.delays = derive_delays(outcome.timeline);
-  if (status == Status::kUnavailable) outcome.retry_after_s = 1.0;
-  return outcome;
-}
-}  // namespace
-
-struct Scheduler::Request {
-  std::vector<runtime::Tensor> inputs;
-  InferDone done;
-  Clock::time_point arrival;
-  Clock::time_point deadline;
-  std::uint64_t sequence = 0;  // its ticket's, once queued
-  bool hit = false;
-};
-
-struct Scheduler::LoadWaiter {
-  LoadDone done;
-};
-
-// Everything the scheduler holds for one model of the repository, resident or not: its state,
-// queued requests, loaded handle, measured size, counters and failed-load back-off.
-struct Scheduler::ModelEntry {
-  ModelState state = ModelState::kAbsent;
-  std::deque<std::unique_ptr<Request>> queue;
-  std::vector<LoadWaiter> waiters;  // explicit loads; each holds one pin
-  std::uint32_t holds = 0;          // requests whose bodies wait for the model (hold); one pin each
-  std::atomic<ModelState> published{ModelState::kAbsent};  // `state`, for hold_settled
-  std::atomic<std::uint32_t> read_turns{0};  // held requests past their hold (take_read_turn)
-  std::unique_ptr<runtime::LoadedModel> handle;
-  bool executing = false;
-  bool runnable = false;  // in runnable_
-  bool known_specs = false;
-  std::vector<runtime::TensorSpec> inputs, outputs;
-  std::uint64_t measured_bytes = 0;  // charged size from a clean measurement (0 = none yet)
-  bool size_known = false;           // measured_bytes came from a load nothing else disturbed
-  bool remeasuring = false;          // the last measurement exceeded the budget; one more try
-  bool peak_remeasuring = false;     // the same for the load peak (process limit)
-  ModelCounters counters;
-  std::string last_error;
-  Clock::time_point load_started;  // the last load's work began (victims' unload, then load)
-  Clock::time_point ready_since;
-  // Failed loads (docs/server.md, "Failed loads"); all reset by a successful load.
-  std::uint32_t consecutive_failures = 0;
-  Clock::time_point backoff_until;    // while absent: requests are refused until then
-  FileFingerprint failed_file;        // the file as the last failed load saw it
-  Clock::time_point next_file_check;  // the file is read again from then on
-  std::string load_note;              // why the next load happens (for its log line)
-  // Process memory (docs/server.md, "Process memory"): what the model charges as resting bytes
-  // while resident (until its memory is really freed), its load peak and workspace (catalog or
-  // learned; 0 = unknown), and whether its work waits for process memory.
-  std::uint64_t charged_resting = 0;
-  std::uint64_t load_peak_bytes = 0;
-  std::uint64_t workspace_bytes = 0;
-  bool memory_wait = false;
-};
-
-// An explicit unload: the model has left the cache; a loader thread drops its handle.
-struct Scheduler::UnloadJob {
-  ModelId model = kNoModel;
-  std::unique_ptr<runtime::LoadedModel> handle;
-  std::uint64_t bytes = 0;
-  LoadDone done;
-};
-
-struct Scheduler::LoadJob {
-  ModelId model = kNoModel;
-  std::vector<ModelId> victims;
-  std::vector<std::unique_ptr<runtime::LoadedModel>> victim_handles;
-  std::uint64_t reserved_bytes = 0;
-  std::uint64_t process_bytes = 0;  // charged to the process budget as "loading"
-  FileFingerprint file;             // read by the loader thread just before it loads
-  std::string note;
-  bool prefetch = false;  // run by the prefetch thread (docs/prefetch.md)
-};
+}  // namespace detail
 
 Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, SchedulerOptions options,
                      EventSink events)
@@ -813,38 +723,6 @@ void Scheduler::unload(ModelId id, LoadDone done) {
   }
 }
 
-// Dropped models' memory stays with the allocator, which hands it to the next load without a
-// page fault (giving it back on every unload made loads under traffic 3x slower; docs/server.md,
-// "Process memory"). Near a process limit RSS is what counts, and it goes back to the system;
-// an explicit unload (`always`) gives it back whenever there is a limit.
-void Scheduler::return_freed_memory(bool always) const {
-  if (process_.limited() && (always || !process_.keeping_freed())) {
-    runtime::release_free_memory();
-  }
-}
-
-// On a loader thread: frees an explicitly unloaded model, then lets waiting loads use the room.
-void Scheduler::run_unload(UnloadJob& job) {
-  const auto t0 = Clock::now();
-  job.handle.reset();
-  {
-    std::lock_guard lock(mutex_);
-    drop_workspace_pool_locked();  // an explicit unload gives back what it can
-  }
-  return_freed_memory(true);
-  const double unload_s = seconds_since(t0);
-  {
-    std::lock_guard lock(mutex_);
-    learn_locked(job.model, Cost::kUnload, unload_s);
-    after_unload_locked({job.model});
-    start_loads_locked();
-  }
-  emit({SchedulerEvent::Kind::kUnloaded, models_[job.model].name, job.bytes, unload_s,
-        "explicit unload"});
-  idle_cv_.notify_all();
-  job.done({});
-}
-
 bool Scheduler::specs(ModelId id, std::vector<runtime::TensorSpec>& inputs,
                       std::vector<runtime::TensorSpec>& outputs) const {
   std::lock_guard lock(mutex_);
@@ -885,10 +763,10 @@ bool Scheduler::recheck_file_locked(ModelId id, std::unique_lock<std::mutex>& lo
   }
   if (!force && now < entry.next_file_check) return false;
   entry.next_file_check = now + to_duration(options_.file_check_interval_s);
-  const FileFingerprint seen = entry.failed_file;
+  const detail::FileFingerprint seen = entry.failed_file;
   const std::uint32_t failures = entry.consecutive_failures;
   lock.unlock();
-  const FileFingerprint current = file_fingerprint(models_[id].path);  // path is immutable
+  const detail::FileFingerprint current = file_fingerprint(models_[id].path);  // path is immutable
   lock.lock();
   // Unchanged, or the model moved on meanwhile (loaded, failed again, forgotten already).
   if (current == seen || entry.consecutive_failures != failures || !(entry.failed_file == seen)) {
@@ -1152,246 +1030,6 @@ void Scheduler::answer_work_locked(ModelId id, Status status, const std::string&
   idle_cv_.notify_all();
 }
 
-// The loader threads run the demand loads of jobs_; the prefetch thread (prefetch_lane) runs the
-// prefetches of prefetch_jobs_ the same way, so a demand load never waits for a prefetch.
-void Scheduler::loader_loop(bool prefetch_lane) {
-  auto& queue = prefetch_lane ? prefetch_jobs_ : jobs_;
-  auto& ready = prefetch_lane ? prefetch_cv_ : loader_cv_;
-  for (;;) {
-    std::unique_ptr<LoadJob> job;
-    std::unique_ptr<UnloadJob> unload;
-    bool isolate = false;
-    {
-      std::unique_lock lock(mutex_);
-      // Explicit unloads go first (they only free memory), and are run even while stopping.
-      const auto has_unload = [&] { return !prefetch_lane && !unloads_.empty(); };
-      ready.wait(lock, [&] { return stopping_ || !queue.empty() || has_unload(); });
-      if (has_unload()) {
-        unload = std::move(unloads_.front());
-        unloads_.pop_front();
-      } else {
-        if (queue.empty()) return;  // stopping
-        job = std::move(queue.front());
-        queue.pop_front();
-        // A prefetch never holds the gate: demand work must not wait for it (a never-measured
-        // model's figure from it is trusted only if nothing else ran meanwhile; otherwise its
-        // first demand load measures it in isolation).
-        isolate = !entries_[job->model]->size_known && !job->prefetch;
-        entries_[job->model]->load_started = Clock::now();
-      }
-    }
-    if (unload) {
-      run_unload(*unload);
-      continue;
-    }
-    const ModelId id = job->model;
-    const ServedModel& served = models_[id];
-    // Free the victims' memory before bringing the new model in.
-    if (!job->victim_handles.empty()) {
-      const auto t0 = Clock::now();
-      job->victim_handles.clear();
-      return_freed_memory();
-      const double unload_s = seconds_since(t0);
-      std::vector<std::pair<std::string, std::uint64_t>> gone;
-      {
-        std::lock_guard lock(mutex_);
-        for (ModelId victim : job->victims) {
-          gone.emplace_back(models_[victim].name, entries_[victim]->measured_bytes);
-          learn_locked(victim, Cost::kUnload, unload_s / static_cast<double>(job->victims.size()));
-        }
-        after_unload_locked(job->victims);
-        start_loads_locked();
-      }
-      for (auto& [name, bytes] : gone) {
-        emit({SchedulerEvent::Kind::kEvicted, name, bytes, unload_s,
-              "to make room for " + served.name});
-      }
-    }
-    emit({SchedulerEvent::Kind::kLoadStart, served.name, job->reserved_bytes, 0.0, job->note});
-    // What the file was when this load read it: a failed model is retried once it changes.
-    job->file = file_fingerprint(served.path);
-    std::unique_ptr<runtime::LoadedModel> handle;
-    std::string error;
-    // The backend measures the model's bytes as allocator growth across the load. A model never
-    // measured cleanly is loaded with the activity gate held exclusively (no inference or
-    // request parsing runs meanwhile); later loads run beside the traffic, and their figure is
-    // used only if nothing else ran during them (docs/server.md, "Measured bytes under load").
-    std::optional<ActivityGate::Exclusive> exclusive;
-    ActivityGate::Mark mark;
-    if (isolate) {
-      const auto waiting = Clock::now();
-      exclusive.emplace(gate_);
-      // Waiting for running work to leave the gate is not the load's work: on the timelines of
-      // the requests that wait on this load it is queueing, as the simulator counts the wait
-      // for the running inference before an isolated first load (docs/fidelity.md,
-      // "Definitions"). The window [load_started, ready] keeps the unload and the load.
-      const auto waited = Clock::now() - waiting;
-      std::lock_guard lock(mutex_);
-      entries_[id]->load_started += waited;
-    } else {
-      mark = gate_.mark();
-    }
-    // Under a process limit, a model's first (isolated) load also measures its load peak and,
-    // still isolated, one inference's workspace (docs/server.md, "Process memory").
-    std::optional<runtime::PeakMeter> meter;
-    if (isolate && process_.limited()) meter.emplace();
-    const auto t0 = Clock::now();
-    const auto usage0 = runtime::ThreadUsage::now();
-    try {
-      handle = loader_.load(served);
-      if (!handle) error = "the backend returned no model";
-      return_freed_memory();  // under a process limit: the load's transient buffers
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-    const double load_s = seconds_since(t0);
-    const auto usage = runtime::ThreadUsage::now().since(usage0);
-    const std::uint64_t load_peak = meter ? meter->stop() : 0;
-    std::uint64_t workspace = 0;
-    if (meter && handle) {
-      try {
-        const auto inputs = zero_inputs(handle->inputs());
-        runtime::PeakMeter exec_meter;
-        const auto outputs = handle->infer(inputs);  // held: the answer is part of it
-        workspace = std::max<std::uint64_t>(exec_meter.stop(), 1);
-      } catch (const std::exception&) {
-        workspace = 0;  // not measured: the model's requests will say what is wrong
-      }
-    }
-    const bool clean = isolate || gate_.quiet_since(mark);
-    exclusive.reset();
-    std::vector<std::unique_ptr<runtime::LoadedModel>> dropped;
-    std::vector<ModelId> victims;
-    SchedulerEvent done{SchedulerEvent::Kind::kLoaded, served.name, 0, load_s, {}};
-    done.work = usage;
-    if (handle) done.backend_s = handle->load_time_s();
-    done.rss_bytes = runtime::resident_set_bytes();
-    observe_process_rss();  // while the load's peak is still charged
-    {
-      std::lock_guard lock(mutex_);
-      ModelEntry& entry = *entries_[id];
-      --loading_;
-      process_.release(MemoryKind::kLoading, job->process_bytes);
-      memory_blocked_ = memory_blocked_ || process_.limited();
-      // A load peak above what any load may take refuses the model's every later request
-      // (start_loads_locked). One measurement does not decide that: the next load measures
-      // again in isolation, and only a second such figure is kept (resnet18-pt, profiled at
-      // 72 MiB, once measured 81 MiB in a burst, above the 79.7 MiB a load could take).
-      bool remeasure_peak = false;
-      if (load_peak != 0) {
-        if (load_peak > load_room_limit() && !entry.peak_remeasuring) {
-          entry.peak_remeasuring = remeasure_peak = true;
-          done.detail = "load peak measured at " + format_bytes(load_peak) +
-                        ", above what a load may take; measuring again on its next load";
-        } else {
-          entry.peak_remeasuring = false;
-          entry.load_peak_bytes = std::max(entry.load_peak_bytes, load_peak);
-        }
-      }
-      if (workspace != 0) entry.workspace_bytes = std::max(entry.workspace_bytes, workspace);
-      if (job->prefetch && prefetch_finished_locked(*job, !error.empty(), done)) {
-        dropped.push_back(std::move(handle));  // abandoned: its bytes go, nothing else changes
-      } else if (!error.empty()) {
-        load_failed_locked(id, *job, error, done);
-      } else {
-        // The load itself worked: earlier failures are forgotten.
-        entry.consecutive_failures = 0;
-        entry.backoff_until = {};
-        entry.last_error.clear();
-        const std::uint64_t raw =
-            std::max<std::uint64_t>({handle->resident_bytes(), served.min_bytes, 1});
-        // A disturbed measurement is noise on top of a size already known: keep the known one.
-        const std::uint64_t measured = clean || !entry.size_known ? raw : entry.measured_bytes;
-        const std::uint64_t reserved = cache_->state().bytes_of(id);
-        if (clean) entry.size_known = !remeasure_peak;  // not known: the next load is isolated
-        if (measured != raw) {
-          done.detail = "measured " + format_bytes(raw) +
-                        " beside other work; charging the clean measurement";
-        }
-        entry.measured_bytes = measured;
-        table_[id].size_bytes = measured;
-        ++entry.counters.loads;
-        entry.counters.load_seconds_total += load_s;
-        learn_locked(id, Cost::kLoad, load_s);
-        done.bytes = measured;
-        const bool fits = measured <= reserved || cache_->can_make_room(measured - reserved);
-        if (fits) {
-          if (measured > reserved) cache_->make_room(measured - reserved, victims);
-          entry.remeasuring = false;
-          cache_->state().resize(id, measured);
-          process_.charge(MemoryKind::kResting, measured);
-          entry.charged_resting = measured;
-          take_victims_locked(victims, dropped);
-          entry.handle = std::move(handle);
-          entry.inputs = entry.handle->inputs();
-          entry.outputs = entry.handle->outputs();
-          entry.known_specs = true;
-          set_state_locked(id, ModelState::kReady);
-          entry.ready_since = Clock::now();
-          for (auto& waiter : entry.waiters) {
-            cache_->state().unpin(id);
-            waiter.done({});
-          }
-          entry.waiters.clear();
-          cache_->state().unpin(id);  // the load's own pin
-          schedule_exec_locked(id);
-        } else {
-          // The measured size does not fit beside what requests pin right now: give the memory
-          // back and wait for room with the measured size as the new estimate.
-          dropped.push_back(std::move(handle));
-          evict_despite_pins_locked(id);
-          cache_->state().unpin(id);
-          if (measured > cache_->state().capacity_bytes() && !entry.remeasuring) {
-            // Above the whole budget: before refusing the model's requests, measure once more
-            // in isolation, in case something the gate cannot hold back (a request body being
-            // read) grew the heap during this load. The estimate goes back to the old one.
-            entry.remeasuring = true;
-            entry.size_known = false;
-            entry.measured_bytes = 0;
-            table_[id].size_bytes = estimate_locked(id);
-            cache_->policy().on_cost_update(id);
-            wait_for_room_locked(id, true);
-            done.kind = SchedulerEvent::Kind::kResized;
-            done.detail =
-                "measured " + format_bytes(measured) + ", above the whole budget; measuring again";
-          } else if (measured > cache_->state().capacity_bytes()) {
-            entry.remeasuring = false;
-            entry.last_error = "model " + served.name + " holds " + format_bytes(measured) +
-                               ", more than the whole memory budget of " +
-                               format_bytes(cache_->state().capacity_bytes());
-            answer_work_locked(id, Status::kFailed, entry.last_error);
-            set_state_locked(id, ModelState::kAbsent);
-            done.kind = SchedulerEvent::Kind::kLoadFailed;
-            done.detail = "larger than the memory budget";
-          } else {
-            wait_for_room_locked(id, true);
-            done.kind = SchedulerEvent::Kind::kResized;
-            done.detail = "measured size does not fit yet; waiting for room";
-          }
-        }
-      }
-      start_loads_locked();
-      if (prefetch_) prefetch_idle_locked();
-    }
-    idle_cv_.notify_all();
-    emit(done);
-    if (!dropped.empty()) {
-      const auto u0 = Clock::now();
-      dropped.clear();
-      return_freed_memory();
-      const double unload_s = seconds_since(u0);
-      std::lock_guard lock(mutex_);
-      after_unload_locked(victims);
-      start_loads_locked();
-      for (ModelId victim : victims) {
-        emit({SchedulerEvent::Kind::kEvicted, models_[victim].name,
-              entries_[victim]->measured_bytes, unload_s,
-              "to fit the measured size of " + served.name});
-      }
-    }
-  }
-}
-
 // Runs one popped request of a ready model. Called and returns with the lock held; the lock is
 // released while the backend runs.
 InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
@@ -1633,113 +1271,6 @@ void Scheduler::stop() {
     if (thread.joinable()) thread.join();
   }
   threads_.clear();
-}
-
-// ---- Prefetching (docs/prefetch.md, "What the server must do to match") ----
-// The decisions and counters are the PrefetchDriver's (the core Prefetcher, as in the
-// simulator); what follows carries them out in the scheduler's terms, with the lock held.
-
-// Every accepted request, before the policy hears of it: a request for the model being
-// prefetched waits for that load (used); a request that needs a load abandons the prefetch in
-// flight (its load runs on in the prefetch thread and is discarded), so no demand load waits for
-// a prefetch, for the loader or for memory. Then the predictor observes the arrival.
-void Scheduler::prefetch_arrival_locked(ModelId id, double time_s, bool hinted) {
-  PrefetchDriver& driver = *prefetch_;
-  const PrefetchDriver::InFlight& flight = driver.in_flight();
-  if (flight.cancellable && flight.model == id) {
-    driver.adopted();
-  } else if (flight.cancellable) {
-    const ModelState state = entries_[id]->state;
-    const bool needs_load = state == ModelState::kAbsent || state == ModelState::kUnloading ||
-                            state == ModelState::kWaiting;
-    // Only the load's own pin (an explicit load waiting for it holds another: it stays).
-    if (needs_load && cache_->state().pins(flight.model) == 1) {
-      const ModelId model = flight.model;
-      driver.abandoned();
-      driver.prefetcher().on_cancelled(model);
-      cache_->state().unpin(model);  // the load's own pin
-      cache_->evict(model);          // its reservation goes back; the policy hears on_evict
-      set_state_locked(model, ModelState::kAbsent);
-    }
-  }
-  driver.used(id);
-  driver.arrival(time_s, hinted);
-  driver.prefetcher().observe(id, time_s);
-}
-
-// The loader is idle (no demand load queued, waiting for room or running), no request is
-// queued and no prefetch runs: decide, and hand a prefetch to the prefetch thread. At most
-// Prefetcher::kMaxPerGap prefetches between two arrivals; each one's end decides again.
-void Scheduler::prefetch_idle_locked() {
-  PrefetchDriver& driver = *prefetch_;
-  if (stopping_ || !accepting_ || driver.busy() || !driver.seen() || !driver.gap_allows()) return;
-  if (!jobs_.empty() || !unloads_.empty() || !pending_.empty() || loading_ != 0 || queued_ != 0)
-    return;
-  std::vector<ModelId> victims;
-  const ModelId id =
-      driver.prefetcher().choose(cache_->state(), driver.decision_time(now_s()), victims);
-  if (id == kNoModel) return;
-  ModelEntry& entry = *entries_[id];
-  // Never a failing model. A model never measured cleanly (the warm-up's) is loaded without
-  // the activity gate, unlike a demand first load; under a process limit its load peak and
-  // workspace are unknown until an isolated load measures them, so there it waits for demand.
-  if (entry.state != ModelState::kAbsent || entry.consecutive_failures != 0 ||
-      (!entry.size_known && process_.limited())) {
-    return;
-  }
-  auto job = std::make_unique<LoadJob>();
-  job->model = id;
-  job->prefetch = true;
-  job->note = "prefetch";
-  job->reserved_bytes = estimate_locked(id);
-  for (ModelId victim : victims) cache_->evict(victim);  // the policy hears on_evict
-  take_victims_locked(victims, job->victim_handles);
-  std::vector<ModelId> evicted;
-  cache_->admit(id, job->reserved_bytes, evicted);  // fits: evicts nothing, unless sizes moved
-  take_victims_locked(evicted, job->victim_handles);
-  victims.insert(victims.end(), evicted.begin(), evicted.end());
-  job->victims = std::move(victims);
-  set_state_locked(id, ModelState::kWaiting);
-  set_state_locked(id, ModelState::kLoading);
-  cache_->state().pin(id);  // the load's own pin
-  ++loading_;
-  driver.started(id, job.get(), now_s());
-  prefetch_jobs_.push_back(std::move(job));
-  prefetch_cv_.notify_one();
-}
-
-void Scheduler::prefetch_evicted_locked(ModelId id) { prefetch_->evicted(id); }
-
-// The prefetch thread's load returned. Returns true if the prefetch had been abandoned: the
-// caller drops the handle (its bytes go back) and changes nothing else. Otherwise the load
-// completes as a demand load does (requests that arrived for it meanwhile run).
-bool Scheduler::prefetch_finished_locked(const LoadJob& /*job*/, bool failed,
-                                         SchedulerEvent& done) {
-  PrefetchDriver& driver = *prefetch_;
-  const double work_s = std::max(0.0, now_s() - driver.in_flight().start_s);
-  const bool abandoned = driver.finished(work_s, failed);
-  done.detail = abandoned ? "prefetch, abandoned for a demand load: discarded" : "prefetch";
-  return abandoned;
-}
-
-// Stopping: a prefetch not yet started goes back as a queued demand load does.
-void Scheduler::prefetch_stop_locked() {
-  for (auto& job : prefetch_jobs_) {
-    if (!prefetch_->in_flight().abandoned) {
-      cache_->state().unpin(job->model);
-      cache_->evict(job->model);
-      set_state_locked(job->model, ModelState::kAbsent);
-    }
-    prefetch_->finished(0.0, true);
-    --loading_;
-    after_unload_locked(job->victims);
-  }
-  prefetch_jobs_.clear();
-}
-
-bool Scheduler::wait_prefetch_settled(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  return idle_cv_.wait_for(lock, timeout, [&] { return !prefetch_ || !prefetch_->busy(); });
 }
 
 }  // namespace brulee::serve

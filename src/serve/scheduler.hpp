@@ -458,6 +458,7 @@ class Scheduler {
   struct ModelEntry;
   struct LoadJob;
   struct UnloadJob;
+  struct LoadResult;
 
   double now_s() const;
   std::uint64_t estimate_locked(ModelId id) const;
@@ -513,7 +514,15 @@ class Scheduler {
   void observe_process_rss();
   void expire_memory_waits_locked();
   void exec_loop();
+  // The loader threads (scheduler_loader.cpp): a load's victims' unload, the backend's load
+  // (without the lock), and taking its outcome in.
   void loader_loop(bool prefetch_lane = false);
+  void unload_victims(LoadJob& job);
+  LoadResult run_load(LoadJob& job, bool isolate);
+  void finish_load(LoadJob& job, LoadResult result);
+  void take_loaded_locked(ModelId id, LoadResult& result, bool remeasure_peak, SchedulerEvent& done,
+                          std::vector<ModelId>& victims,
+                          std::vector<std::unique_ptr<runtime::LoadedModel>>& dropped);
   // Prefetching (scheduler_prefetch.cpp): hooks called with the lock held.
   void prefetch_arrival_locked(ModelId id, double time_s, bool hinted);
   void prefetch_idle_locked();
