@@ -185,27 +185,34 @@ TEST(ServeScheduler, OneLoadForManyConcurrentMisses) {
   EXPECT_EQ(h.loader.max_executing.load(), 1);  // never two inferences on one handle
 }
 
-// While m1's first load holds the activity gate (measured in isolation) for kHeldS, a request
-// for `model` is sent; returns its answer's parameters once the load is let go.
+// While a request for `holder` is held at `gate` for kHeldS, a request for `model` is sent;
+// returns its answer's parameters once the gate opens.
 constexpr double kHeldS = 0.3;
-json parameters_of_a_request_held_by_m1s_first_load(Harness& h, const std::string& model) {
-  h.loader.load_gate.close();
-  auto loading = std::async(std::launch::async, [&h] {
-    auto res = h.client()->Post("/v2/models/m1/infer", infer_body({2.0f}), "application/json");
+json parameters_of_a_request_sent_while_held(Harness& h, Gate& gate, const std::string& holder,
+                                             const std::string& model) {
+  gate.close();
+  auto holding = std::async(std::launch::async, [&h, holder] {
+    auto res =
+        h.client()->Post("/v2/models/" + holder + "/infer", infer_body({2.0f}), "application/json");
     return res ? res->status : -1;
   });
-  h.loader.load_gate.await_waiters(1);  // m1's first load holds the activity gate
+  gate.await_waiters(1);
   auto held = std::async(std::launch::async, [&h, model] {
     auto res =
         h.client()->Post("/v2/models/" + model + "/infer", infer_body({3.0f}), "application/json");
     return res ? std::optional<std::string>(res->body) : std::nullopt;
   });
   std::this_thread::sleep_for(std::chrono::duration<double>(kHeldS));
-  h.loader.load_gate.open();
-  EXPECT_EQ(loading.get(), 200);
+  gate.open();
+  EXPECT_EQ(holding.get(), 200);
   const auto body = held.get();
   EXPECT_TRUE(body);
   return body ? json::parse(*body)["parameters"] : json::object();
+}
+
+// While m1's first load holds the activity gate (measured in isolation), a request for `model`.
+json parameters_of_a_request_held_by_m1s_first_load(Harness& h, const std::string& model) {
+  return parameters_of_a_request_sent_while_held(h, h.loader.load_gate, "m1", model);
 }
 
 // A request that waits, read but not parsed, while another model's first load is measured in
@@ -231,22 +238,8 @@ TEST(ServeScheduler, AnIsolatedFirstLoadsWaitForTheRunningInferenceIsQueueing) {
   Harness h(fake_models(2, kMiB), options_with(4 * kMiB));
   ASSERT_EQ(h.client()->Post("/v2/models/m0/infer", infer_body({1.0f}), "application/json")->status,
             200);
-  h.loader.exec_gate.close();
-  auto running = std::async(std::launch::async, [&h] {
-    auto res = h.client()->Post("/v2/models/m0/infer", infer_body({2.0f}), "application/json");
-    return res ? res->status : -1;
-  });
-  h.loader.exec_gate.await_waiters(1);  // m0's inference holds the activity gate, shared
-  auto first = std::async(std::launch::async, [&h] {
-    auto res = h.client()->Post("/v2/models/m1/infer", infer_body({3.0f}), "application/json");
-    return res ? std::optional<std::string>(res->body) : std::nullopt;
-  });
-  std::this_thread::sleep_for(std::chrono::duration<double>(kHeldS));
-  h.loader.exec_gate.open();
-  EXPECT_EQ(running.get(), 200);
-  const auto body = first.get();
-  ASSERT_TRUE(body);
-  const json params = json::parse(*body)["parameters"];
+  // m0's inference holds the activity gate, shared, while m1's first load waits for it.
+  const json params = parameters_of_a_request_sent_while_held(h, h.loader.exec_gate, "m0", "m1");
   EXPECT_EQ(params["hit"], false) << params.dump();
   // The fake load takes no time: the pause is the wait at the gate, all of it queueing.
   EXPECT_LT(params["load_s"].get<double>(), kHeldS / 2) << params.dump();
