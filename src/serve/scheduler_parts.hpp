@@ -64,7 +64,9 @@ struct Scheduler::ModelEntry {
   bool peak_remeasuring = false;     // the same for the load peak (process limit)
   ModelCounters counters;
   std::string last_error;
-  Clock::time_point load_started;  // the last load's work began (victims' unload, then load)
+  // The last load's work began (victims' unload, then load; an isolated load's wait at the
+  // activity gate moves it later: that wait is not the load's work).
+  Clock::time_point load_started;
   Clock::time_point ready_since;
   // Failed loads (docs/server.md, "Failed loads"); all reset by a successful load.
   std::uint32_t consecutive_failures = 0;
