@@ -85,13 +85,13 @@ def own_costs(catalog, replay_csv, server_log):
         name = model["name"]
         execs = alone.get(name)
         if execs and model.get("exec_latency_s"):
+            # The run's median already mixes hits after other models' (cold) with hits after
+            # their own model's: a cold figure on top would count the difference twice.
+            model.pop("exec_cold_s", None)
             scale = median(execs) / model["exec_latency_s"]
             for key in EXEC_KEYS:
                 if model.get(key):
                     model[key] *= scale
-            # The run's median already mixes hits after other models' (cold) with hits after
-            # their own model's: a cold figure on top would count the difference twice.
-            model.pop("exec_cold_s", None)
         seen = loads.get(name)
         if seen:
             model["first_load_s"] = seen[0]
