@@ -11,7 +11,7 @@
 #                          [--policies LIST] [--runs N]
 #
 # --quick: 6 small models profiled twice, 2 policies (random, cremebrulee), a 30 s trace, 3 runs (about 4
-# minutes). Default: 12 models, 7 policies, a 90 s trace, 3 runs (about 35 minutes).
+# minutes). Default: 12 models, 7 policies, a 90 s trace, 3 runs (37-40 minutes here).
 # The rate is 2 requests/s, 4 in the full ONNX run.
 # Writes DIR/results.md, DIR/summary.json, DIR/runs.csv, per-request files DIR/runs/*.csv.
 # Env: POPULARITY (zipf|azure), RATE (requests/s), DURATION (s), MEMORY_FRACTION (0.5), SEED,
