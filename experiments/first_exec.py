@@ -1,0 +1,44 @@
+#!/usr/bin/python3
+"""A testbed's first inferences after a load against the profile's, model by model.
+
+For each model: the servers' mean first inference after a load (a miss's exec) over the
+profile's `first_exec_s`, and their hits' mean exec over the profile's `exec_latency_s`; the
+quotient of the two says whether the profile's first-inference figure is off by more than the
+run's speed (docs/fidelity.md, "What is left").
+
+usage: first_exec.py OUT
+"""
+import csv
+import glob
+import json
+import statistics
+import sys
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__.strip().splitlines()[-1])
+    out = sys.argv[1]
+    catalog = {m["name"]: m for m in json.load(open(out + "/catalog.json"))["models"]}
+    first, hits = {}, {}
+    for replay in sorted(glob.glob(out + "/runs/*.replay.csv")):
+        for r in csv.DictReader(open(replay)):
+            if r["hit"] == "" or r.get("status", "200") != "200":
+                continue
+            (first if r["hit"] == "0" else hits).setdefault(r["model"], []).append(float(r["exec_s"]))
+    quotients = []
+    for name in sorted(catalog):
+        model = catalog[name]
+        if name not in first or name not in hits or not model.get("first_exec_s"):
+            continue
+        f = statistics.mean(first[name]) / model["first_exec_s"]
+        h = statistics.mean(hits[name]) / model["exec_latency_s"]
+        quotients.append(f / h)
+        print(f"{name:28s} first {1000 * statistics.mean(first[name]):7.1f} ms / profile "
+              f"{1000 * model['first_exec_s']:7.1f} = {f:.2f}   hits {h:.2f}   first/hits {f / h:.2f}")
+    if quotients:
+        print(f"median first/hits: {statistics.median(quotients):.2f}")
+
+
+if __name__ == "__main__":
+    main()
