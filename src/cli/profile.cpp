@@ -96,6 +96,7 @@ void run_profile(const ProfileCliOptions& opts) {
     measured.first_exec_s = profile.first_exec.mean_s;
     measured.first_load_s = profile.first_load.mean_s;
     measured.exec_cold_s = profile.exec_cold.mean_s;
+    if (measured.exec_cold_s > 0) measured.exec_cold_pause_s = opts.cold_pause_s;
     catalog.memory[id] = {profile.load_peak_bytes, profile.workspace_bytes};
     const double ratio = profile.exec.mean_s > 0 ? profile.load.mean_s / profile.exec.mean_s : 0.0;
     // Slowdowns: the first inference after a load, an inference beside a load, a load beside

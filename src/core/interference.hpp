@@ -15,6 +15,7 @@ struct ModelInterference {
   double first_exec_s = 0.0;        // the first inference after a load (after its warm-up)
   double first_load_s = 0.0;        // a load into memory the process does not hold yet
   double exec_cold_s = 0.0;         // after another model's inference and an idle pause
+  double exec_cold_pause_s = 0.0;   // that pause (0: not recorded; the extra is then charged whole)
 
   bool measured() const {
     return exec_beside_load_s > 0.0 || load_beside_exec_s > 0.0 || first_exec_s > 0.0 ||
@@ -34,6 +35,15 @@ struct ModelInterference {
   // What an inference after another model's (and idle time) costs beyond one after its own.
   double cold_extra_s(double exec_alone_s) const {
     return exec_cold_s > 0.0 ? std::max(0.0, exec_cold_s - exec_alone_s) : 0.0;
+  }
+  // The same after `idle_s` of idle execution lane: the extra grows with the idle time up to the
+  // profile's pause (the servers' hits after another model's cost about nothing more after
+  // under 0.1 s of idle lane, and most of the profile's extra after a second: docs/fidelity.md,
+  // "A cold inference is an idle one").
+  double cold_extra_s(double exec_alone_s, double idle_s) const {
+    const double extra = cold_extra_s(exec_alone_s);
+    if (exec_cold_pause_s <= 0.0) return extra;
+    return extra * std::clamp(idle_s / exec_cold_pause_s, 0.0, 1.0);
   }
   // What the first inference after a load costs beyond a steady one.
   double first_exec_extra_s(double exec_alone_s) const {

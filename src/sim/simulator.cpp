@@ -259,7 +259,8 @@ class Simulation {
         contention_[m].load_factor = measured.load_factor(models[m].load_latency_s);
         contention_[m].first_exec_extra_s = measured.first_exec_extra_s(models[m].exec_latency_s);
         contention_[m].first_load_extra_s = measured.first_load_extra_s(models[m].load_latency_s);
-        contention_[m].cold_extra_s = measured.cold_extra_s(models[m].exec_latency_s);
+        contention_[m].cold = measured;
+        contention_[m].exec_alone_s = models[m].exec_latency_s;
       }
       if (!contention_.empty()) fresh_.assign(models.size(), 0);
       loaded_before_.assign(models.size(), 0);
@@ -705,7 +706,9 @@ class Simulation {
         fresh_[next.model] = 0;
         exec_s += contention.first_exec_extra_s;
       } else if (lane.last_exec != next.model) {
-        exec_s += contention.cold_extra_s;
+        // Idle since the lane's last inference ended (its whole past when it ran none).
+        exec_s += contention.cold.cold_extra_s(contention.exec_alone_s,
+                                               timeline.start_s - lane.exec_free_at_s);
       }
       lane.last_exec = next.model;
       exec_s = stretched_s(exec_s, timeline.start_s, lane.loader_busy_from_s, lane.loader_free_at_s,
@@ -951,7 +954,8 @@ class Simulation {
     double load_factor = 1.0;
     double first_exec_extra_s = 0.0;
     double first_load_extra_s = 0.0;  // its first load: into memory the process did not hold
-    double cold_extra_s = 0.0;        // an inference after another model's (and a pause)
+    ModelInterference cold;           // an inference after another model's (and a pause)
+    double exec_alone_s = 0.0;
   };
   std::vector<Contention> contention_;  // empty: no interference
   std::vector<char> fresh_;             // loaded and not yet executed (with contention_)

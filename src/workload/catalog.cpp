@@ -104,6 +104,7 @@ constexpr const char* kLoadBesideExec = "load_beside_exec_s";
 constexpr const char* kFirstExec = "first_exec_s";
 constexpr const char* kFirstLoad = "first_load_s";
 constexpr const char* kExecCold = "exec_cold_s";
+constexpr const char* kExecColdPause = "exec_cold_pause_s";
 // Optional memory fields (docs/formats.md, "Memory fields").
 constexpr const char* kLoadPeak = "load_peak_bytes";
 constexpr const char* kWorkspace = "workspace_bytes";
@@ -468,6 +469,7 @@ Catalog detail::parse_catalog_json_document(std::string_view text, const std::st
     measured.first_exec_s = number_field(entry, kFirstExec, source, where, false);
     measured.first_load_s = number_field(entry, kFirstLoad, source, where, false);
     measured.exec_cold_s = number_field(entry, kExecCold, source, where, false);
+    measured.exec_cold_pause_s = number_field(entry, kExecColdPause, source, where, false);
     ModelMemory& memory = catalog.memory[id];
     for (auto [key, field] : {std::pair{kLoadPeak, &memory.load_peak_bytes},
                               std::pair{kWorkspace, &memory.workspace_bytes}}) {
@@ -514,6 +516,7 @@ void write_catalog(const std::string& path, const Catalog& catalog, bool paper_f
       if (measured.first_exec_s > 0) entry[kFirstExec] = measured.first_exec_s;
       if (measured.first_load_s > 0) entry[kFirstLoad] = measured.first_load_s;
       if (measured.exec_cold_s > 0) entry[kExecCold] = measured.exec_cold_s;
+      if (measured.exec_cold_pause_s > 0) entry[kExecColdPause] = measured.exec_cold_pause_s;
     }
     if (m < catalog.memory.size()) {  // written only when measured
       const ModelMemory& memory = catalog.memory[m];

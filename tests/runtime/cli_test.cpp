@@ -163,8 +163,11 @@ TEST(RuntimeCli, ProfileWritesACatalogTheSimulatorReads) {
   EXPECT_TRUE(percentiles.contains("load_latency_p95_s"));
   EXPECT_TRUE(percentiles.contains("exec_latency_p50_s"));
   // Each model's cold inferences, after the other's (docs/fidelity.md).
-  for (std::size_t m = 0; m < catalog.models.size(); ++m)
+  for (std::size_t m = 0; m < catalog.models.size(); ++m) {
     EXPECT_GT(catalog.interference[m].exec_cold_s, 0.0) << catalog.models[m].name;
+    // With the pause it followed (--cold-pause), which scales it in the simulator.
+    EXPECT_DOUBLE_EQ(catalog.interference[m].exec_cold_pause_s, 0.02) << catalog.models[m].name;
+  }
   std::ifstream in(out);
   const auto json = nlohmann::json::parse(in);
   EXPECT_TRUE(json["models"][0].contains("avg_load_latency"));

@@ -319,6 +319,37 @@ TEST(SimExamples, ParallelLoadChargesColdInferencesAfterAnotherModels) {
   for (const auto& outcome : serial_sink.outcomes) EXPECT_DOUBLE_EQ(outcome.delays.exec_s, 1.0);
 }
 
+// With the profile's pause recorded (exec_cold_pause_s, 20 here), the cold extra (2) grows with
+// the lane's idle time before the inference, up to the pause: A@0 (load 0-1, first) runs 1-2,
+// B@10 (load 10-11) 11-12, A@20 after B and 8 idle: 1 + 2 x 8/20 = 1.8; A@30 after A: 1 (ends
+// 31); B@40 after A and 9 idle: 1 + 2 x 9/20 = 1.9; B@41 after B: 1; A@42 after B, no idle: 1.
+TEST(SimExamples, ParallelLoadScalesTheColdExtraByTheIdleTimeUpToTheProfilesPause) {
+  const ModelTable models = {model("A", 1, 1.0, 1.0), model("B", 1, 1.0, 1.0)};
+  const CompactTrace trace = make_trace(
+      {{0.0, 0}, {10.0, 1}, {20.0, 0}, {30.0, 0}, {40.0, 1}, {41.0, 1}, {42.0, 0}}, models.size());
+  SimConfig c = config("lru", 2, true);
+  c.parallel_load = true;
+  ModelInterference cold;
+  cold.exec_cold_s = 3.0;
+  cold.exec_cold_pause_s = 20.0;
+  c.interference.assign(2, cold);
+  CollectingSink sink;
+  simulate(models, trace, c, &sink);
+  ASSERT_EQ(sink.outcomes.size(), 7u);
+  // B@40 runs 40-41.9; B@41 waits for it, 41.9-42.9; A@42 waits too and follows at once.
+  const double exec[] = {1.0, 1.0, 1.8, 1.0, 1.9, 1.0, 1.0};
+  for (std::size_t i = 0; i < 7; ++i)
+    EXPECT_NEAR(sink.outcomes[i].delays.exec_s, exec[i], 1e-9) << i;
+  // No pause recorded (an older catalog): the whole extra, whatever the idle time.
+  cold.exec_cold_pause_s = 0.0;
+  c.interference.assign(2, cold);
+  CollectingSink whole;
+  simulate(models, trace, c, &whole);
+  const double charged[] = {1.0, 1.0, 3.0, 1.0, 3.0, 1.0, 3.0};
+  for (std::size_t i = 0; i < 7; ++i)
+    EXPECT_NEAR(whole.outcomes[i].delays.exec_s, charged[i], 1e-9) << i;
+}
+
 // Fresh memory (--parallel-load with a profiled catalog, the loads' peaks unknown): loads 1 s into
 // memory the process held, 3 s into fresh pages (first_load_s); memory 2 bytes. Requests far apart,
 // so nothing overlaps. Each model's first load of the run is charged as fresh, later ones as warm:

@@ -76,7 +76,7 @@ TEST(Catalog, InterferenceFiguresAreOptionalAndRoundTrip) {
   const std::string path = dir.write("c.json", R"({"models": [
     {"name": "a", "size_bytes": 1000, "load_latency_s": 1.5, "exec_latency_s": 0.25,
      "exec_beside_load_s": 0.5, "load_beside_exec_s": 2.25, "first_exec_s": 0.3,
-     "exec_cold_s": 0.4},
+     "exec_cold_s": 0.4, "exec_cold_pause_s": 2},
     {"name": "b", "size_bytes": 1000, "load_latency_s": 3, "exec_latency_s": 0.5}
   ]})");
   const Catalog catalog = load_catalog(path);
@@ -86,12 +86,16 @@ TEST(Catalog, InterferenceFiguresAreOptionalAndRoundTrip) {
   EXPECT_DOUBLE_EQ(catalog.interference[0].first_exec_extra_s(0.25), 0.3 - 0.25);
   EXPECT_DOUBLE_EQ(catalog.interference[0].cold_extra_s(0.25), 0.4 - 0.25);
   EXPECT_DOUBLE_EQ(catalog.interference[0].cold_extra_s(0.5), 0.0);  // never below the exec
-  EXPECT_FALSE(catalog.interference[1].measured());                  // absent: no interference
+  EXPECT_DOUBLE_EQ(catalog.interference[0].cold_extra_s(0.25, 0.5), (0.4 - 0.25) / 4);
+  EXPECT_DOUBLE_EQ(catalog.interference[0].cold_extra_s(0.25, 5.0), 0.4 - 0.25);  // up to all
+  EXPECT_DOUBLE_EQ(catalog.interference[0].cold_extra_s(0.25, -1.0), 0.0);
+  EXPECT_FALSE(catalog.interference[1].measured());  // absent: no interference
   EXPECT_DOUBLE_EQ(catalog.interference[1].exec_factor(0.5), 1.0);
   write_catalog(dir.file("out.json"), catalog);
   const Catalog back = load_catalog(dir.file("out.json"));
   EXPECT_DOUBLE_EQ(back.interference[0].load_beside_exec_s, 2.25);
   EXPECT_DOUBLE_EQ(back.interference[0].exec_cold_s, 0.4);
+  EXPECT_DOUBLE_EQ(back.interference[0].exec_cold_pause_s, 2.0);
   EXPECT_FALSE(back.interference[1].measured());
   const std::string text = dir.write("bad.json", R"({"models": [
     {"name": "a", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1, "first_exec_s": -1}]})");
