@@ -103,6 +103,10 @@ TEST(Catalog, InterferenceFiguresAreOptionalAndRoundTrip) {
   const std::string cold = dir.write("cold.json", R"({"models": [
     {"name": "a", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1, "exec_cold_s": -1}]})");
   expect_error_containing([&] { load_catalog(cold); }, "exec_cold_s");
+  const std::string pause = dir.write("pause.json", R"({"models": [
+    {"name": "a", "size_bytes": 1, "load_latency_s": 1, "exec_latency_s": 1, "exec_cold_s": 2,
+     "exec_cold_pause_s": -0.5}]})");
+  expect_error_containing([&] { load_catalog(pause); }, "exec_cold_pause_s");
 }
 
 TEST(Catalog, PaperSchema) {
