@@ -37,9 +37,9 @@ struct ModelInterference {
     return exec_cold_s > 0.0 ? std::max(0.0, exec_cold_s - exec_alone_s) : 0.0;
   }
   // The same after `idle_s` of idle execution lane: the extra grows with the idle time up to the
-  // profile's pause (the servers' hits after another model's cost about nothing more after
-  // under 0.1 s of idle lane, and most of the profile's extra after a second: docs/fidelity.md,
-  // "A cold inference is an idle one").
+  // profile's pause (the servers' hits cost about nothing more after under 0.1 s of idle lane,
+  // and about the profile's extra after a second: docs/fidelity.md, "A cold inference is an
+  // idle one"). Without a recorded pause, the whole extra.
   double cold_extra_s(double exec_alone_s, double idle_s) const {
     const double extra = cold_extra_s(exec_alone_s);
     if (exec_cold_pause_s <= 0.0) return extra;

@@ -699,13 +699,15 @@ class Simulation {
     double exec_s = next.exec_s;
     if (!contention_.empty()) {
       const Contention& contention = contention_[next.model];
-      // The first inference after a load (its figure is cold already), or one after another
-      // model's: what the server's inferences cost with the machine idle between requests
-      // (docs/fidelity.md, "Inferences after a pause").
+      // The first inference after a load (its figure is cold already), or one after idle time
+      // on the lane: what the server's inferences cost with the machine idle between requests,
+      // the extra growing with the idle time up to the profile's pause, whichever model ran
+      // last (docs/fidelity.md, "A cold inference is an idle one"). A catalog without the pause
+      // is charged as it was: the whole extra, after another model's inference only.
       if (fresh_[next.model]) {
         fresh_[next.model] = 0;
         exec_s += contention.first_exec_extra_s;
-      } else if (lane.last_exec != next.model) {
+      } else if (contention.cold.exec_cold_pause_s > 0.0 || lane.last_exec != next.model) {
         // Idle since the lane's last inference ended (its whole past when it ran none).
         exec_s += contention.cold.cold_extra_s(contention.exec_alone_s,
                                                timeline.start_s - lane.exec_free_at_s);

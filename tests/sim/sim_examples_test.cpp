@@ -320,9 +320,10 @@ TEST(SimExamples, ParallelLoadChargesColdInferencesAfterAnotherModels) {
 }
 
 // With the profile's pause recorded (exec_cold_pause_s, 20 here), the cold extra (2) grows with
-// the lane's idle time before the inference, up to the pause: A@0 (load 0-1, first) runs 1-2,
-// B@10 (load 10-11) 11-12, A@20 after B and 8 idle: 1 + 2 x 8/20 = 1.8; A@30 after A: 1 (ends
-// 31); B@40 after A and 9 idle: 1 + 2 x 9/20 = 1.9; B@41 after B: 1; A@42 after B, no idle: 1.
+// the lane's idle time before the inference, up to the pause, whichever model ran before: A@0
+// (load 0-1, first) runs 1-2, B@10 (load 10-11) 11-12, A@20 after 8 idle: 1 + 2 x 8/20 = 1.8
+// (ends 21.8); A@30, after its own model's and 8.2 idle: 1.82 (ends 31.82); B@40 after 8.18
+// idle: 1.818 (ends 41.818); B@41 and A@42 wait for it and run with no idle: 1 each.
 TEST(SimExamples, ParallelLoadScalesTheColdExtraByTheIdleTimeUpToTheProfilesPause) {
   const ModelTable models = {model("A", 1, 1.0, 1.0), model("B", 1, 1.0, 1.0)};
   const CompactTrace trace = make_trace(
@@ -336,11 +337,11 @@ TEST(SimExamples, ParallelLoadScalesTheColdExtraByTheIdleTimeUpToTheProfilesPaus
   CollectingSink sink;
   simulate(models, trace, c, &sink);
   ASSERT_EQ(sink.outcomes.size(), 7u);
-  // B@40 runs 40-41.9; B@41 waits for it, 41.9-42.9; A@42 waits too and follows at once.
-  const double exec[] = {1.0, 1.0, 1.8, 1.0, 1.9, 1.0, 1.0};
+  const double exec[] = {1.0, 1.0, 1.8, 1.82, 1.818, 1.0, 1.0};
   for (std::size_t i = 0; i < 7; ++i)
     EXPECT_NEAR(sink.outcomes[i].delays.exec_s, exec[i], 1e-9) << i;
-  // No pause recorded (an older catalog): the whole extra, whatever the idle time.
+  // No pause recorded (an older catalog): the whole extra, whatever the idle time, and only after
+  // another model's inference.
   cold.exec_cold_pause_s = 0.0;
   c.interference.assign(2, cold);
   CollectingSink whole;
