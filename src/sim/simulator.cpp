@@ -956,8 +956,8 @@ class Simulation {
     double load_factor = 1.0;
     double first_exec_extra_s = 0.0;
     double first_load_extra_s = 0.0;  // its first load: into memory the process did not hold
-    ModelInterference cold;           // an inference after another model's (and a pause)
-    double exec_alone_s = 0.0;
+    ModelInterference cold;           // its cold figure and pause (an inference after idle time)
+    double exec_alone_s = 0.0;        // its steady inference, which the cold extra is over
   };
   std::vector<Contention> contention_;  // empty: no interference
   std::vector<char> fresh_;             // loaded and not yet executed (with contention_)
