@@ -674,7 +674,11 @@ class GrpcServer::Impl::InferCall final : public grpc::ServerUnaryReactor {
     // not block for that (it may take minutes), so the attempt is repeated from the timers.
     ActivityGate& gate = front_.scheduler_.activity_gate();
     if (!gate.try_enter()) {
-      if (!gated_from_) gated_from_ = Clock::now();
+      if (!gated_from_) {
+        gated_from_ = Clock::now();
+        // Its model held while it waits, as a REST request's (HttpServer's enter_gate).
+        if (hold_.take(id_)) held_ = hold_.arrival();
+      }
       front_.timers_.add(Clock::now() + std::chrono::milliseconds(2),
                          [this] { parse_and_submit(); });
       return;
@@ -693,7 +697,7 @@ class GrpcServer::Impl::InferCall final : public grpc::ServerUnaryReactor {
     Scheduler& scheduler = front_.scheduler_;
     const RequestTicket ticket = scheduler.submit(
         id_, std::move(parsed_.inputs), deadline_, parsed_.oracle,
-        [this](InferOutcome outcome) { deliver(std::move(outcome)); }, std::nullopt, gated);
+        [this](InferOutcome outcome) { deliver(std::move(outcome)); }, held_, gated);
     bool cancel = false;
     {
       std::lock_guard lock(state->mutex);
@@ -742,6 +746,9 @@ class GrpcServer::Impl::InferCall final : public grpc::ServerUnaryReactor {
   GrpcInferRequest parsed_;
   double parse_s_ = 0.0;
   std::optional<Clock::time_point> gated_from_;  // first found the activity gate closed
+  // The model held while the gate was closed (released with the call) and the arrival it took.
+  ModelHold hold_{front_.scheduler_};
+  std::optional<HeldArrival> held_;
 };
 
 grpc::ServerUnaryReactor* GrpcServer::Impl::ModelInfer(grpc::CallbackServerContext* context,
@@ -827,6 +834,8 @@ class GrpcServer::Impl::StreamCall final
     std::shared_ptr<GrpcInferRequest> parsed;
     std::shared_ptr<CallState> state;
     std::optional<Clock::time_point> gated_from;  // first found the activity gate closed
+    // The model held while the gate was closed, until the request is answered.
+    std::shared_ptr<ModelHold> hold;
   };
 
   // Reads the next request while fewer than max_stream_inflight are in progress.
@@ -869,7 +878,11 @@ class GrpcServer::Impl::StreamCall final
       if (cancelled || Clock::now() >= item.deadline) {
         return reply_error(item.request->id(), "request timed out before it was queued");
       }
-      if (!item.gated_from) item.gated_from = Clock::now();
+      if (!item.gated_from) {
+        item.gated_from = Clock::now();
+        auto hold = std::make_shared<ModelHold>(front_.scheduler_);
+        if (hold->take(item.model)) item.hold = std::move(hold);
+      }
       front_.timers_.add(Clock::now() + std::chrono::milliseconds(2),
                          [this, item]() mutable { parse_and_submit(std::move(item)); });
       return;
@@ -901,7 +914,7 @@ class GrpcServer::Impl::StreamCall final
         [this, item, id, parse_s](InferOutcome outcome) {
           answer(item, id, parse_s, std::move(outcome));
         },
-        std::nullopt, gated);
+        item.hold ? item.hold->arrival() : std::nullopt, gated);
     bool cancel = false;
     {
       std::lock_guard lock(state->mutex);

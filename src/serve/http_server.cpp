@@ -235,37 +235,10 @@ struct Exchange {
   // --inflight-wait after its arrival, or, having held its model, its deadline.
   Clock::time_point room_since{};
   Clock::time_point room_until{};
-  std::optional<HeldArrival> held{};  // the request held its model while its body waited
-  Clock::duration gated{};            // waited at the activity gate before it was parsed
-};
-
-// Ends a Scheduler::hold when the request is done with its model.
-class ModelHold {
- public:
-  explicit ModelHold(Scheduler& scheduler) : scheduler_(scheduler) {}
-  ~ModelHold() {
-    if (id_ != kNoModel) scheduler_.release_hold(id_, turn_);
-  }
-  ModelHold(const ModelHold&) = delete;
-  ModelHold& operator=(const ModelHold&) = delete;
-  // Holds the model; false when the scheduler would refuse its requests (nothing held).
-  bool take(ModelId id) {
-    arrival_ = scheduler_.hold(id);
-    if (!arrival_) return false;
-    id_ = id;
-    return true;
-  }
-  // For the request's submit: when it arrived, and whether its model was resident then.
-  std::optional<HeldArrival> arrival() const { return arrival_; }
-  // Whether the request may read its body now (Scheduler::take_read_turn); a turn taken is
-  // given back with the hold.
-  bool take_read_turn() { return turn_ || scheduler_.take_read_turn(id_, turn_); }
-
- private:
-  Scheduler& scheduler_;
-  ModelId id_ = kNoModel;
-  bool turn_ = false;
-  std::optional<HeldArrival> arrival_;
+  // The request held its model while its body waited (under a process limit), or while it
+  // waited at the activity gate to be parsed (enter_gate).
+  std::optional<HeldArrival> held{};
+  Clock::duration gated{};  // waited at the activity gate before it was parsed
 };
 
 class HttpServer::Impl {
@@ -641,8 +614,8 @@ class HttpServer::Impl {
     std::optional<OracleHint> oracle;
     // Parsing allocates the request's tensors: not while a load measures its bytes.
     GateSection parsing(scheduler_.activity_gate());
-    co_await parsing.enter();
-    ex.gated = parsing.waited();
+    ModelHold gate_hold(scheduler_);
+    co_await enter_gate(parsing, gate_hold, ex, *id);
     try {
       parsed = parse_infer_request(body, json_bytes, infer_limits_);
       oracle = Service::oracle_hint(parsed.parameters);
@@ -709,6 +682,22 @@ class HttpServer::Impl {
       co_return;
     }
     service_.metrics().observe_request(*id, seconds_since(ex.arrival));
+  }
+
+  // Enters the activity gate to parse or decode a request for `id`. While a model's first load
+  // is measured the gate is shut, and the request would wait unseen by the scheduler: its model
+  // could be evicted and an absent one's load would queue behind later arrivals. So it holds
+  // its model meanwhile (Scheduler::hold: pinned, its load started if absent, its arrival and
+  // residence taken now), as the simulator admits a request at its arrival (docs/fidelity.md,
+  // "Requests waiting at the gate"). A request that already holds its model (under a process
+  // limit) keeps that hold.
+  asio::awaitable<void> enter_gate(GateSection& section, ModelHold& hold, Exchange& ex,
+                                   ModelId id) {
+    if (!ex.held && scheduler_.activity_gate().contended() && hold.take(id)) {
+      ex.held = hold.arrival();
+    }
+    co_await section.enter();
+    ex.gated = section.waited();
   }
 
   // Hands tensors to the scheduler and waits for the outcome; answers the error itself.
@@ -784,8 +773,8 @@ class HttpServer::Impl {
       co_return;
     }
     GateSection decoding(scheduler_.activity_gate());
-    co_await decoding.enter();
-    ex.gated = decoding.waited();
+    ModelHold gate_hold(scheduler_);
+    co_await enter_gate(decoding, gate_hold, ex, *id);
     try {
       tensors.push_back(image_to_tensor(ex.request.body(), metadata->inputs.front(), limits));
     } catch (const UsageError& e) {

@@ -574,4 +574,33 @@ class Scheduler {
   std::condition_variable prefetch_cv_;
 };
 
+// Ends a Scheduler::hold when the request is done with its model.
+class ModelHold {
+ public:
+  explicit ModelHold(Scheduler& scheduler) : scheduler_(scheduler) {}
+  ~ModelHold() {
+    if (id_ != kNoModel) scheduler_.release_hold(id_, turn_);
+  }
+  ModelHold(const ModelHold&) = delete;
+  ModelHold& operator=(const ModelHold&) = delete;
+  // Holds the model; false when the scheduler would refuse its requests (nothing held).
+  bool take(ModelId id) {
+    arrival_ = scheduler_.hold(id);
+    if (!arrival_) return false;
+    id_ = id;
+    return true;
+  }
+  // For the request's submit: when it arrived, and whether its model was resident then.
+  std::optional<HeldArrival> arrival() const { return arrival_; }
+  // Whether the request may read its body now (Scheduler::take_read_turn); a turn taken is
+  // given back with the hold.
+  bool take_read_turn() { return turn_ || scheduler_.take_read_turn(id_, turn_); }
+
+ private:
+  Scheduler& scheduler_;
+  ModelId id_ = kNoModel;
+  bool turn_ = false;
+  std::optional<HeldArrival> arrival_;
+};
+
 }  // namespace brulee::serve

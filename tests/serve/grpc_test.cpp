@@ -404,6 +404,51 @@ TEST(Grpc, AClientDeadlineCancelsAQueuedRequest) {
   EXPECT_TRUE(infer(g, typed_request("m0", {1})).ok());
 }
 
+// As a REST request's (ServeScheduler.ARequestWaitingAtTheGateHoldsItsModel): a call that waits
+// to be copied while another model's first load is measured holds its model, so a load
+// admitted meanwhile evicts another model.
+TEST(Grpc, ACallWaitingAtTheGateHoldsItsModel) {
+  GrpcHarness g(fake_models(4, 3 * kMiB), options_with(9 * kMiB, "lru"));
+  ASSERT_TRUE(infer(g, typed_request("m0", {1})).ok());
+  ASSERT_TRUE(infer(g, typed_request("m2", {1})).ok());
+  g.h.loader.load_gate.close();  // m1's first load holds the activity gate
+  auto loading =
+      std::async(std::launch::async, [&g] { return infer(g, typed_request("m1", {2})).ok(); });
+  g.h.loader.load_gate.await_waiters(1);
+  pb::ModelInferResponse response;
+  auto waiting = std::async(std::launch::async, [&g, &response] {
+    return infer(g, typed_request("m0", {3}), &response);
+  });
+  int pins = 0;
+  for (int tries = 0; tries < 400 && pins == 0; ++tries) {
+    pins = g.h.model_entry("m0")["pins"].get<int>();
+    if (pins == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(pins, 1) << "the waiting call does not hold its model";
+  auto explicit_load = std::async(std::launch::async, [&g] {
+    auto res = g.h.client()->Post("/v2/repository/models/m3/load", "", "application/json");
+    return res ? res->status : -1;
+  });
+  for (int tries = 0; tries < 400 && g.h.model_entry("m3")["state"] == "absent"; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_FALSE(g.h.model_entry("m2")["resident"].get<bool>());
+  EXPECT_TRUE(g.h.model_entry("m0")["resident"].get<bool>());
+  g.h.loader.load_gate.open();
+  EXPECT_TRUE(loading.get());
+  EXPECT_EQ(explicit_load.get(), 200);
+  ASSERT_TRUE(waiting.get().ok());
+  ASSERT_TRUE(response.parameters().contains("hit"));
+  EXPECT_TRUE(response.parameters().at("hit").bool_param());
+  EXPECT_EQ(g.h.loader.loads("m0"), 1);
+  // The hold is given back with its call, once the call is done.
+  for (int tries = 0; tries < 400 && g.h.model_entry("m0")["held"] != 0; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(g.h.model_entry("m0")["held"], 0);
+  EXPECT_EQ(g.h.model_entry("m0")["pins"], 0);
+}
+
 TEST(Grpc, TheServerRequestTimeoutHoldsWithoutAClientDeadline) {
   GrpcOptions options;
   options.request_timeout_s = 0.3;

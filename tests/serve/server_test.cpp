@@ -259,6 +259,58 @@ TEST(ServeScheduler, ARequestHeldWhileItsOwnModelsFirstLoadRunsSharedThatLoad) {
   EXPECT_GE(params["start_s"].get<double>(), kHeldS / 2);
 }
 
+// A request that waits to be parsed while another model's first load is measured holds its
+// model meanwhile, as the simulator admits a request at its arrival: a load admitted during the
+// wait evicts another model, not the held one (docs/fidelity.md, "Requests waiting at the gate").
+// Before the hold, the request waited unseen and the least recently used model, its own, went.
+TEST(ServeScheduler, ARequestWaitingAtTheGateHoldsItsModel) {
+  // Room for three of four models, least recently used first.
+  Harness h(fake_models(4, 3 * kMiB), options_with(9 * kMiB, "lru"));
+  auto c = h.client();
+  ASSERT_EQ(c->Post("/v2/models/m0/infer", infer_body({1}), "application/json")->status, 200);
+  ASSERT_EQ(c->Post("/v2/models/m2/infer", infer_body({1}), "application/json")->status, 200);
+  // m1's first load holds the activity gate (measured in isolation) until the load gate opens.
+  h.loader.load_gate.close();
+  auto loading = std::async(std::launch::async, [&h] {
+    auto res = h.client()->Post("/v2/models/m1/infer", infer_body({2}), "application/json");
+    return res ? res->status : -1;
+  });
+  h.loader.load_gate.await_waiters(1);
+  // m0's request waits at the gate; it holds m0 (a pin) from its arrival.
+  auto waiting = std::async(std::launch::async, [&h] {
+    auto res = h.client()->Post("/v2/models/m0/infer", infer_body({3}), "application/json");
+    return res ? std::optional<std::string>(res->body) : std::nullopt;
+  });
+  int pins = 0;
+  for (int tries = 0; tries < 400 && pins == 0; ++tries) {
+    pins = h.model_entry("m0")["pins"].get<int>();
+    if (pins == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(pins, 1) << "the waiting request does not hold its model";
+  // m3's load needs room now: m0 is the least recently used, but held; m2 goes.
+  auto explicit_load = std::async(std::launch::async, [&h] {
+    auto res = h.client()->Post("/v2/repository/models/m3/load", "", "application/json");
+    return res ? res->status : -1;
+  });
+  for (int tries = 0; tries < 400 && h.model_entry("m3")["state"] == "absent"; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_FALSE(h.model_entry("m2")["resident"].get<bool>());
+  EXPECT_TRUE(h.model_entry("m0")["resident"].get<bool>());
+  h.loader.load_gate.open();
+  EXPECT_EQ(loading.get(), 200);
+  EXPECT_EQ(explicit_load.get(), 200);
+  const auto body = waiting.get();
+  ASSERT_TRUE(body);
+  const json params = json::parse(*body)["parameters"];
+  EXPECT_EQ(params["hit"], true) << params.dump();
+  EXPECT_EQ(params["load_s"].get<double>(), 0.0) << params.dump();
+  EXPECT_EQ(h.loader.loads("m0"), 1);
+  // The hold was given back with the request.
+  EXPECT_EQ(h.model_entry("m0")["held"], 0);
+  EXPECT_EQ(h.model_entry("m0")["pins"], 0);
+}
+
 TEST(ServeScheduler, EvictsUnderSmallBudgetAndNeverExceedsIt) {
   // Room for two of the four models.
   Harness h(fake_models(4, 3 * kMiB), options_with(7 * kMiB));
