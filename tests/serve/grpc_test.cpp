@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <future>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -404,10 +405,10 @@ TEST(Grpc, AClientDeadlineCancelsAQueuedRequest) {
   EXPECT_TRUE(infer(g, typed_request("m0", {1})).ok());
 }
 
-// As a REST request's (ServeScheduler.ARequestWaitingAtTheGateHoldsItsModel): a call that waits
-// to be copied while another model's first load is measured holds its model, so a load
-// admitted meanwhile evicts another model.
-TEST(Grpc, ACallWaitingAtTheGateHoldsItsModel) {
+// As a REST request's (ServeScheduler.ARequestWaitingAtTheGateHoldsItsModel): a call, or a
+// stream's request, that waits to be copied while another model's first load is measured holds
+// its model, so a load admitted meanwhile evicts another model.
+void a_request_waiting_at_the_gate_holds_its_model(bool stream) {
   GrpcHarness g(fake_models(4, 3 * kMiB), options_with(9 * kMiB, "lru"));
   ASSERT_TRUE(infer(g, typed_request("m0", {1})).ok());
   ASSERT_TRUE(infer(g, typed_request("m2", {1})).ok());
@@ -415,16 +416,31 @@ TEST(Grpc, ACallWaitingAtTheGateHoldsItsModel) {
   auto loading =
       std::async(std::launch::async, [&g] { return infer(g, typed_request("m1", {2})).ok(); });
   g.h.loader.load_gate.await_waiters(1);
-  pb::ModelInferResponse response;
-  auto waiting = std::async(std::launch::async, [&g, &response] {
-    return infer(g, typed_request("m0", {3}), &response);
+  // m0's request, answered with whether it was a hit.
+  auto waiting = std::async(std::launch::async, [&g, stream]() -> std::optional<bool> {
+    pb::ModelInferResponse response;
+    if (stream) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      auto calls = g.stub->ModelStreamInfer(&context);
+      if (!calls->Write(typed_request("m0", {3}))) return std::nullopt;
+      calls->WritesDone();
+      pb::ModelStreamInferResponse answer;
+      if (!calls->Read(&answer) || !answer.error_message().empty()) return std::nullopt;
+      response = answer.infer_response();
+      if (!calls->Finish().ok()) return std::nullopt;
+    } else if (!infer(g, typed_request("m0", {3}), &response).ok()) {
+      return std::nullopt;
+    }
+    if (!response.parameters().contains("hit")) return std::nullopt;
+    return response.parameters().at("hit").bool_param();
   });
   int pins = 0;
   for (int tries = 0; tries < 400 && pins == 0; ++tries) {
     pins = g.h.model_entry("m0")["pins"].get<int>();
     if (pins == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  EXPECT_EQ(pins, 1) << "the waiting call does not hold its model";
+  EXPECT_EQ(pins, 1) << "the waiting request does not hold its model";
   auto explicit_load = std::async(std::launch::async, [&g] {
     auto res = g.h.client()->Post("/v2/repository/models/m3/load", "", "application/json");
     return res ? res->status : -1;
@@ -437,16 +453,22 @@ TEST(Grpc, ACallWaitingAtTheGateHoldsItsModel) {
   g.h.loader.load_gate.open();
   EXPECT_TRUE(loading.get());
   EXPECT_EQ(explicit_load.get(), 200);
-  ASSERT_TRUE(waiting.get().ok());
-  ASSERT_TRUE(response.parameters().contains("hit"));
-  EXPECT_TRUE(response.parameters().at("hit").bool_param());
+  EXPECT_EQ(waiting.get(), std::optional<bool>(true));
   EXPECT_EQ(g.h.loader.loads("m0"), 1);
-  // The hold is given back with its call, once the call is done.
+  // The hold is given back with its request, once it is answered.
   for (int tries = 0; tries < 400 && g.h.model_entry("m0")["held"] != 0; ++tries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   EXPECT_EQ(g.h.model_entry("m0")["held"], 0);
   EXPECT_EQ(g.h.model_entry("m0")["pins"], 0);
+}
+
+TEST(Grpc, ACallWaitingAtTheGateHoldsItsModel) {
+  a_request_waiting_at_the_gate_holds_its_model(false);
+}
+
+TEST(Grpc, AStreamRequestWaitingAtTheGateHoldsItsModel) {
+  a_request_waiting_at_the_gate_holds_its_model(true);
 }
 
 TEST(Grpc, TheServerRequestTimeoutHoldsWithoutAClientDeadline) {
