@@ -42,12 +42,14 @@ class ActivityGate {
   // No shared section was running at `since` and none has begun after it.
   bool quiet_since(const Mark& since) const;
 
-  class Shared {
+  // Leaves, when it goes, a shared section entered before it (enter, or a try_enter that
+  // returned true).
+  class Entered {
    public:
-    explicit Shared(ActivityGate& gate) : gate_(gate) { gate_.enter(); }
-    ~Shared() { gate_.leave(); }
-    Shared(const Shared&) = delete;
-    Shared& operator=(const Shared&) = delete;
+    explicit Entered(ActivityGate& gate) : gate_(gate) {}
+    ~Entered() { gate_.leave(); }
+    Entered(const Entered&) = delete;
+    Entered& operator=(const Entered&) = delete;
 
    private:
     ActivityGate& gate_;

@@ -1056,10 +1056,15 @@ InferOutcome Scheduler::execute_locked(ModelId id, Request& request,
     entry.executing = true;
     ++executing_;
     runtime::LoadedModel* model = entry.handle.get();
+    // In the gate before the lock is let go, when no first load holds or waits for it: a first
+    // load that the loader starts after this then waits for this inference (loader_loop).
+    const bool entered = gate_.try_enter();
+    if (runnable_waits_) loader_cv_.notify_all();
     lock.unlock();
     {
-      // Waits while a first load measures its bytes; that wait counts as queueing.
-      ActivityGate::Shared section(gate_);
+      // Else it waits while a first load measures its bytes; that wait counts as queueing.
+      if (!entered) gate_.enter();
+      const ActivityGate::Entered leave(gate_);
       const auto running = Clock::now();
       const runtime::WorkspacePool::Scope pool(process_.limited() ? &workspace_pool_ : nullptr);
       try {
@@ -1122,6 +1127,7 @@ void Scheduler::exec_loop() {
     if (runnable_.empty()) return;  // stopping
     const ModelId id = runnable_.front();
     runnable_.pop_front();
+    if (runnable_waits_ && runnable_.empty()) loader_cv_.notify_all();
     ModelEntry& entry = *entries_[id];
     entry.runnable = false;
     if (entry.state != ModelState::kReady || entry.executing || entry.queue.empty()) continue;

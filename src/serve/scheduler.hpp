@@ -550,6 +550,10 @@ class Scheduler {
   std::mutex allocator_mutex_;  // observe_process_rss's switches of the allocator
   std::condition_variable exec_cv_;
   std::condition_variable loader_cv_;
+  // A loader waits for runnable requests to start before an isolated load (loader_loop); the
+  // execution threads notify loader_cv_ when they take one.
+  bool runnable_waits_ = false;
+  static constexpr auto kRunnableFirstWait = std::chrono::milliseconds(50);
   std::condition_variable idle_cv_;
   ModelTable table_;  // the policy's view of sizes and costs; must outlive cache_
   std::unique_ptr<ModelCache> cache_;

@@ -91,6 +91,19 @@ void Scheduler::loader_loop(bool prefetch_lane) {
         // model's figure from it is trusted only if nothing else ran meanwhile; otherwise its
         // first demand load measures it in isolation).
         isolate = !entries_[job->model]->size_known && !job->prefetch;
+        if (isolate) {
+          // An isolated load keeps every inference out until it is done: requests runnable
+          // before it starts (their models ready, an execution thread free) start first, and
+          // it then waits for them at the gate, as the simulator orders them (docs/fidelity.md,
+          // "Inferences ready before an isolated load"). An execution thread enters the gate
+          // when it takes a request, under this lock (execute_locked). Bounded: a runnable
+          // request that waits for process memory must not hold the load back for long.
+          runnable_waits_ = true;
+          loader_cv_.wait_for(lock, kRunnableFirstWait, [&] {
+            return stopping_ || runnable_.empty() || executing_ >= options_.exec_threads;
+          });
+          runnable_waits_ = false;
+        }
         entries_[job->model]->load_started = Clock::now();
       }
     }

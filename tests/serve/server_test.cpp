@@ -311,6 +311,48 @@ TEST(ServeScheduler, ARequestWaitingAtTheGateHoldsItsModel) {
   EXPECT_EQ(h.model_entry("m0")["pins"], 0);
 }
 
+// A request whose model became ready before the next isolated first load starts runs first; the
+// load waits for it at the gate, as the simulator orders them (docs/fidelity.md, "Inferences
+// ready before an isolated load"). Before, the loader took the gate as soon as the load before
+// was done, and the ready request waited through the whole next load.
+TEST(ServeScheduler, AnInferenceReadyBeforeAnIsolatedLoadRunsFirst) {
+  Harness h(fake_models(2, kMiB), options_with(4 * kMiB));
+  Gate m0_load(false), m1_load(false);
+  h.loader.set_model_gate("m0", &m0_load);
+  h.loader.set_model_gate("m1", &m1_load);
+  auto first = std::async(std::launch::async, [&h] {
+    auto res = h.client()->Post("/v2/models/m0/infer", infer_body({1}), "application/json");
+    return res ? res->status : -1;
+  });
+  for (int tries = 0; tries < 400 && h.model_entry("m0")["state"] != "loading"; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // m1's request waits at the gate while m0's first load runs; it holds m1, whose load queues.
+  auto second = std::async(std::launch::async, [&h] {
+    auto res = h.client()->Post("/v2/models/m1/infer", infer_body({2}), "application/json");
+    return res ? res->status : -1;
+  });
+  for (int tries = 0; tries < 400 && h.model_entry("m1")["state"] != "loading"; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(h.model_entry("m1")["state"], "loading");
+  h.loader.exec_gate.close();  // m0's inference, once it runs, stays inside the backend
+  m0_load.open();
+  for (int tries = 0; tries < 400 && h.loader.executing.load() == 0; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(h.loader.executing.load(), 1) << "m0's ready request did not start";
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(h.loader.loads("m1"), 0) << "m1's isolated load started before m0's ready request";
+  h.loader.exec_gate.open();
+  EXPECT_EQ(first.get(), 200);
+  m1_load.open();
+  EXPECT_EQ(second.get(), 200);
+  EXPECT_EQ(h.loader.loads("m1"), 1);
+  h.loader.set_model_gate("m0", nullptr);
+  h.loader.set_model_gate("m1", nullptr);
+}
+
 TEST(ServeScheduler, EvictsUnderSmallBudgetAndNeverExceedsIt) {
   // Room for two of the four models.
   Harness h(fake_models(4, 3 * kMiB), options_with(7 * kMiB));
