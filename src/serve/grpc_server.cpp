@@ -677,7 +677,7 @@ class GrpcServer::Impl::InferCall final : public grpc::ServerUnaryReactor {
       if (!gated_from_) {
         gated_from_ = Clock::now();
         // Its model held while it waits, as a REST request's (HttpServer's enter_gate).
-        if (hold_.take(id_)) held_ = hold_.arrival();
+        hold_.take(id_);
       }
       front_.timers_.add(Clock::now() + std::chrono::milliseconds(2),
                          [this] { parse_and_submit(); });
@@ -697,7 +697,7 @@ class GrpcServer::Impl::InferCall final : public grpc::ServerUnaryReactor {
     Scheduler& scheduler = front_.scheduler_;
     const RequestTicket ticket = scheduler.submit(
         id_, std::move(parsed_.inputs), deadline_, parsed_.oracle,
-        [this](InferOutcome outcome) { deliver(std::move(outcome)); }, held_, gated);
+        [this](InferOutcome outcome) { deliver(std::move(outcome)); }, hold_.arrival(), gated);
     bool cancel = false;
     {
       std::lock_guard lock(state->mutex);
@@ -746,9 +746,8 @@ class GrpcServer::Impl::InferCall final : public grpc::ServerUnaryReactor {
   GrpcInferRequest parsed_;
   double parse_s_ = 0.0;
   std::optional<Clock::time_point> gated_from_;  // first found the activity gate closed
-  // The model held while the gate was closed (released with the call) and the arrival it took.
+  // The model held while the gate was closed (released with the call), and the arrival it took.
   ModelHold hold_{front_.scheduler_};
-  std::optional<HeldArrival> held_;
 };
 
 grpc::ServerUnaryReactor* GrpcServer::Impl::ModelInfer(grpc::CallbackServerContext* context,
