@@ -516,6 +516,7 @@ RequestTicket Scheduler::submit(ModelId id, std::vector<runtime::Tensor> inputs,
   // A hit is a model ready at the request's arrival. A request that waited at the activity
   // gate (arrival back-dated) while its own model's first load ran finds it ready, but shared
   // that load: a miss, as the simulator counts it (docs/fidelity.md, "Definitions").
+  if (held) forget_unsubmitted_locked(entry, held->token, false);
   request->hit = cache_->record(event) && entry.state == ModelState::kReady &&
                  (!held || held->resident) && entry.ready_since <= request->arrival;
   ++entry.counters.requests;
@@ -639,7 +640,9 @@ std::optional<HeldArrival> Scheduler::hold(ModelId id) {
   cache_->state().pin(id);
   ++entry.holds;
   ++holds_;
-  const HeldArrival held{now, entry.state == ModelState::kReady};
+  const HeldArrival held{now, entry.state == ModelState::kReady, next_hold_token_++};
+  entry.unsubmitted.push_back(held.token);
+  ++unsubmitted_holds_;
   if (entry.state == ModelState::kAbsent) {
     wait_for_room_locked(id, false);
     start_loads_locked();
@@ -647,7 +650,7 @@ std::optional<HeldArrival> Scheduler::hold(ModelId id) {
   return held;
 }
 
-void Scheduler::release_hold(ModelId id, bool turn) {
+void Scheduler::release_hold(ModelId id, bool turn, std::uint64_t token) {
   {
     std::lock_guard lock(mutex_);
     ModelEntry& entry = *entries_[id];
@@ -655,6 +658,7 @@ void Scheduler::release_hold(ModelId id, bool turn) {
     if (entry.holds == 0) throw std::logic_error("release_hold without a hold");
     --entry.holds;
     --holds_;
+    forget_unsubmitted_locked(entry, token, token == 0);
     cache_->state().unpin(id);
     settle_locked(id);
     if (!pending_.empty()) start_loads_locked();
@@ -673,6 +677,27 @@ bool Scheduler::take_read_turn(ModelId id, bool& turn) {
   } while (!entry.read_turns.compare_exchange_weak(taken, taken + 1, std::memory_order_relaxed));
   turn = true;
   return true;
+}
+
+// A hold's request was submitted, or its hold released before it was: it no longer waits to
+// be. `any`: the token is unknown (0), one of the model's is taken.
+void Scheduler::forget_unsubmitted_locked(ModelEntry& entry, std::uint64_t token, bool any) {
+  auto& tokens = entry.unsubmitted;
+  auto it = any ? tokens.begin() : std::find(tokens.begin(), tokens.end(), token);
+  if (it == tokens.end()) return;
+  tokens.erase(it);
+  --unsubmitted_holds_;
+  if (runnable_waits_) loader_cv_.notify_all();
+}
+
+// Requests whose models are ready wait to be submitted (held at the activity gate, or for room
+// to read their bodies).
+bool Scheduler::ready_holds_wait_locked() const {
+  if (unsubmitted_holds_ == 0) return false;
+  for (const auto& entry : entries_) {
+    if (entry->state == ModelState::kReady && !entry->unsubmitted.empty()) return true;
+  }
+  return false;
 }
 
 bool Scheduler::hold_settled(ModelId id) const {

@@ -187,6 +187,9 @@ struct OracleHint {
 struct HeldArrival {
   Clock::time_point at;
   bool resident = false;
+  // Which hold: the scheduler counts a hold as waiting to be submitted until a submit carries
+  // it (or its release_hold, if the request never was).
+  std::uint64_t token = 0;
 };
 
 struct LoadOutcome {
@@ -400,8 +403,9 @@ class Scheduler {
   // release_hold, after the request was answered or abandoned. What it returns goes to the
   // request's submit: the request arrived then, and was a miss if the model was not resident.
   std::optional<HeldArrival> hold(ModelId id);
-  // `turn`: the request had taken a read turn (take_read_turn), given back here.
-  void release_hold(ModelId id, bool turn = false);
+  // `turn`: the request had taken a read turn (take_read_turn), given back here. `token`: the
+  // hold's (HeldArrival::token); 0 ends one of the model's holds not yet submitted, if any.
+  void release_hold(ModelId id, bool turn = false, std::uint64_t token = 0);
   // Whether a held model's request should go on: the model is resident, or no load is under
   // way for it any more (its load failed: the submit answers why). Reads no lock.
   bool hold_settled(ModelId id) const;
@@ -550,9 +554,14 @@ class Scheduler {
   std::mutex allocator_mutex_;  // observe_process_rss's switches of the allocator
   std::condition_variable exec_cv_;
   std::condition_variable loader_cv_;
-  // A loader waits for runnable requests to start before an isolated load (loader_loop); the
-  // execution threads notify loader_cv_ when they take one.
+  // A loader waits for runnable requests to start, and for held requests of ready models to be
+  // submitted, before an isolated load (loader_loop); the execution threads notify loader_cv_
+  // when they take one, submit and release_hold when a hold waits no more.
   bool runnable_waits_ = false;
+  bool ready_holds_wait_locked() const;
+  void forget_unsubmitted_locked(ModelEntry& entry, std::uint64_t token, bool any);
+  std::uint64_t next_hold_token_ = 1;
+  std::size_t unsubmitted_holds_ = 0;  // over every model (ModelEntry::unsubmitted)
   static constexpr auto kRunnableFirstWait = std::chrono::milliseconds(50);
   std::condition_variable idle_cv_;
   ModelTable table_;  // the policy's view of sizes and costs; must outlive cache_
@@ -583,7 +592,7 @@ class ModelHold {
  public:
   explicit ModelHold(Scheduler& scheduler) : scheduler_(scheduler) {}
   ~ModelHold() {
-    if (id_ != kNoModel) scheduler_.release_hold(id_, turn_);
+    if (id_ != kNoModel) scheduler_.release_hold(id_, turn_, arrival_->token);
   }
   ModelHold(const ModelHold&) = delete;
   ModelHold& operator=(const ModelHold&) = delete;

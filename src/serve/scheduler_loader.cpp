@@ -96,11 +96,14 @@ void Scheduler::loader_loop(bool prefetch_lane) {
           // before it starts (their models ready, an execution thread free) start first, and
           // it then waits for them at the gate, as the simulator orders them (docs/fidelity.md,
           // "Inferences ready before an isolated load"). An execution thread enters the gate
-          // when it takes a request, under this lock (execute_locked). Bounded: a runnable
+          // when it takes a request, under this lock (execute_locked). Requests of ready models
+          // held at the gate (arrived during the load before this one) are submitted first, so
+          // their turn is taken too: the simulator admits them at their arrival. Bounded: a
           // request that waits for process memory must not hold the load back for long.
           runnable_waits_ = true;
           loader_cv_.wait_for(lock, kRunnableFirstWait, [&] {
-            return stopping_ || runnable_.empty() || executing_ >= options_.exec_threads;
+            return stopping_ || executing_ >= options_.exec_threads ||
+                   (runnable_.empty() && !ready_holds_wait_locked());
           });
           runnable_waits_ = false;
         }

@@ -51,6 +51,7 @@ struct Scheduler::ModelEntry {
   std::deque<std::unique_ptr<Request>> queue;
   std::vector<LoadWaiter> waiters;  // explicit loads; each holds one pin
   std::uint32_t holds = 0;          // requests whose bodies wait for the model (hold); one pin each
+  std::vector<std::uint64_t> unsubmitted;  // the tokens of holds whose requests are not submitted
   std::atomic<ModelState> published{ModelState::kAbsent};  // `state`, for hold_settled
   std::atomic<std::uint32_t> read_turns{0};  // held requests past their hold (take_read_turn)
   std::unique_ptr<runtime::LoadedModel> handle;

@@ -353,6 +353,51 @@ TEST(ServeScheduler, AnInferenceReadyBeforeAnIsolatedLoadRunsFirst) {
   h.loader.set_model_gate("m1", nullptr);
 }
 
+// First loads in a chain: requests for m1 and m2 arrive during m0's first load and wait at the
+// gate, holding their models (their loads queue). Once m1 is ready, its request is submitted and
+// runs before m2's isolated load, as the simulator, which admits a request at its arrival, runs
+// it at m1's ready time (docs/fidelity.md, "Requests a first load readies"). Before, the loader
+// took the gate again as soon as m1's load was done, and m1's request waited, unparsed, through
+// m2's whole load (and every first load queued behind it).
+TEST(ServeScheduler, ARequestHeldThroughFirstLoadsRunsOnceItsModelIsReady) {
+  Harness h(fake_models(3, kMiB), options_with(6 * kMiB));
+  Gate m0_load(false), m1_load(false), m2_load(false);
+  h.loader.set_model_gate("m0", &m0_load);
+  h.loader.set_model_gate("m1", &m1_load);
+  h.loader.set_model_gate("m2", &m2_load);
+  const auto post = [&h](const std::string& model, float value) {
+    return std::async(std::launch::async, [&h, model, value] {
+      auto res = h.client()->Post("/v2/models/" + model + "/infer", infer_body({value}),
+                                  "application/json");
+      return res ? res->status : -1;
+    });
+  };
+  const auto wait_for = [&h](const std::string& model, const char* key, const json& value) {
+    for (int tries = 0; tries < 400 && h.model_entry(model)[key] != value; ++tries) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return h.model_entry(model)[key] == value;
+  };
+  auto first = post("m0", 1);
+  ASSERT_TRUE(wait_for("m0", "state", "loading"));
+  auto second = post("m1", 2);
+  ASSERT_TRUE(wait_for("m1", "held", 1)) << "m1's request is not held at the gate";
+  auto third = post("m2", 3);
+  ASSERT_TRUE(wait_for("m2", "held", 1)) << "m2's request is not held at the gate";
+  m0_load.open();
+  m1_load.open();
+  // m2's load waits on its own gate: m1's request must not wait for it.
+  EXPECT_EQ(first.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(second.wait_for(std::chrono::seconds(5)), std::future_status::ready)
+      << "m1's held request waited through m2's isolated load";
+  m2_load.open();
+  EXPECT_EQ(first.get(), 200);
+  EXPECT_EQ(second.get(), 200);
+  EXPECT_EQ(third.get(), 200);
+  for (const char* model : {"m0", "m1", "m2"}) EXPECT_EQ(h.loader.loads(model), 1) << model;
+  for (const char* model : {"m0", "m1", "m2"}) h.loader.set_model_gate(model, nullptr);
+}
+
 TEST(ServeScheduler, EvictsUnderSmallBudgetAndNeverExceedsIt) {
   // Room for two of the four models.
   Harness h(fake_models(4, 3 * kMiB), options_with(7 * kMiB));
