@@ -642,7 +642,6 @@ std::optional<HeldArrival> Scheduler::hold(ModelId id) {
   ++holds_;
   const HeldArrival held{now, entry.state == ModelState::kReady, next_hold_token_++};
   entry.unsubmitted.push_back(held.token);
-  ++unsubmitted_holds_;
   if (entry.state == ModelState::kAbsent) {
     wait_for_room_locked(id, false);
     start_loads_locked();
@@ -686,14 +685,12 @@ void Scheduler::forget_unsubmitted_locked(ModelEntry& entry, std::uint64_t token
   auto it = any ? tokens.begin() : std::find(tokens.begin(), tokens.end(), token);
   if (it == tokens.end()) return;
   tokens.erase(it);
-  --unsubmitted_holds_;
   if (runnable_waits_) loader_cv_.notify_all();
 }
 
 // Requests whose models are ready wait to be submitted (held at the activity gate, or for room
 // to read their bodies).
 bool Scheduler::ready_holds_wait_locked() const {
-  if (unsubmitted_holds_ == 0) return false;
   for (const auto& entry : entries_) {
     if (entry->state == ModelState::kReady && !entry->unsubmitted.empty()) return true;
   }

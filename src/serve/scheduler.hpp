@@ -561,7 +561,6 @@ class Scheduler {
   bool ready_holds_wait_locked() const;
   void forget_unsubmitted_locked(ModelEntry& entry, std::uint64_t token, bool any);
   std::uint64_t next_hold_token_ = 1;
-  std::size_t unsubmitted_holds_ = 0;  // over every model (ModelEntry::unsubmitted)
   static constexpr auto kRunnableFirstWait = std::chrono::milliseconds(50);
   std::condition_variable idle_cv_;
   ModelTable table_;  // the policy's view of sizes and costs; must outlive cache_
