@@ -41,7 +41,10 @@ def own_costs(catalog, replay_csv, server_log):
     exec figure of the model (alone, beside a load, first after a load) is scaled by it. Loads:
     the mean of the model's later loads in the server's log (`loaded ... seconds=`) over the
     catalog's load_latency_s (a mean, as the catalog's is and as the simulator charges it),
-    likewise for every load figure, and its first load's seconds as first_load_s. Unloads: the
+    likewise for every load figure and for the fresh figure (first_load_s: a load into memory the
+    process never held; the server's own first load of the run is not that figure, since the
+    simulator charges it only the fresh share of its peak, and a load in the opening burst reuses
+    what the load before it freed). Unloads: the
     mean of the server's unloads of the model as a load's only victim (`evicted ... seconds=`)
     over the catalog's unload_latency_s. A model with measured hits loses its exec_cold_s (the median already holds
     both kinds of hits). Sizes stay the catalog's: they are the policy's inputs, not costs (with the
@@ -94,13 +97,14 @@ def own_costs(catalog, replay_csv, server_log):
                     model[key] *= scale
         seen = loads.get(name)
         if seen:
-            model["first_load_s"] = seen[0]
             later = seen[1:]
             if later and model.get("load_latency_s"):
                 scale = sum(later) / len(later) / model["load_latency_s"]
-                for key in LOAD_KEYS:
+                for key in LOAD_KEYS + ("first_load_s",):
                     if model.get(key):
                         model[key] *= scale
+            elif model.get("first_load_s") is None:
+                model["first_load_s"] = seen[0]
     return catalog
 
 

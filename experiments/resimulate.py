@@ -102,7 +102,7 @@ def main():
             error = error_of(kind, measured[key], simulated[key])
             worst[key] = max(worst.get(key, 0.0), abs(error))
     print("worst |error|: " + ", ".join(
-        f"{label} {worst[key]:.3f}" if kind is None else f"{label} {100 * worst[key]:.0f}%"
+        f"{label} {worst[key]:.3f}" if kind is None else f"{label} {100 * worst[key]:.1f}%"
         for key, label, kind in KEYS))
 
 
@@ -116,7 +116,7 @@ def describe(key, label, kind, measured, simulated):
     error = error_of(kind, measured[key], simulated[key])
     if kind is None:
         return f"  {label} {measured[key]:.3f}/{simulated[key]:.3f} ({error:+.3f})"
-    return f"  {label} {measured[key]:.3f}/{simulated[key]:.3f} ({100 * error:+.0f}%)"
+    return f"  {label} {measured[key]:.3f}/{simulated[key]:.3f} ({100 * error:+.1f}%)"
 
 
 if __name__ == "__main__":
