@@ -66,6 +66,8 @@ def main():
             # The memory both sides had, exactly as the testbed's simulator run was given it.
             original = json.load(open(os.path.join(args.out, "runs", tag + ".sim.json")))
             memory = original["memory_bytes"]
+            # As the testbed ran both sides (absent before the setting existed: isolated).
+            first_loads = original.get("first_loads", "isolated")
             sim_csv = os.path.join(tmp, tag + ".sim.csv")
             catalog = args.catalog or os.path.join(args.out, "catalog.json")
             if not args.catalog and os.path.exists(os.path.join(args.out, f"catalog.r{run}.json")):
@@ -85,7 +87,8 @@ def main():
                     json.dump(scaled(json.load(open(catalog)), ratio), f)
             subprocess.run([args.brulee, "simulate", "--trace", os.path.join(args.out, "trace.csv"),
                             "--catalog", run_catalog, "--memory", str(memory), "--policy", policy,
-                            "--parallel-load", "--seed", run, "--json", "--requests-out", sim_csv]
+                            "--parallel-load", "--first-loads", first_loads, "--seed", run, "--json",
+                            "--requests-out", sim_csv]
                            + args.extra.split(), check=True, stdout=subprocess.DEVNULL)
             measured, simulated = measure(replay), measure(sim_csv)
             by_policy.setdefault(policy, []).append((measured, simulated))

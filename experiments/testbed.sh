@@ -29,7 +29,11 @@
 # runs, on a machine whose speed drifts from one minute to the next; 0, the default: one profile),
 # SPEED_PROBE (the machine's speed sampler, bench/runtime/speed_probe beside the brulee binary by
 # default: it samples every 2 s while the profile and each run go, into DIR/profile.probe and
-# DIR/runs/*.probe; experiments/machine_speed.py reads them; none: not sampled).
+# DIR/runs/*.probe; experiments/machine_speed.py reads them; none: not sampled),
+# FIRST_LOADS (concurrent, the default: the server, given the profiled catalog, loads a model
+# the first time beside inferences, and the simulator models it so; isolated: each model's
+# first load runs alone, as a server without the profiled sizes measures them; docs/server.md,
+# "First loads").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -196,6 +200,7 @@ run_once() {
     --seed "$run" --catalog "$catalog" --exec-threads "${EXEC_THREADS:-1}" \
     --loader-threads "${LOADER_THREADS:-1}" --intra-op-threads "${INTRA_OP_THREADS:-0}" "${placement[@]}" \
     --max-inflight-bytes "${MAX_INFLIGHT:-2GiB}" --learn-rate "${LEARN_RATE:-0}" \
+    --first-loads "${FIRST_LOADS:-concurrent}" \
     > "$out/runs/$tag.server.log" 2>&1 &
   server=$!
   port=""
@@ -249,15 +254,15 @@ if busy:
         f"of the CPU", file=sys.stderr)
 EOF
   "$brulee" simulate --trace "$out/trace.csv" --catalog "$catalog" --memory "$memory" \
-    --policy "$policy" --parallel-load --seed "$run" --json \
-    --requests-out "$out/runs/$tag.sim.csv" > "$out/runs/$tag.sim.json"
+    --policy "$policy" --parallel-load --first-loads "${FIRST_LOADS:-concurrent}" --seed "$run" \
+    --json --requests-out "$out/runs/$tag.sim.csv" > "$out/runs/$tag.sim.json"
   # Simulated again with the costs this run's own server measured (experiments/own_costs.py):
   # the error left is the simulator's model, not the drift between the profile and the run.
   /usr/bin/python3 experiments/own_costs.py "$catalog" "$out/runs/$tag.replay.csv" \
     "$out/runs/$tag.server.log" > "$out/runs/$tag.own.catalog.json"
   "$brulee" simulate --trace "$out/trace.csv" --catalog "$out/runs/$tag.own.catalog.json" \
-    --memory "$memory" --policy "$policy" --parallel-load --seed "$run" --json \
-    --requests-out "$out/runs/$tag.own.sim.csv" > "$out/runs/$tag.own.sim.json"
+    --memory "$memory" --policy "$policy" --parallel-load --first-loads "${FIRST_LOADS:-concurrent}" \
+    --seed "$run" --json --requests-out "$out/runs/$tag.own.sim.csv" > "$out/runs/$tag.own.sim.json"
 }
 
 # RETRY_BUSY=N: a run flagged busy is run again, up to N times (its earlier line is dropped).

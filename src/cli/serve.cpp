@@ -71,6 +71,7 @@ struct ServeOptions {
   std::string cost_mode = "direct";
   std::uint64_t seed = 1;  // as `simulate --seed`: the same draws for a randomised policy
   std::string catalog;
+  std::string first_loads = "isolated";
   std::string preload;
   unsigned exec_threads = kScheduler.exec_threads;
   // Inline hits are off unless asked for on the command line (docs/server.md); the 1 ms in
@@ -247,7 +248,10 @@ void run_serve(const ServeOptions& opts) {
     for (auto& served : models) {
       if (auto id = catalog.find(served.name)) {
         const ModelInfo& info = catalog.models[*id];
-        if (info.size_bytes > 0) served.estimate_bytes = info.size_bytes;
+        if (info.size_bytes > 0) {
+          served.estimate_bytes = info.size_bytes;
+          served.size_profiled = true;
+        }
         if (*id < catalog.memory.size()) {
           served.load_peak_bytes = catalog.memory[*id].load_peak_bytes;
           served.workspace_bytes = catalog.memory[*id].workspace_bytes;
@@ -296,6 +300,10 @@ void run_serve(const ServeOptions& opts) {
     }
   }
   scheduler_options.prefetch = opts.prefetch;
+  if (opts.first_loads != "isolated" && opts.first_loads != "concurrent") {
+    throw UsageError("--first-loads must be isolated or concurrent");
+  }
+  scheduler_options.concurrent_first_loads = opts.first_loads == "concurrent";
   scheduler_options.max_queue_per_model = opts.max_queue;
   scheduler_options.max_queue_total = opts.max_queue_total;
   scheduler_options.process_rss = [] { return runtime::resident_set_bytes(); };
@@ -489,6 +497,12 @@ const CommandRegistration kRegistration(40, [](CLI::App& root) {
                   "without one takes its first measurement), as the simulator does")
       ->capture_default_str();
   cmd->add_option("--loader-threads", opts->loader_threads, "Model loading threads")
+      ->capture_default_str();
+  cmd->add_option("--first-loads", opts->first_loads,
+                  "isolated: a model's first load runs alone, to measure its size; concurrent: "
+                  "beside inferences for a model --catalog sizes (a profile of this runtime on "
+                  "this machine), charged the catalog's size until a load nothing disturbed "
+                  "measures it (docs/server.md, \"First loads\")")
       ->capture_default_str();
   cmd->add_flag("--prefetch", opts->prefetch,
                 "Load models predicted to be requested while the loader is idle, on a thread of "

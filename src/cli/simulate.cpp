@@ -34,6 +34,7 @@ struct SimulateOptions {
   std::uint32_t workers = 1;
   bool no_queueing = false;
   bool parallel_load = false;
+  std::string first_loads = "isolated";
   bool load_peaks = false;
   bool sweep = false;
   bool json = false;
@@ -142,6 +143,10 @@ void run_simulate(const SimulateOptions& opts) {
   base.workers = opts.workers;
   base.queueing = !opts.no_queueing;
   base.parallel_load = opts.parallel_load;
+  if (opts.first_loads != "isolated" && opts.first_loads != "concurrent") {
+    throw UsageError("--first-loads must be isolated or concurrent");
+  }
+  base.isolated_first_loads = opts.first_loads == "isolated";
   base.latency_mode = sim::parse_latency_mode(opts.latency);
   base.latency_cv = opts.latency_cv;
   if (!(opts.latency_cv >= 0) || opts.latency_cv > 100) {
@@ -360,6 +365,11 @@ const CommandRegistration kRegistration(20, [](CLI::App& root) {
   cmd->add_flag("--parallel-load", opts->parallel_load,
                 "Loads run on a loading lane in parallel with execution (with the catalog's "
                 "interference figures, if profiled)");
+  cmd->add_option("--first-loads", opts->first_loads,
+                  "With --parallel-load: a model's first load runs alone (isolated: a server "
+                  "measuring an unknown model's size) or beside inferences (concurrent: serve "
+                  "--first-loads concurrent with the profiled catalog)")
+      ->capture_default_str();
   cmd->add_flag("--load-peaks", opts->load_peaks,
                 "A load holds its measured peak while it runs, as under serve --process-memory "
                 "(needs the catalog's load_peak_bytes)");

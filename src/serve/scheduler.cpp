@@ -166,6 +166,10 @@ Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, Sched
     table_[i].load_latency_s = served.load_latency_s;
     table_[i].exec_latency_s = served.exec_latency_s;
     entries_.push_back(std::make_unique<ModelEntry>());
+    if (options_.concurrent_first_loads && served.size_profiled && served.estimate_bytes > 0) {
+      entries_.back()->measured_bytes = std::max(served.estimate_bytes, served.min_bytes);
+      entries_.back()->size_known = entries_.back()->size_seeded = true;
+    }
     entries_.back()->load_peak_bytes = served.load_peak_bytes;
     entries_.back()->workspace_bytes = served.workspace_bytes;
     if (!served.inputs.empty() && !served.outputs.empty()) {
@@ -804,7 +808,7 @@ void Scheduler::forget_failures_locked(ModelId id) {
   ModelEntry& entry = *entries_[id];
   entry.consecutive_failures = 0;
   entry.backoff_until = {};
-  entry.size_known = false;
+  entry.size_known = entry.size_seeded = false;
   entry.load_note = "its file changed after " + entry.last_error;
   if (entry.state == ModelState::kFailed) set_state_locked(id, ModelState::kAbsent);
 }

@@ -43,6 +43,10 @@ struct ServedModel {
   std::string platform;              // backend name: "onnx", "torchscript", ...
   std::string path;                  // file the loader opens
   std::uint64_t estimate_bytes = 0;  // before the first load: catalog size or file size
+  // estimate_bytes is this runtime's measured size (a profiled catalog's, `serve --first-loads
+  // concurrent`): with SchedulerOptions::concurrent_first_loads the first load need not be
+  // isolated to measure it.
+  bool size_profiled = false;
   // A floor under every measured size: the model file's size (its weights are held in memory).
   // Guards the budget against a measurement shrunk by memory other threads freed meanwhile.
   std::uint64_t min_bytes = 0;
@@ -101,6 +105,11 @@ struct SchedulerOptions {
   // Prefetching (docs/prefetch.md): while the loader is idle and nothing is queued, load a model
   // predicted to be requested, on a thread of its own that demand loads never wait for.
   bool prefetch = false;
+  // A model whose size is profiled (ServedModel::size_profiled) loads beside inferences at its
+  // first load instead of alone, charged the profiled size until a load that nothing disturbed
+  // measures it; under a process limit its first load stays isolated (it measures the load's
+  // peak and the inference's workspace). docs/server.md, "First loads".
+  bool concurrent_first_loads = false;
   // The process limit (--process-memory; docs/server.md, "Process memory"): 0 = none. May be
   // set later through process_budget().set_limit, before the first load.
   std::uint64_t process_memory_bytes = 0;

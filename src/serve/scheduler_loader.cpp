@@ -90,7 +90,11 @@ void Scheduler::loader_loop(bool prefetch_lane) {
         // A prefetch never holds the gate: demand work must not wait for it (a never-measured
         // model's figure from it is trusted only if nothing else ran meanwhile; otherwise its
         // first demand load measures it in isolation).
-        isolate = !entries_[job->model]->size_known && !job->prefetch;
+        // A size seeded from the profile is not isolated, but under a process limit (the
+        // isolated load measures the peak and workspace too).
+        const ModelEntry& loading = *entries_[job->model];
+        isolate =
+            !job->prefetch && (!loading.size_known || (loading.size_seeded && process_.limited()));
         if (isolate) {
           // An isolated load keeps every inference out until it is done: requests runnable
           // before it starts (their models ready, an execution thread free) start first, and
@@ -279,10 +283,13 @@ void Scheduler::take_loaded_locked(ModelId id, LoadResult& result, bool remeasur
   // A disturbed measurement is noise on top of a size already known: keep the known one.
   const std::uint64_t measured = result.clean || !entry.size_known ? raw : entry.measured_bytes;
   const std::uint64_t reserved = cache_->state().bytes_of(id);
-  if (result.clean) entry.size_known = !remeasure_peak;  // not known: the next load is isolated
   if (measured != raw) {
-    done.detail =
-        "measured " + format_bytes(raw) + " beside other work; charging the clean measurement";
+    done.detail = "measured " + format_bytes(raw) + " beside other work; charging the " +
+                  (entry.size_seeded ? "profiled size" : "clean measurement");
+  }
+  if (result.clean) {
+    entry.size_known = !remeasure_peak;  // not known: the next load is isolated
+    entry.size_seeded = false;
   }
   entry.measured_bytes = measured;
   table_[id].size_bytes = measured;
@@ -322,7 +329,7 @@ void Scheduler::take_loaded_locked(ModelId id, LoadResult& result, bool remeasur
       // in isolation, in case something the gate cannot hold back (a request body being
       // read) grew the heap during this load. The estimate goes back to the old one.
       entry.remeasuring = true;
-      entry.size_known = false;
+      entry.size_known = entry.size_seeded = false;
       entry.measured_bytes = 0;
       table_[id].size_bytes = estimate_locked(id);
       cache_->policy().on_cost_update(id);

@@ -61,6 +61,7 @@ struct Scheduler::ModelEntry {
   std::vector<runtime::TensorSpec> inputs, outputs;
   std::uint64_t measured_bytes = 0;  // charged size from a clean measurement (0 = none yet)
   bool size_known = false;           // measured_bytes came from a load nothing else disturbed
+  bool size_seeded = false;          // ... or, with size_known, from the profiled catalog
   bool remeasuring = false;          // the last measurement exceeded the budget; one more try
   bool peak_remeasuring = false;     // the same for the load peak (process limit)
   ModelCounters counters;

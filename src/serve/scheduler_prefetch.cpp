@@ -57,7 +57,7 @@ void Scheduler::prefetch_idle_locked() {
   // the activity gate, unlike a demand first load; under a process limit its load peak and
   // workspace are unknown until an isolated load measures them, so there it waits for demand.
   if (entry.state != ModelState::kAbsent || entry.consecutive_failures != 0 ||
-      (!entry.size_known && process_.limited())) {
+      ((!entry.size_known || entry.size_seeded) && process_.limited())) {
     return;
   }
   auto job = std::make_unique<LoadJob>();

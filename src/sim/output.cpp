@@ -75,6 +75,7 @@ nlohmann::ordered_json summary_json(const SimSummary& s, const RunInfo& info) {
   j["memory_fraction"] = memory_fraction(s, info);
   j["workers"] = s.workers;
   j["mode"] = !s.queueing ? "no-queueing" : (s.parallel_load ? "parallel-load" : "queueing");
+  if (s.parallel_load) j["first_loads"] = s.isolated_first_loads ? "isolated" : "concurrent";
   j["requests"] = s.requests;
   j["hits"] = s.hits;
   j["misses"] = s.misses;

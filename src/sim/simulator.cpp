@@ -306,6 +306,7 @@ class Simulation {
     summary.workers = config_.workers;
     summary.queueing = config_.queueing;
     summary.parallel_load = config_.queueing && config_.parallel_load;
+    summary.isolated_first_loads = config_.isolated_first_loads;
     summary.requests = requests_;
     summary.misses = summary.requests - summary.hits;
     const LatencyHistogram& histogram = tally_.histogram;
@@ -584,7 +585,8 @@ class Simulation {
                                           RequestTimeline& timeline) {
     if (!cached) {
       double load_start_s = std::max(decision_s, target.loader_free_at_s);
-      // A model's first load in the process is isolated, as the server measures it: it waits
+      // A model's first load in the process is isolated (unless the server it models is given
+      // the profiled sizes: isolated_first_loads), as the server measures it: it waits
       // for the running inference and the execution lane starts nothing until it is done, so
       // nothing slows it either (execute_next keeps the window). Running when the server's
       // loader takes it: a request that has started by then (one the loads before it readied
@@ -592,7 +594,8 @@ class Simulation {
       // (the lane busy) waits for the whole load, as the server's waits at the activity gate.
       const bool first = !loaded_before_[model];
       loaded_before_[model] = 1;
-      if (first) {
+      const bool isolated = first && config_.isolated_first_loads;
+      if (isolated) {
         while (!target.runnable.empty() &&
                std::max(target.runnable.top().runnable_s, target.exec_free_at_s) <= load_start_s) {
           execute_next(target);
@@ -619,7 +622,7 @@ class Simulation {
         } else if (first) {
           load_work_s += contention_[model].first_load_extra_s;
         }
-        if (!first) {
+        if (!isolated) {
           const double factor = contention_[model].load_factor;
           load_work_s = stretched_s(load_work_s, load_start_s, target.exec_busy_from_s,
                                     target.exec_free_at_s, factor);
@@ -638,7 +641,7 @@ class Simulation {
       timeline.ready_s = load_start_s + load_work_s;
       target.loader_free_at_s = timeline.ready_s;
       windows_[model] = {load_start_s, timeline.ready_s};
-      if (first) target.isolated.emplace_back(load_start_s, timeline.ready_s);
+      if (isolated) target.isolated.emplace_back(load_start_s, timeline.ready_s);
     }
     target.cache.state().pin(model);
     target.runnable.push(

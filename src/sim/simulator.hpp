@@ -63,6 +63,11 @@ struct SimConfig {
   // below it (docs/fidelity.md, "Fresh pages by the heap's high-water mark"). Empty or 0: each
   // model's first load is charged as fresh.
   std::vector<std::uint64_t> load_heap_bytes;
+  // --parallel-load: a model's first load runs alone (nothing executes meanwhile), as a server
+  // measures an unknown model's size; false: beside inferences, as later loads, as a server
+  // given the profiled sizes does (`serve --first-loads concurrent`; docs/fidelity.md, "First
+  // loads beside inferences").
+  bool isolated_first_loads = true;
 };
 
 // What happened to one request (written out on demand), on the timeline the server records too
@@ -99,6 +104,7 @@ struct SimSummary {
   std::uint32_t workers = 1;
   bool queueing = true;
   bool parallel_load = false;
+  bool isolated_first_loads = true;  // --parallel-load: a model's first load ran alone
   // Counts
   std::uint64_t requests = 0;
   std::uint64_t hits = 0;    // the model was loaded at the request's arrival

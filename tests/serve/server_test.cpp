@@ -247,6 +247,43 @@ TEST(ServeScheduler, AnIsolatedFirstLoadsWaitForTheRunningInferenceIsQueueing) {
   EXPECT_GE(params["ready_s"].get<double>() - params["load_start_s"].get<double>(), 0.0);
 }
 
+// With the profiled sizes (serve --first-loads concurrent and a catalog), a first load does not
+// wait for the running inference, nor hold inferences back: it runs beside them, as later loads
+// do, charged the profiled size (docs/server.md, "First loads").
+TEST(ServeScheduler, AProfiledModelsFirstLoadRunsBesideTheRunningInference) {
+  auto models = fake_models(2, kMiB);
+  for (auto& m : models) m.size_profiled = true;
+  auto options = options_with(4 * kMiB);
+  options.concurrent_first_loads = true;
+  Harness h(models, options);
+  ASSERT_EQ(h.client()->Post("/v2/models/m0/infer", infer_body({1.0f}), "application/json")->status,
+            200);
+  // m0's inference is held in the fake's execution gate; m1's request comes meanwhile.
+  h.loader.exec_gate.close();
+  auto holding = std::async(std::launch::async, [&h] {
+    auto res = h.client()->Post("/v2/models/m0/infer", infer_body({2.0f}), "application/json");
+    return res ? res->status : -1;
+  });
+  h.loader.exec_gate.await_waiters(1);
+  auto loading = std::async(std::launch::async, [&h] {
+    auto res = h.client()->Post("/v2/models/m1/infer", infer_body({3.0f}), "application/json");
+    return res ? std::optional<std::string>(res->body) : std::nullopt;
+  });
+  // m1 is loaded while m0's inference still runs (isolated, its load would wait for it).
+  for (int tries = 0; tries < 400 && h.loader.loads("m1") == 0; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(h.loader.loads("m1"), 1) << "m1's first load waited for m0's inference";
+  h.loader.exec_gate.open();
+  EXPECT_EQ(holding.get(), 200);
+  const auto body = loading.get();
+  ASSERT_TRUE(body);
+  const json params = json::parse(*body)["parameters"];
+  EXPECT_EQ(params["hit"], false) << params.dump();
+  // The fake load takes no time and nothing held it back: no wait before it.
+  EXPECT_LT(params["ready_s"].get<double>(), kHeldS / 2) << params.dump();
+}
+
 TEST(ServeScheduler, ARequestHeldWhileItsOwnModelsFirstLoadRunsSharedThatLoad) {
   // The request for m1 is read while m1's first load holds the activity gate: it reaches the
   // scheduler once the model is ready, but it arrived before, so it shared the load (a miss

@@ -246,6 +246,35 @@ TEST(SimExamples, ParallelLoadIsolatesEachModelsFirstLoad) {
   EXPECT_DOUBLE_EQ(sink.outcomes[2].timeline.start_s, 7.0);
 }
 
+// The same trace with first loads beside inferences (a server given the profiled sizes, `serve
+// --first-loads concurrent`): no first load waits for an inference or holds one back.
+//  r0 A@0: load 0..2, exec 2..3.
+//  r1 B@2.5: loads at once 2.5..5.5 (beside r0's inference), exec 5.5..6.5.
+//  r2 A@3.5, a hit: runs at once, 3.5..4.5 (queue 0).
+//  r3 C@10: evicts B; load 10..11, exec 11..12. r4 and r5 as with isolated first loads.
+TEST(SimExamples, ParallelLoadWithConcurrentFirstLoadsRunsThemBesideInferences) {
+  const ModelTable models = {model("A", 1, 2.0, 1.0), model("B", 1, 3.0, 1.0),
+                             model("C", 1, 1.0, 1.0)};
+  const CompactTrace trace =
+      make_trace({{0.0, 0}, {2.5, 1}, {3.5, 0}, {10.0, 2}, {20.0, 1}, {20.5, 2}}, models.size());
+  SimConfig c = config("lru", 2, true);
+  c.parallel_load = true;
+  c.isolated_first_loads = false;
+  CollectingSink sink;
+  const SimSummary summary = simulate(models, trace, c, &sink);
+  EXPECT_FALSE(summary.isolated_first_loads);
+  ASSERT_EQ(sink.outcomes.size(), 6u);
+  const double start[] = {2.0, 5.5, 3.5, 11.0, 23.0, 20.5};
+  for (std::size_t i = 0; i < 6; ++i)
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].timeline.start_s, start[i]) << i;
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].timeline.load_start_s, 2.5);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].timeline.ready_s, 5.5);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].delays.load_delay_s, 3.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].delays.queue_delay_s, 0.0);
+  EXPECT_TRUE(sink.outcomes[2].timeline.hit);
+  EXPECT_DOUBLE_EQ(sink.outcomes[2].delays.queue_delay_s, 0.0);
+}
+
 // --parallel-load with profiled interference. A and B: load 2, exec 1; beside a load an
 // inference takes 2 (x2), beside inferences a load takes 3 (x1.5); the first inference after a
 // load takes 1.5 (+0.5). B and C were loaded before (B@0, C@10; memory 2), each load isolated and
