@@ -33,7 +33,7 @@
 # FIRST_LOADS (concurrent, the default: the server, given the profiled catalog, loads a model
 # the first time beside inferences, and the simulator models it so; isolated: each model's
 # first load runs alone, as a server without the profiled sizes measures them; docs/server.md,
-# "First loads").
+# "First loads beside inferences").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
