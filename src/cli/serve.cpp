@@ -502,7 +502,7 @@ const CommandRegistration kRegistration(40, [](CLI::App& root) {
                   "isolated: a model's first load runs alone, to measure its size; concurrent: "
                   "beside inferences for a model --catalog sizes (a profile of this runtime on "
                   "this machine), charged the catalog's size until a load nothing disturbed "
-                  "measures it (docs/server.md, \"First loads\")")
+                  "measures it (docs/server.md, \"First loads beside inferences\")")
       ->capture_default_str();
   cmd->add_flag("--prefetch", opts->prefetch,
                 "Load models predicted to be requested while the loader is idle, on a thread of "

@@ -108,7 +108,7 @@ struct SchedulerOptions {
   // A model whose size is profiled (ServedModel::size_profiled) loads beside inferences at its
   // first load instead of alone, charged the profiled size until a load that nothing disturbed
   // measures it; under a process limit its first load stays isolated (it measures the load's
-  // peak and the inference's workspace). docs/server.md, "First loads".
+  // peak and the inference's workspace). docs/server.md, "First loads beside inferences".
   bool concurrent_first_loads = false;
   // The process limit (--process-memory; docs/server.md, "Process memory"): 0 = none. May be
   // set later through process_budget().set_limit, before the first load.

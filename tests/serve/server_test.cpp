@@ -249,13 +249,15 @@ TEST(ServeScheduler, AnIsolatedFirstLoadsWaitForTheRunningInferenceIsQueueing) {
 
 // With the profiled sizes (serve --first-loads concurrent and a catalog), a first load does not
 // wait for the running inference, nor hold inferences back: it runs beside them, as later loads
-// do, charged the profiled size (docs/server.md, "First loads").
+// do, charged the profiled size until a load nothing disturbed measures the model (docs/server.md,
+// "First loads beside inferences").
 TEST(ServeScheduler, AProfiledModelsFirstLoadRunsBesideTheRunningInference) {
   auto models = fake_models(2, kMiB);
   for (auto& m : models) m.size_profiled = true;
   auto options = options_with(4 * kMiB);
   options.concurrent_first_loads = true;
   Harness h(models, options);
+  h.loader.measured["m1"] = 2 * kMiB;  // what m1's loads measure; the profile said 1 MiB
   ASSERT_EQ(h.client()->Post("/v2/models/m0/infer", infer_body({1.0f}), "application/json")->status,
             200);
   // m0's inference is held in the fake's execution gate; m1's request comes meanwhile.
@@ -282,6 +284,13 @@ TEST(ServeScheduler, AProfiledModelsFirstLoadRunsBesideTheRunningInference) {
   EXPECT_EQ(params["hit"], false) << params.dump();
   // The fake load takes no time and nothing held it back: no wait before it.
   EXPECT_LT(params["ready_s"].get<double>(), kHeldS / 2) << params.dump();
+  // Measured beside m0's inference: the profiled size is charged, not the disturbed figure.
+  EXPECT_EQ(h.model_entry("m1")["resident_bytes"].get<std::uint64_t>(), kMiB);
+  // A reload with nothing running measures it cleanly, and that figure replaces the profile's.
+  auto c = h.client();
+  ASSERT_EQ(c->Post("/v2/repository/models/m1/unload", "", "application/json")->status, 200);
+  ASSERT_EQ(c->Post("/v2/repository/models/m1/load", "", "application/json")->status, 200);
+  EXPECT_EQ(h.model_entry("m1")["resident_bytes"].get<std::uint64_t>(), 2 * kMiB);
 }
 
 TEST(ServeScheduler, ARequestHeldWhileItsOwnModelsFirstLoadRunsSharedThatLoad) {
