@@ -193,15 +193,26 @@ TEST(SimExamples, ParallelLoadOverlapsLoadingWithExecution) {
 //  r3 C@10: evicts B (least recently requested); first load 10..11, exec 11..12.
 //  r4 B@20: evicts A; B was loaded before: load 20..23 beside the traffic, so
 //  r5 C@20.5, a hit, runs at once: 20.5..21.5. r4 runs 23..24.
-TEST(SimExamples, ParallelLoadIsolatesEachModelsFirstLoad) {
-  const ModelTable models = {model("A", 1, 2.0, 1.0), model("B", 1, 3.0, 1.0),
-                             model("C", 1, 1.0, 1.0)};
-  const CompactTrace trace =
-      make_trace({{0.0, 0}, {2.5, 1}, {3.5, 0}, {10.0, 2}, {20.0, 1}, {20.5, 2}}, models.size());
+const ModelTable kFirstLoadModels = {model("A", 1, 2.0, 1.0), model("B", 1, 3.0, 1.0),
+                                     model("C", 1, 1.0, 1.0)};
+
+// The trace both first-load examples run: lru, memory 2, --parallel-load, first loads isolated
+// or not.
+SimSummary run_first_load_example(bool isolated, CollectingSink& sink) {
+  const CompactTrace trace = make_trace(
+      {{0.0, 0}, {2.5, 1}, {3.5, 0}, {10.0, 2}, {20.0, 1}, {20.5, 2}}, kFirstLoadModels.size());
   SimConfig c = config("lru", 2, true);
   c.parallel_load = true;
+  c.isolated_first_loads = isolated;
+  return simulate(kFirstLoadModels, trace, c, &sink);
+}
+
+TEST(SimExamples, ParallelLoadIsolatesEachModelsFirstLoad) {
+  const ModelTable& models = kFirstLoadModels;
   CollectingSink sink;
-  simulate(models, trace, c, &sink);
+  run_first_load_example(true, sink);
+  SimConfig c = config("lru", 2, true);
+  c.parallel_load = true;
   ASSERT_EQ(sink.outcomes.size(), 6u);
   const double start[] = {2.0, 7.0, 6.0, 11.0, 23.0, 20.5};
   for (std::size_t i = 0; i < 6; ++i)
@@ -253,15 +264,8 @@ TEST(SimExamples, ParallelLoadIsolatesEachModelsFirstLoad) {
 //  r2 A@3.5, a hit: runs at once, 3.5..4.5 (queue 0).
 //  r3 C@10: evicts B; load 10..11, exec 11..12. r4 and r5 as with isolated first loads.
 TEST(SimExamples, ParallelLoadWithConcurrentFirstLoadsRunsThemBesideInferences) {
-  const ModelTable models = {model("A", 1, 2.0, 1.0), model("B", 1, 3.0, 1.0),
-                             model("C", 1, 1.0, 1.0)};
-  const CompactTrace trace =
-      make_trace({{0.0, 0}, {2.5, 1}, {3.5, 0}, {10.0, 2}, {20.0, 1}, {20.5, 2}}, models.size());
-  SimConfig c = config("lru", 2, true);
-  c.parallel_load = true;
-  c.isolated_first_loads = false;
   CollectingSink sink;
-  const SimSummary summary = simulate(models, trace, c, &sink);
+  const SimSummary summary = run_first_load_example(false, sink);
   EXPECT_FALSE(summary.isolated_first_loads);
   ASSERT_EQ(sink.outcomes.size(), 6u);
   const double start[] = {2.0, 5.5, 3.5, 11.0, 23.0, 20.5};
