@@ -18,8 +18,12 @@ With --machine-speed each run is simulated with the catalog's exec and load figu
 the machine's speed during the run against its speed during the profile, as a probe beside the
 server measured it (machine_speed.py): known without the server's own figures.
 
+A policy that draws (--seeded-policies, random by default) is simulated with seeds 1..--seeds
+(30) for each run and the mean over them is the run's simulated figure, as the testbed does since
+2026-12-06 (SIM_SEEDS); --seeds 1 gives each run its own seed only, as before.
+
 usage: resimulate.py OUT [--catalog CATALOG] [--brulee BINARY] [--extra "SIMULATE FLAGS"]
-                         [--own-costs | --machine-speed]
+                         [--own-costs | --machine-speed] [--seeds N] [--seeded-policies LIST]
 """
 import argparse
 import glob
@@ -33,7 +37,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine_speed import machine_ratio, scaled  # noqa: E402
 from own_costs import own_costs  # noqa: E402
-from testbed_report import measure, mean  # noqa: E402
+from testbed_report import measure, measure_mean, mean  # noqa: E402
 
 KEYS = [("hit_ratio", "hit", None), ("load_delay_mean_s", "load delay", "rel"),
         ("exec_mean_s", "exec", "rel"), ("queue_delay_mean_s", "queue", "rel"),
@@ -52,7 +56,14 @@ def main():
     parser.add_argument("--machine-speed", action="store_true",
                         help="simulate each run with the catalog scaled by the machine's speed "
                         "during it (speed_probe samples) over the profile's")
+    parser.add_argument("--seeds", type=int, default=30,
+                        help="seeds a run of a seeded policy is simulated with (the mean over "
+                        "them); 1: the run's own seed")
+    parser.add_argument("--seeded-policies", default="random",
+                        help="comma-separated policies whose decisions draw from the seed")
     args = parser.parse_args()
+    if args.seeds < 1:
+        sys.exit("resimulate.py: --seeds must be at least 1")
     if args.own_costs and args.machine_speed:
         sys.exit("resimulate.py: --own-costs or --machine-speed, not both")
     runs = sorted(glob.glob(os.path.join(args.out, "runs", "*.replay.csv")))
@@ -68,7 +79,6 @@ def main():
             memory = original["memory_bytes"]
             # As the testbed ran both sides (absent before the setting existed: isolated).
             first_loads = original.get("first_loads", "isolated")
-            sim_csv = os.path.join(tmp, tag + ".sim.csv")
             catalog = args.catalog or os.path.join(args.out, "catalog.json")
             if not args.catalog and os.path.exists(os.path.join(args.out, f"catalog.r{run}.json")):
                 catalog = os.path.join(args.out, f"catalog.r{run}.json")
@@ -85,12 +95,19 @@ def main():
                 run_catalog = os.path.join(tmp, tag + ".catalog.json")
                 with open(run_catalog, "w") as f:
                     json.dump(scaled(json.load(open(catalog)), ratio), f)
-            subprocess.run([args.brulee, "simulate", "--trace", os.path.join(args.out, "trace.csv"),
-                            "--catalog", run_catalog, "--memory", str(memory), "--policy", policy,
-                            "--parallel-load", "--first-loads", first_loads, "--seed", run, "--json",
-                            "--requests-out", sim_csv]
-                           + args.extra.split(), check=True, stdout=subprocess.DEVNULL)
-            measured, simulated = measure(replay), measure(sim_csv)
+            seeds = [run]
+            if policy in args.seeded_policies.split(",") and args.seeds > 1:
+                seeds = [str(s) for s in range(1, args.seeds + 1)]
+            paths = []
+            for seed in seeds:
+                paths.append(os.path.join(tmp, f"{tag}.s{seed}.sim.csv"))
+                subprocess.run([args.brulee, "simulate", "--trace", os.path.join(args.out, "trace.csv"),
+                                "--catalog", run_catalog, "--memory", str(memory), "--policy", policy,
+                                "--parallel-load", "--first-loads", first_loads, "--seed", seed,
+                                "--json", "--requests-out", paths[-1]]
+                               + args.extra.split(), check=True, stdout=subprocess.DEVNULL)
+            measured = measure(replay)
+            simulated = measure(paths[0]) if len(paths) == 1 else measure_mean(paths)
             by_policy.setdefault(policy, []).append((measured, simulated))
             print(f"{tag:24s}" + "".join(describe(key, label, kind, measured, simulated)
                                          for key, label, kind in KEYS))

@@ -33,7 +33,9 @@
 # FIRST_LOADS (concurrent, the default: the server, given the profiled catalog, loads a model
 # the first time beside inferences, and the simulator models it so; isolated: each model's
 # first load runs alone, as a server without the profiled sizes measures them; docs/server.md,
-# "First loads beside inferences").
+# "First loads beside inferences"), SEEDED_POLICIES (random: the policies whose decisions draw
+# from the seed) and SIM_SEEDS (30: each run of those is simulated with seeds 1..SIM_SEEDS and the
+# simulator's figures are the mean over them; 1: the run's own seed only, as before 2026-12-06).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +53,7 @@ while [ $# -gt 0 ]; do
     --policies) policies=$2; shift ;;
     --format) format=$2; shift ;;
     --runs) runs=$2; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "testbed.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -82,6 +84,9 @@ popularity=${POPULARITY:-zipf}
 fraction=${MEMORY_FRACTION:-0.5}
 seed=${SEED:-7}
 busy_share=${BUSY_SHARE:-0.15}
+seeded_policies=${SEEDED_POLICIES:-random}
+sim_seeds=${SIM_SEEDS:-30}
+case "$sim_seeds" in ''|*[!0-9]*|0) echo "testbed.sh: SIM_SEEDS must be a positive integer" >&2; exit 2 ;; esac
 export INPUTS=${INPUTS:-binary}
 case "$INPUTS" in binary) input_flag=--binary-data ;; json) input_flag="" ;;
   *) echo "testbed.sh: INPUTS must be binary or json" >&2; exit 2 ;; esac
@@ -157,12 +162,16 @@ machine_busy_s() {
   awk -v t="$ticks" '/^cpu /{print ($2+$3+$4+$7+$8+$9)/t}' /proc/stat
 }
 # CPU seconds used by one process so far (user + system).
+# CPU seconds the hypervisor gave other guests while this one's were ready to run (steal).
+machine_steal_s() {
+  awk -v t="$ticks" '/^cpu /{print $9/t}' /proc/stat
+}
 process_cpu_s() {
   awk -v t="$ticks" '{sub(/^.*\) /, ""); print ($12+$13)/t}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
 
-echo "policy,run,start,wall_s,load1_start,load1_max,other_cpu_share,busy,server_cpu_s,replay_cpu_s" > "$out/runs.csv"
+echo "policy,run,start,wall_s,load1_start,load1_max,other_cpu_share,busy,server_cpu_s,replay_cpu_s,steal_share" > "$out/runs.csv"
 # The share of all cores used by every process over the next 3 s (the testbed runs nothing then).
 machine_share_now() {
   local b0 b1
@@ -195,6 +204,7 @@ run_once() {
   sampler=$!
   start_probe "$out/runs/$tag.probe"
   busy_before=$(machine_busy_s)
+  steal_before=$(machine_steal_s)
   wall_before=$(date +%s.%N)
   "$brulee" serve --repo "$zoo" --port 0 --grpc-port 0 --memory "$memory" --policy "$policy" \
     --seed "$run" --catalog "$catalog" --exec-threads "${EXEC_THREADS:-1}" \
@@ -228,6 +238,7 @@ run_once() {
   server=""
   wall_after=$(date +%s.%N)
   busy_after=$(machine_busy_s)
+  steal_after=$(machine_steal_s)
   kill "$sampler" 2>/dev/null || true
   wait "$sampler" 2>/dev/null || true
   sampler=""
@@ -236,10 +247,10 @@ run_once() {
   replay_cpu=$(tail -n 1 "$out/runs/$tag.replay.cpu" 2>/dev/null | awk '{print $1+$2}')
   /usr/bin/python3 - "$out/runs.csv" "$policy" "$run" "$wall_before" "$wall_after" "$load_start" \
     "$out/runs/$tag.loadavg" "$busy_before" "$busy_after" "$server_cpu" "$replay_cpu" "$cores" \
-    "$busy_share" <<'EOF'
+    "$busy_share" "$steal_before" "$steal_after" <<'EOF'
 import sys, time
 (path, policy, run, w0, w1, load_start, load_file, b0, b1, server_cpu, replay_cpu, cores,
- busy_share) = sys.argv[1:]
+ busy_share, s0, s1) = sys.argv[1:]
 wall = float(w1) - float(w0)
 samples = [float(x) for x in open(load_file).read().split()] or [float(load_start)]
 other = (float(b1) - float(b0)) - float(server_cpu) - float(replay_cpu)
@@ -248,7 +259,8 @@ busy = 1 if share > float(busy_share) else 0
 start = time.strftime("%H:%M:%S", time.localtime(float(w0)))
 with open(path, "a") as f:
   f.write(f"{policy},{run},{start},{wall:.1f},{load_start},{max(samples):.2f},{share:.3f},{busy},"
-          f"{float(server_cpu):.1f},{float(replay_cpu):.1f}\n")
+          f"{float(server_cpu):.1f},{float(replay_cpu):.1f},"
+          f"{(float(s1) - float(s0)) / (wall * int(cores)) if wall > 0 else 0.0:.3f}\n")
 if busy:
   print(f"testbed.sh: run {run} of {policy} was busy: other processes used {100 * share:.0f}% "
         f"of the CPU", file=sys.stderr)
@@ -263,6 +275,20 @@ EOF
   "$brulee" simulate --trace "$out/trace.csv" --catalog "$out/runs/$tag.own.catalog.json" \
     --memory "$memory" --policy "$policy" --parallel-load --first-loads "${FIRST_LOADS:-concurrent}" \
     --seed "$run" --json --requests-out "$out/runs/$tag.own.sim.csv" > "$out/runs/$tag.own.sim.json"
+  # A policy that draws: the server's draws part from the simulator's at the first decision it
+  # takes differently, so the prediction for a run is the mean over SIM_SEEDS seeds
+  # (testbed_report.py reads OUT/runs/<tag>.seeds/{sim,own}.s<N>.csv).
+  if [[ ",$seeded_policies," == *",$policy,"* ]] && [ "$sim_seeds" -gt 1 ]; then
+    mkdir -p "$out/runs/$tag.seeds"
+    for s in $(seq 1 "$sim_seeds"); do
+      "$brulee" simulate --trace "$out/trace.csv" --catalog "$catalog" --memory "$memory" \
+        --policy "$policy" --parallel-load --first-loads "${FIRST_LOADS:-concurrent}" --seed "$s" \
+        --requests-out "$out/runs/$tag.seeds/sim.s$s.csv" > /dev/null
+      "$brulee" simulate --trace "$out/trace.csv" --catalog "$out/runs/$tag.own.catalog.json" \
+        --memory "$memory" --policy "$policy" --parallel-load --first-loads "${FIRST_LOADS:-concurrent}" \
+        --seed "$s" --requests-out "$out/runs/$tag.seeds/own.s$s.csv" > /dev/null
+    done
+  fi
 }
 
 # RETRY_BUSY=N: a run flagged busy is run again, up to N times (its earlier line is dropped).

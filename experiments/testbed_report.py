@@ -82,6 +82,39 @@ def measure(path):
     return result
 
 
+def measure_mean(paths):
+    """The mean of measure() over several per-request files: one run simulated with many seeds.
+    A policy that draws (random) parts from the simulator's draws at the first decision a
+    server takes differently, so what the simulator predicts for a run is the mean over draws,
+    not the run's own seed (docs/fidelity.md, "Random's three seeds")."""
+    results = [measure(path) for path in paths]
+    merged = {key: mean([r[key] for r in results])
+              for key in results[0] if key != "latencies" and isinstance(results[0][key], (int, float))}
+    merged["latencies"] = [x for r in results for x in r["latencies"]]
+    merged["seeds"] = len(results)
+    return merged
+
+
+def seed_files(out, tag, kind):
+    """OUT/runs/<tag>.seeds/<kind>.s<N>.csv, N = 1, 2, ... (empty when the run was simulated
+    with its own seed only)."""
+    folder = f"{out}/runs/{tag}.seeds"
+    paths = []
+    while os.path.exists(f"{folder}/{kind}.s{len(paths) + 1}.csv"):
+        paths.append(f"{folder}/{kind}.s{len(paths) + 1}.csv")
+    return paths
+
+
+def simulated(out, tag, kind):
+    """A run's simulated metrics: the mean over seeds where the testbed simulated the run with
+    many (SIM_SEEDS), else the run's own seed's file. kind: sim (the profile's catalog) or own
+    (the run's own costs)."""
+    paths = seed_files(out, tag, kind)
+    if paths:
+        return measure_mean(paths)
+    return measure(f"{out}/runs/{tag}.{'sim' if kind == 'sim' else 'own.sim'}.csv")
+
+
 def speed_of(out, policy, run):
     """(exec, load) of one run against its profile (own_costs.run_speed), or (None, None)."""
     tag = f"{out}/runs/{policy}.r{run}"
@@ -108,7 +141,8 @@ def main():
         if not done:
             continue
         real = [measure(f"{out}/runs/{policy}.r{k}.replay.csv") for k in done]
-        sim = [measure(f"{out}/runs/{policy}.r{k}.sim.csv") for k in done]
+        sim = [simulated(out, f"{policy}.r{k}", "sim") for k in done]
+        seeds = [m.get("seeds", 1) for m in sim]
         info = [r for r in run_info if r["policy"] == policy]
         entry = {"runs": len(done)}
         for key in KEYS:
@@ -118,8 +152,13 @@ def main():
         # the testbed made them: the simulator's model without the profile's drift.
         own = [f"{out}/runs/{policy}.r{k}.own.sim.csv" for k in done]
         if all(os.path.exists(path) for path in own):
-            own_sim = [measure(path) for path in own]
+            own_sim = [simulated(out, f"{policy}.r{k}", "own") for k in done]
             entry["sim_own_costs"] = {key: mean([m[key] for m in own_sim]) for key in KEYS}
+        entry["sim_seeds"] = min(seeds)
+        if min(seeds) > 1:
+            # The runs' own seeds as well: the pairing the simulator had before means over seeds.
+            paired = [measure(f"{out}/runs/{policy}.r{k}.sim.csv") for k in done]
+            entry["sim_own_seed"] = {key: mean([m[key] for m in paired]) for key in KEYS}
         entry["spread"] = {key: spread([m[key] for m in real]) for key in KEYS}
         entry["client_latency_mean_s"] = mean([m.get("client_latency_mean_s", float("nan")) for m in real])
         entry["parse_mean_s"] = mean([m.get("parse_mean_s", float("nan")) for m in real])
@@ -171,6 +210,20 @@ def main():
             f"| {100 * e['first_load_share']:.0f}% ({100 * s['first_load_share']:.0f}%) "
             f"| {1e3 * e['client_latency_mean_s']:.1f} | {1e3 * e['parse_mean_s']:.1f} "
             f"| {e['errors']} | {e['busy_runs']}/{e['runs']} |")
+    seeded = [(policy, e) for policy, e, _ in rows if e["sim_seeds"] > 1]
+    if seeded:
+        lines += ["", "A policy that draws (SEEDED_POLICIES) is simulated with SIM_SEEDS seeds a run "
+                  "and the sim columns are the mean over them: a server's draws part from the "
+                  "simulator's at the first decision it takes differently, so the runs' own seeds "
+                  "are one draw of what the simulator predicts (docs/fidelity.md, \"Random's three "
+                  "seeds\"). With the runs' own seeds only:", "",
+                  "| policy | seeds a run | hit ratio (own seeds) | load delay err | latency err |",
+                  "|---|---|---|---|---|"]
+        for policy, e in seeded:
+            o = e["sim_own_seed"]
+            lines.append(f"| {policy} | {e['sim_seeds']} | {o['hit_ratio']:.3f} "
+                         f"| {err(o['load_delay_mean_s'], e['load_delay_mean_s'])} "
+                         f"| {err(o['latency_mean_s'], e['latency_mean_s'])} |")
     if all("sim_own_costs" in e for _, e, _ in rows):
         lines += ["", "The same runs simulated with the costs each run's own server measured "
                   "(`experiments/own_costs.py`: exec of hits with no load under way, the log's "
@@ -190,18 +243,21 @@ def main():
               "how long this run's server took against the profile it was simulated with, "
               "`own_costs.run_speed`: the median over requests of the model's own exec figure "
               "over the profile's, and over misses of its load figure; 1.00 = as profiled; "
-              "machine vs profile = the speed probe's median chase time during the run over "
+              "steal = the share of all cores the hypervisor gave other guests while this one's "
+              "were ready to run (counted in other CPU too); machine vs profile = the speed probe's median chase time during the run over "
               "its median while the profile ran, `machine_speed.machine_ratio`, measured beside "
               "the server; other CPU includes the probe's 1-2% of a core):", "",
               "| policy | run | start | wall s | load avg at start | max | other CPU | busy "
-              "| exec vs profile | load vs profile | machine vs profile |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| steal | exec vs profile | load vs profile | machine vs profile |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in run_info:
         exec_speed, load_speed = speed_of(out, r["policy"], r["run"])
         machine = machine_speed.machine_ratio(out, f"{r['policy']}.r{r['run']}")
+        steal = f"{100 * float(r['steal_share']):.1f}%" if r.get("steal_share") else "-"
         lines.append(f"| {r['policy']} | {r['run']} | {r['start']} | {r['wall_s']} | {r['load1_start']} "
                      f"| {r['load1_max']} | {100 * float(r['other_cpu_share']):.0f}% | "
                      f"{'yes' if r['busy'] == '1' else 'no'} "
+                     f"| {steal} "
                      f"| {'-' if exec_speed is None else f'{exec_speed:.2f}'} "
                      f"| {'-' if load_speed is None else f'{load_speed:.2f}'} "
                      f"| {'-' if machine is None else f'{machine:.2f}'} |")
