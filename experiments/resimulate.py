@@ -18,12 +18,15 @@ With --machine-speed each run is simulated with the catalog's exec and load figu
 the machine's speed during the run against its speed during the profile, as a probe beside the
 server measured it (machine_speed.py): known without the server's own figures.
 
-A policy that draws (--seeded-policies, random by default) is simulated with seeds 1..--seeds
-(30) for each run and the mean over them is the run's simulated figure, as the testbed does since
-2026-12-06 (SIM_SEEDS); --seeds 1 gives each run its own seed only, as before.
+Each run's simulated figure is the mean over --seeds (30) simulations, seeds 1..N, as the
+testbed computes it since 2026-12-06: with --timing sampled (the default) every policy's, each
+load and inference drawn log-normally with the profile's spread (timing_cv.py; --latency-cv
+overrides it); with --timing profiled only the policies of --seeded-policies (random). --seeds 1
+simulates each run once with its own seed and the profile's figures, as before.
 
 usage: resimulate.py OUT [--catalog CATALOG] [--brulee BINARY] [--extra "SIMULATE FLAGS"]
-                         [--own-costs | --machine-speed] [--seeds N] [--seeded-policies LIST]
+                         [--own-costs | --machine-speed] [--seeds N] [--timing sampled|profiled]
+                         [--latency-cv CV] [--seeded-policies LIST]
 """
 import argparse
 import glob
@@ -37,6 +40,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine_speed import machine_ratio, scaled  # noqa: E402
 from own_costs import own_costs  # noqa: E402
+from timing_cv import latency_cv  # noqa: E402
 from testbed_report import measure, measure_mean, mean  # noqa: E402
 
 KEYS = [("hit_ratio", "hit", None), ("load_delay_mean_s", "load delay", "rel"),
@@ -59,6 +63,13 @@ def main():
     parser.add_argument("--seeds", type=int, default=30,
                         help="seeds a run of a seeded policy is simulated with (the mean over "
                         "them); 1: the run's own seed")
+    parser.add_argument("--timing", choices=["sampled", "profiled"], default="sampled",
+                        help="sampled: every policy simulated over seeds with latencies drawn with "
+                        "the profile's spread; profiled: the profile's figures, only seeded "
+                        "policies over seeds")
+    parser.add_argument("--latency-cv", type=float,
+                        help="the draws' coefficient of variation (default: the catalog's, "
+                        "timing_cv.py)")
     parser.add_argument("--seeded-policies", default="random",
                         help="comma-separated policies whose decisions draw from the seed")
     args = parser.parse_args()
@@ -96,8 +107,15 @@ def main():
                 with open(run_catalog, "w") as f:
                     json.dump(scaled(json.load(open(catalog)), ratio), f)
             seeds = [run]
-            if policy in args.seeded_policies.split(",") and args.seeds > 1:
+            timing = []
+            if args.seeds > 1 and (args.timing == "sampled"
+                                   or policy in args.seeded_policies.split(",")):
                 seeds = [str(s) for s in range(1, args.seeds + 1)]
+                if args.timing == "sampled":
+                    cv = args.latency_cv
+                    if cv is None:
+                        cv = latency_cv(json.load(open(catalog)))
+                    timing = ["--latency", "sampled", "--latency-cv", f"{cv:.4f}"]
             paths = []
             for seed in seeds:
                 paths.append(os.path.join(tmp, f"{tag}.s{seed}.sim.csv"))
@@ -105,7 +123,7 @@ def main():
                                 "--catalog", run_catalog, "--memory", str(memory), "--policy", policy,
                                 "--parallel-load", "--first-loads", first_loads, "--seed", seed,
                                 "--json", "--requests-out", paths[-1]]
-                               + args.extra.split(), check=True, stdout=subprocess.DEVNULL)
+                               + timing + args.extra.split(), check=True, stdout=subprocess.DEVNULL)
             measured = measure(replay)
             simulated = measure(paths[0]) if len(paths) == 1 else measure_mean(paths)
             by_policy.setdefault(policy, []).append((measured, simulated))

@@ -33,9 +33,13 @@
 # FIRST_LOADS (concurrent, the default: the server, given the profiled catalog, loads a model
 # the first time beside inferences, and the simulator models it so; isolated: each model's
 # first load runs alone, as a server without the profiled sizes measures them; docs/server.md,
-# "First loads beside inferences"), SEEDED_POLICIES (random: the policies whose decisions draw
-# from the seed) and SIM_SEEDS (30: each run of those is simulated with seeds 1..SIM_SEEDS and the
-# simulator's figures are the mean over them; 1: the run's own seed only, as before 2026-12-06).
+# "First loads beside inferences"), SIM_TIMING, SIM_SEEDS, LATENCY_CV and SEEDED_POLICIES (the
+# simulator's prediction for a run is the mean over SIM_SEEDS (30) simulations, seeds 1..SIM_SEEDS;
+# SIM_TIMING=sampled, the default: every policy's, each load and inference drawn log-normally with
+# the spread of the profile's p50 and p95 (experiments/timing_cv.py; LATENCY_CV overrides it);
+# SIM_TIMING=profiled: the profile's figures as they are, and only the policies in SEEDED_POLICIES
+# (random) simulated over seeds; SIM_SEEDS=1: each run simulated once with its own seed, as
+# before 2026-12-06; docs/fidelity.md, "Timing-sensitive decisions").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,7 +57,7 @@ while [ $# -gt 0 ]; do
     --policies) policies=$2; shift ;;
     --format) format=$2; shift ;;
     --runs) runs=$2; shift ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
     *) echo "testbed.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -85,6 +89,8 @@ fraction=${MEMORY_FRACTION:-0.5}
 seed=${SEED:-7}
 busy_share=${BUSY_SHARE:-0.15}
 seeded_policies=${SEEDED_POLICIES:-random}
+sim_timing=${SIM_TIMING:-sampled}
+case "$sim_timing" in sampled|profiled) ;; *) echo "testbed.sh: SIM_TIMING must be sampled or profiled" >&2; exit 2 ;; esac
 sim_seeds=${SIM_SEEDS:-30}
 case "$sim_seeds" in ''|*[!0-9]*|0) echo "testbed.sh: SIM_SEEDS must be a positive integer" >&2; exit 2 ;; esac
 export INPUTS=${INPUTS:-binary}
@@ -275,19 +281,29 @@ EOF
   "$brulee" simulate --trace "$out/trace.csv" --catalog "$out/runs/$tag.own.catalog.json" \
     --memory "$memory" --policy "$policy" --parallel-load --first-loads "${FIRST_LOADS:-concurrent}" \
     --seed "$run" --json --requests-out "$out/runs/$tag.own.sim.csv" > "$out/runs/$tag.own.sim.json"
-  # A policy that draws: the server's draws part from the simulator's at the first decision it
-  # takes differently, so the prediction for a run is the mean over SIM_SEEDS seeds
-  # (testbed_report.py reads OUT/runs/<tag>.seeds/{sim,own}.s<N>.csv).
-  if [[ ",$seeded_policies," == *",$policy,"* ]] && [ "$sim_seeds" -gt 1 ]; then
+  # The simulator's prediction for a run is a mean over SIM_SEEDS simulations: with
+  # SIM_TIMING=sampled (the default) every policy's, each load and inference drawn with the spread
+  # the profile measured (timing_cv.py), since a server's decisions follow its timings and its runs
+  # are draws over them; with SIM_TIMING=profiled only a policy that draws (SEEDED_POLICIES), whose
+  # server parts from the simulator's draws at the first decision it takes differently
+  # (docs/fidelity.md, "Timing-sensitive decisions"). testbed_report.py reads
+  # OUT/runs/<tag>.seeds/{sim,own}.s<N>.csv.
+  local timing=()
+  if [ "$sim_timing" = sampled ]; then
+    timing=(--latency sampled --latency-cv "${LATENCY_CV:-$(/usr/bin/python3 experiments/timing_cv.py "$catalog")}")
+  fi
+  if { [ "$sim_timing" = sampled ] || [[ ",$seeded_policies," == *",$policy,"* ]]; } && [ "$sim_seeds" -gt 1 ]; then
     mkdir -p "$out/runs/$tag.seeds"
     for s in $(seq 1 "$sim_seeds"); do
       "$brulee" simulate --trace "$out/trace.csv" --catalog "$catalog" --memory "$memory" \
         --policy "$policy" --parallel-load --first-loads "${FIRST_LOADS:-concurrent}" --seed "$s" \
-        --requests-out "$out/runs/$tag.seeds/sim.s$s.csv" > /dev/null
+        "${timing[@]}" --no-bound --requests-out "$out/runs/$tag.seeds/sim.s$s.csv" > /dev/null
       "$brulee" simulate --trace "$out/trace.csv" --catalog "$out/runs/$tag.own.catalog.json" \
         --memory "$memory" --policy "$policy" --parallel-load --first-loads "${FIRST_LOADS:-concurrent}" \
-        --seed "$s" --requests-out "$out/runs/$tag.seeds/own.s$s.csv" > /dev/null
+        --seed "$s" "${timing[@]}" --no-bound --requests-out "$out/runs/$tag.seeds/own.s$s.csv" > /dev/null
     done
+    if [ "$sim_timing" = sampled ]; then echo "sampled, CV ${timing[3]}"; else echo profiled; fi \
+      > "$out/runs/$tag.seeds/timing"
   fi
 }
 

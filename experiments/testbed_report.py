@@ -155,6 +155,9 @@ def main():
             own_sim = [simulated(out, f"{policy}.r{k}", "own") for k in done]
             entry["sim_own_costs"] = {key: mean([m[key] for m in own_sim]) for key in KEYS}
         entry["sim_seeds"] = min(seeds)
+        timing = f"{out}/runs/{policy}.r{done[0]}.seeds/timing"
+        if os.path.exists(timing):
+            entry["sim_timing"] = open(timing).read().strip()
         if min(seeds) > 1:
             # The runs' own seeds as well: the pairing the simulator had before means over seeds.
             paired = [measure(f"{out}/runs/{policy}.r{k}.sim.csv") for k in done]
@@ -212,16 +215,20 @@ def main():
             f"| {e['errors']} | {e['busy_runs']}/{e['runs']} |")
     seeded = [(policy, e) for policy, e, _ in rows if e["sim_seeds"] > 1]
     if seeded:
-        lines += ["", "A policy that draws (SEEDED_POLICIES) is simulated with SIM_SEEDS seeds a run "
-                  "and the sim columns are the mean over them: a server's draws part from the "
-                  "simulator's at the first decision it takes differently, so the runs' own seeds "
-                  "are one draw of what the simulator predicts (docs/fidelity.md, \"Random's three "
-                  "seeds\"). With the runs' own seeds only:", "",
-                  "| policy | seeds a run | hit ratio (own seeds) | load delay err | latency err |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "The simulator's figures of a run are the mean over several simulations of it "
+                  "(seeds 1..SIM_SEEDS; with SIM_TIMING=sampled each load and inference drawn with "
+                  "the profile's spread, the timing column): a server's decisions follow its "
+                  "timings, and a random policy's its draws, so its runs are draws over them and "
+                  "one simulation is one such draw (docs/fidelity.md, \"Timing-sensitive "
+                  "decisions\"). One simulation with the profile's figures and the run's own seed, "
+                  "as before:", "",
+                  "| policy | simulations a run | timing | hit ratio (one simulation) | load delay err "
+                  "| latency err |",
+                  "|---|---|---|---|---|---|"]
         for policy, e in seeded:
             o = e["sim_own_seed"]
-            lines.append(f"| {policy} | {e['sim_seeds']} | {o['hit_ratio']:.3f} "
+            lines.append(f"| {policy} | {e['sim_seeds']} | {e.get('sim_timing', '-')} "
+                         f"| {o['hit_ratio']:.3f} "
                          f"| {err(o['load_delay_mean_s'], e['load_delay_mean_s'])} "
                          f"| {err(o['latency_mean_s'], e['latency_mean_s'])} |")
     if all("sim_own_costs" in e for _, e, _ in rows):
