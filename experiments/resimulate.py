@@ -61,8 +61,9 @@ def main():
                         help="simulate each run with the catalog scaled by the machine's speed "
                         "during it (speed_probe samples) over the profile's")
     parser.add_argument("--seeds", type=int, default=30,
-                        help="seeds a run of a seeded policy is simulated with (the mean over "
-                        "them); 1: the run's own seed")
+                        help="simulations of each run, seeds 1..N, the mean over them its figure "
+                        "(every policy's with --timing sampled, else the seeded policies'); 1: "
+                        "the run's own seed")
     parser.add_argument("--timing", choices=["sampled", "profiled"], default="sampled",
                         help="sampled: every policy simulated over seeds with latencies drawn with "
                         "the profile's spread; profiled: the profile's figures, only seeded "

@@ -167,11 +167,11 @@ log "zoo loaded bytes $total, memory $memory ($fraction)"
 machine_busy_s() {
   awk -v t="$ticks" '/^cpu /{print ($2+$3+$4+$7+$8+$9)/t}' /proc/stat
 }
-# CPU seconds used by one process so far (user + system).
 # CPU seconds the hypervisor gave other guests while this one's were ready to run (steal).
 machine_steal_s() {
   awk -v t="$ticks" '/^cpu /{print $9/t}' /proc/stat
 }
+# CPU seconds used by one process so far (user + system).
 process_cpu_s() {
   awk -v t="$ticks" '{sub(/^.*\) /, ""); print ($12+$13)/t}' "/proc/$1/stat" 2>/dev/null || echo 0
 }

@@ -84,9 +84,9 @@ def measure(path):
 
 def measure_mean(paths):
     """The mean of measure() over several per-request files: one run simulated with many seeds.
-    A policy that draws (random) parts from the simulator's draws at the first decision a
-    server takes differently, so what the simulator predicts for a run is the mean over draws,
-    not the run's own seed (docs/fidelity.md, "Random's three seeds")."""
+    A server's decisions follow its timings (and a random policy's its draws), so its runs are
+    draws over them and what the simulator predicts for a run is the mean over simulations with
+    timings (and draws) of their own (docs/fidelity.md, "Timing-sensitive decisions")."""
     results = [measure(path) for path in paths]
     merged = {key: mean([r[key] for r in results])
               for key in results[0] if key != "latencies" and isinstance(results[0][key], (int, float))}
@@ -159,7 +159,7 @@ def main():
         if os.path.exists(timing):
             entry["sim_timing"] = open(timing).read().strip()
         if min(seeds) > 1:
-            # The runs' own seeds as well: the pairing the simulator had before means over seeds.
+            # One simulation with the run's own seed and the profile's figures, as before the means.
             paired = [measure(f"{out}/runs/{policy}.r{k}.sim.csv") for k in done]
             entry["sim_own_seed"] = {key: mean([m[key] for m in paired]) for key in KEYS}
         entry["spread"] = {key: spread([m[key] for m in real]) for key in KEYS}
