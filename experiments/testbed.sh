@@ -200,6 +200,16 @@ wait_quiet() {
   done
 }
 
+# The simulator on the trace, as the servers ran it (the current $policy and $memory):
+# simulate_run CATALOG SEED REQUESTS_CSV [MORE FLAGS].
+simulate_run() {
+  local catalog_file=$1 seed_value=$2 requests=$3
+  shift 3
+  "$brulee" simulate --trace "$out/trace.csv" --catalog "$catalog_file" --memory "$memory" \
+    --policy "$policy" --parallel-load --first-loads "${FIRST_LOADS:-concurrent}" \
+    --seed "$seed_value" --requests-out "$requests" "$@"
+}
+
 # One run of one policy: serve + replay + simulate; appends its line to runs.csv.
 run_once() {
   local policy=$1 run=$2
@@ -271,16 +281,13 @@ if busy:
   print(f"testbed.sh: run {run} of {policy} was busy: other processes used {100 * share:.0f}% "
         f"of the CPU", file=sys.stderr)
 EOF
-  "$brulee" simulate --trace "$out/trace.csv" --catalog "$catalog" --memory "$memory" \
-    --policy "$policy" --parallel-load --first-loads "${FIRST_LOADS:-concurrent}" --seed "$run" \
-    --json --requests-out "$out/runs/$tag.sim.csv" > "$out/runs/$tag.sim.json"
+  simulate_run "$catalog" "$run" "$out/runs/$tag.sim.csv" --json > "$out/runs/$tag.sim.json"
   # Simulated again with the costs this run's own server measured (experiments/own_costs.py):
   # the error left is the simulator's model, not the drift between the profile and the run.
   /usr/bin/python3 experiments/own_costs.py "$catalog" "$out/runs/$tag.replay.csv" \
     "$out/runs/$tag.server.log" > "$out/runs/$tag.own.catalog.json"
-  "$brulee" simulate --trace "$out/trace.csv" --catalog "$out/runs/$tag.own.catalog.json" \
-    --memory "$memory" --policy "$policy" --parallel-load --first-loads "${FIRST_LOADS:-concurrent}" \
-    --seed "$run" --json --requests-out "$out/runs/$tag.own.sim.csv" > "$out/runs/$tag.own.sim.json"
+  simulate_run "$out/runs/$tag.own.catalog.json" "$run" "$out/runs/$tag.own.sim.csv" --json \
+    > "$out/runs/$tag.own.sim.json"
   # The simulator's prediction for a run is a mean over SIM_SEEDS simulations: with
   # SIM_TIMING=sampled (the default) every policy's, each load and inference drawn with the spread
   # the profile measured (timing_cv.py), since a server's decisions follow its timings and its runs
@@ -295,12 +302,10 @@ EOF
   if { [ "$sim_timing" = sampled ] || [[ ",$seeded_policies," == *",$policy,"* ]]; } && [ "$sim_seeds" -gt 1 ]; then
     mkdir -p "$out/runs/$tag.seeds"
     for s in $(seq 1 "$sim_seeds"); do
-      "$brulee" simulate --trace "$out/trace.csv" --catalog "$catalog" --memory "$memory" \
-        --policy "$policy" --parallel-load --first-loads "${FIRST_LOADS:-concurrent}" --seed "$s" \
-        "${timing[@]}" --no-bound --requests-out "$out/runs/$tag.seeds/sim.s$s.csv" > /dev/null
-      "$brulee" simulate --trace "$out/trace.csv" --catalog "$out/runs/$tag.own.catalog.json" \
-        --memory "$memory" --policy "$policy" --parallel-load --first-loads "${FIRST_LOADS:-concurrent}" \
-        --seed "$s" "${timing[@]}" --no-bound --requests-out "$out/runs/$tag.seeds/own.s$s.csv" > /dev/null
+      simulate_run "$catalog" "$s" "$out/runs/$tag.seeds/sim.s$s.csv" "${timing[@]}" --no-bound \
+        > /dev/null
+      simulate_run "$out/runs/$tag.own.catalog.json" "$s" "$out/runs/$tag.seeds/own.s$s.csv" \
+        "${timing[@]}" --no-bound > /dev/null
     done
     if [ "$sim_timing" = sampled ]; then echo "sampled, CV ${timing[3]}"; else echo profiled; fi \
       > "$out/runs/$tag.seeds/timing"
