@@ -29,6 +29,7 @@ namespace {
 struct SimulateOptions {
   std::string trace;
   std::string catalog = "paper";
+  std::string costs_catalog;  // empty: the seconds of --catalog
   std::string memory;
   std::string policy = "cremebrulee";
   std::uint32_t workers = 1;
@@ -159,8 +160,33 @@ void run_simulate(const SimulateOptions& opts) {
 
   const workload::Catalog catalog = workload::load_catalog(opts.catalog);
   if (catalog.models.empty()) throw UsageError("catalog " + opts.catalog + " holds no models");
-  // --parallel-load uses the profiler's interference figures when the catalog has them.
-  if (base.parallel_load) base.interference = catalog.interference;
+  // --costs-catalog: the simulated time follows its seconds, the policies rank by --catalog's.
+  std::optional<workload::Catalog> costs;
+  if (!opts.costs_catalog.empty()) {
+    costs = workload::load_catalog(opts.costs_catalog);
+    if (costs->models.size() != catalog.models.size()) {
+      throw UsageError("--costs-catalog " + opts.costs_catalog + " holds " +
+                       std::to_string(costs->models.size()) + " models, --catalog " +
+                       std::to_string(catalog.models.size()) + ": they must hold the same");
+    }
+    workload::Catalog ordered;  // in --catalog's order, which the trace's ids follow
+    ordered.models.reserve(catalog.models.size());
+    ordered.interference.reserve(catalog.models.size());
+    for (const ModelInfo& model : catalog.models) {
+      const auto id = costs->find(model.name);
+      if (!id) {
+        throw UsageError("--costs-catalog " + opts.costs_catalog + " has no model '" + model.name +
+                         "' of --catalog");
+      }
+      ordered.models.push_back(costs->models[*id]);
+      ordered.interference.push_back(costs->interference[*id]);
+    }
+    costs = std::move(ordered);
+    base.costs = costs->models;
+  }
+  // --parallel-load uses the profiler's interference figures when the catalog has them (the
+  // costs catalog's, with its seconds).
+  if (base.parallel_load) base.interference = costs ? costs->interference : catalog.interference;
   if (base.parallel_load) {
     for (std::size_t m = 0; m < catalog.memory.size(); ++m) {
       if (catalog.memory[m].load_peak_bytes == 0) continue;
@@ -352,6 +378,11 @@ const CommandRegistration kRegistration(20, [](CLI::App& root) {
   cmd->add_option("--trace", opts->trace, "brulee trace (CSV or binary)")->required();
   cmd->add_option("--catalog", opts->catalog, "Model catalog JSON, or 'paper'")
       ->capture_default_str();
+  cmd->add_option("--costs-catalog", opts->costs_catalog,
+                  "Catalog (the same models) whose load, exec and unload seconds and interference "
+                  "figures the simulated time follows; the policies still rank by --catalog's, as "
+                  "a server ranks by the catalog it was given while its machine runs at its own "
+                  "speed");
   cmd->add_option("--memory", opts->memory,
                   "Memory per worker: bytes, 4GiB, or 50% of the catalog's footprint; "
                   "a comma list with --sweep");

@@ -241,11 +241,16 @@ class Simulation {
       workers_.push_back(
           std::make_unique<Worker>(config.memory_bytes, models, factory.make(models, options)));
     }
+    if (!config.costs.empty() && config.costs.size() != models.size()) {
+      throw std::logic_error("simulate: the costs table and the model table differ in length");
+    }
+    // The seconds the simulated time follows; the policies rank by `models`.
+    const ModelTable& costs = config.costs.empty() ? models : config.costs;
     hot_.resize(models.size());
     for (std::size_t m = 0; m < models.size(); ++m) {
-      hot_[m].exec_s = models[m].exec_latency_s;
-      hot_[m].load_s = models[m].load_latency_s;
-      hot_[m].unload_s = models[m].unload_latency_s;
+      hot_[m].exec_s = costs[m].exec_latency_s;
+      hot_[m].load_s = costs[m].load_latency_s;
+      hot_[m].unload_s = costs[m].unload_latency_s;
       hot_[m].size_bytes = models[m].size_bytes;
     }
     where_.assign(models.size(), kNoWorker);
@@ -255,12 +260,12 @@ class Simulation {
         const ModelInterference& measured = config.interference[m];
         if (!measured.measured()) continue;
         if (contention_.empty()) contention_.assign(models.size(), Contention{});
-        contention_[m].exec_factor = measured.exec_factor(models[m].exec_latency_s);
-        contention_[m].load_factor = measured.load_factor(models[m].load_latency_s);
-        contention_[m].first_exec_extra_s = measured.first_exec_extra_s(models[m].exec_latency_s);
-        contention_[m].first_load_extra_s = measured.first_load_extra_s(models[m].load_latency_s);
+        contention_[m].exec_factor = measured.exec_factor(costs[m].exec_latency_s);
+        contention_[m].load_factor = measured.load_factor(costs[m].load_latency_s);
+        contention_[m].first_exec_extra_s = measured.first_exec_extra_s(costs[m].exec_latency_s);
+        contention_[m].first_load_extra_s = measured.first_load_extra_s(costs[m].load_latency_s);
         contention_[m].cold = measured;
-        contention_[m].exec_alone_s = models[m].exec_latency_s;
+        contention_[m].exec_alone_s = costs[m].exec_latency_s;
       }
       if (!contention_.empty()) fresh_.assign(models.size(), 0);
       loaded_before_.assign(models.size(), 0);

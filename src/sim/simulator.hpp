@@ -45,6 +45,11 @@ struct SimConfig {
   // slow each other and what the first inference after a load costs (docs/fidelity.md).
   // Empty, or all zero for a model: no interference, the catalog's figures as they are.
   std::vector<ModelInterference> interference;
+  // Per model (index = ModelId), the load, exec and unload seconds the simulated time follows,
+  // when they are not the ones the policy ranks by (`simulate --costs-catalog`): a server ranks
+  // by the catalog it was given while its machine runs at its own speed. Empty: the model
+  // table's. Sizes are always the model table's.
+  ModelTable costs;
   // Prefetch idle memory by predicted utility (docs/prefetch.md); one worker only.
   bool prefetch = false;
   SimProgress* progress = nullptr;  // optional; not owned

@@ -294,6 +294,56 @@ TEST(SimCli, ProgressLineOnATerminal) {
   EXPECT_NE(seen.find("\r\033[K"), std::string::npos) << "erased at the end: " << seen;
 }
 
+// --costs-catalog: the catalog itself as costs changes nothing; every load figure doubled keeps
+// a cost-ranking policy's decisions (it ranks by --catalog's) and doubles the load cost, where the
+// doubled catalog given as --catalog ranks alike (a uniform scale) but so do its loads; a costs
+// catalog that lacks one of --catalog's models is a usage error.
+TEST(SimCli, CostsCatalogTimesTheRunAndLeavesTheRanking) {
+  const auto dir = test_dir();
+  workload::Catalog catalog = workload::load_catalog("paper");
+  workload::write_catalog((dir / "costs_plain.json").string(), catalog);
+  // Costs that would rank otherwise: every load twice as long, the least requested model's
+  // (the trace draws the lower of two ids) made the dearest by far.
+  workload::Catalog reordered = catalog;
+  for (auto& m : reordered.models) m.load_latency_s *= 2;
+  reordered.models.back().load_latency_s *= 50;
+  workload::write_catalog((dir / "costs_reordered.json").string(), reordered);
+  const std::string args = "--trace " + paper_trace() + " --catalog " +
+                           (dir / "costs_plain.json").string() +
+                           " --memory 30% --policy cremebrulee --no-queueing --no-bound --json";
+  const auto summary = [&](const std::string& more) {
+    const CliRun r = run(args + more);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out.empty() ? "{}" : r.out);
+  };
+  const auto plain = summary("");
+  const auto same = summary(" --costs-catalog " + (dir / "costs_plain.json").string());
+  EXPECT_EQ(same["hits"], plain["hits"]);
+  EXPECT_EQ(same["load_cost_s"], plain["load_cost_s"]);
+  EXPECT_EQ(same["latency_mean_s"], plain["latency_mean_s"]);
+  const auto timed = summary(" --costs-catalog " + (dir / "costs_reordered.json").string());
+  EXPECT_EQ(timed["hits"], plain["hits"]);  // ranked by --catalog's figures: the same decisions
+  EXPECT_EQ(timed["loads"], plain["loads"]);
+  EXPECT_GT(timed["load_cost_s"].get<double>(), 2 * plain["load_cost_s"].get<double>());
+  // Ranked by the reordered figures themselves, the decisions change.
+  const CliRun ranked =
+      run("--trace " + paper_trace() + " --catalog " + (dir / "costs_reordered.json").string() +
+          " --memory 30% --policy cremebrulee --no-queueing --no-bound --json");
+  ASSERT_EQ(ranked.exit_code, 0) << ranked.err;
+  EXPECT_NE(nlohmann::json::parse(ranked.out)["loads"], plain["loads"]);
+  // Not the same models.
+  workload::Catalog fewer;
+  for (std::size_t m = 1; m < catalog.models.size(); ++m) fewer.add(catalog.models[m]);
+  workload::write_catalog((dir / "costs_fewer.json").string(), fewer);
+  expect_usage_error(args + " --costs-catalog " + (dir / "costs_fewer.json").string(),
+                     "costs_fewer.json");
+  workload::Catalog renamed = catalog;
+  renamed.models[0].name = "NotInTheCatalog";
+  workload::write_catalog((dir / "costs_renamed.json").string(), renamed);
+  expect_usage_error(args + " --costs-catalog " + (dir / "costs_renamed.json").string(),
+                     catalog.models[0].name);
+}
+
 TEST(SimCli, BadInputExitsTwoWithOneLine) {
   const std::string trace = paper_trace();
   expect_usage_error("--trace /nonexistent/t.bin --memory 1GiB", "/nonexistent/t.bin");

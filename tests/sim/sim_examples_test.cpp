@@ -71,6 +71,35 @@ TEST(SimExamples, PureCacheCremeBruleeKeepsTheExpensiveModel) {
   }
 }
 
+// --costs-catalog: the policy ranks by the model table's seconds, the simulated time follows the
+// costs table's. Costs where A is the expensive one (A 10 s, B 1 s) would make cremebrulee evict
+// B at C; ranked by the table's (B 10 s), it evicts A as above, and each load takes the costs
+// table's seconds: A 10, B 1, C 2 (sum 13), A's exec 0.5.
+TEST(SimExamples, CostsTableTimesTheRunWhileThePolicyRanksByTheModelTable) {
+  const ModelTable models = abc_models();
+  const CompactTrace trace = make_trace(std::vector<ModelId>{0, 1, 0, 2, 1}, models.size());
+  SimConfig cfg = config("cremebrulee", 2, false);
+  cfg.costs = {model("A", 1, 10.0, 0.5), model("B", 1, 1.0, 0.2), model("C", 1, 2.0, 0.3)};
+  CollectingSink sink;
+  const SimSummary s = simulate(models, trace, cfg, &sink);
+  EXPECT_EQ(s.hits, 2u);  // A, then B after C evicted A
+  EXPECT_EQ(s.evictions, 1u);
+  EXPECT_DOUBLE_EQ(s.load_cost_s, 13.0);
+  ASSERT_EQ(sink.outcomes.size(), 5u);
+  const double expected_load[] = {10.0, 1.0, 0.0, 2.0, 0.0};
+  const double expected_exec[] = {0.5, 0.2, 0.5, 0.3, 0.2};
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_DOUBLE_EQ(sink.outcomes[i].delays.load_delay_s, expected_load[i]) << i;
+    EXPECT_NEAR(sink.outcomes[i].delays.exec_s, expected_exec[i], 1e-12) << i;
+  }
+  // Ranked by the costs table itself, cremebrulee keeps A and evicts B: B misses again.
+  const SimSummary by_costs = simulate(cfg.costs, trace, config("cremebrulee", 2, false));
+  EXPECT_EQ(by_costs.hits, 1u);
+  // A costs table of another length is a programming error.
+  cfg.costs.pop_back();
+  EXPECT_THROW(simulate(models, trace, cfg), std::logic_error);
+}
+
 // One serial FIFO worker holding one model. A: load 2, exec 1, unload 0.5; B: load 3, exec 1,
 // unload 0.5. Requests: A@0, A@1, B@2, A@10.
 //  r0 A miss: its load runs 0..2, it executes 2..3.
