@@ -25,6 +25,7 @@ struct ProfileCliOptions {
   std::string models;
   std::uint64_t runs = 3;
   std::uint64_t execs = 3;
+  std::uint64_t loads = 1;
   std::uint64_t seed = 1;
   int threads = 0;
   std::string exec_cpus, load_cpus;
@@ -47,6 +48,7 @@ void run_profile(const ProfileCliOptions& opts) {
   runtime::ProfileOptions options;
   options.runs = opts.runs;
   options.execs_per_load = opts.execs;
+  options.loads_per_turn = opts.loads;
   options.seed = opts.seed;
   options.load.intra_op_threads = opts.threads;
   options.interference = !opts.no_interference;
@@ -142,6 +144,10 @@ const CommandRegistration kRegistration(61, [](CLI::App& root) {
       ->check(kCount)
       ->capture_default_str();
   cmd->add_option("--execs", opts->execs, "Timed inferences per load (after the warm-up)")
+      ->check(kCount)
+      ->capture_default_str();
+  cmd->add_option("--loads", opts->loads,
+                  "Timed warm reloads per model a round (each more after its own unload)")
       ->check(kCount)
       ->capture_default_str();
   cmd->add_option("--out", opts->out,

@@ -246,6 +246,7 @@ constexpr int kSettlingLoads = 2;
 std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& subjects,
                                            const ProfileOptions& options) {
   if (options.runs == 0) throw UsageError("--runs must be at least 1");
+  if (options.loads_per_turn == 0) throw UsageError("--loads must be at least 1");
   std::vector<Samples> samples(subjects.size());
   std::vector<ModelProfile> profiles(subjects.size());
   for (std::size_t m = 0; m < subjects.size(); ++m) {
@@ -342,6 +343,16 @@ std::vector<ModelProfile> profile_subjects(const std::vector<ProfileSubject>& su
           model = subjects[m].load();
           warm_load = ThreadUsage::now().since(before);
           samples[m].load_s.push_back(model->load_time_s());
+          // More timed reloads, each after its own unload (timed too): a load's time varies by
+          // a fifth from one to the next here, so the figure needs more of them than rounds
+          // (docs/fidelity.md, "The profile spread over the testbed").
+          for (std::uint64_t more = 1; more < options.loads_per_turn; ++more) {
+            const auto unload_start = std::chrono::steady_clock::now();
+            model.reset();
+            samples[m].unload_s.push_back(seconds_since(unload_start));
+            model = subjects[m].load();
+            samples[m].load_s.push_back(model->load_time_s());
+          }
         });
         say("run " + std::to_string(run + 1) + "/" + std::to_string(options.runs) + " " +
             profile.name + ": load " + std::to_string(samples[m].load_s.back()) + " s, cpu " +

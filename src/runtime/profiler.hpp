@@ -6,7 +6,8 @@
 // and once more under a PeakMeter (its workspace). A copy of the model is then loaded and
 // dropped, the model unloaded (timed) and loaded once more, alone, into the memory it freed:
 // "load", what a cache that keeps swapping models pays (a load into fresh pages costs up to 3x
-// that on a VM: docs/fidelity.md), and its first inference is timed: "first exec". With
+// that on a VM: docs/fidelity.md), `loads_per_turn` times (each more after its own unload), and
+// the first inference after the last is timed: "first exec". With
 // `interference`, a partner
 // (the next model of the round's order, so each model is a partner once a round; the model
 // itself when it is alone) is then loaded on another thread while the reloaded model (run out of
@@ -73,6 +74,9 @@ struct ModelProfile {
 struct ProfileOptions {
   std::uint64_t runs = 3;
   std::uint64_t execs_per_load = 3;
+  // Timed warm reloads per model a round: the first after a victim's unload (with a crowd), each
+  // more after the model's own unload (timed).
+  std::uint64_t loads_per_turn = 1;
   std::uint64_t seed = 1;
   bool interference = true;  // measure exec beside a load, load beside execs, and cold exec
   // The idle pause before each cold inference (docs/fidelity.md, "Inferences after a pause");

@@ -59,6 +59,29 @@ TEST(RuntimeProfiler, MeasuresEveryRoundOfEachModel) {
   EXPECT_EQ(profiles[1].backend, "torchscript");
 }
 
+// --loads N: N timed warm reloads a round, each more after a timed unload; one first exec.
+TEST(RuntimeProfiler, MoreTimedReloadsPerRound) {
+  const Repository repository(testing::tiny_zoo());
+  ProfileOptions options;
+  options.interference = false;
+  options.runs = 2;
+  options.execs_per_load = 1;
+  options.loads_per_turn = 3;
+  options.models = {"tiny_cnn-onnx", "tiny_mlp-pt"};
+  const auto profiles = profile_models(repository, options);
+  ASSERT_EQ(profiles.size(), 2u);
+  for (const auto& profile : profiles) {
+    EXPECT_TRUE(profile.error.empty()) << profile.error;
+    EXPECT_EQ(profile.load.samples, 6u);
+    EXPECT_EQ(profile.unload.samples, 6u);
+    EXPECT_EQ(profile.first_load.samples, 2u);
+    EXPECT_EQ(profile.first_exec.samples, 2u);
+    EXPECT_GT(profile.load.mean_s, 0);
+  }
+  options.loads_per_turn = 0;
+  EXPECT_THROW(profile_models(repository, options), UsageError);
+}
+
 TEST(RuntimeProfiler, BadRequestsAreUsageErrorsAndBrokenModelsAreReported) {
   const Repository repository(testing::tiny_zoo());
   ProfileOptions options;
