@@ -24,7 +24,14 @@ load and inference drawn log-normally with the profile's spread (timing_cv.py; -
 overrides it); with --timing profiled only the policies of --seeded-policies (random). --seeds 1
 simulates each run once with its own seed and the profile's figures, as before.
 
+Each run's policy ranks by the catalog its server was given (OUT/catalog.json, or
+OUT/catalog.r<k>.json of PROFILE_EACH_ROUND; --catalog replaces it), and its loads, inferences
+and unloads are timed by the same catalog, or (`simulate --costs-catalog`) by OUT/catalog.spread.json
+where the testbed spread its profile over the rounds (PROFILE_SPREAD; --no-spread: the first
+profile's), or by the catalog moved to the run's speed (--own-costs, --machine-speed).
+
 usage: resimulate.py OUT [--catalog CATALOG] [--brulee BINARY] [--extra "SIMULATE FLAGS"]
+                         [--no-spread]
                          [--own-costs | --machine-speed] [--seeds N] [--timing sampled|profiled]
                          [--latency-cv CV] [--seeded-policies LIST]
 """
@@ -55,6 +62,9 @@ def main():
                         "OUT/catalog.r<k>.json of PROFILE_EACH_ROUND, or OUT/catalog.json)")
     parser.add_argument("--brulee", default="build/release/brulee")
     parser.add_argument("--extra", default="", help="more flags for brulee simulate")
+    parser.add_argument("--no-spread", action="store_true",
+                        help="time the runs by the first profile even where the testbed spread its "
+                        "profile (OUT/catalog.spread.json)")
     parser.add_argument("--own-costs", action="store_true",
                         help="simulate each run with its own server's measured costs")
     parser.add_argument("--machine-speed", action="store_true",
@@ -94,7 +104,13 @@ def main():
             catalog = args.catalog or os.path.join(args.out, "catalog.json")
             if not args.catalog and os.path.exists(os.path.join(args.out, f"catalog.r{run}.json")):
                 catalog = os.path.join(args.out, f"catalog.r{run}.json")
+            # The policy ranks by `catalog`, as the run's server did; the simulated time follows
+            # `run_catalog` (--costs-catalog): with PROFILE_SPREAD the mean over the spread
+            # profiles, with --own-costs or --machine-speed the catalog moved to the run's speed.
             run_catalog = catalog
+            spread = os.path.join(args.out, "catalog.spread.json")
+            if not args.catalog and not args.no_spread and os.path.exists(spread):
+                run_catalog = spread
             if args.own_costs:
                 run_catalog = os.path.join(tmp, tag + ".catalog.json")
                 with open(run_catalog, "w") as f:
@@ -121,7 +137,8 @@ def main():
             for seed in seeds:
                 paths.append(os.path.join(tmp, f"{tag}.s{seed}.sim.csv"))
                 subprocess.run([args.brulee, "simulate", "--trace", os.path.join(args.out, "trace.csv"),
-                                "--catalog", run_catalog, "--memory", str(memory), "--policy", policy,
+                                "--catalog", catalog, "--costs-catalog", run_catalog,
+                                "--memory", str(memory), "--policy", policy,
                                 "--parallel-load", "--first-loads", first_loads, "--seed", seed,
                                 "--json", "--requests-out", paths[-1]]
                                + timing + args.extra.split(), check=True, stdout=subprocess.DEVNULL)

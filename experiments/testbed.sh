@@ -27,6 +27,14 @@
 # PROFILE_EACH_ROUND (1: profile again before every round after the first, with the same
 # options, and give that round's server and simulator the new catalog: the profile nearest the
 # runs, on a machine whose speed drifts from one minute to the next; 0, the default: one profile),
+# PROFILE_LOADS (the profile's --loads, timed warm reloads per model a round: 3),
+# PROFILE_SPREAD (1, the default of the full run: the profile's runs spread over the testbed, 3
+# (PROFILE_RUNS) before the first round, whose catalog the servers are given, and one after every
+# round (without the interference measurements, which keep the first profile's ratios); each run
+# is simulated after the last round with the servers' catalog for its policy's ranking and the
+# loads, inferences and unloads timed by the mean over all of them (experiments/spread_profile.py),
+# the machine's speed over the testbed's minutes rather than over the profile's; 0, the default of
+# --quick: one profile, before the runs; docs/fidelity.md, "The profile spread over the testbed"),
 # SPEED_PROBE (the machine's speed sampler, bench/runtime/speed_probe beside the brulee binary by
 # default: it samples every 2 s while the profile and each run go, into DIR/profile.probe and
 # DIR/runs/*.probe; experiments/machine_speed.py reads them; none: not sampled),
@@ -72,11 +80,12 @@ case "$runs" in ''|*[!0-9]*|0) echo "testbed.sh: --runs must be a positive integ
 # cannot move (docs/fidelity.md, "The profile's own noise").
 if [ "$quick" = 1 ]; then
   models=squeezenet1_1,shufflenet_v2_x1_0,mobilenet_v2,mnasnet1_0,resnet18,efficientnet_b0
-  duration=${DURATION:-30}; profile_runs=${PROFILE_RUNS:-3}
+  duration=${DURATION:-30}; profile_runs=${PROFILE_RUNS:-3}; spread=${PROFILE_SPREAD:-0}
   policies=${policies:-random,cremebrulee}
 else
   models=squeezenet1_1,shufflenet_v2_x1_0,mobilenet_v2,mobilenet_v3_large,mnasnet1_0,regnet_y_400mf,resnet18,efficientnet_b0,googlenet,resnet50,densenet121,inception_v3
-  duration=${DURATION:-90}; profile_runs=${PROFILE_RUNS:-5}
+  duration=${DURATION:-90}; spread=${PROFILE_SPREAD:-1}
+  profile_runs=${PROFILE_RUNS:-$([ "$spread" = 1 ] && echo 3 || echo 5)}
   policies=${policies:-random,lru,lfu,loadtime,belady,cremebrulee-oracle,cremebrulee}
 fi
 # ONNX at 4 requests/s in the full run (about 350 requests over 12 models, so first loads are
@@ -88,6 +97,14 @@ popularity=${POPULARITY:-zipf}
 fraction=${MEMORY_FRACTION:-0.5}
 seed=${SEED:-7}
 busy_share=${BUSY_SHARE:-0.15}
+# Timed warm reloads per model a profile round: one load's time varies by a fifth from the next,
+# and a figure of five runs' single loads was off the servers' by up to a quarter, model by model.
+profile_loads=${PROFILE_LOADS:-3}
+case "$profile_loads" in ''|*[!0-9]*|0) echo "testbed.sh: PROFILE_LOADS must be a positive integer" >&2; exit 2 ;; esac
+case "$spread" in 0|1) ;; *) echo "testbed.sh: PROFILE_SPREAD must be 0 or 1" >&2; exit 2 ;; esac
+if [ "$spread" = 1 ] && [ "${PROFILE_EACH_ROUND:-0}" = 1 ]; then
+  echo "testbed.sh: PROFILE_SPREAD=1 and PROFILE_EACH_ROUND=1 exclude each other" >&2; exit 2
+fi
 seeded_policies=${SEEDED_POLICIES:-random}
 sim_timing=${SIM_TIMING:-sampled}
 case "$sim_timing" in sampled|profiled) ;; *) echo "testbed.sh: SIM_TIMING must be sampled or profiled" >&2; exit 2 ;; esac
@@ -126,9 +143,11 @@ placement=()
 [ -n "${LOAD_CPUS:-}" ] && placement+=(--load-cpus "$LOAD_CPUS")
 count=$(echo "$models" | tr ',' '\n' | wc -l)
 crowd=${CROWD:-$(/usr/bin/python3 -c "print(max(0, round($fraction * $count) - 1))")}
-profile_to() {  # CATALOG TEXT
-  "$brulee" profile --repo "$zoo" --runs "$profile_runs" --execs "$execs" --crowd "$crowd" \
-    --threads "${INTRA_OP_THREADS:-0}" "${placement[@]}" --out "$1" --quiet > "$2"
+profile_to() {  # CATALOG TEXT [RUNS [MORE FLAGS]]
+  local to=$1 text=$2 count=${3:-$profile_runs}
+  shift 2; [ $# -gt 0 ] && shift
+  "$brulee" profile --repo "$zoo" --runs "$count" --execs "$execs" --loads "$profile_loads" --crowd "$crowd" \
+    --threads "${INTRA_OP_THREADS:-0}" "${placement[@]}" --out "$to" --quiet "$@" > "$text"
 }
 # The machine's speed while the profile ran, and while each run goes (start_probe FILE).
 speed_probe=${SPEED_PROBE:-$(dirname "$brulee")/bench/runtime/speed_probe}
@@ -200,17 +219,18 @@ wait_quiet() {
   done
 }
 
-# The simulator on the trace, as the servers ran it (the current $policy and $memory):
-# simulate_run CATALOG SEED REQUESTS_CSV [MORE FLAGS].
+# The simulator on the trace, as the servers ran it (the current $policy and $memory, ranking by
+# the catalog the run's server was given, $catalog), its loads, inferences and unloads timed by
+# COSTS: simulate_run COSTS SEED REQUESTS_CSV [MORE FLAGS].
 simulate_run() {
-  local catalog_file=$1 seed_value=$2 requests=$3
+  local costs_file=$1 seed_value=$2 requests=$3
   shift 3
-  "$brulee" simulate --trace "$out/trace.csv" --catalog "$catalog_file" --memory "$memory" \
-    --policy "$policy" --parallel-load --first-loads "${FIRST_LOADS:-concurrent}" \
+  "$brulee" simulate --trace "$out/trace.csv" --catalog "$catalog" --costs-catalog "$costs_file" \
+    --memory "$memory" --policy "$policy" --parallel-load --first-loads "${FIRST_LOADS:-concurrent}" \
     --seed "$seed_value" --requests-out "$requests" "$@"
 }
 
-# One run of one policy: serve + replay + simulate; appends its line to runs.csv.
+# One run of one policy: serve + replay; appends its line to runs.csv.
 run_once() {
   local policy=$1 run=$2
   tag="$policy.r$run"
@@ -281,9 +301,17 @@ if busy:
   print(f"testbed.sh: run {run} of {policy} was busy: other processes used {100 * share:.0f}% "
         f"of the CPU", file=sys.stderr)
 EOF
-  simulate_run "$catalog" "$run" "$out/runs/$tag.sim.csv" --json > "$out/runs/$tag.sim.json"
-  # Simulated again with the costs this run's own server measured (experiments/own_costs.py):
-  # the error left is the simulator's model, not the drift between the profile and the run.
+}
+
+# One run simulated (after the last round, when every profile is in): with the costs the profile
+# measured (COSTS: the servers' catalog, or with PROFILE_SPREAD the mean over the spread profiles),
+# and again with the costs this run's own server measured (experiments/own_costs.py), the error
+# then left the simulator's model, not the drift between the profile and the run. Both rank by
+# the catalog the run's server was given ($catalog).
+simulate_once() {
+  local policy=$1 run=$2 costs=$3
+  tag="$policy.r$run"
+  simulate_run "$costs" "$run" "$out/runs/$tag.sim.csv" --json > "$out/runs/$tag.sim.json"
   /usr/bin/python3 experiments/own_costs.py "$catalog" "$out/runs/$tag.replay.csv" \
     "$out/runs/$tag.server.log" > "$out/runs/$tag.own.catalog.json"
   simulate_run "$out/runs/$tag.own.catalog.json" "$run" "$out/runs/$tag.own.sim.csv" --json \
@@ -302,7 +330,7 @@ EOF
   if { [ "$sim_timing" = sampled ] || [[ ",$seeded_policies," == *",$policy,"* ]]; } && [ "$sim_seeds" -gt 1 ]; then
     mkdir -p "$out/runs/$tag.seeds"
     for s in $(seq 1 "$sim_seeds"); do
-      simulate_run "$catalog" "$s" "$out/runs/$tag.seeds/sim.s$s.csv" "${timing[@]}" --no-bound \
+      simulate_run "$costs" "$s" "$out/runs/$tag.seeds/sim.s$s.csv" "${timing[@]}" --no-bound \
         > /dev/null
       simulate_run "$out/runs/$tag.own.catalog.json" "$s" "$out/runs/$tag.seeds/own.s$s.csv" \
         "${timing[@]}" --no-bound > /dev/null
@@ -312,6 +340,7 @@ EOF
   fi
 }
 
+round_catalog=()  # the catalog each round's servers were given
 # RETRY_BUSY=N: a run flagged busy is run again, up to N times (its earlier line is dropped).
 for run in $(seq 1 "$runs"); do
   if [ "${PROFILE_EACH_ROUND:-0}" = 1 ] && [ "$run" -gt 1 ]; then
@@ -321,6 +350,7 @@ for run in $(seq 1 "$runs"); do
     profile_to "$catalog" "$out/profile.r$run.txt"
     stop_probe
   fi
+  round_catalog[$run]=$catalog
   for policy in ${policies//,/ }; do
     tries=0
     while :; do
@@ -336,7 +366,35 @@ for run in $(seq 1 "$runs"); do
       break
     done
   done
+  if [ "$spread" = 1 ]; then
+    log "profile again after round $run (1 run, no interference); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    start_probe "$out/profile.after$run.probe"
+    profile_to "$out/catalog.after$run.json" "$out/profile.after$run.txt" 1 --no-interference
+    stop_probe
+  fi
 done
+
+if [ "$spread" = 1 ]; then
+  later=()
+  for run in $(seq 1 "$runs"); do later+=("$out/catalog.after$run.json:1"); done
+  /usr/bin/python3 experiments/spread_profile.py "$out/catalog.json:$profile_runs" "${later[@]}" \
+    > "$out/catalog.spread.json" 2> "$out/spread.txt"
+  log "spread profile: $(tail -n 1 "$out/spread.txt")"
+fi
+# Nothing else runs now: the simulations go on every core, one run each.
+log "simulate every run"
+running=0
+for run in $(seq 1 "$runs"); do
+  catalog=${round_catalog[$run]}
+  costs=$catalog
+  [ "$spread" = 1 ] && costs="$out/catalog.spread.json"
+  for policy in ${policies//,/ }; do
+    simulate_once "$policy" "$run" "$costs" &
+    running=$((running + 1))
+    if [ "$running" -ge "$cores" ]; then wait -n; running=$((running - 1)); fi
+  done
+done
+while [ "$running" -gt 0 ]; do wait -n; running=$((running - 1)); done
 
 log "tables, summary.json and figures"
 /usr/bin/python3 experiments/testbed_report.py "$out" "$policies" "$runs" "$memory" "$total" "$fraction" "$format"

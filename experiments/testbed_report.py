@@ -118,7 +118,9 @@ def simulated(out, tag, kind):
 def speed_of(out, policy, run):
     """(exec, load) of one run against its profile (own_costs.run_speed), or (None, None)."""
     tag = f"{out}/runs/{policy}.r{run}"
-    catalog = f"{out}/catalog.r{run}.json"  # PROFILE_EACH_ROUND=1: the round's own profile
+    catalog = f"{out}/catalog.spread.json"  # PROFILE_SPREAD=1: the runs were timed by it
+    if not os.path.exists(catalog):
+        catalog = f"{out}/catalog.r{run}.json"  # PROFILE_EACH_ROUND=1: the round's own profile
     if not os.path.exists(catalog):
         catalog = f"{out}/catalog.json"
     if not all(os.path.exists(p) for p in (catalog, f"{tag}.own.catalog.json", f"{tag}.replay.csv")):
@@ -175,6 +177,11 @@ def main():
         entry["other_cpu_share_max"] = max((float(r["other_cpu_share"]) for r in info), default=float("nan"))
         summary["policies"][policy] = entry
         rows.append((policy, entry, [x for m in real for x in m["latencies"]]))
+    # PROFILE_SPREAD=1: the runs were timed by the mean over profiles spread over the testbed
+    # (spread_profile.py); its last line holds the median factors over the first profile.
+    spread_note = f"{out}/spread.txt"
+    if os.path.exists(f"{out}/catalog.spread.json") and os.path.exists(spread_note):
+        summary["profile_spread"] = open(spread_note).read().strip().splitlines()[-1]
     json.dump(summary, open(f"{out}/summary.json", "w"), indent=2, allow_nan=True)
 
     def err(sim_value, real_value):
@@ -188,7 +195,12 @@ def main():
         f"inputs sent as {'raw bytes (binary data extension)' if inputs == 'binary' else 'JSON lists'}; "
         f"up to {runs} runs per policy (column runs), alternating. Testbed figures are means over runs +- their "
         "standard deviation; sim = `brulee simulate --parallel-load` on the same trace and catalog; "
-        "err = (sim - testbed) / testbed. Delays and latency are the server's (arrival -> end), "
+        + ("its loads, inferences and unloads timed by the mean over the profile's runs spread over "
+           "the testbed (`--costs-catalog catalog.spread.json`, the factors over the first profile's "
+           f"{summary['profile_spread'].removeprefix('median: ')} at the median over models; "
+           "docs/fidelity.md, \"The profile spread over the testbed\"); "
+           if "profile_spread" in summary else "")
+        + "err = (sim - testbed) / testbed. Delays and latency are the server's (arrival -> end), "
         "derived by `derive_delays` on both sides.",
         "",
         "| policy | hit ratio (sim) | load delay, ms (sim, err) | queue, ms (sim) | exec, ms (sim) "
