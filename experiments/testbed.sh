@@ -11,7 +11,7 @@
 #                          [--policies LIST] [--runs N]
 #
 # --quick: 6 small models profiled twice, 2 policies (random, cremebrulee), a 30 s trace, 3 runs (about 4
-# minutes). Default: 12 models, 7 policies, a 90 s trace, 3 runs (37-40 minutes here).
+# minutes). Default: 12 models, 7 policies, a 90 s trace, 3 runs (38-40 minutes here).
 # The rate is 2 requests/s, 4 in the full ONNX run.
 # Writes DIR/results.md, DIR/summary.json, DIR/runs.csv, per-request files DIR/runs/*.csv.
 # Env: POPULARITY (zipf|azure), RATE (requests/s), DURATION (s), MEMORY_FRACTION (0.5), SEED,
@@ -65,7 +65,7 @@ while [ $# -gt 0 ]; do
     --policies) policies=$2; shift ;;
     --format) format=$2; shift ;;
     --runs) runs=$2; shift ;;
-    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,50p' "$0"; exit 0 ;;
     *) echo "testbed.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -74,10 +74,10 @@ done
 case "$format" in onnx|torchscript) ;; *) echo "testbed.sh: --format must be onnx or torchscript" >&2; exit 2 ;; esac
 case "$runs" in ''|*[!0-9]*|0) echo "testbed.sh: --runs must be a positive integer" >&2; exit 2 ;; esac
 
-# The profile's figures are medians over its runs. Its first run's loads into freed memory still
-# fault fresh pages for the large models (the process's heap is still growing), so two runs give
-# a warm load figure up to 1.8x what a serving process sees; five give a median the first run
-# cannot move (docs/fidelity.md, "The profile's own noise").
+# The profile's figures are means over its runs (and over PROFILE_LOADS reloads a run). A run's
+# loads vary by a fifth from one to the next, so the full run takes five rounds' worth: three
+# before the first round, one after each (PROFILE_SPREAD), or five before (docs/fidelity.md,
+# "The profile's own noise" and "The profile spread over the testbed").
 if [ "$quick" = 1 ]; then
   models=squeezenet1_1,shufflenet_v2_x1_0,mobilenet_v2,mnasnet1_0,resnet18,efficientnet_b0
   duration=${DURATION:-30}; profile_runs=${PROFILE_RUNS:-3}; spread=${PROFILE_SPREAD:-0}

@@ -169,6 +169,7 @@ Scheduler::Scheduler(std::vector<ServedModel> models, ModelLoader& loader, Sched
     if (options_.concurrent_first_loads && served.size_profiled && served.estimate_bytes > 0) {
       entries_.back()->measured_bytes = std::max(served.estimate_bytes, served.min_bytes);
       entries_.back()->size_known = entries_.back()->size_seeded = true;
+      entries_.back()->profiled_bytes = entries_.back()->measured_bytes;
     }
     entries_.back()->load_peak_bytes = served.load_peak_bytes;
     entries_.back()->workspace_bytes = served.workspace_bytes;
@@ -809,6 +810,7 @@ void Scheduler::forget_failures_locked(ModelId id) {
   entry.consecutive_failures = 0;
   entry.backoff_until = {};
   entry.size_known = entry.size_seeded = false;
+  entry.profiled_bytes = 0;
   entry.load_note = "its file changed after " + entry.last_error;
   if (entry.state == ModelState::kFailed) set_state_locked(id, ModelState::kAbsent);
 }

@@ -281,11 +281,28 @@ void Scheduler::take_loaded_locked(ModelId id, LoadResult& result, bool remeasur
   const std::uint64_t raw =
       std::max<std::uint64_t>({result.handle->resident_bytes(), served.min_bytes, 1});
   // A disturbed measurement is noise on top of a size already known: keep the known one.
-  const std::uint64_t measured = result.clean || !entry.size_known ? raw : entry.measured_bytes;
+  std::uint64_t measured = result.clean || !entry.size_known ? raw : entry.measured_bytes;
+  // A clean one within the measurements' own spread of the profiled size confirms it, and the
+  // profiled size stays charged: the simulator sizes the model so, and a size off by a percent
+  // or two changes which models fit and so the decisions (clean measurements of one model here
+  // spread by up to 2.7%; docs/server.md, "First loads beside inferences"). Further off, the
+  // measurement replaces it for good.
+  const bool confirms =
+      result.clean && entry.profiled_bytes != 0 &&
+      static_cast<double>(raw > entry.profiled_bytes ? raw - entry.profiled_bytes
+                                                     : entry.profiled_bytes - raw) <=
+          kProfiledSizeTolerance * static_cast<double>(entry.profiled_bytes);
+  if (confirms) {
+    measured = entry.profiled_bytes;
+  } else if (result.clean) {
+    entry.profiled_bytes = 0;
+  }
   const std::uint64_t reserved = cache_->state().bytes_of(id);
   if (measured != raw) {
-    done.detail = "measured " + format_bytes(raw) + " beside other work; charging the " +
-                  (entry.size_seeded ? "profiled size" : "clean measurement");
+    done.detail = "measured " + format_bytes(raw) +
+                  (confirms ? ", near the profiled size" : " beside other work") +
+                  "; charging the " +
+                  (entry.profiled_bytes != 0 ? "profiled size" : "clean measurement");
   }
   if (result.clean) {
     entry.size_known = !remeasure_peak;  // not known: the next load is isolated
@@ -330,6 +347,7 @@ void Scheduler::take_loaded_locked(ModelId id, LoadResult& result, bool remeasur
       // read) grew the heap during this load. The estimate goes back to the old one.
       entry.remeasuring = true;
       entry.size_known = entry.size_seeded = false;
+      entry.profiled_bytes = 0;
       entry.measured_bytes = 0;
       table_[id].size_bytes = estimate_locked(id);
       cache_->policy().on_cost_update(id);

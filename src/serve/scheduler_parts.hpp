@@ -14,6 +14,8 @@
 #include "serve/scheduler.hpp"
 
 namespace brulee::serve {
+// How far (a share of it) a clean measurement may be from the profiled size and confirm it.
+inline constexpr double kProfiledSizeTolerance = 0.05;
 namespace detail {
 
 // What tells cheaply that a model file was replaced or rewritten: any field changes.
@@ -62,8 +64,12 @@ struct Scheduler::ModelEntry {
   std::uint64_t measured_bytes = 0;  // charged size from a clean measurement (0 = none yet)
   bool size_known = false;           // measured_bytes came from a load nothing else disturbed
   bool size_seeded = false;          // ... or, with size_known, from the profiled catalog
-  bool remeasuring = false;          // the last measurement exceeded the budget; one more try
-  bool peak_remeasuring = false;     // the same for the load peak (process limit)
+  // The profiled catalog's size while the clean measurements confirm it (within
+  // kProfiledSizeTolerance): it stays the charged size, as the simulator sizes the model.
+  // 0: not profiled, or a clean measurement contradicted it.
+  std::uint64_t profiled_bytes = 0;
+  bool remeasuring = false;       // the last measurement exceeded the budget; one more try
+  bool peak_remeasuring = false;  // the same for the load peak (process limit)
   ModelCounters counters;
   std::string last_error;
   // The last load's work began (victims' unload, then load; an isolated load's wait at the
