@@ -31,6 +31,17 @@ TEST(RuntimeProfiler, SummaryStatisticsByHand) {
   EXPECT_EQ(summarize({}).samples, 0u);
 }
 
+// A profile that worked, with `rounds` first loads and first inferences and `loads` timed warm
+// loads and unloads.
+void expect_samples(const ModelProfile& profile, std::uint64_t rounds, std::uint64_t loads) {
+  EXPECT_TRUE(profile.error.empty()) << profile.error;
+  EXPECT_EQ(profile.first_load.samples, rounds) << profile.name;
+  EXPECT_EQ(profile.first_exec.samples, rounds) << profile.name;
+  EXPECT_EQ(profile.load.samples, loads) << profile.name;
+  EXPECT_EQ(profile.unload.samples, loads) << profile.name;
+  EXPECT_GT(profile.load.mean_s, 0) << profile.name;
+}
+
 TEST(RuntimeProfiler, MeasuresEveryRoundOfEachModel) {
   const Repository repository(testing::tiny_zoo());
   ProfileOptions options;
@@ -44,14 +55,10 @@ TEST(RuntimeProfiler, MeasuresEveryRoundOfEachModel) {
   ASSERT_EQ(profiles.size(), 2u);
   EXPECT_EQ(lines.size(), 4u);
   for (const auto& profile : profiles) {
-    EXPECT_TRUE(profile.error.empty()) << profile.error;
-    EXPECT_EQ(profile.load.samples, 2u);
+    expect_samples(profile, 2, 2);
     EXPECT_EQ(profile.exec.samples, 6u);
-    EXPECT_EQ(profile.first_exec.samples, 2u);
     EXPECT_EQ(profile.load_beside_exec.samples, 2u);
     EXPECT_GT(profile.load_beside_exec.mean_s, 0);
-    EXPECT_EQ(profile.unload.samples, 2u);
-    EXPECT_GT(profile.load.mean_s, 0);
     EXPECT_GT(profile.exec.p50_s, 0);
     EXPECT_LE(profile.load.p50_s, profile.load.p95_s);
     EXPECT_GT(profile.resident_bytes, 0u);
@@ -70,14 +77,7 @@ TEST(RuntimeProfiler, MoreTimedReloadsPerRound) {
   options.models = {"tiny_cnn-onnx", "tiny_mlp-pt"};
   const auto profiles = profile_models(repository, options);
   ASSERT_EQ(profiles.size(), 2u);
-  for (const auto& profile : profiles) {
-    EXPECT_TRUE(profile.error.empty()) << profile.error;
-    EXPECT_EQ(profile.load.samples, 6u);
-    EXPECT_EQ(profile.unload.samples, 6u);
-    EXPECT_EQ(profile.first_load.samples, 2u);
-    EXPECT_EQ(profile.first_exec.samples, 2u);
-    EXPECT_GT(profile.load.mean_s, 0);
-  }
+  for (const auto& profile : profiles) expect_samples(profile, 2, 6);
   options.loads_per_turn = 0;
   EXPECT_THROW(profile_models(repository, options), UsageError);
 }
