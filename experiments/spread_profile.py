@@ -17,17 +17,16 @@ usage: spread_profile.py FIRST_CATALOG:RUNS LATER_CATALOG:RUNS [LATER_CATALOG:RU
 """
 import copy
 import json
+import os
 import statistics
 import sys
 
-# The families of figures, each scaled by the ratio of its first key (the mean over runs).
-FAMILIES = (
-    ("exec_latency_s", "exec_latency_p50_s", "exec_latency_p95_s", "exec_beside_load_s",
-     "first_exec_s", "exec_cold_s"),
-    ("load_latency_s", "load_latency_p50_s", "load_latency_p95_s", "load_beside_exec_s",
-     "first_load_s"),
-    ("unload_latency_s", "unload_latency_p50_s", "unload_latency_p95_s"),
-)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from own_costs import EXEC_KEYS, LOAD_KEYS, UNLOAD_KEYS  # noqa: E402
+
+# The families of figures own_costs.py moves together, each scaled by the ratio of its first key
+# (the mean over runs); a first load with the loads, as own_costs.py scales it.
+FAMILIES = (EXEC_KEYS, LOAD_KEYS + ("first_load_s",), UNLOAD_KEYS)
 
 
 def parse(arg):

@@ -161,32 +161,28 @@ void run_simulate(const SimulateOptions& opts) {
   const workload::Catalog catalog = workload::load_catalog(opts.catalog);
   if (catalog.models.empty()) throw UsageError("catalog " + opts.catalog + " holds no models");
   // --costs-catalog: the simulated time follows its seconds, the policies rank by --catalog's.
-  std::optional<workload::Catalog> costs;
+  // Both in --catalog's order, which the trace's ids follow.
+  std::vector<ModelInterference> interference = catalog.interference;
   if (!opts.costs_catalog.empty()) {
-    costs = workload::load_catalog(opts.costs_catalog);
-    if (costs->models.size() != catalog.models.size()) {
+    const workload::Catalog costs = workload::load_catalog(opts.costs_catalog);
+    if (costs.models.size() != catalog.models.size()) {
       throw UsageError("--costs-catalog " + opts.costs_catalog + " holds " +
-                       std::to_string(costs->models.size()) + " models, --catalog " +
+                       std::to_string(costs.models.size()) + " models, --catalog " +
                        std::to_string(catalog.models.size()) + ": they must hold the same");
     }
-    workload::Catalog ordered;  // in --catalog's order, which the trace's ids follow
-    ordered.models.reserve(catalog.models.size());
-    ordered.interference.reserve(catalog.models.size());
-    for (const ModelInfo& model : catalog.models) {
-      const auto id = costs->find(model.name);
+    for (std::size_t m = 0; m < catalog.models.size(); ++m) {
+      const auto id = costs.find(catalog.models[m].name);
       if (!id) {
-        throw UsageError("--costs-catalog " + opts.costs_catalog + " has no model '" + model.name +
-                         "' of --catalog");
+        throw UsageError("--costs-catalog " + opts.costs_catalog + " has no model '" +
+                         catalog.models[m].name + "' of --catalog");
       }
-      ordered.models.push_back(costs->models[*id]);
-      ordered.interference.push_back(costs->interference[*id]);
+      base.costs.push_back(costs.models[*id]);
+      interference[m] = costs.interference[*id];
     }
-    costs = std::move(ordered);
-    base.costs = costs->models;
   }
   // --parallel-load uses the profiler's interference figures when the catalog has them (the
   // costs catalog's, with its seconds).
-  if (base.parallel_load) base.interference = costs ? costs->interference : catalog.interference;
+  if (base.parallel_load) base.interference = std::move(interference);
   if (base.parallel_load) {
     for (std::size_t m = 0; m < catalog.memory.size(); ++m) {
       if (catalog.memory[m].load_peak_bytes == 0) continue;
