@@ -22,15 +22,14 @@ import argparse
 import json
 import os
 import random
-import re
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
 
-LOADED = re.compile(r" loaded model=(\S+) bytes=\d+ seconds=([0-9.]+)")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from profile_vs_served import LOADED, start, stop  # noqa: E402
 
 
 def main():
@@ -46,20 +45,9 @@ def main():
     profile = {m["name"]: m["load_latency_s"] for m in json.load(open(args.catalog))["models"]}
     models = sorted(d for d in os.listdir(args.repo) if d != args.resident
                     and os.path.exists(os.path.join(args.repo, d, "config.json")))
-    server = subprocess.Popen(
-        [args.brulee, "serve", "--repo", args.repo, "--port", "0", "--grpc-port", "0", "--policy",
-         "lru", "--memory", "100%", "--exec-threads", "1", "--loader-threads", "1",
-         "--intra-op-threads", "1"], stdout=open(args.log, "w"), stderr=subprocess.STDOUT)
-    port = None
-    for _ in range(600):
-        found = re.search(r"listening on 127\.0\.0\.1:(\d+)", open(args.log).read())
-        if found:
-            port = found.group(1)
-            break
-        time.sleep(0.1)
-    if port is None:
-        server.kill()
-        sys.exit(f"load_beside_traffic.py: the server did not start (log: {args.log})")
+    server, port = start(args.brulee, [
+        "--repo", args.repo, "--policy", "lru", "--memory", "100%", "--exec-threads", "1",
+        "--loader-threads", "1", "--intra-op-threads", "1"], args.log)
     url = f"http://127.0.0.1:{port}"
 
     def post(model, action):
@@ -130,8 +118,7 @@ def main():
             done.set()
             thread.join()
     finally:
-        server.terminate()
-        server.wait()
+        stop(server)
     logged = [(m.group(1), float(m.group(2))) for m in map(LOADED.search, open(args.log)) if m]
     logged = logged[first:]
     if len(logged) != len(issued):
