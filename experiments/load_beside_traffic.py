@@ -29,7 +29,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from profile_vs_served import LOADED, start, stop  # noqa: E402
+from profile_vs_served import LOADED, repository, served_load, start, stop  # noqa: E402
 
 
 def main():
@@ -51,9 +51,7 @@ def main():
     url = f"http://127.0.0.1:{port}"
 
     def post(model, action):
-        request = urllib.request.Request(f"{url}/v2/repository/models/{model}/{action}", data=b"",
-                                         method="POST")
-        urllib.request.urlopen(request, timeout=120).read()
+        repository(port, model, action)
 
     spec = json.load(open(os.path.join(args.repo, args.resident, "config.json")))["inputs"][0]
     shape = [1 if d < 0 else d for d in spec["shape"]]
@@ -99,15 +97,7 @@ def main():
                     mode["now"] = period
                     time.sleep(0.5)
                     for _ in range(12):
-                        model = rng.choice([m for m in models if m not in resident])
-                        while len(resident) >= len(models) // 2:
-                            victim = rng.choice(resident)
-                            post(victim, "unload")
-                            resident.remove(victim)
-                        began = time.monotonic()
-                        post(model, "load")
-                        end = time.monotonic()
-                        resident.append(model)
+                        model, began, end = served_load(port, models, resident, rng)
                         with lock:
                             overlapped = any(a < end and began < b for a, b in executions)
                         issued.append((period, model, overlapped, r))

@@ -68,6 +68,29 @@ def loads_in(log_path):
     return [(m.group(1), float(m.group(2))) for m in map(LOADED.search, open(log_path)) if m]
 
 
+def repository(port, model, action):
+    """POST /v2/repository/models/MODEL/ACTION (load or unload); returns once the server answers."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v2/repository/models/{model}/{action}", data=b"", method="POST")
+    urllib.request.urlopen(request, timeout=120).read()
+
+
+def served_load(port, models, resident, rng):
+    """Loads a random model of `models` not in `resident` as a serving cache turns over: random
+    resident ones unloaded first beyond half the models. Keeps `resident`; returns the model and
+    the load request's start and end (time.monotonic())."""
+    model = rng.choice([m for m in models if m not in resident])
+    while len(resident) >= len(models) // 2:
+        victim = rng.choice(resident)
+        repository(port, victim, "unload")
+        resident.remove(victim)
+    began = time.monotonic()
+    repository(port, model, "load")
+    ended = time.monotonic()
+    resident.append(model)
+    return model, began, ended
+
+
 def loop(args, models, log_path, rng):
     """The own and served loads of one load-and-unload loop: {way: {model: [seconds]}}."""
     server, port = start(args.brulee, ["--repo", args.repo, "--memory", "100%", "--policy", "lru",
@@ -75,10 +98,7 @@ def loop(args, models, log_path, rng):
                                        "--intra-op-threads", "1"], log_path)
 
     def post(model, action):
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v2/repository/models/{model}/{action}", data=b"",
-            method="POST")
-        urllib.request.urlopen(request, timeout=120).read()
+        repository(port, model, action)
 
     found = {"own": {}, "served": {}}
     try:
@@ -100,13 +120,7 @@ def loop(args, models, log_path, rng):
         before = len(loads_in(log_path))
         resident = []
         for _ in range(3 * len(models)):
-            model = rng.choice([m for m in models if m not in resident])
-            while len(resident) >= len(models) // 2:
-                victim = rng.choice(resident)
-                post(victim, "unload")
-                resident.remove(victim)
-            post(model, "load")
-            resident.append(model)
+            served_load(port, models, resident, rng)
         for model, seconds in loads_in(log_path)[before:]:
             found["served"].setdefault(model, []).append(seconds)
     finally:
