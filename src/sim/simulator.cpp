@@ -269,6 +269,7 @@ class Simulation {
       }
       if (!contention_.empty()) fresh_.assign(models.size(), 0);
       loaded_before_.assign(models.size(), 0);
+      waiting_.resize(models.size());
     }
     evicted_.reserve(64);
     if (config.prefetch) {
@@ -287,7 +288,13 @@ class Simulation {
     // A list policy (lru, fifo) on one worker is called directly, not through the vtable.
     const bool list = single && dynamic_cast<ListPolicy*>(&workers_[0]->cache.policy());
     config_.queueing ? run_shape<true>(single, list) : run_shape<false>(single, list);
-    if (config_.parallel_load) run_lanes(std::numeric_limits<double>::infinity());
+    if (config_.parallel_load) {
+      if (!waiting_models_.empty()) settle_waiting(std::numeric_limits<double>::infinity());
+      if (!waiting_models_.empty()) {
+        throw std::logic_error("simulate: loads wait for room, yet nothing is left to free it");
+      }
+      run_lanes(std::numeric_limits<double>::infinity());
+    }
     if (SimProgress* const progress = config_.progress) {
       progress->requests.fetch_add(requests_ - (next_report_ - SimProgress::kProgressStep),
                                    std::memory_order_relaxed);
@@ -444,6 +451,10 @@ class Simulation {
       double decision_s = arrival_s;
       double unload_s = 0.0;
       if (!cached) {
+        if constexpr (kQueueing && kSingle) {
+          // --parallel-load, one worker: a miss without room waits while later ones go on.
+          if (config_.parallel_load && wait_for_room(i, model, arrival_s)) continue;
+        }
         if constexpr (kQueueing) decision_s = std::max(arrival_s, decision_floor_s_);
         worker = admit<kQueueing, kSingle, P>(model, hot.size_bytes, decision_s, unload_s);
         if constexpr (kQueueing) decision_floor_s_ = decision_s;
@@ -506,8 +517,10 @@ class Simulation {
   // Queueing: completions and (--parallel-load) executions due by this arrival happen first.
   template <bool kSingle>
   [[gnu::always_inline]] void advance_to(double arrival_s) {
-    if (config_.parallel_load) [[unlikely]]
+    if (config_.parallel_load) [[unlikely]] {
+      if (kSingle && !waiting_models_.empty()) settle_waiting(arrival_s);
       run_lanes(arrival_s);
+    }
     if constexpr (kSingle) {
       finish_until(*workers_[0], arrival_s);
     } else {
@@ -823,6 +836,95 @@ class Simulation {
     }
   }
 
+  // ---- loads waiting for room (--parallel-load, one worker) ----
+  //
+  // The server keeps models whose load cannot make room yet (pinned models hold the memory) in a
+  // FIFO of pending loads and, whenever room may have come free, starts each one in turn that
+  // fits now, skipping those that still do not (Scheduler::start_loads_locked): a later load that
+  // fits passes an earlier one that does not, and requests after a blocked one are decided at
+  // their arrival (docs/simulator.md, "Loads waiting for room").
+
+  // The bytes a model's load must find: its size, or its peak while it loads if that is known.
+  std::uint64_t load_hold(ModelId model) const {
+    const std::uint64_t size = hot_[model].size_bytes;
+    return model < config_.load_peak_bytes.size() ? std::max(size, config_.load_peak_bytes[model])
+                                                  : size;
+  }
+
+  // A miss on a model no worker holds: it joins its model's waiting requests if the model waits
+  // already or no room can be made for it now (true), else it is admitted as usual (false).
+  bool wait_for_room(std::size_t index, ModelId model, double arrival_s) {
+    std::vector<WaitingRequest>& queue = waiting_[model];
+    if (queue.empty()) {
+      const CacheState& state = workers_[0]->cache.state();
+      const std::uint64_t hold = load_hold(model);
+      if (hold > config_.memory_bytes || state.free_bytes() + state.evictable_bytes() >= hold) {
+        // Fits (or never will: admit says so); the loads waiting before it are tried first.
+        if (!waiting_models_.empty()) start_waiting_loads(arrival_s);
+        return false;
+      }
+      waiting_models_.push_back(model);
+    }
+    const HotModel& hot = hot_[model];
+    const double load_s = latencies_.draw(hot.load_s);
+    queue.push_back({index, arrival_s, load_s, latencies_.draw(hot.exec_s)});
+    return true;
+  }
+
+  // Starts, in FIFO order, every waiting load that can make room at `now_s`.
+  void start_waiting_loads(double now_s) {
+    Worker& worker = *workers_[0];
+    for (auto it = waiting_models_.begin(); it != waiting_models_.end();) {
+      const ModelId model = *it;
+      const CacheState& state = worker.cache.state();
+      if (state.free_bytes() + state.evictable_bytes() < load_hold(model)) {
+        ++it;
+        continue;
+      }
+      double decision_s = now_s;
+      double unload_s = 0.0;
+      admit<true, true, Policy>(model, hot_[model].size_bytes, decision_s, unload_s);
+      std::vector<WaitingRequest>& queue = waiting_[model];
+      for (std::size_t k = 0; k < queue.size(); ++k) {
+        const WaitingRequest& request = queue[k];
+        RequestTimeline timeline;
+        timeline.arrival_s = request.arrival_s;
+        timeline.hit = false;
+        timeline.ready_s = request.arrival_s;
+        if (k != 0) {  // shares the first one's load
+          timeline.load_start_s = windows_[model].start_s;
+          timeline.ready_s = windows_[model].ready_s;
+        }
+        enter_lanes(worker, request.index, model, 0, k != 0, decision_s, unload_s + request.load_s,
+                    request.exec_s, timeline);
+      }
+      queue.clear();
+      it = waiting_models_.erase(it);
+    }
+  }
+
+  // Completions up to `until_s`, one at a time in time order, each followed by the waiting loads
+  // it made room for; the execution lane's work is fixed up to each completion as it comes.
+  void settle_waiting(double until_s) {
+    Worker& worker = *workers_[0];
+    while (!waiting_models_.empty()) {
+      if (worker.pending.empty()) {
+        // The next completion is the next inference the lane runs, if it starts by until_s.
+        if (worker.runnable.empty() ||
+            std::max(worker.runnable.top().runnable_s, worker.exec_free_at_s) > until_s) {
+          break;
+        }
+        execute_next(worker);
+        continue;
+      }
+      const double at_s = worker.pending.front().time_s;
+      if (at_s > until_s) break;
+      worker.cache.state().unpin(worker.pending.front().model);
+      worker.pending.pop();
+      start_waiting_loads(at_s);
+    }
+  }
+
   // Every worker is too pinned: move the decision to the next completion anywhere.
   void wait_for_earliest_completion(double& decision_s) {
     if (config_.parallel_load) {
@@ -859,7 +961,7 @@ class Simulation {
       lane = std::max(lane, inflight_.end_s);
       inflight_.model = kNoModel;
     }
-    if (inflight_.model == kNoModel && seen_arrival_) {
+    if (inflight_.model == kNoModel && seen_arrival_ && waiting_models_.empty()) {
       // Decisions at the lane's idle time, never before the last arrival (the predictor has seen
       // it). Pure cache mode has no lane: prefetches complete between two requests.
       double now_s = timed ? std::max(lane, last_arrival_s_) : last_arrival_s_;
@@ -976,6 +1078,16 @@ class Simulation {
   std::map<std::uint64_t, RequestOutcome> waiting_outcomes_;  // --parallel-load, for the sink
   std::uint64_t next_outcome_ = 0;
   std::vector<ModelId> evicted_;
+  // --parallel-load, one worker: models whose load waits for room, in the order they began to
+  // wait, and each one's requests (its load and execution drawn at arrival).
+  struct WaitingRequest {
+    std::size_t index;
+    double arrival_s;
+    double load_s;
+    double exec_s;
+  };
+  std::deque<ModelId> waiting_models_;
+  std::vector<std::vector<WaitingRequest>> waiting_;
   std::uint64_t used_bytes_ = 0;
   double decision_floor_s_ = 0.0;
   // Prefetching

@@ -537,6 +537,41 @@ TEST(SchedulerCancel, ACancelledMissWaitingForRoomLeavesNoLoadBehind) {
   EXPECT_EQ(entry(snap, "m1").pins, 0u);
 }
 
+// A load that cannot make room waits, and a later one that fits starts before it
+// (start_loads_locked skips it): the simulator's --parallel-load models the same order
+// (sim_examples_test, ParallelLoadStartsALaterLoadThatFitsBeforeOneWaitingForRoom, the same
+// sizes: memory 3, m0 and m1 2 each, m2 1).
+TEST(SchedulerStates, ALoadThatFitsPassesOneWaitingForRoom) {
+  auto models = fake_models(3, 2 * kMiB);
+  models[2].estimate_bytes = kMiB;
+  for (auto& model : models) model.size_profiled = true;  // first loads beside inferences
+  FakeLoader loader;
+  SchedulerOptions options = options_with(3 * kMiB);
+  options.exec_threads = 1;
+  options.inline_exec_max_s = -1.0;
+  options.concurrent_first_loads = true;
+  Scheduler scheduler(models, loader, options);
+  ASSERT_EQ(scheduler.load(0).get().status, Status::kOk);
+  loader.exec_gate.close();
+  Submitted running = submit(scheduler, 0);  // pins m0: 1 MiB free, too little for m1
+  loader.exec_gate.await_waiters(1);
+  Submitted blocked = submit(scheduler, 1);
+  EXPECT_EQ(state_of(scheduler, "m1"), ModelState::kWaiting);
+  Submitted fits = submit(scheduler, 2);
+  EXPECT_TRUE(eventually([&] { return state_of(scheduler, "m2") == ModelState::kReady; }));
+  EXPECT_EQ(state_of(scheduler, "m1"), ModelState::kWaiting);  // still: m0 is pinned
+  EXPECT_EQ(loader.loads("m1"), 0);
+  loader.exec_gate.open();
+  EXPECT_EQ(running.outcome.get().status, Status::kOk);
+  EXPECT_EQ(blocked.outcome.get().status, Status::kOk);
+  EXPECT_EQ(fits.outcome.get().status, Status::kOk);
+  EXPECT_TRUE(scheduler.drain(10s));
+  const CacheSnapshot snap = scheduler.snapshot();
+  EXPECT_EQ(entry(snap, "m0").state, ModelState::kAbsent);  // evicted for m1
+  EXPECT_EQ(entry(snap, "m1").state, ModelState::kReady);
+  EXPECT_EQ(entry(snap, "m2").state, ModelState::kReady);
+}
+
 // A request cancelled while its model loads leaves; the load completes and serves later ones.
 TEST(SchedulerCancel, ACancelledMissDuringItsLoadLeavesTheLoadRunning) {
   auto models = fake_models(1, kMiB);

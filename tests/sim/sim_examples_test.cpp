@@ -213,6 +213,49 @@ TEST(SimExamples, ParallelLoadOverlapsLoadingWithExecution) {
   EXPECT_DOUBLE_EQ(sink.outcomes[6].delays.queue_delay_s, 5.0);
 }
 
+// A load that cannot make room waits, and a later one that fits goes first, as the server's
+// pending loads do (docs/simulator.md, "Loads waiting for room"). Memory 3 bytes; A (2 bytes,
+// exec 5), B (2 bytes), C (1 byte); every load 1 s, B and C exec 1 s; lru:
+//  r0 A@0: load 0..1, exec 1..6 (pinned until 6).
+//  r1 B@2: needs 2 bytes, 1 is free and A is pinned: it waits.
+//  r2 C@3: fits in the free byte: loads 3..4 at once, runs when the lane is free, 6..7.
+//  r3 B@4: joins B's wait (a miss that will share B's load).
+//  At 6 A's inference ends: B evicts A and loads 6..7; r1 runs 7..8, r3 8..9.
+// Decided in arrival order instead, C would have waited behind B (loaded 7..8, run 8..9).
+TEST(SimExamples, ParallelLoadStartsALaterLoadThatFitsBeforeOneWaitingForRoom) {
+  const ModelTable models = {model("A", 2, 1.0, 5.0), model("B", 2, 1.0, 1.0),
+                             model("C", 1, 1.0, 1.0)};
+  const CompactTrace trace = make_trace({{0.0, 0}, {2.0, 1}, {3.0, 2}, {4.0, 1}}, models.size());
+  SimConfig c = config("lru", 3, true);
+  c.parallel_load = true;
+  c.isolated_first_loads = false;
+  CollectingSink sink;
+  const SimSummary s = simulate(models, trace, c, &sink);
+  ASSERT_EQ(sink.outcomes.size(), 4u);
+  const double load_start[] = {0.0, 6.0, 3.0, 6.0};
+  const double ready[] = {1.0, 7.0, 4.0, 7.0};
+  const double start[] = {1.0, 7.0, 6.0, 8.0};
+  const double end[] = {6.0, 8.0, 7.0, 9.0};
+  for (std::size_t i = 0; i < 4; ++i) {
+    const RequestOutcome& o = sink.outcomes[i];
+    EXPECT_EQ(o.index, i);
+    EXPECT_FALSE(o.timeline.hit) << i;
+    EXPECT_DOUBLE_EQ(o.timeline.load_start_s, load_start[i]) << i;
+    EXPECT_DOUBLE_EQ(o.timeline.ready_s, ready[i]) << i;
+    EXPECT_DOUBLE_EQ(o.timeline.start_s, start[i]) << i;
+    EXPECT_DOUBLE_EQ(o.timeline.end_s, end[i]) << i;
+  }
+  EXPECT_EQ(s.loads, 3u);
+  EXPECT_EQ(s.evictions, 1u);
+  EXPECT_EQ(s.hits, 0u);
+  // r1's 4 s waiting for room are queue delay, its load's 1 s load delay (docs/fidelity.md,
+  // "Definitions"); r3 waited 2 s, then shared the whole load and waited 1 s for r1.
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].delays.load_delay_s, 1.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].delays.queue_delay_s, 4.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[3].delays.load_delay_s, 1.0);
+  EXPECT_DOUBLE_EQ(sink.outcomes[3].delays.queue_delay_s, 3.0);
+}
+
 // A model's first load in the process is isolated, as the server measures it (docs/server.md,
 // "Measured bytes under load"): it waits for the running inference, and no inference starts
 // until it is done. A (load 2), B (load 3), C (load 1), exec 1 each, memory 2:
