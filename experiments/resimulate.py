@@ -14,6 +14,11 @@ error is left then is the simulator's model of the server, not the drift between
 minute and the run's (docs/fidelity.md, "Two testbeds, and the run's own costs"). The run's own
 figures are known only after it: a diagnostic, not a prediction.
 
+With --others-costs each run is simulated with the mean, model by model, of the other runs' own
+costs (all: every other run of the testbed; round: the other runs of its round; before: the runs
+that ran before it, the profile's for the first): what a profile measured in serving servers
+around the run would give, without the run's own figures.
+
 With --machine-speed each run is simulated with the catalog's exec and load figures scaled by
 the machine's speed during the run against its speed during the profile, as a probe beside the
 server measured it (machine_speed.py): known without the server's own figures.
@@ -32,7 +37,8 @@ profile's), or by the catalog moved to the run's speed (--own-costs, --machine-s
 
 usage: resimulate.py OUT [--catalog CATALOG] [--brulee BINARY] [--extra "SIMULATE FLAGS"]
                          [--no-spread]
-                         [--own-costs | --machine-speed] [--seeds N] [--timing sampled|profiled]
+                         [--own-costs | --others-costs all|round|before | --machine-speed]
+                         [--seeds N] [--timing sampled|profiled]
                          [--latency-cv CV] [--seeded-policies LIST]
 """
 import argparse
@@ -67,6 +73,9 @@ def main():
                         "profile (OUT/catalog.spread.json)")
     parser.add_argument("--own-costs", action="store_true",
                         help="simulate each run with its own server's measured costs")
+    parser.add_argument("--others-costs", choices=["all", "round", "before"],
+                        help="simulate each run with the mean of the other runs' own costs (all "
+                        "other runs of the testbed, or those of the run's round)")
     parser.add_argument("--machine-speed", action="store_true",
                         help="simulate each run with the catalog scaled by the machine's speed "
                         "during it (speed_probe samples) over the profile's")
@@ -86,12 +95,19 @@ def main():
     args = parser.parse_args()
     if args.seeds < 1:
         sys.exit("resimulate.py: --seeds must be at least 1")
-    if args.own_costs and args.machine_speed:
-        sys.exit("resimulate.py: --own-costs or --machine-speed, not both")
+    if sum(map(bool, (args.own_costs, args.others_costs, args.machine_speed))) > 1:
+        sys.exit("resimulate.py: one of --own-costs, --others-costs and --machine-speed")
     runs = sorted(glob.glob(os.path.join(args.out, "runs", "*.replay.csv")))
     if not runs:
         sys.exit(f"resimulate.py: no runs in {args.out}/runs")
     by_policy = {}
+    owned = {}
+    if args.others_costs:
+        base = args.catalog or os.path.join(args.out, "catalog.json")
+        for replay in runs:
+            tag = os.path.basename(replay)[:-len(".replay.csv")]
+            owned[tag] = own_costs(json.load(open(base)), replay,
+                                   os.path.join(args.out, "runs", tag + ".server.log"))
     with tempfile.TemporaryDirectory() as tmp:
         for replay in runs:
             tag = os.path.basename(replay)[:-len(".replay.csv")]
@@ -116,6 +132,18 @@ def main():
                 with open(run_catalog, "w") as f:
                     json.dump(own_costs(json.load(open(catalog)), replay,
                                         os.path.join(args.out, "runs", tag + ".server.log")), f)
+            elif args.others_costs:
+                mine = os.path.getmtime(replay)
+                others = [c for t, c in owned.items() if t != tag and (
+                    args.others_costs == "all"
+                    or (args.others_costs == "round" and t.rsplit(".r", 1)[1] == run)
+                    or (args.others_costs == "before" and os.path.getmtime(
+                        os.path.join(args.out, "runs", t + ".replay.csv")) < mine))]
+                if not others:
+                    others = [json.load(open(run_catalog))]
+                run_catalog = os.path.join(tmp, tag + ".catalog.json")
+                with open(run_catalog, "w") as f:
+                    json.dump(pooled(json.load(open(catalog)), others), f)
             elif args.machine_speed:
                 ratio = machine_ratio(args.out, tag)
                 if ratio is None:
@@ -160,6 +188,22 @@ def main():
     print("worst |error|: " + ", ".join(
         f"{label} {worst[key]:.3f}" if kind is None else f"{label} {100 * worst[key]:.1f}%"
         for key, label, kind in KEYS))
+
+
+def pooled(catalog, others):
+    """The catalog with every figure of every model the mean over the others' catalogs (a key
+    kept where at least half of them have it)."""
+    for model in catalog.get("models", catalog):
+        seen = [m for o in others for m in o.get("models", o) if m["name"] == model["name"]]
+        for key, value in list(model.items()):
+            if not isinstance(value, float) or key in ("size_bytes",):
+                continue
+            values = [m[key] for m in seen if m.get(key) is not None]
+            if len(values) * 2 >= len(seen) and values:
+                model[key] = sum(values) / len(values)
+            else:
+                model.pop(key)
+    return catalog
 
 
 def error_of(kind, measured, simulated):
