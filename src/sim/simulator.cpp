@@ -856,12 +856,13 @@ class Simulation {
   bool wait_for_room(std::size_t index, ModelId model, double arrival_s) {
     std::vector<WaitingRequest>& queue = waiting_[model];
     if (queue.empty()) {
+      // The loads waiting before it go first if they fit now (a prefetch cancelled by this
+      // arrival gave its room back).
+      if (!waiting_models_.empty()) start_waiting_loads(arrival_s);
       const CacheState& state = workers_[0]->cache.state();
       const std::uint64_t hold = load_hold(model);
       if (hold > config_.memory_bytes || state.free_bytes() + state.evictable_bytes() >= hold) {
-        // Fits (or never will: admit says so); the loads waiting before it are tried first.
-        if (!waiting_models_.empty()) start_waiting_loads(arrival_s);
-        return false;
+        return false;  // fits (or never will: admit says so)
       }
       waiting_models_.push_back(model);
     }
@@ -904,10 +905,18 @@ class Simulation {
   }
 
   // Completions up to `until_s`, one at a time in time order, each followed by the waiting loads
-  // it made room for; the execution lane's work is fixed up to each completion as it comes.
+  // it made room for; the execution lane's work is fixed up to each completion as it comes. The
+  // end of a prefetch in flight (begun before any load waited) releases its pin too.
   void settle_waiting(double until_s) {
     Worker& worker = *workers_[0];
     while (!waiting_models_.empty()) {
+      if (inflight_.model != kNoModel && inflight_.end_s <= until_s &&
+          (worker.pending.empty() || inflight_.end_s <= worker.pending.front().time_s)) {
+        const double end_s = inflight_.end_s;
+        finish_prefetch();
+        start_waiting_loads(end_s);
+        continue;
+      }
       if (worker.pending.empty()) {
         // The next completion is the next inference the lane runs, if it starts by until_s.
         if (worker.runnable.empty() ||
@@ -955,12 +964,7 @@ class Simulation {
     Worker& worker = *workers_[0];
     const bool timed = config_.queueing;
     double& lane = config_.parallel_load ? worker.loader_free_at_s : worker.exec_free_at_s;
-    if (inflight_.model != kNoModel && inflight_.end_s <= arrival_s) {
-      worker.cache.state().unpin(inflight_.model);
-      summary_.prefetch_load_s += inflight_.work_s;
-      lane = std::max(lane, inflight_.end_s);
-      inflight_.model = kNoModel;
-    }
+    if (inflight_.model != kNoModel && inflight_.end_s <= arrival_s) finish_prefetch();
     if (inflight_.model == kNoModel && seen_arrival_ && waiting_models_.empty()) {
       // Decisions at the lane's idle time, never before the last arrival (the predictor has seen
       // it). Pure cache mode has no lane: prefetches complete between two requests.
@@ -1039,6 +1043,16 @@ class Simulation {
     last_arrival_s_ = arrival_s;
     seen_arrival_ = true;
   }
+  // The prefetch in flight has ended: its model is resident and unpinned, its lane time counted.
+  void finish_prefetch() {
+    Worker& worker = *workers_[0];
+    double& lane = config_.parallel_load ? worker.loader_free_at_s : worker.exec_free_at_s;
+    worker.cache.state().unpin(inflight_.model);
+    summary_.prefetch_load_s += inflight_.work_s;
+    lane = std::max(lane, inflight_.end_s);
+    inflight_.model = kNoModel;
+  }
+
   // A model left memory for a load: a prefetched one never requested was wasted.
   void prefetch_evicted(ModelId victim) {
     prefetcher_->on_evicted(victim);
