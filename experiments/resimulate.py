@@ -196,7 +196,7 @@ def pooled(catalog, others):
     for model in catalog.get("models", catalog):
         seen = [m for o in others for m in o.get("models", o) if m["name"] == model["name"]]
         for key, value in list(model.items()):
-            if not isinstance(value, float) or key in ("size_bytes",):
+            if not isinstance(value, float):  # names and byte counts are not costs
                 continue
             values = [m[key] for m in seen if m.get(key) is not None]
             if len(values) * 2 >= len(seen) and values:

@@ -764,9 +764,7 @@ class Simulation {
   [[gnu::always_inline]] std::uint32_t admit(ModelId model, std::uint64_t size_bytes,
                                              double& decision_s, double& unload_s) {
     // A load holds its peak while it runs (config_.load_peak_bytes): room for it is made first.
-    const std::uint64_t hold = model < config_.load_peak_bytes.size()
-                                   ? std::max(size_bytes, config_.load_peak_bytes[model])
-                                   : size_bytes;
+    const std::uint64_t hold = load_hold(model);
     if (hold > config_.memory_bytes) [[unlikely]] {
       throw UsageError("model " + models_[model].name + " needs " + format_bytes(hold) +
                        ", more than the memory of one worker (" +
@@ -859,9 +857,8 @@ class Simulation {
       // The loads waiting before it go first if they fit now (a prefetch cancelled by this
       // arrival gave its room back).
       if (!waiting_models_.empty()) start_waiting_loads(arrival_s);
-      const CacheState& state = workers_[0]->cache.state();
       const std::uint64_t hold = load_hold(model);
-      if (hold > config_.memory_bytes || state.free_bytes() + state.evictable_bytes() >= hold) {
+      if (hold > config_.memory_bytes || workers_[0]->cache.can_make_room(hold)) {
         return false;  // fits (or never will: admit says so)
       }
       waiting_models_.push_back(model);
@@ -877,8 +874,7 @@ class Simulation {
     Worker& worker = *workers_[0];
     for (auto it = waiting_models_.begin(); it != waiting_models_.end();) {
       const ModelId model = *it;
-      const CacheState& state = worker.cache.state();
-      if (state.free_bytes() + state.evictable_bytes() < load_hold(model)) {
+      if (!worker.cache.can_make_room(load_hold(model))) {
         ++it;
         continue;
       }
