@@ -16,7 +16,7 @@ figures are known only after it: a diagnostic, not a prediction.
 
 With --others-costs each run is simulated with the mean, model by model, of the other runs' own
 costs (all: every other run of the testbed; round: the other runs of its round; before: the runs
-that ran before it, the profile's for the first): what a profile measured in serving servers
+that ran before it by their replay files' times, the profile's for the first): what a profile measured in serving servers
 around the run would give, without the run's own figures.
 
 With --machine-speed each run is simulated with the catalog's exec and load figures scaled by
@@ -75,7 +75,8 @@ def main():
                         help="simulate each run with its own server's measured costs")
     parser.add_argument("--others-costs", choices=["all", "round", "before"],
                         help="simulate each run with the mean of the other runs' own costs (all "
-                        "other runs of the testbed, or those of the run's round)")
+                        "other runs of the testbed, those of the run's round, or those whose "
+                        "replay file was written before the run's)")
     parser.add_argument("--machine-speed", action="store_true",
                         help="simulate each run with the catalog scaled by the machine's speed "
                         "during it (speed_probe samples) over the profile's")
