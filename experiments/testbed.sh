@@ -197,13 +197,15 @@ process_cpu_s() {
 
 
 echo "policy,run,start,wall_s,load1_start,load1_max,other_cpu_share,busy,server_cpu_s,replay_cpu_s,steal_share" > "$out/runs.csv"
-# The share of all cores used by every process over the next 3 s (the testbed runs nothing then).
+# The share of all cores used by every process over the next second (the testbed runs nothing
+# then; /proc/stat counts in ticks of 10 ms, so a second on two cores is 200 of them, enough to
+# tell BUSY_SHARE from none; it was 3 s until 2026-12-07, 63 s of a full testbed's 40 minutes).
 machine_share_now() {
   local b0 b1
-  b0=$(machine_busy_s); sleep 3; b1=$(machine_busy_s)
-  awk -v a="$b0" -v b="$b1" -v c="$cores" 'BEGIN { printf "%.3f", (b - a) / (3 * c) }'
+  b0=$(machine_busy_s); sleep 1; b1=$(machine_busy_s)
+  awk -v a="$b0" -v b="$b1" -v c="$cores" 'BEGIN { printf "%.3f", (b - a) / c }'
 }
-# WAIT_QUIET=S: before each run, wait up to S seconds for a 3 s sample with others below
+# WAIT_QUIET=S: before each run, wait up to S seconds for a 1 s sample with others below
 # BUSY_SHARE (the run is still flagged if they come back during it).
 wait_quiet() {
   local limit=${WAIT_QUIET:-0} waited=0 share
@@ -211,7 +213,7 @@ wait_quiet() {
   while :; do
     share=$(machine_share_now)
     awk -v s="$share" -v b="$busy_share" 'BEGIN { exit !(s <= b) }' && return 0
-    waited=$((waited + 3))
+    waited=$((waited + 1))
     if [ "$waited" -ge "$limit" ]; then
       log "still busy after ${waited} s (others ${share} of the CPU): running anyway"
       return 0
