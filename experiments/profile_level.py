@@ -52,6 +52,14 @@ def geomean(values):
     return math.exp(statistics.mean(math.log(v) for v in values))
 
 
+def run_load_speed(out, tag, spread):
+    """One run's load speed: the geometric mean over its server's later loads of load / the
+    spread catalog's figure for the model."""
+    log = os.path.join(out, "runs", f"{tag}.server.log")
+    return geomean(v / spread[n]["load_latency_s"]
+                   for n, values in later_loads(log).items() for v in values if n in spread)
+
+
 def profiles(out):
     """(label, catalog) of the first profile and of one after each round, in order."""
     found = [("first", catalog(os.path.join(out, "catalog.json")))]
@@ -108,13 +116,6 @@ def main():
         if not os.path.exists(spread_path) or not tags:
             continue
         spread = catalog(spread_path)
-
-        def speed(tag):
-            ratios = [v / spread[n]["load_latency_s"]
-                      for n, values in later_loads(os.path.join(out, "runs", f"{tag}.server.log")).items()
-                      for v in values if n in spread]
-            return geomean(ratios)
-
         per_round = len(tags) // 3 if len(tags) >= 3 else len(tags)
         for index, (label, c) in enumerate(profiles(out)):
             # The first profile ran before runs 0 and 1; the one after round k between the last
@@ -124,7 +125,7 @@ def main():
                 continue
             names = [n for n in spread if n in c]
             mine = geomean(c[n]["load_latency_s"] / spread[n]["load_latency_s"] for n in names)
-            speeds = [speed(tags[i]) for i in around]
+            speeds = [run_load_speed(out, tags[i], spread) for i in around]
             xs.append(math.log(mine))
             ys.append(math.log(geomean(speeds)))
             print(f"| {os.path.basename(out.rstrip('/'))} | {label} | {mine:.3f} | "

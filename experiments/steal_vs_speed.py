@@ -37,18 +37,15 @@ def runs_of(out):
 def speeds(out):
     """(steal share, load speed / the testbed's median run) of each run."""
     spread = profile_level.catalog(os.path.join(out, "catalog.spread.json"))
-    found = []
-    for row in runs_of(out):
-        log = os.path.join(out, "runs", f"{row['policy']}.r{row['run']}.server.log")
-        ratios = [v / spread[n]["load_latency_s"]
-                  for n, values in profile_level.later_loads(log).items() for v in values if n in spread]
-        found.append((float(row["steal_share"]), profile_level.geomean(ratios)))
+    found = [(float(row["steal_share"]),
+              profile_level.run_load_speed(out, f"{row['policy']}.r{row['run']}", spread))
+             for row in runs_of(out)]
     middle = statistics.median(speed for _, speed in found)
     return [(steal, speed / middle) for steal, speed in found]
 
 
-def bounds_met(out, limit):
-    """(bounds met, bounds counted, runs left out) over the runs with steal under limit."""
+def measured_runs(out):
+    """{policy: [(steal share, the server's metrics, the simulator's)]} of one testbed."""
     per_policy = {}
     for row in runs_of(out):
         tag = f"{row['policy']}.r{row['run']}"
@@ -56,6 +53,11 @@ def bounds_met(out, limit):
             (float(row["steal_share"]),
              testbed_report.measure(os.path.join(out, "runs", f"{tag}.replay.csv")),
              testbed_report.simulated(out, tag, "sim")))
+    return per_policy
+
+
+def bounds_met(per_policy, limit):
+    """(bounds met, bounds counted, runs left out) over the runs with steal under limit."""
     met = counted = dropped = 0
     for runs in per_policy.values():
         kept = [r for r in runs if limit is None or r[0] < limit]
@@ -91,9 +93,10 @@ def main():
     print("| testbed | all runs | steal < 2% | < 1% | < 0.5% |")
     print("|---|---|---|---|---|")
     for out in outs:
+        per_policy = measured_runs(out)  # read once: the limits only choose among the runs
         cells = []
         for limit in LIMITS:
-            met, counted, dropped = bounds_met(out, limit)
+            met, counted, dropped = bounds_met(per_policy, limit)
             cells.append(f"{met}/{counted}" + (f" ({dropped} out)" if dropped else ""))
         print(f"| {os.path.basename(out.rstrip('/'))} | " + " | ".join(cells) + " |")
 
