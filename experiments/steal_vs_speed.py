@@ -24,8 +24,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import profile_level  # noqa: E402
 import testbed_report  # noqa: E402
 
-BOUNDS = (("hit_ratio", "abs", 0.02), ("load_delay_mean_s", "rel", 0.10),
-          ("latency_mean_s", "rel", 0.10))
 LIMITS = (None, 0.02, 0.01, 0.005)
 CLASSES = ((0.0, 0.005), (0.005, 0.02), (0.02, 0.04), (0.04, 1.01))
 
@@ -64,11 +62,10 @@ def bounds_met(per_policy, limit):
         dropped += len(runs) - len(kept)
         if not kept:
             continue
-        for key, kind, bound in BOUNDS:
+        for key, kind, bound in testbed_report.BOUNDS:
             served = statistics.mean(r[1][key] for r in kept)
             simulated = statistics.mean(r[2][key] for r in kept)
-            error = simulated - served if kind == "abs" else (simulated - served) / served
-            met += abs(error) <= bound
+            met += testbed_report.within(simulated, served, kind, bound)
             counted += 1
     return met, counted, dropped
 
