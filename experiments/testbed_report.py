@@ -26,8 +26,13 @@ BOUNDS = (("hit_ratio", "abs", 0.02), ("load_delay_mean_s", "rel", 0.10),
 
 
 def bound_error(predicted, measured, kind):
-    """The error a bound of that kind judges: absolute, or relative to the measured figure."""
-    return predicted - measured if kind == "abs" else predicted / measured - 1.0
+    """The error a bound of that kind judges: absolute, or relative to the measured figure
+    (none if both are 0, unbounded if only the measured one is)."""
+    if kind == "abs":
+        return predicted - measured
+    if measured == 0:
+        return 0.0 if predicted == 0 else math.inf
+    return predicted / measured - 1.0
 
 
 def within(predicted, measured, kind, bound):
@@ -243,8 +248,8 @@ def main():
             f"| {1e3 * e['client_latency_mean_s']:.1f} | {1e3 * e['parse_mean_s']:.1f} "
             f"| {e['errors']} | {e['busy_runs']}/{e['runs']} |")
     # How wide the testbed's own means are: a bound of 10% on a mean whose standard error is
-    # near it is missed by an exact prediction as often as not (docs/fidelity.md, "The bounds
-    # against the testbed's own noise").
+    # 10% is missed by an exact prediction about a third of the time (docs/fidelity.md, "The
+    # bounds against the testbed's own noise").
     def standard_errors(key):
         return [e["spread"][key] / math.sqrt(e["runs"]) / e[key]
                 for _, e, _ in rows if e["runs"] > 1 and e[key] > 0]
