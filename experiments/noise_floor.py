@@ -66,8 +66,17 @@ def main():
     if not outs:
         sys.exit(__doc__.strip().splitlines()[-1])
     folders = {os.path.basename(os.path.normpath(out)): out for out in outs}
+    for out in outs:
+        if not os.path.isdir(os.path.join(out, "runs")):
+            sys.exit(f"noise_floor.py: {out} has no runs/ folder (not a testbed's output)")
     testbeds = {name: runs_of(out) for name, out in folders.items()}
     policies = sorted(set.intersection(*(set(t) for t in testbeds.values())))
+    if not policies:
+        sys.exit("noise_floor.py: no policy has runs in every testbed given")
+    short = [f"{name} {p}" for name, runs in testbeds.items() for p in policies if len(runs[p]) < 2]
+    if short:
+        sys.exit("noise_floor.py: a standard error needs two runs a policy at least; "
+                 "one only: " + ", ".join(short))
 
     # 1. Standard errors of the testbeds' means.
     print("## Standard error of a testbed's mean over its runs, per policy")
